@@ -1,0 +1,54 @@
+/* Force-field options that come from the deck's nonbonded and implicit_solvent sections.
+ * Plain struct; clmd_ffopts_defaults() fills the defaults documented in docs/input.md. */
+#ifndef CLMD_FF_OPTIONS_H
+#define CLMD_FF_OPTIONS_H
+
+typedef enum clmd_nbmethod {
+    CLMD_NB_NOCUTOFF = 0,
+    CLMD_NB_CUTOFF,         /* plain truncation (periodic if the system has a box) */
+    CLMD_NB_REACTION_FIELD, /* OpenMM CutoffPeriodic/CutoffNonPeriodic Coulomb */
+    CLMD_NB_PME
+} clmd_nbmethod;
+
+typedef enum clmd_gbmodel { CLMD_GB_NONE = 0, CLMD_GB_OBC1, CLMD_GB_OBC2 } clmd_gbmodel;
+
+typedef struct clmd_ffopts {
+    clmd_nbmethod method;
+    double cutoff_nm;            /* nonbonded cutoff */
+    double switch_nm;            /* LJ switching starts here; <= 0: no switching */
+    int dispersion_correction;   /* long-range LJ correction (periodic cutoffs only) */
+    double rf_dielectric;        /* reaction-field solvent dielectric (OpenMM: 78.3) */
+    double ewald_tolerance;      /* PME: picks alpha and grid */
+    double ewald_alpha;          /* PME: > 0 forces alpha (1/nm) */
+    int pme_grid[3];             /* PME: all > 0 forces the grid */
+    int pme_order;               /* B-spline order (5) */
+    double skin_nm;              /* neighbor-list buffer */
+    clmd_gbmodel gb_model;
+    double solvent_dielectric;   /* GB */
+    double solute_dielectric;    /* GB */
+    int surface_area;            /* 1: ACE nonpolar term */
+    double sa_energy;            /* ACE surface tension, kJ/mol/nm^2 (2.25936) */
+    double probe_radius_nm;      /* ACE solvent probe (0.14) */
+} clmd_ffopts;
+
+static inline void clmd_ffopts_defaults(clmd_ffopts *o)
+{
+    o->method = CLMD_NB_CUTOFF;
+    o->cutoff_nm = 1.0;
+    o->switch_nm = -1.0;
+    o->dispersion_correction = 1;
+    o->rf_dielectric = 78.3;
+    o->ewald_tolerance = 5e-4;
+    o->ewald_alpha = 0.0;
+    o->pme_grid[0] = o->pme_grid[1] = o->pme_grid[2] = 0;
+    o->pme_order = 5;
+    o->skin_nm = 0.1;
+    o->gb_model = CLMD_GB_NONE;
+    o->solvent_dielectric = 78.5;
+    o->solute_dielectric = 1.0;
+    o->surface_area = 1;
+    o->sa_energy = 2.25936;
+    o->probe_radius_nm = 0.14;
+}
+
+#endif

@@ -1,0 +1,14 @@
+#include "ff/term.h"
+
+#include <stddef.h>
+
+const char *const clmd_ecomp_name[CLMD_E_NCOMP] = {
+    "lj", "coulomb", "pme_reciprocal", "bond", "angle", "torsion", "gb", "surface_area",
+    "dispersion_correction"};
+
+void clmd_term_destroy(clmd_term **t)
+{
+    if (!t || !*t) return;
+    if ((*t)->ops && (*t)->ops->destroy) (*t)->ops->destroy(*t);
+    *t = NULL;
+}

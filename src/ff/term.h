@@ -1,0 +1,89 @@
+/* The force-term interface. Every physics term (LJ/Coulomb, bonded, PME reciprocal, GB, ...)
+ * is a clmd_term: it is set up once for a system, then evaluated either on the OpenCL device
+ * (enqueue: kernels that add fixed-point forces and energies into the shared device buffers)
+ * or by its double-precision CPU reference (reference: adds forces and energies into host
+ * arrays). The engine walks a list of terms and never names one.
+ *
+ * Energies are split into the components below, which are the keys `clmd eval` writes. */
+#ifndef CLMD_FF_TERM_H
+#define CLMD_FF_TERM_H
+
+#include <stdio.h>
+
+#include "core/err.h"
+#include "ff/options.h"
+
+typedef enum clmd_ecomp {
+    CLMD_E_LJ = 0,
+    CLMD_E_COULOMB,
+    CLMD_E_PME_RECIP,
+    CLMD_E_BOND,
+    CLMD_E_ANGLE,
+    CLMD_E_TORSION,
+    CLMD_E_GB,
+    CLMD_E_SA,
+    CLMD_E_DISP,
+    CLMD_E_NCOMP
+} clmd_ecomp;
+
+/* JSON key of each component, in enum order. */
+extern const char *const clmd_ecomp_name[CLMD_E_NCOMP];
+
+/* Fixed-point scale of device force and energy accumulators: value = (double)fixed / SCALE.
+ * Integer sums are associative, so forces are bit-identical whatever the thread order. */
+#define CLMD_FIXED_SCALE 4294967296.0 /* 2^32 */
+
+struct clmd_system;
+struct clmd_nlist;
+struct clmd_dev;
+struct clmd_probe;
+
+/* What a term sees at every evaluation. */
+typedef struct clmd_fenv {
+    const struct clmd_system *sys;
+    const clmd_ffopts *opts;
+    struct clmd_nlist *nl;      /* current neighbor list (cutoff methods), else NULL */
+    struct clmd_dev *dev;       /* device state, NULL on the reference path */
+    struct clmd_probe *probe;   /* may be NULL */
+    long step;
+} clmd_fenv;
+
+typedef struct clmd_term clmd_term;
+
+typedef struct clmd_term_ops {
+    const char *name;
+    /* Creates kernels and device buffers (called once, only on the device path). */
+    int (*setup_device)(clmd_term *t, const clmd_fenv *env, clmd_err *err);
+    /* Enqueues the term's kernels: forces always, energies into env->dev's energy buffer when
+     * want_energy is nonzero. Must not block on the device. */
+    int (*enqueue)(clmd_term *t, const clmd_fenv *env, int want_energy, clmd_err *err);
+    /* Double-precision CPU reference: adds forces (kJ/mol/nm, [3n]) into f and energies
+     * (kJ/mol) into e[CLMD_E_NCOMP], for positions x ([3n], nm). */
+    int (*reference)(clmd_term *t, const clmd_fenv *env, const double *x, double *f, double *e,
+                     clmd_err *err);
+    /* One line or a few describing the term and its parameters (for the run log). */
+    void (*describe)(const clmd_term *t, FILE *out);
+    /* Releases the term: its private state, device objects and the clmd_term itself. */
+    void (*destroy)(clmd_term *t);
+} clmd_term_ops;
+
+struct clmd_term {
+    const clmd_term_ops *ops;
+    void *impl;   /* the term's private state */
+};
+
+/* Destroys a term and sets *t to NULL. */
+void clmd_term_destroy(clmd_term **t);
+
+/* Every term's constructor: returns CLMD_OK and *out = NULL when the term does not apply to
+ * this system (e.g. no bonds), a term otherwise. Declared here so the list is in one place. */
+int clmd_nonbonded_create(const struct clmd_system *sys, const clmd_ffopts *o, clmd_term **out,
+                          clmd_err *err);
+int clmd_bonded_create(const struct clmd_system *sys, const clmd_ffopts *o, clmd_term **out,
+                       clmd_err *err);
+int clmd_pme_create(const struct clmd_system *sys, const clmd_ffopts *o, clmd_term **out,
+                    clmd_err *err);
+int clmd_gbsa_create(const struct clmd_system *sys, const clmd_ffopts *o, clmd_term **out,
+                     clmd_err *err);
+
+#endif

@@ -1,0 +1,82 @@
+/* Timing probes: one named timer per phase of a step. Host phases are timed with the monotonic
+ * clock (PROBE_START/PROBE_STOP); device kernels are timed from OpenCL profiling events, which
+ * the ocl layer hands over in batches (clmd_probe_add_sample) rather than waiting per kernel.
+ * A run ends with a table (phase, calls, total ms, ms/step, share) and optionally a JSON file
+ * with build, device and raw per-call samples. Probes cost a clock read when on and a branch
+ * when off. Adding a probe: add an id to the enum and its name and parent in probe.c. */
+#ifndef CLMD_PROBE_PROBE_H
+#define CLMD_PROBE_PROBE_H
+
+#include <stdio.h>
+
+#include "core/err.h"
+
+typedef enum clmd_probe_id {
+    P_TOTAL = 0,      /* the whole MD loop */
+    P_SETUP,          /* system import, device and kernel setup before the loop */
+    P_NLIST_CHECK,    /* displacement check (device reduction + one scalar back) */
+    P_NLIST_BUILD,    /* host cell grid + cluster-pair list */
+    P_UPLOAD,         /* host -> device copies */
+    P_DOWNLOAD,       /* device -> host copies */
+    P_FORCE_CLEAR,    /* zeroing force/energy accumulators */
+    P_NONBONDED,      /* LJ + Coulomb pair kernel */
+    P_PAIRS14,        /* 1-4 exceptions and exclusion corrections */
+    P_BONDS,
+    P_ANGLES,
+    P_TORSIONS,
+    P_PME_SPREAD,
+    P_PME_GRID_COPY,  /* grid device <-> host */
+    P_PME_FFT_FWD,
+    P_PME_CONVOLVE,
+    P_PME_FFT_INV,
+    P_PME_GATHER,
+    P_GB_RADII,
+    P_GB_FORCE,
+    P_SA,
+    P_VSITE_BUILD,
+    P_VSITE_SPREAD,
+    P_INTEGRATE,
+    P_CONSTRAINTS,
+    P_ENERGY,         /* reading back and summing energies */
+    P_OUT_TRAJ,
+    P_OUT_ENERGY,
+    P_CHECKPOINT,
+    P_REMD_EXCHANGE,
+    P_NPROBES
+} clmd_probe_id;
+
+typedef struct clmd_probe clmd_probe;
+
+/* A NULL probe is valid everywhere and records nothing. */
+clmd_probe *clmd_probe_create(int enabled);
+void clmd_probe_destroy(clmd_probe **p);
+int clmd_probe_enabled(const clmd_probe *p);
+
+void clmd_probe_start(clmd_probe *p, clmd_probe_id id);
+void clmd_probe_stop(clmd_probe *p, clmd_probe_id id);
+/* Adds one sample measured elsewhere (device event), in nanoseconds. */
+void clmd_probe_add_sample(clmd_probe *p, clmd_probe_id id, double ns);
+/* Marks a phase as measured on the device (shown as such in the report). */
+void clmd_probe_set_device(clmd_probe *p, clmd_probe_id id);
+
+/* Counters that go into the report (neighbor-list rebuilds, steps...). */
+void clmd_probe_count(clmd_probe *p, const char *name, long delta);
+long clmd_probe_counter(const clmd_probe *p, const char *name);
+
+/* Totals for a phase. */
+long clmd_probe_calls(const clmd_probe *p, clmd_probe_id id);
+double clmd_probe_total_ms(const clmd_probe *p, clmd_probe_id id);
+const char *clmd_probe_name(clmd_probe_id id);
+
+/* Free-form facts for the JSON header (device, driver, system...). */
+void clmd_probe_set_info(clmd_probe *p, const char *key, const char *value);
+
+/* Prints the end-of-run table; steps is the number of MD steps the loop ran. */
+void clmd_probe_report(const clmd_probe *p, long steps, FILE *out);
+/* Writes the JSON report (build, info, per-phase totals and raw samples). */
+int clmd_probe_write_json(const clmd_probe *p, long steps, const char *path, clmd_err *err);
+
+#define PROBE_START(p, id) clmd_probe_start((p), (id))
+#define PROBE_STOP(p, id) clmd_probe_stop((p), (id))
+
+#endif

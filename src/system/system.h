@@ -1,0 +1,125 @@
+/* The simulated system: topology, parameters, coordinates and box, in clmd's units
+ * (nm, ps, kJ/mol, e, amu, radians). Every importer (built-in generators, Amber prmtop/inpcrd,
+ * PDB, XYZ) fills one of these; force terms and the engine only read it.
+ *
+ * Per-particle data is structure-of-arrays. Arrays are owned by the system and released by
+ * clmd_system_destroy(); use clmd_system_alloc_particles() and the clmd_system_add_* helpers
+ * rather than allocating fields by hand. Particle indices are 0-based, in input order.
+ *
+ * Energy conventions follow OpenMM, so references compare directly:
+ *   bond      E = 1/2 k (r - r0)^2                 k in kJ/mol/nm^2
+ *   angle     E = 1/2 k (theta - theta0)^2         k in kJ/mol/rad^2
+ *   torsion   E = k (1 + cos(n phi - phase))       k in kJ/mol (proper and improper alike)
+ *   LJ        E = 4 eps ((s/r)^12 - (s/r)^6)       per pair, Lorentz-Berthelot unless a table is set
+ *   Coulomb   E = 138.935456 q_i q_j / r           (kJ/mol nm / e^2)
+ * Excluded pairs get no direct nonbonded interaction (PME still applies its exclusion
+ * correction to them). 1-4 pairs are excluded and then added back as explicit "pair
+ * exceptions" with their own charge product and LJ parameters (Amber SCEE/SCNB scaling). */
+#ifndef CLMD_SYSTEM_SYSTEM_H
+#define CLMD_SYSTEM_SYSTEM_H
+
+#include "core/err.h"
+
+#define CLMD_COULOMB 138.935456          /* kJ mol^-1 nm e^-2 */
+#define CLMD_BOLTZMANN 0.00831446261815324 /* kJ mol^-1 K^-1 */
+
+typedef struct clmd_bond { int i, j; double k, r0; } clmd_bond;
+typedef struct clmd_angle { int i, j, k; double kf, theta0; } clmd_angle;
+typedef struct clmd_torsion { int i, j, k, l, periodicity; double kf, phase; } clmd_torsion;
+/* A nonbonded pair exception (Amber 1-4): qq = scaled q_i*q_j (e^2), sigma (nm), eps (kJ/mol). */
+typedef struct clmd_pair { int i, j; double qq, sigma, eps; } clmd_pair;
+typedef struct clmd_constraint { int i, j; double d; } clmd_constraint;
+/* Virtual site: x_site = w[0] x_a + w[1] x_b + w[2] x_c (OpenMM ThreeParticleAverageSite). */
+typedef struct clmd_vsite { int site, a, b, c; double w[3]; } clmd_vsite;
+
+typedef struct clmd_system {
+    int n; /* particles, virtual sites included */
+
+    /* per particle [n] (x and v are [3n], xyz interleaved) */
+    double *x;       /* positions, nm */
+    double *v;       /* velocities, nm/ps; NULL when the input gave none */
+    double *mass;    /* amu; 0 for virtual sites */
+    double *charge;  /* e */
+    double *sigma;   /* LJ sigma, nm (Lorentz-Berthelot per-particle parameters) */
+    double *epsilon; /* LJ epsilon, kJ/mol */
+    int *type;       /* LJ type index, 0..ntypes-1 */
+    int *atomic_number; /* 0 when unknown (and for virtual sites) */
+    int *residue;    /* residue index of each particle, 0-based */
+    char (*name)[8]; /* atom names, NUL-terminated */
+    /* Generalized Born: intrinsic radius (nm) and overlap scale factor; NULL when absent. */
+    double *gb_radius;
+    double *gb_scale;
+
+    /* LJ type-pair table [ntypes*ntypes], used instead of per-particle combination when
+     * lj_table is nonzero (mixtures that do not follow Lorentz-Berthelot, e.g. Amber NBFIX). */
+    int ntypes;
+    int lj_table;
+    double *c6, *c12; /* E = c12/r^12 - c6/r^6 for the pair of types */
+
+    /* residues */
+    int nresidues;
+    char (*resname)[8];
+
+    /* box: rows are the three box vectors a, b, c (nm), in OpenMM/GROMACS reduced form
+     * (a along x, b in the xy plane, c anywhere with a_x > 0 etc.). periodic == 0 means no box. */
+    int periodic;
+    double box[3][3];
+
+    /* exclusions, CSR: the partners of particle i are excl[excl_start[i] .. excl_start[i+1]-1],
+     * sorted, symmetric (j in i's list iff i in j's), self not included. */
+    int *excl_start;
+    int *excl;
+
+    int nbonds, nangles, ntorsions, npairs, nconstraints, nvsites;
+    clmd_bond *bonds;
+    clmd_angle *angles;
+    clmd_torsion *torsions;
+    clmd_pair *pairs;
+    clmd_constraint *constraints;
+    clmd_vsite *vsites;
+
+    /* capacities of the growable lists above (managed by the add helpers) */
+    int cap_bonds, cap_angles, cap_torsions, cap_pairs, cap_constraints, cap_vsites;
+
+    char source[512]; /* where it came from, for messages and outputs */
+} clmd_system;
+
+clmd_system *clmd_system_create(void);
+void clmd_system_destroy(clmd_system **sys);
+
+/* Allocates every per-particle array for n particles (x, mass, charge, sigma, epsilon, type,
+ * atomic_number, residue, name); v, gb_* stay NULL until requested. */
+void clmd_system_alloc_particles(clmd_system *sys, int n);
+void clmd_system_alloc_velocities(clmd_system *sys);
+void clmd_system_alloc_gb(clmd_system *sys);
+
+void clmd_system_add_bond(clmd_system *sys, int i, int j, double k, double r0);
+void clmd_system_add_angle(clmd_system *sys, int i, int j, int k, double kf, double theta0);
+void clmd_system_add_torsion(clmd_system *sys, int i, int j, int k, int l, int periodicity,
+                             double kf, double phase);
+void clmd_system_add_pair(clmd_system *sys, int i, int j, double qq, double sigma, double eps);
+void clmd_system_add_constraint(clmd_system *sys, int i, int j, double d);
+void clmd_system_add_vsite(clmd_system *sys, int site, int a, int b, int c, double wa, double wb,
+                           double wc);
+
+/* Builds the exclusion lists from a list of excluded pairs (any order, duplicates allowed). */
+void clmd_system_set_exclusions(clmd_system *sys, int npairs, const int (*pairs)[2]);
+/* Nonzero when i and j are excluded from each other (binary search). */
+int clmd_system_excluded(const clmd_system *sys, int i, int j);
+
+/* Sets a rectangular box. */
+void clmd_system_set_box(clmd_system *sys, double lx, double ly, double lz);
+/* Sets the box from edge lengths (nm) and angles (degrees), in reduced form. */
+void clmd_system_set_box_angles(clmd_system *sys, double a, double b, double c, double alpha,
+                                double beta, double gamma);
+int clmd_system_box_is_rectangular(const clmd_system *sys);
+double clmd_system_box_volume(const clmd_system *sys);
+
+/* Checks internal consistency (indices in range, masses, box reduced form); returns CLMD_OK or
+ * an error naming what is wrong. Importers call it before handing the system out. */
+int clmd_system_validate(const clmd_system *sys, clmd_err *err);
+
+/* Degrees of freedom: 3 * (massive particles) - nconstraints - (3 if centre-of-mass motion is removed). */
+int clmd_system_dof(const clmd_system *sys, int com_removed);
+
+#endif

@@ -1,0 +1,304 @@
+#include "testutil.h"
+
+#include <CUnit/Basic.h>
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static int nskipped;
+
+int clmd_test_main(const char *suite, const clmd_test *tests, int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    if (CU_initialize_registry() != CUE_SUCCESS) return 2;
+    CU_pSuite s = CU_add_suite(suite, NULL, NULL);
+    for (int i = 0; tests[i].name; i++) CU_add_test(s, tests[i].name, tests[i].fn);
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    unsigned run = CU_get_number_of_tests_run(), failed = CU_get_number_of_tests_failed();
+    printf("\n%s: %u passed, %u failed, %d skipped\n", suite, run - failed, failed, nskipped);
+    CU_cleanup_registry();
+    return failed ? 1 : 0;
+}
+
+void clmd_test_skip(const char *test, const char *why)
+{
+    nskipped++;
+    fprintf(stderr, "\n*** SKIPPED %s: %s ***\n", test, why);
+    printf("SKIPPED %s: %s\n", test, why);
+}
+
+static char pathbuf[8][4096];
+static int pathslot;
+
+const char *clmd_test_data(const char *rel)
+{
+    const char *dir = getenv("CLMD_TEST_DATA");
+    char *buf = pathbuf[pathslot++ % 8];
+    if (dir && *dir) snprintf(buf, 4096, "%s/%s", dir, rel);
+    else snprintf(buf, 4096, "%s/../shared/data/%s", CLMD_SOURCE_DIR, rel);
+    return access(buf, R_OK) == 0 ? buf : NULL;
+}
+
+const char *clmd_test_source(const char *rel)
+{
+    char *buf = pathbuf[pathslot++ % 8];
+    snprintf(buf, 4096, "%s/%s", CLMD_SOURCE_DIR, rel);
+    return buf;
+}
+
+const char *clmd_test_binary(void)
+{
+    const char *b = getenv("CLMD_BINARY");
+    return b && *b ? b : "./clmd";
+}
+
+const char *clmd_test_tmpdir(void)
+{
+    static char dir[4096];
+    static int counter;
+    snprintf(dir, sizeof dir, "test_tmp_%d_%d", (int)getpid(), counter++);
+    char cmd[8300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' && mkdir -p '%s'", dir, dir);
+    if (system(cmd) != 0) return NULL;
+    return dir;
+}
+
+void clmd_assert_rel(double a, double b, double tol, double floor, const char *what,
+                     const char *why, const char *file, int line)
+{
+    double scale = fabs(b) > floor ? fabs(b) : floor;
+    int ok = isfinite(a) && fabs(a - b) <= tol * scale;
+    if (!ok)
+        printf("\n  %s:%d: %s = %.10g, expected %.10g (rel tol %.2g, floor %.2g: %s)\n", file,
+               line, what, a, b, tol, floor, why);
+    CU_assertImplementation(ok, line, what, file, "", CU_FALSE);
+}
+
+void clmd_assert_below(double value, double bound, const char *what, const char *file, int line)
+{
+    int ok = isfinite(value) && value < bound;
+    printf("\n  %s = %.4g (bound %.4g)%s", what, value, bound, ok ? "" : "  FAILED");
+    CU_assertImplementation(ok, line, what, file, "", CU_FALSE);
+}
+
+double clmd_force_rms_rel(const double *f, const double *ref, int n)
+{
+    double num = 0, den = 0;
+    for (int i = 0; i < 3 * n; i++) {
+        num += (f[i] - ref[i]) * (f[i] - ref[i]);
+        den += ref[i] * ref[i];
+    }
+    return den > 0 ? sqrt(num / den) : sqrt(num);
+}
+
+/* ---- JSON reader ---- */
+typedef struct {
+    const char *p;
+    int bad;
+} rd;
+
+static void ws(rd *r)
+{
+    while (isspace((unsigned char)*r->p)) r->p++;
+}
+
+static clmd_jv *value(rd *r);
+
+static char *jstring(rd *r)
+{
+    r->p++; /* opening quote */
+    size_t cap = 64, n = 0;
+    char *s = malloc(cap);
+    while (*r->p && *r->p != '"') {
+        char c = *r->p++;
+        if (c == '\\') {
+            c = *r->p++;
+            if (c == 'n') c = '\n';
+            else if (c == 't') c = '\t';
+            else if (c == 'u') {
+                r->p += 4;
+                c = '?';
+            }
+        }
+        if (n + 2 > cap) s = realloc(s, cap *= 2);
+        s[n++] = c;
+    }
+    if (*r->p == '"') r->p++;
+    else r->bad = 1;
+    s[n] = 0;
+    return s;
+}
+
+static void push(clmd_jv *v, clmd_jv *item, char *key)
+{
+    v->item = realloc(v->item, sizeof *v->item * (size_t)(v->n + 1));
+    if (key) v->key = realloc(v->key, sizeof *v->key * (size_t)(v->n + 1));
+    v->item[v->n] = item;
+    if (key) v->key[v->n] = key;
+    v->n++;
+}
+
+static clmd_jv *value(rd *r)
+{
+    ws(r);
+    clmd_jv *v = calloc(1, sizeof *v);
+    char c = *r->p;
+    if (c == '{' || c == '[') {
+        v->kind = c == '{' ? JV_OBJ : JV_ARR;
+        r->p++;
+        ws(r);
+        char close = c == '{' ? '}' : ']';
+        if (*r->p == close) {
+            r->p++;
+            return v;
+        }
+        for (;;) {
+            char *key = NULL;
+            ws(r);
+            if (v->kind == JV_OBJ) {
+                if (*r->p != '"') {
+                    r->bad = 1;
+                    return v;
+                }
+                key = jstring(r);
+                ws(r);
+                if (*r->p++ != ':') r->bad = 1;
+            }
+            push(v, value(r), key);
+            ws(r);
+            if (*r->p == ',') {
+                r->p++;
+                continue;
+            }
+            if (*r->p == close) {
+                r->p++;
+                return v;
+            }
+            r->bad = 1;
+            return v;
+        }
+    } else if (c == '"') {
+        v->kind = JV_STR;
+        v->str = jstring(r);
+    } else if (!strncmp(r->p, "true", 4) || !strncmp(r->p, "false", 5)) {
+        v->kind = JV_BOOL;
+        v->num = c == 't';
+        r->p += c == 't' ? 4 : 5;
+    } else if (!strncmp(r->p, "null", 4)) {
+        r->p += 4;
+    } else if (!strncmp(r->p, "NaN", 3)) {
+        v->kind = JV_NUM;
+        v->num = NAN;
+        r->p += 3;
+    } else {
+        char *end;
+        v->kind = JV_NUM;
+        v->num = strtod(r->p, &end);
+        if (end == r->p) r->bad = 1;
+        r->p = end;
+    }
+    return v;
+}
+
+clmd_jv *clmd_jv_load(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "%s: %s\n", path, strerror(errno));
+        return NULL;
+    }
+    fseek(f, 0, SEEK_END);
+    long len = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *text = malloc((size_t)len + 1);
+    size_t got = fread(text, 1, (size_t)len, f);
+    fclose(f);
+    text[got] = 0;
+    rd r = {text, 0};
+    clmd_jv *v = value(&r);
+    free(text);
+    if (r.bad) {
+        fprintf(stderr, "%s: malformed JSON\n", path);
+        clmd_jv_free(v);
+        return NULL;
+    }
+    return v;
+}
+
+void clmd_jv_free(clmd_jv *v)
+{
+    if (!v) return;
+    for (int i = 0; i < v->n; i++) {
+        clmd_jv_free(v->item[i]);
+        if (v->key) free(v->key[i]);
+    }
+    free(v->item);
+    free(v->key);
+    free(v->str);
+    free(v);
+}
+
+const clmd_jv *clmd_jv_get(const clmd_jv *obj, const char *key)
+{
+    if (!obj || obj->kind != JV_OBJ) return NULL;
+    for (int i = 0; i < obj->n; i++)
+        if (strcmp(obj->key[i], key) == 0) return obj->item[i];
+    return NULL;
+}
+
+double clmd_jv_num(const clmd_jv *v, double fallback)
+{
+    return v && v->kind == JV_NUM ? v->num : fallback;
+}
+
+int clmd_jv_vec3s(const clmd_jv *arr, double **out)
+{
+    if (!arr || arr->kind != JV_ARR) return -1;
+    double *d = malloc(sizeof *d * 3 * (size_t)(arr->n ? arr->n : 1));
+    for (int i = 0; i < arr->n; i++) {
+        const clmd_jv *row = arr->item[i];
+        if (row->kind != JV_ARR || row->n != 3) {
+            free(d);
+            return -1;
+        }
+        for (int k = 0; k < 3; k++) d[3 * i + k] = clmd_jv_num(row->item[k], NAN);
+    }
+    *out = d;
+    return arr->n;
+}
+
+int clmd_test_run(const char *cmd, char **out)
+{
+    char full[8192];
+    snprintf(full, sizeof full, "%s 2>&1", cmd);
+    FILE *p = popen(full, "r");
+    if (!p) return -1;
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap);
+    size_t got;
+    while ((got = fread(buf + n, 1, cap - n - 1, p)) > 0) {
+        n += got;
+        if (cap - n < 1024) buf = realloc(buf, cap *= 2);
+    }
+    buf[n] = 0;
+    int st = pclose(p);
+    if (out) *out = buf;
+    else free(buf);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+int clmd_test_write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) return -1;
+    fputs(text, f);
+    return fclose(f);
+}
