@@ -1,0 +1,112 @@
+/* The input deck: a YAML file (libyaml) parsed into a plain struct with defaults filled first,
+ * then validated in one pass that reports problems with file:line:column and the key
+ * (unknown keys get the closest known key as a suggestion). The contract is
+ * ../shared/INPUT.md; docs/input.md documents every key accepted here.
+ *
+ * Paths in the deck are resolved against the deck's own folder and stored resolved.
+ * The struct owns no heap memory: it can be copied and needs no destroy. */
+#ifndef CLMD_INPUT_DECK_H
+#define CLMD_INPUT_DECK_H
+
+#include <stdio.h>
+
+#include "core/err.h"
+#include "ff/options.h"
+
+#define CLMD_PATH_MAX 4096
+#define CLMD_MAX_REPLICAS 256
+
+typedef enum { CLMD_SRC_BUILTIN = 0, CLMD_SRC_AMBER, CLMD_SRC_COORDS } clmd_source_kind;
+typedef enum { CLMD_BUILTIN_LJ_FCC = 0, CLMD_BUILTIN_WATER_BOX } clmd_builtin_kind;
+typedef enum { CLMD_CONSTRAIN_NONE = 0, CLMD_CONSTRAIN_HBONDS, CLMD_CONSTRAIN_ALLBONDS } clmd_constrain_kind;
+typedef enum { CLMD_INT_LANGEVIN = 0, CLMD_INT_VERLET } clmd_integrator_kind;
+
+/* Where a key was written, for messages from later stages (1-based; 0 when defaulted). */
+typedef struct clmd_mark {
+    int line, column;
+} clmd_mark;
+
+typedef struct clmd_deck {
+    char path[CLMD_PATH_MAX]; /* the deck file as given */
+    char dir[CLMD_PATH_MAX];  /* its folder */
+    char title[512];
+
+    struct {
+        clmd_source_kind kind;
+        clmd_builtin_kind builtin;
+        int cells;               /* lj_fcc: 4*cells^3 atoms (default 10) */
+        double reduced_density;  /* lj_fcc: rho*sigma^3 (default 0.8442) */
+        char model[32];          /* water_box: "tip4pew" | "tip3p" (default tip4pew) */
+        double edge_nm;          /* water_box: cubic edge (default 3.0) */
+        char forcefield[CLMD_PATH_MAX]; /* resolved path, "" when none */
+        char prmtop[CLMD_PATH_MAX], inpcrd[CLMD_PATH_MAX]; /* amber */
+        char coordinates[CLMD_PATH_MAX];                   /* PDB or XYZ */
+        int has_box;             /* box given in the deck (overrides the file's) */
+        double box[3];           /* nm, rectangular */
+        clmd_mark mark;          /* the `system` key */
+        clmd_mark forcefield_mark, prmtop_mark, inpcrd_mark, coordinates_mark;
+    } system;
+
+    clmd_ffopts ff;              /* nonbonded: + implicit_solvent: */
+    clmd_mark nonbonded_mark;
+
+    clmd_constrain_kind constraints;   /* default none */
+    double constraint_tolerance;       /* relative, default 1e-6 */
+    int rigid_water;                   /* default 1 */
+
+    struct {
+        int from_input;          /* velocities: from_input (or the key absent and the file has them) */
+        double temperature;      /* K, default: the integrator temperature */
+        unsigned long seed;      /* default 1 */
+    } velocities;
+
+    struct {
+        clmd_integrator_kind type; /* default langevin */
+        double timestep_ps;        /* default 0.002 */
+        double temperature;        /* K, default 300 */
+        double friction;           /* 1/ps, default 1.0 */
+        long steps;                /* default 1000 */
+        unsigned long seed;        /* default 1 */
+        int remove_com_motion;     /* default 1 */
+        int com_interval;          /* steps between removals, default 100 */
+    } integrator;
+
+    struct {
+        int enabled;
+        int ntemps;
+        double temps[CLMD_MAX_REPLICAS]; /* K, ascending */
+        long exchange_interval;          /* steps between attempts (default 500) */
+        long exchanges;                  /* number of attempts (default 100) */
+        unsigned long seed;              /* default 11 */
+    } remd;
+
+    struct {
+        char directory[CLMD_PATH_MAX];   /* resolved; default "<deck dir>/out" */
+        char trajectory[CLMD_PATH_MAX];  /* file name inside directory, "" for none */
+        long trajectory_interval;        /* default 1000 */
+        char energies[CLMD_PATH_MAX];    /* "" for none; default energies.csv */
+        long energies_interval;          /* default 100 */
+        char checkpoint[CLMD_PATH_MAX];  /* "" for none */
+        long checkpoint_interval;        /* default 10000 */
+        int overwrite;                   /* default 0 */
+    } output;
+
+    char device[256];                    /* default "auto" */
+    char probes_json[CLMD_PATH_MAX];     /* resolved path or "" */
+} clmd_deck;
+
+/* Fills every default (the deck a file with no keys but `system` would give). */
+void clmd_deck_defaults(clmd_deck *d);
+
+/* Parses and validates a deck file. On failure returns CLMD_EINPUT with a message naming
+ * path:line:column and the key; the message lists every problem found (one per line). */
+int clmd_deck_load(const char *path, clmd_deck *d, clmd_err *err);
+
+/* Same, from text in memory; `name` is used in messages and `dir` resolves relative paths. */
+int clmd_deck_parse_string(const char *text, const char *name, const char *dir, clmd_deck *d,
+                           clmd_err *err);
+
+/* Writes the resolved deck (every key, defaults included) as YAML that clmd_deck_load accepts. */
+void clmd_deck_print(const clmd_deck *d, FILE *out);
+
+#endif

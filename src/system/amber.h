@@ -1,0 +1,17 @@
+/* Amber topology (prmtop, format 7+) and coordinates (inpcrd/rst7) importer.
+ * Fills a clmd_system: particles, charges (prmtop units / 18.2223), masses, LJ parameters,
+ * exclusions, bonds, angles, torsions, 1-4 pairs with SCEE/SCNB scaling, box, GB radii and
+ * screening factors, atomic numbers. Unsupported features are errors naming the section.
+ * The caller owns the result (clmd_system_destroy). */
+#ifndef CLMD_SYSTEM_AMBER_H
+#define CLMD_SYSTEM_AMBER_H
+
+#include "core/err.h"
+
+struct clmd_system;
+
+/* inpcrd may be NULL (coordinates left at zero). */
+int clmd_amber_load(const char *prmtop, const char *inpcrd, struct clmd_system **out,
+                    clmd_err *err);
+
+#endif
