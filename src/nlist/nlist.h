@@ -1,0 +1,61 @@
+/* Buffered neighbor list, built on the CPU and laid out for the OpenCL kernels.
+ *
+ * Atoms are sorted into spatial clusters of CLMD_CLUSTER (8): the box is cut into columns
+ * (fractional a/b), atoms of a column sorted along c and chunked by 8. For every i-cluster the
+ * list holds every atom j that lies within rlist = cutoff + skin of the cluster's bounding box
+ * (under periodic images), in both directions (a "full" list: the pair i-j appears in i's cluster
+ * list and in j's), so each kernel work-item owns the forces of its own atoms and needs no
+ * atomics. Each entry packs j and an 8-bit lane mask: (j << 8) | mask, bit k set when lane k of
+ * the cluster interacts with j (clear for padding lanes, j itself and excluded pairs).
+ *
+ * The list is rebuilt when any atom moved more than skin/2 since the last build
+ * (clmd_nlist_needs_rebuild on the host, or the device reduction in the engine). The handle is
+ * opaque and owned by the caller (clmd_nlist_destroy). */
+#ifndef CLMD_NLIST_NLIST_H
+#define CLMD_NLIST_NLIST_H
+
+#include "core/err.h"
+
+#define CLMD_CLUSTER 8
+
+struct clmd_system;
+typedef struct clmd_nlist clmd_nlist;
+
+/* The layout the kernels read; pointers stay valid until the next build. */
+typedef struct clmd_nlist_view {
+    int nclusters;
+    const int *cluster_atoms; /* [nclusters*8]: atom index or -1 for padding */
+    const int *jstart;        /* [nclusters+1] */
+    const unsigned *jlist;    /* [jstart[nclusters]]: (j << 8) | lane mask */
+    long npairs_in_list;      /* entries * set lanes (pair evaluations a kernel does) */
+} clmd_nlist_view;
+
+/* sys supplies the particle count, the box (periodic or not) and the exclusions. */
+int clmd_nlist_create(const struct clmd_system *sys, double cutoff_nm, double skin_nm,
+                      clmd_nlist **out, clmd_err *err);
+void clmd_nlist_destroy(clmd_nlist **nl);
+
+/* Builds the list for positions x ([3n], nm, not necessarily wrapped) and remembers them as the
+ * reference for the displacement criterion. */
+int clmd_nlist_build(clmd_nlist *nl, const double *x, clmd_err *err);
+
+/* Host displacement check: nonzero when some atom moved more than skin/2 since the build. */
+int clmd_nlist_needs_rebuild(const clmd_nlist *nl, const double *x);
+
+clmd_nlist_view clmd_nlist_get(const clmd_nlist *nl);
+double clmd_nlist_rlist(const clmd_nlist *nl);
+double clmd_nlist_skin(const clmd_nlist *nl);
+long clmd_nlist_builds(const clmd_nlist *nl);
+/* Positions of the last build ([3n]); used by checkpoints to rebuild the identical list. */
+const double *clmd_nlist_reference_positions(const clmd_nlist *nl);
+
+/* Calls fn for every pair i<j within `cutoff` (minimum image) found through the list; used by
+ * tests to compare with a brute-force search. Returns the number of pairs. */
+long clmd_nlist_for_each_pair(const clmd_nlist *nl, const double *x, double cutoff,
+                              void (*fn)(int i, int j, double r2, void *ctx), void *ctx);
+
+/* Minimum-image displacement d = xj - xi for the system's box (triclinic-safe for reduced
+ * boxes and cutoffs below half the shortest box width). Shared by every host reference. */
+void clmd_min_image(const struct clmd_system *sys, double d[3]);
+
+#endif

@@ -1,0 +1,139 @@
+/* Suite: neighbor list. The buffered cluster list must contain every pair within the cutoff,
+ * exactly once, for as long as no atom moved more than skin/2, whatever the box shape. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/mem.h"
+#include "nlist/nlist.h"
+#include "system/system.h"
+#include "testutil.h"
+
+static double urand(unsigned *state)
+{
+    *state = *state * 1664525u + 1013904223u;
+    return (*state >> 8) / 16777216.0;
+}
+
+/* n random particles at liquid-like density in the system's box (or a 4 nm region if open) */
+static clmd_system *random_system(int n, int periodic, int triclinic, unsigned seed)
+{
+    clmd_system *s = clmd_system_create();
+    clmd_system_alloc_particles(s, n);
+    double L = cbrt(n / 30.0);
+    if (periodic && triclinic) clmd_system_set_box_angles(s, L, L * 1.1, L * 0.95, 75, 100, 80);
+    else if (periodic) clmd_system_set_box(s, L, L * 1.05, L * 0.95);
+    for (int i = 0; i < n; i++) {
+        double f[3] = {urand(&seed), urand(&seed), urand(&seed)};
+        for (int d = 0; d < 3; d++) {
+            /* start some atoms outside the box to exercise wrapping */
+            double shift = (i % 7 == 0) ? 1.0 : 0.0;
+            s->x[3 * i + d] = periodic ? (f[0] + shift) * s->box[0][d] + f[1] * s->box[1][d] +
+                                             f[2] * s->box[2][d]
+                                       : f[d] * L;
+        }
+        s->mass[i] = 1;
+    }
+    return s;
+}
+
+typedef struct {
+    int n;
+    unsigned char *seen; /* n*n */
+    int dup;
+} pairset;
+
+static void mark(int i, int j, double r2, void *ctx)
+{
+    (void)r2;
+    pairset *p = ctx;
+    if (p->seen[(size_t)i * p->n + j]) p->dup++;
+    p->seen[(size_t)i * p->n + j] = 1;
+}
+
+/* Compares the list's pairs within cutoff (for positions x) with brute force; returns the
+ * number of mismatches (missing, extra or duplicated pairs). */
+static int compare_with_brute_force(const clmd_system *s, const clmd_nlist *nl, const double *x,
+                                    double cutoff)
+{
+    pairset p = {s->n, calloc((size_t)s->n * s->n, 1), 0};
+    clmd_nlist_for_each_pair(nl, x, cutoff, mark, &p);
+    int bad = p.dup;
+    for (int i = 0; i < s->n; i++)
+        for (int j = i + 1; j < s->n; j++) {
+            double d[3] = {x[3 * j] - x[3 * i], x[3 * j + 1] - x[3 * i + 1], x[3 * j + 2] - x[3 * i + 2]};
+            clmd_min_image(s, d);
+            int within = d[0] * d[0] + d[1] * d[1] + d[2] * d[2] < cutoff * cutoff &&
+                         !clmd_system_excluded(s, i, j);
+            if (within != p.seen[(size_t)i * s->n + j]) bad++;
+        }
+    free(p.seen);
+    return bad;
+}
+
+static void check_case(int periodic, int triclinic)
+{
+    const double cutoff = 0.9, skin = 0.12;
+    clmd_system *s = random_system(1500, periodic, triclinic, 12345u + periodic * 7 + triclinic);
+    /* a few exclusions: consecutive pairs */
+    int (*ex)[2] = clmd_calloc(s->n / 2, sizeof *ex);
+    for (int k = 0; k < s->n / 2; k++) {
+        ex[k][0] = 2 * k;
+        ex[k][1] = 2 * k + 1;
+    }
+    clmd_system_set_exclusions(s, s->n / 2, (const int(*)[2])ex);
+    clmd_free(ex);
+    clmd_nlist *nl = NULL;
+    clmd_err err = {0};
+    CU_ASSERT_EQUAL_FATAL(clmd_nlist_create(s, cutoff, skin, &nl, &err), CLMD_OK);
+    CU_ASSERT_EQUAL_FATAL(clmd_nlist_build(nl, s->x, &err), CLMD_OK);
+    CU_ASSERT_EQUAL(compare_with_brute_force(s, nl, s->x, cutoff), 0);
+    /* random moves of up to skin/2 in total: the old list must still hold every pair */
+    unsigned seed = 99;
+    double *x = clmd_calloc(3 * s->n, sizeof(double));
+    for (int round = 0; round < 3; round++) {
+        for (int i = 0; i < s->n; i++) {
+            double dir[3] = {urand(&seed) - 0.5, urand(&seed) - 0.5, urand(&seed) - 0.5};
+            double len = sqrt(dir[0] * dir[0] + dir[1] * dir[1] + dir[2] * dir[2]) + 1e-12;
+            double step = 0.499 * skin * urand(&seed);
+            for (int d = 0; d < 3; d++) x[3 * i + d] = s->x[3 * i + d] + step * dir[d] / len;
+        }
+        CU_ASSERT(!clmd_nlist_needs_rebuild(nl, x));
+        CU_ASSERT_EQUAL(compare_with_brute_force(s, nl, x, cutoff), 0);
+    }
+    /* one atom moved past skin/2 triggers a rebuild */
+    memcpy(x, s->x, sizeof(double) * 3 * s->n);
+    x[0] += 0.51 * skin;
+    CU_ASSERT(clmd_nlist_needs_rebuild(nl, x));
+    CU_ASSERT_EQUAL(clmd_nlist_build(nl, x, &err), CLMD_OK);
+    CU_ASSERT_EQUAL(compare_with_brute_force(s, nl, x, cutoff), 0);
+    clmd_free(x);
+    clmd_nlist_destroy(&nl);
+    CU_ASSERT_PTR_NULL(nl);
+    clmd_system_destroy(&s);
+}
+
+static void rectangular_periodic_list_equals_brute_force(void) { check_case(1, 0); }
+static void triclinic_periodic_list_equals_brute_force(void) { check_case(1, 1); }
+static void open_boundaries_list_equals_brute_force(void) { check_case(0, 0); }
+
+static void cutoff_longer_than_half_box_is_refused(void)
+{
+    clmd_system *s = random_system(100, 1, 0, 1);
+    clmd_nlist *nl = NULL;
+    clmd_err err = {0};
+    CU_ASSERT_EQUAL(clmd_nlist_create(s, 0.6 * s->box[2][2], 0.1, &nl, &err), CLMD_EINPUT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "half the box"));
+    clmd_system_destroy(&s);
+}
+
+int main(int argc, char **argv)
+{
+    const clmd_test tests[] = {
+        {"rectangular periodic list equals brute force after moves", rectangular_periodic_list_equals_brute_force},
+        {"triclinic periodic list equals brute force after moves", triclinic_periodic_list_equals_brute_force},
+        {"open-boundary list equals brute force after moves", open_boundaries_list_equals_brute_force},
+        {"cutoff longer than half the box is refused", cutoff_longer_than_half_box_is_refused},
+        {NULL, NULL}};
+    return clmd_test_main("nlist", tests, argc, argv);
+}
