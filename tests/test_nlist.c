@@ -85,7 +85,7 @@ static void check_case(int periodic, int triclinic)
     clmd_free(ex);
     clmd_nlist *nl = NULL;
     clmd_err err = {0};
-    CU_ASSERT_EQUAL_FATAL(clmd_nlist_create(s, cutoff, skin, &nl, &err), CLMD_OK);
+    CU_ASSERT_EQUAL_FATAL(clmd_nlist_create(s, s->periodic, cutoff, skin, &nl, &err), CLMD_OK);
     CU_ASSERT_EQUAL_FATAL(clmd_nlist_build(nl, s->x, &err), CLMD_OK);
     CU_ASSERT_EQUAL(compare_with_brute_force(s, nl, s->x, cutoff), 0);
     /* random moves of up to skin/2 in total: the old list must still hold every pair */
@@ -122,7 +122,7 @@ static void cutoff_longer_than_half_box_is_refused(void)
     clmd_system *s = random_system(100, 1, 0, 1);
     clmd_nlist *nl = NULL;
     clmd_err err = {0};
-    CU_ASSERT_EQUAL(clmd_nlist_create(s, 0.6 * s->box[2][2], 0.1, &nl, &err), CLMD_EINPUT);
+    CU_ASSERT_EQUAL(clmd_nlist_create(s, 1, 0.6 * s->box[2][2], 0.1, &nl, &err), CLMD_EINPUT);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "half the box"));
     clmd_system_destroy(&s);
 }

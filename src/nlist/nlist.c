@@ -9,7 +9,7 @@
 
 struct clmd_nlist {
     const clmd_system *sys;
-    int n;
+    int n, periodic;
     double cutoff, skin, rlist;
     long builds;
     double *xref;     /* [3n] positions at the last build */
@@ -41,8 +41,8 @@ void clmd_min_image(const clmd_system *sys, double d[3])
     d[0] -= k * b[0][0];
 }
 
-int clmd_nlist_create(const clmd_system *sys, double cutoff_nm, double skin_nm, clmd_nlist **out,
-                      clmd_err *err)
+int clmd_nlist_create(const clmd_system *sys, int periodic, double cutoff_nm, double skin_nm,
+                      clmd_nlist **out, clmd_err *err)
 {
     *out = NULL;
     if (!(cutoff_nm > 0) || skin_nm < 0)
@@ -51,7 +51,9 @@ int clmd_nlist_create(const clmd_system *sys, double cutoff_nm, double skin_nm, 
     if (sys->n >= (1 << 24))
         return clmd_err_set(err, CLMD_EINPUT, "neighbor list: %d particles is more than the 16.7 "
                             "million the list layout addresses", sys->n);
-    if (sys->periodic) {
+    if (periodic && !sys->periodic)
+        return clmd_err_set(err, CLMD_EINPUT, "neighbor list: periodic list for a system without a box");
+    if (periodic) {
         const double(*b)[3] = sys->box;
         double minw = fmin(b[0][0], fmin(b[1][1], b[2][2]));
         if (cutoff_nm > 0.5 * minw)
@@ -61,6 +63,7 @@ int clmd_nlist_create(const clmd_system *sys, double cutoff_nm, double skin_nm, 
     clmd_nlist *nl = clmd_alloc(sizeof *nl);
     nl->sys = sys;
     nl->n = sys->n;
+    nl->periodic = periodic;
     nl->cutoff = cutoff_nm;
     nl->skin = skin_nm;
     nl->rlist = cutoff_nm + skin_nm;
@@ -125,7 +128,7 @@ static void make_frame(const clmd_nlist *nl, const double *x, frame *f)
 {
     memset(f, 0, sizeof *f);
     const clmd_system *sys = nl->sys;
-    if (sys->periodic) {
+    if (nl->periodic) {
         memcpy(f->b, sys->box, sizeof f->b);
         f->periodic = 1;
     } else {
@@ -415,7 +418,7 @@ long clmd_nlist_for_each_pair(const clmd_nlist *nl, const double *x, double cuto
                 if (!(m & (1u << l)) || i >= j) continue;
                 double d[3] = {x[3 * j] - x[3 * i], x[3 * j + 1] - x[3 * i + 1],
                                x[3 * j + 2] - x[3 * i + 2]};
-                clmd_min_image(nl->sys, d);
+                if (nl->periodic) clmd_min_image(nl->sys, d);
                 double r2 = d[0] * d[0] + d[1] * d[1] + d[2] * d[2];
                 if (r2 < c2) {
                     count++;

@@ -31,7 +31,8 @@ typedef struct clmd_nlist_view {
 } clmd_nlist_view;
 
 /* sys supplies the particle count, the box (periodic or not) and the exclusions. */
-int clmd_nlist_create(const struct clmd_system *sys, double cutoff_nm, double skin_nm,
+/* periodic: use the system's box (0 treats the system as open even if it has a box). */
+int clmd_nlist_create(const struct clmd_system *sys, int periodic, double cutoff_nm, double skin_nm,
                       clmd_nlist **out, clmd_err *err);
 void clmd_nlist_destroy(clmd_nlist **nl);
 

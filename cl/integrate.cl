@@ -1,0 +1,191 @@
+/* Integrators and their helpers. Positions and velocities are integrated in `mixed`
+ * precision (double where the device has it) and copied to the float posq the force kernels
+ * read; forces arrive as 64-bit fixed point. Every kernel folds the maximum displacement since
+ * the last neighbor-list build into *maxdisp (float bits, squared nm) for the rebuild check.
+ * Defines: HAVE_FP64 (0/1), WG (work-group size, a power of two). */
+#if HAVE_FP64
+#pragma OPENCL EXTENSION cl_khr_fp64 : enable
+typedef double mixed;
+typedef double4 mixed4;
+typedef double3 mixed3;
+#else
+typedef float mixed;
+typedef float4 mixed4;
+typedef float3 mixed3;
+#endif
+
+#define INV_FIXED (1.0 / 4294967296.0)
+
+/* Philox4x32-10 counter-based generator: the same (key, counter) gives the same numbers on
+ * every device and on the host reference, so runs are reproducible and restartable. */
+inline uint4 philox(uint4 ctr, uint2 key)
+{
+    for (int r = 0; r < 10; r++) {
+        const uint lo0 = 0xD2511F53u * ctr.x, hi0 = mul_hi(0xD2511F53u, ctr.x);
+        const uint lo1 = 0xCD9E8D57u * ctr.z, hi1 = mul_hi(0xCD9E8D57u, ctr.z);
+        ctr = (uint4)(hi1 ^ ctr.y ^ key.x, lo1, hi0 ^ ctr.w ^ key.y, lo0);
+        key += (uint2)(0x9E3779B9u, 0xBB67AE85u);
+    }
+    return ctr;
+}
+
+/* Three standard normal numbers for (atom, step). */
+inline float4 gaussian3(uint2 key, uint atom, uint step_lo, uint step_hi)
+{
+    const uint4 u = philox((uint4)(atom, step_lo, step_hi, 0x5eedu), key);
+    const float4 f = (convert_float4(u >> 8) + 0.5f) * (1.0f / 16777216.0f);
+    const float r1 = sqrt(-2.0f * log(f.x)), r2 = sqrt(-2.0f * log(f.z));
+    const float t1 = 6.283185307f * f.y, t2 = 6.283185307f * f.w;
+    return (float4)(r1 * cos(t1), r1 * sin(t1), r2 * cos(t2), 0.0f);
+}
+
+/* Work-group maximum of d2, then one atomic per group (positive floats order like uints). */
+inline void reduce_max_disp(float d2, __local float *red, __global uint *maxdisp)
+{
+    const int lid = get_local_id(0);
+    red[lid] = d2;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int s = WG / 2; s > 0; s >>= 1) {
+        if (lid < s) red[lid] = fmax(red[lid], red[lid + s]);
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    if (lid == 0) atomic_max(maxdisp, as_uint(red[0]));
+}
+
+inline float displacement2(real4 p, real4 r)
+{
+    const real dx = p.x - r.x, dy = p.y - r.y, dz = p.z - r.z;
+    return dx * dx + dy * dy + dz * dz;
+}
+
+inline mixed4 force_of(__global const long *force, int npad, int i)
+{
+    return (mixed4)((mixed)force[i] * INV_FIXED, (mixed)force[i + npad] * INV_FIXED,
+                    (mixed)force[i + 2 * npad] * INV_FIXED, 0);
+}
+
+/* Velocity Verlet, first half: v += dt/2 F/m; x += dt v. vel.w holds 1/m (0: not integrated). */
+__kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
+void verlet_kick_drift(__global real4 *restrict posq, __global mixed4 *restrict pos,
+                       __global mixed4 *restrict vel, __global const long *restrict force,
+                       const int n, const int npad, const mixed dt,
+                       __global const real4 *restrict ref, __global uint *restrict maxdisp)
+{
+    __local float red[WG];
+    const int i = get_global_id(0);
+    float d2 = 0;
+    if (i < n) {
+        mixed4 v = vel[i];
+        if (v.w != 0) {
+            const mixed4 f = force_of(force, npad, i);
+            v.xyz += (mixed)0.5 * dt * v.w * f.xyz;
+            mixed4 x = pos[i];
+            x.xyz += dt * v.xyz;
+            pos[i] = x;
+            vel[i] = v;
+            real4 p = posq[i];
+            p.xyz = convert_float3(x.xyz);
+            posq[i] = p;
+            d2 = displacement2(p, ref[i]);
+        }
+    }
+    reduce_max_disp(d2, red, maxdisp);
+}
+
+/* Velocity Verlet, second half: v += dt/2 F/m with the new forces. */
+__kernel void verlet_kick(__global mixed4 *restrict vel, __global const long *restrict force,
+                          const int n, const int npad, const mixed dt)
+{
+    const int i = get_global_id(0);
+    if (i >= n) return;
+    mixed4 v = vel[i];
+    if (v.w == 0) return;
+    v.xyz += (mixed)0.5 * dt * v.w * force_of(force, npad, i).xyz;
+    vel[i] = v;
+}
+
+/* Langevin middle scheme (OpenMM's LangevinMiddleIntegrator, BAOAB-like):
+ * v += dt F/m; x += dt/2 v; v = a v + sqrt(1-a^2) sqrt(kT/m) R; x += dt/2 v. */
+__kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
+void langevin_middle(__global real4 *restrict posq, __global mixed4 *restrict pos,
+                     __global mixed4 *restrict vel, __global const long *restrict force,
+                     const int n, const int npad, const mixed dt, const mixed a,
+                     const mixed b_kt, const uint2 key, const uint step_lo, const uint step_hi,
+                     __global const real4 *restrict ref, __global uint *restrict maxdisp)
+{
+    __local float red[WG];
+    const int i = get_global_id(0);
+    float d2 = 0;
+    if (i < n) {
+        mixed4 v = vel[i];
+        if (v.w != 0) {
+            const mixed4 f = force_of(force, npad, i);
+            v.xyz += dt * v.w * f.xyz;
+            mixed4 x = pos[i];
+            x.xyz += (mixed)0.5 * dt * v.xyz;
+            const float4 g = gaussian3(key, (uint)i, step_lo, step_hi);
+            const mixed sd = b_kt * sqrt(v.w);
+            v.x = a * v.x + sd * g.x;
+            v.y = a * v.y + sd * g.y;
+            v.z = a * v.z + sd * g.z;
+            x.xyz += (mixed)0.5 * dt * v.xyz;
+            pos[i] = x;
+            vel[i] = v;
+            real4 p = posq[i];
+            p.xyz = convert_float3(x.xyz);
+            posq[i] = p;
+            d2 = displacement2(p, ref[i]);
+        }
+    }
+    reduce_max_disp(d2, red, maxdisp);
+}
+
+/* Kinetic energy 1/2 m v^2 into energy[slot] (fixed point, one atomic per work-group). */
+__kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
+void kinetic(__global const mixed4 *restrict vel, const int n, __global long *restrict energy,
+             const int slot)
+{
+    __local mixed red[WG];
+    const int i = get_global_id(0), lid = get_local_id(0);
+    mixed e = 0;
+    if (i < n) {
+        const mixed4 v = vel[i];
+        if (v.w != 0) e = (mixed)0.5 * (v.x * v.x + v.y * v.y + v.z * v.z) / v.w;
+    }
+    red[lid] = e;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int s = WG / 2; s > 0; s >>= 1) {
+        if (lid < s) red[lid] += red[lid + s];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    if (lid == 0) atom_add(&energy[slot], (long)(red[0] * (mixed)4294967296.0));
+}
+
+/* Removes the centre-of-mass velocity; one work-group sums momenta in a fixed order. */
+__kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
+void remove_com(__global mixed4 *restrict vel, const int n)
+{
+    __local mixed4 red[WG];
+    const int lid = get_local_id(0);
+    mixed4 p = 0;
+    for (int i = lid; i < n; i += WG) {
+        const mixed4 v = vel[i];
+        if (v.w != 0) p += (mixed4)(v.x / v.w, v.y / v.w, v.z / v.w, 1 / v.w);
+    }
+    red[lid] = p;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int s = WG / 2; s > 0; s >>= 1) {
+        if (lid < s) red[lid] += red[lid + s];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    const mixed4 tot = red[0];
+    if (tot.w == 0) return;
+    const mixed3 vcm = tot.xyz / tot.w;
+    for (int i = lid; i < n; i += WG) {
+        mixed4 v = vel[i];
+        if (v.w != 0) {
+            v.xyz -= vcm;
+            vel[i] = v;
+        }
+    }
+}

@@ -1,0 +1,257 @@
+/* Nonbonded pair kernel: Lennard-Jones + Coulomb over the cluster neighbor list, and the
+ * pair kernel for 1-4 exceptions and Ewald exclusion corrections.
+ *
+ * Program defines (set by src/ff/nonbonded.c):
+ *   CUTOFF (0/1), CUTOFF2         squared cutoff, nm^2
+ *   COULOMB 0 none | 1 plain 1/r | 2 reaction field (KRF, CRF) | 3 Ewald real space (EWALD_ALPHA)
+ *   LJ_SWITCH (0/1), SWITCH_START, SWITCH_INV_WIDTH
+ * Per-atom LJ parameters are (sigma/2, 2 sqrt(eps)) so that a pair's sigma is a sum and its
+ * 4 eps a product (Lorentz-Berthelot without a square root in the loop).
+ * The list is full (each pair seen from both sides), so each work-item writes only its own
+ * atoms' forces, without atomics; energies are halved. */
+
+#define TWO_OVER_SQRT_PI 1.1283791670955126f
+
+#if !CLMD_GPU
+/* CPU devices: one work-item per i-cluster, the 8 lanes of the cluster in one float8 vector,
+ * j atoms broadcast one at a time. */
+__kernel void nonbonded(__global const real4 *restrict posq, __global const real2 *restrict ljp,
+                        __global const int *restrict cluster_atoms,
+                        __global const int *restrict jstart, __global const uint *restrict jlist,
+                        const int nclusters, __global long *restrict force, const int npad,
+                        __global long *restrict energy, const int want_energy, const real e_const,
+                        BOX_PARAMS)
+{
+    const int c = get_global_id(0);
+    if (c >= nclusters) return;
+    real xa[8], ya[8], za[8], qa[8], sa[8], ea[8];
+    int atom[8];
+    for (int l = 0; l < 8; l++) {
+        int a = cluster_atoms[8 * c + l];
+        atom[l] = a;
+        int s = a < 0 ? 0 : a;
+        real4 p = posq[s];
+        real2 lj = ljp[s];
+        xa[l] = p.x;
+        ya[l] = p.y;
+        za[l] = p.z;
+        qa[l] = p.w * ONE_4PI_EPS0;
+        sa[l] = lj.x;
+        ea[l] = lj.y;
+    }
+    const float8 xi = vload8(0, xa), yi = vload8(0, ya), zi = vload8(0, za);
+    const float8 qi = vload8(0, qa), si = vload8(0, sa), ei = vload8(0, ea);
+    const int8 lanebit = (int8)(1, 2, 4, 8, 16, 32, 64, 128);
+    float8 fx = 0, fy = 0, fz = 0, elj = 0, ecoul = 0;
+    const int e1 = jstart[c + 1];
+    for (int e = jstart[c]; e < e1; e++) {
+        const uint ent = jlist[e];
+        const int j = (int)(ent >> 8);
+        int8 m = ((int8)(int)ent & lanebit) != 0;
+        const real4 pj = posq[j];
+        const real2 ljj = ljp[j];
+        float8 dx = pj.x - xi, dy = pj.y - yi, dz = pj.z - zi;
+        MIN_IMAGE(dx, dy, dz);
+        float8 r2 = dx * dx + dy * dy + dz * dz;
+#if CUTOFF
+        m &= r2 < (float8)CUTOFF2;
+#endif
+        r2 = select((float8)1.0f, r2, m);
+        const float8 inv_r2 = 1.0f / r2;
+        const float8 sig = si + ljj.x, eps4 = ei * ljj.y;
+        const float8 s2 = sig * sig * inv_r2, s6 = s2 * s2 * s2;
+        float8 e_lj = eps4 * (s6 * s6 - s6);
+        float8 f = eps4 * (12.0f * s6 * s6 - 6.0f * s6) * inv_r2; /* -dE/dr / r */
+#if LJ_SWITCH
+        {
+            const float8 r = sqrt(r2);
+            const float8 t = clamp((r - SWITCH_START) * SWITCH_INV_WIDTH, 0.0f, 1.0f);
+            const float8 sw = 1.0f + t * t * t * (-10.0f + t * (15.0f - 6.0f * t));
+            const float8 dsw = t * t * (-30.0f + t * (60.0f - 30.0f * t)) * SWITCH_INV_WIDTH;
+            f = f * sw - e_lj * dsw / r;
+            e_lj *= sw;
+        }
+#endif
+#if COULOMB != 0
+        const float8 qq = qi * pj.w;
+        const float8 inv_r = sqrt(inv_r2);
+#if COULOMB == 1
+        const float8 e_c = qq * inv_r;
+        f += e_c * inv_r2;
+#elif COULOMB == 2
+        const float8 e_c = qq * (inv_r + KRF * r2 - CRF);
+        f += qq * (inv_r * inv_r2 - 2.0f * KRF);
+#else
+        const float8 ar = EWALD_ALPHA * r2 * inv_r;
+        const float8 erfc_ar = erfc(ar);
+        const float8 e_c = qq * erfc_ar * inv_r;
+        f += qq * (erfc_ar * inv_r + EWALD_ALPHA * TWO_OVER_SQRT_PI * exp(-ar * ar)) * inv_r2;
+#endif
+#endif
+        f = select((float8)0.0f, f, m);
+        fx -= f * dx;
+        fy -= f * dy;
+        fz -= f * dz;
+        if (want_energy) {
+            elj += select((float8)0.0f, e_lj, m);
+#if COULOMB != 0
+            ecoul += select((float8)0.0f, e_c, m);
+#endif
+        }
+    }
+    real fxa[8], fya[8], fza[8];
+    vstore8(fx, 0, fxa);
+    vstore8(fy, 0, fya);
+    vstore8(fz, 0, fza);
+    for (int l = 0; l < 8; l++) {
+        const int a = atom[l];
+        if (a < 0) continue;
+        force[a] += to_fixed(fxa[l]);
+        force[a + npad] += to_fixed(fya[l]);
+        force[a + 2 * npad] += to_fixed(fza[l]);
+    }
+    if (want_energy) {
+        real el = 0.5f * (elj.s0 + elj.s1 + elj.s2 + elj.s3 + elj.s4 + elj.s5 + elj.s6 + elj.s7);
+        real ec = 0.5f * (ecoul.s0 + ecoul.s1 + ecoul.s2 + ecoul.s3 + ecoul.s4 + ecoul.s5 +
+                          ecoul.s6 + ecoul.s7);
+        add_energy(energy, E_LJ, el);
+        add_energy(energy, E_COULOMB, ec);
+        if (c == 0) add_energy(energy, E_DISP, e_const);
+    }
+}
+
+#else
+/* GPUs: a work-group of 64 per i-cluster; work-item = (lane, slice): 8 lanes of the cluster
+ * times 8 slices of its j list, reduced across slices in local memory in a fixed order. */
+__kernel __attribute__((reqd_work_group_size(64, 1, 1)))
+void nonbonded(__global const real4 *restrict posq, __global const real2 *restrict ljp,
+               __global const int *restrict cluster_atoms, __global const int *restrict jstart,
+               __global const uint *restrict jlist, const int nclusters,
+               __global long *restrict force, const int npad, __global long *restrict energy,
+               const int want_energy, const real e_const, BOX_PARAMS)
+{
+    const int c = get_group_id(0);
+    const int lid = get_local_id(0);
+    const int lane = lid & 7, slice = lid >> 3;
+    __local real4 red[64];
+    __local real2 ered[64];
+    const int a = cluster_atoms[8 * c + lane];
+    const int s = a < 0 ? 0 : a;
+    const real4 pi = posq[s];
+    const real2 lji = ljp[s];
+    const real qi = pi.w * ONE_4PI_EPS0;
+    const uint bit = 1u << lane;
+    real fx = 0, fy = 0, fz = 0, elj = 0, ecoul = 0;
+    const int e1 = jstart[c + 1];
+    for (int e = jstart[c] + slice; e < e1; e += 8) {
+        const uint ent = jlist[e];
+        const int j = (int)(ent >> 8);
+        const real4 pj = posq[j];
+        const real2 ljj = ljp[j];
+        real dx = pj.x - pi.x, dy = pj.y - pi.y, dz = pj.z - pi.z;
+        MIN_IMAGE(dx, dy, dz);
+        const real r2 = dx * dx + dy * dy + dz * dz;
+        bool m = (ent & bit) != 0;
+#if CUTOFF
+        m = m && r2 < CUTOFF2;
+#endif
+        if (!m) continue;
+        const real inv_r2 = 1.0f / r2;
+        const real sig = lji.x + ljj.x, eps4 = lji.y * ljj.y;
+        const real s2 = sig * sig * inv_r2, s6 = s2 * s2 * s2;
+        real e_lj = eps4 * (s6 * s6 - s6);
+        real f = eps4 * (12.0f * s6 * s6 - 6.0f * s6) * inv_r2;
+#if LJ_SWITCH
+        {
+            const real r = sqrt(r2);
+            const real t = clamp((r - SWITCH_START) * SWITCH_INV_WIDTH, 0.0f, 1.0f);
+            const real sw = 1.0f + t * t * t * (-10.0f + t * (15.0f - 6.0f * t));
+            const real dsw = t * t * (-30.0f + t * (60.0f - 30.0f * t)) * SWITCH_INV_WIDTH;
+            f = f * sw - e_lj * dsw / r;
+            e_lj *= sw;
+        }
+#endif
+#if COULOMB != 0
+        const real qq = qi * pj.w;
+        const real inv_r = rsqrt(r2);
+#if COULOMB == 1
+        const real e_c = qq * inv_r;
+        f += e_c * inv_r2;
+#elif COULOMB == 2
+        const real e_c = qq * (inv_r + KRF * r2 - CRF);
+        f += qq * (inv_r * inv_r2 - 2.0f * KRF);
+#else
+        const real ar = EWALD_ALPHA * r2 * inv_r;
+        const real erfc_ar = erfc(ar);
+        const real e_c = qq * erfc_ar * inv_r;
+        f += qq * (erfc_ar * inv_r + EWALD_ALPHA * TWO_OVER_SQRT_PI * exp(-ar * ar)) * inv_r2;
+#endif
+        ecoul += e_c;
+#endif
+        fx -= f * dx;
+        fy -= f * dy;
+        fz -= f * dz;
+        elj += e_lj;
+    }
+    red[lid] = (real4)(fx, fy, fz, 0);
+    ered[lid] = (real2)(elj, ecoul);
+    barrier(CLK_LOCAL_MEM_FENCE);
+    if (slice == 0) {
+        real4 t = red[lane];
+        for (int k = 1; k < 8; k++) t += red[lane + 8 * k];
+        if (a >= 0) {
+            force[a] += to_fixed(t.x);
+            force[a + npad] += to_fixed(t.y);
+            force[a + 2 * npad] += to_fixed(t.z);
+        }
+    }
+    if (want_energy && lid == 0) {
+        real2 t = 0;
+        for (int k = 0; k < 64; k++) t += ered[k];
+        add_energy(energy, E_LJ, 0.5f * t.x);
+        add_energy(energy, E_COULOMB, 0.5f * t.y);
+        if (c == 0) add_energy(energy, E_DISP, e_const);
+    }
+}
+#endif
+
+/* 1-4 exceptions and exclusion corrections, one work-item per record.
+ * par = (4 pi eps0-scaled charge product of the exception, sigma, 4 eps, charge product for
+ * the Ewald erf correction). Exceptions have no cutoff, as in OpenMM. */
+__kernel void pairs14(__global const real4 *restrict posq, __global const int2 *restrict ij,
+                      __global const real4 *restrict par, const int npairs,
+                      __global long *restrict force, const int npad,
+                      __global long *restrict energy, const int want_energy, BOX_PARAMS)
+{
+    const int k = get_global_id(0);
+    if (k >= npairs) return;
+    const int i = ij[k].x, j = ij[k].y;
+    const real4 p = par[k];
+    const real4 xi = posq[i], xj = posq[j];
+    real dx = xj.x - xi.x, dy = xj.y - xi.y, dz = xj.z - xi.z;
+    MIN_IMAGE(dx, dy, dz);
+    const real r2 = dx * dx + dy * dy + dz * dz;
+    const real inv_r2 = 1.0f / r2, inv_r = rsqrt(r2);
+    real e_c = p.x * inv_r;
+    real f = e_c * inv_r2;
+    real e_lj = 0;
+    if (p.z != 0) {
+        const real s2 = p.y * p.y * inv_r2, s6 = s2 * s2 * s2;
+        e_lj = p.z * (s6 * s6 - s6);
+        f += p.z * (12.0f * s6 * s6 - 6.0f * s6) * inv_r2;
+    }
+#if COULOMB == 3
+    if (p.w != 0) {
+        const real r = r2 * inv_r, ar = EWALD_ALPHA * r;
+        const real erf_ar = erf(ar);
+        e_c -= p.w * erf_ar * inv_r;
+        f -= p.w * (erf_ar * inv_r - EWALD_ALPHA * TWO_OVER_SQRT_PI * exp(-ar * ar)) * inv_r2;
+    }
+#endif
+    add_force_atomic(force, npad, i, -f * dx, -f * dy, -f * dz);
+    add_force_atomic(force, npad, j, f * dx, f * dy, f * dz);
+    if (want_energy) {
+        add_energy(energy, E_COULOMB, e_c);
+        add_energy(energy, E_LJ, e_lj);
+    }
+}

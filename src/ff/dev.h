@@ -1,0 +1,33 @@
+/* Device state shared by the force terms of one context: positions+charges, the fixed-point
+ * force and energy accumulators, the box as kernels take it, and the neighbor list buffers the
+ * engine uploads at each rebuild. Owned by the engine; terms read and add into it. */
+#ifndef CLMD_FF_DEV_H
+#define CLMD_FF_DEV_H
+
+#include "ocl/ocl.h"
+
+typedef struct clmd_dev {
+    clmd_ocl *ocl;
+    int n;              /* particles */
+    int npad;           /* padded to a multiple of 64 */
+    int periodic, triclinic;
+    cl_mem posq;        /* float4 [npad]: x, y, z (nm), charge (e) */
+    cl_mem force;       /* long [3*npad]: x block, then y, then z; value * 2^32 */
+    cl_mem energy;      /* long [CLMD_E_NCOMP]; value * 2^32 */
+    /* box for kernels: box = (a_x, b_y, c_z, 0), inv_box = 1/box, box_b and box_c full vectors */
+    cl_float4 box, inv_box, box_b, box_c;
+    /* neighbor list (see nlist.h); nl_version increases at every upload */
+    cl_mem nl_cluster_atoms, nl_jstart, nl_jlist;
+    size_t nl_cap_clusters, nl_cap_jlist;
+    int nl_nclusters;
+    long nl_version;
+} clmd_dev;
+
+/* Sets the box kernel arguments at index first..first+3 of kernel k. */
+int clmd_dev_box_args(const clmd_dev *d, cl_kernel k, int first, clmd_err *err);
+
+/* Defines every kernel program of this device state needs: PERIODIC, TRICLINIC and the energy
+ * component indices (E_LJ, E_COULOMB, ... as in ff/term.h). Returns a static string. */
+const char *clmd_dev_defines(const clmd_dev *d);
+
+#endif

@@ -1,0 +1,409 @@
+/* Nonbonded term: Lennard-Jones + Coulomb (no cutoff, reaction-field cutoff as OpenMM's
+ * CutoffPeriodic/CutoffNonPeriodic, or Ewald real space for PME) over the cluster neighbor list;
+ * 1-4 exceptions and Ewald exclusion corrections in a second kernel; the long-range dispersion
+ * correction (OpenMM's formula) as a constant. Kernels: cl/nonbonded.cl. */
+#include <math.h>
+#include <string.h>
+
+#include "core/mem.h"
+#include "ff/dev.h"
+#include "ff/term.h"
+#include "nlist/nlist.h"
+#include "probe/probe.h"
+#include "system/system.h"
+
+typedef struct nb_pair { /* one record of the pairs kernel */
+    int i, j;
+    double qq14;   /* exception charge product, e^2 */
+    double sigma;  /* exception LJ sigma, nm */
+    double eps;    /* exception LJ epsilon, kJ/mol */
+    double qq_erf; /* charge product for the Ewald exclusion correction, e^2 (0 if none) */
+} nb_pair;
+
+typedef struct nonbonded {
+    const clmd_system *sys;
+    clmd_ffopts o;
+    int coulomb;    /* 0 none, 1 plain, 2 reaction field, 3 Ewald */
+    int cutoff_on;  /* pairs beyond the cutoff ignored */
+    int periodic;
+    double krf, crf, alpha, e_disp;
+    int npairs;
+    nb_pair *pairs;
+    /* device */
+    cl_kernel k_nb, k_pairs;
+    cl_mem ljp, pair_ij, pair_par;
+    long nl_version;
+} nonbonded;
+
+/* OpenMM's long-range dispersion correction for plain truncation or switching at the cutoff:
+ * atoms grouped into classes of equal (sigma, eps); E = 8 pi N^2 (<eps s^12>/(9 rc^9) -
+ * <eps s^6>/(3 rc^3) + <switch integral>) / V, averages over the N(N+1)/2 class-weighted pairs. */
+static double dispersion_correction(const clmd_system *sys, const clmd_ffopts *o)
+{
+    int n = sys->n, ncls = 0;
+    double *cs, *ce;
+    long *cnt;
+    CLMD_NEW(cs, n);
+    CLMD_NEW(ce, n);
+    CLMD_NEW(cnt, n);
+    for (int i = 0; i < n; i++) {
+        int k = 0;
+        while (k < ncls && !(cs[k] == sys->sigma[i] && ce[k] == sys->epsilon[i])) k++;
+        if (k == ncls) {
+            cs[k] = sys->sigma[i];
+            ce[k] = sys->epsilon[i];
+            ncls++;
+        }
+        cnt[k]++;
+    }
+    const double rc = o->cutoff_nm;
+    const int sw = o->switch_nm > 0 && o->switch_nm < rc;
+    double sum1 = 0, sum2 = 0, sum3 = 0;
+    for (int a = 0; a < ncls; a++)
+        for (int b = a; b < ncls; b++) {
+            double count = a == b ? 0.5 * (double)cnt[a] * (cnt[a] + 1) : (double)cnt[a] * cnt[b];
+            double sig = 0.5 * (cs[a] + cs[b]), eps = sqrt(ce[a] * ce[b]);
+            double s6 = pow(sig, 6);
+            sum1 += count * eps * s6 * s6;
+            sum2 += count * eps * s6;
+            if (sw && eps != 0) {
+                /* (1/4) integral over [rs, rc] of r^2 U(r) (1 - S(r)), Simpson's rule */
+                const int m = 2000;
+                double rs = o->switch_nm, h = (rc - rs) / m, acc = 0;
+                for (int k = 0; k <= m; k++) {
+                    double r = rs + k * h, t = (r - rs) / (rc - rs);
+                    double S = 1 + t * t * t * (-10 + t * (15 - 6 * t));
+                    double sr6 = s6 / pow(r, 6);
+                    double u = 4 * eps * (sr6 * sr6 - sr6);
+                    double wgt = (k == 0 || k == m) ? 1 : (k % 2 ? 4 : 2);
+                    acc += wgt * r * r * u * (1 - S);
+                }
+                sum3 += count * 0.25 * acc * h / 3;
+            }
+        }
+    double pairs = 0.5 * (double)n * (n + 1);
+    sum1 /= pairs;
+    sum2 /= pairs;
+    sum3 /= pairs;
+    clmd_free(cs);
+    clmd_free(ce);
+    clmd_free(cnt);
+    return 8 * M_PI * (double)n * n *
+           (sum1 / (9 * pow(rc, 9)) - sum2 / (3 * pow(rc, 3)) + sum3) / clmd_system_box_volume(sys);
+}
+
+static void nb_describe(const clmd_term *t, FILE *out)
+{
+    const nonbonded *nb = t->impl;
+    static const char *cname[] = {"none", "plain Coulomb", "reaction field", "Ewald real space"};
+    fprintf(out, "nonbonded: LJ + %s", cname[nb->coulomb]);
+    if (nb->cutoff_on) fprintf(out, ", cutoff %.4g nm", nb->o.cutoff_nm);
+    if (nb->coulomb == 2) fprintf(out, " (dielectric %.4g)", nb->o.rf_dielectric);
+    if (nb->coulomb == 3) fprintf(out, " (alpha %.6g /nm)", nb->alpha);
+    if (nb->o.switch_nm > 0 && nb->cutoff_on) fprintf(out, ", LJ switch from %.4g nm", nb->o.switch_nm);
+    if (nb->e_disp != 0) fprintf(out, ", dispersion correction %.6g kJ/mol", nb->e_disp);
+    fprintf(out, ", %d exception/exclusion records\n", nb->npairs);
+}
+
+/* LJ + Coulomb of one pair at squared distance r2, in double precision (the reference). */
+static void pair_energy(const nonbonded *nb, double qq, double sig, double eps, double r2,
+                        double *elj, double *ec, double *f_over_r)
+{
+    double inv_r2 = 1 / r2, r = sqrt(r2), inv_r = 1 / r;
+    double s2 = sig * sig * inv_r2, s6 = s2 * s2 * s2;
+    double e = 4 * eps * (s6 * s6 - s6), f = 4 * eps * (12 * s6 * s6 - 6 * s6) * inv_r2;
+    if (nb->cutoff_on && nb->o.switch_nm > 0 && r > nb->o.switch_nm) {
+        double w = 1 / (nb->o.cutoff_nm - nb->o.switch_nm), t = (r - nb->o.switch_nm) * w;
+        double sw = 1 + t * t * t * (-10 + t * (15 - 6 * t));
+        double dsw = t * t * (-30 + t * (60 - 30 * t)) * w;
+        f = f * sw - e * dsw / r;
+        e *= sw;
+    }
+    double c = 0;
+    qq *= CLMD_COULOMB;
+    switch (nb->coulomb) {
+    case 1:
+        c = qq * inv_r;
+        f += c * inv_r2;
+        break;
+    case 2:
+        c = qq * (inv_r + nb->krf * r2 - nb->crf);
+        f += qq * (inv_r * inv_r2 - 2 * nb->krf);
+        break;
+    case 3: {
+        double ar = nb->alpha * r, ec_ = erfc(ar);
+        c = qq * ec_ * inv_r;
+        f += qq * (ec_ * inv_r + nb->alpha * M_2_SQRTPI * exp(-ar * ar)) * inv_r2;
+        break;
+    }
+    default: break;
+    }
+    *elj = e;
+    *ec = c;
+    *f_over_r = f;
+}
+
+static void add_pair_force(double *f, int i, int j, const double d[3], double f_over_r)
+{
+    for (int k = 0; k < 3; k++) {
+        f[3 * i + k] -= f_over_r * d[k];
+        f[3 * j + k] += f_over_r * d[k];
+    }
+}
+
+typedef struct ref_ctx {
+    const nonbonded *nb;
+    const double *x;
+    double *f, elj, ec;
+} ref_ctx;
+
+static void ref_pair(int i, int j, double r2, void *p)
+{
+    ref_ctx *c = p;
+    const clmd_system *s = c->nb->sys;
+    double d[3] = {c->x[3 * j] - c->x[3 * i], c->x[3 * j + 1] - c->x[3 * i + 1],
+                   c->x[3 * j + 2] - c->x[3 * i + 2]};
+    if (c->nb->periodic) clmd_min_image(s, d);
+    double elj, ec, fr;
+    pair_energy(c->nb, s->charge[i] * s->charge[j], 0.5 * (s->sigma[i] + s->sigma[j]),
+                sqrt(s->epsilon[i] * s->epsilon[j]), r2, &elj, &ec, &fr);
+    c->elj += elj;
+    c->ec += ec;
+    add_pair_force(c->f, i, j, d, fr);
+}
+
+static int nb_reference(clmd_term *t, const clmd_fenv *env, const double *x, double *f, double *e,
+                        clmd_err *err)
+{
+    nonbonded *nb = t->impl;
+    const clmd_system *s = nb->sys;
+    ref_ctx c = {nb, x, f, 0, 0};
+    if (nb->cutoff_on) {
+        if (!env->nl) return clmd_err_set(err, CLMD_ERUNTIME, "nonbonded reference: no neighbor list");
+        clmd_nlist_for_each_pair(env->nl, x, nb->o.cutoff_nm, ref_pair, &c);
+    } else {
+        for (int i = 0; i < s->n; i++)
+            for (int j = i + 1; j < s->n; j++) {
+                if (clmd_system_excluded(s, i, j)) continue;
+                double d[3] = {x[3 * j] - x[3 * i], x[3 * j + 1] - x[3 * i + 1], x[3 * j + 2] - x[3 * i + 2]};
+                ref_pair(i, j, d[0] * d[0] + d[1] * d[1] + d[2] * d[2], &c);
+            }
+    }
+    /* exceptions (no cutoff) and Ewald exclusion corrections */
+    for (int k = 0; k < nb->npairs; k++) {
+        const nb_pair *p = &nb->pairs[k];
+        double d[3] = {x[3 * p->j] - x[3 * p->i], x[3 * p->j + 1] - x[3 * p->i + 1],
+                       x[3 * p->j + 2] - x[3 * p->i + 2]};
+        if (nb->periodic) clmd_min_image(s, d);
+        double r2 = d[0] * d[0] + d[1] * d[1] + d[2] * d[2], r = sqrt(r2);
+        double qq = CLMD_COULOMB * p->qq14, ec = qq / r, fr = ec / r2, elj = 0;
+        if (p->eps != 0) {
+            double s2 = p->sigma * p->sigma / r2, s6 = s2 * s2 * s2;
+            elj = 4 * p->eps * (s6 * s6 - s6);
+            fr += 4 * p->eps * (12 * s6 * s6 - 6 * s6) / r2;
+        }
+        if (nb->coulomb == 3 && p->qq_erf != 0) {
+            double qe = CLMD_COULOMB * p->qq_erf, ar = nb->alpha * r, erf_ar = erf(ar);
+            ec -= qe * erf_ar / r;
+            fr -= qe * (erf_ar / r - nb->alpha * M_2_SQRTPI * exp(-ar * ar)) / r2;
+        }
+        c.elj += elj;
+        c.ec += ec;
+        add_pair_force(f, p->i, p->j, d, fr);
+    }
+    e[CLMD_E_LJ] += c.elj;
+    e[CLMD_E_COULOMB] += c.ec;
+    e[CLMD_E_DISP] += nb->e_disp;
+    return CLMD_OK;
+}
+
+static int nb_setup_device(clmd_term *t, const clmd_fenv *env, clmd_err *err)
+{
+    nonbonded *nb = t->impl;
+    clmd_dev *dev = env->dev;
+    const clmd_system *s = nb->sys;
+    char defs[1024];
+    double sw_start = nb->o.switch_nm;
+    int lj_switch = nb->cutoff_on && sw_start > 0 && sw_start < nb->o.cutoff_nm;
+    snprintf(defs, sizeof defs,
+             "%s#define CUTOFF %d\n#define CUTOFF2 %.9gf\n#define COULOMB %d\n#define KRF %.9gf\n"
+             "#define CRF %.9gf\n#define EWALD_ALPHA %.9gf\n#define LJ_SWITCH %d\n"
+             "#define SWITCH_START %.9gf\n#define SWITCH_INV_WIDTH %.9gf\n",
+             clmd_dev_defines(dev), nb->cutoff_on, nb->o.cutoff_nm * nb->o.cutoff_nm, nb->coulomb,
+             nb->krf, nb->crf, nb->alpha, lj_switch, lj_switch ? sw_start : 0.0,
+             lj_switch ? 1.0 / (nb->o.cutoff_nm - sw_start) : 0.0);
+    cl_program prog;
+    int rc;
+    if ((rc = clmd_ocl_program(dev->ocl, "nonbonded.cl", defs, &prog, err))) return rc;
+    if ((rc = clmd_ocl_kernel(dev->ocl, prog, "nonbonded", &nb->k_nb, err))) return rc;
+    if ((rc = clmd_ocl_kernel(dev->ocl, prog, "pairs14", &nb->k_pairs, err))) return rc;
+
+    cl_float2 *lj = clmd_calloc(dev->npad, sizeof *lj);
+    for (int i = 0; i < s->n; i++) {
+        lj[i].s[0] = (float)(0.5 * s->sigma[i]);
+        lj[i].s[1] = (float)(2 * sqrt(s->epsilon[i]));
+    }
+    rc = clmd_ocl_alloc(dev->ocl, sizeof *lj * dev->npad, &nb->ljp, err);
+    if (!rc) rc = clmd_ocl_write(dev->ocl, nb->ljp, 0, sizeof *lj * dev->npad, lj, err);
+    clmd_free(lj);
+    if (rc) return rc;
+
+    int np = nb->npairs;
+    cl_int2 *ij = clmd_calloc(np ? np : 1, sizeof *ij);
+    cl_float4 *par = clmd_calloc(np ? np : 1, sizeof *par);
+    for (int k = 0; k < np; k++) {
+        ij[k].s[0] = nb->pairs[k].i;
+        ij[k].s[1] = nb->pairs[k].j;
+        par[k].s[0] = (float)(CLMD_COULOMB * nb->pairs[k].qq14);
+        par[k].s[1] = (float)nb->pairs[k].sigma;
+        par[k].s[2] = (float)(4 * nb->pairs[k].eps);
+        par[k].s[3] = (float)(CLMD_COULOMB * nb->pairs[k].qq_erf);
+    }
+    rc = clmd_ocl_alloc(dev->ocl, sizeof *ij * (np ? np : 1), &nb->pair_ij, err);
+    if (!rc) rc = clmd_ocl_alloc(dev->ocl, sizeof *par * (np ? np : 1), &nb->pair_par, err);
+    if (!rc) rc = clmd_ocl_write(dev->ocl, nb->pair_ij, 0, sizeof *ij * np, ij, err);
+    if (!rc) rc = clmd_ocl_write(dev->ocl, nb->pair_par, 0, sizeof *par * np, par, err);
+    clmd_free(ij);
+    clmd_free(par);
+    if (rc) return rc;
+
+    cl_kernel k = nb->k_nb;
+    float e_disp = (float)nb->e_disp;
+    CLMD_ARG(k, 0, dev->posq, err);
+    CLMD_ARG(k, 1, nb->ljp, err);
+    CLMD_ARG(k, 6, dev->force, err);
+    CLMD_ARG(k, 7, dev->npad, err);
+    CLMD_ARG(k, 8, dev->energy, err);
+    CLMD_ARG(k, 10, e_disp, err);
+    if ((rc = clmd_dev_box_args(dev, k, 11, err))) return rc;
+    k = nb->k_pairs;
+    CLMD_ARG(k, 0, dev->posq, err);
+    CLMD_ARG(k, 1, nb->pair_ij, err);
+    CLMD_ARG(k, 2, nb->pair_par, err);
+    CLMD_ARG(k, 3, np, err);
+    CLMD_ARG(k, 4, dev->force, err);
+    CLMD_ARG(k, 5, dev->npad, err);
+    CLMD_ARG(k, 6, dev->energy, err);
+    if ((rc = clmd_dev_box_args(dev, k, 8, err))) return rc;
+    nb->nl_version = -1;
+    return CLMD_OK;
+}
+
+static int nb_enqueue(clmd_term *t, const clmd_fenv *env, int want_energy, clmd_err *err)
+{
+    nonbonded *nb = t->impl;
+    clmd_dev *dev = env->dev;
+    cl_kernel k = nb->k_nb;
+    if (nb->nl_version != dev->nl_version) {
+        CLMD_ARG(k, 2, dev->nl_cluster_atoms, err);
+        CLMD_ARG(k, 3, dev->nl_jstart, err);
+        CLMD_ARG(k, 4, dev->nl_jlist, err);
+        CLMD_ARG(k, 5, dev->nl_nclusters, err);
+        nb->nl_version = dev->nl_version;
+    }
+    CLMD_ARG(k, 9, want_energy, err);
+    int rc;
+    int gpu = clmd_ocl_is_gpu(dev->ocl);
+    size_t global = gpu ? (size_t)dev->nl_nclusters * 64 : (size_t)dev->nl_nclusters;
+    if ((rc = clmd_ocl_launch(dev->ocl, k, global, gpu ? 64 : 0, P_NONBONDED, err))) return rc;
+    if (nb->npairs) {
+        CLMD_ARG(nb->k_pairs, 7, want_energy, err);
+        if ((rc = clmd_ocl_launch(dev->ocl, nb->k_pairs, (size_t)nb->npairs, 0, P_PAIRS14, err)))
+            return rc;
+    }
+    return CLMD_OK;
+}
+
+static void nb_destroy(clmd_term *t)
+{
+    nonbonded *nb = t->impl;
+    if (nb->k_nb) clReleaseKernel(nb->k_nb);
+    if (nb->k_pairs) clReleaseKernel(nb->k_pairs);
+    clmd_ocl_release(&nb->ljp);
+    clmd_ocl_release(&nb->pair_ij);
+    clmd_ocl_release(&nb->pair_par);
+    clmd_free(nb->pairs);
+    clmd_free(nb);
+    clmd_free(t);
+}
+
+static const clmd_term_ops nb_ops = {"nonbonded", nb_setup_device, nb_enqueue, nb_reference,
+                                     nb_describe, nb_destroy};
+
+static int cmp_pair(const void *a, const void *b)
+{
+    const nb_pair *p = a, *q = b;
+    if (p->i != q->i) return (p->i > q->i) - (p->i < q->i);
+    return (p->j > q->j) - (p->j < q->j);
+}
+
+int clmd_nonbonded_create(const clmd_system *sys, const clmd_ffopts *o, clmd_term **out,
+                          clmd_err *err)
+{
+    *out = NULL;
+    if (sys->lj_table)
+        return clmd_err_set(err, CLMD_EINPUT, "%s: LJ parameters that do not follow the "
+                            "Lorentz-Berthelot rule (a type-pair table, e.g. Amber NBFIX) are not "
+                            "supported yet", sys->source);
+    if (o->method == CLMD_NB_PME && !sys->periodic)
+        return clmd_err_set(err, CLMD_EINPUT, "nonbonded method pme needs a periodic box");
+    nonbonded *nb = clmd_alloc(sizeof *nb);
+    nb->sys = sys;
+    nb->o = *o;
+    nb->cutoff_on = o->method != CLMD_NB_NOCUTOFF;
+    nb->periodic = sys->periodic && nb->cutoff_on;
+    int charged = 0;
+    for (int i = 0; i < sys->n && !charged; i++) charged = sys->charge[i] != 0;
+    switch (o->method) {
+    case CLMD_NB_NOCUTOFF: nb->coulomb = 1; break;
+    case CLMD_NB_CUTOFF:
+    case CLMD_NB_REACTION_FIELD: {
+        double eps = o->rf_dielectric, rc = o->cutoff_nm;
+        nb->coulomb = 2;
+        nb->krf = (eps - 1) / ((2 * eps + 1) * rc * rc * rc);
+        nb->crf = 3 * eps / ((2 * eps + 1) * rc);
+        break;
+    }
+    case CLMD_NB_PME:
+        nb->coulomb = 3;
+        nb->alpha = o->ewald_alpha > 0 ? o->ewald_alpha
+                                       : sqrt(-log(2 * o->ewald_tolerance)) / o->cutoff_nm;
+        break;
+    }
+    if (!charged && o->method != CLMD_NB_PME) nb->coulomb = 0;
+    if (nb->periodic && o->dispersion_correction) nb->e_disp = dispersion_correction(sys, o);
+
+    /* records: every exception, plus (Ewald) every charged excluded pair */
+    int cap = sys->npairs + (nb->coulomb == 3 && sys->excl ? sys->excl_start[sys->n] / 2 : 0) + 1;
+    CLMD_NEW(nb->pairs, cap);
+    for (int k = 0; k < sys->npairs; k++) {
+        const clmd_pair *p = &sys->pairs[k];
+        int i = p->i < p->j ? p->i : p->j, j = p->i < p->j ? p->j : p->i;
+        if (!clmd_system_excluded(sys, i, j)) {
+            clmd_free(nb->pairs);
+            clmd_free(nb);
+            return clmd_err_set(err, CLMD_EINPUT, "%s: 1-4 pair %d-%d is not in the exclusion list",
+                                sys->source, i + 1, j + 1);
+        }
+        nb->pairs[nb->npairs++] = (nb_pair){i, j, p->qq, p->sigma, p->eps, 0};
+    }
+    qsort(nb->pairs, (size_t)nb->npairs, sizeof *nb->pairs, cmp_pair);
+    if (nb->coulomb == 3 && sys->excl) {
+        int nexc = nb->npairs;
+        for (int i = 0; i < sys->n; i++)
+            for (int e = sys->excl_start[i]; e < sys->excl_start[i + 1]; e++) {
+                int j = sys->excl[e];
+                double qq = sys->charge[i] * sys->charge[j];
+                if (j <= i || qq == 0) continue;
+                nb_pair key = {i, j, 0, 0, 0, 0};
+                nb_pair *hit = bsearch(&key, nb->pairs, (size_t)nexc, sizeof key, cmp_pair);
+                if (hit) hit->qq_erf = qq;
+                else nb->pairs[nb->npairs++] = (nb_pair){i, j, 0, 1, 0, qq};
+            }
+    }
+    clmd_term *t = clmd_alloc(sizeof *t);
+    t->ops = &nb_ops;
+    t->impl = nb;
+    *out = t;
+    return CLMD_OK;
+}

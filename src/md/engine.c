@@ -1,0 +1,672 @@
+#include "md/engine.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "core/mem.h"
+#include "ff/dev.h"
+#include "md/rng.h"
+#include "nlist/nlist.h"
+#include "probe/probe.h"
+#include "system/system.h"
+
+enum { MAX_TERMS = 16, WG = 64, E_SLOTS = CLMD_E_NCOMP + 1 /* + kinetic */ };
+
+struct clmd_engine {
+    const clmd_system *sys;
+    clmd_ffopts ff;
+    clmd_engine_opts eo;
+    clmd_probe *probe;
+    int reference;
+    clmd_term *terms[MAX_TERMS];
+    int nterms;
+    clmd_nlist *nl;
+    int check_disp;       /* the list can go stale (cutoff methods) */
+    long step;
+    int forces_valid;     /* forces in f / on the device belong to the current positions */
+    int dof;
+    uint32_t key[2];      /* Langevin noise key */
+    double energy[CLMD_E_NCOMP], ekin;
+    /* host state (reference path; on the device path x doubles as download scratch) */
+    double *x, *v, *f, *invmass;
+    /* device state */
+    clmd_dev dev;
+    int fp64;
+    size_t mixed_size;    /* bytes of one mixed4 */
+    cl_mem pos, vel, posq_ref, maxdisp;
+    cl_kernel k_kick_drift, k_kick, k_langevin, k_kinetic, k_com;
+    char device_desc[900];
+};
+
+void clmd_engine_opts_defaults(clmd_engine_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    snprintf(o->device, sizeof o->device, "auto");
+    o->integrator = CLMD_LANGEVIN;
+    o->dt_ps = 0.002;
+    o->temperature_K = 300;
+    o->friction_per_ps = 1.0;
+    o->seed = 1;
+    o->remove_com = 1;
+    o->com_interval = 100;
+    o->constraint_tol = 1e-6;
+}
+
+static int build_terms(clmd_engine *e, clmd_err *err)
+{
+    clmd_term *t = NULL;
+    int rc = clmd_nonbonded_create(e->sys, &e->ff, &t, err);
+    if (rc) return rc;
+    if (t) e->terms[e->nterms++] = t;
+    return CLMD_OK;
+}
+
+/* ---- device helpers ---- */
+
+static int upload_list(clmd_engine *e, clmd_err *err)
+{
+    clmd_dev *d = &e->dev;
+    clmd_nlist_view v = clmd_nlist_get(e->nl);
+    size_t nent = (size_t)v.jstart[v.nclusters];
+    int rc;
+    PROBE_START(e->probe, P_UPLOAD);
+    if ((size_t)v.nclusters > d->nl_cap_clusters || nent > d->nl_cap_jlist || !d->nl_jlist) {
+        clmd_ocl_release(&d->nl_cluster_atoms);
+        clmd_ocl_release(&d->nl_jstart);
+        clmd_ocl_release(&d->nl_jlist);
+        d->nl_cap_clusters = (size_t)v.nclusters + (size_t)v.nclusters / 4 + 16;
+        d->nl_cap_jlist = nent + nent / 4 + 1024;
+        if ((rc = clmd_ocl_alloc(d->ocl, sizeof(int) * CLMD_CLUSTER * d->nl_cap_clusters,
+                                 &d->nl_cluster_atoms, err)) ||
+            (rc = clmd_ocl_alloc(d->ocl, sizeof(int) * (d->nl_cap_clusters + 1), &d->nl_jstart, err)) ||
+            (rc = clmd_ocl_alloc(d->ocl, sizeof(unsigned) * d->nl_cap_jlist, &d->nl_jlist, err)))
+            return rc;
+    }
+    if ((rc = clmd_ocl_write(d->ocl, d->nl_cluster_atoms, 0,
+                             sizeof(int) * CLMD_CLUSTER * (size_t)v.nclusters, v.cluster_atoms, err)) ||
+        (rc = clmd_ocl_write(d->ocl, d->nl_jstart, 0, sizeof(int) * ((size_t)v.nclusters + 1),
+                             v.jstart, err)) ||
+        (rc = clmd_ocl_write(d->ocl, d->nl_jlist, 0, sizeof(unsigned) * nent, v.jlist, err)))
+        return rc;
+    d->nl_nclusters = v.nclusters;
+    d->nl_version++;
+    CL_CHECK(clEnqueueCopyBuffer(clmd_ocl_queue(d->ocl), d->posq, e->posq_ref, 0, 0,
+                                 sizeof(cl_float4) * (size_t)d->npad, 0, NULL, NULL),
+             err);
+    PROBE_STOP(e->probe, P_UPLOAD);
+    return CLMD_OK;
+}
+
+/* Reads the mixed-precision positions into e->x. */
+static int download_positions(clmd_engine *e, clmd_err *err)
+{
+    int n = e->sys->n, rc;
+    void *buf = clmd_alloc(e->mixed_size * (size_t)n);
+    PROBE_START(e->probe, P_DOWNLOAD);
+    rc = clmd_ocl_read(e->dev.ocl, e->pos, 0, e->mixed_size * (size_t)n, buf, err);
+    PROBE_STOP(e->probe, P_DOWNLOAD);
+    for (int i = 0; i < n && !rc; i++)
+        for (int k = 0; k < 3; k++)
+            e->x[3 * i + k] = e->fp64 ? ((double *)buf)[4 * i + k] : ((float *)buf)[4 * i + k];
+    clmd_free(buf);
+    return rc;
+}
+
+static int check_finite(clmd_engine *e, const double *x, clmd_err *err)
+{
+    for (int i = 0; i < 3 * e->sys->n; i++)
+        if (!isfinite(x[i]) || fabs(x[i]) > 1e6)
+            return clmd_err_set(err, CLMD_ERUNTIME, "the simulation blew up at step %ld: particle "
+                                "%d has position %g nm (try a smaller timestep, or minimize/"
+                                "equilibrate the input)", e->step, i / 3 + 1, x[i]);
+    return CLMD_OK;
+}
+
+static int rebuild_list(clmd_engine *e, clmd_err *err)
+{
+    int rc;
+    if ((rc = check_finite(e, e->x, err))) return rc;
+    PROBE_START(e->probe, P_NLIST_BUILD);
+    rc = clmd_nlist_build(e->nl, e->x, err);
+    PROBE_STOP(e->probe, P_NLIST_BUILD);
+    clmd_probe_count(e->probe, "nlist_builds", 1);
+    if (rc) return rc;
+    return e->reference ? CLMD_OK : upload_list(e, err);
+}
+
+static int upload_state(clmd_engine *e, const double *x, const double *v, clmd_err *err)
+{
+    const clmd_system *s = e->sys;
+    int n = s->n, np = e->dev.npad, rc = CLMD_OK;
+    if (x) {
+        cl_float4 *pq = clmd_calloc(np, sizeof *pq);
+        void *pm = clmd_calloc(np, e->mixed_size);
+        for (int i = 0; i < n; i++) {
+            for (int k = 0; k < 3; k++) {
+                pq[i].s[k] = (float)x[3 * i + k];
+                if (e->fp64) ((double *)pm)[4 * i + k] = x[3 * i + k];
+                else ((float *)pm)[4 * i + k] = (float)x[3 * i + k];
+            }
+            pq[i].s[3] = (float)s->charge[i];
+        }
+        /* padding atoms sit far away with no charge */
+        for (int i = n; i < np; i++) pq[i].s[0] = pq[i].s[1] = pq[i].s[2] = 1e4f;
+        rc = clmd_ocl_write(e->dev.ocl, e->dev.posq, 0, sizeof *pq * np, pq, err);
+        if (!rc) rc = clmd_ocl_write(e->dev.ocl, e->pos, 0, e->mixed_size * np, pm, err);
+        clmd_free(pq);
+        clmd_free(pm);
+    }
+    if (v && !rc) {
+        void *vm = clmd_calloc(np, e->mixed_size);
+        for (int i = 0; i < n; i++) {
+            for (int k = 0; k < 3; k++) {
+                if (e->fp64) ((double *)vm)[4 * i + k] = v[3 * i + k];
+                else ((float *)vm)[4 * i + k] = (float)v[3 * i + k];
+            }
+            if (e->fp64) ((double *)vm)[4 * i + 3] = e->invmass[i];
+            else ((float *)vm)[4 * i + 3] = (float)e->invmass[i];
+        }
+        rc = clmd_ocl_write(e->dev.ocl, e->vel, 0, e->mixed_size * np, vm, err);
+        clmd_free(vm);
+    }
+    return rc;
+}
+
+static int setup_device(clmd_engine *e, clmd_err *err)
+{
+    const clmd_system *s = e->sys;
+    clmd_dev *d = &e->dev;
+    int rc;
+    if ((rc = clmd_ocl_open(e->eo.device, e->probe, &d->ocl, err))) return rc;
+    snprintf(e->device_desc, sizeof e->device_desc, "%s", clmd_ocl_description(d->ocl));
+    d->n = s->n;
+    d->npad = (s->n + 63) / 64 * 64;
+    d->periodic = s->periodic && e->ff.method != CLMD_NB_NOCUTOFF;
+    d->triclinic = d->periodic && !clmd_system_box_is_rectangular(s);
+    if (d->periodic) {
+        const double(*b)[3] = s->box;
+        d->box = (cl_float4){{(float)b[0][0], (float)b[1][1], (float)b[2][2], 0}};
+        d->inv_box = (cl_float4){{(float)(1 / b[0][0]), (float)(1 / b[1][1]), (float)(1 / b[2][2]), 0}};
+        d->box_b = (cl_float4){{(float)b[1][0], (float)b[1][1], (float)b[1][2], 0}};
+        d->box_c = (cl_float4){{(float)b[2][0], (float)b[2][1], (float)b[2][2], 0}};
+    }
+    cl_device_fp_config fp = 0;
+    clGetDeviceInfo(clmd_ocl_device(d->ocl), CL_DEVICE_DOUBLE_FP_CONFIG, sizeof fp, &fp, NULL);
+    e->fp64 = fp != 0;
+    e->mixed_size = e->fp64 ? sizeof(cl_double4) : sizeof(cl_float4);
+    size_t np = (size_t)d->npad;
+    if ((rc = clmd_ocl_alloc(d->ocl, sizeof(cl_float4) * np, &d->posq, err)) ||
+        (rc = clmd_ocl_alloc(d->ocl, sizeof(cl_long) * 3 * np, &d->force, err)) ||
+        (rc = clmd_ocl_alloc(d->ocl, sizeof(cl_long) * E_SLOTS, &d->energy, err)) ||
+        (rc = clmd_ocl_alloc(d->ocl, e->mixed_size * np, &e->pos, err)) ||
+        (rc = clmd_ocl_alloc(d->ocl, e->mixed_size * np, &e->vel, err)) ||
+        (rc = clmd_ocl_alloc(d->ocl, sizeof(cl_float4) * np, &e->posq_ref, err)) ||
+        (rc = clmd_ocl_alloc(d->ocl, sizeof(cl_uint), &e->maxdisp, err)))
+        return rc;
+
+    char defs[256];
+    snprintf(defs, sizeof defs, "#define HAVE_FP64 %d\n#define WG %d\n", e->fp64, WG);
+    cl_program prog;
+    if ((rc = clmd_ocl_program(d->ocl, "integrate.cl", defs, &prog, err)) ||
+        (rc = clmd_ocl_kernel(d->ocl, prog, "verlet_kick_drift", &e->k_kick_drift, err)) ||
+        (rc = clmd_ocl_kernel(d->ocl, prog, "verlet_kick", &e->k_kick, err)) ||
+        (rc = clmd_ocl_kernel(d->ocl, prog, "langevin_middle", &e->k_langevin, err)) ||
+        (rc = clmd_ocl_kernel(d->ocl, prog, "kinetic", &e->k_kinetic, err)) ||
+        (rc = clmd_ocl_kernel(d->ocl, prog, "remove_com", &e->k_com, err)))
+        return rc;
+
+    /* static kernel arguments */
+    int n = s->n;
+    cl_double dt_d = e->eo.dt_ps;
+    cl_float dt_f = (float)e->eo.dt_ps;
+    double a = exp(-e->eo.friction_per_ps * e->eo.dt_ps);
+    double b_kt = sqrt((1 - a * a) * CLMD_BOLTZMANN * e->eo.temperature_K);
+    cl_double a_d = a, bkt_d = b_kt;
+    cl_float a_f = (float)a, bkt_f = (float)b_kt;
+    cl_uint2 key = {{e->key[0], e->key[1]}};
+#define MIXED_ARG(k, i, dval, fval) \
+    CL_CHECK(e->fp64 ? clSetKernelArg(k, i, sizeof dval, &dval) : clSetKernelArg(k, i, sizeof fval, &fval), err)
+    cl_kernel k = e->k_kick_drift;
+    CLMD_ARG(k, 0, d->posq, err);
+    CLMD_ARG(k, 1, e->pos, err);
+    CLMD_ARG(k, 2, e->vel, err);
+    CLMD_ARG(k, 3, d->force, err);
+    CLMD_ARG(k, 4, n, err);
+    CLMD_ARG(k, 5, d->npad, err);
+    MIXED_ARG(k, 6, dt_d, dt_f);
+    CLMD_ARG(k, 7, e->posq_ref, err);
+    CLMD_ARG(k, 8, e->maxdisp, err);
+    k = e->k_kick;
+    CLMD_ARG(k, 0, e->vel, err);
+    CLMD_ARG(k, 1, d->force, err);
+    CLMD_ARG(k, 2, n, err);
+    CLMD_ARG(k, 3, d->npad, err);
+    MIXED_ARG(k, 4, dt_d, dt_f);
+    k = e->k_langevin;
+    CLMD_ARG(k, 0, d->posq, err);
+    CLMD_ARG(k, 1, e->pos, err);
+    CLMD_ARG(k, 2, e->vel, err);
+    CLMD_ARG(k, 3, d->force, err);
+    CLMD_ARG(k, 4, n, err);
+    CLMD_ARG(k, 5, d->npad, err);
+    MIXED_ARG(k, 6, dt_d, dt_f);
+    MIXED_ARG(k, 7, a_d, a_f);
+    MIXED_ARG(k, 8, bkt_d, bkt_f);
+    CLMD_ARG(k, 9, key, err);
+    CLMD_ARG(k, 12, e->posq_ref, err);
+    CLMD_ARG(k, 13, e->maxdisp, err);
+#undef MIXED_ARG
+    int slot = CLMD_E_NCOMP;
+    k = e->k_kinetic;
+    CLMD_ARG(k, 0, e->vel, err);
+    CLMD_ARG(k, 1, n, err);
+    CLMD_ARG(k, 2, d->energy, err);
+    CLMD_ARG(k, 3, slot, err);
+    k = e->k_com;
+    CLMD_ARG(k, 0, e->vel, err);
+    CLMD_ARG(k, 1, n, err);
+
+    if ((rc = upload_state(e, s->x, e->v, err))) return rc;
+    clmd_fenv env = {s, &e->ff, e->nl, d, e->probe, 0};
+    for (int t = 0; t < e->nterms; t++)
+        if (e->terms[t]->ops->setup_device &&
+            (rc = e->terms[t]->ops->setup_device(e->terms[t], &env, err)))
+            return rc;
+        else if (!e->terms[t]->ops->enqueue)
+            return clmd_err_set(err, CLMD_ERUNTIME, "the %s term has no OpenCL implementation yet; "
+                                "use --device reference", e->terms[t]->ops->name);
+    return CLMD_OK;
+}
+
+int clmd_engine_create(const clmd_system *sys, const clmd_ffopts *ff, const clmd_engine_opts *eo,
+                       clmd_probe *probe, clmd_engine **out, clmd_err *err)
+{
+    *out = NULL;
+    clmd_engine *e = clmd_alloc(sizeof *e);
+    e->sys = sys;
+    e->ff = *ff;
+    e->eo = *eo;
+    e->probe = probe;
+    e->reference = strcmp(eo->device, "reference") == 0;
+    e->dof = clmd_system_dof(sys, eo->remove_com);
+    clmd_seed_key(eo->seed, e->key);
+    int n = sys->n, rc;
+    CLMD_NEW(e->x, 3 * n);
+    CLMD_NEW(e->v, 3 * n);
+    CLMD_NEW(e->f, 3 * n);
+    CLMD_NEW(e->invmass, n);
+    memcpy(e->x, sys->x, sizeof(double) * 3 * (size_t)n);
+    if (sys->v) memcpy(e->v, sys->v, sizeof(double) * 3 * (size_t)n);
+    for (int i = 0; i < n; i++) e->invmass[i] = sys->mass[i] > 0 ? 1 / sys->mass[i] : 0;
+
+    PROBE_START(probe, P_SETUP);
+    if ((rc = build_terms(e, err))) goto fail;
+    if (ff->method == CLMD_NB_NOCUTOFF) {
+        /* every pair, once: an open list that never goes stale */
+        rc = clmd_nlist_create(sys, 0, 1e6, 1e6, &e->nl, err);
+    } else {
+        e->check_disp = 1;
+        rc = clmd_nlist_create(sys, sys->periodic, ff->cutoff_nm, ff->skin_nm, &e->nl, err);
+    }
+    if (rc) goto fail;
+    if ((rc = check_finite(e, e->x, err))) goto fail;
+    PROBE_START(probe, P_NLIST_BUILD);
+    rc = clmd_nlist_build(e->nl, e->x, err);
+    PROBE_STOP(probe, P_NLIST_BUILD);
+    if (rc) goto fail;
+    if (e->reference) {
+        snprintf(e->device_desc, sizeof e->device_desc, "reference (double-precision CPU)");
+    } else {
+        if ((rc = setup_device(e, err))) goto fail;
+        if ((rc = upload_list(e, err))) goto fail;
+    }
+    PROBE_STOP(probe, P_SETUP);
+    *out = e;
+    return CLMD_OK;
+fail:
+    PROBE_STOP(probe, P_SETUP);
+    clmd_engine_destroy(&e);
+    return rc;
+}
+
+void clmd_engine_destroy(clmd_engine **pe)
+{
+    if (!pe || !*pe) return;
+    clmd_engine *e = *pe;
+    if (e->dev.ocl) clmd_ocl_finish(e->dev.ocl, NULL);
+    for (int t = 0; t < e->nterms; t++) clmd_term_destroy(&e->terms[t]);
+    clmd_nlist_destroy(&e->nl);
+    cl_kernel ks[] = {e->k_kick_drift, e->k_kick, e->k_langevin, e->k_kinetic, e->k_com};
+    for (size_t i = 0; i < sizeof ks / sizeof ks[0]; i++)
+        if (ks[i]) clReleaseKernel(ks[i]);
+    clmd_dev *d = &e->dev;
+    cl_mem *ms[] = {&d->posq, &d->force, &d->energy, &d->nl_cluster_atoms, &d->nl_jstart,
+                    &d->nl_jlist, &e->pos, &e->vel, &e->posq_ref, &e->maxdisp};
+    for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++) clmd_ocl_release(ms[i]);
+    clmd_ocl_close(&d->ocl);
+    clmd_free(e->x);
+    clmd_free(e->v);
+    clmd_free(e->f);
+    clmd_free(e->invmass);
+    clmd_free(e);
+    *pe = NULL;
+}
+
+/* ---- force evaluation ---- */
+
+static int forces_device(clmd_engine *e, int want_energy, clmd_err *err)
+{
+    clmd_dev *d = &e->dev;
+    int rc;
+    PROBE_START(e->probe, P_FORCE_CLEAR);
+    rc = clmd_ocl_zero(d->ocl, d->force, sizeof(cl_long) * 3 * (size_t)d->npad, err);
+    if (!rc && want_energy) rc = clmd_ocl_zero(d->ocl, d->energy, sizeof(cl_long) * E_SLOTS, err);
+    PROBE_STOP(e->probe, P_FORCE_CLEAR);
+    if (rc) return rc;
+    clmd_fenv env = {e->sys, &e->ff, e->nl, d, e->probe, e->step};
+    for (int t = 0; t < e->nterms; t++)
+        if ((rc = e->terms[t]->ops->enqueue(e->terms[t], &env, want_energy, err))) return rc;
+    return CLMD_OK;
+}
+
+static int forces_reference(clmd_engine *e, clmd_err *err)
+{
+    memset(e->f, 0, sizeof(double) * 3 * (size_t)e->sys->n);
+    memset(e->energy, 0, sizeof e->energy);
+    clmd_fenv env = {e->sys, &e->ff, e->nl, NULL, e->probe, e->step};
+    for (int t = 0; t < e->nterms; t++) {
+        int rc = e->terms[t]->ops->reference(e->terms[t], &env, e->x, e->f, e->energy, err);
+        if (rc) return rc;
+    }
+    return CLMD_OK;
+}
+
+static int read_energies(clmd_engine *e, clmd_err *err)
+{
+    cl_long buf[E_SLOTS];
+    PROBE_START(e->probe, P_ENERGY);
+    int rc = clmd_ocl_read(e->dev.ocl, e->dev.energy, 0, sizeof buf, buf, err);
+    PROBE_STOP(e->probe, P_ENERGY);
+    if (rc) return rc;
+    for (int c = 0; c < CLMD_E_NCOMP; c++) e->energy[c] = (double)buf[c] / CLMD_FIXED_SCALE;
+    e->ekin = (double)buf[CLMD_E_NCOMP] / CLMD_FIXED_SCALE;
+    return CLMD_OK;
+}
+
+static double kinetic_reference(const clmd_engine *e)
+{
+    double k = 0;
+    for (int i = 0; i < e->sys->n; i++)
+        if (e->invmass[i] > 0)
+            k += 0.5 * (e->v[3 * i] * e->v[3 * i] + e->v[3 * i + 1] * e->v[3 * i + 1] +
+                        e->v[3 * i + 2] * e->v[3 * i + 2]) / e->invmass[i];
+    return k;
+}
+
+static void remove_com_reference(clmd_engine *e)
+{
+    double p[3] = {0, 0, 0}, m = 0;
+    for (int i = 0; i < e->sys->n; i++) {
+        if (e->invmass[i] == 0) continue;
+        double mi = 1 / e->invmass[i];
+        for (int k = 0; k < 3; k++) p[k] += mi * e->v[3 * i + k];
+        m += mi;
+    }
+    if (m == 0) return;
+    for (int i = 0; i < e->sys->n; i++)
+        if (e->invmass[i] != 0)
+            for (int k = 0; k < 3; k++) e->v[3 * i + k] -= p[k] / m;
+}
+
+static int ensure_forces(clmd_engine *e, int want_energy, clmd_err *err)
+{
+    if (e->forces_valid && !want_energy) return CLMD_OK;
+    int rc = e->reference ? forces_reference(e, err) : forces_device(e, want_energy, err);
+    if (!rc) e->forces_valid = 1;
+    return rc;
+}
+
+/* ---- stepping ---- */
+
+static int step_reference(clmd_engine *e, int want_energy, clmd_err *err)
+{
+    const int n = e->sys->n;
+    const double dt = e->eo.dt_ps;
+    int rc;
+    PROBE_START(e->probe, P_INTEGRATE);
+    if (e->eo.integrator == CLMD_VERLET) {
+        for (int i = 0; i < n; i++)
+            for (int k = 0; k < 3; k++) {
+                e->v[3 * i + k] += 0.5 * dt * e->invmass[i] * e->f[3 * i + k];
+                if (e->invmass[i] != 0) e->x[3 * i + k] += dt * e->v[3 * i + k];
+            }
+    } else {
+        double a = exp(-e->eo.friction_per_ps * dt);
+        double b_kt = sqrt((1 - a * a) * CLMD_BOLTZMANN * e->eo.temperature_K);
+        for (int i = 0; i < n; i++) {
+            if (e->invmass[i] == 0) continue;
+            double g[3];
+            clmd_gaussian3(e->key, (uint32_t)i, (uint64_t)e->step, g);
+            double sd = b_kt * sqrt(e->invmass[i]);
+            for (int k = 0; k < 3; k++) {
+                double *v = &e->v[3 * i + k], *x = &e->x[3 * i + k];
+                *v += dt * e->invmass[i] * e->f[3 * i + k];
+                *x += 0.5 * dt * *v;
+                *v = a * *v + sd * g[k];
+                *x += 0.5 * dt * *v;
+            }
+        }
+    }
+    PROBE_STOP(e->probe, P_INTEGRATE);
+    e->step++;
+    e->forces_valid = 0;
+    if (e->check_disp) {
+        PROBE_START(e->probe, P_NLIST_CHECK);
+        int stale = clmd_nlist_needs_rebuild(e->nl, e->x);
+        PROBE_STOP(e->probe, P_NLIST_CHECK);
+        if (stale && (rc = rebuild_list(e, err))) return rc;
+    }
+    if ((rc = ensure_forces(e, want_energy, err))) return rc;
+    if (e->eo.integrator == CLMD_VERLET) {
+        PROBE_START(e->probe, P_INTEGRATE);
+        for (int i = 0; i < 3 * n; i++) e->v[i] += 0.5 * dt * e->invmass[i / 3] * e->f[i];
+        PROBE_STOP(e->probe, P_INTEGRATE);
+    }
+    if (e->eo.remove_com && e->eo.com_interval > 0 && e->step % e->eo.com_interval == 0)
+        remove_com_reference(e);
+    if (want_energy) e->ekin = kinetic_reference(e);
+    return CLMD_OK;
+}
+
+static int step_device(clmd_engine *e, int want_energy, clmd_err *err)
+{
+    clmd_dev *d = &e->dev;
+    const int n = e->sys->n;
+    int rc;
+    if ((rc = clmd_ocl_zero(d->ocl, e->maxdisp, sizeof(cl_uint), err))) return rc;
+    size_t global = (size_t)(n + WG - 1) / WG * WG;
+    if (e->eo.integrator == CLMD_VERLET) {
+        rc = clmd_ocl_launch(d->ocl, e->k_kick_drift, global, WG, P_INTEGRATE, err);
+    } else {
+        cl_uint lo = (cl_uint)e->step, hi = (cl_uint)((unsigned long)e->step >> 32);
+        CLMD_ARG(e->k_langevin, 10, lo, err);
+        CLMD_ARG(e->k_langevin, 11, hi, err);
+        rc = clmd_ocl_launch(d->ocl, e->k_langevin, global, WG, P_INTEGRATE, err);
+    }
+    if (rc) return rc;
+    e->step++;
+    e->forces_valid = 0;
+    if (e->check_disp) {
+        cl_uint bits;
+        PROBE_START(e->probe, P_NLIST_CHECK);
+        rc = clmd_ocl_read(d->ocl, e->maxdisp, 0, sizeof bits, &bits, err);
+        PROBE_STOP(e->probe, P_NLIST_CHECK);
+        if (rc) return rc;
+        float d2;
+        memcpy(&d2, &bits, sizeof d2);
+        double half = 0.5 * clmd_nlist_skin(e->nl);
+        if (!(d2 <= half * half)) {
+            if ((rc = download_positions(e, err)) || (rc = rebuild_list(e, err))) return rc;
+        }
+    }
+    if ((rc = ensure_forces(e, want_energy, err))) return rc;
+    if (e->eo.integrator == CLMD_VERLET &&
+        (rc = clmd_ocl_launch(d->ocl, e->k_kick, global, WG, P_INTEGRATE, err)))
+        return rc;
+    if (e->eo.remove_com && e->eo.com_interval > 0 && e->step % e->eo.com_interval == 0 &&
+        (rc = clmd_ocl_launch(d->ocl, e->k_com, WG, WG, P_INTEGRATE, err)))
+        return rc;
+    if (want_energy) {
+        if ((rc = clmd_ocl_launch(d->ocl, e->k_kinetic, global, WG, P_ENERGY, err))) return rc;
+        if ((rc = read_energies(e, err))) return rc;
+    }
+    return CLMD_OK;
+}
+
+int clmd_engine_step(clmd_engine *e, long nsteps, int want_energy, clmd_err *err)
+{
+    int rc = ensure_forces(e, 0, err);
+    for (long s = 0; s < nsteps && !rc; s++) {
+        int we = want_energy && s == nsteps - 1;
+        rc = e->reference ? step_reference(e, we, err) : step_device(e, we, err);
+    }
+    if (!rc && want_energy) {
+        double epot = 0;
+        for (int c = 0; c < CLMD_E_NCOMP; c++) epot += e->energy[c];
+        if (!isfinite(epot) || !isfinite(e->ekin))
+            return clmd_err_set(err, CLMD_ERUNTIME, "the simulation blew up at step %ld: "
+                                "non-finite energy (try a smaller timestep)", e->step);
+    }
+    return rc;
+}
+
+int clmd_engine_evaluate(clmd_engine *e, double *energies, double *forces, clmd_err *err)
+{
+    int rc;
+    e->forces_valid = 0;
+    if ((rc = ensure_forces(e, 1, err))) return rc;
+    if (e->reference) {
+        e->ekin = kinetic_reference(e);
+        if (forces) memcpy(forces, e->f, sizeof(double) * 3 * (size_t)e->sys->n);
+    } else {
+        if ((rc = clmd_ocl_launch(e->dev.ocl, e->k_kinetic, (size_t)(e->sys->n + WG - 1) / WG * WG,
+                                  WG, P_ENERGY, err)) ||
+            (rc = read_energies(e, err)))
+            return rc;
+        if (forces) {
+            int np = e->dev.npad, n = e->sys->n;
+            cl_long *buf = clmd_calloc(3 * (size_t)np, sizeof *buf);
+            rc = clmd_ocl_read(e->dev.ocl, e->dev.force, 0, sizeof *buf * 3 * (size_t)np, buf, err);
+            for (int i = 0; i < n && !rc; i++)
+                for (int k = 0; k < 3; k++)
+                    forces[3 * i + k] = (double)buf[i + k * np] / CLMD_FIXED_SCALE;
+            clmd_free(buf);
+            if (rc) return rc;
+        }
+    }
+    if (energies) memcpy(energies, e->energy, sizeof e->energy);
+    return CLMD_OK;
+}
+
+void clmd_engine_energies(const clmd_engine *e, double *components, double *potential,
+                          double *kinetic)
+{
+    double epot = 0;
+    for (int c = 0; c < CLMD_E_NCOMP; c++) {
+        if (components) components[c] = e->energy[c];
+        epot += e->energy[c];
+    }
+    if (potential) *potential = epot;
+    if (kinetic) *kinetic = e->ekin;
+}
+
+double clmd_engine_temperature(const clmd_engine *e, double kinetic)
+{
+    return 2 * kinetic / (e->dof * CLMD_BOLTZMANN);
+}
+
+int clmd_engine_dof(const clmd_engine *e) { return e->dof; }
+
+int clmd_engine_get_positions(clmd_engine *e, double *x, clmd_err *err)
+{
+    if (!e->reference) {
+        int rc = download_positions(e, err);
+        if (rc) return rc;
+    }
+    memcpy(x, e->x, sizeof(double) * 3 * (size_t)e->sys->n);
+    return CLMD_OK;
+}
+
+int clmd_engine_get_velocities(clmd_engine *e, double *v, clmd_err *err)
+{
+    int n = e->sys->n;
+    if (e->reference) {
+        memcpy(v, e->v, sizeof(double) * 3 * (size_t)n);
+        return CLMD_OK;
+    }
+    void *buf = clmd_alloc(e->mixed_size * (size_t)n);
+    int rc = clmd_ocl_read(e->dev.ocl, e->vel, 0, e->mixed_size * (size_t)n, buf, err);
+    for (int i = 0; i < n && !rc; i++)
+        for (int k = 0; k < 3; k++)
+            v[3 * i + k] = e->fp64 ? ((double *)buf)[4 * i + k] : ((float *)buf)[4 * i + k];
+    clmd_free(buf);
+    return rc;
+}
+
+int clmd_engine_set_positions(clmd_engine *e, const double *x, clmd_err *err)
+{
+    int rc;
+    memcpy(e->x, x, sizeof(double) * 3 * (size_t)e->sys->n);
+    e->forces_valid = 0;
+    if (!e->reference && (rc = upload_state(e, x, NULL, err))) return rc;
+    if (e->check_disp && clmd_nlist_needs_rebuild(e->nl, e->x)) return rebuild_list(e, err);
+    return CLMD_OK;
+}
+
+int clmd_engine_set_velocities(clmd_engine *e, const double *v, clmd_err *err)
+{
+    memcpy(e->v, v, sizeof(double) * 3 * (size_t)e->sys->n);
+    return e->reference ? CLMD_OK : upload_state(e, NULL, v, err);
+}
+
+long clmd_engine_step_count(const clmd_engine *e) { return e->step; }
+void clmd_engine_set_step_count(clmd_engine *e, long step) { e->step = step; }
+
+int clmd_engine_get_list_reference(clmd_engine *e, double *x)
+{
+    memcpy(x, clmd_nlist_reference_positions(e->nl), sizeof(double) * 3 * (size_t)e->sys->n);
+    return CLMD_OK;
+}
+
+int clmd_engine_set_list_reference(clmd_engine *e, const double *xref, clmd_err *err)
+{
+    int rc;
+    PROBE_START(e->probe, P_NLIST_BUILD);
+    rc = clmd_nlist_build(e->nl, xref, err);
+    PROBE_STOP(e->probe, P_NLIST_BUILD);
+    if (rc || e->reference) return rc;
+    /* the device reference positions are the float copy of xref */
+    int np = e->dev.npad;
+    cl_float4 *pq = clmd_calloc(np, sizeof *pq);
+    for (int i = 0; i < e->sys->n; i++)
+        for (int k = 0; k < 3; k++) pq[i].s[k] = (float)xref[3 * i + k];
+    rc = upload_list(e, err);
+    if (!rc) rc = clmd_ocl_write(e->dev.ocl, e->posq_ref, 0, sizeof *pq * np, pq, err);
+    clmd_free(pq);
+    e->forces_valid = 0;
+    return rc;
+}
+
+const char *clmd_engine_device(const clmd_engine *e) { return e->device_desc; }
+const char *clmd_engine_driver(const clmd_engine *e)
+{
+    return e->reference ? "none" : clmd_ocl_driver_version(e->dev.ocl);
+}
+int clmd_engine_is_reference(const clmd_engine *e) { return e->reference; }
+long clmd_engine_list_builds(const clmd_engine *e) { return clmd_nlist_builds(e->nl); }
+
+void clmd_engine_describe(const clmd_engine *e, FILE *out)
+{
+    for (int t = 0; t < e->nterms; t++)
+        if (e->terms[t]->ops->describe) e->terms[t]->ops->describe(e->terms[t], out);
+}
