@@ -155,6 +155,10 @@ static void ala2_explicit_has_the_inpcrd_box_and_openmm_counts(void)
     CU_ASSERT_EQUAL(s->atomic_number[s->n - 3], 8);
     CU_ASSERT(clmd_system_excluded(s, s->n - 1, s->n - 2));
     CU_ASSERT(!clmd_system_excluded(s, s->n - 1, s->n - 4));
+    /* TIP3P hydrogens have A = B = 0: no LJ, a harmless placeholder sigma */
+    CU_ASSERT_EQUAL(s->epsilon[s->n - 1], 0.0);
+    CU_ASSERT(s->sigma[s->n - 1] > 0);
+    CU_ASSERT(s->epsilon[s->n - 3] > 0);
     clmd_system_destroy(&s);
 }
 
@@ -194,8 +198,7 @@ static void rst7_velocities_are_scaled_and_its_triclinic_box_wins(void)
             len += (size_t)snprintf(text + len, cap - len, "%12.7f", v);
             if (i % 6 == 5 || i == 3 * n - 1) len += (size_t)snprintf(text + len, cap - len, "\n");
         }
-    len += (size_t)snprintf(text + len, cap - len, "%12.7f%12.7f%12.7f%12.7f%12.7f%12.7f\n", 40.0,
-                            40.0, 40.0, 109.4712190, 109.4712190, 109.4712190);
+    snprintf(text + len, cap - len, "%12.7f%12.7f%12.7f%12.7f%12.7f%12.7f\n", 40.0, 40.0, 40.0, 109.4712190, 109.4712190, 109.4712190);
     const char *dir = clmd_test_tmpdir();
     snprintf(path, sizeof path, "%s/v.rst7", dir);
     CU_ASSERT_EQUAL_FATAL(clmd_test_write_file(path, text), 0);
@@ -406,6 +409,42 @@ static void truncated_inpcrd_and_atom_count_mismatch_are_errors(void)
     free(t);
 }
 
+/* Cuts the file at many byte offsets: every load either fails with a message naming the file
+ * or, when only optional trailing sections were cut, succeeds; none crashes (run under ASan). */
+static void prmtop_cut_anywhere_fails_cleanly(void)
+{
+    const char *src = clmd_test_data("systems/alanine-dipeptide-implicit.prmtop");
+    if (!src) CLMD_SKIP("alanine-dipeptide-implicit.prmtop not in CLMD_TEST_DATA");
+    char *text = slurp(src);
+    size_t len = strlen(text);
+    char path[4300];
+    snprintf(path, sizeof path, "%s/cut.prmtop", clmd_test_tmpdir());
+    int failed = 0, loaded = 0, unnamed = 0;
+    for (size_t cut = 0; cut < len; cut += 53) {
+        char saved = text[cut];
+        text[cut] = 0;
+        clmd_test_write_file(path, text);
+        text[cut] = saved;
+        clmd_system *s = NULL;
+        clmd_err err = {0};
+        int rc = clmd_amber_load(path, NULL, &s, &err);
+        if (rc == CLMD_OK) {
+            loaded++;
+            /* only the GB sections at the end may go missing without an error */
+            CU_ASSERT(strstr(text + cut, "%FLAG RADII") != NULL || strstr(text + cut, "%FLAG SCREEN") == NULL);
+        } else {
+            failed++;
+            CU_ASSERT_EQUAL(rc, CLMD_EINPUT);
+            if (!strstr(err.msg, "cut.prmtop")) unnamed++;
+        }
+        clmd_system_destroy(&s);
+    }
+    printf("\n  %d cuts failed with a message, %d loaded (optional sections cut)", failed, loaded);
+    CU_ASSERT_EQUAL(unnamed, 0);
+    CU_ASSERT(failed > 250);
+    free(text);
+}
+
 /* NBFIX: an off-diagonal A coefficient that breaks Lorentz-Berthelot turns the type table on. */
 static int nbfix_ta, nbfix_tb; /* 0-based types of the edited pair, ta < tb */
 
@@ -486,6 +525,7 @@ int main(int argc, char **argv)
         {"out-of-range bond index is named", out_of_range_bond_index_is_named},
         {"truncated inpcrd and atom-count mismatch are errors", truncated_inpcrd_and_atom_count_mismatch_are_errors},
         {"off-diagonal LJ (NBFIX) fills the type table", off_diagonal_lj_fills_the_type_table},
+        {"prmtop cut anywhere fails cleanly", prmtop_cut_anywhere_fails_cleanly},
         {NULL, NULL}};
     int rc = clmd_test_main("amber", tests, argc, argv);
     clmd_jv_free(refs);

@@ -521,7 +521,6 @@ static int atom_of(long coord, int natom)
 }
 
 typedef struct lj {
-    int ntypes;
     double *a, *b;      /* kcal/mol A^12, kcal/mol A^6 per type pair [nt*nt] */
     double *rhalf, *ek; /* per type: Rmin/2 (A), epsilon (kcal/mol), OpenMM's way */
 } lj;
@@ -720,7 +719,7 @@ static int build_topology(const prmtop *p, const clmd_amber_opts *opts, clmd_sys
     }
 
     /* Lennard-Jones types, OpenMM's way: Rmin/2 and epsilon from the diagonal of A and B */
-    lj L = {nt, NULL, NULL, NULL, NULL};
+    lj L = {NULL, NULL, NULL, NULL};
     CLMD_NEW(L.a, (size_t)nt * nt);
     CLMD_NEW(L.b, (size_t)nt * nt);
     CLMD_NEW(L.rhalf, nt);
