@@ -301,6 +301,20 @@ static void pme_forces_are_the_gradient_of_its_energy(void)
             x[k] = keep;
             fd[k] = -(ep - em) / (2 * h);
         }
+        /* the staged API: E = 1/2 sum_k Q(k) phi(k), charge grid after spread, potential after
+         * convolve (checks the half-complex energy weights independently) */
+        int dims[3];
+        CU_ASSERT_EQUAL(clmd_pme_ref_spread(pme, q, x, box, &err), CLMD_OK);
+        const double *grid_q = clmd_pme_ref_grid(pme, dims);
+        size_t ng = (size_t)dims[0] * dims[1] * dims[2];
+        double *qg = malloc(ng * sizeof *qg), es = 0, e_conv;
+        memcpy(qg, grid_q, ng * sizeof *qg);
+        CU_ASSERT_EQUAL(clmd_pme_ref_convolve(pme, &e_conv, &err), CLMD_OK);
+        const double *phi = clmd_pme_ref_grid(pme, NULL);
+        for (size_t k = 0; k < ng; k++) es += 0.5 * qg[k] * phi[k];
+        free(qg);
+        ASSERT_REL(es, e, 1e-12, 0, "1/2 sum Q phi", "same quadratic form, rounding only");
+        ASSERT_REL(e_conv, e, 1e-14, 0, "staged energy", "same computation");
         clmd_pme_ref_destroy(&pme);
         printf("\n  order %d: E_recip %.6f, force vs -dE/dx error %.3g", order, e, clmd_force_rms_rel(f, fd, N));
         ASSERT_BELOW(clmd_force_rms_rel(f, fd, N), 1e-7,

@@ -130,19 +130,12 @@ static int freq(int k, int K)
     return k < (K + 1) / 2 ? k : k - K;
 }
 
-void clmd_pme_influence(int order, const int grid[3], double alpha, const double box[3][3],
-                        double *g)
+/* The influence function from precomputed B-spline moduli (they depend only on order and grid). */
+static void influence_fill(const int grid[3], double *const mod[3], double alpha,
+                           const double recip[3][3], double volume, double *g)
 {
-    double recip[3][3], v;
-    int rc = clmd_pme_recip_box(box, recip, &v, NULL);
-    CLMD_ASSERT(rc == CLMD_OK);
     int K0 = grid[0], K1 = grid[1], K2 = grid[2], H2 = K2 / 2 + 1;
-    double *mod[3];
-    for (int d = 0; d < 3; d++) {
-        CLMD_NEW(mod[d], grid[d]);
-        clmd_pme_bspline_moduli(order, grid[d], mod[d]);
-    }
-    double pre = CLMD_COULOMB / (M_PI * v), fac = M_PI * M_PI / (alpha * alpha);
+    double pre = CLMD_COULOMB / (M_PI * volume), fac = M_PI * M_PI / (alpha * alpha);
     for (int k0 = 0; k0 < K0; k0++) {
         int m0 = freq(k0, K0);
         for (int k1 = 0; k1 < K1; k1++) {
@@ -160,7 +153,24 @@ void clmd_pme_influence(int order, const int grid[3], double alpha, const double
             }
         }
     }
+}
+
+int clmd_pme_influence(int order, const int grid[3], double alpha, const double box[3][3],
+                       double *g, clmd_err *err)
+{
+    double recip[3][3], v;
+    int rc = clmd_pme_recip_box(box, recip, &v, err);
+    if (rc) return rc;
+    if (order < 2 || order > PME_MAX_ORDER || !(alpha > 0))
+        return clmd_err_set(err, CLMD_EINPUT, "PME influence: bad order %d or alpha %g", order, alpha);
+    double *mod[3];
+    for (int d = 0; d < 3; d++) {
+        CLMD_NEW(mod[d], grid[d]);
+        clmd_pme_bspline_moduli(order, grid[d], mod[d]);
+    }
+    influence_fill(grid, mod, alpha, recip, v, g);
     for (int d = 0; d < 3; d++) clmd_free(mod[d]);
+    return CLMD_OK;
 }
 
 /* ---- PME ---- */
@@ -171,6 +181,7 @@ struct clmd_pme_ref {
     double *grid;         /* real grid [K0][K1][K2]: charges, then potential */
     fftw_complex *cgrid;  /* half-complex grid [K0][K1][K2/2+1] */
     double *g;            /* influence function on the half-complex grid */
+    double *mod[3];       /* B-spline moduli per dimension, made at create */
     double gbox[3][3];    /* box the influence function was made for */
     int g_valid;
     double box[3][3], recip[3][3];
@@ -203,6 +214,10 @@ int clmd_pme_ref_create(int n, double alpha, const int grid[3], int order, clmd_
     p->grid = clmd_alloc(nreal * sizeof *p->grid);
     p->cgrid = clmd_alloc(nhalf * sizeof *p->cgrid);
     p->g = clmd_alloc(nhalf * sizeof *p->g);
+    for (int d = 0; d < 3; d++) {
+        CLMD_NEW(p->mod[d], grid[d]);
+        clmd_pme_bspline_moduli(order, grid[d], p->mod[d]);
+    }
     CLMD_NEW(p->idx, 3 * (size_t)n);
     CLMD_NEW(p->theta, 3 * (size_t)n * order);
     CLMD_NEW(p->dtheta, 3 * (size_t)n * order);
@@ -227,6 +242,7 @@ void clmd_pme_ref_destroy(clmd_pme_ref **pme)
     clmd_free(p->grid);
     clmd_free(p->cgrid);
     clmd_free(p->g);
+    for (int d = 0; d < 3; d++) clmd_free(p->mod[d]);
     clmd_free(p->idx);
     clmd_free(p->theta);
     clmd_free(p->dtheta);
@@ -279,10 +295,12 @@ int clmd_pme_ref_spread(clmd_pme_ref *pme, const double *q, const double *x,
 
 int clmd_pme_ref_convolve(clmd_pme_ref *pme, double *e_recip, clmd_err *err)
 {
-    (void)err;
     const int K0 = pme->K[0], K1 = pme->K[1], K2 = pme->K[2], H2 = K2 / 2 + 1;
     if (!pme->g_valid || memcmp(pme->gbox, pme->box, sizeof pme->box) != 0) {
-        clmd_pme_influence(pme->order, pme->K, pme->alpha, pme->box, pme->g);
+        double v;
+        int rc = clmd_pme_recip_box(pme->box, pme->recip, &v, err);
+        if (rc) return rc;
+        influence_fill(pme->K, pme->mod, pme->alpha, pme->recip, v, pme->g);
         memcpy(pme->gbox, pme->box, sizeof pme->box);
         pme->g_valid = 1;
     }

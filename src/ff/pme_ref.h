@@ -56,8 +56,8 @@ int clmd_pme_recip_box(const double box[3][3], double recip[3][3], double *volum
 /* Influence function on the half-complex grid [K0][K1][K2/2+1] (FFTW r2c layout), so that with
  * S = FFT(charge grid), E_recip = 1/2 sum over the full grid of G |S|^2 and the potential grid is
  * the c2r transform of G S. G(0) = 0. Includes CLMD_COULOMB. */
-void clmd_pme_influence(int order, const int grid[3], double alpha, const double box[3][3],
-                        double *g);
+int clmd_pme_influence(int order, const int grid[3], double alpha, const double box[3][3],
+                       double *g, clmd_err *err);
 
 typedef struct clmd_pme_ref clmd_pme_ref;
 
