@@ -820,6 +820,12 @@ static void h5md_positions_and_velocities_read_back_as_written(void)
     /* steps must increase */
     CU_ASSERT_EQUAL(clmd_h5md_write_frame(h, &fr, &err), CLMD_ERUNTIME);
     CU_ASSERT_EQUAL(clmd_h5md_frames(h), 1);
+    /* no positions: refused before anything is written */
+    fr.step = 6;
+    fr.x = (clmd_vec3s){0};
+    CU_ASSERT_EQUAL(clmd_h5md_write_frame(h, &fr, &err), CLMD_ERUNTIME);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "no positions"));
+    CU_ASSERT_EQUAL(clmd_h5md_frames(h), 1);
     CU_ASSERT_EQUAL(clmd_h5md_close(&h, &err), CLMD_OK);
     CU_ASSERT_PTR_NULL(h);
     f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);

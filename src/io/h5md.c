@@ -22,6 +22,7 @@ struct clmd_h5md {
     float *buf;                        /* [3n] frame scratch, so writing allocates nothing */
     long frames, last_step;
     double last_time;
+    int failed; /* a frame write failed half-way: the series may disagree in length */
 };
 
 /* ---- HDF5 error handling: silence the library's printing, keep its message ---------------- */
@@ -437,30 +438,36 @@ static int append_row(hid_t ds, hsize_t frames, hid_t memtype, const void *buf)
     return st < 0 ? -1 : 0;
 }
 
+/* A vector view is usable when exactly one of f and d is set and the stride holds xyz. */
+static int vec_ok(const clmd_vec3s *v)
+{
+    return (!v->f) != (!v->d) && (v->stride == 0 || v->stride >= 3);
+}
+
 /* Packs a caller's vector view into float xyz. */
-static int pack(float *out, const clmd_vec3s *v, int n)
+static void pack(float *out, const clmd_vec3s *v, int n)
 {
     int stride = v->stride ? v->stride : 3;
-    if ((!v->f) == (!v->d) || stride < 3) return -1;
     for (int i = 0; i < n; i++)
         for (int k = 0; k < 3; k++) {
             size_t at = (size_t)i * (size_t)stride + (size_t)k;
             out[3 * i + k] = v->f ? v->f[at] : (float)v->d[at];
         }
-    return 0;
 }
 
 int clmd_h5md_write_frame(clmd_h5md *h, const clmd_h5md_frame *fr, clmd_err *err)
 {
     CLMD_ASSERT(h && fr);
+    if (h->failed)
+        return clmd_err_set(err, CLMD_ERUNTIME, "%s: an earlier frame failed to write", h->path);
     if (fr->step <= h->last_step || (h->frames > 0 && fr->time_ps < h->last_time))
         return clmd_err_set(err, CLMD_ERUNTIME,
                             "%s: frame at step %ld, time %g ps does not follow step %ld, "
                             "time %g ps",
                             h->path, fr->step, fr->time_ps, h->last_step, h->last_time);
-    if (pack(h->buf, &fr->x, h->n) < 0)
-        return clmd_err_set(err, CLMD_ERUNTIME, "%s: frame at step %ld has no positions", h->path,
-                            fr->step);
+    if (!vec_ok(&fr->x) || (h->vel >= 0 && !vec_ok(&fr->v)))
+        return clmd_err_set(err, CLMD_ERUNTIME, "%s: frame at step %ld has no %s", h->path,
+                            fr->step, vec_ok(&fr->x) ? "velocities" : "positions");
     if (h->n_extra > 0 && !fr->extra)
         return clmd_err_set(err, CLMD_ERUNTIME, "%s: frame at step %ld lacks the %d extra "
                             "observables", h->path, fr->step, h->n_extra);
@@ -471,13 +478,10 @@ int clmd_h5md_write_frame(clmd_h5md *h, const clmd_h5md_frame *fr, clmd_err *err
                                    fr->thermo.temperature_k};
     int rc = CLMD_OK;
     /* Values first, step and time last: a frame cut short shows no step without data. */
+    pack(h->buf, &fr->x, h->n);
     if (append_row(h->pos, frames, H5T_NATIVE_FLOAT, h->buf) < 0) goto fail;
     if (h->vel >= 0) {
-        if (pack(h->buf, &fr->v, h->n) < 0) {
-            rc = clmd_err_set(err, CLMD_ERUNTIME, "%s: frame at step %ld has no velocities",
-                              h->path, fr->step);
-            goto out;
-        }
+        pack(h->buf, &fr->v, h->n);
         if (append_row(h->vel, frames, H5T_NATIVE_FLOAT, h->buf) < 0) goto fail;
     }
     if (h->edges >= 0 && append_row(h->edges, frames, H5T_NATIVE_DOUBLE, fr->box) < 0) goto fail;
@@ -493,6 +497,7 @@ int clmd_h5md_write_frame(clmd_h5md *h, const clmd_h5md_frame *fr, clmd_err *err
     h->last_time = fr->time_ps;
     goto out;
 fail:;
+    h->failed = 1;
     char what[96];
     snprintf(what, sizeof what, "write the frame at step %ld", fr->step);
     rc = h5fail(err, h->path, what);
