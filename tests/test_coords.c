@@ -597,6 +597,31 @@ static void deck_constraints_hbonds_allbonds_and_rigid_water_counts(void)
     free(d);
 }
 
+static void builtin_decks_find_their_default_force_fields(void)
+{
+    clmd_deck *d = malloc(sizeof *d);
+    clmd_system *s = NULL;
+    clmd_err err = {0};
+    deck_init(d, CLMD_SRC_BUILTIN);
+    d->system.builtin = CLMD_BUILTIN_LJ_FCC;
+    d->system.cells = 3;
+    int st = clmd_system_from_deck(d, &s, &err);
+    if (st) printf("\n  %s\n", err.msg);
+    CU_ASSERT_EQUAL_FATAL(st, CLMD_OK);
+    CU_ASSERT_EQUAL(s->n, 4 * 27);
+    ASSERT_REL(s->sigma[0], 0.3405, 0, 0, "sigma", "argon.yaml is lj_fcc's default");
+    clmd_system_destroy(&s);
+    d->system.builtin = CLMD_BUILTIN_WATER_BOX;
+    d->system.edge_nm = 1.5;
+    CU_ASSERT_EQUAL_FATAL(clmd_system_from_deck(d, &s, &err), CLMD_OK);
+    CU_ASSERT_EQUAL(s->nvsites, s->nresidues); /* model tip4pew */
+    clmd_system_destroy(&s);
+    snprintf(d->system.model, sizeof d->system.model, "tip5p");
+    CU_ASSERT_EQUAL(clmd_system_from_deck(d, &s, &err), CLMD_EINPUT);
+    CU_ASSERT(contains(err.msg, "test_deck.yaml:3:1: key 'system.forcefield': not given, and the default force field 'tip5p.yaml' not found"));
+    free(d);
+}
+
 static void deck_errors_name_the_deck_line_and_key(void)
 {
     clmd_deck *d = malloc(sizeof *d);
@@ -654,6 +679,7 @@ int main(int argc, char **argv)
          water_box_has_liquid_density_and_no_close_oxygens},
         {"deck constraints: hbonds, allbonds, rigid water counts",
          deck_constraints_hbonds_allbonds_and_rigid_water_counts},
+        {"builtin decks find their default force fields", builtin_decks_find_their_default_force_fields},
         {"deck errors name the deck line and key", deck_errors_name_the_deck_line_and_key},
         {NULL, NULL}};
     return clmd_test_main("coords", tests, argc, argv);

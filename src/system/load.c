@@ -2,7 +2,6 @@
 #include "system/load.h"
 
 #include <stdio.h>
-#include <string.h>
 
 #include "input/deck.h"
 #include "system/amber.h"

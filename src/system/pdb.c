@@ -53,7 +53,10 @@ static int element_from_name(const char *line, size_t len, char sym[4])
         two[0] = c13, two[1] = c14;
         one[0] = c13;
         int z = clmd_element_number(two);
-        if (z) return snprintf(sym, 4, "%s", clmd_element_symbol(z)), z;
+        if (z) {
+            snprintf(sym, 4, "%s", clmd_element_symbol(z));
+            return z;
+        }
     }
     int z = clmd_element_number(one);
     if (!z && two[1] != ' ') z = clmd_element_number(two);
