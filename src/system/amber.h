@@ -10,8 +10,19 @@
 
 struct clmd_system;
 
+/* Choices a caller may make about what the importer does with features clmd lacks. */
+typedef struct clmd_amber_opts {
+    /* CMAP correction maps (ff19SB, CHARMM through ParmEd) are an error by default. Nonzero
+     * loads such files without them (the energy is then not the force field's); the count of
+     * left-out terms is written into sys->source so that outputs show it. For benchmarks. */
+    int drop_cmap;
+} clmd_amber_opts;
+
 /* inpcrd may be NULL (coordinates left at zero). */
 int clmd_amber_load(const char *prmtop, const char *inpcrd, struct clmd_system **out,
                     clmd_err *err);
+/* Same, with options (opts may be NULL: defaults). */
+int clmd_amber_load_opts(const char *prmtop, const char *inpcrd, const clmd_amber_opts *opts,
+                         struct clmd_system **out, clmd_err *err);
 
 #endif
