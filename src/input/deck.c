@@ -477,9 +477,13 @@ static int rd_int(deck_ctx *c, yaml_node_t *map, const char *parent, const char 
                   int *out, clmd_mark *km)
 {
     long x = *out;
-    if (!r.has_lo) r.has_lo = 1, r.lo = INT_MIN;
-    if (!r.has_hi) r.has_hi = 1, r.hi = INT_MAX;
     int st = rd_long(c, map, parent, key, r, &x, km);
+    if (st == GOOD && (x < INT_MIN || x > INT_MAX)) {
+        char path[256];
+        join_key(path, sizeof path, parent, key);
+        problem(c, get(c, map, key, NULL)->start_mark, path, "too large (got %ld)", x);
+        return BAD;
+    }
     if (st == GOOD) *out = (int)x;
     return st;
 }
