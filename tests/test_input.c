@@ -734,7 +734,7 @@ static void relative_paths_resolve_against_the_decks_folder(void)
 /* Marks say where a key was written; they differ between a deck and its printout. */
 static void strip_marks(clmd_deck *d)
 {
-    static const clmd_mark none;
+    const clmd_mark none = {0, 0};
     memset(d->path, 0, sizeof d->path);
     memset(d->dir, 0, sizeof d->dir);
     d->system.mark = d->system.forcefield_mark = d->system.prmtop_mark = none;
@@ -821,6 +821,36 @@ static void printed_deck_parses_back_to_an_identical_struct(void)
                "integrator: {type: verlet, timestep: 0.0005}\n", dir);
 }
 
+static void reference_doc_example_parses(void)
+{
+    const char *doc = clmd_test_source("docs/input.md");
+    FILE *f = fopen(doc, "r");
+    if (!f) CLMD_SKIP("docs/input.md not found in the source tree");
+    static char text[65536];
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    char *start = strstr(text, "```yaml\n");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(start);
+    start += strlen("```yaml\n");
+    char *end = strstr(start, "```");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(end);
+    *end = '\0';
+    const char *tmp = clmd_test_tmpdir();
+    make_file(tmp, "ala2.prmtop");
+    make_file(tmp, "ala2.inpcrd");
+    clmd_deck d;
+    clmd_err err = {0};
+    int rc = clmd_deck_parse_string(start, "input.md", tmp, &d, &err);
+    if (rc) printf("\n%s\n", err.msg);
+    CU_ASSERT_EQUAL_FATAL(rc, CLMD_OK);
+    CU_ASSERT_EQUAL(d.system.kind, CLMD_SRC_AMBER);
+    CU_ASSERT_EQUAL(d.ff.gb_model, CLMD_GB_OBC2);
+    CU_ASSERT_EQUAL(d.constraints, CLMD_CONSTRAIN_HBONDS);
+    CU_ASSERT_EQUAL(d.remd.ntemps, 8);
+    CU_ASSERT_EQUAL(d.remd.exchanges, 200);
+}
+
 int main(int argc, char **argv)
 {
     const clmd_test tests[] = {
@@ -842,6 +872,7 @@ int main(int argc, char **argv)
         {"geometric ladder spans min to max with a constant ratio", geometric_ladder_spans_min_to_max_with_a_constant_ratio},
         {"relative paths resolve against the deck's folder", relative_paths_resolve_against_the_decks_folder},
         {"printed deck parses back to an identical struct", printed_deck_parses_back_to_an_identical_struct},
+        {"reference doc example parses", reference_doc_example_parses},
         {NULL, NULL}};
     return clmd_test_main("input", tests, argc, argv);
 }

@@ -574,7 +574,7 @@ static int rd_enum(deck_ctx *c, yaml_node_t *map, const char *parent, const char
 static int rd_str(deck_ctx *c, yaml_node_t *map, const char *parent, const char *key,
                   int nullable, char *out, size_t n, clmd_mark *km)
 {
-    char path[256], buf[128];
+    char path[256];
     join_key(path, sizeof path, parent, key);
     yaml_mark_t m;
     yaml_node_t *v = get(c, map, key, &m);
@@ -582,6 +582,7 @@ static int rd_str(deck_ctx *c, yaml_node_t *map, const char *parent, const char 
     if (km) *km = to_mark(m);
     if (nullable && is_null(v)) return NUL;
     if (v->type != YAML_SCALAR_NODE || is_null(v)) {
+        char buf[128];
         problem(c, v->start_mark, path, "expected a string%s, got %s", nullable ? " or null" : "",
                 describe(v, buf, sizeof buf));
         return BAD;
@@ -692,11 +693,11 @@ static void parse_box(deck_ctx *c, yaml_node_t *sys)
     if (!v) return;
     d->system.box_mark = to_mark(m);
     if (is_null(v)) return;
-    char buf[128];
     int n = v->type == YAML_SEQUENCE_NODE
                 ? (int)(v->data.sequence.items.top - v->data.sequence.items.start)
                 : -1;
     if (n != 3) {
+        char buf[128];
         if (n >= 0) snprintf(buf, sizeof buf, "a list of %d", n);
         problem(c, v->start_mark, "system.box",
                 "expected a list of three edge lengths [x, y, z] in nm, got %s",
@@ -872,11 +873,11 @@ static void parse_nonbonded(deck_ctx *c, yaml_node_t *root, nb_state *s)
 
     yaml_node_t *g = get(c, nb, "pme_grid", NULL);
     if (g && !is_null(g)) {
-        char buf[128];
         int n = g->type == YAML_SEQUENCE_NODE
                     ? (int)(g->data.sequence.items.top - g->data.sequence.items.start)
                     : -1;
         if (n != 3) {
+            char buf[128];
             if (n >= 0) snprintf(buf, sizeof buf, "a list of %d", n);
             problem(c, g->start_mark, "nonbonded.pme_grid",
                     "expected null or a list of three grid sizes [nx, ny, nz], got %s",
@@ -982,7 +983,6 @@ static void parse_ladder(deck_ctx *c, yaml_node_t *t)
 {
     clmd_deck *d = c->d;
     const char *P = "replica_exchange.temperatures";
-    char buf[128];
     if (t->type == YAML_SEQUENCE_NODE) {
         int n = (int)(t->data.sequence.items.top - t->data.sequence.items.start);
         if (n < 2 || n > CLMD_MAX_REPLICAS) {
@@ -1013,6 +1013,7 @@ static void parse_ladder(deck_ctx *c, yaml_node_t *t)
         return;
     }
     if (t->type != YAML_MAPPING_NODE) {
+        char buf[128];
         problem(c, t->start_mark, P,
                 "expected {min, max, count} or an ascending list of temperatures, got %s",
                 describe(t, buf, sizeof buf));
@@ -1066,7 +1067,7 @@ static void parse_remd(deck_ctx *c, yaml_node_t *root)
 static void parse_stream(deck_ctx *c, yaml_node_t *out, const char *key, const char *def_file,
                          long def_interval, char *file, size_t n, long *interval)
 {
-    char P[64], buf[128];
+    char P[64];
     join_key(P, sizeof P, "output", key);
     yaml_node_t *v = get(c, out, key, NULL);
     if (!v) return;
@@ -1076,6 +1077,7 @@ static void parse_stream(deck_ctx *c, yaml_node_t *out, const char *key, const c
         return;
     }
     if (v->type != YAML_MAPPING_NODE) {
+        char buf[128];
         problem(c, v->start_mark, P, "expected null or a mapping {file, interval}, got %s",
                 describe(v, buf, sizeof buf));
         return;
@@ -1159,13 +1161,13 @@ static void cross_checks(deck_ctx *c, yaml_node_t *root, const nb_state *s)
 {
     clmd_deck *d = c->d;
     const clmd_ffopts *o = &d->ff;
-    char key[64];
     if (s->switch_given && !s->cutoff_bad && !(o->switch_nm < o->cutoff_nm))
         problem(c, s->switch_at, "nonbonded.switch_distance",
                 "must be less than the cutoff (%g nm)", o->cutoff_nm);
     if (s->grid_given && !s->order_bad)
         for (int i = 0; i < 3; i++)
             if (o->pme_grid[i] < o->pme_order) {
+                char key[64];
                 snprintf(key, sizeof key, "nonbonded.pme_grid[%d]", i);
                 problem(c, s->grid_at, key,
                         "each grid size must be at least pme_order (%d), got %d", o->pme_order,

@@ -115,7 +115,9 @@ typedef struct clmd_deck {
 void clmd_deck_defaults(clmd_deck *d);
 
 /* Parses and validates a deck file. On failure returns CLMD_EINPUT with a message naming
- * path:line:column and the key; the message lists every problem found (one per line). */
+ * path:line:column and the key; the message lists every problem found (one per line, in file
+ * order; when they overflow clmd_err.msg the last line counts the rest). After a failure *d
+ * holds a mix of defaults and values read: do not use it. */
 int clmd_deck_load(const char *path, clmd_deck *d, clmd_err *err);
 
 /* Same, from text in memory; `name` is used in messages and `dir` resolves relative paths
