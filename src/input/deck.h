@@ -45,19 +45,27 @@ typedef struct clmd_deck {
         double box[3];           /* nm, rectangular */
         clmd_mark mark;          /* the `system` key */
         clmd_mark forcefield_mark, prmtop_mark, inpcrd_mark, coordinates_mark;
+        clmd_mark source_mark;   /* the builtin/amber/coordinates key */
+        clmd_mark box_mark;
     } system;
 
     clmd_ffopts ff;              /* nonbonded: + implicit_solvent: */
     clmd_mark nonbonded_mark;
+    clmd_mark method_mark, cutoff_mark; /* nonbonded.method / nonbonded.cutoff */
+    clmd_mark implicit_solvent_mark;
 
     clmd_constrain_kind constraints;   /* default none */
     double constraint_tolerance;       /* relative, default 1e-6 */
     int rigid_water;                   /* default 1 */
+    clmd_mark constraints_mark;
 
     struct {
+        int given;               /* 0: key absent: the file's velocities if it has any, else drawn
+                                  * at `temperature` (the integrator's) with `seed` */
         int from_input;          /* velocities: from_input (or the key absent and the file has them) */
         double temperature;      /* K, default: the integrator temperature */
         unsigned long seed;      /* default 1 */
+        clmd_mark mark;
     } velocities;
 
     struct {
@@ -69,6 +77,7 @@ typedef struct clmd_deck {
         unsigned long seed;        /* default 1 */
         int remove_com_motion;     /* default 1 */
         int com_interval;          /* steps between removals, default 100 */
+        clmd_mark mark;
     } integrator;
 
     struct {
@@ -78,35 +87,47 @@ typedef struct clmd_deck {
         long exchange_interval;          /* steps between attempts (default 500) */
         long exchanges;                  /* number of attempts (default 100) */
         unsigned long seed;              /* default 11 */
+        clmd_mark mark;
     } remd;
 
     struct {
         char directory[CLMD_PATH_MAX];   /* resolved; default "<deck dir>/out" */
-        char trajectory[CLMD_PATH_MAX];  /* file name inside directory, "" for none */
-        long trajectory_interval;        /* default 1000 */
-        char energies[CLMD_PATH_MAX];    /* "" for none; default energies.csv */
+        /* Each output is off when its file is "" (its interval is then 0). A file name is
+         * relative to `directory` (as written; an absolute name is kept as is). */
+        char trajectory[CLMD_PATH_MAX];  /* default off; traj.h5 when given without a file */
+        long trajectory_interval;        /* 1000 when given without one */
+        char energies[CLMD_PATH_MAX];    /* default energies.csv */
         long energies_interval;          /* default 100 */
-        char checkpoint[CLMD_PATH_MAX];  /* "" for none */
-        long checkpoint_interval;        /* default 10000 */
+        char checkpoint[CLMD_PATH_MAX];  /* default off; state.chk when given without a file */
+        long checkpoint_interval;        /* 10000 when given without one */
         int overwrite;                   /* default 0 */
+        clmd_mark mark;
     } output;
 
     char device[256];                    /* default "auto" */
     char probes_json[CLMD_PATH_MAX];     /* resolved path or "" */
+    clmd_mark device_mark, probes_mark;
 } clmd_deck;
 
-/* Fills every default (the deck a file with no keys but `system` would give). */
+/* Fills every default (the deck a file with no keys but `system` would give). The struct is
+ * zeroed first, so two decks holding the same values compare equal byte for byte apart from
+ * path, dir and the marks. dir is left "" (the parse functions set it). */
 void clmd_deck_defaults(clmd_deck *d);
 
 /* Parses and validates a deck file. On failure returns CLMD_EINPUT with a message naming
- * path:line:column and the key; the message lists every problem found (one per line). */
+ * path:line:column and the key; the message lists every problem found (one per line, in file
+ * order; when they overflow clmd_err.msg the last line counts the rest). After a failure *d
+ * holds a mix of defaults and values read: do not use it. */
 int clmd_deck_load(const char *path, clmd_deck *d, clmd_err *err);
 
-/* Same, from text in memory; `name` is used in messages and `dir` resolves relative paths. */
+/* Same, from text in memory; `name` is used in messages and `dir` resolves relative paths
+ * (NULL: the working directory). Stored paths are absolute: dir is made absolute with the
+ * working directory and "." segments and repeated slashes are dropped ("..", symlinks kept). */
 int clmd_deck_parse_string(const char *text, const char *name, const char *dir, clmd_deck *d,
                            clmd_err *err);
 
-/* Writes the resolved deck (every key, defaults included) as YAML that clmd_deck_load accepts. */
+/* Writes the resolved deck (every key, defaults included) as YAML that clmd_deck_load accepts
+ * and that parses back to the same values (numbers in shortest round-trip form). */
 void clmd_deck_print(const clmd_deck *d, FILE *out);
 
 #endif
