@@ -5,33 +5,48 @@
 
 #define ONE_4PI_EPS0 138.935456f
 
-/* Box arguments, in this order, for every kernel that needs periodic images. */
-#define BOX_PARAMS real4 box, real4 inv_box, real4 box_b, real4 box_c
+/* Box arguments, in this order, for every kernel that needs periodic images: diagonal
+ * (a_x, b_y, c_z), its inverse, the b and c vectors, and the low parts of diagonal, b and c
+ * (value - (float)value), so image shifts are as exact as the double-float positions. */
+#define BOX_PARAMS real4 box, real4 inv_box, real4 box_b, real4 box_c, real4 box_lo, \
+    real4 box_b_lo, real4 box_c_lo
 
-/* Minimum image of a displacement (dx, dy, dz): scalars or vectors of the same type.
+/* Minimum image of a displacement (dx, dy, dz) of type T (real or a vector of it).
  * Triclinic: reduced box (c, then b, then a), valid for cutoffs below half the box width. */
 #if defined(PERIODIC) && PERIODIC
 #if TRICLINIC
-#define MIN_IMAGE(dx, dy, dz)                                   \
+#define MIN_IMAGE(T, dx, dy, dz)                                \
     {                                                           \
-        dx -= rint((dz) * inv_box.z) * box_c.x;                 \
-        dy -= rint((dz) * inv_box.z) * box_c.y;                 \
-        dz -= rint((dz) * inv_box.z) * box_c.z;                 \
-        dx -= rint((dy) * inv_box.y) * box_b.x;                 \
-        dy -= rint((dy) * inv_box.y) * box_b.y;                 \
-        dx -= rint((dx) * inv_box.x) * box.x;                   \
+        T k_ = rint((dz) * inv_box.z);                          \
+        dx = (dx - k_ * box_c.x) - k_ * box_c_lo.x;             \
+        dy = (dy - k_ * box_c.y) - k_ * box_c_lo.y;             \
+        dz = (dz - k_ * box_c.z) - k_ * box_c_lo.z;             \
+        k_ = rint((dy) * inv_box.y);                            \
+        dx = (dx - k_ * box_b.x) - k_ * box_b_lo.x;             \
+        dy = (dy - k_ * box_b.y) - k_ * box_b_lo.y;             \
+        k_ = rint((dx) * inv_box.x);                            \
+        dx = (dx - k_ * box.x) - k_ * box_lo.x;                 \
     }
 #else
-#define MIN_IMAGE(dx, dy, dz)                                   \
+#define MIN_IMAGE(T, dx, dy, dz)                                \
     {                                                           \
-        dx -= rint((dx) * inv_box.x) * box.x;                   \
-        dy -= rint((dy) * inv_box.y) * box.y;                   \
-        dz -= rint((dz) * inv_box.z) * box.z;                   \
+        T k_ = rint((dx) * inv_box.x);                          \
+        dx = (dx - k_ * box.x) - k_ * box_lo.x;                 \
+        k_ = rint((dy) * inv_box.y);                            \
+        dy = (dy - k_ * box.y) - k_ * box_lo.y;                 \
+        k_ = rint((dz) * inv_box.z);                            \
+        dz = (dz - k_ * box.z) - k_ * box_lo.z;                 \
     }
 #endif
 #else
-#define MIN_IMAGE(dx, dy, dz)
+#define MIN_IMAGE(T, dx, dy, dz)
 #endif
+
+/* Displacement xj - xi from double-float positions (posq + posq_lo). */
+#define DELTA(dx, dy, dz, xi, xi_lo, xj, xj_lo)         \
+    dx = ((xj).x - (xi).x) + ((xj_lo).x - (xi_lo).x);   \
+    dy = ((xj).y - (xi).y) + ((xj_lo).y - (xi_lo).y);   \
+    dz = ((xj).z - (xi).z) + ((xj_lo).z - (xi_lo).z);
 
 /* Fixed-point conversion for the force and energy accumulators. */
 inline long to_fixed(real v) { return (long)(v * FIXED_SCALE); }

@@ -8,10 +8,12 @@
 typedef double mixed;
 typedef double4 mixed4;
 typedef double3 mixed3;
+#define convert_mixed3 convert_double3
 #else
 typedef float mixed;
 typedef float4 mixed4;
 typedef float3 mixed3;
+#define convert_mixed3 convert_float3
 #endif
 
 #define INV_FIXED (1.0 / 4294967296.0)
@@ -58,6 +60,18 @@ inline float displacement2(real4 p, real4 r)
     return dx * dx + dy * dy + dz * dz;
 }
 
+/* Writes the double-float copy of x the force kernels read; returns the squared displacement
+ * from the list's reference position. */
+inline float store_position(__global real4 *posq, __global real4 *posq_lo, int i, mixed4 x,
+                            __global const real4 *ref)
+{
+    real4 p = posq[i];
+    p.xyz = convert_float3(x.xyz);
+    posq[i] = p;
+    posq_lo[i] = (real4)(convert_float3(x.xyz - convert_mixed3(p.xyz)), 0);
+    return displacement2(p, ref[i]);
+}
+
 inline mixed4 force_of(__global const long *force, int npad, int i)
 {
     return (mixed4)((mixed)force[i] * INV_FIXED, (mixed)force[i + npad] * INV_FIXED,
@@ -66,7 +80,8 @@ inline mixed4 force_of(__global const long *force, int npad, int i)
 
 /* Velocity Verlet, first half: v += dt/2 F/m; x += dt v. vel.w holds 1/m (0: not integrated). */
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
-void verlet_kick_drift(__global real4 *restrict posq, __global mixed4 *restrict pos,
+void verlet_kick_drift(__global real4 *restrict posq, __global real4 *restrict posq_lo,
+                       __global mixed4 *restrict pos,
                        __global mixed4 *restrict vel, __global const long *restrict force,
                        const int n, const int npad, const mixed dt,
                        __global const real4 *restrict ref, __global uint *restrict maxdisp)
@@ -83,10 +98,7 @@ void verlet_kick_drift(__global real4 *restrict posq, __global mixed4 *restrict 
             x.xyz += dt * v.xyz;
             pos[i] = x;
             vel[i] = v;
-            real4 p = posq[i];
-            p.xyz = convert_float3(x.xyz);
-            posq[i] = p;
-            d2 = displacement2(p, ref[i]);
+            d2 = store_position(posq, posq_lo, i, x, ref);
         }
     }
     reduce_max_disp(d2, red, maxdisp);
@@ -107,7 +119,8 @@ __kernel void verlet_kick(__global mixed4 *restrict vel, __global const long *re
 /* Langevin middle scheme (OpenMM's LangevinMiddleIntegrator, BAOAB-like):
  * v += dt F/m; x += dt/2 v; v = a v + sqrt(1-a^2) sqrt(kT/m) R; x += dt/2 v. */
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
-void langevin_middle(__global real4 *restrict posq, __global mixed4 *restrict pos,
+void langevin_middle(__global real4 *restrict posq, __global real4 *restrict posq_lo,
+                     __global mixed4 *restrict pos,
                      __global mixed4 *restrict vel, __global const long *restrict force,
                      const int n, const int npad, const mixed dt, const mixed a,
                      const mixed b_kt, const uint2 key, const uint step_lo, const uint step_hi,
@@ -131,10 +144,7 @@ void langevin_middle(__global real4 *restrict posq, __global mixed4 *restrict po
             x.xyz += (mixed)0.5 * dt * v.xyz;
             pos[i] = x;
             vel[i] = v;
-            real4 p = posq[i];
-            p.xyz = convert_float3(x.xyz);
-            posq[i] = p;
-            d2 = displacement2(p, ref[i]);
+            d2 = store_position(posq, posq_lo, i, x, ref);
         }
     }
     reduce_max_disp(d2, red, maxdisp);

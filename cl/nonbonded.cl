@@ -15,8 +15,8 @@
 #if !CLMD_GPU
 /* CPU devices: one work-item per i-cluster, the 8 lanes of the cluster in one float8 vector,
  * j atoms broadcast one at a time. */
-__kernel void nonbonded(__global const real4 *restrict posq, __global const real2 *restrict ljp,
-                        __global const int *restrict cluster_atoms,
+__kernel void nonbonded(__global const real4 *restrict posq, __global const real4 *restrict posq_lo,
+                        __global const real2 *restrict ljp, __global const int *restrict cluster_atoms,
                         __global const int *restrict jstart, __global const uint *restrict jlist,
                         const int nclusters, __global long *restrict force, const int npad,
                         __global long *restrict energy, const int want_energy, const real e_const,
@@ -24,22 +24,26 @@ __kernel void nonbonded(__global const real4 *restrict posq, __global const real
 {
     const int c = get_global_id(0);
     if (c >= nclusters) return;
-    real xa[8], ya[8], za[8], qa[8], sa[8], ea[8];
+    real xa[8], ya[8], za[8], xl[8], yl[8], zl[8], qa[8], sa[8], ea[8];
     int atom[8];
     for (int l = 0; l < 8; l++) {
         int a = cluster_atoms[8 * c + l];
         atom[l] = a;
         int s = a < 0 ? 0 : a;
-        real4 p = posq[s];
+        real4 p = posq[s], pl = posq_lo[s];
         real2 lj = ljp[s];
         xa[l] = p.x;
         ya[l] = p.y;
         za[l] = p.z;
+        xl[l] = pl.x;
+        yl[l] = pl.y;
+        zl[l] = pl.z;
         qa[l] = p.w * ONE_4PI_EPS0;
         sa[l] = lj.x;
         ea[l] = lj.y;
     }
     const float8 xi = vload8(0, xa), yi = vload8(0, ya), zi = vload8(0, za);
+    const float8 xil = vload8(0, xl), yil = vload8(0, yl), zil = vload8(0, zl);
     const float8 qi = vload8(0, qa), si = vload8(0, sa), ei = vload8(0, ea);
     const int8 lanebit = (int8)(1, 2, 4, 8, 16, 32, 64, 128);
     float8 fx = 0, fy = 0, fz = 0, elj = 0, ecoul = 0;
@@ -48,10 +52,11 @@ __kernel void nonbonded(__global const real4 *restrict posq, __global const real
         const uint ent = jlist[e];
         const int j = (int)(ent >> 8);
         int8 m = ((int8)(int)ent & lanebit) != 0;
-        const real4 pj = posq[j];
+        const real4 pj = posq[j], pjl = posq_lo[j];
         const real2 ljj = ljp[j];
-        float8 dx = pj.x - xi, dy = pj.y - yi, dz = pj.z - zi;
-        MIN_IMAGE(dx, dy, dz);
+        float8 dx = (pj.x - xi) + (pjl.x - xil), dy = (pj.y - yi) + (pjl.y - yil),
+               dz = (pj.z - zi) + (pjl.z - zil);
+        MIN_IMAGE(float8, dx, dy, dz);
         float8 r2 = dx * dx + dy * dy + dz * dz;
 #if CUTOFF
         m &= r2 < (float8)CUTOFF2;
@@ -124,7 +129,8 @@ __kernel void nonbonded(__global const real4 *restrict posq, __global const real
 /* GPUs: a work-group of 64 per i-cluster; work-item = (lane, slice): 8 lanes of the cluster
  * times 8 slices of its j list, reduced across slices in local memory in a fixed order. */
 __kernel __attribute__((reqd_work_group_size(64, 1, 1)))
-void nonbonded(__global const real4 *restrict posq, __global const real2 *restrict ljp,
+void nonbonded(__global const real4 *restrict posq, __global const real4 *restrict posq_lo,
+               __global const real2 *restrict ljp,
                __global const int *restrict cluster_atoms, __global const int *restrict jstart,
                __global const uint *restrict jlist, const int nclusters,
                __global long *restrict force, const int npad, __global long *restrict energy,
@@ -137,7 +143,7 @@ void nonbonded(__global const real4 *restrict posq, __global const real2 *restri
     __local real2 ered[64];
     const int a = cluster_atoms[8 * c + lane];
     const int s = a < 0 ? 0 : a;
-    const real4 pi = posq[s];
+    const real4 pi = posq[s], pil = posq_lo[s];
     const real2 lji = ljp[s];
     const real qi = pi.w * ONE_4PI_EPS0;
     const uint bit = 1u << lane;
@@ -146,10 +152,11 @@ void nonbonded(__global const real4 *restrict posq, __global const real2 *restri
     for (int e = jstart[c] + slice; e < e1; e += 8) {
         const uint ent = jlist[e];
         const int j = (int)(ent >> 8);
-        const real4 pj = posq[j];
+        const real4 pj = posq[j], pjl = posq_lo[j];
         const real2 ljj = ljp[j];
-        real dx = pj.x - pi.x, dy = pj.y - pi.y, dz = pj.z - pi.z;
-        MIN_IMAGE(dx, dy, dz);
+        real dx, dy, dz;
+        DELTA(dx, dy, dz, pi, pil, pj, pjl);
+        MIN_IMAGE(real, dx, dy, dz);
         const real r2 = dx * dx + dy * dy + dz * dz;
         bool m = (ent & bit) != 0;
 #if CUTOFF
@@ -218,7 +225,8 @@ void nonbonded(__global const real4 *restrict posq, __global const real2 *restri
 /* 1-4 exceptions and exclusion corrections, one work-item per record.
  * par = (4 pi eps0-scaled charge product of the exception, sigma, 4 eps, charge product for
  * the Ewald erf correction). Exceptions have no cutoff, as in OpenMM. */
-__kernel void pairs14(__global const real4 *restrict posq, __global const int2 *restrict ij,
+__kernel void pairs14(__global const real4 *restrict posq, __global const real4 *restrict posq_lo,
+                      __global const int2 *restrict ij,
                       __global const real4 *restrict par, const int npairs,
                       __global long *restrict force, const int npad,
                       __global long *restrict energy, const int want_energy, BOX_PARAMS)
@@ -227,9 +235,9 @@ __kernel void pairs14(__global const real4 *restrict posq, __global const int2 *
     if (k >= npairs) return;
     const int i = ij[k].x, j = ij[k].y;
     const real4 p = par[k];
-    const real4 xi = posq[i], xj = posq[j];
-    real dx = xj.x - xi.x, dy = xj.y - xi.y, dz = xj.z - xi.z;
-    MIN_IMAGE(dx, dy, dz);
+    real dx, dy, dz;
+    DELTA(dx, dy, dz, posq[i], posq_lo[i], posq[j], posq_lo[j]);
+    MIN_IMAGE(real, dx, dy, dz);
     const real r2 = dx * dx + dy * dy + dz * dz;
     const real inv_r2 = 1.0f / r2, inv_r = rsqrt(r2);
     real e_c = p.x * inv_r;

@@ -1,6 +1,7 @@
 #include "ff/dev.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #include "ff/term.h"
 
@@ -10,7 +11,33 @@ int clmd_dev_box_args(const clmd_dev *d, cl_kernel k, int first, clmd_err *err)
     CLMD_ARG(k, first + 1, d->inv_box, err);
     CLMD_ARG(k, first + 2, d->box_b, err);
     CLMD_ARG(k, first + 3, d->box_c, err);
+    CLMD_ARG(k, first + 4, d->box_lo, err);
+    CLMD_ARG(k, first + 5, d->box_b_lo, err);
+    CLMD_ARG(k, first + 6, d->box_c_lo, err);
     return CLMD_OK;
+}
+
+static void split(double v, cl_float *hi, cl_float *lo)
+{
+    *hi = (float)v;
+    *lo = (float)(v - (double)*hi);
+}
+
+void clmd_dev_set_box(clmd_dev *d, const double b[3][3])
+{
+    memset(&d->box, 0, sizeof d->box);
+    memset(&d->inv_box, 0, sizeof d->inv_box);
+    memset(&d->box_b, 0, sizeof d->box_b);
+    memset(&d->box_c, 0, sizeof d->box_c);
+    memset(&d->box_lo, 0, sizeof d->box_lo);
+    memset(&d->box_b_lo, 0, sizeof d->box_b_lo);
+    memset(&d->box_c_lo, 0, sizeof d->box_c_lo);
+    for (int k = 0; k < 3; k++) {
+        split(b[k][k], &d->box.s[k], &d->box_lo.s[k]);
+        d->inv_box.s[k] = (float)(1 / b[k][k]);
+        split(b[1][k], &d->box_b.s[k], &d->box_b_lo.s[k]);
+        split(b[2][k], &d->box_c.s[k], &d->box_c_lo.s[k]);
+    }
 }
 
 const char *clmd_dev_defines(const clmd_dev *d)

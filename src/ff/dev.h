@@ -12,10 +12,13 @@ typedef struct clmd_dev {
     int npad;           /* padded to a multiple of 64 */
     int periodic, triclinic;
     cl_mem posq;        /* float4 [npad]: x, y, z (nm), charge (e) */
+    cl_mem posq_lo;     /* float4 [npad]: x - (float)x etc., w = 0: with posq a double-float
+                           position, so pair distances keep ~1e-7 relative accuracy in big boxes */
     cl_mem force;       /* long [3*npad]: x block, then y, then z; value * 2^32 */
     cl_mem energy;      /* long [CLMD_E_NCOMP]; value * 2^32 */
-    /* box for kernels: box = (a_x, b_y, c_z, 0), inv_box = 1/box, box_b and box_c full vectors */
-    cl_float4 box, inv_box, box_b, box_c;
+    /* box for kernels: box = (a_x, b_y, c_z, 0), inv_box = 1/box, box_b and box_c full vectors,
+     * and the low parts (value - (float)value) of box, box_b and box_c */
+    cl_float4 box, inv_box, box_b, box_c, box_lo, box_b_lo, box_c_lo;
     /* neighbor list (see nlist.h); nl_version increases at every upload */
     cl_mem nl_cluster_atoms, nl_jstart, nl_jlist;
     size_t nl_cap_clusters, nl_cap_jlist;
@@ -23,8 +26,12 @@ typedef struct clmd_dev {
     long nl_version;
 } clmd_dev;
 
-/* Sets the box kernel arguments at index first..first+3 of kernel k. */
+/* Sets the box kernel arguments (BOX_PARAMS in cl/common.cl: 7 of them) at index first.. of k. */
 int clmd_dev_box_args(const clmd_dev *d, cl_kernel k, int first, clmd_err *err);
+#define CLMD_BOX_NARGS 7
+
+/* Fills the box fields from box rows b (nm). */
+void clmd_dev_set_box(clmd_dev *d, const double b[3][3]);
 
 /* Defines every kernel program of this device state needs: PERIODIC, TRICLINIC and the energy
  * component indices (E_LJ, E_COULOMB, ... as in ff/term.h). Returns a static string. */

@@ -226,9 +226,10 @@ static int nb_setup_device(clmd_term *t, const clmd_fenv *env, clmd_err *err)
     double sw_start = nb->o.switch_nm;
     int lj_switch = nb->cutoff_on && sw_start > 0 && sw_start < nb->o.cutoff_nm;
     snprintf(defs, sizeof defs,
-             "%s#define CUTOFF %d\n#define CUTOFF2 %.9gf\n#define COULOMB %d\n#define KRF %.9gf\n"
-             "#define CRF %.9gf\n#define EWALD_ALPHA %.9gf\n#define LJ_SWITCH %d\n"
-             "#define SWITCH_START %.9gf\n#define SWITCH_INV_WIDTH %.9gf\n",
+             "%s#define CUTOFF %d\n#define CUTOFF2 ((real)%.17g)\n#define COULOMB %d\n"
+             "#define KRF ((real)%.17g)\n#define CRF ((real)%.17g)\n#define EWALD_ALPHA ((real)%.17g)\n"
+             "#define LJ_SWITCH %d\n#define SWITCH_START ((real)%.17g)\n"
+             "#define SWITCH_INV_WIDTH ((real)%.17g)\n",
              clmd_dev_defines(dev), nb->cutoff_on, nb->o.cutoff_nm * nb->o.cutoff_nm, nb->coulomb,
              nb->krf, nb->crf, nb->alpha, lj_switch, lj_switch ? sw_start : 0.0,
              lj_switch ? 1.0 / (nb->o.cutoff_nm - sw_start) : 0.0);
@@ -270,21 +271,23 @@ static int nb_setup_device(clmd_term *t, const clmd_fenv *env, clmd_err *err)
     cl_kernel k = nb->k_nb;
     float e_disp = (float)nb->e_disp;
     CLMD_ARG(k, 0, dev->posq, err);
-    CLMD_ARG(k, 1, nb->ljp, err);
-    CLMD_ARG(k, 6, dev->force, err);
-    CLMD_ARG(k, 7, dev->npad, err);
-    CLMD_ARG(k, 8, dev->energy, err);
-    CLMD_ARG(k, 10, e_disp, err);
-    if ((rc = clmd_dev_box_args(dev, k, 11, err))) return rc;
+    CLMD_ARG(k, 1, dev->posq_lo, err);
+    CLMD_ARG(k, 2, nb->ljp, err);
+    CLMD_ARG(k, 7, dev->force, err);
+    CLMD_ARG(k, 8, dev->npad, err);
+    CLMD_ARG(k, 9, dev->energy, err);
+    CLMD_ARG(k, 11, e_disp, err);
+    if ((rc = clmd_dev_box_args(dev, k, 12, err))) return rc;
     k = nb->k_pairs;
     CLMD_ARG(k, 0, dev->posq, err);
-    CLMD_ARG(k, 1, nb->pair_ij, err);
-    CLMD_ARG(k, 2, nb->pair_par, err);
-    CLMD_ARG(k, 3, np, err);
-    CLMD_ARG(k, 4, dev->force, err);
-    CLMD_ARG(k, 5, dev->npad, err);
-    CLMD_ARG(k, 6, dev->energy, err);
-    if ((rc = clmd_dev_box_args(dev, k, 8, err))) return rc;
+    CLMD_ARG(k, 1, dev->posq_lo, err);
+    CLMD_ARG(k, 2, nb->pair_ij, err);
+    CLMD_ARG(k, 3, nb->pair_par, err);
+    CLMD_ARG(k, 4, np, err);
+    CLMD_ARG(k, 5, dev->force, err);
+    CLMD_ARG(k, 6, dev->npad, err);
+    CLMD_ARG(k, 7, dev->energy, err);
+    if ((rc = clmd_dev_box_args(dev, k, 9, err))) return rc;
     nb->nl_version = -1;
     return CLMD_OK;
 }
@@ -295,19 +298,19 @@ static int nb_enqueue(clmd_term *t, const clmd_fenv *env, int want_energy, clmd_
     clmd_dev *dev = env->dev;
     cl_kernel k = nb->k_nb;
     if (nb->nl_version != dev->nl_version) {
-        CLMD_ARG(k, 2, dev->nl_cluster_atoms, err);
-        CLMD_ARG(k, 3, dev->nl_jstart, err);
-        CLMD_ARG(k, 4, dev->nl_jlist, err);
-        CLMD_ARG(k, 5, dev->nl_nclusters, err);
+        CLMD_ARG(k, 3, dev->nl_cluster_atoms, err);
+        CLMD_ARG(k, 4, dev->nl_jstart, err);
+        CLMD_ARG(k, 5, dev->nl_jlist, err);
+        CLMD_ARG(k, 6, dev->nl_nclusters, err);
         nb->nl_version = dev->nl_version;
     }
-    CLMD_ARG(k, 9, want_energy, err);
+    CLMD_ARG(k, 10, want_energy, err);
     int rc;
     int gpu = clmd_ocl_is_gpu(dev->ocl);
     size_t global = gpu ? (size_t)dev->nl_nclusters * 64 : (size_t)dev->nl_nclusters;
     if ((rc = clmd_ocl_launch(dev->ocl, k, global, gpu ? 64 : 0, P_NONBONDED, err))) return rc;
     if (nb->npairs) {
-        CLMD_ARG(nb->k_pairs, 7, want_energy, err);
+        CLMD_ARG(nb->k_pairs, 8, want_energy, err);
         if ((rc = clmd_ocl_launch(dev->ocl, nb->k_pairs, (size_t)nb->npairs, 0, P_PAIRS14, err)))
             return rc;
     }

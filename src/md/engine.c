@@ -139,11 +139,12 @@ static int upload_state(clmd_engine *e, const double *x, const double *v, clmd_e
     const clmd_system *s = e->sys;
     int n = s->n, np = e->dev.npad, rc = CLMD_OK;
     if (x) {
-        cl_float4 *pq = clmd_calloc(np, sizeof *pq);
+        cl_float4 *pq = clmd_calloc(np, sizeof *pq), *pl = clmd_calloc(np, sizeof *pl);
         void *pm = clmd_calloc(np, e->mixed_size);
         for (int i = 0; i < n; i++) {
             for (int k = 0; k < 3; k++) {
                 pq[i].s[k] = (float)x[3 * i + k];
+                if (e->fp64) pl[i].s[k] = (float)(x[3 * i + k] - (double)pq[i].s[k]);
                 if (e->fp64) ((double *)pm)[4 * i + k] = x[3 * i + k];
                 else ((float *)pm)[4 * i + k] = (float)x[3 * i + k];
             }
@@ -152,8 +153,10 @@ static int upload_state(clmd_engine *e, const double *x, const double *v, clmd_e
         /* padding atoms sit far away with no charge */
         for (int i = n; i < np; i++) pq[i].s[0] = pq[i].s[1] = pq[i].s[2] = 1e4f;
         rc = clmd_ocl_write(e->dev.ocl, e->dev.posq, 0, sizeof *pq * np, pq, err);
+        if (!rc) rc = clmd_ocl_write(e->dev.ocl, e->dev.posq_lo, 0, sizeof *pl * np, pl, err);
         if (!rc) rc = clmd_ocl_write(e->dev.ocl, e->pos, 0, e->mixed_size * np, pm, err);
         clmd_free(pq);
+        clmd_free(pl);
         clmd_free(pm);
     }
     if (v && !rc) {
@@ -183,19 +186,14 @@ static int setup_device(clmd_engine *e, clmd_err *err)
     d->npad = (s->n + 63) / 64 * 64;
     d->periodic = s->periodic && e->ff.method != CLMD_NB_NOCUTOFF;
     d->triclinic = d->periodic && !clmd_system_box_is_rectangular(s);
-    if (d->periodic) {
-        const double(*b)[3] = s->box;
-        d->box = (cl_float4){{(float)b[0][0], (float)b[1][1], (float)b[2][2], 0}};
-        d->inv_box = (cl_float4){{(float)(1 / b[0][0]), (float)(1 / b[1][1]), (float)(1 / b[2][2]), 0}};
-        d->box_b = (cl_float4){{(float)b[1][0], (float)b[1][1], (float)b[1][2], 0}};
-        d->box_c = (cl_float4){{(float)b[2][0], (float)b[2][1], (float)b[2][2], 0}};
-    }
+    if (d->periodic) clmd_dev_set_box(d, s->box);
     cl_device_fp_config fp = 0;
     clGetDeviceInfo(clmd_ocl_device(d->ocl), CL_DEVICE_DOUBLE_FP_CONFIG, sizeof fp, &fp, NULL);
     e->fp64 = fp != 0;
     e->mixed_size = e->fp64 ? sizeof(cl_double4) : sizeof(cl_float4);
     size_t np = (size_t)d->npad;
     if ((rc = clmd_ocl_alloc(d->ocl, sizeof(cl_float4) * np, &d->posq, err)) ||
+        (rc = clmd_ocl_alloc(d->ocl, sizeof(cl_float4) * np, &d->posq_lo, err)) ||
         (rc = clmd_ocl_alloc(d->ocl, sizeof(cl_long) * 3 * np, &d->force, err)) ||
         (rc = clmd_ocl_alloc(d->ocl, sizeof(cl_long) * E_SLOTS, &d->energy, err)) ||
         (rc = clmd_ocl_alloc(d->ocl, e->mixed_size * np, &e->pos, err)) ||
@@ -228,14 +226,15 @@ static int setup_device(clmd_engine *e, clmd_err *err)
     CL_CHECK(e->fp64 ? clSetKernelArg(k, i, sizeof dval, &dval) : clSetKernelArg(k, i, sizeof fval, &fval), err)
     cl_kernel k = e->k_kick_drift;
     CLMD_ARG(k, 0, d->posq, err);
-    CLMD_ARG(k, 1, e->pos, err);
-    CLMD_ARG(k, 2, e->vel, err);
-    CLMD_ARG(k, 3, d->force, err);
-    CLMD_ARG(k, 4, n, err);
-    CLMD_ARG(k, 5, d->npad, err);
-    MIXED_ARG(k, 6, dt_d, dt_f);
-    CLMD_ARG(k, 7, e->posq_ref, err);
-    CLMD_ARG(k, 8, e->maxdisp, err);
+    CLMD_ARG(k, 1, d->posq_lo, err);
+    CLMD_ARG(k, 2, e->pos, err);
+    CLMD_ARG(k, 3, e->vel, err);
+    CLMD_ARG(k, 4, d->force, err);
+    CLMD_ARG(k, 5, n, err);
+    CLMD_ARG(k, 6, d->npad, err);
+    MIXED_ARG(k, 7, dt_d, dt_f);
+    CLMD_ARG(k, 8, e->posq_ref, err);
+    CLMD_ARG(k, 9, e->maxdisp, err);
     k = e->k_kick;
     CLMD_ARG(k, 0, e->vel, err);
     CLMD_ARG(k, 1, d->force, err);
@@ -244,17 +243,18 @@ static int setup_device(clmd_engine *e, clmd_err *err)
     MIXED_ARG(k, 4, dt_d, dt_f);
     k = e->k_langevin;
     CLMD_ARG(k, 0, d->posq, err);
-    CLMD_ARG(k, 1, e->pos, err);
-    CLMD_ARG(k, 2, e->vel, err);
-    CLMD_ARG(k, 3, d->force, err);
-    CLMD_ARG(k, 4, n, err);
-    CLMD_ARG(k, 5, d->npad, err);
-    MIXED_ARG(k, 6, dt_d, dt_f);
-    MIXED_ARG(k, 7, a_d, a_f);
-    MIXED_ARG(k, 8, bkt_d, bkt_f);
-    CLMD_ARG(k, 9, key, err);
-    CLMD_ARG(k, 12, e->posq_ref, err);
-    CLMD_ARG(k, 13, e->maxdisp, err);
+    CLMD_ARG(k, 1, d->posq_lo, err);
+    CLMD_ARG(k, 2, e->pos, err);
+    CLMD_ARG(k, 3, e->vel, err);
+    CLMD_ARG(k, 4, d->force, err);
+    CLMD_ARG(k, 5, n, err);
+    CLMD_ARG(k, 6, d->npad, err);
+    MIXED_ARG(k, 7, dt_d, dt_f);
+    MIXED_ARG(k, 8, a_d, a_f);
+    MIXED_ARG(k, 9, bkt_d, bkt_f);
+    CLMD_ARG(k, 10, key, err);
+    CLMD_ARG(k, 13, e->posq_ref, err);
+    CLMD_ARG(k, 14, e->maxdisp, err);
 #undef MIXED_ARG
     int slot = CLMD_E_NCOMP;
     k = e->k_kinetic;
@@ -340,7 +340,7 @@ void clmd_engine_destroy(clmd_engine **pe)
     for (size_t i = 0; i < sizeof ks / sizeof ks[0]; i++)
         if (ks[i]) clReleaseKernel(ks[i]);
     clmd_dev *d = &e->dev;
-    cl_mem *ms[] = {&d->posq, &d->force, &d->energy, &d->nl_cluster_atoms, &d->nl_jstart,
+    cl_mem *ms[] = {&d->posq, &d->posq_lo, &d->force, &d->energy, &d->nl_cluster_atoms, &d->nl_jstart,
                     &d->nl_jlist, &e->pos, &e->vel, &e->posq_ref, &e->maxdisp};
     for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++) clmd_ocl_release(ms[i]);
     clmd_ocl_close(&d->ocl);
@@ -489,8 +489,8 @@ static int step_device(clmd_engine *e, int want_energy, clmd_err *err)
         rc = clmd_ocl_launch(d->ocl, e->k_kick_drift, global, WG, P_INTEGRATE, err);
     } else {
         cl_uint lo = (cl_uint)e->step, hi = (cl_uint)((unsigned long)e->step >> 32);
-        CLMD_ARG(e->k_langevin, 10, lo, err);
-        CLMD_ARG(e->k_langevin, 11, hi, err);
+        CLMD_ARG(e->k_langevin, 11, lo, err);
+        CLMD_ARG(e->k_langevin, 12, hi, err);
         rc = clmd_ocl_launch(d->ocl, e->k_langevin, global, WG, P_INTEGRATE, err);
     }
     if (rc) return rc;
