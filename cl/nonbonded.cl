@@ -62,7 +62,9 @@ __kernel void nonbonded(__global const real4 *restrict posq, __global const real
         m &= r2 < (float8)CUTOFF2;
 #endif
         r2 = select((float8)1.0f, r2, m);
-        const float8 inv_r2 = 1.0f / r2;
+        /* reciprocal estimate + one Newton step: full float accuracy without a divide */
+        float8 inv_r2 = native_recip(r2);
+        inv_r2 = inv_r2 * (2.0f - r2 * inv_r2);
         const float8 sig = si + ljj.x, eps4 = ei * ljj.y;
         const float8 s2 = sig * sig * inv_r2, s6 = s2 * s2 * s2;
         float8 e_lj = eps4 * (s6 * s6 - s6);

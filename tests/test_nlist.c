@@ -127,6 +127,31 @@ static void cutoff_longer_than_half_box_is_refused(void)
     clmd_system_destroy(&s);
 }
 
+/* the list must not depend on how many threads built it (runs are bitwise reproducible) */
+static void list_is_independent_of_thread_count(void)
+{
+    clmd_system *s = random_system(3000, 1, 1, 777);
+    clmd_err err = {0};
+    clmd_nlist *a = NULL, *b = NULL;
+    setenv("CLMD_NLIST_THREADS", "1", 1);
+    CU_ASSERT_EQUAL_FATAL(clmd_nlist_create(s, 1, 0.9, 0.1, &a, &err), CLMD_OK);
+    setenv("CLMD_NLIST_THREADS", "3", 1);
+    CU_ASSERT_EQUAL_FATAL(clmd_nlist_create(s, 1, 0.9, 0.1, &b, &err), CLMD_OK);
+    unsetenv("CLMD_NLIST_THREADS");
+    for (int round = 0; round < 2; round++) {
+        CU_ASSERT_EQUAL(clmd_nlist_build(a, s->x, &err), CLMD_OK);
+        CU_ASSERT_EQUAL(clmd_nlist_build(b, s->x, &err), CLMD_OK);
+        clmd_nlist_view va = clmd_nlist_get(a), vb = clmd_nlist_get(b);
+        CU_ASSERT_EQUAL_FATAL(va.nclusters, vb.nclusters);
+        CU_ASSERT_EQUAL(memcmp(va.jstart, vb.jstart, sizeof(int) * (va.nclusters + 1)), 0);
+        CU_ASSERT_EQUAL(memcmp(va.jlist, vb.jlist, sizeof(unsigned) * va.jstart[va.nclusters]), 0);
+        s->x[0] += 0.3; /* second round: a changed configuration, stale stamps would show */
+    }
+    clmd_nlist_destroy(&a);
+    clmd_nlist_destroy(&b);
+    clmd_system_destroy(&s);
+}
+
 int main(int argc, char **argv)
 {
     const clmd_test tests[] = {
@@ -134,6 +159,7 @@ int main(int argc, char **argv)
         {"triclinic periodic list equals brute force after moves", triclinic_periodic_list_equals_brute_force},
         {"open-boundary list equals brute force after moves", open_boundaries_list_equals_brute_force},
         {"cutoff longer than half the box is refused", cutoff_longer_than_half_box_is_refused},
+        {"list is independent of the thread count", list_is_independent_of_thread_count},
         {NULL, NULL}};
     return clmd_test_main("nlist", tests, argc, argv);
 }

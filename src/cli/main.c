@@ -1,15 +1,22 @@
-/* clmd: the command-line program (run, eval, check, devices, --version). */
+/* clmd: the command-line program. Dispatches to the subcommands in cli/commands.c. */
 #include <stdio.h>
 #include <string.h>
 
 #include "buildinfo.h"
+#include "cli/commands.h"
 
 int main(int argc, char **argv)
 {
-    if (argc > 1 && strcmp(argv[1], "--version") == 0) {
-        printf("clmd %s (%s)\n", CLMD_VERSION, CLMD_GIT_COMMIT);
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    if (argc > 1 && (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0)) {
+        printf("clmd %s (%s, %s, %s)\n", CLMD_VERSION, CLMD_GIT_COMMIT, CLMD_COMPILER, CLMD_CFLAGS);
         return 0;
     }
-    fprintf(stderr, "usage: clmd run|eval|check|devices|--version\n");
+    const char *cmd = argc > 1 ? argv[1] : "";
+    if (strcmp(cmd, "run") == 0) return clmd_cmd_run(argc - 2, argv + 2);
+    if (strcmp(cmd, "eval") == 0) return clmd_cmd_eval(argc - 2, argv + 2);
+    if (strcmp(cmd, "check") == 0) return clmd_cmd_check(argc - 2, argv + 2);
+    if (strcmp(cmd, "devices") == 0) return clmd_cmd_devices(argc - 2, argv + 2);
+    fprintf(stderr, "usage: clmd run|eval|check|devices|--version  (clmd run DECK ...; see README.md)\n");
     return 1;
 }

@@ -3,6 +3,7 @@
  * 1-4 exceptions and Ewald exclusion corrections in a second kernel; the long-range dispersion
  * correction (OpenMM's formula) as a constant. Kernels: cl/nonbonded.cl. */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/mem.h"
@@ -308,7 +309,9 @@ static int nb_enqueue(clmd_term *t, const clmd_fenv *env, int want_energy, clmd_
     int rc;
     int gpu = clmd_ocl_is_gpu(dev->ocl);
     size_t global = gpu ? (size_t)dev->nl_nclusters * 64 : (size_t)dev->nl_nclusters;
-    if ((rc = clmd_ocl_launch(dev->ocl, k, global, gpu ? 64 : 0, P_NONBONDED, err))) return rc;
+    static long cpu_local = -1;
+    if (cpu_local < 0) cpu_local = getenv("CLMD_NB_LOCAL") ? atol(getenv("CLMD_NB_LOCAL")) : 0;
+    if ((rc = clmd_ocl_launch(dev->ocl, k, global, gpu ? 64 : (size_t)cpu_local, P_NONBONDED, err))) return rc;
     if (nb->npairs) {
         CLMD_ARG(nb->k_pairs, 8, want_energy, err);
         if ((rc = clmd_ocl_launch(dev->ocl, nb->k_pairs, (size_t)nb->npairs, 0, P_PAIRS14, err)))

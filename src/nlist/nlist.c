@@ -1,11 +1,25 @@
 #include "nlist/nlist.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/mem.h"
 #include "system/system.h"
+
+#define CLMD_NLIST_MAX_THREADS 16
+
+/* Inline min/max: the libm fmin/fmax are calls when NaN semantics must be kept. */
+static inline double dmin(double a, double b) { return a < b ? a : b; }
+static inline double dmax(double a, double b) { return a > b ? a : b; }
+static inline int popcount8(unsigned m)
+{
+    m = m - ((m >> 1) & 0x55u);
+    m = (m & 0x33u) + ((m >> 2) & 0x33u);
+    return (int)((m + (m >> 4)) & 0x0fu);
+}
 
 struct clmd_nlist {
     const clmd_system *sys;
@@ -18,7 +32,11 @@ struct clmd_nlist {
     int *order, *key; /* sort scratch */
     int *cell_start, *cell_atoms;
     int ncell[3], cap_cells;
-    int *stamp, *entry_of;
+    /* per-thread search state */
+    int nthreads;
+    int *tstamp[CLMD_NLIST_MAX_THREADS], *tentry[CLMD_NLIST_MAX_THREADS];
+    unsigned *tlist[CLMD_NLIST_MAX_THREADS];
+    long tcap[CLMD_NLIST_MAX_THREADS];
     /* the list */
     int nclusters, cap_clusters;
     int *cluster_atoms, *jstart;
@@ -55,7 +73,7 @@ int clmd_nlist_create(const clmd_system *sys, int periodic, double cutoff_nm, do
         return clmd_err_set(err, CLMD_EINPUT, "neighbor list: periodic list for a system without a box");
     if (periodic) {
         const double(*b)[3] = sys->box;
-        double minw = fmin(b[0][0], fmin(b[1][1], b[2][2]));
+        double minw = dmin(b[0][0], dmin(b[1][1], b[2][2]));
         if (cutoff_nm > 0.5 * minw)
             return clmd_err_set(err, CLMD_EINPUT, "the cutoff %g nm is more than half the box width "
                                 "(%g nm): use a larger box or a shorter cutoff", cutoff_nm, minw);
@@ -74,9 +92,15 @@ int clmd_nlist_create(const clmd_system *sys, int periodic, double cutoff_nm, do
     CLMD_NEW(nl->order, n);
     CLMD_NEW(nl->key, n);
     CLMD_NEW(nl->cell_atoms, n);
-    CLMD_NEW(nl->stamp, n);
-    CLMD_NEW(nl->entry_of, n);
-    for (int i = 0; i < n; i++) nl->stamp[i] = -1;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    const char *env = getenv("CLMD_NLIST_THREADS");
+    if (env && *env) cores = strtol(env, NULL, 10);
+    nl->nthreads = cores < 1 ? 1 : cores > CLMD_NLIST_MAX_THREADS ? CLMD_NLIST_MAX_THREADS : (int)cores;
+    for (int t = 0; t < nl->nthreads; t++) {
+        CLMD_NEW(nl->tstamp[t], n);
+        CLMD_NEW(nl->tentry[t], n);
+        for (int i = 0; i < n; i++) nl->tstamp[t][i] = -1;
+    }
     *out = nl;
     return CLMD_OK;
 }
@@ -92,8 +116,11 @@ void clmd_nlist_destroy(clmd_nlist **pnl)
     clmd_free(nl->key);
     clmd_free(nl->cell_start);
     clmd_free(nl->cell_atoms);
-    clmd_free(nl->stamp);
-    clmd_free(nl->entry_of);
+    for (int t = 0; t < nl->nthreads; t++) {
+        clmd_free(nl->tstamp[t]);
+        clmd_free(nl->tentry[t]);
+        clmd_free(nl->tlist[t]);
+    }
     clmd_free(nl->cluster_atoms);
     clmd_free(nl->jstart);
     clmd_free(nl->jlist);
@@ -135,12 +162,12 @@ static void make_frame(const clmd_nlist *nl, const double *x, frame *f)
         double lo[3] = {INFINITY, INFINITY, INFINITY}, hi[3] = {-INFINITY, -INFINITY, -INFINITY};
         for (int i = 0; i < nl->n; i++)
             for (int d = 0; d < 3; d++) {
-                lo[d] = fmin(lo[d], x[3 * i + d]);
-                hi[d] = fmax(hi[d], x[3 * i + d]);
+                lo[d] = dmin(lo[d], x[3 * i + d]);
+                hi[d] = dmax(hi[d], x[3 * i + d]);
             }
         for (int d = 0; d < 3; d++) {
             f->origin[d] = lo[d];
-            f->b[d][d] = fmax(hi[d] - lo[d], 1e-3) * (1 + 1e-9) + 1e-9;
+            f->b[d][d] = dmax(hi[d] - lo[d], 1e-3) * (1 + 1e-9) + 1e-9;
         }
     }
     /* columns of B^-1 for lower-triangular B (rows a, b, c) */
@@ -178,9 +205,139 @@ static void ensure_list(clmd_nlist *nl, long need)
     nl->cap_jlist = nc;
 }
 
+typedef struct worker {
+    clmd_nlist *nl;
+    const frame *f;
+    int c0, c1;          /* clusters [c0, c1) */
+    int *stamp, *entry_of;
+    long *start;         /* [c1 - c0] entry offsets within list */
+    unsigned *list;
+    long n, cap, npairs;
+} worker;
+
+static void worker_grow(worker *w, long need)
+{
+    if (need <= w->cap) return;
+    long nc = w->cap ? 2 * w->cap : 65536;
+    while (nc < need) nc *= 2;
+    w->list = clmd_realloc(w->list, sizeof *w->list * (size_t)w->cap, sizeof *w->list * (size_t)nc);
+    w->cap = nc;
+}
+
+/* Step 4 of a build for the clusters [c0, c1): every atom within rlist of some lane atom of
+ * the cluster, under periodic images, with exclusions cleared from the lane masks. */
+static void *search_clusters(void *arg)
+{
+    worker *w = arg;
+    clmd_nlist *nl = w->nl;
+    const double rl2 = nl->rlist * nl->rlist;
+    const int *nc = nl->ncell;
+    const frame f = *w->f;
+    const clmd_system *sys = nl->sys;
+    int *stamp = w->stamp, *entry_of = w->entry_of;
+    long nj = 0, npairs = 0;
+    for (int ci = w->c0; ci < w->c1; ci++) {
+        w->start[ci - w->c0] = nj;
+        const int *lanes = nl->cluster_atoms + ci * CLMD_CLUSTER;
+        double lo[3] = {INFINITY, INFINITY, INFINITY}, hi[3] = {-INFINITY, -INFINITY, -INFINITY};
+        for (int l = 0; l < CLMD_CLUSTER; l++) {
+            if (lanes[l] < 0) continue;
+            for (int d = 0; d < 3; d++) {
+                lo[d] = dmin(lo[d], nl->w[3 * lanes[l] + d]);
+                hi[d] = dmax(hi[d], nl->w[3 * lanes[l] + d]);
+            }
+        }
+        /* fractional range of the box corners, dilated by rlist */
+        double slo[3] = {INFINITY, INFINITY, INFINITY}, shi[3] = {-INFINITY, -INFINITY, -INFINITY};
+        for (int corner = 0; corner < 8; corner++) {
+            double p[3] = {corner & 1 ? hi[0] : lo[0], corner & 2 ? hi[1] : lo[1],
+                           corner & 4 ? hi[2] : lo[2]};
+            double sp[3];
+            to_frac(&f, p, sp);
+            for (int d = 0; d < 3; d++) {
+                slo[d] = dmin(slo[d], sp[d]);
+                shi[d] = dmax(shi[d], sp[d]);
+            }
+        }
+        int cmin[3], cmax[3];
+        for (int d = 0; d < 3; d++) {
+            cmin[d] = (int)floor((slo[d] - nl->rlist * f.inv_norm[d]) * nc[d]);
+            cmax[d] = (int)floor((shi[d] + nl->rlist * f.inv_norm[d]) * nc[d]);
+            if (!f.periodic) {
+                if (cmin[d] < 0) cmin[d] = 0;
+                if (cmax[d] > nc[d] - 1) cmax[d] = nc[d] - 1;
+            }
+        }
+        for (int c0 = cmin[0]; c0 <= cmax[0]; c0++)
+            for (int c1 = cmin[1]; c1 <= cmax[1]; c1++)
+                for (int c2 = cmin[2]; c2 <= cmax[2]; c2++) {
+                    int cc[3] = {c0, c1, c2}, img[3] = {0, 0, 0};
+                    for (int d = 0; d < 3; d++) {
+                        img[d] = (int)floor((double)cc[d] / nc[d]);
+                        cc[d] -= img[d] * nc[d];
+                    }
+                    double shift[3];
+                    for (int d = 0; d < 3; d++)
+                        shift[d] = img[0] * f.b[0][d] + img[1] * f.b[1][d] + img[2] * f.b[2][d];
+                    int cell = (cc[0] * nc[1] + cc[1]) * nc[2] + cc[2];
+                    for (int a = nl->cell_start[cell]; a < nl->cell_start[cell + 1]; a++) {
+                        int j = nl->cell_atoms[a];
+                        if (stamp[j] == ci) continue;
+                        double p[3] = {nl->w[3 * j] + shift[0], nl->w[3 * j + 1] + shift[1],
+                                       nl->w[3 * j + 2] + shift[2]};
+                        double db = 0;
+                        for (int d = 0; d < 3; d++) {
+                            double e = dmax(0, dmax(lo[d] - p[d], p[d] - hi[d]));
+                            db += e * e;
+                        }
+                        if (db > rl2) continue;
+                        int near = 0;
+                        for (int l = 0; l < CLMD_CLUSTER && !near; l++) {
+                            if (lanes[l] < 0) continue;
+                            const double *wi = nl->w + 3 * lanes[l];
+                            double dx = p[0] - wi[0], dy = p[1] - wi[1], dz = p[2] - wi[2];
+                            near = dx * dx + dy * dy + dz * dz <= rl2;
+                        }
+                        if (!near) continue;
+                        unsigned mask = 0;
+                        for (int l = 0; l < CLMD_CLUSTER; l++)
+                            if (lanes[l] >= 0 && lanes[l] != j) mask |= 1u << l;
+                        worker_grow(w, nj + 1);
+                        stamp[j] = ci;
+                        entry_of[j] = (int)nj;
+                        w->list[nj++] = ((unsigned)j << 8) | mask;
+                    }
+                }
+        /* clear excluded lanes */
+        if (sys->excl) {
+            for (int l = 0; l < CLMD_CLUSTER; l++) {
+                int i = lanes[l];
+                if (i < 0) continue;
+                for (int e = sys->excl_start[i]; e < sys->excl_start[i + 1]; e++) {
+                    int j = sys->excl[e];
+                    if (stamp[j] == ci) w->list[entry_of[j]] &= ~(1u << l);
+                }
+            }
+        }
+        /* drop entries no lane interacts with, count pair evaluations */
+        /* stamps hold cluster indices, which later builds reuse: clear what was set */
+        for (long e = w->start[ci - w->c0]; e < nj; e++) stamp[w->list[e] >> 8] = -1;
+        long wr = w->start[ci - w->c0];
+        for (long e = w->start[ci - w->c0]; e < nj; e++) {
+            unsigned m = w->list[e] & 0xffu;
+            if (!m) continue;
+            w->list[wr++] = w->list[e];
+            npairs += popcount8(m);
+        }
+        nj = wr;
+    }
+    w->n = nj;
+    w->npairs = npairs;
+    return NULL;
+}
+
 int clmd_nlist_build(clmd_nlist *nl, const double *x, clmd_err *err)
 {
-    const clmd_system *sys = nl->sys;
     const int n = nl->n;
     memcpy(nl->xref, x, sizeof(double) * 3 * (size_t)n);
     frame f;
@@ -201,8 +358,8 @@ int clmd_nlist_build(clmd_nlist *nl, const double *x, clmd_err *err)
     /* 2. columns across a and b sized so that a cluster of 8 is roughly cubic */
     double vol = f.b[0][0] * f.b[1][1] * f.b[2][2];
     double edge = cbrt(CLMD_CLUSTER * vol / (n > 0 ? n : 1));
-    int nca = (int)fmax(1, floor(1.0 / (f.inv_norm[0] * edge)));
-    int ncb = (int)fmax(1, floor(1.0 / (f.inv_norm[1] * edge)));
+    int nca = (int)dmax(1, floor(1.0 / (f.inv_norm[0] * edge)));
+    int ncb = (int)dmax(1, floor(1.0 / (f.inv_norm[1] * edge)));
     int ncol = nca * ncb;
     int *colcount = clmd_calloc(ncol + 1, sizeof(int));
     for (int i = 0; i < n; i++) {
@@ -274,107 +431,39 @@ int clmd_nlist_build(clmd_nlist *nl, const double *x, clmd_err *err)
         clmd_free(pos);
     }
 
-    /* 4. per i-cluster: every atom within rlist of some lane atom, under images */
-    const double rl2 = nl->rlist * nl->rlist;
+    /* 4. the cluster searches, split over threads in contiguous ranges; concatenating the
+     * ranges in order makes the list independent of the thread count */
+    int nt = nl->nthreads;
+    if (nt > nclusters / 64) nt = nclusters / 64;
+    if (nt < 1) nt = 1;
+    worker wk[CLMD_NLIST_MAX_THREADS];
+    pthread_t tid[CLMD_NLIST_MAX_THREADS];
+    for (int t = 0; t < nt; t++) {
+        wk[t] = (worker){nl, &f, (int)((long)nclusters * t / nt), (int)((long)nclusters * (t + 1) / nt),
+                         nl->tstamp[t], nl->tentry[t], NULL, nl->tlist[t], 0, nl->tcap[t], 0};
+        wk[t].start = clmd_calloc(wk[t].c1 - wk[t].c0 + 1, sizeof(long));
+    }
+    for (int t = 1; t < nt; t++)
+        if (pthread_create(&tid[t], NULL, search_clusters, &wk[t]) != 0) search_clusters(&wk[t]), tid[t] = 0;
+    search_clusters(&wk[0]);
+    for (int t = 1; t < nt; t++)
+        if (tid[t]) pthread_join(tid[t], NULL);
     long nj = 0, npairs = 0;
-    for (int ci = 0; ci < nclusters; ci++) {
-        nl->jstart[ci] = (int)nj;
-        const int *lanes = nl->cluster_atoms + ci * CLMD_CLUSTER;
-        double lo[3] = {INFINITY, INFINITY, INFINITY}, hi[3] = {-INFINITY, -INFINITY, -INFINITY};
-        for (int l = 0; l < CLMD_CLUSTER; l++) {
-            if (lanes[l] < 0) continue;
-            for (int d = 0; d < 3; d++) {
-                lo[d] = fmin(lo[d], nl->w[3 * lanes[l] + d]);
-                hi[d] = fmax(hi[d], nl->w[3 * lanes[l] + d]);
-            }
-        }
-        /* fractional range of the box corners, dilated by rlist */
-        double slo[3] = {INFINITY, INFINITY, INFINITY}, shi[3] = {-INFINITY, -INFINITY, -INFINITY};
-        for (int corner = 0; corner < 8; corner++) {
-            double p[3] = {corner & 1 ? hi[0] : lo[0], corner & 2 ? hi[1] : lo[1],
-                           corner & 4 ? hi[2] : lo[2]};
-            double sp[3];
-            to_frac(&f, p, sp);
-            for (int d = 0; d < 3; d++) {
-                slo[d] = fmin(slo[d], sp[d]);
-                shi[d] = fmax(shi[d], sp[d]);
-            }
-        }
-        int cmin[3], cmax[3];
-        for (int d = 0; d < 3; d++) {
-            cmin[d] = (int)floor((slo[d] - nl->rlist * f.inv_norm[d]) * nc[d]);
-            cmax[d] = (int)floor((shi[d] + nl->rlist * f.inv_norm[d]) * nc[d]);
-            if (!f.periodic) {
-                if (cmin[d] < 0) cmin[d] = 0;
-                if (cmax[d] > nc[d] - 1) cmax[d] = nc[d] - 1;
-            }
-        }
-        for (int c0 = cmin[0]; c0 <= cmax[0]; c0++)
-            for (int c1 = cmin[1]; c1 <= cmax[1]; c1++)
-                for (int c2 = cmin[2]; c2 <= cmax[2]; c2++) {
-                    int cc[3] = {c0, c1, c2}, img[3] = {0, 0, 0};
-                    for (int d = 0; d < 3; d++) {
-                        img[d] = (int)floor((double)cc[d] / nc[d]);
-                        cc[d] -= img[d] * nc[d];
-                    }
-                    double shift[3];
-                    for (int d = 0; d < 3; d++)
-                        shift[d] = img[0] * f.b[0][d] + img[1] * f.b[1][d] + img[2] * f.b[2][d];
-                    int cell = (cc[0] * nc[1] + cc[1]) * nc[2] + cc[2];
-                    for (int a = nl->cell_start[cell]; a < nl->cell_start[cell + 1]; a++) {
-                        int j = nl->cell_atoms[a];
-                        if (nl->stamp[j] == ci) continue;
-                        double p[3] = {nl->w[3 * j] + shift[0], nl->w[3 * j + 1] + shift[1],
-                                       nl->w[3 * j + 2] + shift[2]};
-                        double db = 0;
-                        for (int d = 0; d < 3; d++) {
-                            double e = fmax(0, fmax(lo[d] - p[d], p[d] - hi[d]));
-                            db += e * e;
-                        }
-                        if (db > rl2) continue;
-                        int near = 0;
-                        for (int l = 0; l < CLMD_CLUSTER && !near; l++) {
-                            if (lanes[l] < 0) continue;
-                            const double *wi = nl->w + 3 * lanes[l];
-                            double dx = p[0] - wi[0], dy = p[1] - wi[1], dz = p[2] - wi[2];
-                            near = dx * dx + dy * dy + dz * dz <= rl2;
-                        }
-                        if (!near) continue;
-                        unsigned mask = 0;
-                        for (int l = 0; l < CLMD_CLUSTER; l++)
-                            if (lanes[l] >= 0 && lanes[l] != j) mask |= 1u << l;
-                        ensure_list(nl, nj + 1);
-                        nl->stamp[j] = ci;
-                        nl->entry_of[j] = (int)nj;
-                        nl->jlist[nj++] = ((unsigned)j << 8) | mask;
-                    }
-                }
-        /* clear excluded lanes */
-        if (sys->excl) {
-            for (int l = 0; l < CLMD_CLUSTER; l++) {
-                int i = lanes[l];
-                if (i < 0) continue;
-                for (int e = sys->excl_start[i]; e < sys->excl_start[i + 1]; e++) {
-                    int j = sys->excl[e];
-                    if (nl->stamp[j] == ci) nl->jlist[nl->entry_of[j]] &= ~(1u << l);
-                }
-            }
-        }
-        /* drop entries no lane interacts with, count pair evaluations */
-        long w = nl->jstart[ci];
-        for (long e = nl->jstart[ci]; e < nj; e++) {
-            unsigned m = nl->jlist[e] & 0xffu;
-            if (!m) continue;
-            nl->jlist[w++] = nl->jlist[e];
-            npairs += __builtin_popcount(m);
-        }
-        nj = w;
+    for (int t = 0; t < nt; t++) nj += wk[t].n;
+    ensure_list(nl, nj);
+    long off = 0;
+    for (int t = 0; t < nt; t++) {
+        for (int c = wk[t].c0; c < wk[t].c1; c++) nl->jstart[c] = (int)(off + wk[t].start[c - wk[t].c0]);
+        memcpy(nl->jlist + off, wk[t].list, sizeof(unsigned) * (size_t)wk[t].n);
+        off += wk[t].n;
+        npairs += wk[t].npairs;
+        nl->tlist[t] = wk[t].list; /* keep the grown buffers for the next build */
+        nl->tcap[t] = wk[t].cap;
+        clmd_free(wk[t].start);
     }
     nl->jstart[nclusters] = (int)nj;
     if (nj >= 0x7fffffffL)
         return clmd_err_set(err, CLMD_ERUNTIME, "neighbor list too long (%ld entries)", nj);
-    /* stamps must not match a future cluster index by accident */
-    for (int i = 0; i < n; i++) nl->stamp[i] = -1;
     nl->njlist = nj;
     nl->npairs = npairs;
     nl->builds++;
