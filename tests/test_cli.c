@@ -34,22 +34,22 @@ static void argon_deck(char *buf, size_t n, const char *pdb, int disp, const cha
     snprintf(buf, n,
              "title: argon reference\n"
              "system:\n  coordinates: %s\n  forcefield: %s\n"
-             "nonbonded: {method: cutoff, cutoff: 0.85, dispersion_correction: %s}\n"
-             "%s",
+             "nonbonded: {method: cutoff, cutoff: 0.85, dispersion_correction: %s%s}\n",
              pdb, clmd_test_source("forcefields/argon.yaml"), disp ? "true" : "false", extra);
 }
 
 /* clmd eval of the OpenMM argon system: energies and forces against the reference files. */
 static void eval_case(const char *ref_name, int disp, const char *device, double ftol)
 {
-    const char *ref_path = clmd_test_data(ref_name);
+    int switched = strstr(ref_name, "switch") != NULL;
+    const char *ref_path = switched ? clmd_test_source(ref_name) : clmd_test_data(ref_name);
     const char *pdb = clmd_test_data("systems/lj_argon.pdb");
     if (!ref_path || !pdb) CLMD_SKIP("OpenMM argon reference data not found (CLMD_TEST_DATA)");
     char refp[4096];
     snprintf(refp, sizeof refp, "%s", ref_path);
     const char *dir = clmd_test_tmpdir();
     char text[8192];
-    argon_deck(text, sizeof text, pdb, disp, "");
+    argon_deck(text, sizeof text, pdb, disp, switched ? ", switch_distance: 0.75" : "");
     const char *deck = write_deck(dir, "argon.yaml", text);
     char args[8192], *out = NULL;
     snprintf(args, sizeof args, "eval %s --json %s/e.json --device %s", deck, dir, device);
@@ -86,6 +86,12 @@ static void eval_case(const char *ref_name, int disp, const char *device, double
 static void eval_argon_dispersion_on_opencl(void) { eval_case("lj_argon_disp_on.json", 1, "auto", 1e-5); }
 static void eval_argon_dispersion_off_opencl(void) { eval_case("lj_argon_disp_off.json", 0, "auto", 1e-5); }
 static void eval_argon_reference(void) { eval_case("lj_argon_disp_on.json", 1, "reference", 1e-9); }
+/* OpenMM's switching function and switched dispersion correction (tests/refs/make_lj_refs.py) */
+static void eval_argon_switched_opencl(void) { eval_case("tests/refs/lj_argon_switch.json", 1, "auto", 1e-5); }
+static void eval_argon_switched_reference(void)
+{
+    eval_case("tests/refs/lj_argon_switch.json", 1, "reference", 1e-9);
+}
 
 static const char *SMALL_ARGON =
     "title: small argon\n"
@@ -349,6 +355,8 @@ int main(int argc, char **argv)
         {"eval: argon with dispersion correction (OpenCL) matches OpenMM", eval_argon_dispersion_on_opencl},
         {"eval: argon without dispersion correction (OpenCL) matches OpenMM", eval_argon_dispersion_off_opencl},
         {"eval: argon on the reference matches OpenMM", eval_argon_reference},
+        {"eval: switched argon (OpenCL) matches OpenMM", eval_argon_switched_opencl},
+        {"eval: switched argon on the reference matches OpenMM", eval_argon_switched_reference},
         {"bad input exits 1 naming line, column and key", bad_input_exits_1_naming_line_and_key},
         {"unknown device exits 2 and points at clmd devices", unknown_device_exits_2_and_points_at_devices},
         {"existing outputs are never overwritten unless asked", existing_outputs_are_never_overwritten_unless_asked},

@@ -113,6 +113,15 @@ static void nocutoff_opencl_equals_reference(void)
     compare_device_with_reference(1, 0, CLMD_NB_NOCUTOFF);
 }
 
+/* the work-group kernels written for GPUs, run here on the CPU device */
+static void gpu_style_kernels_equal_reference(void)
+{
+    setenv("CLMD_GPU_KERNELS", "1", 1);
+    compare_device_with_reference(1, 1, CLMD_NB_PME);
+    compare_device_with_reference(0, 0, CLMD_NB_CUTOFF);
+    unsetenv("CLMD_GPU_KERNELS");
+}
+
 /* central differences of the reference energy along random directions of single atoms */
 static void check_fd(clmd_nbmethod method, int charged)
 {
@@ -178,6 +187,7 @@ int main(int argc, char **argv)
         {"LJ switch + reaction field, triclinic: OpenCL equals reference", lj_rf_triclinic_opencl_equals_reference},
         {"Ewald real space + exclusion corrections: OpenCL equals reference", ewald_real_space_opencl_equals_reference},
         {"no cutoff: OpenCL equals reference", nocutoff_opencl_equals_reference},
+        {"GPU-style kernels (run on this device) equal reference", gpu_style_kernels_equal_reference},
         {"LJ with switching: reference force is the energy gradient", lj_switch_reference_is_gradient},
         {"reaction field: reference force is the energy gradient", coulomb_rf_reference_is_gradient},
         {"Ewald real space: reference force is the energy gradient", ewald_real_reference_is_gradient},

@@ -38,59 +38,65 @@ typedef struct nonbonded {
 
 /* OpenMM's long-range dispersion correction for plain truncation or switching at the cutoff:
  * atoms grouped into classes of equal (sigma, eps); E = 8 pi N^2 (<eps s^12>/(9 rc^9) -
- * <eps s^6>/(3 rc^3) + <switch integral>) / V, averages over the N(N+1)/2 class-weighted pairs. */
+ * <eps s^6>/(3 rc^3) + <switch integral>) / V, averages over the N(N+1)/2 class-weighted pairs.
+ * The switching integrals of r^-12 and r^-6 do not depend on the pair, so they are done once. */
+typedef struct lj_class {
+    double sigma, eps;
+} lj_class;
+
+static int cmp_class(const void *a, const void *b)
+{
+    const lj_class *p = a, *q = b;
+    if (p->sigma != q->sigma) return (p->sigma > q->sigma) - (p->sigma < q->sigma);
+    return (p->eps > q->eps) - (p->eps < q->eps);
+}
+
 static double dispersion_correction(const clmd_system *sys, const clmd_ffopts *o)
 {
     int n = sys->n, ncls = 0;
-    double *cs, *ce;
-    long *cnt;
-    CLMD_NEW(cs, n);
-    CLMD_NEW(ce, n);
+    lj_class *all;
+    CLMD_NEW(all, n);
+    for (int i = 0; i < n; i++) all[i] = (lj_class){sys->sigma[i], sys->epsilon[i]};
+    qsort(all, (size_t)n, sizeof *all, cmp_class);
+    lj_class *cls;
+    double *cnt;
+    CLMD_NEW(cls, n);
     CLMD_NEW(cnt, n);
     for (int i = 0; i < n; i++) {
-        int k = 0;
-        while (k < ncls && !(cs[k] == sys->sigma[i] && ce[k] == sys->epsilon[i])) k++;
-        if (k == ncls) {
-            cs[k] = sys->sigma[i];
-            ce[k] = sys->epsilon[i];
-            ncls++;
-        }
-        cnt[k]++;
+        if (ncls == 0 || cmp_class(&cls[ncls - 1], &all[i]) != 0) cls[ncls++] = all[i];
+        cnt[ncls - 1] += 1;
     }
+    clmd_free(all);
     const double rc = o->cutoff_nm;
-    const int sw = o->switch_nm > 0 && o->switch_nm < rc;
+    double i12 = 0, i6 = 0; /* (1/4) integral over [rs, rc] of r^2 r^-k (1 - S(r)) dr */
+    if (o->switch_nm > 0 && o->switch_nm < rc) {
+        const int m = 4000; /* Simpson's rule; the integrand is smooth */
+        double rs = o->switch_nm, h = (rc - rs) / m;
+        for (int k = 0; k <= m; k++) {
+            double r = rs + k * h, t = (r - rs) / (rc - rs);
+            double S = 1 + t * t * t * (-10 + t * (15 - 6 * t));
+            double w = ((k == 0 || k == m) ? 1 : (k % 2 ? 4 : 2)) * (1 - S) * h / 3 * 0.25;
+            double r2 = r * r, r6 = r2 * r2 * r2;
+            i12 += w * 4 * r2 / (r6 * r6);
+            i6 += w * 4 * r2 / r6;
+        }
+    }
     double sum1 = 0, sum2 = 0, sum3 = 0;
     for (int a = 0; a < ncls; a++)
         for (int b = a; b < ncls; b++) {
-            double count = a == b ? 0.5 * (double)cnt[a] * (cnt[a] + 1) : (double)cnt[a] * cnt[b];
-            double sig = 0.5 * (cs[a] + cs[b]), eps = sqrt(ce[a] * ce[b]);
-            double s6 = pow(sig, 6);
+            double count = a == b ? 0.5 * cnt[a] * (cnt[a] + 1) : cnt[a] * cnt[b];
+            double sig = 0.5 * (cls[a].sigma + cls[b].sigma), eps = sqrt(cls[a].eps * cls[b].eps);
+            double s2 = sig * sig, s6 = s2 * s2 * s2;
             sum1 += count * eps * s6 * s6;
             sum2 += count * eps * s6;
-            if (sw && eps != 0) {
-                /* (1/4) integral over [rs, rc] of r^2 U(r) (1 - S(r)), Simpson's rule */
-                const int m = 2000;
-                double rs = o->switch_nm, h = (rc - rs) / m, acc = 0;
-                for (int k = 0; k <= m; k++) {
-                    double r = rs + k * h, t = (r - rs) / (rc - rs);
-                    double S = 1 + t * t * t * (-10 + t * (15 - 6 * t));
-                    double sr6 = s6 / pow(r, 6);
-                    double u = 4 * eps * (sr6 * sr6 - sr6);
-                    double wgt = (k == 0 || k == m) ? 1 : (k % 2 ? 4 : 2);
-                    acc += wgt * r * r * u * (1 - S);
-                }
-                sum3 += count * 0.25 * acc * h / 3;
-            }
+            sum3 += count * eps * (s6 * s6 * i12 - s6 * i6);
         }
     double pairs = 0.5 * (double)n * (n + 1);
-    sum1 /= pairs;
-    sum2 /= pairs;
-    sum3 /= pairs;
-    clmd_free(cs);
-    clmd_free(ce);
+    clmd_free(cls);
     clmd_free(cnt);
     return 8 * M_PI * (double)n * n *
-           (sum1 / (9 * pow(rc, 9)) - sum2 / (3 * pow(rc, 3)) + sum3) / clmd_system_box_volume(sys);
+           (sum1 / pairs / (9 * pow(rc, 9)) - sum2 / pairs / (3 * pow(rc, 3)) + sum3 / pairs) /
+           clmd_system_box_volume(sys);
 }
 
 static void nb_describe(const clmd_term *t, FILE *out)

@@ -32,6 +32,7 @@ void clmd_ocl_close(clmd_ocl **ocl);
 cl_context clmd_ocl_context(const clmd_ocl *o);
 cl_command_queue clmd_ocl_queue(const clmd_ocl *o);
 cl_device_id clmd_ocl_device(const clmd_ocl *o);
+/* Nonzero when GPU-style kernels are used: on GPUs, or anywhere with CLMD_GPU_KERNELS=1. */
 int clmd_ocl_is_gpu(const clmd_ocl *o);
 int clmd_ocl_compute_units(const clmd_ocl *o);
 const char *clmd_ocl_device_name(const clmd_ocl *o);
