@@ -11,34 +11,40 @@
 #define BOX_PARAMS real4 box, real4 inv_box, real4 box_b, real4 box_c, real4 box_lo, \
     real4 box_b_lo, real4 box_c_lo
 
-/* Nearest integer; floor(x + 0.5) compiles to one rounding instruction on CPUs and GPUs, where
- * rint() can become a longer sequence (ties differ, which never matters for a minimum image). */
-#define ROUND(x) floor((x) + 0.5f)
+/* Nearest integer of x (|x| < 1024), as a float: a truncating conversion of x + 1024.5 is one
+ * fast instruction on CPUs and GPUs, where floor(), rint() or a rounding-mode conversion can be
+ * library calls on some OpenCL compilers (PoCL). Ties differ, which never matters for images. */
+#define ROUND(x) (convert_float(convert_int((x) + 1024.5f)) - 1024.0f)
+#define ROUND8(x) (convert_float8(convert_int8((x) + 1024.5f)) - 1024.0f)
+#define ROUND_real(x) ROUND(x)
+#define ROUND_float(x) ROUND(x)
+#define ROUND_float8(x) ROUND8(x)
 
-/* Minimum image of a displacement (dx, dy, dz) of type T (real or a vector of it).
+/* Minimum image of a displacement (dx, dy, dz) of type T (real or float8); ROUND_T picks the
+ * rounding for T.
  * Triclinic: reduced box (c, then b, then a), valid for cutoffs below half the box width. */
 #if defined(PERIODIC) && PERIODIC
 #if TRICLINIC
 #define MIN_IMAGE(T, dx, dy, dz)                                \
     {                                                           \
-        T k_ = ROUND((dz) * inv_box.z);                          \
+        T k_ = ROUND_##T((dz) * inv_box.z); \
         dx = (dx - k_ * box_c.x) - k_ * box_c_lo.x;             \
         dy = (dy - k_ * box_c.y) - k_ * box_c_lo.y;             \
         dz = (dz - k_ * box_c.z) - k_ * box_c_lo.z;             \
-        k_ = ROUND((dy) * inv_box.y);                            \
+        k_ = ROUND_##T((dy) * inv_box.y); \
         dx = (dx - k_ * box_b.x) - k_ * box_b_lo.x;             \
         dy = (dy - k_ * box_b.y) - k_ * box_b_lo.y;             \
-        k_ = ROUND((dx) * inv_box.x);                            \
+        k_ = ROUND_##T((dx) * inv_box.x); \
         dx = (dx - k_ * box.x) - k_ * box_lo.x;                 \
     }
 #else
 #define MIN_IMAGE(T, dx, dy, dz)                                \
     {                                                           \
-        T k_ = ROUND((dx) * inv_box.x);                          \
+        T k_ = ROUND_##T((dx) * inv_box.x); \
         dx = (dx - k_ * box.x) - k_ * box_lo.x;                 \
-        k_ = ROUND((dy) * inv_box.y);                            \
+        k_ = ROUND_##T((dy) * inv_box.y); \
         dy = (dy - k_ * box.y) - k_ * box_lo.y;                 \
-        k_ = ROUND((dz) * inv_box.z);                            \
+        k_ = ROUND_##T((dz) * inv_box.z); \
         dz = (dz - k_ * box.z) - k_ * box_lo.z;                 \
     }
 #endif
