@@ -7,8 +7,8 @@
  * at r0). Bond and angle vectors are therefore kept as double-float pairs (hi + lo, like the
  * positions) and the two differences are formed from double-float sums: r - r0 as
  * (r^2 - r0^2) / (r + r0), theta - theta0 as atan2 of (sin, cos) of theta rotated by -theta0.
- * Force directions and torsions use the float high parts of the double-float vectors: they have
- * no such cancellation.
+ * The cross products (angle and torsion plane normals) are also double-float, as they cancel
+ * for nearly straight angles. The rest uses the float high parts of the double-float vectors.
  *
  * Program defines (set by src/ff/bonded.c): PERIODIC, TRICLINIC (the system's box, not the
  * nonbonded method's), E_BOND, E_ANGLE, E_TORSION, BONDED_WG (work-group size). */
@@ -59,12 +59,22 @@ inline real2 df_sqrt(real2 a)
     return df_norm(s, r / (2 * s));
 }
 
-/* d - k (b + b_lo) for an image count k (a small integer, so k * split_hi(b) is exact). */
+/* d - k (b + b_lo) for an image count k: a small integer, so k times either 12-bit half of b
+ * is exact, and both halves are subtracted exactly (the low half of a box edge is ~1e-3 nm,
+ * too large to be rounded into the low part of a 0.1 nm vector). */
 inline real2 df_shift(real2 d, real k, real b, real b_lo)
 {
     const real b1 = split_hi(b);
     const real2 s = two_sum(d.x, -(k * b1));
-    return df_norm(s.x, s.y + d.y - k * (b - b1) - k * b_lo);
+    const real2 t = two_sum(s.x, -(k * (b - b1)));
+    return df_norm(t.x, t.y + s.y + d.y - k * b_lo);
+}
+
+/* a b' - a' b in double-float: one component of a cross product, exact where the two vectors
+ * are nearly parallel and the float products would cancel. */
+inline real2 df_cross1(real2 a, real2 b2, real2 a2, real2 b)
+{
+    return df_add(df_mul(a, b2), -df_mul(a2, b));
 }
 
 #if PERIODIC
@@ -106,6 +116,10 @@ inline real2 df_shift(real2 d, real k, real b, real b_lo)
         dz = df_norm(t_.x, t_.y + (pjl_.z - pil_.z));                               \
         DF_MIN_IMAGE(dx, dy, dz);                                                   \
     }
+
+/* Energies to fixed point rounded to nearest: to_fixed truncates, which biases a sum of many
+ * small positive terms (water bonds near r0) by half a unit each. */
+inline long energy_fixed(real e) { return convert_long_rte(e * FIXED_SCALE); }
 
 /* Sums each work-item's fixed-point energy over the work-group (fixed order, exact integer
  * sums) and, when want is nonzero, adds the total with one atomic. Every work-item of the group
@@ -150,7 +164,7 @@ void bonds(__global const real4 *restrict posq, __global const real4 *restrict p
             add_force_atomic(force, npad, j, -g * dx.x, -g * dy.x, -g * dz.x);
         }
     }
-    group_energy(ebuf, to_fixed(e), energy, E_BOND, want_energy);
+    group_energy(ebuf, energy_fixed(e), energy, E_BOND, want_energy);
 }
 
 /* E = 1/2 k (theta - theta0)^2, theta the angle i-j-k. cs = (cos theta0 high, low,
@@ -172,9 +186,9 @@ void angles(__global const real4 *restrict posq, __global const real4 *restrict 
         DF_DELTA(ux, uy, uz, t.y, t.x); /* j -> i */
         DF_DELTA(vx, vy, vz, t.y, t.z); /* j -> k */
         /* cross product and dot product in double-float */
-        const real2 cx = df_add(df_mul(uy, vz), -df_mul(uz, vy));
-        const real2 cy = df_add(df_mul(uz, vx), -df_mul(ux, vz));
-        const real2 cz = df_add(df_mul(ux, vy), -df_mul(uy, vx));
+        const real2 cx = df_cross1(uy, vz, uz, vy);
+        const real2 cy = df_cross1(uz, vx, ux, vz);
+        const real2 cz = df_cross1(ux, vy, uy, vx);
         const real2 S = df_sqrt(df_add(df_add(df_mul(cx, cx), df_mul(cy, cy)), df_mul(cz, cz)));
         const real2 C = df_add(df_add(df_mul(ux, vx), df_mul(uy, vy)), df_mul(uz, vz));
         /* (C, S) = |u||v| (cos theta, sin theta); rotated by -theta0 its angle is theta - theta0,
@@ -197,11 +211,11 @@ void angles(__global const real4 *restrict posq, __global const real4 *restrict 
             add_force_atomic(force, npad, t.y, -fi.x - fk.x, -fi.y - fk.y, -fi.z - fk.z);
         }
     }
-    group_energy(ebuf, to_fixed(e), energy, E_ANGLE, want_energy);
+    group_energy(ebuf, energy_fixed(e), energy, E_ANGLE, want_energy);
 }
 
 /* E = k (1 + cos(n phi - phase)), phi the dihedral i-j-k-l with OpenMM's (IUPAC) sign.
- * par = (k, n, phase, unused). */
+ * par = (k, periodicity n, cos phase, sin phase). */
 __kernel __attribute__((reqd_work_group_size(BONDED_WG, 1, 1)))
 void torsions(__global const real4 *restrict posq, __global const real4 *restrict posq_lo,
               __global const int4 *restrict ijkl, __global const real4 *restrict par,
@@ -216,23 +230,39 @@ void torsions(__global const real4 *restrict posq, __global const real4 *restric
         const real4 p = par[q];
         /* double-float differences and images (exact also for atoms far from the origin or in
            other images), then rounded to float vectors */
-        real2 ax, ay, az, bx, by, bz, cx, cy, cz;
-        DF_DELTA(ax, ay, az, t.y, t.x);
-        DF_DELTA(bx, by, bz, t.y, t.z);
-        DF_DELTA(cx, cy, cz, t.w, t.z);
-        const real3 rij = (real3)(ax.x, ay.x, az.x); /* x_i - x_j */
-        const real3 rkj = (real3)(bx.x, by.x, bz.x); /* x_k - x_j */
-        const real3 rkl = (real3)(cx.x, cy.x, cz.x); /* x_k - x_l */
-        const real3 m = cross(rij, rkj), n = cross(rkj, rkl);
+        real2 ix, iy, iz, kx, ky, kz, lx, ly, lz;
+        DF_DELTA(ix, iy, iz, t.y, t.x);
+        DF_DELTA(kx, ky, kz, t.y, t.z);
+        DF_DELTA(lx, ly, lz, t.w, t.z);
+        const real3 rij = (real3)(ix.x, iy.x, iz.x); /* x_i - x_j */
+        const real3 rkj = (real3)(kx.x, ky.x, kz.x); /* x_k - x_j */
+        const real3 rkl = (real3)(lx.x, ly.x, lz.x); /* x_k - x_l */
+        /* the plane normals in double-float: near-straight i-j-k or j-k-l would otherwise lose
+           their direction to cancellation (relative error eps / sin of the bond angle) */
+        const real3 m = (real3)(df_cross1(iy, kz, iz, ky).x, df_cross1(iz, kx, ix, kz).x,
+                                df_cross1(ix, ky, iy, kx).x);
+        const real3 n = (real3)(df_cross1(ky, lz, kz, ly).x, df_cross1(kz, lx, kx, lz).x,
+                                df_cross1(kx, ly, ky, lx).x);
         const real rkj2 = dot(rkj, rkj), rkjn = sqrt(rkj2);
-        /* atan2(|rkj| rij.n, m.n): signed, and accurate at every angle (no acos) */
-        const real phi = atan2(rkjn * dot(rij, n), dot(m, n));
-        const real arg = p.y * phi - p.z;
-        e = p.x * (1 + cos(arg));
+        /* (cos phi, sin phi) |m||n| = (m.n, (m x n).rkj / |rkj|), the sine part as the IUPAC
+           sign of rij.n (m x n = rkj (rij.n)) but from the accurate normals: rij.n itself cancels
+           for a nearly straight i-j-k. Then cos and sin of n phi - phase by complex
+           multiplication: no atan2, and errors of ~n roundings instead of n times that of phi. */
+        const real cx = dot(m, n), cy = dot(cross(m, n), rkj) / rkjn, cr = sqrt(cx * cx + cy * cy);
+        const real c1 = cr > 0 ? cx / cr : 1, s1 = cr > 0 ? cy / cr : 0;
+        real cn = 1, sn = 0;
+        for (int r = (int)p.y; r > 0; r--) {
+            const real c = cn * c1 - sn * s1;
+            sn = sn * c1 + cn * s1;
+            cn = c;
+        }
+        const real cos_arg = cn * p.z + sn * p.w; /* cos(n phi - phase) */
+        const real sin_arg = sn * p.z - cn * p.w; /* sin(n phi - phase) */
+        e = p.x * (1 + cos_arg);
         const real m2 = dot(m, m), n2 = dot(n, n);
         if (m2 > 0 && n2 > 0 && rkj2 > 0) {
             /* Bekker / Blondel-Karplus decomposition of -dE/dphi onto the four atoms */
-            const real dvdphi = -p.x * p.y * sin(arg);
+            const real dvdphi = -p.x * p.y * sin_arg;
             const real3 fi = m * (-dvdphi * rkjn / m2);
             const real3 fl = n * (dvdphi * rkjn / n2);
             const real s_i = dot(rij, rkj) / rkj2, s_l = dot(rkl, rkj) / rkj2;
@@ -244,5 +274,5 @@ void torsions(__global const real4 *restrict posq, __global const real4 *restric
             add_force_atomic(force, npad, t.w, fl.x, fl.y, fl.z);
         }
     }
-    group_energy(ebuf, to_fixed(e), energy, E_TORSION, want_energy);
+    group_energy(ebuf, energy_fixed(e), energy, E_TORSION, want_energy);
 }

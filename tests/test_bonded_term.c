@@ -10,6 +10,7 @@
 #include "core/mem.h"
 #include "ff/term.h"
 #include "md/engine.h"
+#include "probe/probe.h"
 #include "system/amber.h"
 #include "system/system.h"
 #include "testutil.h"
@@ -162,6 +163,59 @@ static void ala2_water_box_opencl_bonded_equals_reference(void)
     compare_bonded_only(EXPLICIT, "water box");
 }
 
+static double urand(unsigned *seed)
+{
+    *seed = *seed * 1664525u + 1013904223u;
+    return (*seed >> 8) / 16777216.0;
+}
+
+/* A random-walk chain with every kind of parameter the kernels take: periodicities 1..6,
+ * arbitrary phases and equilibrium angles, improper quadruples, and a few nearly straight
+ * angles (the chain is bent by only ~1e-3 rad there). Nothing is at equilibrium. */
+static clmd_system *random_chain(int n)
+{
+    clmd_system *s = clmd_system_create();
+    clmd_system_alloc_particles(s, n);
+    unsigned seed = 7;
+    double dir[3] = {1, 0, 0};
+    for (int i = 0; i < n; i++) {
+        s->mass[i] = 12;
+        s->sigma[i] = 0.3;
+        if (i == 0) continue;
+        if (i % 17 != 0) { /* new direction, except every 17th atom: straight on, nearly */
+            double u = 2 * urand(&seed) - 1, a = 2 * M_PI * urand(&seed), r = sqrt(1 - u * u);
+            dir[0] = r * cos(a);
+            dir[1] = r * sin(a);
+            dir[2] = u;
+        } else {
+            dir[1] += 1e-3;
+        }
+        double len = 0.1 + 0.06 * urand(&seed);
+        for (int k = 0; k < 3; k++) s->x[3 * i + k] = s->x[3 * (i - 1) + k] + len * dir[k];
+    }
+    for (int i = 0; i + 1 < n; i++)
+        clmd_system_add_bond(s, i, i + 1, 1e5 + 3e5 * urand(&seed), 0.1 + 0.05 * urand(&seed));
+    for (int i = 0; i + 2 < n; i++)
+        clmd_system_add_angle(s, i, i + 1, i + 2, 200 + 500 * urand(&seed), M_PI * urand(&seed));
+    for (int i = 0; i + 3 < n; i++) {
+        clmd_system_add_torsion(s, i, i + 1, i + 2, i + 3, 1 + i % 6, 1 + 10 * urand(&seed),
+                                2 * M_PI * urand(&seed));
+        if (i % 3 == 0) /* improper: centre i+1 with its three neighbours */
+            clmd_system_add_torsion(s, i, i + 2, i + 1, i + 3, 2, 4 + 4 * urand(&seed), M_PI);
+    }
+    snprintf(s->source, sizeof s->source, "random chain");
+    return s;
+}
+
+static void random_geometries_and_parameters_opencl_equals_reference(void)
+{
+    clmd_system *s = random_chain(400);
+    clmd_ffopts o = nocutoff_opts();
+    for (int kind = 0; kind < 3; kind++) compare_kind(s, &o, kind, NULL, "random chain");
+    compare_kind(s, &o, -1, NULL, "random chain");
+    clmd_system_destroy(&s);
+}
+
 /* Moves every atom by its own lattice vector (-2..2 of each), splitting molecules. */
 static double *scatter_images(const clmd_system *s)
 {
@@ -254,6 +308,37 @@ static void repeated_evaluations_are_bitwise_identical(void)
     }
 }
 
+/* Every force evaluation launches each kind once, timed under its own probe. */
+static void each_kind_is_timed_under_its_own_probe(void)
+{
+    clmd_system *s = load(IMPLICIT);
+    if (!s) CLMD_SKIP("alanine dipeptide implicit prmtop/inpcrd not in CLMD_TEST_DATA");
+    clmd_ffopts o = nocutoff_opts();
+    clmd_engine_opts eo;
+    clmd_engine_opts_defaults(&eo);
+    clmd_probe *p = clmd_probe_create(1);
+    clmd_engine *eng = NULL;
+    clmd_err err = {0};
+    int rc = clmd_engine_create(s, &o, &eo, p, &eng, &err);
+    if (!rc) rc = clmd_engine_evaluate(eng, NULL, NULL, &err);
+    if (!rc) rc = clmd_engine_step(eng, 10, 1, &err);
+    if (rc) printf("\n  %s\n", err.msg);
+    CU_ASSERT_EQUAL(rc, CLMD_OK);
+    clmd_engine_destroy(&eng); /* waits for the queue: every event is harvested */
+    long evals = clmd_probe_calls(p, P_NONBONDED);
+    printf("\n  %ld evaluations: bonds %ld (%.3f ms), angles %ld (%.3f ms), torsions %ld (%.3f ms)",
+           evals, clmd_probe_calls(p, P_BONDS), clmd_probe_total_ms(p, P_BONDS),
+           clmd_probe_calls(p, P_ANGLES), clmd_probe_total_ms(p, P_ANGLES),
+           clmd_probe_calls(p, P_TORSIONS), clmd_probe_total_ms(p, P_TORSIONS));
+    CU_ASSERT_EQUAL(evals, 11);
+    CU_ASSERT_EQUAL(clmd_probe_calls(p, P_BONDS), evals);
+    CU_ASSERT_EQUAL(clmd_probe_calls(p, P_ANGLES), evals);
+    CU_ASSERT_EQUAL(clmd_probe_calls(p, P_TORSIONS), evals);
+    CU_ASSERT(clmd_probe_total_ms(p, P_BONDS) > 0 && clmd_probe_total_ms(p, P_TORSIONS) > 0);
+    clmd_probe_destroy(&p);
+    clmd_system_destroy(&s);
+}
+
 /* ---- the whole force field against OpenMM ---- */
 
 static double jnum(const clmd_jv *obj, const char *key)
@@ -329,9 +414,11 @@ int main(int argc, char **argv)
         {"systems without bonded terms get no term; describe counts kinds", systems_without_bonded_terms_get_no_term_and_counts_are_described},
         {"ala2 vacuum: OpenCL bonds, angles, torsions equal the reference", ala2_vacuum_opencl_bonded_equals_reference},
         {"ala2 water box: OpenCL bonds, angles, torsions equal the reference", ala2_water_box_opencl_bonded_equals_reference},
+        {"random geometries and parameters: OpenCL equals reference", random_geometries_and_parameters_opencl_equals_reference},
         {"split molecules use the minimum image without a cutoff", split_molecules_use_the_minimum_image_without_a_cutoff},
         {"split molecules in triclinic boxes", split_molecules_in_triclinic_boxes},
         {"repeated OpenCL evaluations are bitwise identical", repeated_evaluations_are_bitwise_identical},
+        {"each kind is timed under its own probe", each_kind_is_timed_under_its_own_probe},
         {"ala2_vacuum: every term matches OpenMM on device and reference", ala2_vacuum_matches_openmm_on_device_and_reference},
         {"ala2_rf: every term matches OpenMM on device and reference", ala2_reaction_field_matches_openmm_on_device_and_reference},
         {NULL, NULL}};

@@ -122,7 +122,8 @@ static int upload_params(bonded *b, clmd_ocl *o, clmd_err *err)
         tijkl[k].s[3] = t->l;
         tpar[k].s[0] = (float)t->kf;
         tpar[k].s[1] = (float)t->periodicity;
-        tpar[k].s[2] = (float)t->phase;
+        tpar[k].s[2] = (float)cos(t->phase);
+        tpar[k].s[3] = (float)sin(t->phase);
     }
     rc = upload(o, tijkl, sizeof *tijkl, nt, &b->tors_ijkl, err);
     if (!rc) rc = upload(o, tpar, sizeof *tpar, nt, &b->tors_par, err);
