@@ -116,7 +116,7 @@ static double compare_kind(clmd_system *s, const clmd_ffopts *o, int kind, const
 {
     static const char *kname[3] = {"bonds", "angles", "torsions"};
     static const clmd_ecomp comp[3] = {CLMD_E_BOND, CLMD_E_ANGLE, CLMD_E_TORSION};
-    int saved[3] = {s->nbonds, s->nangles, s->ntorsions};
+    const int saved[3] = {s->nbonds, s->nangles, s->ntorsions};
     int *count[3] = {&s->nbonds, &s->nangles, &s->ntorsions};
     for (int k = 0; k < 3; k++)
         if (kind >= 0 && k != kind) *count[k] = 0;
