@@ -84,7 +84,7 @@ static void systems_without_bonded_terms_get_no_term_and_counts_are_described(vo
     clmd_system *s = clmd_system_create();
     clmd_system_alloc_particles(s, 4);
     clmd_ffopts o = nocutoff_opts();
-    clmd_term *t = (clmd_term *)&o; /* must be overwritten with NULL */
+    clmd_term sentinel = {0}, *t = &sentinel; /* must be overwritten with NULL */
     clmd_err err = {0};
     CU_ASSERT_EQUAL(clmd_bonded_create(s, &o, &t, &err), CLMD_OK);
     CU_ASSERT_PTR_NULL(t);
