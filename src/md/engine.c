@@ -58,6 +58,9 @@ static int build_terms(clmd_engine *e, clmd_err *err)
     int rc = clmd_nonbonded_create(e->sys, &e->ff, &t, err);
     if (rc) return rc;
     if (t) e->terms[e->nterms++] = t;
+    t = NULL;
+    if ((rc = clmd_bonded_create(e->sys, &e->ff, &t, err))) return rc;
+    if (t) e->terms[e->nterms++] = t;
     return CLMD_OK;
 }
 

@@ -1,0 +1,280 @@
+/* Bonded term: harmonic bonds, harmonic angles and periodic torsions (proper and improper alike)
+ * of a clmd_system, in OpenMM's conventions (system/system.h). The reference is ff/bonded_ref.c;
+ * the device path is cl/bonded.cl, one kernel per kind, each timed under its own probe
+ * (P_BONDS, P_ANGLES, P_TORSIONS). The 1-4 pairs are not here: the nonbonded term owns them.
+ *
+ * Periodicity: bonded vectors take the minimum image whenever the system has a box
+ * (sys->periodic), whatever the nonbonded method, exactly as bonded_ref does. The engine's
+ * device state is periodic only for cutoff methods, so this term builds its program with its
+ * own PERIODIC/TRICLINIC defines and box arguments taken from the system. For whole molecules
+ * the image is the plain difference, so the choice only matters for molecules split across the
+ * box, which it then handles on both paths. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/mem.h"
+#include "ff/bonded_ref.h"
+#include "ff/dev.h"
+#include "ff/term.h"
+#include "probe/probe.h"
+#include "system/system.h"
+
+enum { BONDED_WG = 64 }; /* work-group size of the bonded kernels (energy reduction) */
+
+typedef struct bonded {
+    const clmd_system *sys;
+    int nimproper;           /* torsions whose atoms are not a bonded chain (for describe) */
+    /* device */
+    cl_kernel k_bonds, k_angles, k_torsions;
+    cl_mem bond_ij, bond_par, angle_ijk, angle_cs, angle_k, tors_ijkl, tors_par;
+} bonded;
+
+/* ---- reference ---- */
+
+static int bd_reference(clmd_term *t, const clmd_fenv *env, const double *x, double *f, double *e,
+                        clmd_err *err)
+{
+    (void)env;
+    (void)err;
+    const bonded *b = t->impl;
+    e[CLMD_E_BOND] += clmd_bonded_ref_bonds(b->sys, x, f);
+    e[CLMD_E_ANGLE] += clmd_bonded_ref_angles(b->sys, x, f);
+    e[CLMD_E_TORSION] += clmd_bonded_ref_torsions(b->sys, x, f);
+    return CLMD_OK;
+}
+
+static void bd_describe(const clmd_term *t, FILE *out)
+{
+    const bonded *b = t->impl;
+    const clmd_system *s = b->sys;
+    fprintf(out, "bonded: %d harmonic bonds, %d harmonic angles, %d periodic torsions "
+            "(%d proper, %d improper)%s\n", s->nbonds, s->nangles, s->ntorsions,
+            s->ntorsions - b->nimproper, b->nimproper,
+            s->periodic ? ", minimum image in the box" : "");
+}
+
+/* ---- device ---- */
+
+static void split(double v, cl_float *hi, cl_float *lo)
+{
+    *hi = (float)v;
+    *lo = (float)(v - (double)*hi);
+}
+
+/* Uploads n records of `size` bytes (at least one, so empty kinds still get a valid buffer). */
+static int upload(clmd_ocl *o, const void *src, size_t size, int n, cl_mem *out, clmd_err *err)
+{
+    size_t bytes = size * (size_t)(n > 0 ? n : 1);
+    int rc = clmd_ocl_alloc(o, bytes, out, err);
+    if (!rc && n > 0) rc = clmd_ocl_write(o, *out, 0, size * (size_t)n, src, err);
+    return rc;
+}
+
+static int upload_params(bonded *b, clmd_ocl *o, clmd_err *err)
+{
+    const clmd_system *s = b->sys;
+    int rc, nb = s->nbonds, na = s->nangles, nt = s->ntorsions;
+
+    cl_int2 *bij = clmd_calloc(nb > 0 ? nb : 1, sizeof *bij);
+    cl_float4 *bpar = clmd_calloc(nb > 0 ? nb : 1, sizeof *bpar);
+    for (int k = 0; k < nb; k++) {
+        const clmd_bond *t = &s->bonds[k];
+        bij[k].s[0] = t->i;
+        bij[k].s[1] = t->j;
+        bpar[k].s[0] = (float)t->k;
+        bpar[k].s[1] = (float)t->r0;
+        split(t->r0 * t->r0, &bpar[k].s[2], &bpar[k].s[3]);
+    }
+    rc = upload(o, bij, sizeof *bij, nb, &b->bond_ij, err);
+    if (!rc) rc = upload(o, bpar, sizeof *bpar, nb, &b->bond_par, err);
+    clmd_free(bij);
+    clmd_free(bpar);
+    if (rc) return rc;
+
+    cl_int4 *aijk = clmd_calloc(na > 0 ? na : 1, sizeof *aijk);
+    cl_float4 *acs = clmd_calloc(na > 0 ? na : 1, sizeof *acs);
+    cl_float *ak = clmd_calloc(na > 0 ? na : 1, sizeof *ak);
+    for (int k = 0; k < na; k++) {
+        const clmd_angle *t = &s->angles[k];
+        aijk[k].s[0] = t->i;
+        aijk[k].s[1] = t->j;
+        aijk[k].s[2] = t->k;
+        split(cos(t->theta0), &acs[k].s[0], &acs[k].s[1]);
+        split(sin(t->theta0), &acs[k].s[2], &acs[k].s[3]);
+        ak[k] = (float)t->kf;
+    }
+    rc = upload(o, aijk, sizeof *aijk, na, &b->angle_ijk, err);
+    if (!rc) rc = upload(o, acs, sizeof *acs, na, &b->angle_cs, err);
+    if (!rc) rc = upload(o, ak, sizeof *ak, na, &b->angle_k, err);
+    clmd_free(aijk);
+    clmd_free(acs);
+    clmd_free(ak);
+    if (rc) return rc;
+
+    cl_int4 *tijkl = clmd_calloc(nt > 0 ? nt : 1, sizeof *tijkl);
+    cl_float4 *tpar = clmd_calloc(nt > 0 ? nt : 1, sizeof *tpar);
+    for (int k = 0; k < nt; k++) {
+        const clmd_torsion *t = &s->torsions[k];
+        tijkl[k].s[0] = t->i;
+        tijkl[k].s[1] = t->j;
+        tijkl[k].s[2] = t->k;
+        tijkl[k].s[3] = t->l;
+        tpar[k].s[0] = (float)t->kf;
+        tpar[k].s[1] = (float)t->periodicity;
+        tpar[k].s[2] = (float)cos(t->phase);
+        tpar[k].s[3] = (float)sin(t->phase);
+    }
+    rc = upload(o, tijkl, sizeof *tijkl, nt, &b->tors_ijkl, err);
+    if (!rc) rc = upload(o, tpar, sizeof *tpar, nt, &b->tors_par, err);
+    clmd_free(tijkl);
+    clmd_free(tpar);
+    return rc;
+}
+
+/* Sets the arguments every bonded kernel shares: posq, posq_lo at 0, 1; force, npad, energy at
+ * first..first+2; the box after want_energy (first+4). */
+static int common_args(cl_kernel k, const clmd_dev *dev, const clmd_dev *boxdev, int first,
+                       clmd_err *err)
+{
+    CLMD_ARG(k, 0, dev->posq, err);
+    CLMD_ARG(k, 1, dev->posq_lo, err);
+    CLMD_ARG(k, first, dev->force, err);
+    CLMD_ARG(k, first + 1, dev->npad, err);
+    CLMD_ARG(k, first + 2, dev->energy, err);
+    return clmd_dev_box_args(boxdev, k, first + 4, err);
+}
+
+static int bd_setup_device(clmd_term *t, const clmd_fenv *env, clmd_err *err)
+{
+    bonded *b = t->impl;
+    clmd_dev *dev = env->dev;
+    const clmd_system *s = b->sys;
+    /* box and PERIODIC/TRICLINIC from the system (see the top of this file) */
+    clmd_dev boxdev;
+    memset(&boxdev, 0, sizeof boxdev);
+    boxdev.periodic = s->periodic;
+    boxdev.triclinic = s->periodic && !clmd_system_box_is_rectangular(s);
+    if (s->periodic) clmd_dev_set_box(&boxdev, s->box);
+    char defs[1024];
+    snprintf(defs, sizeof defs, "%s#define BONDED_WG %d\n", clmd_dev_defines(&boxdev), BONDED_WG);
+    cl_program prog;
+    int rc;
+    if ((rc = clmd_ocl_program(dev->ocl, "bonded.cl", defs, &prog, err)) ||
+        (rc = clmd_ocl_kernel(dev->ocl, prog, "bonds", &b->k_bonds, err)) ||
+        (rc = clmd_ocl_kernel(dev->ocl, prog, "angles", &b->k_angles, err)) ||
+        (rc = clmd_ocl_kernel(dev->ocl, prog, "torsions", &b->k_torsions, err)) ||
+        (rc = upload_params(b, dev->ocl, err)))
+        return rc;
+
+    cl_kernel k = b->k_bonds;
+    CLMD_ARG(k, 2, b->bond_ij, err);
+    CLMD_ARG(k, 3, b->bond_par, err);
+    CLMD_ARG(k, 4, s->nbonds, err);
+    if ((rc = common_args(k, dev, &boxdev, 5, err))) return rc;
+    k = b->k_angles;
+    CLMD_ARG(k, 2, b->angle_ijk, err);
+    CLMD_ARG(k, 3, b->angle_cs, err);
+    CLMD_ARG(k, 4, b->angle_k, err);
+    CLMD_ARG(k, 5, s->nangles, err);
+    if ((rc = common_args(k, dev, &boxdev, 6, err))) return rc;
+    k = b->k_torsions;
+    CLMD_ARG(k, 2, b->tors_ijkl, err);
+    CLMD_ARG(k, 3, b->tors_par, err);
+    CLMD_ARG(k, 4, s->ntorsions, err);
+    return common_args(k, dev, &boxdev, 5, err);
+}
+
+static int bd_enqueue(clmd_term *t, const clmd_fenv *env, int want_energy, clmd_err *err)
+{
+    bonded *b = t->impl;
+    const clmd_system *s = b->sys;
+    clmd_ocl *o = env->dev->ocl;
+    int rc;
+    if (s->nbonds) {
+        CLMD_ARG(b->k_bonds, 8, want_energy, err);
+        if ((rc = clmd_ocl_launch(o, b->k_bonds, (size_t)s->nbonds, BONDED_WG, P_BONDS, err)))
+            return rc;
+    }
+    if (s->nangles) {
+        CLMD_ARG(b->k_angles, 9, want_energy, err);
+        if ((rc = clmd_ocl_launch(o, b->k_angles, (size_t)s->nangles, BONDED_WG, P_ANGLES, err)))
+            return rc;
+    }
+    if (s->ntorsions) {
+        CLMD_ARG(b->k_torsions, 8, want_energy, err);
+        if ((rc = clmd_ocl_launch(o, b->k_torsions, (size_t)s->ntorsions, BONDED_WG, P_TORSIONS,
+                                  err)))
+            return rc;
+    }
+    return CLMD_OK;
+}
+
+static void bd_destroy(clmd_term *t)
+{
+    bonded *b = t->impl;
+    cl_kernel ks[] = {b->k_bonds, b->k_angles, b->k_torsions};
+    for (size_t i = 0; i < sizeof ks / sizeof ks[0]; i++)
+        if (ks[i]) clReleaseKernel(ks[i]);
+    cl_mem *ms[] = {&b->bond_ij, &b->bond_par, &b->angle_ijk, &b->angle_cs,
+                    &b->angle_k, &b->tors_ijkl, &b->tors_par};
+    for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++) clmd_ocl_release(ms[i]);
+    clmd_free(b);
+    clmd_free(t);
+}
+
+static const clmd_term_ops bd_ops = {"bonded", bd_setup_device, bd_enqueue, bd_reference,
+                                     bd_describe, bd_destroy};
+
+/* ---- construction ---- */
+
+static int cmp_long(const void *a, const void *b)
+{
+    long x = *(const long *)a, y = *(const long *)b;
+    return (x > y) - (x < y);
+}
+
+static long pair_key(int i, int j)
+{
+    return i < j ? (long)i << 32 | (long)j : (long)j << 32 | (long)i;
+}
+
+/* Torsions whose i-j, j-k, k-l are not all bonds (or constraints, which replace bonds). */
+static int count_impropers(const clmd_system *s)
+{
+    int n = s->nbonds + s->nconstraints, nimp = 0;
+    long *keys;
+    CLMD_NEW(keys, n);
+    for (int k = 0; k < s->nbonds; k++) keys[k] = pair_key(s->bonds[k].i, s->bonds[k].j);
+    for (int k = 0; k < s->nconstraints; k++)
+        keys[s->nbonds + k] = pair_key(s->constraints[k].i, s->constraints[k].j);
+    qsort(keys, (size_t)n, sizeof *keys, cmp_long);
+    for (int q = 0; q < s->ntorsions; q++) {
+        const clmd_torsion *t = &s->torsions[q];
+        long chain[3] = {pair_key(t->i, t->j), pair_key(t->j, t->k), pair_key(t->k, t->l)};
+        for (int c = 0; c < 3; c++)
+            if (!bsearch(&chain[c], keys, (size_t)n, sizeof *keys, cmp_long)) {
+                nimp++;
+                break;
+            }
+    }
+    clmd_free(keys);
+    return nimp;
+}
+
+int clmd_bonded_create(const clmd_system *sys, const clmd_ffopts *o, clmd_term **out,
+                       clmd_err *err)
+{
+    (void)o;
+    (void)err;
+    *out = NULL;
+    if (!sys->nbonds && !sys->nangles && !sys->ntorsions) return CLMD_OK;
+    bonded *b = clmd_alloc(sizeof *b);
+    b->sys = sys;
+    b->nimproper = count_impropers(sys);
+    clmd_term *t = clmd_alloc(sizeof *t);
+    t->ops = &bd_ops;
+    t->impl = b;
+    *out = t;
+    return CLMD_OK;
+}
