@@ -58,8 +58,13 @@
     dy = ((xj).y - (xi).y) + ((xj_lo).y - (xi_lo).y);   \
     dz = ((xj).z - (xi).z) + ((xj_lo).z - (xi_lo).z);
 
-/* Fixed-point conversion for the force and energy accumulators. */
-inline long to_fixed(real v) { return (long)(v * FIXED_SCALE); }
+/* Fixed-point conversion for the force and energy accumulators, rounded to nearest (truncation
+ * would bias sums of many small terms of one sign by half a unit each). */
+inline long to_fixed(real v)
+{
+    const real s = v * FIXED_SCALE;
+    return (long)(s + (s >= 0 ? 0.5f : -0.5f));
+}
 
 /* Adds a force to atom i with 64-bit integer atomics (order-independent, deterministic). */
 inline void add_force_atomic(__global long *force, int npad, int i, real fx, real fy, real fz)
