@@ -1,12 +1,16 @@
 /* GBSA/OBC implicit-solvent term: OBC1/OBC2 Born radii, Still pair energy and the ACE surface
  * term as OpenMM 7.7 computes them (constants and flavours in ff/gbsa_ref.h), without a cutoff or
- * with a cutoff (periodic or not). Device path: three kernels over the engine's cluster list
- * (cl/gbsa.cl); reference path: clmd_gbsa_ref in double precision.
+ * with a cutoff (periodic or not). Reference path: clmd_gbsa_ref in double precision. Device path
+ * (cl/gbsa.cl): three passes over the engine's cluster list (Born radii, pair terms, chain rule),
+ * as three kernels, or on GPUs as one fused work-group for systems of a few clusters; CPU devices
+ * get float8 variants. Probes: P_GB_RADII (Born-radius kernel), P_GB_FORCE (pair and chain
+ * kernels, or the fused one). The ACE term and the self energies are per-atom epilogues of the
+ * pair kernel (no launch of their own), so P_SA records nothing.
  *
  * The neighbor list drops a j from a cluster's list when every lane of the cluster is excluded
  * from j, but GB counts excluded (bonded) pairs. At each list upload the term rebuilds, on the
  * host, a small supplementary list of those dropped partners (sstart/slist) from the host list
- * and the exclusions; the kernels walk both and ignore the exclusion bits. */
+ * and the exclusions (timed under P_UPLOAD); the kernels walk both and ignore the exclusion bits. */
 #include <math.h>
 #include <string.h>
 
@@ -24,8 +28,9 @@ typedef struct gbsa {
     clmd_gbsa_params p; /* borrows sys's charge, gb_radius, gb_scale */
     int periodic;
     /* device */
-    int slices; /* work-items per cluster lane */
-    cl_kernel k_born, k_pair, k_chain;
+    int gpu, slices; /* slices: GPU work-items per cluster lane */
+    int fused_wg;    /* 0: the device cannot run gb_fused */
+    cl_kernel k_born, k_pair, k_chain, k_fused;
     cl_mem gbp, born, chain, sstart, slist;
     size_t cap_sstart, cap_slist; /* elements */
     int *h_sstart, *h_slist, *mark;
@@ -119,9 +124,10 @@ static int upload_supplement(gbsa *g, const clmd_fenv *env, clmd_err *err)
         return rc;
     if (ns && (rc = clmd_ocl_write(dev->ocl, g->slist, 0, sizeof(cl_int) * ns, g->h_slist, err)))
         return rc;
-    /* list arguments 3..8 are the same in the three kernels */
-    cl_kernel ks[3] = {g->k_born, g->k_pair, g->k_chain};
-    for (int k = 0; k < 3; k++) {
+    /* list arguments 3..8 are the same in every kernel */
+    cl_kernel ks[4] = {g->k_born, g->k_pair, g->k_chain, g->k_fused};
+    for (int k = 0; k < 4; k++) {
+        if (!ks[k]) continue;
         CLMD_ARG(ks[k], 3, dev->nl_cluster_atoms, err);
         CLMD_ARG(ks[k], 4, dev->nl_jstart, err);
         CLMD_ARG(ks[k], 5, dev->nl_jlist, err);
@@ -133,31 +139,45 @@ static int upload_supplement(gbsa *g, const clmd_fenv *env, clmd_err *err)
     return CLMD_OK;
 }
 
+/* GPU work-group sizes, from timings on an H100 (probes, OBC2, no cutoff, 8 to 697 atoms): the
+ * three kernels cost about 23 us up to 256 atoms whatever the size (three launches at the ~8 us
+ * the device reports for any kernel), 39 us at 697 atoms with 64 slices per lane (58 with 32, 34
+ * with 128 but slower below 200 atoms). One fused work-group runs all three passes in 11-21 us up
+ * to 48 atoms (6 clusters) and loses from 64 atoms (38 us), so it takes systems of up to
+ * GB_FUSED_MAX_CLUSTERS clusters. */
+enum { GB_SLICES = 64, GB_FUSED_WG = 256, GB_FUSED_MAX_CLUSTERS = 6 };
+
 static int gb_setup_device(clmd_term *t, const clmd_fenv *env, clmd_err *err)
 {
     gbsa *g = t->impl;
     clmd_dev *dev = env->dev;
     const clmd_gbsa_params *p = &g->p;
-    const int gpu = clmd_ocl_is_gpu(dev->ocl);
-    /* GPUs: 32 work-items share a cluster's partners (more parallel work for small systems);
-     * CPU devices: one work-item per lane walks them all */
-    g->slices = gpu ? 32 : 1;
+    g->gpu = clmd_ocl_is_gpu(dev->ocl);
+    /* as many slices as the device's work-group limit allows, up to GB_SLICES */
+    size_t maxwg = 0;
+    CL_CHECK(clGetDeviceInfo(clmd_ocl_device(dev->ocl), CL_DEVICE_MAX_WORK_GROUP_SIZE, sizeof maxwg,
+                             &maxwg, NULL),
+             err);
+    g->slices = GB_SLICES;
+    while (g->slices > 1 && (size_t)(8 * g->slices) > maxwg) g->slices /= 2;
+    g->fused_wg = maxwg >= GB_FUSED_WG ? GB_FUSED_WG : 0;
     double pre = -p->coulomb * (1.0 / p->solute_dielectric - 1.0 / p->solvent_dielectric);
     char defs[1536];
     snprintf(defs, sizeof defs,
-             "%s#define SLICES %d\n#define CUTOFF %d\n#define CUTOFF2 ((real)%.17g)\n"
-             "#define SHIFT ((real)%.17g)\n#define PRE ((real)%.17g)\n"
+             "%s#define SLICES %d\n#define FUSED_WG %d\n#define CUTOFF %d\n"
+             "#define CUTOFF2 ((real)%.17g)\n#define SHIFT ((real)%.17g)\n#define PRE ((real)%.17g)\n"
              "#define OBC_ALPHA ((real)%.17g)\n#define OBC_BETA ((real)%.17g)\n"
              "#define OBC_GAMMA ((real)%.17g)\n#define INSIDE_CORR %d\n",
-             clmd_dev_defines(dev), g->slices, p->cutoff_nm > 0, p->cutoff_nm * p->cutoff_nm,
-             p->cutoff_nm > 0 ? 1.0 / p->cutoff_nm : 0.0, pre, p->alpha, p->beta, p->gamma,
-             p->inside_correction);
+             clmd_dev_defines(dev), g->slices, g->fused_wg ? g->fused_wg : 8, p->cutoff_nm > 0,
+             p->cutoff_nm * p->cutoff_nm, p->cutoff_nm > 0 ? 1.0 / p->cutoff_nm : 0.0, pre, p->alpha,
+             p->beta, p->gamma, p->inside_correction);
     cl_program prog;
     int rc;
     if ((rc = clmd_ocl_program(dev->ocl, "gbsa.cl", defs, &prog, err)) ||
-        (rc = clmd_ocl_kernel(dev->ocl, prog, "gb_born", &g->k_born, err)) ||
-        (rc = clmd_ocl_kernel(dev->ocl, prog, "gb_pair", &g->k_pair, err)) ||
-        (rc = clmd_ocl_kernel(dev->ocl, prog, "gb_chain", &g->k_chain, err)))
+        (rc = clmd_ocl_kernel(dev->ocl, prog, g->gpu ? "gb_born" : "gb_born_cpu", &g->k_born, err)) ||
+        (rc = clmd_ocl_kernel(dev->ocl, prog, g->gpu ? "gb_pair" : "gb_pair_cpu", &g->k_pair, err)) ||
+        (rc = clmd_ocl_kernel(dev->ocl, prog, g->gpu ? "gb_chain" : "gb_chain_cpu", &g->k_chain, err)) ||
+        (g->gpu && g->fused_wg && (rc = clmd_ocl_kernel(dev->ocl, prog, "gb_fused", &g->k_fused, err))))
         return rc;
 
     const clmd_system *s = g->sys;
@@ -180,24 +200,31 @@ static int gb_setup_device(clmd_term *t, const clmd_fenv *env, clmd_err *err)
         return rc;
     CLMD_NEW(g->mark, s->n);
 
-    cl_kernel ks[3] = {g->k_born, g->k_pair, g->k_chain};
-    for (int k = 0; k < 3; k++) {
+    cl_kernel ks[4] = {g->k_born, g->k_pair, g->k_chain, g->k_fused};
+    for (int k = 0; k < 4; k++) {
+        if (!ks[k]) continue;
         CLMD_ARG(ks[k], 0, dev->posq, err);
         CLMD_ARG(ks[k], 1, dev->posq_lo, err);
         CLMD_ARG(ks[k], 2, g->gbp, err);
     }
     CLMD_ARG(g->k_born, 9, g->born, err);
     if ((rc = clmd_dev_box_args(dev, g->k_born, 10, err))) return rc;
-    CLMD_ARG(g->k_pair, 9, g->born, err);
-    CLMD_ARG(g->k_pair, 10, g->chain, err);
-    CLMD_ARG(g->k_pair, 11, dev->force, err);
-    CLMD_ARG(g->k_pair, 12, dev->npad, err);
-    CLMD_ARG(g->k_pair, 13, dev->energy, err);
-    if ((rc = clmd_dev_box_args(dev, g->k_pair, 15, err))) return rc;
     CLMD_ARG(g->k_chain, 9, g->chain, err);
     CLMD_ARG(g->k_chain, 10, dev->force, err);
     CLMD_ARG(g->k_chain, 11, dev->npad, err);
     if ((rc = clmd_dev_box_args(dev, g->k_chain, 12, err))) return rc;
+    /* gb_pair and gb_fused share arguments 9..14 */
+    cl_kernel kp[2] = {g->k_pair, g->k_fused};
+    for (int k = 0; k < 2; k++) {
+        if (!kp[k]) continue;
+        CLMD_ARG(kp[k], 9, g->born, err);
+        CLMD_ARG(kp[k], 10, g->chain, err);
+        CLMD_ARG(kp[k], 11, dev->force, err);
+        CLMD_ARG(kp[k], 12, dev->npad, err);
+        CLMD_ARG(kp[k], 13, dev->energy, err);
+    }
+    if ((rc = clmd_dev_box_args(dev, g->k_pair, 15, err))) return rc;
+    if (g->k_fused && (rc = clmd_dev_box_args(dev, g->k_fused, 16, err))) return rc;
     g->nl_version = -1;
     return CLMD_OK;
 }
@@ -206,15 +233,24 @@ static int gb_enqueue(clmd_term *t, const clmd_fenv *env, int want_energy, clmd_
 {
     gbsa *g = t->impl;
     clmd_dev *dev = env->dev;
-    int rc;
+    int rc, ncl = dev->nl_nclusters;
     if (g->nl_version != dev->nl_version) {
         PROBE_START(env->probe, P_UPLOAD);
         rc = upload_supplement(g, env, err);
         PROBE_STOP(env->probe, P_UPLOAD);
         if (rc) return rc;
     }
+    if (g->k_fused && ncl <= GB_FUSED_MAX_CLUSTERS && 8 * ncl <= g->fused_wg) {
+        cl_int nsl = 1;
+        while (2 * nsl * 8 * ncl <= g->fused_wg) nsl *= 2;
+        CLMD_ARG(g->k_fused, 14, want_energy, err);
+        CLMD_ARG(g->k_fused, 15, nsl, err);
+        return clmd_ocl_launch(dev->ocl, g->k_fused, (size_t)g->fused_wg, (size_t)g->fused_wg, P_GB_FORCE,
+                               err);
+    }
     CLMD_ARG(g->k_pair, 14, want_energy, err);
-    size_t wg = 8 * (size_t)g->slices, global = (size_t)dev->nl_nclusters * wg;
+    /* GPUs: a work-group per cluster; CPU devices: a work-item per cluster */
+    size_t wg = g->gpu ? 8 * (size_t)g->slices : 0, global = (size_t)ncl * (g->gpu ? wg : 1);
     if ((rc = clmd_ocl_launch(dev->ocl, g->k_born, global, wg, P_GB_RADII, err)) ||
         (rc = clmd_ocl_launch(dev->ocl, g->k_pair, global, wg, P_GB_FORCE, err)) ||
         (rc = clmd_ocl_launch(dev->ocl, g->k_chain, global, wg, P_GB_FORCE, err)))
@@ -225,8 +261,8 @@ static int gb_enqueue(clmd_term *t, const clmd_fenv *env, int want_energy, clmd_
 static void gb_destroy(clmd_term *t)
 {
     gbsa *g = t->impl;
-    cl_kernel ks[3] = {g->k_born, g->k_pair, g->k_chain};
-    for (int k = 0; k < 3; k++)
+    cl_kernel ks[4] = {g->k_born, g->k_pair, g->k_chain, g->k_fused};
+    for (int k = 0; k < 4; k++)
         if (ks[k]) clReleaseKernel(ks[k]);
     cl_mem *ms[5] = {&g->gbp, &g->born, &g->chain, &g->sstart, &g->slist};
     for (int k = 0; k < 5; k++) clmd_ocl_release(ms[k]);
