@@ -52,15 +52,19 @@ void clmd_engine_opts_defaults(clmd_engine_opts *o)
     o->constraint_tol = 1e-6;
 }
 
+/* Every force term's constructor; each returns no term when it does not apply. */
+typedef int (*term_ctor)(const clmd_system *, const clmd_ffopts *, clmd_term **, clmd_err *);
+static const term_ctor term_ctors[] = {clmd_nonbonded_create, clmd_bonded_create,
+                                       clmd_gbsa_create};
+
 static int build_terms(clmd_engine *e, clmd_err *err)
 {
-    clmd_term *t = NULL;
-    int rc = clmd_nonbonded_create(e->sys, &e->ff, &t, err);
-    if (rc) return rc;
-    if (t) e->terms[e->nterms++] = t;
-    t = NULL;
-    if ((rc = clmd_bonded_create(e->sys, &e->ff, &t, err))) return rc;
-    if (t) e->terms[e->nterms++] = t;
+    for (size_t k = 0; k < sizeof term_ctors / sizeof term_ctors[0]; k++) {
+        clmd_term *t = NULL;
+        int rc = term_ctors[k](e->sys, &e->ff, &t, err);
+        if (rc) return rc;
+        if (t) e->terms[e->nterms++] = t;
+    }
     return CLMD_OK;
 }
 
