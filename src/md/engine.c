@@ -391,9 +391,9 @@ static int forces_reference(clmd_engine *e, clmd_err *err)
 static int read_energies(clmd_engine *e, clmd_err *err)
 {
     cl_long buf[E_SLOTS];
-    PROBE_START(e->probe, P_ENERGY);
+    PROBE_START(e->probe, P_DOWNLOAD);
     int rc = clmd_ocl_read(e->dev.ocl, e->dev.energy, 0, sizeof buf, buf, err);
-    PROBE_STOP(e->probe, P_ENERGY);
+    PROBE_STOP(e->probe, P_DOWNLOAD);
     if (rc) return rc;
     for (int c = 0; c < CLMD_E_NCOMP; c++) e->energy[c] = (double)buf[c] / CLMD_FIXED_SCALE;
     e->ekin = (double)buf[CLMD_E_NCOMP] / CLMD_FIXED_SCALE;
@@ -540,9 +540,13 @@ int clmd_engine_step(clmd_engine *e, long nsteps, int want_energy, clmd_err *err
     if (!rc && want_energy) {
         double epot = 0;
         for (int c = 0; c < CLMD_E_NCOMP; c++) epot += e->energy[c];
-        if (!isfinite(epot) || !isfinite(e->ekin))
+        /* fixed-point accumulators wrap around instead of overflowing to infinity, so a
+         * negative or absurd kinetic energy is the device's sign of a blow-up */
+        double T = clmd_engine_temperature(e, e->ekin);
+        if (!isfinite(epot) || !isfinite(e->ekin) || e->ekin < 0 || T > 1e6)
             return clmd_err_set(err, CLMD_ERUNTIME, "the simulation blew up at step %ld: "
-                                "non-finite energy (try a smaller timestep)", e->step);
+                                "potential %g kJ/mol, temperature %g K (try a smaller timestep, "
+                                "constraints, or minimize/equilibrate the input)", e->step, epot, T);
     }
     return rc;
 }
