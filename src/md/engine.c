@@ -58,6 +58,8 @@ static int build_terms(clmd_engine *e, clmd_err *err)
     int rc = clmd_nonbonded_create(e->sys, &e->ff, &t, err);
     if (rc) return rc;
     if (t) e->terms[e->nterms++] = t;
+    if ((rc = clmd_pme_create(e->sys, &e->ff, &t, err))) return rc;
+    if (t) e->terms[e->nterms++] = t;
     return CLMD_OK;
 }
 
