@@ -12,6 +12,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <string.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include "core/mem.h"
@@ -21,8 +22,9 @@
 #include "probe/probe.h"
 #include "system/system.h"
 
-/* Below this many grid points a threaded FFT costs more in synchronization than it saves. */
-enum { PME_THREAD_MIN_POINTS = 32768 };
+/* Work-group size of the per-atom and per-point kernels (they check their bounds): a fixed
+ * size, because the driver's own choice for an odd atom count can be tiny. */
+enum { PME_WG = 64 };
 
 typedef struct pme {
     const clmd_system *sys;
@@ -34,6 +36,7 @@ typedef struct pme {
     double box[3][3];         /* box the influence function and recip were made for */
     double recip[3][3];
     int nthreads;             /* FFTW threads */
+    int wisdom;               /* bit 0: wisdom file read, bit 1: wisdom file written */
     clmd_pme_ref *ref;        /* reference path, made on first use */
     /* device path */
     float *rgrid;             /* real grid [K0][K1][K2]: charges, then potential */
@@ -50,9 +53,13 @@ static void pme_describe(const clmd_term *t, FILE *out)
 {
     const pme *p = t->impl;
     fprintf(out, "pme: PME alpha %.6g /nm, grid %dx%dx%d, order %d (reciprocal + self%s; "
-            "FFTW single precision, %d thread%s)\n",
-            p->alpha, p->K[0], p->K[1], p->K[2], p->order, fabs(p->qtot) > 1e-6 ? " + plasma" : "",
-            p->nthreads, p->nthreads == 1 ? "" : "s");
+            "FFTW single precision",
+            p->alpha, p->K[0], p->K[1], p->K[2], p->order, fabs(p->qtot) > 1e-6 ? " + plasma" : "");
+    if (p->fwd)
+        fprintf(out, ", up to %d thread%s, measured plans%s", p->nthreads, p->nthreads == 1 ? "" : "s",
+                p->wisdom & 2 ? " kept in the wisdom file" : " (wisdom file not writable: a new "
+                "process may plan differently in the last bits)");
+    fprintf(out, ")\n");
 }
 
 int clmd_pme_term_params(const clmd_term *t, double *alpha, int grid[3])
@@ -112,13 +119,51 @@ static void fftw_threads_init(void)
 #endif
 }
 
-static int pme_threads(int npoints)
+/* FFTW threads: every core; the measuring planner uses fewer where that is faster. */
+static int pme_threads(void)
 {
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    if (cores < 1 || npoints < PME_THREAD_MIN_POINTS) return 1;
+    if (cores <= 1) return 1;
     pthread_once(&fftw_threads_once, fftw_threads_init);
     if (!fftw_threads_ok) return 1;
     return cores > 64 ? 64 : (int)cores;
+}
+
+/* FFTW wisdom file in clmd's cache folder (the rule of ocl.c's kernel binary cache). */
+static void wisdom_path(char *out, size_t n)
+{
+    const char *d = getenv("CLMD_CACHE_DIR"), *x = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+    if (d && *d) snprintf(out, n, "%s/fftwf.wisdom", d);
+    else if (x && *x) snprintf(out, n, "%s/clmd/fftwf.wisdom", x);
+    else if (home && *home) snprintf(out, n, "%s/.cache/clmd/fftwf.wisdom", home);
+    else snprintf(out, n, "/tmp/clmd-cache/fftwf.wisdom");
+}
+
+/* Makes the two plans. FFTW_MEASURE plans run 2-3x faster than FFTW_ESTIMATE ones here, but
+ * measuring picks by timing, so two processes could get different algorithms and results
+ * differing in the last bits. The wisdom file keeps the first choice: later runs (a restart
+ * from a checkpoint) import it and get the same plan, hence the same bits. Returns nonzero
+ * when FFTW could not plan. */
+static int pme_plan(pme *p)
+{
+    char path[4096], tmp[4200];
+    p->nthreads = pme_threads(); /* initializes FFTW's threads, before any other FFTW call */
+    wisdom_path(path, sizeof path);
+    int had = fftwf_import_wisdom_from_filename(path);
+#ifdef CLMD_HAVE_FFTW_THREADS
+    if (fftw_threads_ok) fftwf_plan_with_nthreads(p->nthreads);
+#endif
+    const int *K = p->K;
+    /* MEASURE overwrites the arrays while planning; nothing is in them yet */
+    p->fwd = fftwf_plan_dft_r2c_3d(K[0], K[1], K[2], p->rgrid, p->cgrid, FFTW_MEASURE);
+    p->bwd = fftwf_plan_dft_c2r_3d(K[0], K[1], K[2], p->cgrid, p->rgrid, FFTW_MEASURE);
+    if (!p->fwd || !p->bwd) return 1;
+    p->wisdom = had ? 1 : 0;
+    /* write-then-rename, so concurrent runs never read half a file; failure is harmless */
+    snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
+    if (fftwf_export_wisdom_to_filename(tmp) && rename(tmp, path) == 0) p->wisdom |= 2;
+    else remove(tmp);
+    return 0;
 }
 
 /* RECIP_PARAMS of cl/pme.cl: the three reciprocal vectors, then their low parts. */
@@ -160,15 +205,7 @@ static int pme_setup_device(clmd_term *t, const clmd_fenv *env, clmd_err *err)
     p->rgrid = clmd_calloc(p->npoints, sizeof *p->rgrid);
     p->cgrid = clmd_calloc(p->nhalf, sizeof *p->cgrid);
     p->g = clmd_calloc(p->nhalf, sizeof *p->g);
-    /* Plans are made once. FFTW_ESTIMATE picks the same algorithm every time (MEASURE times
-     * candidates, so two runs could differ in the last bits) and leaves the arrays alone. */
-    p->nthreads = pme_threads(p->npoints);
-#ifdef CLMD_HAVE_FFTW_THREADS
-    if (fftw_threads_ok) fftwf_plan_with_nthreads(p->nthreads);
-#endif
-    p->fwd = fftwf_plan_dft_r2c_3d(p->K[0], p->K[1], p->K[2], p->rgrid, p->cgrid, FFTW_ESTIMATE);
-    p->bwd = fftwf_plan_dft_c2r_3d(p->K[0], p->K[1], p->K[2], p->cgrid, p->rgrid, FFTW_ESTIMATE);
-    if (!p->fwd || !p->bwd)
+    if (pme_plan(p))
         return clmd_err_set(err, CLMD_ERUNTIME, "PME: FFTW could not plan a %dx%dx%d transform",
                             p->K[0], p->K[1], p->K[2]);
     memset(p->box, 0, sizeof p->box); /* force the influence function to be made */
@@ -236,8 +273,8 @@ static int pme_enqueue(clmd_term *t, const clmd_fenv *env, int want_energy, clmd
         (rc = set_recip_args(p, p->k_gather, 4, err)))
         return rc;
     size_t n = (size_t)p->sys->n;
-    if ((rc = clmd_ocl_launch(dev->ocl, p->k_spread, n, 0, P_PME_SPREAD, err)) ||
-        (rc = clmd_ocl_launch(dev->ocl, p->k_finish, (size_t)p->npoints, 0, P_PME_SPREAD, err)))
+    if ((rc = clmd_ocl_launch(dev->ocl, p->k_spread, n, PME_WG, P_PME_SPREAD, err)) ||
+        (rc = clmd_ocl_launch(dev->ocl, p->k_finish, (size_t)p->npoints, PME_WG, P_PME_SPREAD, err)))
         return rc;
     /* Wait outside any probe: the queue may still run other terms' kernels, whose device time
      * their own probes already count. */
@@ -267,7 +304,7 @@ static int pme_enqueue(clmd_term *t, const clmd_fenv *env, int want_energy, clmd
                                                      CLMD_FIXED_SCALE) : 0;
     CLMD_ARG(p->k_gather, 13, want_energy, err);
     CLMD_ARG(p->k_gather, 14, e_fixed, err);
-    return clmd_ocl_launch(dev->ocl, p->k_gather, n ? n : 1, 0, P_PME_GATHER, err);
+    return clmd_ocl_launch(dev->ocl, p->k_gather, n ? n : 1, PME_WG, P_PME_GATHER, err);
 }
 
 static void pme_destroy(clmd_term *t)
