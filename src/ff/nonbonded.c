@@ -8,6 +8,7 @@
 
 #include "core/mem.h"
 #include "ff/dev.h"
+#include "ff/pme_ref.h"
 #include "ff/term.h"
 #include "nlist/nlist.h"
 #include "probe/probe.h"
@@ -376,11 +377,17 @@ int clmd_nonbonded_create(const clmd_system *sys, const clmd_ffopts *o, clmd_ter
         nb->crf = 3 * eps / ((2 * eps + 1) * rc);
         break;
     }
-    case CLMD_NB_PME:
+    case CLMD_NB_PME: {
+        /* the chooser the PME term uses too, so real and reciprocal space share one alpha */
+        int grid[3], rc = clmd_pme_params(o->cutoff_nm, o->ewald_tolerance, sys->box, o->ewald_alpha,
+                                          o->pme_grid, CLMD_PME_GRID_ANY, &nb->alpha, grid, err);
+        if (rc) {
+            clmd_free(nb);
+            return rc;
+        }
         nb->coulomb = 3;
-        nb->alpha = o->ewald_alpha > 0 ? o->ewald_alpha
-                                       : sqrt(-log(2 * o->ewald_tolerance)) / o->cutoff_nm;
         break;
+    }
     }
     if (!charged && o->method != CLMD_NB_PME) nb->coulomb = 0;
     if (nb->periodic && o->dispersion_correction) nb->e_disp = dispersion_correction(sys, o);

@@ -1,0 +1,174 @@
+/* PME reciprocal space on the device: charge spreading onto the grid and force gathering from
+ * the potential grid; the FFTs and the convolution run on the host (src/ff/pme.c).
+ *
+ * Program defines (set by src/ff/pme.c):
+ *   PME_ORDER                 B-spline order (3..16)
+ *   GRID_K0, GRID_K1, GRID_K2 grid size; the real grid is [K0][K1][K2], z fastest
+ *   HAVE_FP64 (0/1)           fractional coordinates in double where the device has it
+ * Kernel arguments recip0..2 are the reciprocal box vectors (rows, 1/nm): fractional coordinate
+ * s_d = x . recip_d. Grid point floor(u) - j (u = K s, wrapped into [0, K)) gets the weight
+ * M(w + j), w = u - floor(u), as in the double-precision reference (src/ff/pme_ref.c).
+ * Spreading adds fixed-point integers (value * FIXED_SCALE) with 64-bit atomics, so the grid is
+ * the same bits whatever the order in which atoms arrive. */
+
+/* Reciprocal box vectors as double-float pairs: recip_d = recipd + recipd_lo. */
+#define RECIP_PARAMS const real4 recip0, const real4 recip1, const real4 recip2, \
+    const real4 recip0_lo, const real4 recip1_lo, const real4 recip2_lo
+
+#if HAVE_FP64
+#pragma OPENCL EXTENSION cl_khr_fp64 : enable
+/* B-splines in double, rounded to float: the float recursion's error breaks the weights'
+ * partition of unity by ~1e-7, which shows as a 3e-6 relative error on water's reciprocal
+ * forces (their large intramolecular parts cancel against the exclusion corrections). */
+typedef double spline;
+/* Grid index floor(u) and weight offset w of one fractional coordinate, from the double-float
+ * position, in double: a float s = x . recip in [0, 1) carries an absolute error of ~6e-8 K
+ * grid spacings (~2e-7 nm), a 3e-6 relative error on water's reciprocal forces. */
+inline int pme_index(real4 p, real4 pl, real4 r, real4 rl, int K, spline *w)
+{
+    const double s0 = ((double)p.x + (double)pl.x) * ((double)r.x + (double)rl.x) +
+                      ((double)p.y + (double)pl.y) * ((double)r.y + (double)rl.y) +
+                      ((double)p.z + (double)pl.z) * ((double)r.z + (double)rl.z);
+    const double u = (s0 - floor(s0)) * K;
+    int i0 = (int)u;
+    *w = u - (double)i0;
+    if (i0 >= K) i0 -= K;
+    return i0;
+}
+#else
+/* Devices without doubles: float fractional coordinate (the positions' low parts are zero
+ * there anyway, see cl/integrate.cl) and float B-splines. */
+typedef float spline;
+inline int pme_index(real4 p, real4 pl, real4 r, real4 rl, int K, spline *w)
+{
+    (void)pl;
+    (void)rl;
+    real s = p.x * r.x + p.y * r.y + p.z * r.z;
+    s -= floor(s);
+    const real u = s * K;
+    int i0 = (int)u;
+    *w = u - (real)i0;
+    if (i0 >= K) i0 -= K; /* s rounded up to 1 */
+    return i0;
+}
+#endif
+
+/* Cardinal B-spline weights theta[j] = M(w + j) and, with deriv, dtheta[j] = M'(w + j),
+ * by the Cox-de Boor recursion starting from M_1 = 1 on [0, 1). */
+inline void pme_bspline(spline w, real *theta, real *dtheta)
+{
+    spline c[PME_ORDER];
+    c[0] = 1;
+    for (int j = 1; j < PME_ORDER; j++) c[j] = 0;
+    for (int k = 2; k <= PME_ORDER; k++) {
+        if (k == PME_ORDER && dtheta) /* M_n'(x) = M_{n-1}(x) - M_{n-1}(x - 1) */
+            for (int j = 0; j < PME_ORDER; j++)
+                dtheta[j] = (real)((j < PME_ORDER - 1 ? c[j] : 0) - (j > 0 ? c[j - 1] : 0));
+        const spline inv = (spline)1 / (k - 1);
+        for (int j = k - 1; j >= 0; j--)
+            c[j] = ((w + j) * c[j] + (j > 0 ? (k - w - j) * c[j - 1] : 0)) * inv;
+    }
+    for (int j = 0; j < PME_ORDER; j++) theta[j] = (real)c[j];
+}
+
+/* One work-item per atom: q * theta0 theta1 theta2 added to the order^3 grid points. */
+__kernel void pme_spread(__global const real4 *restrict posq, __global const real4 *restrict posq_lo,
+                         const int n, __global long *restrict grid, RECIP_PARAMS)
+{
+    const int i = get_global_id(0);
+    if (i >= n) return;
+    const real4 p = posq[i], pl = posq_lo[i];
+    const real q = p.w;
+    if (q == 0.0f) return;
+    spline w0, w1, w2;
+    real t0[PME_ORDER], t1[PME_ORDER], t2[PME_ORDER];
+    const int i0 = pme_index(p, pl, recip0, recip0_lo, GRID_K0, &w0);
+    const int i1 = pme_index(p, pl, recip1, recip1_lo, GRID_K1, &w1);
+    const int i2 = pme_index(p, pl, recip2, recip2_lo, GRID_K2, &w2);
+    pme_bspline(w0, t0, 0);
+    pme_bspline(w1, t1, 0);
+    pme_bspline(w2, t2, 0);
+    for (int j0 = 0; j0 < PME_ORDER; j0++) {
+        int k0 = i0 - j0;
+        if (k0 < 0) k0 += GRID_K0;
+        const real a0 = q * t0[j0];
+        for (int j1 = 0; j1 < PME_ORDER; j1++) {
+            int k1 = i1 - j1;
+            if (k1 < 0) k1 += GRID_K1;
+            const real a01 = a0 * t1[j1];
+            __global long *row = grid + ((size_t)k0 * GRID_K1 + k1) * GRID_K2;
+            for (int j2 = 0; j2 < PME_ORDER; j2++) {
+                int k2 = i2 - j2;
+                if (k2 < 0) k2 += GRID_K2;
+                atom_add(&row[k2], to_fixed(a01 * t2[j2]));
+            }
+        }
+    }
+}
+
+/* Fixed-point grid to the float grid the FFT reads; clears the fixed-point grid for the next
+ * spread (no separate fill per step). */
+__kernel void pme_finish_spread(__global long *restrict grid_fixed, __global real *restrict grid,
+                                const int npoints)
+{
+    const int k = get_global_id(0);
+    if (k >= npoints) return;
+    grid[k] = (real)grid_fixed[k] * (1.0f / FIXED_SCALE);
+    grid_fixed[k] = 0;
+}
+
+/* One work-item per atom: F = -q sum_d (dE/du_d) K_d recip_d from the potential grid phi (the
+ * inverse FFT of the convolved charge grid). Each atom belongs to one work-item, so the force
+ * is added without atomics. Work-item 0 adds the energy the host computed (fixed point). */
+__kernel void pme_gather(__global const real4 *restrict posq, __global const real4 *restrict posq_lo,
+                         const int n, __global const real *restrict phi, RECIP_PARAMS,
+                         __global long *restrict force,
+                         const int npad, __global long *restrict energy, const int want_energy,
+                         const long e_fixed)
+{
+    const int i = get_global_id(0);
+    if (want_energy && i == 0) atom_add(&energy[E_PME_RECIP], e_fixed);
+    if (i >= n) return;
+    const real4 p = posq[i], pl = posq_lo[i];
+    const real q = p.w;
+    if (q == 0.0f) return;
+    spline w0, w1, w2;
+    real t0[PME_ORDER], t1[PME_ORDER], t2[PME_ORDER];
+    real d0[PME_ORDER], d1[PME_ORDER], d2[PME_ORDER];
+    const int i0 = pme_index(p, pl, recip0, recip0_lo, GRID_K0, &w0);
+    const int i1 = pme_index(p, pl, recip1, recip1_lo, GRID_K1, &w1);
+    const int i2 = pme_index(p, pl, recip2, recip2_lo, GRID_K2, &w2);
+    pme_bspline(w0, t0, d0);
+    pme_bspline(w1, t1, d1);
+    pme_bspline(w2, t2, d2);
+    real g0 = 0, g1 = 0, g2 = 0; /* dE/du_d / q */
+    for (int j0 = 0; j0 < PME_ORDER; j0++) {
+        int k0 = i0 - j0;
+        if (k0 < 0) k0 += GRID_K0;
+        for (int j1 = 0; j1 < PME_ORDER; j1++) {
+            int k1 = i1 - j1;
+            if (k1 < 0) k1 += GRID_K1;
+            __global const real *row = phi + ((size_t)k0 * GRID_K1 + k1) * GRID_K2;
+            real s = 0, sd = 0; /* sums over z of phi t2 and phi dt2 */
+            for (int j2 = 0; j2 < PME_ORDER; j2++) {
+                int k2 = i2 - j2;
+                if (k2 < 0) k2 += GRID_K2;
+                const real v = row[k2];
+                s += v * t2[j2];
+                sd += v * d2[j2];
+            }
+            g0 += d0[j0] * t1[j1] * s;
+            g1 += t0[j0] * d1[j1] * s;
+            g2 += t0[j0] * t1[j1] * sd;
+        }
+    }
+    g0 *= GRID_K0;
+    g1 *= GRID_K1;
+    g2 *= GRID_K2;
+    const real fx = -q * (g0 * recip0.x + g1 * recip1.x + g2 * recip2.x);
+    const real fy = -q * (g0 * recip0.y + g1 * recip1.y + g2 * recip2.y);
+    const real fz = -q * (g0 * recip0.z + g1 * recip1.z + g2 * recip2.z);
+    force[i] += to_fixed(fx);
+    force[i + npad] += to_fixed(fy);
+    force[i + 2 * npad] += to_fixed(fz);
+}

@@ -1,0 +1,372 @@
+/* PME reciprocal-space term (see ff/pme.h). Device path per evaluation:
+ *   pme_spread + pme_finish_spread (OpenCL)  charges -> fixed-point grid -> float grid
+ *   grid to the host, r2c FFT (FFTW single, threads), multiply by the influence function
+ *   (host: the transformed grid is already there, so a device convolution would cost two more
+ *   grid copies), c2r FFT, potential grid back to the device
+ *   pme_gather (OpenCL)                      forces into dev->force, energy into dev->energy
+ * Reference path: clmd_pme_ref (double precision) + self + plasma. */
+#include "ff/pme.h"
+
+#include <fftw3.h>
+#include <limits.h>
+#include <math.h>
+#include <pthread.h>
+#include <string.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "core/mem.h"
+#include "ff/dev.h"
+#include "ff/pme_ref.h"
+#include "ff/term.h"
+#include "probe/probe.h"
+#include "system/system.h"
+
+/* Work-group size of the per-atom and per-point kernels (they check their bounds): a fixed
+ * size, because the driver's own choice for an odd atom count can be tiny. */
+enum { PME_WG = 64 };
+
+typedef struct pme {
+    const clmd_system *sys;
+    int order, K[3], npoints, nhalf;
+    double alpha;
+    double qtot;
+    double e_self;            /* constant for the run */
+    double e_plasma;          /* depends on the volume */
+    double box[3][3];         /* box the influence function and recip were made for */
+    double recip[3][3];
+    int nthreads;             /* FFTW threads */
+    int wisdom;               /* bit 0: wisdom file read, bit 1: wisdom file written */
+    clmd_pme_ref *ref;        /* reference path, made on first use */
+    /* device path */
+    float *rgrid;             /* real grid [K0][K1][K2]: charges, then potential */
+    fftwf_complex *cgrid;     /* half-complex grid [K0][K1][K2/2+1] */
+    float *g;                 /* influence function on the half-complex grid */
+    fftwf_plan fwd, bwd;
+    cl_kernel k_spread, k_finish, k_gather;
+    cl_mem grid_fixed, grid_dev;
+} pme;
+
+static const clmd_term_ops pme_ops;
+
+static void pme_describe(const clmd_term *t, FILE *out)
+{
+    const pme *p = t->impl;
+    fprintf(out, "pme: PME alpha %.6g /nm, grid %dx%dx%d, order %d (reciprocal + self%s; "
+            "FFTW single precision",
+            p->alpha, p->K[0], p->K[1], p->K[2], p->order, fabs(p->qtot) > 1e-6 ? " + plasma" : "");
+    if (p->fwd)
+        fprintf(out, ", up to %d thread%s, measured plans%s", p->nthreads, p->nthreads == 1 ? "" : "s",
+                p->wisdom & 2 ? " kept in the wisdom file" : " (wisdom file not writable: a new "
+                "process may plan differently in the last bits)");
+    fprintf(out, ")\n");
+}
+
+int clmd_pme_term_params(const clmd_term *t, double *alpha, int grid[3])
+{
+    if (!t || t->ops != &pme_ops) return CLMD_EINPUT;
+    const pme *p = t->impl;
+    if (alpha) *alpha = p->alpha;
+    if (grid) memcpy(grid, p->K, sizeof p->K);
+    return CLMD_OK;
+}
+
+/* Recomputes what depends on the box when it differs from the one in use (the engine keeps
+ * the box fixed today; a barostat would change it). g is NULL on the reference path. */
+static int pme_set_box(pme *p, const double box[3][3], clmd_err *err)
+{
+    if (memcmp(p->box, box, sizeof p->box) == 0) return CLMD_OK;
+    double v;
+    int rc = clmd_pme_recip_box(box, p->recip, &v, err);
+    if (rc) return rc;
+    if (p->g) {
+        double *gd = clmd_calloc(p->nhalf, sizeof *gd);
+        rc = clmd_pme_influence(p->order, p->K, p->alpha, box, gd, err);
+        for (int k = 0; k < p->nhalf && !rc; k++) p->g[k] = (float)gd[k];
+        clmd_free(gd);
+        if (rc) return rc;
+    }
+    p->e_plasma = clmd_ewald_plasma_energy(p->qtot, v, p->alpha);
+    memcpy(p->box, box, sizeof p->box);
+    return CLMD_OK;
+}
+
+/* ---- reference ---- */
+
+static int pme_reference(clmd_term *t, const clmd_fenv *env, const double *x, double *f, double *e,
+                         clmd_err *err)
+{
+    pme *p = t->impl;
+    int rc;
+    if (!p->ref && (rc = clmd_pme_ref_create(p->sys->n, p->alpha, p->K, p->order, &p->ref, err)))
+        return rc;
+    if ((rc = pme_set_box(p, env->sys->box, err))) return rc;
+    double e_recip = 0;
+    if ((rc = clmd_pme_ref_compute(p->ref, p->sys->charge, x, p->box, f, &e_recip, err))) return rc;
+    e[CLMD_E_PME_RECIP] += e_recip + p->e_self + p->e_plasma;
+    return CLMD_OK;
+}
+
+/* ---- device ---- */
+
+static pthread_once_t fftw_threads_once = PTHREAD_ONCE_INIT;
+static int fftw_threads_ok;
+
+static void fftw_threads_init(void)
+{
+#ifdef CLMD_HAVE_FFTW_THREADS
+    fftw_threads_ok = fftwf_init_threads() != 0;
+#endif
+}
+
+/* FFTW threads: every core; the measuring planner uses fewer where that is faster. */
+static int pme_threads(void)
+{
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    if (cores <= 1) return 1;
+    pthread_once(&fftw_threads_once, fftw_threads_init);
+    if (!fftw_threads_ok) return 1;
+    return cores > 64 ? 64 : (int)cores;
+}
+
+/* FFTW wisdom file in clmd's cache folder (the rule of ocl.c's kernel binary cache). */
+static void wisdom_path(char *out, size_t n)
+{
+    const char *d = getenv("CLMD_CACHE_DIR"), *x = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+    if (d && *d) snprintf(out, n, "%s/fftwf.wisdom", d);
+    else if (x && *x) snprintf(out, n, "%s/clmd/fftwf.wisdom", x);
+    else if (home && *home) snprintf(out, n, "%s/.cache/clmd/fftwf.wisdom", home);
+    else snprintf(out, n, "/tmp/clmd-cache/fftwf.wisdom");
+}
+
+/* Makes the two plans. FFTW_MEASURE plans run 2-3x faster than FFTW_ESTIMATE ones here, but
+ * measuring picks by timing, so two processes could get different algorithms and results
+ * differing in the last bits. The wisdom file keeps the first choice: later runs (a restart
+ * from a checkpoint) import it and get the same plan, hence the same bits. Returns nonzero
+ * when FFTW could not plan. */
+static int pme_plan(pme *p)
+{
+    char path[4096], tmp[4200];
+    p->nthreads = pme_threads(); /* initializes FFTW's threads, before any other FFTW call */
+    wisdom_path(path, sizeof path);
+    int had = fftwf_import_wisdom_from_filename(path);
+#ifdef CLMD_HAVE_FFTW_THREADS
+    if (fftw_threads_ok) fftwf_plan_with_nthreads(p->nthreads);
+#endif
+    const int *K = p->K;
+    /* MEASURE overwrites the arrays while planning; nothing is in them yet */
+    p->fwd = fftwf_plan_dft_r2c_3d(K[0], K[1], K[2], p->rgrid, p->cgrid, FFTW_MEASURE);
+    p->bwd = fftwf_plan_dft_c2r_3d(K[0], K[1], K[2], p->cgrid, p->rgrid, FFTW_MEASURE);
+    if (!p->fwd || !p->bwd) return 1;
+    p->wisdom = had ? 1 : 0;
+    /* write-then-rename, so concurrent runs never read half a file; failure is harmless */
+    snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
+    if (fftwf_export_wisdom_to_filename(tmp) && rename(tmp, path) == 0) p->wisdom |= 2;
+    else remove(tmp);
+    return 0;
+}
+
+/* RECIP_PARAMS of cl/pme.cl: the three reciprocal vectors, then their low parts. */
+static int set_recip_args(pme *p, cl_kernel k, int first, clmd_err *err)
+{
+    for (int d = 0; d < 3; d++) {
+        cl_float4 r = {{0}}, lo = {{0}};
+        for (int c = 0; c < 3; c++) {
+            r.s[c] = (float)p->recip[d][c];
+            lo.s[c] = (float)(p->recip[d][c] - (double)r.s[c]);
+        }
+        CLMD_ARG(k, first + d, r, err);
+        CLMD_ARG(k, first + 3 + d, lo, err);
+    }
+    return CLMD_OK;
+}
+
+static int pme_setup_device(clmd_term *t, const clmd_fenv *env, clmd_err *err)
+{
+    pme *p = t->impl;
+    clmd_dev *dev = env->dev;
+    char defs[1024];
+    cl_device_fp_config fp = 0;
+    clGetDeviceInfo(clmd_ocl_device(dev->ocl), CL_DEVICE_DOUBLE_FP_CONFIG, sizeof fp, &fp, NULL);
+    snprintf(defs, sizeof defs, "%s#define PME_ORDER %d\n#define GRID_K0 %d\n#define GRID_K1 %d\n"
+             "#define GRID_K2 %d\n#define HAVE_FP64 %d\n", clmd_dev_defines(dev), p->order, p->K[0],
+             p->K[1], p->K[2], fp != 0);
+    cl_program prog;
+    int rc;
+    if ((rc = clmd_ocl_program(dev->ocl, "pme.cl", defs, &prog, err)) ||
+        (rc = clmd_ocl_kernel(dev->ocl, prog, "pme_spread", &p->k_spread, err)) ||
+        (rc = clmd_ocl_kernel(dev->ocl, prog, "pme_finish_spread", &p->k_finish, err)) ||
+        (rc = clmd_ocl_kernel(dev->ocl, prog, "pme_gather", &p->k_gather, err)))
+        return rc;
+    if ((rc = clmd_ocl_alloc(dev->ocl, sizeof(cl_long) * (size_t)p->npoints, &p->grid_fixed, err)) ||
+        (rc = clmd_ocl_alloc(dev->ocl, sizeof(cl_float) * (size_t)p->npoints, &p->grid_dev, err)))
+        return rc;
+
+    p->rgrid = clmd_calloc(p->npoints, sizeof *p->rgrid);
+    p->cgrid = clmd_calloc(p->nhalf, sizeof *p->cgrid);
+    p->g = clmd_calloc(p->nhalf, sizeof *p->g);
+    if (pme_plan(p))
+        return clmd_err_set(err, CLMD_ERUNTIME, "PME: FFTW could not plan a %dx%dx%d transform",
+                            p->K[0], p->K[1], p->K[2]);
+    memset(p->box, 0, sizeof p->box); /* force the influence function to be made */
+    if ((rc = pme_set_box(p, env->sys->box, err))) return rc;
+
+    int n = p->sys->n;
+    cl_kernel k = p->k_spread;
+    CLMD_ARG(k, 0, dev->posq, err);
+    CLMD_ARG(k, 1, dev->posq_lo, err);
+    CLMD_ARG(k, 2, n, err);
+    CLMD_ARG(k, 3, p->grid_fixed, err);
+    k = p->k_finish;
+    CLMD_ARG(k, 0, p->grid_fixed, err);
+    CLMD_ARG(k, 1, p->grid_dev, err);
+    CLMD_ARG(k, 2, p->npoints, err);
+    k = p->k_gather;
+    CLMD_ARG(k, 0, dev->posq, err);
+    CLMD_ARG(k, 1, dev->posq_lo, err);
+    CLMD_ARG(k, 2, n, err);
+    CLMD_ARG(k, 3, p->grid_dev, err);
+    CLMD_ARG(k, 10, dev->force, err);
+    CLMD_ARG(k, 11, dev->npad, err);
+    CLMD_ARG(k, 12, dev->energy, err);
+    return CLMD_OK;
+}
+
+/* Multiplies the transformed charge grid by the influence function; returns the reciprocal
+ * energy 1/2 sum over the full grid of G |S|^2 (each stored k2 other than 0 and K2/2 stands
+ * for its conjugate mirror too) when want_energy, else 0. */
+static double pme_convolve(pme *p, int want_energy)
+{
+    const int H2 = p->K[2] / 2 + 1, K2even = p->K[2] % 2 == 0;
+    const size_t rows = (size_t)p->K[0] * p->K[1];
+    double e = 0;
+    for (size_t r = 0; r < rows; r++) {
+        fftwf_complex *c = p->cgrid + r * H2;
+        const float *g = p->g + r * H2;
+        if (want_energy) {
+            double er = 0;
+            for (int k2 = 0; k2 < H2; k2++) {
+                double m = (double)c[k2][0] * c[k2][0] + (double)c[k2][1] * c[k2][1];
+                er += (k2 == 0 || (K2even && 2 * k2 == p->K[2]) ? 1.0 : 2.0) * g[k2] * m;
+            }
+            e += er;
+        }
+        for (int k2 = 0; k2 < H2; k2++) {
+            c[k2][0] *= g[k2];
+            c[k2][1] *= g[k2];
+        }
+    }
+    return 0.5 * e;
+}
+
+static int pme_enqueue(clmd_term *t, const clmd_fenv *env, int want_energy, clmd_err *err)
+{
+    pme *p = t->impl;
+    clmd_dev *dev = env->dev;
+    clmd_probe *pr = env->probe;
+    int rc;
+    if (memcmp(p->box, env->sys->box, sizeof p->box) != 0) {
+        if ((rc = pme_set_box(p, env->sys->box, err))) return rc;
+    }
+    /* the box arguments change rarely, but setting three float4s costs nothing */
+    if ((rc = set_recip_args(p, p->k_spread, 4, err)) ||
+        (rc = set_recip_args(p, p->k_gather, 4, err)))
+        return rc;
+    size_t n = (size_t)p->sys->n;
+    if ((rc = clmd_ocl_launch(dev->ocl, p->k_spread, n, PME_WG, P_PME_SPREAD, err)) ||
+        (rc = clmd_ocl_launch(dev->ocl, p->k_finish, (size_t)p->npoints, PME_WG, P_PME_SPREAD, err)))
+        return rc;
+    /* Wait outside any probe: the queue may still run other terms' kernels, whose device time
+     * their own probes already count. */
+    if ((rc = clmd_ocl_finish(dev->ocl, err))) return rc;
+    PROBE_START(pr, P_PME_GRID_COPY);
+    rc = clmd_ocl_read(dev->ocl, p->grid_dev, 0, sizeof(float) * (size_t)p->npoints, p->rgrid, err);
+    PROBE_STOP(pr, P_PME_GRID_COPY);
+    if (rc) return rc;
+
+    PROBE_START(pr, P_PME_FFT_FWD);
+    fftwf_execute(p->fwd);
+    PROBE_STOP(pr, P_PME_FFT_FWD);
+    PROBE_START(pr, P_PME_CONVOLVE);
+    double e = pme_convolve(p, want_energy);
+    PROBE_STOP(pr, P_PME_CONVOLVE);
+    PROBE_START(pr, P_PME_FFT_INV);
+    fftwf_execute(p->bwd);
+    PROBE_STOP(pr, P_PME_FFT_INV);
+
+    PROBE_START(pr, P_PME_GRID_COPY);
+    rc = clmd_ocl_write(dev->ocl, p->grid_dev, 0, sizeof(float) * (size_t)p->npoints, p->rgrid, err);
+    PROBE_STOP(pr, P_PME_GRID_COPY);
+    if (rc) return rc;
+
+    /* energy in double on the host, handed to the kernel already in fixed point */
+    cl_long e_fixed = want_energy ? (cl_long)llround((e + p->e_self + p->e_plasma) *
+                                                     CLMD_FIXED_SCALE) : 0;
+    CLMD_ARG(p->k_gather, 13, want_energy, err);
+    CLMD_ARG(p->k_gather, 14, e_fixed, err);
+    return clmd_ocl_launch(dev->ocl, p->k_gather, n ? n : 1, PME_WG, P_PME_GATHER, err);
+}
+
+static void pme_destroy(clmd_term *t)
+{
+    pme *p = t->impl;
+    if (p->k_spread) clReleaseKernel(p->k_spread);
+    if (p->k_finish) clReleaseKernel(p->k_finish);
+    if (p->k_gather) clReleaseKernel(p->k_gather);
+    clmd_ocl_release(&p->grid_fixed);
+    clmd_ocl_release(&p->grid_dev);
+    if (p->fwd) fftwf_destroy_plan(p->fwd);
+    if (p->bwd) fftwf_destroy_plan(p->bwd);
+    clmd_free(p->rgrid);
+    clmd_free(p->cgrid);
+    clmd_free(p->g);
+    clmd_pme_ref_destroy(&p->ref);
+    clmd_free(p);
+    clmd_free(t);
+}
+
+static const clmd_term_ops pme_ops = {"pme", pme_setup_device, pme_enqueue, pme_reference,
+                                      pme_describe, pme_destroy};
+
+int clmd_pme_create(const clmd_system *sys, const clmd_ffopts *o, clmd_term **out, clmd_err *err)
+{
+    *out = NULL;
+    if (o->method != CLMD_NB_PME) return CLMD_OK;
+    if (!sys->periodic) return clmd_err_set(err, CLMD_EINPUT, "nonbonded method pme needs a periodic box");
+    int charged = 0;
+    for (int i = 0; i < sys->n && !charged; i++) charged = sys->charge[i] != 0;
+    if (!charged) return CLMD_OK; /* nothing to spread */
+    if (o->pme_order < 3 || o->pme_order > 16)
+        return clmd_err_set(err, CLMD_EINPUT, "PME: B-spline order must be 3..16 (got %d)",
+                            o->pme_order);
+    double alpha;
+    int K[3];
+    int rc = clmd_pme_params(o->cutoff_nm, o->ewald_tolerance, sys->box, o->ewald_alpha,
+                             o->pme_grid, CLMD_PME_GRID_ANY, &alpha, K, err);
+    if (rc) return rc;
+    for (int d = 0; d < 3; d++)
+        if (K[d] < o->pme_order)
+            return clmd_err_set(err, CLMD_EINPUT, "PME: grid dimension %d is %d, smaller than the "
+                                "B-spline order %d", d, K[d], o->pme_order);
+    if ((double)K[0] * K[1] * K[2] > INT_MAX / 8)
+        return clmd_err_set(err, CLMD_EINPUT, "PME: grid %dx%dx%d is too large", K[0], K[1], K[2]);
+    pme *p = clmd_alloc(sizeof *p);
+    p->sys = sys;
+    p->order = o->pme_order;
+    p->alpha = alpha;
+    memcpy(p->K, K, sizeof K);
+    p->npoints = K[0] * K[1] * K[2];
+    p->nhalf = K[0] * K[1] * (K[2] / 2 + 1);
+    p->nthreads = 1;
+    for (int i = 0; i < sys->n; i++) p->qtot += sys->charge[i];
+    p->e_self = clmd_ewald_self_energy(sys->n, sys->charge, alpha);
+    if ((rc = pme_set_box(p, sys->box, err))) {
+        clmd_free(p);
+        return rc;
+    }
+    clmd_term *t = clmd_alloc(sizeof *t);
+    t->ops = &pme_ops;
+    t->impl = p;
+    *out = t;
+    return CLMD_OK;
+}

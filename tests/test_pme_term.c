@@ -1,0 +1,558 @@
+/* Suite: PME reciprocal-space term (src/ff/pme.c, cl/pme.cl). Alanine dipeptide in water through
+ * the engine against OpenMM 7.7's NonbondedForce (energy at tolerance 1e-6, forces at 5e-4), on
+ * the OpenCL device and on the reference; the device's reciprocal part alone against the
+ * double-precision reference; full PME on the device against the converged plain Ewald sum at
+ * tolerances 5e-5..1e-3 (rectangular and triclinic); bitwise determinism; every stage timed
+ * by its probe. */
+#include <fftw3.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/mem.h"
+#include "ff/bonded_ref.h"
+#include "ff/dev.h"
+#include "ff/pme.h"
+#include "ff/pme_ref.h"
+#include "ff/term.h"
+#include "md/engine.h"
+#include "probe/probe.h"
+#include "system/amber.h"
+#include "system/system.h"
+#include "testutil.h"
+
+/* ---- helpers ---- */
+
+static uint64_t rng_state;
+static double urand(void) /* splitmix64, uniform in [0, 1) */
+{
+    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    z ^= z >> 31;
+    return (double)(z >> 11) / 9007199254740992.0;
+}
+
+/* Alanine dipeptide in TIP3P water with its bonded terms removed, so the engine computes
+ * NonbondedForce alone; *bonded gets (if not NULL) the bonded forces the system had, for
+ * subtracting from OpenMM's total forces. NULL when the data is absent. */
+static clmd_system *load_ala2(double **bonded)
+{
+    const char *top = clmd_test_data("systems/alanine-dipeptide-explicit.prmtop");
+    const char *crd = clmd_test_data("systems/alanine-dipeptide-explicit.inpcrd");
+    if (!top || !crd) return NULL;
+    char tpath[4096];
+    snprintf(tpath, sizeof tpath, "%s", top); /* clmd_test_data may reuse its buffer */
+    clmd_system *s = NULL;
+    clmd_err err = {0};
+    int rc = clmd_amber_load(tpath, crd, &s, &err);
+    if (rc) printf("\n  amber: %s\n", err.msg);
+    CU_ASSERT_EQUAL_FATAL(rc, CLMD_OK);
+    if (bonded) {
+        double *f = clmd_calloc(3 * s->n, sizeof *f);
+        clmd_bonded_ref_bonds(s, s->x, f);
+        clmd_bonded_ref_angles(s, s->x, f);
+        clmd_bonded_ref_torsions(s, s->x, f);
+        *bonded = f;
+    }
+    s->nbonds = s->nangles = s->ntorsions = 0;
+    return s;
+}
+
+static void ala2_opts(clmd_ffopts *o, double tol)
+{
+    clmd_ffopts_defaults(o);
+    o->method = CLMD_NB_PME;
+    o->cutoff_nm = 0.9;
+    o->dispersion_correction = 1;
+    o->ewald_tolerance = tol;
+}
+
+static int eval(const clmd_system *s, const clmd_ffopts *o, const char *device, clmd_probe *probe,
+                int repeat, double *e, double *f)
+{
+    clmd_engine_opts eo;
+    clmd_engine_opts_defaults(&eo);
+    snprintf(eo.device, sizeof eo.device, "%s", device);
+    clmd_engine *eng = NULL;
+    clmd_err err = {0};
+    int rc = clmd_engine_create(s, o, &eo, probe, &eng, &err);
+    if (rc) {
+        printf("\n  engine: %s\n", err.msg);
+        return rc;
+    }
+    for (int r = 0; r < repeat && !rc; r++) rc = clmd_engine_evaluate(eng, e, f, &err);
+    if (rc) printf("\n  evaluate: %s\n", err.msg);
+    clmd_engine_destroy(&eng);
+    return rc;
+}
+
+static double rms(const double *f, int n)
+{
+    double s = 0;
+    for (int i = 0; i < 3 * n; i++) s += f[i] * f[i];
+    return sqrt(s / n);
+}
+
+/* A term evaluated on a device state this test builds itself (the engine's dev holds every
+ * term), so the reciprocal part can be compared alone. Destroys t. */
+static int dev_eval_term(clmd_term *t, const clmd_system *s, const clmd_ffopts *o, double *f,
+                         double *e, clmd_err *err)
+{
+    clmd_dev d;
+    memset(&d, 0, sizeof d);
+    int rc = clmd_ocl_open("auto", NULL, &d.ocl, err);
+    if (rc) {
+        clmd_term_destroy(&t);
+        return rc;
+    }
+    int n = s->n, np = (n + 63) / 64 * 64;
+    d.n = n;
+    d.npad = np;
+    d.periodic = 1;
+    d.triclinic = !clmd_system_box_is_rectangular(s);
+    clmd_dev_set_box(&d, s->box);
+    cl_float4 *pq = clmd_calloc(np, sizeof *pq), *pl = clmd_calloc(np, sizeof *pl);
+    for (int i = 0; i < n; i++) {
+        for (int k = 0; k < 3; k++) {
+            pq[i].s[k] = (float)s->x[3 * i + k];
+            pl[i].s[k] = (float)(s->x[3 * i + k] - (double)pq[i].s[k]);
+        }
+        pq[i].s[3] = (float)s->charge[i];
+    }
+    for (int i = n; i < np; i++) pq[i].s[0] = pq[i].s[1] = pq[i].s[2] = 1e4f;
+    cl_long *fb = clmd_calloc(3 * np, sizeof *fb), eb[CLMD_E_NCOMP + 1];
+    rc = clmd_ocl_alloc(d.ocl, sizeof *pq * np, &d.posq, err);
+    if (!rc) rc = clmd_ocl_alloc(d.ocl, sizeof *pl * np, &d.posq_lo, err);
+    if (!rc) rc = clmd_ocl_alloc(d.ocl, sizeof *fb * 3 * np, &d.force, err);
+    if (!rc) rc = clmd_ocl_alloc(d.ocl, sizeof eb, &d.energy, err);
+    if (!rc) rc = clmd_ocl_write(d.ocl, d.posq, 0, sizeof *pq * np, pq, err);
+    if (!rc) rc = clmd_ocl_write(d.ocl, d.posq_lo, 0, sizeof *pl * np, pl, err);
+    clmd_fenv env = {s, o, NULL, &d, NULL, 0};
+    if (!rc) rc = t->ops->setup_device(t, &env, err);
+    if (!rc) rc = t->ops->enqueue(t, &env, 1, err);
+    if (!rc) rc = clmd_ocl_read(d.ocl, d.force, 0, sizeof *fb * 3 * np, fb, err);
+    if (!rc) rc = clmd_ocl_read(d.ocl, d.energy, 0, sizeof eb, eb, err);
+    for (int i = 0; i < n && !rc; i++)
+        for (int k = 0; k < 3; k++) f[3 * i + k] = (double)fb[i + k * np] / CLMD_FIXED_SCALE;
+    for (int c = 0; c < CLMD_E_NCOMP && !rc; c++) e[c] = (double)eb[c] / CLMD_FIXED_SCALE;
+    clmd_free(pq);
+    clmd_free(pl);
+    clmd_free(fb);
+    clmd_ocl_release(&d.posq);
+    clmd_ocl_release(&d.posq_lo);
+    clmd_ocl_release(&d.force);
+    clmd_ocl_release(&d.energy);
+    /* the term's device objects belong to this context: destroy it before closing */
+    clmd_term_destroy(&t);
+    clmd_ocl_close(&d.ocl);
+    return rc;
+}
+
+/* The PME term alone, device against reference: RMS relative force error and energies. */
+static void recip_device_vs_reference(const clmd_system *s, const clmd_ffopts *o, const char *what,
+                                      double force_bound)
+{
+    clmd_err err = {0};
+    clmd_term *t = NULL;
+    CU_ASSERT_EQUAL_FATAL(clmd_pme_create(s, o, &t, &err), CLMD_OK);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+    double alpha;
+    int K[3];
+    CU_ASSERT_EQUAL(clmd_pme_term_params(t, &alpha, K), CLMD_OK);
+    double *fr = clmd_calloc(3 * s->n, sizeof *fr), *fd = clmd_calloc(3 * s->n, sizeof *fd);
+    double er[CLMD_E_NCOMP] = {0}, ed[CLMD_E_NCOMP] = {0};
+    clmd_fenv env = {s, o, NULL, NULL, NULL, 0};
+    CU_ASSERT_EQUAL_FATAL(t->ops->reference(t, &env, s->x, fr, er, &err), CLMD_OK);
+    int rc = dev_eval_term(t, s, o, fd, ed, &err); /* destroys t */
+    if (rc) printf("\n  device: %s\n", err.msg);
+    CU_ASSERT_EQUAL_FATAL(rc, CLMD_OK);
+    double ferr = clmd_force_rms_rel(fd, fr, s->n);
+    double e_self = clmd_ewald_self_energy(s->n, s->charge, alpha);
+    printf("\n  %s: alpha %.5f grid %dx%dx%d: reciprocal force RMS rel error %.3g; E_recip+self "
+           "device %.6f reference %.6f (diff %.3g, %.2g of |self|)",
+           what, alpha, K[0], K[1], K[2], ferr, ed[CLMD_E_PME_RECIP], er[CLMD_E_PME_RECIP],
+           ed[CLMD_E_PME_RECIP] - er[CLMD_E_PME_RECIP],
+           fabs(ed[CLMD_E_PME_RECIP] - er[CLMD_E_PME_RECIP]) / fabs(e_self));
+    ASSERT_BELOW(ferr, force_bound, "device vs reference reciprocal force RMS relative error");
+    /* the grid sum E_recip is a small difference of large terms only through the self energy,
+     * so the error is judged against |E_recip - E_self| + |E_self| */
+    double e_recip = er[CLMD_E_PME_RECIP] - e_self;
+    ASSERT_REL(ed[CLMD_E_PME_RECIP], er[CLMD_E_PME_RECIP], 1e-6, fabs(e_recip) + fabs(e_self),
+               "E_recip + self", "float grid and FFT (~1e-7 relative), energy summed in double");
+    for (int c = 0; c < CLMD_E_NCOMP; c++)
+        if (c != CLMD_E_PME_RECIP) CU_ASSERT_EQUAL(ed[c], 0.0);
+    clmd_free(fr);
+    clmd_free(fd);
+}
+
+/* n random charges, no two closer than dmin (minimum image, fractional), neutral. */
+static clmd_system *random_charges(int n, const double box[3][3], double dmin, uint64_t seed)
+{
+    clmd_system *s = clmd_system_create();
+    clmd_system_alloc_particles(s, n);
+    s->periodic = 1;
+    memcpy(s->box, box, sizeof s->box);
+    double recip[3][3];
+    clmd_pme_recip_box(box, recip, NULL, NULL);
+    rng_state = seed;
+    double qs = 0;
+    for (int i = 0; i < n; i++) {
+        for (;;) {
+            const double f[3] = {urand(), urand(), urand()};
+            for (int c = 0; c < 3; c++)
+                s->x[3 * i + c] = f[0] * box[0][c] + f[1] * box[1][c] + f[2] * box[2][c];
+            int ok = 1;
+            for (int j = 0; j < i && ok; j++) {
+                const double d[3] = {s->x[3 * i] - s->x[3 * j], s->x[3 * i + 1] - s->x[3 * j + 1],
+                                     s->x[3 * i + 2] - s->x[3 * j + 2]};
+                double g[3], dd[3];
+                for (int k = 0; k < 3; k++) {
+                    g[k] = d[0] * recip[k][0] + d[1] * recip[k][1] + d[2] * recip[k][2];
+                    g[k] -= round(g[k]);
+                }
+                for (int c = 0; c < 3; c++) dd[c] = g[0] * box[0][c] + g[1] * box[1][c] + g[2] * box[2][c];
+                ok = dd[0] * dd[0] + dd[1] * dd[1] + dd[2] * dd[2] >= dmin * dmin;
+            }
+            if (ok) break;
+        }
+        s->charge[i] = 2 * urand() - 1;
+        qs += s->charge[i];
+        s->mass[i] = 10;
+        s->sigma[i] = 0.1; /* no LJ: epsilon 0 */
+        s->epsilon[i] = 0;
+    }
+    for (int i = 0; i < n; i++) s->charge[i] -= qs / n;
+    snprintf(s->source, sizeof s->source, "random charges");
+    return s;
+}
+
+/* Full PME on the OpenCL device (real space in the nonbonded term + this term) against the
+ * converged plain Ewald sum, as OpenMM's TestEwald does: RMS force error relative to the RMS
+ * force below 2x the requested tolerance. */
+static void device_pme_vs_ewald(const double box[3][3], int n, uint64_t seed, double cutoff,
+                                const double *tols, int ntol, const char *what)
+{
+    clmd_system *s = random_charges(n, box, 0.25, seed);
+    clmd_err err = {0};
+    double *fref = clmd_calloc(3 * n, sizeof *fref), *f = clmd_calloc(3 * n, sizeof *f), eref;
+    CU_ASSERT_EQUAL_FATAL(clmd_ewald_sum(n, s->charge, s->x, box, 3.5, 1e-16, fref, &eref, &err),
+                          CLMD_OK);
+    for (int k = 0; k < ntol; k++) {
+        clmd_ffopts o;
+        clmd_ffopts_defaults(&o);
+        o.method = CLMD_NB_PME;
+        o.cutoff_nm = cutoff;
+        o.dispersion_correction = 0;
+        o.ewald_tolerance = tols[k];
+        double e[CLMD_E_NCOMP];
+        CU_ASSERT_EQUAL_FATAL(eval(s, &o, "auto", NULL, 1, e, f), CLMD_OK);
+        double ferr = clmd_force_rms_rel(f, fref, n);
+        double etot = e[CLMD_E_COULOMB] + e[CLMD_E_PME_RECIP];
+        double scale = fabs(e[CLMD_E_COULOMB]) + fabs(e[CLMD_E_PME_RECIP]);
+        printf("\n  %s tol %g: force error %.3g (bound %.3g), energy %.6f vs Ewald %.6f (%.2g of "
+               "|real| + |recip + self|)", what, tols[k], ferr, 2 * tols[k], etot, eref,
+               fabs(etot - eref) / scale);
+        ASSERT_BELOW(ferr, 2 * tols[k], "OpenCL PME vs Ewald RMS force error / RMS force");
+        ASSERT_REL(etot, eref, 2 * tols[k], scale, "OpenCL PME energy vs Ewald",
+                   "the tolerance bounds the relative error; judged against the sum of |terms|");
+    }
+    clmd_free(fref);
+    clmd_free(f);
+    clmd_system_destroy(&s);
+}
+
+/* ---- tests ---- */
+
+static void ala2_energy_matches_openmm_nonbonded(const char *device)
+{
+    const char *path = clmd_test_data("ala2_pme_tight.json");
+    clmd_system *s = load_ala2(NULL);
+    if (!path || !s) {
+        clmd_system_destroy(&s);
+        CLMD_SKIP("alanine dipeptide system or ala2_pme_tight.json missing: set CLMD_TEST_DATA");
+    }
+    clmd_jv *doc = clmd_jv_load(path);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(doc);
+    double ref = clmd_jv_num(clmd_jv_get(clmd_jv_get(doc, "energies"), "NonbondedForce"), NAN);
+    clmd_ffopts o;
+    ala2_opts(&o, 1e-6);
+    double e[CLMD_E_NCOMP];
+    CU_ASSERT_EQUAL_FATAL(eval(s, &o, device, NULL, 1, e, NULL), CLMD_OK);
+    double nb = e[CLMD_E_COULOMB] + e[CLMD_E_PME_RECIP] + e[CLMD_E_LJ] + e[CLMD_E_DISP];
+    printf("\n  %s: coulomb %.6f pme_reciprocal %.6f lj %.6f disp %.6f: sum %.6f vs OpenMM %.6f "
+           "(rel %.2g)", device, e[CLMD_E_COULOMB], e[CLMD_E_PME_RECIP], e[CLMD_E_LJ],
+           e[CLMD_E_DISP], nb, ref, fabs(nb - ref) / fabs(ref));
+    ASSERT_REL(nb, ref, 1e-5, 0, "NonbondedForce energy at tolerance 1e-6",
+               "PME at 1e-6 is converged far below 1e-5; single precision sums on the device");
+    clmd_jv_free(doc);
+    clmd_system_destroy(&s);
+}
+
+static void ala2_energy_reference(void) { ala2_energy_matches_openmm_nonbonded("reference"); }
+static void ala2_energy_opencl(void) { ala2_energy_matches_openmm_nonbonded("auto"); }
+
+static void ala2_forces_match_openmm_nonbonded(const char *device, const char *file, double tol,
+                                               double bound)
+{
+    const char *path = clmd_test_data(file);
+    double *bonded = NULL;
+    clmd_system *s = load_ala2(&bonded);
+    if (!path || !s) {
+        clmd_system_destroy(&s);
+        CLMD_SKIP("alanine dipeptide system or OpenMM PME reference missing: set CLMD_TEST_DATA");
+    }
+    clmd_jv *doc = clmd_jv_load(path);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(doc);
+    double *fref = NULL;
+    CU_ASSERT_EQUAL_FATAL(clmd_jv_vec3s(clmd_jv_get(doc, "forces"), &fref), s->n);
+    for (int i = 0; i < 3 * s->n; i++) fref[i] -= bonded[i]; /* NonbondedForce alone */
+    clmd_ffopts o;
+    ala2_opts(&o, tol);
+    double e[CLMD_E_NCOMP], *f = clmd_calloc(3 * s->n, sizeof *f);
+    CU_ASSERT_EQUAL_FATAL(eval(s, &o, device, NULL, 1, e, f), CLMD_OK);
+    double err = clmd_force_rms_rel(f, fref, s->n);
+    printf("\n  %s, %s: nonbonded force RMS relative error %.3g (RMS force %.1f kJ/mol/nm)",
+           device, file, err, rms(fref, s->n));
+    ASSERT_BELOW(err, bound, "force RMS relative error vs OpenMM NonbondedForce");
+    free(fref); /* malloc'd by clmd_jv_vec3s */
+    clmd_free(f);
+    clmd_free(bonded);
+    clmd_jv_free(doc);
+    clmd_system_destroy(&s);
+}
+
+/* Same alpha and grid as OpenMM's: the difference is rounding (and float on the device), far
+ * below the tolerance 5e-4 the brief asks for. */
+static void ala2_forces_reference(void)
+{
+    ala2_forces_match_openmm_nonbonded("reference", "ala2_pme.json", 5e-4, 5e-4);
+}
+static void ala2_forces_opencl(void)
+{
+    ala2_forces_match_openmm_nonbonded("auto", "ala2_pme.json", 5e-4, 5e-4);
+}
+static void ala2_forces_tight_opencl(void)
+{
+    /* at 1e-6 the float device path's own rounding (~1e-6 .. 1e-5) dominates */
+    ala2_forces_match_openmm_nonbonded("auto", "ala2_pme_tight.json", 1e-6, 5e-5);
+}
+
+static void ala2_term_params_match_openmm(void)
+{
+    const char *files[2] = {"ala2_pme.json", "ala2_pme_tight.json"};
+    const double tols[2] = {5e-4, 1e-6};
+    clmd_system *s = load_ala2(NULL);
+    if (!s) CLMD_SKIP("alanine dipeptide system missing: set CLMD_TEST_DATA");
+    for (int k = 0; k < 2; k++) {
+        const char *path = clmd_test_data(files[k]);
+        if (!path) {
+            clmd_system_destroy(&s);
+            CLMD_SKIP("OpenMM PME reference missing: set CLMD_TEST_DATA");
+        }
+        clmd_jv *doc = clmd_jv_load(path);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(doc);
+        clmd_ffopts o;
+        ala2_opts(&o, tols[k]);
+        clmd_term *t = NULL;
+        clmd_err err = {0};
+        CU_ASSERT_EQUAL_FATAL(clmd_pme_create(s, &o, &t, &err), CLMD_OK);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+        double alpha;
+        int K[3];
+        CU_ASSERT_EQUAL(clmd_pme_term_params(t, &alpha, K), CLMD_OK);
+        const clmd_jv *pme = clmd_jv_get(doc, "pme");
+        ASSERT_REL(alpha, clmd_jv_num(clmd_jv_get(pme, "alpha"), NAN), 1e-15, 0, "alpha",
+                   "OpenMM's expression; last-bit libm differences only");
+        for (int d = 0; d < 3; d++)
+            CU_ASSERT_EQUAL(K[d], (int)clmd_jv_num(clmd_jv_get(pme, "grid")->item[d], -1));
+        char line[256];
+        FILE *m = fmemopen(line, sizeof line, "w");
+        t->ops->describe(t, m);
+        fclose(m);
+        printf("\n  %s", line);
+        CU_ASSERT_PTR_NOT_NULL(strstr(line, "grid "));
+        clmd_term_destroy(&t);
+        clmd_jv_free(doc);
+    }
+    /* the nonbonded term is not a PME term; other methods get no PME term */
+    clmd_ffopts o;
+    ala2_opts(&o, 5e-4);
+    clmd_term *nb = NULL, *none = NULL;
+    clmd_err err = {0};
+    CU_ASSERT_EQUAL_FATAL(clmd_nonbonded_create(s, &o, &nb, &err), CLMD_OK);
+    CU_ASSERT_EQUAL(clmd_pme_term_params(nb, NULL, NULL), CLMD_EINPUT);
+    clmd_term_destroy(&nb);
+    o.method = CLMD_NB_REACTION_FIELD;
+    CU_ASSERT_EQUAL(clmd_pme_create(s, &o, &none, &err), CLMD_OK);
+    CU_ASSERT_PTR_NULL(none);
+    clmd_system_destroy(&s);
+}
+
+static void ala2_recip_opencl_equals_reference(void)
+{
+    clmd_system *s = load_ala2(NULL);
+    if (!s) CLMD_SKIP("alanine dipeptide system missing: set CLMD_TEST_DATA");
+    clmd_ffopts o;
+    ala2_opts(&o, 5e-4);
+    /* float grids and single-precision FFTs: the float FFT alone costs ~1e-6 on the 140^3
+     * grid; B-splines and fractional coordinates are in double where the device has doubles */
+    recip_device_vs_reference(s, &o, "ala2 tol 5e-4", 5e-6);
+    ala2_opts(&o, 1e-6);
+    recip_device_vs_reference(s, &o, "ala2 tol 1e-6", 5e-6);
+    clmd_system_destroy(&s);
+}
+
+static void triclinic_recip_opencl_equals_reference(void)
+{
+    const double box[3][3] = {{3.0, 0, 0}, {1.1, 2.9, 0}, {-1.2, 1.3, 2.8}};
+    clmd_system *s = random_charges(400, box, 0.2, 99);
+    /* shift a few atoms by box vectors: the wrap into the cell is the kernel's job */
+    for (int i = 0; i < 40; i++)
+        for (int c = 0; c < 3; c++) s->x[3 * i + c] += (i % 3 - 1) * box[i % 3][c];
+    clmd_ffopts o;
+    clmd_ffopts_defaults(&o);
+    o.method = CLMD_NB_PME;
+    o.cutoff_nm = 1.0;
+    o.ewald_tolerance = 1e-5;
+    recip_device_vs_reference(s, &o, "triclinic tol 1e-5", 5e-6);
+    clmd_system_destroy(&s);
+}
+
+static void opencl_pme_force_error_below_twice_tolerance(void)
+{
+    const double box[3][3] = {{3, 0, 0}, {0, 3, 0}, {0, 0, 3}};
+    const double tols[] = {5e-5, 1e-4, 5e-4, 1e-3};
+    device_pme_vs_ewald(box, 300, 2024, 1.0, tols, 4, "rectangular");
+}
+
+static void opencl_pme_triclinic_matches_ewald(void)
+{
+    /* reduced form, skewed in all three angles; cutoff below half of every cell height */
+    clmd_system *tmp = clmd_system_create();
+    clmd_system_set_box_angles(tmp, 3.2, 3.3, 3.4, 75, 100, 80);
+    double box[3][3];
+    memcpy(box, tmp->box, sizeof box);
+    clmd_system_destroy(&tmp);
+    const double tols[] = {5e-5, 1e-4, 5e-4, 1e-3};
+    device_pme_vs_ewald(box, 300, 31, 1.0, tols, 4, "triclinic");
+}
+
+static void opencl_evaluations_are_bitwise_identical(void)
+{
+    clmd_system *s = load_ala2(NULL);
+    if (!s) CLMD_SKIP("alanine dipeptide system missing: set CLMD_TEST_DATA");
+    clmd_ffopts o;
+    ala2_opts(&o, 5e-4);
+    double e1[CLMD_E_NCOMP], e2[CLMD_E_NCOMP];
+    double *f1 = clmd_calloc(3 * s->n, sizeof *f1), *f2 = clmd_calloc(3 * s->n, sizeof *f2);
+    /* two engines (FFTW plans made twice), the second evaluating three times */
+    CU_ASSERT_EQUAL_FATAL(eval(s, &o, "auto", NULL, 1, e1, f1), CLMD_OK);
+    CU_ASSERT_EQUAL_FATAL(eval(s, &o, "auto", NULL, 3, e2, f2), CLMD_OK);
+    CU_ASSERT_EQUAL(memcmp(f1, f2, sizeof *f1 * 3 * s->n), 0);
+    CU_ASSERT_EQUAL(memcmp(e1, e2, sizeof e1), 0);
+    CU_ASSERT(e1[CLMD_E_PME_RECIP] != 0);
+    clmd_free(f1);
+    clmd_free(f2);
+    clmd_system_destroy(&s);
+}
+
+/* A restarted run is a new process: FFTW's in-memory wisdom is gone and a measuring planner
+ * could pick another algorithm. The term keeps its plans in a wisdom file, so a term made after
+ * forgetting all wisdom gets the same plan and the same bits. A fresh cache folder makes the
+ * first term measure for real. */
+static void new_process_reproduces_bits_through_wisdom_file(void)
+{
+    const char *dir = clmd_test_tmpdir();
+    CU_ASSERT_PTR_NOT_NULL_FATAL(dir);
+    char cwd[4096], cache[8300];
+    CU_ASSERT_PTR_NOT_NULL_FATAL(getcwd(cwd, sizeof cwd));
+    snprintf(cache, sizeof cache, "%s/%s", cwd, dir);
+    const char *old = getenv("CLMD_CACHE_DIR");
+    char *saved = old ? strdup(old) : NULL;
+    setenv("CLMD_CACHE_DIR", cache, 1);
+
+    const double box[3][3] = {{3.1, 0, 0}, {0, 3.2, 0}, {0, 0, 3.3}};
+    clmd_system *s = random_charges(500, box, 0.2, 7);
+    clmd_ffopts o;
+    clmd_ffopts_defaults(&o);
+    o.method = CLMD_NB_PME;
+    o.cutoff_nm = 1.0;
+    o.ewald_tolerance = 1e-5;
+    double *f[2], e[2][CLMD_E_NCOMP];
+    for (int k = 0; k < 2; k++) {
+        if (k == 1) fftwf_forget_wisdom();
+        clmd_term *t = NULL;
+        clmd_err err = {0};
+        f[k] = clmd_calloc(3 * s->n, sizeof *f[k]);
+        CU_ASSERT_EQUAL_FATAL(clmd_pme_create(s, &o, &t, &err), CLMD_OK);
+        int rc = dev_eval_term(t, s, &o, f[k], e[k], &err);
+        if (rc) printf("\n  device: %s\n", err.msg);
+        CU_ASSERT_EQUAL_FATAL(rc, CLMD_OK);
+    }
+    char wisdom[8400];
+    snprintf(wisdom, sizeof wisdom, "%s/fftwf.wisdom", cache);
+    CU_ASSERT(access(wisdom, R_OK) == 0);
+    CU_ASSERT_EQUAL(memcmp(f[0], f[1], sizeof *f[0] * 3 * s->n), 0);
+    CU_ASSERT_EQUAL(memcmp(e[0], e[1], sizeof e[0]), 0);
+    if (saved) setenv("CLMD_CACHE_DIR", saved, 1);
+    else unsetenv("CLMD_CACHE_DIR");
+    free(saved);
+    clmd_free(f[0]);
+    clmd_free(f[1]);
+    clmd_system_destroy(&s);
+}
+
+static void every_pme_stage_is_timed(void)
+{
+    clmd_system *s = load_ala2(NULL);
+    if (!s) CLMD_SKIP("alanine dipeptide system missing: set CLMD_TEST_DATA");
+    const clmd_probe_id ids[] = {P_PME_SPREAD, P_PME_GRID_COPY, P_PME_FFT_FWD, P_PME_CONVOLVE,
+                                 P_PME_FFT_INV, P_PME_GATHER};
+    const double tols[2] = {5e-4, 1e-6};
+    for (int k = 0; k < 2; k++) {
+        clmd_ffopts o;
+        ala2_opts(&o, tols[k]);
+        clmd_probe *pr = clmd_probe_create(1);
+        enum { NEVAL = 20 };
+        double e[CLMD_E_NCOMP];
+        CU_ASSERT_EQUAL_FATAL(eval(s, &o, "auto", pr, NEVAL, e, NULL), CLMD_OK);
+        printf("\n  ala2 (%d atoms), tolerance %g, %d evaluations with energy, per evaluation:",
+               s->n, tols[k], NEVAL);
+        for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
+            long calls = clmd_probe_calls(pr, ids[i]);
+            double ms = clmd_probe_total_ms(pr, ids[i]);
+            printf("\n    %-16s %4ld calls %9.3f ms", clmd_probe_name(ids[i]), calls, ms / NEVAL);
+            CU_ASSERT(calls >= NEVAL);
+            CU_ASSERT(ms > 0);
+        }
+        printf("\n    %-16s %4ld calls %9.3f ms", clmd_probe_name(P_NONBONDED),
+               clmd_probe_calls(pr, P_NONBONDED), clmd_probe_total_ms(pr, P_NONBONDED) / NEVAL);
+        printf("\n    %-16s %4ld calls %9.3f ms", clmd_probe_name(P_PAIRS14),
+               clmd_probe_calls(pr, P_PAIRS14), clmd_probe_total_ms(pr, P_PAIRS14) / NEVAL);
+        clmd_probe_destroy(&pr);
+    }
+    clmd_system_destroy(&s);
+}
+
+int main(int argc, char **argv)
+{
+    const clmd_test tests[] = {
+        {"PME term's alpha and grid are OpenMM's; describe() names them", ala2_term_params_match_openmm},
+        {"ala2 reference: coulomb + pme + lj + disp = OpenMM NonbondedForce (tol 1e-6)", ala2_energy_reference},
+        {"ala2 OpenCL: coulomb + pme + lj + disp = OpenMM NonbondedForce (tol 1e-6)", ala2_energy_opencl},
+        {"ala2 reference: nonbonded forces match OpenMM (tol 5e-4)", ala2_forces_reference},
+        {"ala2 OpenCL: nonbonded forces match OpenMM (tol 5e-4)", ala2_forces_opencl},
+        {"ala2 OpenCL: nonbonded forces match OpenMM (tol 1e-6)", ala2_forces_tight_opencl},
+        {"ala2: OpenCL reciprocal part equals the double reference", ala2_recip_opencl_equals_reference},
+        {"triclinic: OpenCL reciprocal part equals the double reference", triclinic_recip_opencl_equals_reference},
+        {"OpenCL PME force error below 2x tolerance vs Ewald sum (5e-5..1e-3)", opencl_pme_force_error_below_twice_tolerance},
+        {"triclinic OpenCL PME matches the Ewald sum (5e-5..1e-3)", opencl_pme_triclinic_matches_ewald},
+        {"OpenCL PME evaluations are bitwise identical", opencl_evaluations_are_bitwise_identical},
+        {"a new process reproduces the bits through the FFTW wisdom file", new_process_reproduces_bits_through_wisdom_file},
+        {"every PME stage is timed by its probe", every_pme_stage_is_timed},
+        {NULL, NULL}};
+    return clmd_test_main("pme_term", tests, argc, argv);
+}
