@@ -133,6 +133,7 @@ static int dev_eval_term(clmd_term *t, const clmd_system *s, const clmd_ffopts *
     clmd_fenv env = {s, o, NULL, &d, NULL, 0};
     if (!rc) rc = t->ops->setup_device(t, &env, err);
     if (!rc) rc = t->ops->enqueue(t, &env, 1, err);
+    if (!rc && t->ops->finish) rc = t->ops->finish(t, &env, 1, err);
     if (!rc) rc = clmd_ocl_read(d.ocl, d.force, 0, sizeof *fb * 3 * np, fb, err);
     if (!rc) rc = clmd_ocl_read(d.ocl, d.energy, 0, sizeof eb, eb, err);
     for (int i = 0; i < n && !rc; i++)

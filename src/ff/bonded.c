@@ -224,7 +224,7 @@ static void bd_destroy(clmd_term *t)
 }
 
 static const clmd_term_ops bd_ops = {"bonded", bd_setup_device, bd_enqueue, bd_reference,
-                                     bd_describe, bd_destroy};
+                                     bd_describe, bd_destroy, NULL};
 
 /* ---- construction ---- */
 

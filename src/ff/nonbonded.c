@@ -341,7 +341,7 @@ static void nb_destroy(clmd_term *t)
 }
 
 static const clmd_term_ops nb_ops = {"nonbonded", nb_setup_device, nb_enqueue, nb_reference,
-                                     nb_describe, nb_destroy};
+                                     nb_describe, nb_destroy, NULL};
 
 static int cmp_pair(const void *a, const void *b)
 {

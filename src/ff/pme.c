@@ -28,6 +28,7 @@ enum { PME_WG = 64 };
 
 typedef struct pme {
     const clmd_system *sys;
+    cl_event grid_event; /* the grid's copy to the host, between enqueue and finish */
     int order, K[3], npoints, nhalf;
     double alpha;
     double qtot;
@@ -129,14 +130,12 @@ static int pme_threads(void)
     return cores > 64 ? 64 : (int)cores;
 }
 
-/* FFTW wisdom file in clmd's cache folder (the rule of ocl.c's kernel binary cache). */
+/* FFTW wisdom file in clmd's cache folder. */
 static void wisdom_path(char *out, size_t n)
 {
-    const char *d = getenv("CLMD_CACHE_DIR"), *x = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
-    if (d && *d) snprintf(out, n, "%s/fftwf.wisdom", d);
-    else if (x && *x) snprintf(out, n, "%s/clmd/fftwf.wisdom", x);
-    else if (home && *home) snprintf(out, n, "%s/.cache/clmd/fftwf.wisdom", home);
-    else snprintf(out, n, "/tmp/clmd-cache/fftwf.wisdom");
+    char dir[4000];
+    clmd_ocl_cache_dir(dir, sizeof dir);
+    snprintf(out, n, "%s/fftwf.wisdom", dir);
 }
 
 /* Makes the two plans. FFTW_MEASURE plans run 2-3x faster than FFTW_ESTIMATE ones here, but
@@ -261,9 +260,9 @@ static double pme_convolve(pme *p, int want_energy)
 
 static int pme_enqueue(clmd_term *t, const clmd_fenv *env, int want_energy, clmd_err *err)
 {
+    (void)want_energy;
     pme *p = t->impl;
     clmd_dev *dev = env->dev;
-    clmd_probe *pr = env->probe;
     int rc;
     if (memcmp(p->box, env->sys->box, sizeof p->box) != 0) {
         if ((rc = pme_set_box(p, env->sys->box, err))) return rc;
@@ -276,11 +275,21 @@ static int pme_enqueue(clmd_term *t, const clmd_fenv *env, int want_energy, clmd
     if ((rc = clmd_ocl_launch(dev->ocl, p->k_spread, n, PME_WG, P_PME_SPREAD, err)) ||
         (rc = clmd_ocl_launch(dev->ocl, p->k_finish, (size_t)p->npoints, PME_WG, P_PME_SPREAD, err)))
         return rc;
-    /* Wait outside any probe: the queue may still run other terms' kernels, whose device time
-     * their own probes already count. */
-    if ((rc = clmd_ocl_finish(dev->ocl, err))) return rc;
+    /* the grid comes back while the device goes on with the other terms' kernels */
+    return clmd_ocl_read_async(dev->ocl, p->grid_dev, 0, sizeof(float) * (size_t)p->npoints,
+                               p->rgrid, &p->grid_event, err);
+}
+
+/* Second half: FFT, convolution and inverse FFT on the host, grid back, gather on the device. */
+static int pme_finish(clmd_term *t, const clmd_fenv *env, int want_energy, clmd_err *err)
+{
+    pme *p = t->impl;
+    clmd_dev *dev = env->dev;
+    clmd_probe *pr = env->probe;
+    int rc;
+    size_t n = (size_t)p->sys->n;
     PROBE_START(pr, P_PME_GRID_COPY);
-    rc = clmd_ocl_read(dev->ocl, p->grid_dev, 0, sizeof(float) * (size_t)p->npoints, p->rgrid, err);
+    rc = clmd_ocl_wait(dev->ocl, &p->grid_event, err);
     PROBE_STOP(pr, P_PME_GRID_COPY);
     if (rc) return rc;
 
@@ -294,8 +303,11 @@ static int pme_enqueue(clmd_term *t, const clmd_fenv *env, int want_energy, clmd
     fftwf_execute(p->bwd);
     PROBE_STOP(pr, P_PME_FFT_INV);
 
+    /* in-order queue: the gather sees the grid, and the next step's read of rgrid waits for
+     * this write, so the host buffer may be reused without blocking here */
     PROBE_START(pr, P_PME_GRID_COPY);
-    rc = clmd_ocl_write(dev->ocl, p->grid_dev, 0, sizeof(float) * (size_t)p->npoints, p->rgrid, err);
+    rc = clmd_ocl_write_async(dev->ocl, p->grid_dev, 0, sizeof(float) * (size_t)p->npoints,
+                              p->rgrid, err);
     PROBE_STOP(pr, P_PME_GRID_COPY);
     if (rc) return rc;
 
@@ -310,6 +322,7 @@ static int pme_enqueue(clmd_term *t, const clmd_fenv *env, int want_energy, clmd
 static void pme_destroy(clmd_term *t)
 {
     pme *p = t->impl;
+    if (p->grid_event) clReleaseEvent(p->grid_event);
     if (p->k_spread) clReleaseKernel(p->k_spread);
     if (p->k_finish) clReleaseKernel(p->k_finish);
     if (p->k_gather) clReleaseKernel(p->k_gather);
@@ -326,7 +339,7 @@ static void pme_destroy(clmd_term *t)
 }
 
 static const clmd_term_ops pme_ops = {"pme", pme_setup_device, pme_enqueue, pme_reference,
-                                      pme_describe, pme_destroy};
+                                      pme_describe, pme_destroy, pme_finish};
 
 int clmd_pme_create(const clmd_system *sys, const clmd_ffopts *o, clmd_term **out, clmd_err *err)
 {

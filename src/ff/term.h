@@ -65,6 +65,10 @@ typedef struct clmd_term_ops {
     void (*describe)(const clmd_term *t, FILE *out);
     /* Releases the term: its private state, device objects and the clmd_term itself. */
     void (*destroy)(clmd_term *t);
+    /* Optional second half of a device evaluation, called after every term's enqueue: a term
+     * whose work needs the host (PME's FFT) starts it in enqueue and completes it here, so the
+     * device runs the other terms' kernels meanwhile. NULL when not needed. */
+    int (*finish)(clmd_term *t, const clmd_fenv *env, int want_energy, clmd_err *err);
 } clmd_term_ops;
 
 struct clmd_term {

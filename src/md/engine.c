@@ -373,6 +373,10 @@ static int forces_device(clmd_engine *e, int want_energy, clmd_err *err)
     clmd_fenv env = {e->sys, &e->ff, e->nl, d, e->probe, e->step};
     for (int t = 0; t < e->nterms; t++)
         if ((rc = e->terms[t]->ops->enqueue(e->terms[t], &env, want_energy, err))) return rc;
+    for (int t = 0; t < e->nterms; t++)
+        if (e->terms[t]->ops->finish &&
+            (rc = e->terms[t]->ops->finish(e->terms[t], &env, want_energy, err)))
+            return rc;
     return CLMD_OK;
 }
 

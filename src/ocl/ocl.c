@@ -307,7 +307,7 @@ static uint64_t fnv1a(const void *data, size_t n, uint64_t h)
     return h;
 }
 
-static void cache_dir(char *out, size_t n)
+void clmd_ocl_cache_dir(char *out, size_t n)
 {
     const char *d = getenv("CLMD_CACHE_DIR");
     if (d && *d) {
@@ -421,7 +421,7 @@ int clmd_ocl_program(clmd_ocl *o, const char *file, const char *defines, cl_prog
     h = fnv1a(o->description, strlen(o->description), h);
     h = fnv1a(BUILD_OPTIONS, strlen(BUILD_OPTIONS), h);
     char dir[4096], path[4200];
-    cache_dir(dir, sizeof dir);
+    clmd_ocl_cache_dir(dir, sizeof dir);
     snprintf(path, sizeof path, "%s/%016llx.bin", dir, (unsigned long long)h);
 
     cl_program prog = load_cached(o, path);
@@ -499,6 +499,31 @@ int clmd_ocl_read(clmd_ocl *o, cl_mem m, size_t offset, size_t bytes, void *dst,
     CL_CHECK(clEnqueueReadBuffer(o->queue, m, CL_TRUE, offset, bytes, dst, 0, NULL, NULL), err);
     /* in-order queue: everything enqueued before this read has completed */
     harvest(o);
+    return CLMD_OK;
+}
+
+int clmd_ocl_read_async(clmd_ocl *o, cl_mem m, size_t offset, size_t bytes, void *dst,
+                        cl_event *ev, clmd_err *err)
+{
+    CL_CHECK(clEnqueueReadBuffer(o->queue, m, CL_FALSE, offset, bytes, dst, 0, NULL, ev), err);
+    return CLMD_OK;
+}
+
+int clmd_ocl_write_async(clmd_ocl *o, cl_mem m, size_t offset, size_t bytes, const void *src,
+                         clmd_err *err)
+{
+    CL_CHECK(clEnqueueWriteBuffer(o->queue, m, CL_FALSE, offset, bytes, src, 0, NULL, NULL), err);
+    return CLMD_OK;
+}
+
+int clmd_ocl_wait(clmd_ocl *o, cl_event *ev, clmd_err *err)
+{
+    (void)o;
+    if (!ev || !*ev) return CLMD_OK;
+    cl_int rc = clWaitForEvents(1, ev);
+    clReleaseEvent(*ev);
+    *ev = NULL;
+    CL_CHECK(rc, err);
     return CLMD_OK;
 }
 

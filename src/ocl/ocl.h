@@ -56,6 +56,16 @@ int clmd_ocl_write(clmd_ocl *o, cl_mem m, size_t offset, size_t bytes, const voi
 int clmd_ocl_read(clmd_ocl *o, cl_mem m, size_t offset, size_t bytes, void *dst,
                   clmd_err *err); /* blocking; also harvests finished profiling events */
 int clmd_ocl_zero(clmd_ocl *o, cl_mem m, size_t bytes, clmd_err *err);
+/* Non-blocking copies: *ev completes when the copy has; dst/src must stay valid until then.
+ * clmd_ocl_wait waits for and releases the event. */
+int clmd_ocl_read_async(clmd_ocl *o, cl_mem m, size_t offset, size_t bytes, void *dst,
+                        cl_event *ev, clmd_err *err);
+int clmd_ocl_write_async(clmd_ocl *o, cl_mem m, size_t offset, size_t bytes, const void *src,
+                         clmd_err *err);
+int clmd_ocl_wait(clmd_ocl *o, cl_event *ev, clmd_err *err);
+/* The folder of clmd's caches (kernel binaries, FFT plans): CLMD_CACHE_DIR, else
+ * $XDG_CACHE_HOME/clmd, else ~/.cache/clmd. */
+void clmd_ocl_cache_dir(char *out, size_t n);
 
 /* Launches a 1-D kernel; global is rounded up to a multiple of local (local 0: driver's choice).
  * The kernel's device time is credited to probe id `pid`. */
