@@ -19,7 +19,7 @@ __kernel void nonbonded(__global const real4 *restrict posq, __global const real
                         __global const real2 *restrict ljp, __global const int *restrict cluster_atoms,
                         __global const int *restrict jstart, __global const uint *restrict jlist,
                         const int nclusters, __global long *restrict force, const int npad,
-                        __global long *restrict energy, const int want_energy, const real e_const,
+                        __global long *restrict energy, const int want_energy, const long e_const,
                         BOX_PARAMS)
 {
     const int c = get_global_id(0);
@@ -123,7 +123,7 @@ __kernel void nonbonded(__global const real4 *restrict posq, __global const real
                           ecoul.s6 + ecoul.s7);
         add_energy(energy, E_LJ, el);
         add_energy(energy, E_COULOMB, ec);
-        if (c == 0) add_energy(energy, E_DISP, e_const);
+        if (c == 0) atom_add(&energy[E_DISP], e_const);
     }
 }
 
@@ -136,7 +136,7 @@ void nonbonded(__global const real4 *restrict posq, __global const real4 *restri
                __global const int *restrict cluster_atoms, __global const int *restrict jstart,
                __global const uint *restrict jlist, const int nclusters,
                __global long *restrict force, const int npad, __global long *restrict energy,
-               const int want_energy, const real e_const, BOX_PARAMS)
+               const int want_energy, const long e_const, BOX_PARAMS)
 {
     const int c = get_group_id(0);
     const int lid = get_local_id(0);
@@ -219,7 +219,7 @@ void nonbonded(__global const real4 *restrict posq, __global const real4 *restri
         for (int k = 0; k < 64; k++) t += ered[k];
         add_energy(energy, E_LJ, 0.5f * t.x);
         add_energy(energy, E_COULOMB, 0.5f * t.y);
-        if (c == 0) add_energy(energy, E_DISP, e_const);
+        if (c == 0) atom_add(&energy[E_DISP], e_const);
     }
 }
 #endif

@@ -10,6 +10,7 @@
 #include "buildinfo.h"
 #include "core/json.h"
 #include "core/mem.h"
+#include "ff/pme.h"
 #include "ff/term.h"
 #include "input/deck.h"
 #include "io/checkpoint.h"
@@ -262,6 +263,22 @@ int clmd_cmd_eval(int argc, char **argv)
     }
     clmd_json_number(&j, "total", total);
     clmd_json_end_object(&j);
+    if (s.deck.ff.method == CLMD_NB_PME) {
+        /* the same deterministic choice the engine's PME term made */
+        clmd_term *pt = NULL;
+        double alpha;
+        int grid[3];
+        if (clmd_pme_create(s.sys, &s.deck.ff, &pt, &err) == CLMD_OK && pt &&
+            clmd_pme_term_params(pt, &alpha, grid) == CLMD_OK) {
+            clmd_json_begin_object(&j, "pme");
+            clmd_json_number(&j, "alpha", alpha);
+            clmd_json_begin_array(&j, "grid");
+            for (int k = 0; k < 3; k++) clmd_json_int(&j, NULL, grid[k]);
+            clmd_json_end_array(&j);
+            clmd_json_end_object(&j);
+        }
+        clmd_term_destroy(&pt);
+    }
     clmd_json_begin_array(&j, "forces");
     for (int i = 0; i < n; i++) {
         fprintf(out, "%s\n[%.10g, %.10g, %.10g]", i ? "," : "", f[3 * i], f[3 * i + 1], f[3 * i + 2]);

@@ -277,7 +277,7 @@ static int nb_setup_device(clmd_term *t, const clmd_fenv *env, clmd_err *err)
     if (rc) return rc;
 
     cl_kernel k = nb->k_nb;
-    float e_disp = (float)nb->e_disp;
+    cl_long e_disp = (cl_long)llround(nb->e_disp * CLMD_FIXED_SCALE); /* exact: added once */
     CLMD_ARG(k, 0, dev->posq, err);
     CLMD_ARG(k, 1, dev->posq_lo, err);
     CLMD_ARG(k, 2, nb->ljp, err);
