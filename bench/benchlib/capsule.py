@@ -128,7 +128,7 @@ def hardware():
     m = re.search(r"^model name\s*:\s*(.+)$", cpuinfo, re.M)
     mem = re.search(r"^MemTotal:\s*(\d+)\s*kB", _read("/proc/meminfo"), re.M)
     return {"cpu_model": m.group(1).strip() if m else platform.processor() or None,
-            "cores": os.cpu_count(),
+            "cores": len(re.findall(r"^processor\s*:", cpuinfo, re.M)) or os.cpu_count(),
             "memory_gib": round(int(mem.group(1)) / 1048576.0, 1) if mem else None,
             "machine": platform.machine()}
 

@@ -103,14 +103,21 @@ class ClmdSession:
     def __init__(self, bench, workdir, device, timeout, steps):
         self.bench, self.workdir, self.device, self.timeout, self.steps = bench, workdir, device, timeout, steps
         self.deck = os.path.join(workdir, "deck.yaml")
-        self.count = 0
+        self.count, self.probe_paths = 0, []
         os.makedirs(workdir, exist_ok=True)
         with open(self.deck, "w") as f:
             f.write(bench.system.clmd_deck("clmd bench %s" % bench.name, steps, os.path.join(workdir, "out"), device))
 
-    def command(self, probe_path):
-        return [binary(), "run", self.deck, "--steps", str(self.steps), "--device", self.device,
+    def command(self, probe_path, steps=None):
+        return [binary(), "run", self.deck, "--steps", str(steps or self.steps), "--device", self.device,
                 "--probe-json", probe_path, "--overwrite", "--quiet"]
+
+    def warmup(self):
+        """One short untimed run: PoCL compiles a kernel at its first launch and caches the binary,
+        so the first process on a fresh cache pays compilation inside the MD loop."""
+        path = os.path.join(self.workdir, "probe-warmup.json")
+        run_cmd(self.command(path, min(self.steps, 20)), self.timeout)
+        read_probe(path)
 
     def sample(self):
         """One run; returns (steps_per_s, probe dict)."""
@@ -120,6 +127,7 @@ class ClmdSession:
             os.remove(probe_path)
         run_cmd(self.command(probe_path), self.timeout)
         pr = read_probe(probe_path)
+        self.probe_paths.append(probe_path)
         if int(pr["steps"]) != self.steps:
             raise Blocked("clmd ran %s steps, asked for %d" % (pr["steps"], self.steps))
         return loop_steps_per_s(pr), pr
@@ -132,11 +140,15 @@ class ClmdSession:
         and on the double-precision reference path; error is None with a reason when unavailable."""
         try:
             forces = {}
+            deck = os.path.join(self.workdir, "eval.yaml")
+            with open(deck, "w") as f:
+                f.write(self.bench.system.fidelity_deck("clmd bench %s (fidelity)" % self.bench.name,
+                                                        os.path.join(self.workdir, "out-eval"), self.device, self.workdir))
             for tag, dev in (("device", self.device), ("reference", "reference")):
                 path = os.path.join(self.workdir, "eval-%s.json" % tag)
                 if os.path.exists(path):
                     os.remove(path)
-                run_cmd([binary(), "eval", self.deck, "--json", path, "--device", dev], timeout)
+                run_cmd([binary(), "eval", deck, "--json", path, "--device", dev], timeout)
                 with open(path) as f:
                     forces[tag] = json.load(f)["forces"]
             return force_error(forces["device"], forces["reference"]), None

@@ -86,6 +86,7 @@ def run_bench(bench, opt, workdir, deadline, cut):
                     if why:
                         raise Blocked(why)
                     sessions[e] = clmd.ClmdSession(bench, os.path.join(workdir, "clmd"), opt.device, opt.timeout, steps)
+                    sessions[e].warmup()
                 else:
                     t = time.monotonic()
                     sessions[e] = by_engine[e].prepare(bench, os.path.join(workdir, e), steps, opt.timeout)
@@ -128,11 +129,12 @@ def run_bench(bench, opt, workdir, deadline, cut):
     if want_clmd:
         sess = sessions.get("clmd")
         extra = dict(_row_base(bench), steps=steps, device=opt.device, fidelity_note=None if fidelity is not None else fid_reason,
-                     reproduce="bench/run%s --only '^%s/clmd'" % (" --quick" if quick else "", re.escape(bench.name)))
+                     reproduce="bench/run%s --only '^%s/clmd'" % (" --quick" if quick else "", bench.name))
         if sess:
             extra.update(deck=open(sess.deck).read(), command=" ".join(sess.command("probe.json")))
         if probes:
-            extra.update(phases=_median_phases(probes), counters=probes[-1].get("counters", {}),
+            extra.update(probe_files=[os.path.relpath(p, os.path.dirname(os.path.dirname(workdir))) for p in sess.probe_paths],
+                         phases=_median_phases(probes), counters=probes[-1].get("counters", {}),
                          probe_info=probes[-1].get("info", {}), probe_build=probes[-1].get("build", {}))
         if opt.wants(bench.clmd_row()):
             rows.append(capsule.make_row(bench.clmd_row(), "clmd", reason=blocked.get("clmd"), samples=samples.get("clmd", []),
@@ -144,7 +146,7 @@ def run_bench(bench, opt, workdir, deadline, cut):
         rows.append(capsule.make_row(bench.peer_row(p), e, reason=blocked.get(e), samples=samples[e], metric="steps_per_s",
                                      steps=steps, peer=p.describe(), version=p.get_version(), facts=facts.get(e, {}),
                                      reproduce="bench/run%s --only '^%s/%s$'" % (" --quick" if quick else "",
-                                                                                 re.escape(bench.name), e),
+                                                                                 bench.name, e),
                                      **_row_base(bench)))
     return rows, probes
 
@@ -178,7 +180,7 @@ def _phase_row(bench, ph, probes, clmd_reason, fidelity, steps, quick):
     return capsule.make_row(bench.phase_row(ph), "clmd", reason=reason, samples=vals, metric="ms_per_step",
                             fidelity=fidelity, phase=ph, share=stats.summarize(shares)[0], steps=steps,
                             reproduce="bench/run%s --only '^%s/clmd/%s$'" % (" --quick" if quick else "",
-                                                                            re.escape(bench.name), ph),
+                                                                            bench.name, ph),
                             **_row_base(bench))
 
 
@@ -277,9 +279,9 @@ def main(argv):
     a = parse_args(argv)
     if a.list:
         for b in benches():
-            mode = "quick+full" if b.steps.quick is not None else "full only"
+            quick = set(b.row_names(True)) if b.in_mode(True) else set()
             for n in b.row_names(False):
-                print("%-40s %-10s %s" % (n, mode, b.system.label))
+                print("%-40s %-10s %s" % (n, "quick+full" if n in quick else "full only", b.system.label))
         return 0
     opt = Options(a)
     started = time.monotonic()

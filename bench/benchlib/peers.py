@@ -86,7 +86,7 @@ class OpenMMSession:
     def __init__(self, peer, bench, workdir, steps, timeout):
         self.peer, self.steps, self.timeout = peer, steps, timeout
         spec = bench.system.openmm_spec()
-        spec.update(platform=peer.platform, threads=peer.threads, warmup=max(20, min(steps, 100)))
+        spec.update(platform=peer.platform, threads=peer.threads, warmup=100, warmup_s=3.0)
         os.makedirs(workdir, exist_ok=True)
         self.errpath = os.path.join(workdir, "openmm-%s.err" % peer.platform.lower())
         self.err = open(self.errpath, "w")

@@ -68,7 +68,7 @@ def benches():
         Bench("lj-fcc-32k", LJFcc(cells=20), 32000, peers=openmm() + [Lammps()], phases=NB_SPLIT,
               steps=Steps(30, 500)),
         Bench("lj-fcc-256k", LJFcc(cells=40), 256000, peers=openmm() + [Lammps()], phases=NB_SPLIT,
-              steps=Steps(None, 100)),
+              steps=Steps(None, 50)),
         Bench("ala2-pme", Amber(*ALA2, label="alanine dipeptide in TIP3P, PME 0.9 nm, HBonds", particles=2269),
               2269, peers=openmm(), phases=NB_SPLIT + PME + BONDED + ("constraints",), steps=Steps(100, 2000)),
         Bench("ala2-rf", Amber(*ALA2, method="reaction_field",

@@ -72,6 +72,7 @@ def backlog(cap, min_share=0.25):
                 break
             score = p["share"] * slowdown
             ev = {"row": r["name"], "phase": name, "share": p["share"], "ms_per_step": p.get("ms_per_step"),
+                  "device": p.get("device"), "rebuilds": _rebuilds(r),
                   "dominant": i == 0, "steps_per_s": r["median"], "slowdown": slowdown if ratios else None,
                   "best_peer": best_peer, "reproduce": r.get("reproduce"), "score": score}
             it = items.setdefault(name, {"phase": name, "score": 0.0, "evidence": []})
@@ -81,6 +82,13 @@ def backlog(cap, min_share=0.25):
     for it in ranked:
         it["evidence"].sort(key=lambda e: -e["score"])
     return ranked
+
+
+def _rebuilds(r):
+    """(neighbor-list builds, steps) of a clmd row's last run, when the probe counts them."""
+    c, steps = r.get("counters") or {}, r.get("steps")
+    n = c.get("nlist_builds", c.get("nlist_rebuilds"))
+    return (n, steps) if n is not None and steps else None
 
 
 # ---- plot -----------------------------------------------------------------------------------
@@ -193,6 +201,21 @@ def markdown(cap, capsule_path, svg_name):
         L.append("| %s | %s | %s | %s |" % (bench, rows[0].get("particles"), " | ".join(_cell(by.get(e)) for e in engines),
                                             sp or "-"))
     L += ["", "![steps/s vs particles](%s)" % svg_name, ""]
+    facts = [(b, r) for b, rows in groups.items() for r in rows if r["engine"] == "clmd" and r["status"] == "ok"]
+    if facts:
+        L += ["clmd runs (last sample): steps timed, neighbor-list builds, setup time, the three largest phases.", "",
+              "| benchmark | steps | list builds | setup ms | largest phases (share of the MD loop) |", "|---|---:|---:|---:|---|"]
+        for b, r in facts:
+            ph = r.get("phases") or {}
+            top = sorted(((n, p) for n, p in ph.items() if n not in SKIP_PHASES and p.get("share") is not None),
+                         key=lambda np_: -np_[1]["share"])[:3]
+            rb = _rebuilds(r)
+            setup = (ph.get("setup") or {}).get("ms_per_step")
+            L.append("| %s | %s | %s | %s | %s |" % (
+                b, r.get("steps", "-"), rb[0] if rb else "-",
+                _fmt(setup * r["steps"]) if setup is not None and r.get("steps") else "-",
+                ", ".join("%s %.0f%%%s" % (n, 100 * p["share"], " [dev]" if p.get("device") else "") for n, p in top) or "-"))
+        L.append("")
 
     phase_rows = [r for r in cap["rows"] if r.get("phase")]
     if phase_rows:
@@ -247,11 +270,15 @@ def markdown(cap, capsule_path, svg_name):
     if ranked:
         L += ["Computed from the probe phases: for each clmd row, the phase that dominates the MD step (and any "
               "phase above 25% of it), scored by share x how many times slower clmd is than the fastest peer "
-              "on that row.", ""]
+              "on that row. Shares can add up to more than 100%: a host-timed phase that reads a result back "
+              "(nlist_check, energy, download) includes waiting for the kernels queued before it, so when one "
+              "of those leads, look at the device phases of the same row too.", ""]
         for i, it in enumerate(ranked, 1):
             top = it["evidence"][0]
-            ev = "; ".join("`%s` %s %.1f%% of the step, %s ms/step%s" % (
+            ev = "; ".join("`%s` %s %.1f%% of the step, %s ms/step (%s time)%s%s" % (
                 e["row"], "dominated by it," if e["dominant"] else "spends", 100 * e["share"], _fmt(e["ms_per_step"]),
+                "device" if e.get("device") else "host",
+                (", list rebuilt %d times in %d steps" % e["rebuilds"]) if e.get("rebuilds") and e["phase"].startswith("nlist") else "",
                 (", clmd %.2fx slower than %s" % (e["slowdown"], e["best_peer"])) if e["slowdown"] and e["slowdown"] > 1
                 else (", clmd ahead of every peer" if e["slowdown"] else "")) for e in it["evidence"][:4])
             L.append("%d. **%s** (score %.2f). Evidence: %s. Reproducer: `%s`." % (i, it["phase"], it["score"], ev,
