@@ -222,6 +222,56 @@ class PeerInputTest(unittest.TestCase):
         self.assertEqual(gb.openmm_spec()["implicit"], "obc2")
 
 
+class FidelityDeckTest(unittest.TestCase):
+    def test_lj_fidelity_uses_a_jittered_copy_of_the_builtin_lattice(self):
+        d = tempfile.mkdtemp()
+        try:
+            s = systems.LJFcc(cells=2)
+            deck = s.fidelity_deck("t", os.path.join(d, "o"), "auto", d)
+            self.assertIn("coordinates:", deck)
+            self.assertIn("argon.yaml", deck)
+            with open(os.path.join(d, "fidelity-lattice.xyz")) as f:
+                lines = f.read().splitlines()
+            self.assertEqual(lines[0], "32")
+            L = 10 * 2 * s.lattice_nm
+            self.assertIn('Lattice="%.6f 0 0 0 %.6f 0 0 0 %.6f"' % (L, L, L), lines[1])
+            a = 10 * s.lattice_nm
+            x0 = [float(v) for v in lines[2].split()[1:]]
+            for v in x0:  # first atom: (0.25 a, 0.25 a, 0.25 a) moved by at most 0.1 A
+                self.assertLessEqual(abs(v - 0.25 * a), 0.1 + 1e-9)
+            self.assertNotEqual(len(set(round(v - 0.25 * a, 5) for v in x0)), 1)
+        finally:
+            shutil.rmtree(d)
+
+
+def openmm_available():
+    import subprocess
+    try:
+        return subprocess.run([peers.openmm_python(), "-c", "import openmm"], capture_output=True, timeout=60).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        return False
+
+
+@unittest.skipUnless(openmm_available(), "OpenMM not importable by %s: worker test skipped" % peers.openmm_python())
+class OpenMMWorkerTest(unittest.TestCase):
+    def test_worker_builds_lj_fcc_and_times_steps(self):
+        b = registry.Bench("t", systems.LJFcc(cells=3), 108, steps=registry.Steps(5, 5))
+        d = tempfile.mkdtemp()
+        try:
+            sess = peers.OpenMM("Reference").prepare(b, d, 5, 60)
+            try:
+                self.assertEqual(sess.facts["particles"], 108)
+                self.assertGreater(sess.sample(), 0)
+            finally:
+                sess.close()
+            self.assertIsNotNone(sess.proc.poll())
+            with self.assertRaises(Blocked) as e:
+                peers.OpenMM("DefinitelyMissing").prepare(b, d, 5, 60)
+            self.assertIn("DefinitelyMissing", str(e.exception))
+        finally:
+            shutil.rmtree(d)
+
+
 class RegistryTest(unittest.TestCase):
     def test_row_names_unique_and_quick_mode_drops_256k(self):
         names = [n for b in registry.benches() for n in b.row_names(False)]
