@@ -105,8 +105,9 @@ def svg_plot(cap, width=720, height=440):
     out = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" '
            'font-family="sans-serif" font-size="12">' % (width, height, width, height),
            '<rect width="100%" height="100%" fill="white"/>',
-           '<text x="%d" y="18" font-size="14">MD steps/s vs particles (%s, %s)</text>'
-           % (L, _esc((cap.get("opencl") or {}).get("device") or "?"), _esc(cap.get("timestamp", "")[:10]))]
+           '<text x="%d" y="18" font-size="14">MD steps/s vs particles: %s, %s cores, %s</text>'
+           % (L, _esc(((cap.get("hardware") or {}).get("cpu_model") or "?")[:40]), (cap.get("hardware") or {}).get("cores"),
+              _esc(cap.get("timestamp", "")[:10]))]
     allp = [p for lst in pts.values() for p in lst]
     if not allp:
         out.append('<text x="%d" y="%d">no measurements in this capsule</text>' % (L + 20, T + ph // 2))
@@ -152,6 +153,13 @@ def svg_plot(cap, width=720, height=440):
         ly = T + 14 + 18 * k
         out.append('<circle cx="%d" cy="%d" r="4" fill="%s"/><text x="%d" y="%d">%s</text>'
                    % (L + pw + 16, ly - 4, col, L + pw + 26, ly, _esc(eng)))
+    tops = {}
+    for lst in pts.values():
+        for p in lst:
+            if not p[2].startswith("lj-fcc") and (p[2] not in tops or p[1] > tops[p[2]][1]):
+                tops[p[2]] = p
+    for name, p in tops.items():
+        out.append('<text x="%.1f" y="%.1f" font-size="9" fill="#555">%s</text>' % (X(p[0]) + 6, Y(p[1]) - 6, _esc(name)))
     ly = T + 14 + 18 * len(engines) + 10
     out.append('<text x="%d" y="%d" fill="#555">circles: LJ fcc</text>' % (L + pw + 12, ly))
     out.append('<text x="%d" y="%d" fill="#555">squares: molecular</text>' % (L + pw + 12, ly + 16))
