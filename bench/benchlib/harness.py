@@ -94,6 +94,9 @@ def run_bench(bench, opt, workdir, deadline, cut):
             except Blocked as b:
                 blocked[e] = str(b)
                 log("  %-14s blocked: %s" % (e, b))
+            except Exception as x:  # a harness bug or an odd environment must not stop the suite
+                blocked[e] = "harness error during setup: %s: %s" % (type(x).__name__, x)
+                log("  %-14s blocked: %s" % (e, blocked[e]))
         for rep in range(opt.repeats):
             if rep > 0 and deadline is not None and time.monotonic() > deadline:
                 log("  --budget exhausted: %d sample(s) per row instead of %d" % (rep, opt.repeats))
@@ -113,14 +116,23 @@ def run_bench(bench, opt, workdir, deadline, cut):
                 except Blocked as b:
                     blocked[e] = str(b)
                     log("  %-14s blocked: %s" % (e, b))
+                except Exception as x:
+                    blocked[e] = "harness error during a run: %s: %s" % (type(x).__name__, x)
+                    log("  %-14s blocked: %s" % (e, blocked[e]))
         for s in sessions.values():
-            s.close()
+            try:
+                s.close()
+            except Exception as x:
+                log("  closing a session: %s: %s" % (type(x).__name__, x))
 
     fidelity, fid_reason = None, "clmd not run"
     if want_clmd and "clmd" not in blocked and opt.fidelity and deadline is not None and time.monotonic() > deadline:
         fid_reason = "skipped: --budget exhausted"
     elif want_clmd and "clmd" not in blocked and opt.fidelity:
-        fidelity, fid_reason = sessions["clmd"].fidelity(opt.eval_timeout)
+        try:
+            fidelity, fid_reason = sessions["clmd"].fidelity(opt.eval_timeout)
+        except Exception as x:
+            fidelity, fid_reason = None, "harness error: %s: %s" % (type(x).__name__, x)
         log("  %-14s fidelity %s" % ("clmd", ("%.3g" % fidelity) if fidelity is not None else fid_reason))
     elif not opt.fidelity:
         fid_reason = "--no-fidelity"

@@ -117,6 +117,9 @@ def format_compare(results, base_capsule=None, new_capsule=None):
         if hb.get("cpu_model") != hn.get("cpu_model") or hb.get("cores") != hn.get("cores"):
             lines.append("warning: baseline hardware (%s, %s cores) differs from this run (%s, %s cores)"
                          % (hb.get("cpu_model"), hb.get("cores"), hn.get("cpu_model"), hn.get("cores")))
+    if base_capsule and new_capsule and base_capsule.get("mode") != new_capsule.get("mode"):
+        lines.append("warning: baseline is a %s-mode capsule, this run is %s mode (different step counts)"
+                     % (base_capsule.get("mode"), new_capsule.get("mode")))
     lines.append("%-44s %-12s %12s %12s %8s %6s  %s" % ("row", "metric", "baseline", "new", "change", "tol", "verdict"))
 
     def num(v):
