@@ -64,16 +64,16 @@ def benches():
     """Fresh runner objects each call (peers remember versions)."""
     return [
         Bench("lj-fcc-4k", LJFcc(cells=10), 4000, peers=openmm() + [Lammps()], phases=NB_SPLIT,
-              steps=Steps(100, 2000)),
+              steps=Steps(50, 2000)),
         Bench("lj-fcc-32k", LJFcc(cells=20), 32000, peers=openmm() + [Lammps()], phases=NB_SPLIT,
-              steps=Steps(30, 500)),
+              steps=Steps(20, 500)),
         Bench("lj-fcc-256k", LJFcc(cells=40), 256000, peers=openmm() + [Lammps()], phases=NB_SPLIT,
               steps=Steps(None, 50)),
         Bench("ala2-pme", Amber(*ALA2, label="alanine dipeptide in TIP3P, PME 0.9 nm, HBonds", particles=2269),
-              2269, peers=openmm(), phases=NB_SPLIT + PME + BONDED + ("constraints",), steps=Steps(100, 2000)),
+              2269, peers=openmm(), phases=NB_SPLIT + PME + BONDED + ("constraints",), steps=Steps(50, 2000)),
         Bench("ala2-rf", Amber(*ALA2, method="reaction_field",
                                label="alanine dipeptide in TIP3P, reaction field 0.9 nm, HBonds", particles=2269),
-              2269, peers=openmm(), phases=("nonbonded",), steps=Steps(100, 2000), quick_peers=False),
+              2269, peers=openmm(), phases=("nonbonded",), steps=Steps(50, 2000), quick_peers=False),
         Bench("protein-obc2", Amber("lcpo_test.prmtop", "lcpo_test.inpcrd", method="nocutoff", implicit="obc2",
                                     label="697-atom protein, OBC2 + ACE, no cutoff, HBonds", particles=697),
               697, peers=openmm(), phases=GB + BONDED + ("nonbonded", "constraints"), steps=Steps(50, 1000)),
@@ -85,5 +85,5 @@ def benches():
         Bench("tip4pew-pme", WaterPdb("tip4pew_box.pdb", "tip4pew", label="TIP4P-Ew water box (886 waters), PME 0.9 nm",
                                       particles=3544, molecules=886),
               3544, peers=openmm() + [Gromacs()], phases=NB_SPLIT + PME + ("constraints", "vsite_build", "vsite_spread"),
-              steps=Steps(50, 1000)),
+              steps=Steps(30, 1000)),
     ]
