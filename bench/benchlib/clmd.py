@@ -113,10 +113,11 @@ class ClmdSession:
                 "--probe-json", probe_path, "--overwrite", "--quiet"]
 
     def warmup(self):
-        """One short untimed run: PoCL compiles a kernel at its first launch and caches the binary,
-        so the first process on a fresh cache pays compilation inside the MD loop."""
+        """One untimed run of the same length: PoCL compiles a kernel at its first launch (per
+        launch configuration) and caches the binary on disk, so the first process on a fresh cache
+        pays compilation inside the MD loop, including paths such as the first list rebuild."""
         path = os.path.join(self.workdir, "probe-warmup.json")
-        run_cmd(self.command(path, min(self.steps, 20)), self.timeout)
+        run_cmd(self.command(path), self.timeout)
         read_probe(path)
 
     def sample(self):
