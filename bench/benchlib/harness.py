@@ -240,8 +240,15 @@ def build_capsule(rows, probes, opt, argv, peers_seen, started):
         build["source"] = "clmd probe JSON"
     else:
         build = _cmake_build_facts()
-    info = first.get("info") or {}
-    ocl = {"source": "clmd probe JSON", **info} if info else {"source": "clinfo", **(capsule.clinfo() or {})}
+    # the probe's info also holds deck facts (title, system...): keep the OpenCL ones
+    info = {k: v for k, v in (first.get("info") or {}).items()
+            if re.search(r"device|driver|platform|opencl|compute|mem|vendor", k, re.I)}
+    ocl = dict(info, source="clmd probe JSON") if info else {}
+    ci = capsule.clinfo()
+    if ci:
+        ocl["clinfo"] = ci
+    if not info:
+        ocl.update({k: v for k, v in (ci or {}).items()}, source="clinfo" if ci else "none: no clmd probe and no clinfo")
     cap = {
         "schema": capsule.SCHEMA,
         "timestamp": capsule.now_utc(),
