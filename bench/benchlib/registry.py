@@ -1,0 +1,89 @@
+"""The benchmark registry. Adding a benchmark is one entry in BENCHES:
+
+    Bench("name", SystemSpec(...), particles, peers=[...], phases=(...), steps=Steps(quick, full))
+
+- the system spec (systems.py) is the clmd deck generator and tells each peer what to build;
+- `peers` are runners from peers.py, measured on the same system in the same run;
+- `phases` are clmd probe phases reported as rows of their own ("<name>/clmd/<phase>", ms/step):
+  this is how single force terms and the neighbor-build / force-evaluation split are measured;
+- `steps` are the timed MD steps per sample in --quick and full mode (quick None: full mode only).
+Rows: "<name>/clmd" and "<name>/<peer engine>" (steps/s), and the phase rows.
+"""
+import collections
+
+from .peers import Gromacs, Lammps, OpenMM
+from .systems import MD, Amber, LJFcc, WaterPdb
+
+Steps = collections.namedtuple("Steps", "quick full")
+
+
+class Bench:
+    def __init__(self, name, system, particles, peers=(), phases=(), steps=Steps(100, 1000), quick_peers=True,
+                 note=""):
+        if getattr(system, "particles", particles) != particles:
+            raise ValueError("%s: system has %s particles, entry says %d" % (name, system.particles, particles))
+        self.name, self.system, self.particles = name, system, particles
+        self.peers, self.phases, self.steps = list(peers), tuple(phases), steps
+        self.quick_peers, self.note = quick_peers, note
+
+    def in_mode(self, quick):
+        return (self.steps.quick if quick else self.steps.full) is not None
+
+    def nsteps(self, quick):
+        return self.steps.quick if quick else self.steps.full
+
+    def peers_for(self, quick):
+        return self.peers if (self.quick_peers or not quick) else []
+
+    def clmd_row(self):
+        return "%s/clmd" % self.name
+
+    def peer_row(self, peer):
+        return "%s/%s" % (self.name, peer.engine)
+
+    def phase_row(self, phase):
+        return "%s/clmd/%s" % (self.name, phase)
+
+    def row_names(self, quick):
+        return ([self.clmd_row()] + [self.peer_row(p) for p in self.peers_for(quick)]
+                + [self.phase_row(ph) for ph in self.phases])
+
+
+def openmm():
+    return [OpenMM("OpenCL"), OpenMM("CPU")]
+
+
+NB_SPLIT = ("nlist_build", "nonbonded")
+PME = ("pme_spread", "pme_fft_forward", "pme_convolve", "pme_fft_inverse", "pme_gather")
+BONDED = ("bonds", "angles", "torsions", "pairs14")
+GB = ("gb_radii", "gb_force", "surface_area")
+ALA2 = ("alanine-dipeptide-explicit.prmtop", "alanine-dipeptide-explicit.inpcrd")
+
+
+def benches():
+    """Fresh runner objects each call (peers remember versions)."""
+    return [
+        Bench("lj-fcc-4k", LJFcc(cells=10), 4000, peers=openmm() + [Lammps()], phases=NB_SPLIT,
+              steps=Steps(50, 2000)),
+        Bench("lj-fcc-32k", LJFcc(cells=20), 32000, peers=openmm() + [Lammps()], phases=NB_SPLIT,
+              steps=Steps(20, 500)),
+        Bench("lj-fcc-256k", LJFcc(cells=40), 256000, peers=openmm() + [Lammps()], phases=NB_SPLIT,
+              steps=Steps(None, 50)),
+        Bench("ala2-pme", Amber(*ALA2, label="alanine dipeptide in TIP3P, PME 0.9 nm, HBonds", particles=2269),
+              2269, peers=openmm(), phases=NB_SPLIT + PME + BONDED + ("constraints",), steps=Steps(50, 2000)),
+        Bench("ala2-rf", Amber(*ALA2, method="reaction_field",
+                               label="alanine dipeptide in TIP3P, reaction field 0.9 nm, HBonds", particles=2269),
+              2269, peers=openmm(), phases=("nonbonded",), steps=Steps(50, 2000), quick_peers=False),
+        Bench("protein-obc2", Amber("lcpo_test.prmtop", "lcpo_test.inpcrd", method="nocutoff", implicit="obc2",
+                                    label="697-atom protein, OBC2 + ACE, no cutoff, HBonds", particles=697),
+              697, peers=openmm(), phases=GB + BONDED + ("nonbonded", "constraints"), steps=Steps(50, 1000)),
+        # dt 1 fs: this structure is not equilibrated and blows up at 2 fs in OpenMM too
+        Bench("18protein-pme", Amber("18protein.parm7", "18protein.rst7", label="18protein in water, PME 0.9 nm, HBonds",
+                                     particles=21536, md=MD(dt=0.001, temperature=300.0)),
+              21536, peers=openmm(), phases=NB_SPLIT + PME + BONDED + ("constraints",), steps=Steps(10, 200),
+              note="dt 1 fs (the input structure is not equilibrated; 2 fs blows up in OpenMM)"),
+        Bench("tip4pew-pme", WaterPdb("tip4pew_box.pdb", "tip4pew", label="TIP4P-Ew water box (886 waters), PME 0.9 nm",
+                                      particles=3544, molecules=886),
+              3544, peers=openmm() + [Gromacs()], phases=NB_SPLIT + PME + ("constraints", "vsite_build", "vsite_spread"),
+              steps=Steps(30, 1000)),
+    ]
