@@ -71,6 +71,45 @@ static int compare_with_brute_force(const clmd_system *s, const clmd_nlist *nl, 
     return bad;
 }
 
+/* For every entry with an image code, the partner's image from the code (positions wrapped as
+ * at the build) equals the minimum image for every lane pair within the cutoff. Returns the
+ * number of violations. */
+static int check_image_codes(const clmd_system *s, const clmd_nlist *nl, const double *x, double cutoff)
+{
+    clmd_nlist_view v = clmd_nlist_get(nl);
+    if (!v.jshift) return 0;
+    int bad = 0;
+    const double(*b)[3] = s->box;
+    for (int c = 0; c < v.nclusters; c++)
+        for (int e = v.jstart[c]; e < v.jstart[c + 1]; e++) {
+            int j = (int)(v.jlist[e] >> 8), code = v.jshift[e];
+            if (code == CLMD_NLIST_PAIR_IMAGE) continue;
+            int sh[3] = {code / 9 - 1, code / 3 % 3 - 1, code % 3 - 1};
+            for (int l = 0; l < CLMD_CLUSTER; l++) {
+                int i = v.cluster_atoms[8 * c + l];
+                if (i < 0 || !(v.jlist[e] & (1u << l))) continue;
+                double dmin[3], dsh[3];
+                for (int d = 0; d < 3; d++) dmin[d] = x[3 * j + d] - x[3 * i + d];
+                clmd_min_image(s, dmin);
+                if (dmin[0] * dmin[0] + dmin[1] * dmin[1] + dmin[2] * dmin[2] >= cutoff * cutoff) continue;
+                for (int d = 0; d < 3; d++) {
+                    double wj = x[3 * j + d], wi = x[3 * i + d];
+                    for (int k = 0; k < 3; k++) {
+                        wj += (v.image[3 * j + k] + sh[k]) * b[k][d];
+                        wi += v.image[3 * i + k] * b[k][d];
+                    }
+                    dsh[d] = wj - wi;
+                }
+                for (int d = 0; d < 3; d++)
+                    if (fabs(dsh[d] - dmin[d]) > 1e-9) {
+                        bad++;
+                        break;
+                    }
+            }
+        }
+    return bad;
+}
+
 static void check_case(int periodic, int triclinic)
 {
     const double cutoff = 0.9, skin = 0.12;
@@ -100,6 +139,7 @@ static void check_case(int periodic, int triclinic)
         }
         CU_ASSERT(!clmd_nlist_needs_rebuild(nl, x));
         CU_ASSERT_EQUAL(compare_with_brute_force(s, nl, x, cutoff), 0);
+        CU_ASSERT_EQUAL(check_image_codes(s, nl, x, cutoff), 0);
     }
     /* one atom moved past skin/2 triggers a rebuild */
     memcpy(x, s->x, sizeof(double) * 3 * s->n);

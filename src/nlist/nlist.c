@@ -32,10 +32,14 @@ struct clmd_nlist {
     int *order, *key; /* sort scratch */
     int *cell_start, *cell_atoms;
     int ncell[3], cap_cells;
+    int *image;           /* [3n] image counts applied at the last build (periodic lists) */
+    unsigned char *jshift; /* per entry image code */
+    int shift_ok;         /* box wide enough (2 rlist) for one image per entry */
     /* per-thread search state */
     int nthreads;
     int *tstamp[CLMD_NLIST_MAX_THREADS], *tentry[CLMD_NLIST_MAX_THREADS];
     unsigned *tlist[CLMD_NLIST_MAX_THREADS];
+    unsigned char *tshift[CLMD_NLIST_MAX_THREADS];
     long tcap[CLMD_NLIST_MAX_THREADS];
     /* the list */
     int nclusters, cap_clusters;
@@ -92,6 +96,12 @@ int clmd_nlist_create(const clmd_system *sys, int periodic, double cutoff_nm, do
     CLMD_NEW(nl->order, n);
     CLMD_NEW(nl->key, n);
     CLMD_NEW(nl->cell_atoms, n);
+    CLMD_NEW(nl->image, 3 * n);
+    if (periodic) {
+        const double(*b)[3] = sys->box;
+        double minw = dmin(b[0][0], dmin(b[1][1], b[2][2]));
+        nl->shift_ok = minw >= 2 * nl->rlist;
+    }
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     const char *env = getenv("CLMD_NLIST_THREADS");
     if (env && *env) cores = strtol(env, NULL, 10);
@@ -116,10 +126,13 @@ void clmd_nlist_destroy(clmd_nlist **pnl)
     clmd_free(nl->key);
     clmd_free(nl->cell_start);
     clmd_free(nl->cell_atoms);
+    clmd_free(nl->image);
+    clmd_free(nl->jshift);
     for (int t = 0; t < nl->nthreads; t++) {
         clmd_free(nl->tstamp[t]);
         clmd_free(nl->tentry[t]);
         clmd_free(nl->tlist[t]);
+        clmd_free(nl->tshift[t]);
     }
     clmd_free(nl->cluster_atoms);
     clmd_free(nl->jstart);
@@ -202,7 +215,17 @@ static void ensure_list(clmd_nlist *nl, long need)
     while (nc < need) nc *= 2;
     nl->jlist = clmd_realloc(nl->jlist, sizeof *nl->jlist * (size_t)nl->cap_jlist,
                              sizeof *nl->jlist * (size_t)nc);
+    nl->jshift = clmd_realloc(nl->jshift, (size_t)nl->cap_jlist, (size_t)nc);
     nl->cap_jlist = nc;
+}
+
+/* Image code of an entry: (i0+1)*9 + (i1+1)*3 + (i2+1) for image counts in -1..1 along a, b,
+ * c, else CLMD_NLIST_PAIR_IMAGE. */
+static unsigned char image_code(const int img[3])
+{
+    for (int d = 0; d < 3; d++)
+        if (img[d] < -1 || img[d] > 1) return CLMD_NLIST_PAIR_IMAGE;
+    return (unsigned char)((img[0] + 1) * 9 + (img[1] + 1) * 3 + (img[2] + 1));
 }
 
 typedef struct worker {
@@ -212,6 +235,7 @@ typedef struct worker {
     int *stamp, *entry_of;
     long *start;         /* [c1 - c0] entry offsets within list */
     unsigned *list;
+    unsigned char *shift; /* image code of each entry (see nlist.h) */
     long n, cap, npairs;
 } worker;
 
@@ -221,6 +245,7 @@ static void worker_grow(worker *w, long need)
     long nc = w->cap ? 2 * w->cap : 65536;
     while (nc < need) nc *= 2;
     w->list = clmd_realloc(w->list, sizeof *w->list * (size_t)w->cap, sizeof *w->list * (size_t)nc);
+    w->shift = clmd_realloc(w->shift, (size_t)w->cap, (size_t)nc);
     w->cap = nc;
 }
 
@@ -280,9 +305,10 @@ static void *search_clusters(void *arg)
                     for (int d = 0; d < 3; d++)
                         shift[d] = img[0] * f.b[0][d] + img[1] * f.b[1][d] + img[2] * f.b[2][d];
                     int cell = (cc[0] * nc[1] + cc[1]) * nc[2] + cc[2];
+                    unsigned char code = image_code(img);
                     for (int a = nl->cell_start[cell]; a < nl->cell_start[cell + 1]; a++) {
                         int j = nl->cell_atoms[a];
-                        if (stamp[j] == ci) continue;
+                        if (stamp[j] == ci && w->shift[entry_of[j]] == code) continue;
                         double p[3] = {nl->w[3 * j] + shift[0], nl->w[3 * j + 1] + shift[1],
                                        nl->w[3 * j + 2] + shift[2]};
                         double db = 0;
@@ -299,12 +325,19 @@ static void *search_clusters(void *arg)
                             near = dx * dx + dy * dy + dz * dz <= rl2;
                         }
                         if (!near) continue;
+                        if (stamp[j] == ci) {
+                            /* a second image of j is near this cluster too (small box): the
+                             * kernel must take the minimum image pair by pair */
+                            w->shift[entry_of[j]] = CLMD_NLIST_PAIR_IMAGE;
+                            continue;
+                        }
                         unsigned mask = 0;
                         for (int l = 0; l < CLMD_CLUSTER; l++)
                             if (lanes[l] >= 0 && lanes[l] != j) mask |= 1u << l;
                         worker_grow(w, nj + 1);
                         stamp[j] = ci;
                         entry_of[j] = (int)nj;
+                        w->shift[nj] = nl->shift_ok ? code : CLMD_NLIST_PAIR_IMAGE;
                         w->list[nj++] = ((unsigned)j << 8) | mask;
                     }
                 }
@@ -326,6 +359,7 @@ static void *search_clusters(void *arg)
         for (long e = w->start[ci - w->c0]; e < nj; e++) {
             unsigned m = w->list[e] & 0xffu;
             if (!m) continue;
+            w->shift[wr] = w->shift[e];
             w->list[wr++] = w->list[e];
             npairs += popcount8(m);
         }
@@ -348,6 +382,7 @@ int clmd_nlist_build(clmd_nlist *nl, const double *x, clmd_err *err)
         double *s = nl->s + 3 * i;
         to_frac(&f, x + 3 * i, s);
         for (int d = 0; d < 3; d++) {
+            nl->image[3 * i + d] = f.periodic ? -(int)floor(s[d]) : 0;
             if (f.periodic) s[d] -= floor(s[d]);
             if (s[d] >= 1.0) s[d] = nextafter(1.0, 0.0);
             if (s[d] < 0) s[d] = 0;
@@ -440,7 +475,7 @@ int clmd_nlist_build(clmd_nlist *nl, const double *x, clmd_err *err)
     pthread_t tid[CLMD_NLIST_MAX_THREADS];
     for (int t = 0; t < nt; t++) {
         wk[t] = (worker){nl, &f, (int)((long)nclusters * t / nt), (int)((long)nclusters * (t + 1) / nt),
-                         nl->tstamp[t], nl->tentry[t], NULL, nl->tlist[t], 0, nl->tcap[t], 0};
+                         nl->tstamp[t], nl->tentry[t], NULL, nl->tlist[t], nl->tshift[t], 0, nl->tcap[t], 0};
         wk[t].start = clmd_calloc(wk[t].c1 - wk[t].c0 + 1, sizeof(long));
     }
     for (int t = 1; t < nt; t++)
@@ -455,9 +490,11 @@ int clmd_nlist_build(clmd_nlist *nl, const double *x, clmd_err *err)
     for (int t = 0; t < nt; t++) {
         for (int c = wk[t].c0; c < wk[t].c1; c++) nl->jstart[c] = (int)(off + wk[t].start[c - wk[t].c0]);
         memcpy(nl->jlist + off, wk[t].list, sizeof(unsigned) * (size_t)wk[t].n);
+        memcpy(nl->jshift + off, wk[t].shift, (size_t)wk[t].n);
         off += wk[t].n;
         npairs += wk[t].npairs;
         nl->tlist[t] = wk[t].list; /* keep the grown buffers for the next build */
+        nl->tshift[t] = wk[t].shift;
         nl->tcap[t] = wk[t].cap;
         clmd_free(wk[t].start);
     }
@@ -484,7 +521,8 @@ int clmd_nlist_needs_rebuild(const clmd_nlist *nl, const double *x)
 
 clmd_nlist_view clmd_nlist_get(const clmd_nlist *nl)
 {
-    clmd_nlist_view v = {nl->nclusters, nl->cluster_atoms, nl->jstart, nl->jlist, nl->npairs};
+    clmd_nlist_view v = {nl->nclusters, nl->cluster_atoms, nl->jstart, nl->jlist, nl->npairs,
+                         nl->periodic ? nl->jshift : NULL, nl->periodic ? nl->image : NULL};
     return v;
 }
 

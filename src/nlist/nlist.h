@@ -28,7 +28,18 @@ typedef struct clmd_nlist_view {
     const int *jstart;        /* [nclusters+1] */
     const unsigned *jlist;    /* [jstart[nclusters]]: (j << 8) | lane mask */
     long npairs_in_list;      /* entries * set lanes (pair evaluations a kernel does) */
+    /* Periodic lists only (NULL otherwise): the image of each entry, so kernels need no
+     * per-pair minimum image. image[3i..3i+2] are the box-vector counts n that wrapped atom i
+     * into the box at this build (w_i = x_i + n_a a + n_b b + n_c c); with positions so wrapped,
+     * entry e's partner is at w_j + S, S = (c/9 - 1) a + (c/3 % 3 - 1) b + (c % 3 - 1) c for
+     * c = jshift[e], for every lane within the cutoff until the next rebuild. c ==
+     * CLMD_NLIST_PAIR_IMAGE asks for the minimum image pair by pair (boxes narrower than twice
+     * cutoff + skin, or two images of j near the cluster). */
+    const unsigned char *jshift;
+    const int *image;
 } clmd_nlist_view;
+
+#define CLMD_NLIST_PAIR_IMAGE 27
 
 /* sys supplies the particle count, the box (periodic or not) and the exclusions. */
 /* periodic: use the system's box (0 treats the system as open even if it has a box). */
