@@ -399,7 +399,10 @@ static void langevin_with_settle_and_shake_on_device_matches_reference(void)
 }
 
 /* Alanine dipeptide in vacuum, hbonds, velocity Verlet at 2 fs for 10 ps. */
-static void ala2_hbonds_verlet(const char *device, int check_every)
+/* Alanine dipeptide in vacuum, hbonds, velocity Verlet at 2 fs: 10 ps with the constraints
+ * checked every `check_every` steps and the drift over those 10 ps, then on to 50 ps for a
+ * drift measured above the noise. Energies are sampled every `chunk` steps. */
+static void ala2_hbonds_verlet(const char *device, int chunk, int check_every)
 {
     clmd_system *s = ala2("implicit", "hbonds");
     if (!s) CLMD_SKIP("alanine dipeptide Amber files not found under CLMD_TEST_DATA");
@@ -414,25 +417,27 @@ static void ala2_hbonds_verlet(const char *device, int check_every)
     double start_err = clmd_constraints_max_error(s, s->x), comp[CLMD_E_NCOMP];
     CU_ASSERT_EQUAL_FATAL(clmd_engine_evaluate(e, comp, NULL, &err), CLMD_OK);
     /* Without bond, angle and torsion forces (another branch brings them) the molecule is not
-     * a molecule: excluded neighbours feel nothing, it heats up by collapsing and in 10 ps
+     * a molecule: excluded neighbours feel nothing, it heats up by collapsing and within 10 ps
      * meets close encounters 2 fs cannot integrate. Then only 1 ps is run, for the constraints;
-     * the drift bound needs the full force field and is skipped loudly. */
+     * the drift bounds need the full force field and are skipped loudly. */
     const int bonded = comp[CLMD_E_BOND] != 0 || comp[CLMD_E_ANGLE] != 0 || comp[CLMD_E_TORSION] != 0;
     CU_ASSERT_EQUAL_FATAL(start(e, s, 300, 5), CLMD_OK);
     clmd_engine_get_positions(e, x, &err);
     double applied_err = clmd_constraints_max_error(s, x);
-    const int nsteps = bonded ? 5000 : 500, block = check_every;
-    const int nsamples = nsteps / block;
+    const int nsteps = bonded ? 25000 : 500, n10 = (bonded ? 5000 : 500) / chunk;
+    const int nsamples = nsteps / chunk;
     double *t = clmd_calloc(nsamples, sizeof(double)), *et = clmd_calloc(nsamples, sizeof(double));
     double worst = 0, worst_v = 0, ekin_sum = 0;
     int rc = CLMD_OK;
     for (int k = 0; k < nsamples && !rc; k++) {
-        rc = clmd_engine_step(e, block, 1, &err);
+        rc = clmd_engine_step(e, chunk, 1, &err);
         if (rc) break;
-        clmd_engine_get_positions(e, x, &err);
-        clmd_engine_get_velocities(e, v, &err);
-        worst = fmax(worst, clmd_constraints_max_error(s, x));
-        worst_v = fmax(worst_v, clmd_constraints_max_velocity_error(s, x, v));
+        if (k < n10 && (k + 1) * chunk % check_every == 0) {
+            clmd_engine_get_positions(e, x, &err);
+            clmd_engine_get_velocities(e, v, &err);
+            worst = fmax(worst, clmd_constraints_max_error(s, x));
+            worst_v = fmax(worst_v, clmd_constraints_max_velocity_error(s, x, v));
+        }
         double ek;
         t[k] = clmd_engine_step_count(e) * 0.002;
         et[k] = total_energy(e, &ek);
@@ -440,33 +445,42 @@ static void ala2_hbonds_verlet(const char *device, int check_every)
     }
     if (rc) printf("\n  %s\n", err.msg);
     CU_ASSERT_EQUAL_FATAL(rc, CLMD_OK);
-    double ekin = ekin_sum / nsamples, drift = slope(t, et, nsamples); /* kJ/mol/ps */
+    const double ekin = ekin_sum / nsamples;
+    const double drift10 = slope(t, et, n10) * 1000, drift50 = slope(t, et, nsamples) * 1000;
     double emin = et[0], emax = et[0];
-    for (int k = 0; k < nsamples; k++) emin = fmin(emin, et[k]), emax = fmax(emax, et[k]);
+    for (int k = 0; k < n10; k++) emin = fmin(emin, et[k]), emax = fmax(emax, et[k]);
     int dof = clmd_engine_dof(e);
-    printf("\n  [%s] alanine dipeptide (vacuum, %s), hbonds (%d), Verlet 2 fs, %g ps, checked "
-           "every %d step(s): input |r-d|/d %.1e -> %.1e after apply_constraints; max |r-d|/d "
+    printf("\n  [%s] alanine dipeptide (vacuum, %s), hbonds (%d), Verlet 2 fs, checked every %d "
+           "step(s) for %g ps: input |r-d|/d %.1e -> %.1e after apply_constraints; max |r-d|/d "
            "%.2e, max bond stretching rate %.2e /ps\n"
-           "  energy drift %.3f kJ/mol/ns (%.2e of <KE> = %.1f kJ/mol per ns; %.4f kJ/mol/ns per "
-           "DOF), total energy range %.3f kJ/mol\n",
+           "  energy drift over 10 ps %.2f kJ/mol/ns (%.2f of <KE> = %.1f kJ/mol per ns; %.3f "
+           "kJ/mol/ns per DOF), total energy range %.3f kJ/mol",
            device, bonded ? "with bonded terms" : "nonbonded terms only: bonded not merged yet",
-           s->nconstraints, nsteps * 0.002, block, start_err, applied_err, worst, worst_v, drift * 1000,
-           drift * 1000 / ekin, ekin, drift * 1000 / dof, emax - emin);
+           s->nconstraints, check_every, n10 * chunk * 0.002, start_err, applied_err, worst,
+           worst_v, drift10, drift10 / ekin, ekin, drift10 / dof, emax - emin);
+    if (bonded)
+        printf("; over 50 ps %.2f kJ/mol/ns (%.3f of <KE> per ns; %.3f per DOF)", drift50,
+               drift50 / ekin, drift50 / dof);
+    printf("\n");
     ASSERT_BELOW(applied_err, TOL, "constraint error after apply_constraints");
     ASSERT_BELOW(worst, TOL, "relative constraint error, every checked step");
     /* RATTLE converges to |r.v| dt <= tol d^2, i.e. a stretching rate below tol/dt */
     ASSERT_BELOW(worst_v, 1.01 * TOL / 0.002, "bond stretching rate after RATTLE (1/ps)");
     if (!bonded) {
         clmd_test_skip(__func__, "the engine has no bonded terms yet: alanine dipeptide ran 1 ps "
-                       "for the constraints only; its 10 ps energy-drift bound is not checked "
-                       "(the star-fluid and water NVE tests check drift meanwhile)");
+                       "for the constraints only; its energy-drift bounds are not checked (the "
+                       "star-fluid and water NVE tests check drift meanwhile)");
         goto done;
     }
-    /* Bound: 1% of the kinetic energy per ns, i.e. 0.03 kJ/mol/ns per DOF at 300 K. Verlet's
-     * error oscillates instead of drifting; a systematic drift comes from unconverged
-     * constraints or a wrong step order (the velocity correction left out drifts by tens of
-     * percent of KE per ns), so a correct engine sits far below this. */
-    ASSERT_BELOW(fabs(drift * 1000), 0.01 * ekin, "|energy drift| (kJ/mol/ns)");
+    /* Bounds, calibrated on OpenMM 7.7 (Reference platform, this system, HBonds, Verlet 2 fs,
+     * tolerance 1e-6, 300 K): its 10 ps slopes range from -22 to +15 kJ/mol/ns over 20 seeds
+     * (Verlet's bounded error with heavy-atom bonds at omega dt ~ 0.6 swamps a 10 ps window)
+     * and its 50 ps slopes from -5.9 to -0.4 (mean -3.3) over 4 seeds; clmd gives the same
+     * spread. A constraint tolerance of 1e-3 drifts by ~-500, 1e-4 by -10 to -46, a missing
+     * velocity correction by far more. Hence |drift| below <KE> per ns over 10 ps, and below
+     * 20% of <KE> per ns (~0.2 kJ/mol/ns per DOF) over 50 ps. */
+    ASSERT_BELOW(fabs(drift10), ekin, "|energy drift over 10 ps| (kJ/mol/ns)");
+    ASSERT_BELOW(fabs(drift50), 0.2 * ekin, "|energy drift over 50 ps| (kJ/mol/ns)");
 done:
     clmd_free(t);
     clmd_free(et);
@@ -478,11 +492,11 @@ done:
 
 static void ala2_hbonds_verlet_10ps_reference_holds_constraints_and_energy(void)
 {
-    ala2_hbonds_verlet("reference", 1);
+    ala2_hbonds_verlet("reference", 1, 1);
 }
 static void ala2_hbonds_verlet_10ps_device_holds_constraints_and_energy(void)
 {
-    ala2_hbonds_verlet("auto", 50);
+    ala2_hbonds_verlet("auto", 10, 50);
 }
 
 static void rf_options(clmd_ffopts *o)
@@ -993,9 +1007,9 @@ int main(int argc, char **argv)
          verlet_with_settle_and_shake_on_device_matches_reference},
         {"Langevin with SETTLE and SHAKE: device matches reference",
          langevin_with_settle_and_shake_on_device_matches_reference},
-        {"alanine dipeptide hbonds Verlet 10 ps (reference): constraints every step, energy drift",
+        {"alanine dipeptide hbonds Verlet 10 ps (reference): constraints every step; drift over 10 and 50 ps",
          ala2_hbonds_verlet_10ps_reference_holds_constraints_and_energy},
-        {"alanine dipeptide hbonds Verlet 10 ps (device): constraints, energy drift",
+        {"alanine dipeptide hbonds Verlet 10 ps (device): constraints every 50 steps; drift over 10 and 50 ps",
          ala2_hbonds_verlet_10ps_device_holds_constraints_and_energy},
         {"rigid TIP3P Langevin 300 K: mean temperature within 2% (DOF 3N - constraints - 3)",
          tip3p_langevin_300K_mean_temperature_within_2_percent},
