@@ -153,6 +153,39 @@ void langevin_middle(__global real4 *restrict posq, __global real4 *restrict pos
     reduce_max_disp(d2, red, maxdisp);
 }
 
+/* The Langevin middle scheme split for constraints (OpenMM's LangevinMiddleIntegrator order):
+ * the engine kicks (verlet_kick with 2 dt) and constrains the velocities first, then this does
+ * x += dt/2 v; v = a v + sqrt(1-a^2) sqrt(kT/m) R; x += dt/2 v, and the position constraints
+ * follow. Same random stream as langevin_middle. */
+__kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
+void langevin_drift(__global real4 *restrict posq, __global real4 *restrict posq_lo,
+                    __global mixed4 *restrict pos, __global mixed4 *restrict vel, const int n,
+                    const mixed dt, const mixed a, const mixed b_kt, const uint2 key,
+                    const uint step_lo, const uint step_hi, __global const real4 *restrict ref,
+                    __global uint *restrict maxdisp)
+{
+    __local float red[WG];
+    const int i = get_global_id(0);
+    float d2 = 0;
+    if (i < n) {
+        mixed4 v = vel[i];
+        if (v.w != 0) {
+            mixed4 x = pos[i];
+            x.xyz += (mixed)0.5 * dt * v.xyz;
+            const float4 g = gaussian3(key, (uint)i, step_lo, step_hi);
+            const mixed sd = b_kt * sqrt(v.w);
+            v.x = a * v.x + sd * g.x;
+            v.y = a * v.y + sd * g.y;
+            v.z = a * v.z + sd * g.z;
+            x.xyz += (mixed)0.5 * dt * v.xyz;
+            pos[i] = x;
+            vel[i] = v;
+            d2 = store_position(posq, posq_lo, i, x, ref);
+        }
+    }
+    reduce_max_disp(d2, red, maxdisp);
+}
+
 /* Kinetic energy 1/2 m v^2 into energy[slot] (fixed point, one atomic per work-group). */
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
 void kinetic(__global const mixed4 *restrict vel, const int n, __global long *restrict energy,

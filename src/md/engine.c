@@ -5,7 +5,10 @@
 
 #include "core/mem.h"
 #include "ff/dev.h"
+#include "md/constraints.h"
+#include "md/mdbuf.h"
 #include "md/rng.h"
+#include "md/vsite.h"
 #include "nlist/nlist.h"
 #include "probe/probe.h"
 #include "system/system.h"
@@ -26,15 +29,20 @@ struct clmd_engine {
     int forces_valid;     /* forces in f / on the device belong to the current positions */
     int dof;
     uint32_t key[2];      /* Langevin noise key */
+    clmd_constraints *cons; /* NULL without constraints */
+    clmd_vsites *vs;        /* NULL without virtual sites */
     double energy[CLMD_E_NCOMP], ekin;
     /* host state (reference path; on the device path x doubles as download scratch) */
     double *x, *v, *f, *invmass;
+    double *xold;         /* positions before the step: constraint directions (reference) */
     /* device state */
     clmd_dev dev;
     int fp64;
     size_t mixed_size;    /* bytes of one mixed4 */
-    cl_mem pos, vel, posq_ref, maxdisp;
+    cl_mem pos, vel, posq_ref, pos_old;
+    cl_mem maxdisp;       /* uint[2]: max squared displacement bits; constraint failure flag */
     cl_kernel k_kick_drift, k_kick, k_langevin, k_kinetic, k_com;
+    cl_kernel k_kick_full, k_langevin_drift; /* Langevin split around the constraints */
     char device_desc[900];
 };
 
@@ -206,8 +214,10 @@ static int setup_device(clmd_engine *e, clmd_err *err)
         (rc = clmd_ocl_alloc(d->ocl, e->mixed_size * np, &e->pos, err)) ||
         (rc = clmd_ocl_alloc(d->ocl, e->mixed_size * np, &e->vel, err)) ||
         (rc = clmd_ocl_alloc(d->ocl, sizeof(cl_float4) * np, &e->posq_ref, err)) ||
-        (rc = clmd_ocl_alloc(d->ocl, sizeof(cl_uint), &e->maxdisp, err)))
+        (rc = clmd_ocl_alloc(d->ocl, sizeof(cl_uint) * 2, &e->maxdisp, err)) ||
+        (rc = clmd_ocl_zero(d->ocl, e->maxdisp, sizeof(cl_uint) * 2, err)))
         return rc;
+    if (e->cons && (rc = clmd_ocl_alloc(d->ocl, e->mixed_size * np, &e->pos_old, err))) return rc;
 
     char defs[256];
     snprintf(defs, sizeof defs, "#define HAVE_FP64 %d\n#define WG %d\n", e->fp64, WG);
@@ -218,6 +228,9 @@ static int setup_device(clmd_engine *e, clmd_err *err)
         (rc = clmd_ocl_kernel(d->ocl, prog, "langevin_middle", &e->k_langevin, err)) ||
         (rc = clmd_ocl_kernel(d->ocl, prog, "kinetic", &e->k_kinetic, err)) ||
         (rc = clmd_ocl_kernel(d->ocl, prog, "remove_com", &e->k_com, err)))
+        return rc;
+    if (e->cons && ((rc = clmd_ocl_kernel(d->ocl, prog, "verlet_kick", &e->k_kick_full, err)) ||
+                    (rc = clmd_ocl_kernel(d->ocl, prog, "langevin_drift", &e->k_langevin_drift, err))))
         return rc;
 
     /* static kernel arguments */
@@ -262,6 +275,29 @@ static int setup_device(clmd_engine *e, clmd_err *err)
     CLMD_ARG(k, 10, key, err);
     CLMD_ARG(k, 13, e->posq_ref, err);
     CLMD_ARG(k, 14, e->maxdisp, err);
+    if (e->cons) {
+        /* the full Langevin kick is verlet_kick's half kick with twice the step */
+        cl_double dt2_d = 2 * e->eo.dt_ps;
+        cl_float dt2_f = (float)dt2_d;
+        k = e->k_kick_full;
+        CLMD_ARG(k, 0, e->vel, err);
+        CLMD_ARG(k, 1, d->force, err);
+        CLMD_ARG(k, 2, n, err);
+        CLMD_ARG(k, 3, d->npad, err);
+        MIXED_ARG(k, 4, dt2_d, dt2_f);
+        k = e->k_langevin_drift;
+        CLMD_ARG(k, 0, d->posq, err);
+        CLMD_ARG(k, 1, d->posq_lo, err);
+        CLMD_ARG(k, 2, e->pos, err);
+        CLMD_ARG(k, 3, e->vel, err);
+        CLMD_ARG(k, 4, n, err);
+        MIXED_ARG(k, 5, dt_d, dt_f);
+        MIXED_ARG(k, 6, a_d, a_f);
+        MIXED_ARG(k, 7, bkt_d, bkt_f);
+        CLMD_ARG(k, 8, key, err);
+        CLMD_ARG(k, 11, e->posq_ref, err);
+        CLMD_ARG(k, 12, e->maxdisp, err);
+    }
 #undef MIXED_ARG
     int slot = CLMD_E_NCOMP;
     k = e->k_kinetic;
@@ -273,7 +309,14 @@ static int setup_device(clmd_engine *e, clmd_err *err)
     CLMD_ARG(k, 0, e->vel, err);
     CLMD_ARG(k, 1, n, err);
 
-    if ((rc = upload_state(e, s->x, e->v, err))) return rc;
+    clmd_mdbuf mb = {d->ocl, e->fp64, n, d->npad, e->pos, e->pos_old, e->vel, d->posq, d->posq_lo,
+                     e->posq_ref, e->maxdisp, d->force};
+    if (e->cons && (rc = clmd_constraints_setup_device(e->cons, &mb, err))) return rc;
+    if (e->vs && (rc = clmd_vsites_setup_device(e->vs, &mb, err))) return rc;
+    /* sites placed by the device kernel from the start, as after set_positions, so a restarted
+     * run sees the same bits */
+    if ((rc = upload_state(e, e->x, e->v, err))) return rc;
+    if (e->vs && (rc = clmd_vsites_enqueue_build(e->vs, err))) return rc;
     clmd_fenv env = {s, &e->ff, e->nl, d, e->probe, 0};
     for (int t = 0; t < e->nterms; t++)
         if (e->terms[t]->ops->setup_device &&
@@ -308,6 +351,12 @@ int clmd_engine_create(const clmd_system *sys, const clmd_ffopts *ff, const clmd
 
     PROBE_START(probe, P_SETUP);
     if ((rc = build_terms(e, err))) goto fail;
+    if ((rc = clmd_constraints_create(sys, eo->constraint_tol, 1, &e->cons, err)) ||
+        (rc = clmd_vsites_create(sys, &e->vs, err)))
+        goto fail;
+    if (e->cons) CLMD_NEW(e->xold, 3 * n);
+    /* forces are always evaluated at sites placed from their parents, whatever the input held */
+    if (e->vs) clmd_vsites_build_ref(e->vs, e->x);
     if (ff->method == CLMD_NB_NOCUTOFF) {
         /* every pair, once: an open list that never goes stale */
         rc = clmd_nlist_create(sys, 0, 1e6, 1e6, &e->nl, err);
@@ -343,18 +392,22 @@ void clmd_engine_destroy(clmd_engine **pe)
     if (e->dev.ocl) clmd_ocl_finish(e->dev.ocl, NULL);
     for (int t = 0; t < e->nterms; t++) clmd_term_destroy(&e->terms[t]);
     clmd_nlist_destroy(&e->nl);
-    cl_kernel ks[] = {e->k_kick_drift, e->k_kick, e->k_langevin, e->k_kinetic, e->k_com};
+    clmd_constraints_destroy(&e->cons);
+    clmd_vsites_destroy(&e->vs);
+    cl_kernel ks[] = {e->k_kick_drift, e->k_kick, e->k_langevin, e->k_kinetic, e->k_com,
+                      e->k_kick_full, e->k_langevin_drift};
     for (size_t i = 0; i < sizeof ks / sizeof ks[0]; i++)
         if (ks[i]) clReleaseKernel(ks[i]);
     clmd_dev *d = &e->dev;
     cl_mem *ms[] = {&d->posq, &d->posq_lo, &d->force, &d->energy, &d->nl_cluster_atoms, &d->nl_jstart,
-                    &d->nl_jlist, &e->pos, &e->vel, &e->posq_ref, &e->maxdisp};
+                    &d->nl_jlist, &e->pos, &e->vel, &e->posq_ref, &e->maxdisp, &e->pos_old};
     for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++) clmd_ocl_release(ms[i]);
     clmd_ocl_close(&d->ocl);
     clmd_free(e->x);
     clmd_free(e->v);
     clmd_free(e->f);
     clmd_free(e->invmass);
+    clmd_free(e->xold);
     clmd_free(e);
     *pe = NULL;
 }
@@ -377,7 +430,7 @@ static int forces_device(clmd_engine *e, int want_energy, clmd_err *err)
         if (e->terms[t]->ops->finish &&
             (rc = e->terms[t]->ops->finish(e->terms[t], &env, want_energy, err)))
             return rc;
-    return CLMD_OK;
+    return e->vs ? clmd_vsites_enqueue_spread(e->vs, err) : CLMD_OK;
 }
 
 static int forces_reference(clmd_engine *e, clmd_err *err)
@@ -388,6 +441,11 @@ static int forces_reference(clmd_engine *e, clmd_err *err)
     for (int t = 0; t < e->nterms; t++) {
         int rc = e->terms[t]->ops->reference(e->terms[t], &env, e->x, e->f, e->energy, err);
         if (rc) return rc;
+    }
+    if (e->vs) {
+        PROBE_START(e->probe, P_VSITE_SPREAD);
+        clmd_vsites_spread_ref(e->vs, e->f);
+        PROBE_STOP(e->probe, P_VSITE_SPREAD);
     }
     return CLMD_OK;
 }
@@ -439,11 +497,40 @@ static int ensure_forces(clmd_engine *e, int want_energy, clmd_err *err)
 
 /* ---- stepping ---- */
 
+static int constrain_positions_reference(clmd_engine *e, clmd_err *err)
+{
+    PROBE_START(e->probe, P_CONSTRAINTS);
+    int rc = clmd_constraints_positions_ref(e->cons, e->xold, e->x, e->v, e->eo.dt_ps, err);
+    PROBE_STOP(e->probe, P_CONSTRAINTS);
+    return rc ? clmd_err_prefix(err, "step %ld: ", e->step) : CLMD_OK;
+}
+
+static int constrain_velocities_reference(clmd_engine *e, clmd_err *err)
+{
+    PROBE_START(e->probe, P_CONSTRAINTS);
+    int rc = clmd_constraints_velocities_ref(e->cons, e->x, e->v, e->eo.dt_ps, err);
+    PROBE_STOP(e->probe, P_CONSTRAINTS);
+    return rc ? clmd_err_prefix(err, "step %ld: ", e->step) : CLMD_OK;
+}
+
+static void build_vsites_reference(clmd_engine *e)
+{
+    PROBE_START(e->probe, P_VSITE_BUILD);
+    clmd_vsites_build_ref(e->vs, e->x);
+    PROBE_STOP(e->probe, P_VSITE_BUILD);
+}
+
+/* Order of one step, as OpenMM's integrators with constraints:
+ *   Verlet    v += dt/2 F/m; x += dt v; SHAKE x (directions of the old x), v += shift/dt;
+ *             sites; forces; v += dt/2 F/m; RATTLE v.
+ *   Langevin  v += dt F/m; RATTLE v; x += dt/2 v; O step; x += dt/2 v; SHAKE x, v += shift/dt;
+ *             sites; forces. */
 static int step_reference(clmd_engine *e, int want_energy, clmd_err *err)
 {
     const int n = e->sys->n;
     const double dt = e->eo.dt_ps;
     int rc;
+    if (e->cons) memcpy(e->xold, e->x, sizeof(double) * 3 * (size_t)n);
     PROBE_START(e->probe, P_INTEGRATE);
     if (e->eo.integrator == CLMD_VERLET) {
         for (int i = 0; i < n; i++)
@@ -454,6 +541,12 @@ static int step_reference(clmd_engine *e, int want_energy, clmd_err *err)
     } else {
         double a = exp(-e->eo.friction_per_ps * dt);
         double b_kt = sqrt((1 - a * a) * CLMD_BOLTZMANN * e->eo.temperature_K);
+        if (e->cons) {
+            for (int i = 0; i < 3 * n; i++) e->v[i] += dt * e->invmass[i / 3] * e->f[i];
+            PROBE_STOP(e->probe, P_INTEGRATE);
+            if ((rc = constrain_velocities_reference(e, err))) return rc;
+            PROBE_START(e->probe, P_INTEGRATE);
+        }
         for (int i = 0; i < n; i++) {
             if (e->invmass[i] == 0) continue;
             double g[3];
@@ -461,7 +554,7 @@ static int step_reference(clmd_engine *e, int want_energy, clmd_err *err)
             double sd = b_kt * sqrt(e->invmass[i]);
             for (int k = 0; k < 3; k++) {
                 double *v = &e->v[3 * i + k], *x = &e->x[3 * i + k];
-                *v += dt * e->invmass[i] * e->f[3 * i + k];
+                if (!e->cons) *v += dt * e->invmass[i] * e->f[3 * i + k];
                 *x += 0.5 * dt * *v;
                 *v = a * *v + sd * g[k];
                 *x += 0.5 * dt * *v;
@@ -469,6 +562,8 @@ static int step_reference(clmd_engine *e, int want_energy, clmd_err *err)
         }
     }
     PROBE_STOP(e->probe, P_INTEGRATE);
+    if (e->cons && (rc = constrain_positions_reference(e, err))) return rc;
+    if (e->vs) build_vsites_reference(e);
     e->step++;
     e->forces_valid = 0;
     if (e->check_disp) {
@@ -482,6 +577,7 @@ static int step_reference(clmd_engine *e, int want_energy, clmd_err *err)
         PROBE_START(e->probe, P_INTEGRATE);
         for (int i = 0; i < 3 * n; i++) e->v[i] += 0.5 * dt * e->invmass[i / 3] * e->f[i];
         PROBE_STOP(e->probe, P_INTEGRATE);
+        if (e->cons && (rc = constrain_velocities_reference(e, err))) return rc;
     }
     if (e->eo.remove_com && e->eo.com_interval > 0 && e->step % e->eo.com_interval == 0)
         remove_com_reference(e);
@@ -489,41 +585,75 @@ static int step_reference(clmd_engine *e, int want_energy, clmd_err *err)
     return CLMD_OK;
 }
 
+/* pos_old = pos: the directions the position constraints keep. */
+static int save_old_positions(clmd_engine *e, clmd_err *err)
+{
+    CL_CHECK(clEnqueueCopyBuffer(clmd_ocl_queue(e->dev.ocl), e->pos, e->pos_old, 0, 0,
+                                 e->mixed_size * (size_t)e->sys->n, 0, NULL, NULL),
+             err);
+    return CLMD_OK;
+}
+
+/* Reads the displacement / failure flags (one small blocking read). */
+static int read_flags(clmd_engine *e, cl_uint flags[2], clmd_err *err)
+{
+    PROBE_START(e->probe, P_NLIST_CHECK);
+    int rc = clmd_ocl_read(e->dev.ocl, e->maxdisp, 0, sizeof(cl_uint) * 2, flags, err);
+    PROBE_STOP(e->probe, P_NLIST_CHECK);
+    if (!rc && flags[1])
+        rc = clmd_err_set(err, CLMD_ERUNTIME, "step %ld: the constraints could not be satisfied "
+                          "(SHAKE did not converge to relative tolerance %g or a water's geometry "
+                          "broke): the simulation blew up; try a smaller timestep",
+                          e->step, e->eo.constraint_tol);
+    return rc;
+}
+
 static int step_device(clmd_engine *e, int want_energy, clmd_err *err)
 {
     clmd_dev *d = &e->dev;
     const int n = e->sys->n;
+    const double dt = e->eo.dt_ps;
     int rc;
+    /* only the displacement word; the failure flag stays until reported */
     if ((rc = clmd_ocl_zero(d->ocl, e->maxdisp, sizeof(cl_uint), err))) return rc;
     size_t global = (size_t)(n + WG - 1) / WG * WG;
+    cl_uint lo = (cl_uint)e->step, hi = (cl_uint)((unsigned long)e->step >> 32);
     if (e->eo.integrator == CLMD_VERLET) {
+        if (e->cons && (rc = save_old_positions(e, err))) return rc;
         rc = clmd_ocl_launch(d->ocl, e->k_kick_drift, global, WG, P_INTEGRATE, err);
+        if (!rc && e->cons) rc = clmd_constraints_enqueue_positions(e->cons, dt, err);
+    } else if (e->cons) {
+        CLMD_ARG(e->k_langevin_drift, 9, lo, err);
+        CLMD_ARG(e->k_langevin_drift, 10, hi, err);
+        rc = clmd_ocl_launch(d->ocl, e->k_kick_full, global, WG, P_INTEGRATE, err);
+        if (!rc) rc = clmd_constraints_enqueue_velocities(e->cons, dt, err);
+        if (!rc) rc = save_old_positions(e, err);
+        if (!rc) rc = clmd_ocl_launch(d->ocl, e->k_langevin_drift, global, WG, P_INTEGRATE, err);
+        if (!rc) rc = clmd_constraints_enqueue_positions(e->cons, dt, err);
     } else {
-        cl_uint lo = (cl_uint)e->step, hi = (cl_uint)((unsigned long)e->step >> 32);
         CLMD_ARG(e->k_langevin, 11, lo, err);
         CLMD_ARG(e->k_langevin, 12, hi, err);
         rc = clmd_ocl_launch(d->ocl, e->k_langevin, global, WG, P_INTEGRATE, err);
     }
+    if (!rc && e->vs) rc = clmd_vsites_enqueue_build(e->vs, err);
     if (rc) return rc;
     e->step++;
     e->forces_valid = 0;
-    if (e->check_disp) {
-        cl_uint bits;
-        PROBE_START(e->probe, P_NLIST_CHECK);
-        rc = clmd_ocl_read(d->ocl, e->maxdisp, 0, sizeof bits, &bits, err);
-        PROBE_STOP(e->probe, P_NLIST_CHECK);
-        if (rc) return rc;
+    if (e->check_disp || (want_energy && e->cons)) {
+        cl_uint flags[2];
+        if ((rc = read_flags(e, flags, err))) return rc;
         float d2;
-        memcpy(&d2, &bits, sizeof d2);
+        memcpy(&d2, &flags[0], sizeof d2);
         double half = 0.5 * clmd_nlist_skin(e->nl);
-        if (!(d2 <= half * half)) {
+        if (e->check_disp && !(d2 <= half * half)) {
             if ((rc = download_positions(e, err)) || (rc = rebuild_list(e, err))) return rc;
         }
     }
     if ((rc = ensure_forces(e, want_energy, err))) return rc;
-    if (e->eo.integrator == CLMD_VERLET &&
-        (rc = clmd_ocl_launch(d->ocl, e->k_kick, global, WG, P_INTEGRATE, err)))
-        return rc;
+    if (e->eo.integrator == CLMD_VERLET) {
+        if ((rc = clmd_ocl_launch(d->ocl, e->k_kick, global, WG, P_INTEGRATE, err))) return rc;
+        if (e->cons && (rc = clmd_constraints_enqueue_velocities(e->cons, dt, err))) return rc;
+    }
     if (e->eo.remove_com && e->eo.com_interval > 0 && e->step % e->eo.com_interval == 0 &&
         (rc = clmd_ocl_launch(d->ocl, e->k_com, WG, WG, P_INTEGRATE, err)))
         return rc;
@@ -630,10 +760,40 @@ int clmd_engine_get_velocities(clmd_engine *e, double *v, clmd_err *err)
 
 int clmd_engine_set_positions(clmd_engine *e, const double *x, clmd_err *err)
 {
-    int rc;
     memcpy(e->x, x, sizeof(double) * 3 * (size_t)e->sys->n);
     e->forces_valid = 0;
-    if (!e->reference && (rc = upload_state(e, x, NULL, err))) return rc;
+    if (e->vs) build_vsites_reference(e);
+    if (!e->reference) {
+        int rc;
+        if ((rc = upload_state(e, e->x, NULL, err))) return rc;
+        /* the device places its own sites, as it does after every step */
+        if (e->vs && (rc = clmd_vsites_enqueue_build(e->vs, err))) return rc;
+    }
+    if (e->check_disp && clmd_nlist_needs_rebuild(e->nl, e->x)) return rebuild_list(e, err);
+    return CLMD_OK;
+}
+
+int clmd_engine_apply_constraints(clmd_engine *e, clmd_err *err)
+{
+    int rc;
+    if (!e->cons) return CLMD_OK;
+    e->forces_valid = 0;
+    if (e->reference) {
+        PROBE_START(e->probe, P_CONSTRAINTS);
+        rc = clmd_constraints_positions_ref(e->cons, e->x, e->x, NULL, 0, err);
+        PROBE_STOP(e->probe, P_CONSTRAINTS);
+        if (rc) return rc;
+        if (e->vs) build_vsites_reference(e);
+        if ((rc = constrain_velocities_reference(e, err))) return rc;
+    } else {
+        cl_uint flags[2];
+        if ((rc = save_old_positions(e, err)) ||
+            (rc = clmd_constraints_enqueue_positions(e->cons, 0, err)) ||
+            (e->vs && (rc = clmd_vsites_enqueue_build(e->vs, err))) ||
+            (rc = clmd_constraints_enqueue_velocities(e->cons, e->eo.dt_ps, err)) ||
+            (rc = read_flags(e, flags, err)) || (rc = download_positions(e, err)))
+            return rc;
+    }
     if (e->check_disp && clmd_nlist_needs_rebuild(e->nl, e->x)) return rebuild_list(e, err);
     return CLMD_OK;
 }
@@ -684,4 +844,13 @@ void clmd_engine_describe(const clmd_engine *e, FILE *out)
 {
     for (int t = 0; t < e->nterms; t++)
         if (e->terms[t]->ops->describe) e->terms[t]->ops->describe(e->terms[t], out);
+    if (e->cons) {
+        int nw, ncl, nsh;
+        clmd_constraints_counts(e->cons, &nw, &ncl, &nsh);
+        fprintf(out, "constraints: %d (SETTLE: %d waters; SHAKE/RATTLE: %d in %d clusters), "
+                "relative tolerance %g\n", e->sys->nconstraints, nw, nsh, ncl,
+                clmd_constraints_tolerance(e->cons));
+    }
+    if (e->vs)
+        fprintf(out, "virtual sites: %d (three-particle averages)\n", clmd_vsites_count(e->vs));
 }

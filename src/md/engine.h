@@ -26,7 +26,7 @@ typedef struct clmd_engine_opts {
     unsigned long seed;      /* Langevin noise */
     int remove_com;          /* remove centre-of-mass motion every com_interval steps */
     int com_interval;
-    double constraint_tol;
+    double constraint_tol;   /* relative, see md/constraints.h */
 } clmd_engine_opts;
 
 void clmd_engine_opts_defaults(clmd_engine_opts *o);
@@ -53,6 +53,13 @@ int clmd_engine_get_positions(clmd_engine *e, double *x, clmd_err *err);
 int clmd_engine_get_velocities(clmd_engine *e, double *v, clmd_err *err);
 int clmd_engine_set_positions(clmd_engine *e, const double *x, clmd_err *err);
 int clmd_engine_set_velocities(clmd_engine *e, const double *v, clmd_err *err);
+/* Constrains the current positions onto the constraints (directions of the positions
+ * themselves), places the virtual sites, then removes the velocity components along the
+ * constraints; as OpenMM's Context::applyConstraints + applyVelocityConstraints. For the start
+ * of a fresh run; neither create nor set_positions/set_velocities constrain (a restart must
+ * continue with the exact saved state, and `eval` must see the input's coordinates). Virtual
+ * sites, in contrast, are always rebuilt from their parents (create, set_positions, steps). */
+int clmd_engine_apply_constraints(clmd_engine *e, clmd_err *err);
 
 long clmd_engine_step_count(const clmd_engine *e);
 void clmd_engine_set_step_count(clmd_engine *e, long step);
