@@ -432,7 +432,11 @@ int clmd_cmd_run(int argc, char **argv)
     const clmd_deck *d = &s.deck;
     int n = s.sys->n;
     scratch = clmd_calloc(3 * (size_t)n, sizeof(double));
-    if (c.restart && (rc = read_checkpoint(&s, c.restart, &err))) goto out;
+    /* a fresh run starts from constrained positions and velocities; a restart continues the
+     * checkpointed state untouched, so it repeats the original run bit for bit */
+    if (c.restart) rc = read_checkpoint(&s, c.restart, &err);
+    else rc = clmd_engine_apply_constraints(s.eng, &err);
+    if (rc) goto out;
 
     /* every output checked before anything is written */
     const char *probe_json = c.probe_json ? c.probe_json : (d->probes_json[0] ? d->probes_json : NULL);
