@@ -78,3 +78,55 @@ inline void add_energy(__global long *energy, int comp, real e)
 {
     atom_add(&energy[comp], to_fixed(e));
 }
+
+#ifdef HAVE_FP64
+/* Integration precision for the step-side programs (integrate, constraints, vsite): double
+ * where the device has it. */
+#if HAVE_FP64
+#pragma OPENCL EXTENSION cl_khr_fp64 : enable
+typedef double mixed;
+typedef double2 mixed2;
+typedef double3 mixed3;
+typedef double4 mixed4;
+#define convert_mixed3 convert_double3
+#else
+typedef float mixed;
+typedef float2 mixed2;
+typedef float3 mixed3;
+typedef float4 mixed4;
+#define convert_mixed3 convert_float3
+#endif
+
+/* Writes the double-float copy the force kernels read of position x of particle i: the
+ * position wrapped into the box as at the last neighbor-list build, x + pshift[i] (pshift is a
+ * lattice vector, zero for open systems), so the list's per-entry images hold. Returns the
+ * squared displacement from the list's reference position. */
+inline float store_position(__global real4 *posq, __global real4 *posq_lo,
+                            __global const mixed4 *pshift, int i, mixed3 x,
+                            __global const real4 *ref)
+{
+    const mixed3 xw = x + pshift[i].xyz;
+    real4 p = posq[i];
+    p.xyz = convert_float3(xw);
+    posq[i] = p;
+    posq_lo[i] = (real4)(convert_float3(xw - convert_mixed3(p.xyz)), 0);
+    const real4 r = ref[i];
+    const real dx = p.x - r.x, dy = p.y - r.y, dz = p.z - r.z;
+    return dx * dx + dy * dy + dz * dz;
+}
+
+#ifdef WG
+/* Work-group maximum of d2, then one atomic per group (positive floats order like uints). */
+inline void reduce_max_disp(float d2, __local float *red, __global uint *maxdisp)
+{
+    const int lid = get_local_id(0);
+    red[lid] = d2;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int s = WG / 2; s > 0; s >>= 1) {
+        if (lid < s) red[lid] = fmax(red[lid], red[lid + s]);
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    if (lid == 0) atomic_max(maxdisp, as_uint(red[0]));
+}
+#endif
+#endif

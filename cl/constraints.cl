@@ -5,49 +5,6 @@
  * posq/posq_lo rewritten and their displacement since the last list build folded into
  * flags[0]; a failed solve sets flags[1].
  * Defines: HAVE_FP64 (0/1), WG (work-group size, a power of two), MAX_ITER. */
-#if HAVE_FP64
-#pragma OPENCL EXTENSION cl_khr_fp64 : enable
-typedef double mixed;
-typedef double2 mixed2;
-typedef double3 mixed3;
-typedef double4 mixed4;
-#define convert_mixed3 convert_double3
-#else
-typedef float mixed;
-typedef float2 mixed2;
-typedef float3 mixed3;
-typedef float4 mixed4;
-#define convert_mixed3 convert_float3
-#endif
-
-/* The three helpers below are those of integrate.cl (each program is built from one file). */
-
-/* Work-group maximum of d2, then one atomic per group (positive floats order like uints). */
-inline void reduce_max_disp(float d2, __local float *red, __global uint *maxdisp)
-{
-    const int lid = get_local_id(0);
-    red[lid] = d2;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (int s = WG / 2; s > 0; s >>= 1) {
-        if (lid < s) red[lid] = fmax(red[lid], red[lid + s]);
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
-    if (lid == 0) atomic_max(maxdisp, as_uint(red[0]));
-}
-
-/* Writes the double-float copy of x the force kernels read; returns the squared displacement
- * from the list's reference position. */
-inline float store_position(__global real4 *posq, __global real4 *posq_lo, int i, mixed3 x,
-                            __global const real4 *ref)
-{
-    real4 p = posq[i];
-    p.xyz = convert_float3(x);
-    posq[i] = p;
-    posq_lo[i] = (real4)(convert_float3(x - convert_mixed3(p.xyz)), 0);
-    const real4 r = ref[i];
-    const real dx = p.x - r.x, dy = p.y - r.y, dz = p.z - r.z;
-    return dx * dx + dy * dy + dz * dz;
-}
 
 inline int unit3(mixed3 *a)
 {
@@ -112,7 +69,8 @@ void settle_positions(const int nw, __global const int4 *restrict water,
                       __global const mixed4 *restrict pos_old, __global mixed4 *restrict vel,
                       const mixed inv_dt, __global real4 *restrict posq,
                       __global real4 *restrict posq_lo, __global const real4 *restrict ref,
-                      __global uint *restrict flags)
+                      __global uint *restrict flags,
+                      __global const mixed4 *restrict pshift)
 {
     __local float red[WG];
     const int w = get_global_id(0);
@@ -136,7 +94,7 @@ void settle_positions(const int nw, __global const int4 *restrict water,
                     v[a].xyz += d[a] * inv_dt;
                     vel[idx[a]] = v[a];
                 }
-                d2 = fmax(d2, store_position(posq, posq_lo, idx[a], x, ref));
+                d2 = fmax(d2, store_position(posq, posq_lo, pshift, idx[a], x, ref));
             }
         } else {
             flags[1] = 1;
@@ -196,7 +154,8 @@ void shake_positions(const int ncl, __global const int *restrict cstart,
                      __global mixed4 *restrict pos, __global const mixed4 *restrict pos_old,
                      __global mixed4 *restrict vel, const mixed inv_dt, const mixed tol,
                      __global real4 *restrict posq, __global real4 *restrict posq_lo,
-                     __global const real4 *restrict ref, __global uint *restrict flags)
+                     __global const real4 *restrict ref, __global uint *restrict flags,
+                      __global const mixed4 *restrict pshift)
 {
     __local float red[WG];
     const int q = get_global_id(0);
@@ -237,7 +196,7 @@ void shake_positions(const int ncl, __global const int *restrict cstart,
         if (!done || bad) flags[1] = 1;
         for (int a = astart[q]; a < astart[q + 1]; a++) {
             const int i = atoms[a];
-            d2 = fmax(d2, store_position(posq, posq_lo, i, pos[i].xyz, ref));
+            d2 = fmax(d2, store_position(posq, posq_lo, pshift, i, pos[i].xyz, ref));
         }
     }
     reduce_max_disp(d2, red, flags);

@@ -3,18 +3,6 @@
  * read; forces arrive as 64-bit fixed point. Every kernel folds the maximum displacement since
  * the last neighbor-list build into *maxdisp (float bits, squared nm) for the rebuild check.
  * Defines: HAVE_FP64 (0/1), WG (work-group size, a power of two). */
-#if HAVE_FP64
-#pragma OPENCL EXTENSION cl_khr_fp64 : enable
-typedef double mixed;
-typedef double4 mixed4;
-typedef double3 mixed3;
-#define convert_mixed3 convert_double3
-#else
-typedef float mixed;
-typedef float4 mixed4;
-typedef float3 mixed3;
-#define convert_mixed3 convert_float3
-#endif
 
 #define INV_FIXED (1.0 / 4294967296.0)
 
@@ -44,35 +32,10 @@ inline float4 gaussian3(uint2 key, uint atom, uint step_lo, uint step_hi)
     return (float4)(r1 * native_cos(t1), r1 * native_sin(t1), r2 * native_cos(t2), 0.0f);
 }
 
-/* Work-group maximum of d2, then one atomic per group (positive floats order like uints). */
-inline void reduce_max_disp(float d2, __local float *red, __global uint *maxdisp)
-{
-    const int lid = get_local_id(0);
-    red[lid] = d2;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (int s = WG / 2; s > 0; s >>= 1) {
-        if (lid < s) red[lid] = fmax(red[lid], red[lid + s]);
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
-    if (lid == 0) atomic_max(maxdisp, as_uint(red[0]));
-}
-
 inline float displacement2(real4 p, real4 r)
 {
     const real dx = p.x - r.x, dy = p.y - r.y, dz = p.z - r.z;
     return dx * dx + dy * dy + dz * dz;
-}
-
-/* Writes the double-float copy of x the force kernels read; returns the squared displacement
- * from the list's reference position. */
-inline float store_position(__global real4 *posq, __global real4 *posq_lo, int i, mixed4 x,
-                            __global const real4 *ref)
-{
-    real4 p = posq[i];
-    p.xyz = convert_float3(x.xyz);
-    posq[i] = p;
-    posq_lo[i] = (real4)(convert_float3(x.xyz - convert_mixed3(p.xyz)), 0);
-    return displacement2(p, ref[i]);
 }
 
 inline mixed4 force_of(__global const long *force, int npad, int i)
@@ -87,7 +50,8 @@ void verlet_kick_drift(__global real4 *restrict posq, __global real4 *restrict p
                        __global mixed4 *restrict pos,
                        __global mixed4 *restrict vel, __global const long *restrict force,
                        const int n, const int npad, const mixed dt,
-                       __global const real4 *restrict ref, __global uint *restrict maxdisp)
+                       __global const real4 *restrict ref, __global uint *restrict maxdisp,
+                       __global const mixed4 *restrict pshift)
 {
     __local float red[WG];
     const int i = get_global_id(0);
@@ -101,7 +65,7 @@ void verlet_kick_drift(__global real4 *restrict posq, __global real4 *restrict p
             x.xyz += dt * v.xyz;
             pos[i] = x;
             vel[i] = v;
-            d2 = store_position(posq, posq_lo, i, x, ref);
+            d2 = store_position(posq, posq_lo, pshift, i, x.xyz, ref);
         }
     }
     reduce_max_disp(d2, red, maxdisp);
@@ -127,7 +91,8 @@ void langevin_middle(__global real4 *restrict posq, __global real4 *restrict pos
                      __global mixed4 *restrict vel, __global const long *restrict force,
                      const int n, const int npad, const mixed dt, const mixed a,
                      const mixed b_kt, const uint2 key, const uint step_lo, const uint step_hi,
-                     __global const real4 *restrict ref, __global uint *restrict maxdisp)
+                     __global const real4 *restrict ref, __global uint *restrict maxdisp,
+                       __global const mixed4 *restrict pshift)
 {
     __local float red[WG];
     const int i = get_global_id(0);
@@ -147,7 +112,7 @@ void langevin_middle(__global real4 *restrict posq, __global real4 *restrict pos
             x.xyz += (mixed)0.5 * dt * v.xyz;
             pos[i] = x;
             vel[i] = v;
-            d2 = store_position(posq, posq_lo, i, x, ref);
+            d2 = store_position(posq, posq_lo, pshift, i, x.xyz, ref);
         }
     }
     reduce_max_disp(d2, red, maxdisp);
@@ -162,7 +127,8 @@ void langevin_drift(__global real4 *restrict posq, __global real4 *restrict posq
                     __global mixed4 *restrict pos, __global mixed4 *restrict vel, const int n,
                     const mixed dt, const mixed a, const mixed b_kt, const uint2 key,
                     const uint step_lo, const uint step_hi, __global const real4 *restrict ref,
-                    __global uint *restrict maxdisp)
+                    __global uint *restrict maxdisp,
+                       __global const mixed4 *restrict pshift)
 {
     __local float red[WG];
     const int i = get_global_id(0);
@@ -180,7 +146,7 @@ void langevin_drift(__global real4 *restrict posq, __global real4 *restrict posq
             x.xyz += (mixed)0.5 * dt * v.xyz;
             pos[i] = x;
             vel[i] = v;
-            d2 = store_position(posq, posq_lo, i, x, ref);
+            d2 = store_position(posq, posq_lo, pshift, i, x.xyz, ref);
         }
     }
     reduce_max_disp(d2, red, maxdisp);

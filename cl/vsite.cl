@@ -1,31 +1,6 @@
 /* Virtual sites (see src/md/vsite.h): three-particle averages built from their parents before
  * the forces, and their forces spread back after. One work-item per site.
  * Defines: HAVE_FP64 (0/1), WG (work-group size, a power of two). */
-#if HAVE_FP64
-#pragma OPENCL EXTENSION cl_khr_fp64 : enable
-typedef double mixed;
-typedef double3 mixed3;
-typedef double4 mixed4;
-#define convert_mixed3 convert_double3
-#else
-typedef float mixed;
-typedef float3 mixed3;
-typedef float4 mixed4;
-#define convert_mixed3 convert_float3
-#endif
-
-/* As in integrate.cl: work-group maximum of d2, one atomic per group. */
-inline void reduce_max_disp(float d2, __local float *red, __global uint *maxdisp)
-{
-    const int lid = get_local_id(0);
-    red[lid] = d2;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (int s = WG / 2; s > 0; s >>= 1) {
-        if (lid < s) red[lid] = fmax(red[lid], red[lid + s]);
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
-    if (lid == 0) atomic_max(maxdisp, as_uint(red[0]));
-}
 
 /* x_s = w_a x_a + w_b x_b + w_c x_c in mixed precision, then its float posq/posq_lo copy (the
  * charge in posq.w is kept) and its squared displacement from the list reference. */
@@ -33,7 +8,8 @@ __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
 void vsite_build(const int ns, __global const int4 *restrict atoms, __global const mixed4 *restrict w,
                  __global mixed4 *restrict pos, __global real4 *restrict posq,
                  __global real4 *restrict posq_lo, __global const real4 *restrict ref,
-                 __global uint *restrict flags)
+                 __global uint *restrict flags,
+                 __global const mixed4 *restrict pshift)
 {
     __local float red[WG];
     const int k = get_global_id(0);
@@ -43,13 +19,7 @@ void vsite_build(const int ns, __global const int4 *restrict atoms, __global con
         const mixed4 wk = w[k];
         const mixed3 x = wk.x * pos[at.y].xyz + wk.y * pos[at.z].xyz + wk.z * pos[at.w].xyz;
         pos[at.x] = (mixed4)(x, 0);
-        real4 p = posq[at.x];
-        p.xyz = convert_float3(x);
-        posq[at.x] = p;
-        posq_lo[at.x] = (real4)(convert_float3(x - convert_mixed3(p.xyz)), 0);
-        const real4 r = ref[at.x];
-        const real dx = p.x - r.x, dy = p.y - r.y, dz = p.z - r.z;
-        d2 = dx * dx + dy * dy + dz * dz;
+        d2 = store_position(posq, posq_lo, pshift, at.x, x, ref);
     }
     reduce_max_disp(d2, red, flags);
 }

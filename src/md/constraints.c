@@ -545,6 +545,7 @@ int clmd_constraints_setup_device(clmd_constraints *c, const clmd_mdbuf *b, clmd
     CLMD_ARG(k, 8, b->posq_lo, err);
     CLMD_ARG(k, 9, b->posq_ref, err);
     CLMD_ARG(k, 10, b->flags, err);
+    CLMD_ARG(k, 11, b->pos_shift, err);
     k = c->k_settle_vel;
     CLMD_ARG(k, 0, c->nsettle, err);
     CLMD_ARG(k, 1, c->d_water, err);
@@ -567,6 +568,7 @@ int clmd_constraints_setup_device(clmd_constraints *c, const clmd_mdbuf *b, clmd
     CLMD_ARG(k, 12, b->posq_lo, err);
     CLMD_ARG(k, 13, b->posq_ref, err);
     CLMD_ARG(k, 14, b->flags, err);
+    CLMD_ARG(k, 15, b->pos_shift, err);
     k = c->k_rattle_vel;
     CLMD_ARG(k, 0, c->nclusters, err);
     CLMD_ARG(k, 1, c->d_cstart, err);

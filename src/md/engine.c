@@ -35,11 +35,13 @@ struct clmd_engine {
     /* host state (reference path; on the device path x doubles as download scratch) */
     double *x, *v, *f, *invmass;
     double *xold;         /* positions before the step: constraint directions (reference) */
+    double *wrap;         /* [3n] lattice vector wrapping each atom into the box at the last list
+                           * build; the force kernels see positions x + wrap (device path) */
     /* device state */
     clmd_dev dev;
     int fp64;
     size_t mixed_size;    /* bytes of one mixed4 */
-    cl_mem pos, vel, posq_ref, pos_old;
+    cl_mem pos, vel, posq_ref, pos_old, pos_shift;
     cl_mem maxdisp;       /* uint[2]: max squared displacement bits; constraint failure flag */
     cl_kernel k_kick_drift, k_kick, k_langevin, k_kinetic, k_com;
     cl_kernel k_kick_full, k_langevin_drift; /* Langevin split around the constraints */
@@ -137,6 +139,56 @@ static int check_finite(clmd_engine *e, const double *x, clmd_err *err)
     return CLMD_OK;
 }
 
+/* Takes the list's per-atom image counts as the wrap of every atom (host copy). */
+static void update_wrap(clmd_engine *e)
+{
+    clmd_nlist_view v = clmd_nlist_get(e->nl);
+    const double(*b)[3] = e->sys->box;
+    for (int i = 0; i < e->sys->n; i++)
+        for (int d = 0; d < 3; d++)
+            e->wrap[3 * i + d] = v.image ? v.image[3 * i] * b[0][d] + v.image[3 * i + 1] * b[1][d] +
+                                               v.image[3 * i + 2] * b[2][d]
+                                         : 0.0;
+}
+
+static int upload_wrap(clmd_engine *e, clmd_err *err)
+{
+    int n = e->sys->n, np = e->dev.npad;
+    void *buf = clmd_calloc(np, e->mixed_size);
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < 3; k++) {
+            if (e->fp64) ((double *)buf)[4 * i + k] = e->wrap[3 * i + k];
+            else ((float *)buf)[4 * i + k] = (float)e->wrap[3 * i + k];
+        }
+    int rc = clmd_ocl_write(e->dev.ocl, e->pos_shift, 0, e->mixed_size * np, buf, err);
+    clmd_free(buf);
+    return rc;
+}
+
+/* The float pair the force kernels read, for positions x wrapped as at the last build, into
+ * buffer `dst` (posq with charges, or the reference copy) and optionally posq_lo. */
+static int upload_posq(clmd_engine *e, const double *x, cl_mem dst, cl_mem dst_lo, clmd_err *err)
+{
+    const clmd_system *s = e->sys;
+    int n = s->n, np = e->dev.npad, rc;
+    cl_float4 *pq = clmd_calloc(np, sizeof *pq), *pl = clmd_calloc(np, sizeof *pl);
+    for (int i = 0; i < n; i++) {
+        for (int k = 0; k < 3; k++) {
+            double xw = x[3 * i + k] + e->wrap[3 * i + k];
+            pq[i].s[k] = (float)xw;
+            if (e->fp64) pl[i].s[k] = (float)(xw - (double)pq[i].s[k]);
+        }
+        pq[i].s[3] = (float)s->charge[i];
+    }
+    /* padding atoms sit far away with no charge */
+    for (int i = n; i < np; i++) pq[i].s[0] = pq[i].s[1] = pq[i].s[2] = 1e4f;
+    rc = clmd_ocl_write(e->dev.ocl, dst, 0, sizeof *pq * np, pq, err);
+    if (!rc && dst_lo) rc = clmd_ocl_write(e->dev.ocl, dst_lo, 0, sizeof *pl * np, pl, err);
+    clmd_free(pq);
+    clmd_free(pl);
+    return rc;
+}
+
 static int rebuild_list(clmd_engine *e, clmd_err *err)
 {
     int rc;
@@ -146,32 +198,28 @@ static int rebuild_list(clmd_engine *e, clmd_err *err)
     PROBE_STOP(e->probe, P_NLIST_BUILD);
     clmd_probe_count(e->probe, "nlist_builds", 1);
     if (rc) return rc;
-    return e->reference ? CLMD_OK : upload_list(e, err);
+    if (e->reference) return CLMD_OK;
+    /* positions re-wrapped as at this build: the list's entry images refer to them */
+    update_wrap(e);
+    PROBE_START(e->probe, P_UPLOAD);
+    rc = upload_wrap(e, err);
+    if (!rc) rc = upload_posq(e, e->x, e->dev.posq, e->dev.posq_lo, err);
+    PROBE_STOP(e->probe, P_UPLOAD);
+    return rc ? rc : upload_list(e, err);
 }
 
 static int upload_state(clmd_engine *e, const double *x, const double *v, clmd_err *err)
 {
-    const clmd_system *s = e->sys;
-    int n = s->n, np = e->dev.npad, rc = CLMD_OK;
+    int n = e->sys->n, np = e->dev.npad, rc = CLMD_OK;
     if (x) {
-        cl_float4 *pq = clmd_calloc(np, sizeof *pq), *pl = clmd_calloc(np, sizeof *pl);
         void *pm = clmd_calloc(np, e->mixed_size);
-        for (int i = 0; i < n; i++) {
+        for (int i = 0; i < n; i++)
             for (int k = 0; k < 3; k++) {
-                pq[i].s[k] = (float)x[3 * i + k];
-                if (e->fp64) pl[i].s[k] = (float)(x[3 * i + k] - (double)pq[i].s[k]);
                 if (e->fp64) ((double *)pm)[4 * i + k] = x[3 * i + k];
                 else ((float *)pm)[4 * i + k] = (float)x[3 * i + k];
             }
-            pq[i].s[3] = (float)s->charge[i];
-        }
-        /* padding atoms sit far away with no charge */
-        for (int i = n; i < np; i++) pq[i].s[0] = pq[i].s[1] = pq[i].s[2] = 1e4f;
-        rc = clmd_ocl_write(e->dev.ocl, e->dev.posq, 0, sizeof *pq * np, pq, err);
-        if (!rc) rc = clmd_ocl_write(e->dev.ocl, e->dev.posq_lo, 0, sizeof *pl * np, pl, err);
+        rc = upload_posq(e, x, e->dev.posq, e->dev.posq_lo, err);
         if (!rc) rc = clmd_ocl_write(e->dev.ocl, e->pos, 0, e->mixed_size * np, pm, err);
-        clmd_free(pq);
-        clmd_free(pl);
         clmd_free(pm);
     }
     if (v && !rc) {
@@ -215,9 +263,12 @@ static int setup_device(clmd_engine *e, clmd_err *err)
         (rc = clmd_ocl_alloc(d->ocl, e->mixed_size * np, &e->vel, err)) ||
         (rc = clmd_ocl_alloc(d->ocl, sizeof(cl_float4) * np, &e->posq_ref, err)) ||
         (rc = clmd_ocl_alloc(d->ocl, sizeof(cl_uint) * 2, &e->maxdisp, err)) ||
+        (rc = clmd_ocl_alloc(d->ocl, e->mixed_size * np, &e->pos_shift, err)) ||
         (rc = clmd_ocl_zero(d->ocl, e->maxdisp, sizeof(cl_uint) * 2, err)))
         return rc;
     if (e->cons && (rc = clmd_ocl_alloc(d->ocl, e->mixed_size * np, &e->pos_old, err))) return rc;
+    update_wrap(e);
+    if ((rc = upload_wrap(e, err))) return rc;
 
     char defs[256];
     snprintf(defs, sizeof defs, "#define HAVE_FP64 %d\n#define WG %d\n", e->fp64, WG);
@@ -255,6 +306,7 @@ static int setup_device(clmd_engine *e, clmd_err *err)
     MIXED_ARG(k, 7, dt_d, dt_f);
     CLMD_ARG(k, 8, e->posq_ref, err);
     CLMD_ARG(k, 9, e->maxdisp, err);
+    CLMD_ARG(k, 10, e->pos_shift, err);
     k = e->k_kick;
     CLMD_ARG(k, 0, e->vel, err);
     CLMD_ARG(k, 1, d->force, err);
@@ -275,6 +327,7 @@ static int setup_device(clmd_engine *e, clmd_err *err)
     CLMD_ARG(k, 10, key, err);
     CLMD_ARG(k, 13, e->posq_ref, err);
     CLMD_ARG(k, 14, e->maxdisp, err);
+    CLMD_ARG(k, 15, e->pos_shift, err);
     if (e->cons) {
         /* the full Langevin kick is verlet_kick's half kick with twice the step */
         cl_double dt2_d = 2 * e->eo.dt_ps;
@@ -297,6 +350,7 @@ static int setup_device(clmd_engine *e, clmd_err *err)
         CLMD_ARG(k, 8, key, err);
         CLMD_ARG(k, 11, e->posq_ref, err);
         CLMD_ARG(k, 12, e->maxdisp, err);
+        CLMD_ARG(k, 13, e->pos_shift, err);
     }
 #undef MIXED_ARG
     int slot = CLMD_E_NCOMP;
@@ -310,7 +364,7 @@ static int setup_device(clmd_engine *e, clmd_err *err)
     CLMD_ARG(k, 1, n, err);
 
     clmd_mdbuf mb = {d->ocl, e->fp64, n, d->npad, e->pos, e->pos_old, e->vel, d->posq, d->posq_lo,
-                     e->posq_ref, e->maxdisp, d->force};
+                     e->posq_ref, e->pos_shift, e->maxdisp, d->force};
     if (e->cons && (rc = clmd_constraints_setup_device(e->cons, &mb, err))) return rc;
     if (e->vs && (rc = clmd_vsites_setup_device(e->vs, &mb, err))) return rc;
     /* sites placed by the device kernel from the start, as after set_positions, so a restarted
@@ -345,6 +399,7 @@ int clmd_engine_create(const clmd_system *sys, const clmd_ffopts *ff, const clmd
     CLMD_NEW(e->v, 3 * n);
     CLMD_NEW(e->f, 3 * n);
     CLMD_NEW(e->invmass, n);
+    CLMD_NEW(e->wrap, 3 * n);
     memcpy(e->x, sys->x, sizeof(double) * 3 * (size_t)n);
     if (sys->v) memcpy(e->v, sys->v, sizeof(double) * 3 * (size_t)n);
     for (int i = 0; i < n; i++) e->invmass[i] = sys->mass[i] > 0 ? 1 / sys->mass[i] : 0;
@@ -400,13 +455,14 @@ void clmd_engine_destroy(clmd_engine **pe)
         if (ks[i]) clReleaseKernel(ks[i]);
     clmd_dev *d = &e->dev;
     cl_mem *ms[] = {&d->posq, &d->posq_lo, &d->force, &d->energy, &d->nl_cluster_atoms, &d->nl_jstart,
-                    &d->nl_jlist, &e->pos, &e->vel, &e->posq_ref, &e->maxdisp, &e->pos_old};
+                    &d->nl_jlist, &e->pos, &e->vel, &e->posq_ref, &e->pos_shift, &e->maxdisp, &e->pos_old};
     for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++) clmd_ocl_release(ms[i]);
     clmd_ocl_close(&d->ocl);
     clmd_free(e->x);
     clmd_free(e->v);
     clmd_free(e->f);
     clmd_free(e->invmass);
+    clmd_free(e->wrap);
     clmd_free(e->xold);
     clmd_free(e);
     *pe = NULL;
@@ -820,16 +876,15 @@ int clmd_engine_set_list_reference(clmd_engine *e, const double *xref, clmd_err 
     rc = clmd_nlist_build(e->nl, xref, err);
     PROBE_STOP(e->probe, P_NLIST_BUILD);
     if (rc || e->reference) return rc;
-    /* the device reference positions are the float copy of xref */
-    int np = e->dev.npad;
-    cl_float4 *pq = clmd_calloc(np, sizeof *pq);
-    for (int i = 0; i < e->sys->n; i++)
-        for (int k = 0; k < 3; k++) pq[i].s[k] = (float)xref[3 * i + k];
-    rc = upload_list(e, err);
-    if (!rc) rc = clmd_ocl_write(e->dev.ocl, e->posq_ref, 0, sizeof *pq * np, pq, err);
-    clmd_free(pq);
+    /* wraps as the original build made them; the device's list reference is the float copy of
+     * xref so wrapped, as the original run's copy of its positions at that build was */
+    update_wrap(e);
+    if ((rc = download_positions(e, err)) || (rc = upload_wrap(e, err)) ||
+        (rc = upload_posq(e, e->x, e->dev.posq, e->dev.posq_lo, err)) ||
+        (rc = upload_list(e, err)) || (rc = upload_posq(e, xref, e->posq_ref, NULL, err)))
+        return rc;
     e->forces_valid = 0;
-    return rc;
+    return CLMD_OK;
 }
 
 const char *clmd_engine_device(const clmd_engine *e) { return e->device_desc; }

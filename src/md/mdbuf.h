@@ -16,6 +16,8 @@ typedef struct clmd_mdbuf {
     cl_mem posq;       /* float4 [npad]: the force kernels' positions (w = charge) */
     cl_mem posq_lo;    /* float4 [npad]: low parts, x - (float)x */
     cl_mem posq_ref;   /* float4 [npad]: positions at the last neighbor-list build */
+    cl_mem pos_shift;  /* mixed4 [npad]: lattice vector that wraps each position into the box as at
+                        * the last list build; posq = pos + pos_shift (store_position) */
     cl_mem flags;      /* uint [2]: [0] largest squared displacement since the list build (float
                         * bits, atomic max); [1] nonzero once a constraint solve failed (sticky) */
     cl_mem force;      /* long [3 npad]: fixed-point forces, x block, y block, z block */

@@ -135,6 +135,7 @@ int clmd_vsites_setup_device(clmd_vsites *v, const clmd_mdbuf *b, clmd_err *err)
     CLMD_ARG(k, 5, b->posq_lo, err);
     CLMD_ARG(k, 6, b->posq_ref, err);
     CLMD_ARG(k, 7, b->flags, err);
+    CLMD_ARG(k, 8, b->pos_shift, err);
     k = v->k_spread;
     CLMD_ARG(k, 0, v->nsites, err);
     CLMD_ARG(k, 1, v->d_atoms, err);
