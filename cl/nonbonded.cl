@@ -8,7 +8,10 @@
  * Per-atom LJ parameters are (sigma/2, 2 sqrt(eps)) so that a pair's sigma is a sum and its
  * 4 eps a product (Lorentz-Berthelot without a square root in the loop).
  * The list is full (each pair seen from both sides), so each work-item writes only its own
- * atoms' forces, without atomics; energies are halved. */
+ * atoms' forces, without atomics; energies are halved. In periodic boxes positions are wrapped
+ * as at the last list build and each entry carries j's image (jshift: index into the 27
+ * lattice shifts, high parts then low parts in `shifts`; 27 = take the minimum image pair by
+ * pair), so the inner loop needs no rounding. */
 
 #define TWO_OVER_SQRT_PI 1.1283791670955126f
 
@@ -20,7 +23,8 @@ __kernel void nonbonded(__global const real4 *restrict posq, __global const real
                         __global const int *restrict jstart, __global const uint *restrict jlist,
                         const int nclusters, __global long *restrict force, const int npad,
                         __global long *restrict energy, const int want_energy, const long e_const,
-                        BOX_PARAMS)
+                        BOX_PARAMS, __global const uchar *restrict jshift,
+                        __global const real4 *restrict shifts)
 {
     const int c = get_global_id(0);
     if (c >= nclusters) return;
@@ -54,9 +58,28 @@ __kernel void nonbonded(__global const real4 *restrict posq, __global const real
         int8 m = ((int8)(int)ent & lanebit) != 0;
         const real4 pj = posq[j], pjl = posq_lo[j];
         const real2 ljj = ljp[j];
-        float8 dx = (pj.x - xi) + (pjl.x - xil), dy = (pj.y - yi) + (pjl.y - yil),
-               dz = (pj.z - zi) + (pjl.z - zil);
-        MIN_IMAGE(float8, dx, dy, dz);
+        float8 dx, dy, dz;
+#if PERIODIC
+        const uint code = jshift[e];
+        if (code < 27) {
+            /* the list's image of j: one scalar shift per j instead of a minimum image per lane */
+            const real4 sh = shifts[code], sl = shifts[27 + code];
+            const real tx = pj.x + sh.x, ty = pj.y + sh.y, tz = pj.z + sh.z;
+            const real lx = pjl.x + sl.x, ly = pjl.y + sl.y, lz = pjl.z + sl.z;
+            dx = (tx - xi) + (lx - xil);
+            dy = (ty - yi) + (ly - yil);
+            dz = (tz - zi) + (lz - zil);
+        } else {
+            dx = (pj.x - xi) + (pjl.x - xil);
+            dy = (pj.y - yi) + (pjl.y - yil);
+            dz = (pj.z - zi) + (pjl.z - zil);
+            MIN_IMAGE(float8, dx, dy, dz);
+        }
+#else
+        dx = (pj.x - xi) + (pjl.x - xil);
+        dy = (pj.y - yi) + (pjl.y - yil);
+        dz = (pj.z - zi) + (pjl.z - zil);
+#endif
         float8 r2 = dx * dx + dy * dy + dz * dz;
 #if CUTOFF
         m &= r2 < (float8)CUTOFF2;
@@ -136,7 +159,8 @@ void nonbonded(__global const real4 *restrict posq, __global const real4 *restri
                __global const int *restrict cluster_atoms, __global const int *restrict jstart,
                __global const uint *restrict jlist, const int nclusters,
                __global long *restrict force, const int npad, __global long *restrict energy,
-               const int want_energy, const long e_const, BOX_PARAMS)
+               const int want_energy, const long e_const, BOX_PARAMS,
+               __global const uchar *restrict jshift, __global const real4 *restrict shifts)
 {
     const int c = get_group_id(0);
     const int lid = get_local_id(0);
@@ -157,8 +181,20 @@ void nonbonded(__global const real4 *restrict posq, __global const real4 *restri
         const real4 pj = posq[j], pjl = posq_lo[j];
         const real2 ljj = ljp[j];
         real dx, dy, dz;
+#if PERIODIC
+        const uint code = jshift[e];
+        if (code < 27) {
+            const real4 sh = shifts[code], sl = shifts[27 + code];
+            dx = ((pj.x + sh.x) - pi.x) + ((pjl.x + sl.x) - pil.x);
+            dy = ((pj.y + sh.y) - pi.y) + ((pjl.y + sl.y) - pil.y);
+            dz = ((pj.z + sh.z) - pi.z) + ((pjl.z + sl.z) - pil.z);
+        } else {
+            DELTA(dx, dy, dz, pi, pil, pj, pjl);
+            MIN_IMAGE(real, dx, dy, dz);
+        }
+#else
         DELTA(dx, dy, dz, pi, pil, pj, pjl);
-        MIN_IMAGE(real, dx, dy, dz);
+#endif
         const real r2 = dx * dx + dy * dy + dz * dz;
         bool m = (ent & bit) != 0;
 #if CUTOFF

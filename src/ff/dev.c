@@ -40,6 +40,18 @@ void clmd_dev_set_box(clmd_dev *d, const double b[3][3])
     }
 }
 
+void clmd_dev_shift_table(const double b[3][3], cl_float4 table[54])
+{
+    memset(table, 0, sizeof(cl_float4) * 54);
+    for (int c = 0; c < 27; c++) {
+        int n[3] = {c / 9 - 1, c / 3 % 3 - 1, c % 3 - 1};
+        for (int d = 0; d < 3; d++) {
+            double v = n[0] * b[0][d] + n[1] * b[1][d] + n[2] * b[2][d];
+            split(v, &table[c].s[d], &table[27 + c].s[d]);
+        }
+    }
+}
+
 const char *clmd_dev_defines(const clmd_dev *d)
 {
     static char buf[4][512];

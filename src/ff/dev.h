@@ -21,6 +21,8 @@ typedef struct clmd_dev {
     cl_float4 box, inv_box, box_b, box_c, box_lo, box_b_lo, box_c_lo;
     /* neighbor list (see nlist.h); nl_version increases at every upload */
     cl_mem nl_cluster_atoms, nl_jstart, nl_jlist;
+    cl_mem nl_jshift;   /* uchar per entry: image code (periodic), see nlist.h */
+    cl_mem shift_table; /* float4 [54]: the 27 lattice shifts (a,b,c in -1..1), high then low parts */
     size_t nl_cap_clusters, nl_cap_jlist;
     int nl_nclusters;
     long nl_version;
@@ -29,6 +31,10 @@ typedef struct clmd_dev {
 /* Sets the box kernel arguments (BOX_PARAMS in cl/common.cl: 7 of them) at index first.. of k. */
 int clmd_dev_box_args(const clmd_dev *d, cl_kernel k, int first, clmd_err *err);
 #define CLMD_BOX_NARGS 7
+
+/* The 27 lattice shifts n_a a + n_b b + n_c c (n in -1..1, code = 9(n_a+1)+3(n_b+1)+n_c+1) as
+ * float high parts [0..26] and low parts [27..53]. */
+void clmd_dev_shift_table(const double b[3][3], cl_float4 table[54]);
 
 /* Fills the box fields from box rows b (nm). */
 void clmd_dev_set_box(clmd_dev *d, const double b[3][3]);

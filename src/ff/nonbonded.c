@@ -286,6 +286,7 @@ static int nb_setup_device(clmd_term *t, const clmd_fenv *env, clmd_err *err)
     CLMD_ARG(k, 9, dev->energy, err);
     CLMD_ARG(k, 11, e_disp, err);
     if ((rc = clmd_dev_box_args(dev, k, 12, err))) return rc;
+    CLMD_ARG(k, 20, dev->shift_table, err);
     k = nb->k_pairs;
     CLMD_ARG(k, 0, dev->posq, err);
     CLMD_ARG(k, 1, dev->posq_lo, err);
@@ -310,6 +311,7 @@ static int nb_enqueue(clmd_term *t, const clmd_fenv *env, int want_energy, clmd_
         CLMD_ARG(k, 4, dev->nl_jstart, err);
         CLMD_ARG(k, 5, dev->nl_jlist, err);
         CLMD_ARG(k, 6, dev->nl_nclusters, err);
+        CLMD_ARG(k, 19, dev->nl_jshift, err);
         nb->nl_version = dev->nl_version;
     }
     CLMD_ARG(k, 10, want_energy, err);

@@ -91,19 +91,22 @@ static int upload_list(clmd_engine *e, clmd_err *err)
         clmd_ocl_release(&d->nl_cluster_atoms);
         clmd_ocl_release(&d->nl_jstart);
         clmd_ocl_release(&d->nl_jlist);
+        clmd_ocl_release(&d->nl_jshift);
         d->nl_cap_clusters = (size_t)v.nclusters + (size_t)v.nclusters / 4 + 16;
         d->nl_cap_jlist = nent + nent / 4 + 1024;
         if ((rc = clmd_ocl_alloc(d->ocl, sizeof(int) * CLMD_CLUSTER * d->nl_cap_clusters,
                                  &d->nl_cluster_atoms, err)) ||
             (rc = clmd_ocl_alloc(d->ocl, sizeof(int) * (d->nl_cap_clusters + 1), &d->nl_jstart, err)) ||
-            (rc = clmd_ocl_alloc(d->ocl, sizeof(unsigned) * d->nl_cap_jlist, &d->nl_jlist, err)))
+            (rc = clmd_ocl_alloc(d->ocl, sizeof(unsigned) * d->nl_cap_jlist, &d->nl_jlist, err)) ||
+            (rc = clmd_ocl_alloc(d->ocl, d->nl_cap_jlist, &d->nl_jshift, err)))
             return rc;
     }
     if ((rc = clmd_ocl_write(d->ocl, d->nl_cluster_atoms, 0,
                              sizeof(int) * CLMD_CLUSTER * (size_t)v.nclusters, v.cluster_atoms, err)) ||
         (rc = clmd_ocl_write(d->ocl, d->nl_jstart, 0, sizeof(int) * ((size_t)v.nclusters + 1),
                              v.jstart, err)) ||
-        (rc = clmd_ocl_write(d->ocl, d->nl_jlist, 0, sizeof(unsigned) * nent, v.jlist, err)))
+        (rc = clmd_ocl_write(d->ocl, d->nl_jlist, 0, sizeof(unsigned) * nent, v.jlist, err)) ||
+        (v.jshift && (rc = clmd_ocl_write(d->ocl, d->nl_jshift, 0, nent, v.jshift, err))))
         return rc;
     d->nl_nclusters = v.nclusters;
     d->nl_version++;
@@ -250,6 +253,13 @@ static int setup_device(clmd_engine *e, clmd_err *err)
     d->periodic = s->periodic && e->ff.method != CLMD_NB_NOCUTOFF;
     d->triclinic = d->periodic && !clmd_system_box_is_rectangular(s);
     if (d->periodic) clmd_dev_set_box(d, s->box);
+    {
+        cl_float4 table[54];
+        clmd_dev_shift_table(s->box, table);
+        if ((rc = clmd_ocl_alloc(d->ocl, sizeof table, &d->shift_table, err)) ||
+            (rc = clmd_ocl_write(d->ocl, d->shift_table, 0, sizeof table, table, err)))
+            return rc;
+    }
     cl_device_fp_config fp = 0;
     clGetDeviceInfo(clmd_ocl_device(d->ocl), CL_DEVICE_DOUBLE_FP_CONFIG, sizeof fp, &fp, NULL);
     e->fp64 = fp != 0;
@@ -454,7 +464,7 @@ void clmd_engine_destroy(clmd_engine **pe)
     for (size_t i = 0; i < sizeof ks / sizeof ks[0]; i++)
         if (ks[i]) clReleaseKernel(ks[i]);
     clmd_dev *d = &e->dev;
-    cl_mem *ms[] = {&d->posq, &d->posq_lo, &d->force, &d->energy, &d->nl_cluster_atoms, &d->nl_jstart,
+    cl_mem *ms[] = {&d->shift_table, &d->nl_jshift, &d->posq, &d->posq_lo, &d->force, &d->energy, &d->nl_cluster_atoms, &d->nl_jstart,
                     &d->nl_jlist, &e->pos, &e->vel, &e->posq_ref, &e->pos_shift, &e->maxdisp, &e->pos_old};
     for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++) clmd_ocl_release(ms[i]);
     clmd_ocl_close(&d->ocl);
