@@ -93,6 +93,59 @@ static void eval_argon_switched_reference(void)
     eval_case("tests/refs/lj_argon_switch.json", 1, "reference", 1e-9);
 }
 
+/* TIP4P-Ew box (886 waters with M sites as virtual sites, flexible as in the reference) with
+ * PME at tolerance 1e-6 against OpenMM: energy and forces after spreading the M-site forces. */
+static void eval_tip4pew(const char *device, double ftol)
+{
+    const char *ref_path = clmd_test_data("tip4pew_box.json");
+    const char *pdb = clmd_test_data("systems/tip4pew_box.pdb");
+    if (!ref_path || !pdb) CLMD_SKIP("TIP4P-Ew reference data not found (CLMD_TEST_DATA)");
+    char refp[4096], text[8192];
+    snprintf(refp, sizeof refp, "%s", ref_path);
+    const char *dir = clmd_test_tmpdir();
+    snprintf(text, sizeof text,
+             "system: {coordinates: %s, forcefield: %s}\n"
+             "nonbonded: {method: pme, cutoff: 0.9, ewald_error_tolerance: 1.0e-6}\n"
+             "rigid_water: false\n",
+             pdb, clmd_test_source("forcefields/tip4pew.yaml"));
+    const char *deck = write_deck(dir, "t4.yaml", text);
+    char args[8192], *out = NULL;
+    snprintf(args, sizeof args, "eval %s --json %s/e.json --device %s", deck, dir, device);
+    int rc = run_clmd(args, &out);
+    if (rc) printf("\n%s\n", out);
+    free(out);
+    CU_ASSERT_EQUAL_FATAL(rc, 0);
+    char jp[4200];
+    snprintf(jp, sizeof jp, "%s/e.json", dir);
+    clmd_jv *got = clmd_jv_load(jp), *ref = clmd_jv_load(refp);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(got);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(ref);
+    const clmd_jv *en = clmd_jv_get(got, "energies");
+    double scale = 0;
+    for (int k = 0; k < en->n; k++)
+        if (strcmp(en->key[k], "total") != 0) scale += fabs(clmd_jv_num(en->item[k], 0));
+    ASSERT_REL(clmd_jv_num(clmd_jv_get(en, "total"), NAN), clmd_jv_num(clmd_jv_get(ref, "energy"), NAN),
+               1e-5, scale, "total energy vs OpenMM (relative to the sum of |terms|)",
+               "issue tolerance for PME at 1e-6");
+    const clmd_jv *pme = clmd_jv_get(got, "pme"), *rpme = clmd_jv_get(ref, "pme");
+    ASSERT_REL(clmd_jv_num(clmd_jv_get(pme, "alpha"), 0), clmd_jv_num(clmd_jv_get(rpme, "alpha"), 1),
+               1e-12, 0, "PME alpha vs OpenMM's", "the same formula (last-digit rounding only)");
+    double *f = NULL, *fref = NULL;
+    int n = clmd_jv_vec3s(clmd_jv_get(got, "forces"), &f);
+    int nr = clmd_jv_vec3s(clmd_jv_get(ref, "forces_spread"), &fref);
+    CU_ASSERT_EQUAL_FATAL(n, nr);
+    for (int i = 3; i < n; i += 4) /* M sites report zero after spreading */
+        CU_ASSERT(f[3 * i] == 0 && f[3 * i + 1] == 0 && f[3 * i + 2] == 0);
+    ASSERT_BELOW(clmd_force_rms_rel(f, fref, n), ftol, "force RMS relative error vs OpenMM (spread)");
+    free(f);
+    free(fref);
+    clmd_jv_free(got);
+    clmd_jv_free(ref);
+}
+
+static void eval_tip4pew_opencl(void) { eval_tip4pew("auto", 1e-5); }
+static void eval_tip4pew_reference(void) { eval_tip4pew("reference", 1e-7); }
+
 static const char *SMALL_ARGON =
     "title: small argon\n"
     "system: {builtin: lj_fcc, cells: 6, reduced_density: 0.8442}\n"
@@ -357,6 +410,8 @@ int main(int argc, char **argv)
         {"eval: argon on the reference matches OpenMM", eval_argon_reference},
         {"eval: switched argon (OpenCL) matches OpenMM", eval_argon_switched_opencl},
         {"eval: switched argon on the reference matches OpenMM", eval_argon_switched_reference},
+        {"eval: TIP4P-Ew water box with PME (OpenCL) matches OpenMM", eval_tip4pew_opencl},
+        {"eval: TIP4P-Ew water box with PME on the reference matches OpenMM", eval_tip4pew_reference},
         {"bad input exits 1 naming line, column and key", bad_input_exits_1_naming_line_and_key},
         {"unknown device exits 2 and points at clmd devices", unknown_device_exits_2_and_points_at_devices},
         {"existing outputs are never overwritten unless asked", existing_outputs_are_never_overwritten_unless_asked},
