@@ -22,7 +22,10 @@
 
 static clmd_jv *refs; /* cmap_refs.json */
 
-static double jnum(const clmd_jv *obj, const char *key) { return clmd_jv_num(clmd_jv_get(obj, key), NAN); }
+static double jnum(const clmd_jv *obj, const char *key)
+{
+    return clmd_jv_num(clmd_jv_get(obj, key), NAN);
+}
 
 /* 18protein with its coordinates (with_crd) or without; NULL when the data is absent. */
 static clmd_system *load_protein18(int with_crd)
@@ -178,7 +181,8 @@ static void tables_interpolate_the_grid_continuously_with_spline_slopes(void)
                 /* C1 across the u = 1 edge (periodic wrap included) and the v = 1 edge */
                 for (int side = 0; side < 2; side++)
                     for (double w = 0; w <= 1.0; w += 0.25) {
-                        const double *nb = c + 16 * (side ? i + n * ((j + 1) % n) : (i + 1) % n + n * j);
+                        const int next = side ? i + n * ((j + 1) % n) : (i + 1) % n + n * j;
+                        const double *nb = c + 16 * next;
                         patch_eval(cc, side ? w : 1, side ? 1 : w, a);
                         patch_eval(nb, side ? w : 0, side ? 0 : w, b);
                         for (int k = 0; k < 3; k++) seam = fmax(seam, fabs(a[k] - b[k]));
@@ -247,11 +251,13 @@ static void protein18_reference_matches_openmm(void)
     clmd_system_destroy(&s);
 }
 
-/* OpenCL vs OpenMM and vs the reference on one system; forces compared over every particle. */
-static void opencl_case(const clmd_system *s, double eref, const double *fref, const char *label)
+/* OpenCL vs OpenMM and vs the reference on one system; forces compared over every particle.
+ * Returns the OpenCL-vs-reference force RMS relative error. */
+static double opencl_case(const clmd_system *s, double eref, const double *fref, const char *label)
 {
     double er[CLMD_E_NCOMP], ed[CLMD_E_NCOMP];
-    double *fr = clmd_calloc(3 * (size_t)s->n, sizeof *fr), *fd = clmd_calloc(3 * (size_t)s->n, sizeof *fd);
+    double *fr = clmd_calloc(3 * (size_t)s->n, sizeof *fr);
+    double *fd = clmd_calloc(3 * (size_t)s->n, sizeof *fd);
     clmd_probe *p = clmd_probe_create(1);
     CU_ASSERT_EQUAL_FATAL(engine_eval(s, "reference", NULL, er, fr), CLMD_OK);
     CU_ASSERT_EQUAL_FATAL(engine_eval(s, "auto", p, ed, fd), CLMD_OK);
@@ -272,6 +278,7 @@ static void opencl_case(const clmd_system *s, double eref, const double *fref, c
     clmd_probe_destroy(&p);
     clmd_free(fr);
     clmd_free(fd);
+    return rms_ref;
 }
 
 static void protein18_opencl_matches_openmm_and_reference(void)
@@ -285,6 +292,46 @@ static void protein18_opencl_matches_openmm_and_reference(void)
     opencl_case(s, jnum(c, "energy"), fref, "18protein CMAP atoms (periodic box)");
     free(fref);
     clmd_system_destroy(&s);
+    clmd_system_destroy(&full);
+}
+
+/* Moves the CMAP atoms so the first term's first atom sits at a corner of the box, then wraps
+ * every atom into the cell on its own: the terms straddle the boundary. */
+static void split_across_the_box(clmd_system *s)
+{
+    double shift[3];
+    for (int k = 0; k < 3; k++) shift[k] = 0.02 - s->x[k];
+    for (int i = 0; i < s->n; i++) {
+        double *x = s->x + 3 * i;
+        for (int k = 0; k < 3; k++) x[k] += shift[k];
+        for (int v = 2; v >= 0; v--) { /* reduced form: c, then b, then a */
+            double f = floor(x[v] / s->box[v][v]);
+            for (int k = 0; k < 3; k++) x[k] -= f * s->box[v][k];
+        }
+    }
+}
+
+static void molecules_split_across_rectangular_and_triclinic_boxes(void)
+{
+    clmd_system *full = load_protein18(1);
+    if (!full) CLMD_SKIP("18protein.parm7/.rst7 not in CLMD_TEST_DATA");
+    const clmd_jv *c = clmd_jv_get(refs, "protein18_cmap");
+    double *fref = NULL;
+    for (int tri = 0; tri < 2; tri++) {
+        clmd_system *s = protein18_cmap_atoms(full, clmd_jv_get(c, "atoms"));
+        if (tri) /* reduced form: |b_x| <= a_x/2, |c_x| <= a_x/2, |c_y| <= b_y/2 */
+            clmd_system_set_box_angles(s, 5.0, 5.2, 5.5, 75.0, 80.0, 100.0);
+        else
+            clmd_system_set_box(s, 4.0, 4.5, 5.0);
+        split_across_the_box(s);
+        if (!fref) CU_ASSERT_EQUAL_FATAL(clmd_jv_vec3s(clmd_jv_get(c, "forces"), &fref), s->n);
+        double rms = opencl_case(s, jnum(c, "energy"), fref,
+                                 tri ? "split, triclinic box" : "split, rectangular box");
+        /* plain float images would give ~3e-6 here (ulp of the box edge over a bond length) */
+        ASSERT_BELOW(rms, 1e-6, "split terms, OpenCL vs reference: images exact in double-float");
+        clmd_system_destroy(&s);
+    }
+    free(fref);
     clmd_system_destroy(&full);
 }
 
@@ -306,6 +353,25 @@ static void sweep_over_every_map_matches_openmm(void)
     opencl_case(s, eref, fref, "sweep");
     free(fref);
     clmd_free(f);
+    clmd_system_destroy(&s);
+    clmd_system_destroy(&maps);
+}
+
+static void repeated_opencl_evaluations_are_bitwise_identical(void)
+{
+    clmd_system *maps = load_protein18(0);
+    if (!maps) CLMD_SKIP("18protein.parm7 not in CLMD_TEST_DATA");
+    clmd_system *s = sweep_system(maps, clmd_jv_get(refs, "sweep"));
+    double e1[CLMD_E_NCOMP], e2[CLMD_E_NCOMP];
+    double *f1 = clmd_calloc(3 * (size_t)s->n, sizeof *f1);
+    double *f2 = clmd_calloc(3 * (size_t)s->n, sizeof *f2);
+    CU_ASSERT_EQUAL_FATAL(engine_eval(s, "auto", NULL, e1, f1), CLMD_OK);
+    CU_ASSERT_EQUAL_FATAL(engine_eval(s, "auto", NULL, e2, f2), CLMD_OK);
+    /* fixed-point force and energy sums do not depend on the order the atomics land in */
+    CU_ASSERT_EQUAL(memcmp(f1, f2, 3 * (size_t)s->n * sizeof *f1), 0);
+    CU_ASSERT_EQUAL(memcmp(&e1[CLMD_E_CMAP], &e2[CLMD_E_CMAP], sizeof e1[0]), 0);
+    clmd_free(f1);
+    clmd_free(f2);
     clmd_system_destroy(&s);
     clmd_system_destroy(&maps);
 }
@@ -449,7 +515,8 @@ static void protein18_pme_eval_matches_openmm_with_every_term(void)
         {{"lj", "coulomb", "pme_reciprocal", "dispersion_correction"}, "NonbondedForce"},
     };
     double sum_abs = 0;
-    printf("\n  clmd (%s) vs OpenMM:", clmd_jv_get(got, "device") ? clmd_jv_get(got, "device")->str : "?");
+    const clmd_jv *dev = clmd_jv_get(got, "device");
+    printf("\n  clmd (%s) vs OpenMM:", dev && dev->str ? dev->str : "?");
     for (size_t k = 0; k < sizeof terms / sizeof terms[0]; k++) {
         double mine = 0, theirs = jnum(en, terms[k].openmm);
         for (int q = 0; q < 4 && terms[k].clmd[q]; q++) {
@@ -458,21 +525,23 @@ static void protein18_pme_eval_matches_openmm_with_every_term(void)
             mine += clmd_jv_num(v, NAN);
         }
         sum_abs += fabs(theirs);
-        printf("\n    %-20s %16.6f %16.6f  diff %.2e", terms[k].openmm, mine, theirs, mine - theirs);
+        printf("\n    %-20s %16.6f %16.6f  diff %.2e", terms[k].openmm, mine, theirs,
+               mine - theirs);
     }
     double total = jnum(ge, "total"), tref = jnum(full, "energy");
-    printf("\n    %-20s %16.6f %16.6f  diff %.2e (%.1e of the sum of |terms|)", "total", total, tref,
-           total - tref, fabs(total - tref) / sum_abs);
+    printf("\n    %-20s %16.6f %16.6f  diff %.2e (%.1e of the sum of |terms|)", "total", total,
+           tref, total - tref, fabs(total - tref) / sum_abs);
     ASSERT_REL(total, tref, 1e-5 * sum_abs / fabs(tref), 0, "18protein total energy vs OpenMM",
                "1e-5 of the sum of |terms|: PME at 5e-4 with OpenMM's alpha, float device sums");
     ASSERT_REL(jnum(ge, "cmap"), jnum(en, "CMAPTorsionForce"), 1e-5, 0, "18protein cmap energy",
                "float CMAP kernel: ~1e-7 expected");
-    const clmd_jv *pme = clmd_jv_get(got, "pme"), *rpme = clmd_jv_get(full, "pme");
-    printf("\n    PME alpha %.6f grid %g %g %g; OpenMM alpha %.6f grid %g %g %g", jnum(pme, "alpha"),
-           clmd_jv_num(clmd_jv_get(pme, "grid")->item[0], 0), clmd_jv_num(clmd_jv_get(pme, "grid")->item[1], 0),
-           clmd_jv_num(clmd_jv_get(pme, "grid")->item[2], 0), jnum(rpme, "alpha"),
-           clmd_jv_num(clmd_jv_get(rpme, "grid")->item[0], 0), clmd_jv_num(clmd_jv_get(rpme, "grid")->item[1], 0),
-           clmd_jv_num(clmd_jv_get(rpme, "grid")->item[2], 0));
+    /* PME parameters: the same rules as OpenMM's Reference platform (tests/test_pme.c) */
+    const clmd_jv *pme[2] = {clmd_jv_get(got, "pme"), clmd_jv_get(full, "pme")};
+    for (int k = 0; k < 2; k++) {
+        const clmd_jv *g = clmd_jv_get(pme[k], "grid");
+        printf("\n    %s PME alpha %.6f /nm, grid", k ? "OpenMM" : "clmd  ", jnum(pme[k], "alpha"));
+        for (int d = 0; g && d < g->n; d++) printf(" %g", clmd_jv_num(g->item[d], 0));
+    }
     double *f = NULL, *fref = NULL;
     int n = clmd_jv_vec3s(clmd_jv_get(got, "forces"), &f);
     CU_ASSERT_EQUAL_FATAL(n, 21536);
@@ -493,7 +562,9 @@ int main(int argc, char **argv)
         {"tables reproduce the grid, are C1 across cells, slopes are the periodic spline's", tables_interpolate_the_grid_continuously_with_spline_slopes},
         {"18protein: reference CMAP energy and forces match OpenMM", protein18_reference_matches_openmm},
         {"18protein: OpenCL CMAP matches OpenMM and the reference", protein18_opencl_matches_openmm_and_reference},
+        {"terms split across rectangular and triclinic boxes match OpenMM", molecules_split_across_rectangular_and_triclinic_boxes},
         {"sweep over every map (seams, nodes, random): reference and OpenCL match OpenMM", sweep_over_every_map_matches_openmm},
+        {"repeated OpenCL evaluations are bitwise identical", repeated_opencl_evaluations_are_bitwise_identical},
         {"reference forces are minus the gradient (central differences)", reference_forces_are_minus_the_energy_gradient},
         {"term exists only with CMAP terms and describes itself", term_exists_only_with_cmap_and_describes_itself},
         {"validation rejects bad CMAP indices and maps", validation_rejects_bad_cmap_indices_and_maps},

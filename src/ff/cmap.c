@@ -70,7 +70,8 @@ static int cm_setup_device(clmd_term *t, const clmd_fenv *env, clmd_err *err)
     cl_int8 *tb = clmd_calloc(nt > 0 ? nt : 1, sizeof *tb);
     for (int k = 0; k < nt; k++) {
         const clmd_cmap *q = &s->cmaps[k];
-        const int v[8] = {q->a, q->b, q->c, q->d, q->e, s->cmap_maps[q->map].size, c->off[q->map], 0};
+        const int v[8] = {q->a, q->b, q->c, q->d, q->e, s->cmap_maps[q->map].size,
+                          c->off[q->map], 0};
         for (int j = 0; j < 8; j++) tb[k].s[j] = v[j];
     }
     cl_float *cb = clmd_calloc(16 * (size_t)(npatch > 0 ? npatch : 1), sizeof *cb);
