@@ -232,26 +232,144 @@ static void lcpo_protein_loads_with_gb_parameters_and_atomic_numbers(void)
     clmd_system_destroy(&s);
 }
 
-static void protein18_cmap_is_an_error_unless_dropped_on_request(void)
+/* The 18protein maps and terms against OpenMM's CMAPTorsionForce of the same file
+ * (tests/refs/cmap_refs.json, made by tests/refs/make_cmap_refs.py): same torsions, same maps
+ * entry by entry (kcal/mol -> kJ/mol and the half-grid rotation from the file's -180 origin). */
+static void check_cmap_matches_openmm(const clmd_system *s)
 {
-    const char *pp = clmd_test_data("systems/18protein.parm7");
-    if (!pp) CLMD_SKIP("18protein.parm7 not in CLMD_TEST_DATA");
-    char p[4096];
-    snprintf(p, sizeof p, "%s", pp);
-    clmd_system *s = NULL;
-    clmd_err err = {0};
-    CU_ASSERT_EQUAL(clmd_amber_load(p, NULL, &s, &err), CLMD_EINPUT);
-    CU_ASSERT_PTR_NULL(s);
-    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "CMAP_COUNT"));
-    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "18protein.parm7"));
-    clmd_amber_opts o = {.drop_cmap = 1};
-    s = load("systems/18protein.parm7", "systems/18protein.rst7", &o);
-    if (!s) CLMD_SKIP("18protein.rst7 not in CLMD_TEST_DATA");
+    clmd_jv *doc = clmd_jv_load(clmd_test_source("tests/refs/cmap_refs.json"));
+    CU_ASSERT_PTR_NOT_NULL_FATAL(doc);
+    const clmd_jv *c = clmd_jv_get(doc, "protein18_cmap");
+    const clmd_jv *maps = clmd_jv_get(c, "maps"), *tors = clmd_jv_get(c, "torsions");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(maps);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(tors);
+    CU_ASSERT_EQUAL_FATAL(s->ncmap_maps, maps->n);
+    CU_ASSERT_EQUAL_FATAL(s->ncmaps, tors->n);
+    int bad = 0;
+    for (int k = 0; k < tors->n; k++) {
+        const clmd_cmap *t = &s->cmaps[k];
+        const int got[6] = {t->a, t->b, t->c, t->d, t->e, t->map};
+        for (int q = 0; q < 6; q++) bad += got[q] != (int)clmd_jv_num(tors->item[k]->item[q], -1);
+    }
+    CU_ASSERT_EQUAL(bad, 0);
+    double worst = 0;
+    for (int m = 0; m < maps->n; m++) {
+        const clmd_jv *e = clmd_jv_get(maps->item[m], "energy");
+        int size = (int)clmd_jv_num(clmd_jv_get(maps->item[m], "size"), 0);
+        CU_ASSERT_EQUAL_FATAL(s->cmap_maps[m].size, size);
+        CU_ASSERT_EQUAL_FATAL(e->n, size * size);
+        for (int k = 0; k < e->n; k++) {
+            double want = clmd_jv_num(e->item[k], NAN), d = fabs(s->cmap_maps[m].energy[k] - want);
+            if (d > worst) worst = d;
+        }
+    }
+    printf("\n  %d CMAP terms, %d maps of %dx%d; largest map difference from OpenMM %.2g kJ/mol",
+           s->ncmaps, s->ncmap_maps, s->cmap_maps[0].size, s->cmap_maps[0].size, worst);
+    ASSERT_BELOW(worst, 1e-8, "CMAP map entries vs OpenMM (kJ/mol; the JSON keeps 10 digits)");
+    clmd_jv_free(doc);
+}
+
+static void protein18_cmap_is_read_as_openmm_does_and_dropped_on_request(void)
+{
+    clmd_system *s = load("systems/18protein.parm7", "systems/18protein.rst7", NULL);
+    if (!s) CLMD_SKIP("18protein.parm7/.rst7 not in CLMD_TEST_DATA");
     CU_ASSERT_EQUAL(s->n, 21536);
     check_counts(s, "protein18");
-    CU_ASSERT_EQUAL((int)refnum("protein18", "cmap_torsions"), 16);
+    CU_ASSERT_EQUAL(s->ncmaps, (int)refnum("protein18", "cmap_torsions"));
+    CU_ASSERT_PTR_NULL(strstr(s->source, "left out"));
+    check_cmap_matches_openmm(s);
+    clmd_system_destroy(&s);
+    clmd_amber_opts o = {.drop_cmap = 1};
+    s = load("systems/18protein.parm7", "systems/18protein.rst7", &o);
+    CU_ASSERT_EQUAL(s->ncmaps, 0);
+    CU_ASSERT_EQUAL(s->ncmap_maps, 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(s->source, "16 CMAP terms left out"));
     clmd_system_destroy(&s);
+}
+
+/* Replaces every occurrence of `from` by `to` in a malloc'd text (returns the new text). */
+static char *replace_all(char *t, const char *from, const char *to)
+{
+    size_t lf = strlen(from), lt = strlen(to), n = 0;
+    for (const char *p = strstr(t, from); p; p = strstr(p + lf, from)) n++;
+    char *u = malloc(strlen(t) + n * (lt > lf ? lt - lf : 0) + 1), *w = u;
+    const char *r = t;
+    for (const char *p = strstr(r, from); p; p = strstr(r, from)) {
+        memcpy(w, r, (size_t)(p - r));
+        w += p - r;
+        memcpy(w, to, lt);
+        w += lt;
+        r = p + lf;
+    }
+    strcpy(w, r);
+    free(t);
+    return u;
+}
+
+/* A copy of 18protein.parm7 with one textual edit (first occurrence of `from` -> `to`, or every
+ * one when all is set); returns its path or NULL when the data is absent. */
+static const char *protein18_copy(const char *name, const char *from, const char *to, int all)
+{
+    static char path[4300];
+    const char *src = clmd_test_data("systems/18protein.parm7");
+    if (!src) return NULL;
+    char *text = slurp(src);
+    if (all) {
+        text = replace_all(text, from, to);
+    } else {
+        char *p = strstr(text, from);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+        size_t lf = strlen(from), lt = strlen(to);
+        char *u = malloc(strlen(text) + lt + 1);
+        memcpy(u, text, (size_t)(p - text));
+        memcpy(u + (p - text), to, lt);
+        strcpy(u + (p - text) + lt, p + lf);
+        free(text);
+        text = u;
+    }
+    snprintf(path, sizeof path, "%s/%s", clmd_test_tmpdir(), name);
+    int rc = clmd_test_write_file(path, text);
+    free(text);
+    return rc == 0 ? path : NULL;
+}
+
+static void charmm_cmap_spelling_is_read_the_same(void)
+{
+    const char *p = protein18_copy("charmm.parm7", "%FLAG CMAP_", "%FLAG CHARMM_CMAP_", 1);
+    if (!p) CLMD_SKIP("18protein.parm7 not in CLMD_TEST_DATA");
+    clmd_system *s = NULL;
+    clmd_err err = {0};
+    int rc = clmd_amber_load(p, NULL, &s, &err);
+    if (rc) printf("\n  %s\n", err.msg);
+    CU_ASSERT_EQUAL_FATAL(rc, CLMD_OK);
+    check_cmap_matches_openmm(s);
+    clmd_system_destroy(&s);
+}
+
+static void expect_error(const char *path, const char *inpcrd, const char *const *want);
+
+static void broken_cmap_sections_are_errors_naming_them(void)
+{
+    if (!clmd_test_data("systems/18protein.parm7")) CLMD_SKIP("18protein.parm7 not in CLMD_TEST_DATA");
+    /* the first term's first atom (8) moved past the last atom */
+    const char *p = protein18_copy("idx.parm7", "       8      10      12      18      20       1",
+                                   "   99999      10      12      18      20       1", 0);
+    expect_error(p, NULL, (const char *const[]){"idx.parm7", "CMAP_INDEX", "term 1", "99999", NULL});
+    /* an odd grid has no node at both 0 and -180 degrees */
+    p = protein18_copy("odd.parm7", "CMAP_RESOLUTION\n%FORMAT(20I4)\n  24",
+                       "CMAP_RESOLUTION\n%FORMAT(20I4)\n  23", 0);
+    expect_error(p, NULL, (const char *const[]){"CMAP_RESOLUTION", "map 1", "resolution 23", NULL});
+    /* 15 maps promised, 16 given */
+    p = protein18_copy("count.parm7", "CMAP_COUNT\n%FORMAT(2I8)\n      16      16",
+                       "CMAP_COUNT\n%FORMAT(2I8)\n      16      15", 0);
+    expect_error(p, NULL, (const char *const[]){"CMAP_PARAMETER_16", "maps 1..15", NULL});
+    /* map number 17 of 16 */
+    p = protein18_copy("map.parm7", "       8      10      12      18      20       1",
+                       "       8      10      12      18      20      17", 0);
+    expect_error(p, NULL, (const char *const[]){"CMAP_INDEX", "map 17", NULL});
+    /* CMAP data without its count */
+    p = protein18_copy("nocount.parm7", "%FLAG CMAP_COUNT\n%FORMAT(2I8)\n      16      16\n", "", 0);
+    expect_error(p, NULL, (const char *const[]){"CMAP_RESOLUTION", "without CMAP_COUNT", NULL});
 }
 
 /* ---- broken files */
@@ -518,7 +636,9 @@ int main(int argc, char **argv)
         {"prmtop BOX_DIMENSIONS is used when there is no inpcrd", prmtop_box_is_used_when_the_inpcrd_has_none},
         {"rst7 velocities are scaled and its triclinic box wins", rst7_velocities_are_scaled_and_its_triclinic_box_wins},
         {"lcpo protein loads with GB parameters and atomic numbers", lcpo_protein_loads_with_gb_parameters_and_atomic_numbers},
-        {"18protein: CMAP is an error unless dropped on request", protein18_cmap_is_an_error_unless_dropped_on_request},
+        {"18protein: CMAP maps and terms are OpenMM's; drop_cmap leaves them out", protein18_cmap_is_read_as_openmm_does_and_dropped_on_request},
+        {"CHARMM_CMAP_* sections read the same as CMAP_*", charmm_cmap_spelling_is_read_the_same},
+        {"broken CMAP sections are errors naming them", broken_cmap_sections_are_errors_naming_them},
         {"truncated prmtop names the file and the section", truncated_prmtop_names_the_file_and_the_section},
         {"missing required section is named", missing_required_section_is_named},
         {"unsupported sections are errors naming them", unsupported_sections_are_errors_naming_them},

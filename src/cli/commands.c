@@ -209,6 +209,7 @@ static void present_components(const session *s, int present[CLMD_E_NCOMP])
     present[CLMD_E_GB] = o->gb_model != CLMD_GB_NONE;
     present[CLMD_E_SA] = o->gb_model != CLMD_GB_NONE && o->surface_area;
     present[CLMD_E_DISP] = y->periodic && o->method != CLMD_NB_NOCUTOFF && o->dispersion_correction;
+    present[CLMD_E_CMAP] = y->ncmaps > 0;
 }
 
 /* ---- clmd eval ---- */
@@ -458,7 +459,7 @@ int clmd_cmd_run(int argc, char **argv)
         goto out;
     static const char *const extra_names[CLMD_E_NCOMP] = {
         "lj", "coulomb", "pme_reciprocal", "bond", "angle", "torsion", "gb", "surface_area",
-        "dispersion_correction"};
+        "dispersion_correction", "cmap"};
     if (o.energies[0] && (rc = clmd_energylog_open(o.energies, extra_names, CLMD_E_NCOMP, &o.log, &err)))
         goto out;
     if (o.traj[0]) {

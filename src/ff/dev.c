@@ -60,7 +60,7 @@ const char *clmd_dev_defines(const clmd_dev *d)
     int len = snprintf(b, sizeof buf[k], "#define PERIODIC %d\n#define TRICLINIC %d\n",
                        d->periodic != 0, d->periodic && d->triclinic);
     static const char *names[CLMD_E_NCOMP] = {"E_LJ", "E_COULOMB", "E_PME_RECIP", "E_BOND", "E_ANGLE",
-                                              "E_TORSION", "E_GB", "E_SA", "E_DISP"};
+                                              "E_TORSION", "E_GB", "E_SA", "E_DISP", "E_CMAP"};
     for (int c = 0; c < CLMD_E_NCOMP; c++)
         len += snprintf(b + len, sizeof buf[k] - (size_t)len, "#define %s %d\n", names[c], c);
     return b;

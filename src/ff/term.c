@@ -4,7 +4,7 @@
 
 const char *const clmd_ecomp_name[CLMD_E_NCOMP] = {
     "lj", "coulomb", "pme_reciprocal", "bond", "angle", "torsion", "gb", "surface_area",
-    "dispersion_correction"};
+    "dispersion_correction", "cmap"};
 
 void clmd_term_destroy(clmd_term **t)
 {

@@ -23,6 +23,7 @@ typedef enum clmd_ecomp {
     CLMD_E_GB,
     CLMD_E_SA,
     CLMD_E_DISP,
+    CLMD_E_CMAP,
     CLMD_E_NCOMP
 } clmd_ecomp;
 
@@ -88,6 +89,8 @@ int clmd_bonded_create(const struct clmd_system *sys, const clmd_ffopts *o, clmd
 int clmd_pme_create(const struct clmd_system *sys, const clmd_ffopts *o, clmd_term **out,
                     clmd_err *err);
 int clmd_gbsa_create(const struct clmd_system *sys, const clmd_ffopts *o, clmd_term **out,
+                     clmd_err *err);
+int clmd_cmap_create(const struct clmd_system *sys, const clmd_ffopts *o, clmd_term **out,
                      clmd_err *err);
 
 #endif

@@ -65,7 +65,7 @@ void clmd_engine_opts_defaults(clmd_engine_opts *o)
 /* Every force term's constructor; each returns no term when it does not apply. */
 typedef int (*term_ctor)(const clmd_system *, const clmd_ffopts *, clmd_term **, clmd_err *);
 static const term_ctor term_ctors[] = {clmd_pme_create, clmd_nonbonded_create, clmd_bonded_create,
-                                       clmd_gbsa_create};
+                                       clmd_cmap_create, clmd_gbsa_create};
 
 static int build_terms(clmd_engine *e, clmd_err *err)
 {

@@ -18,6 +18,7 @@ static const struct {
     [P_FORCE_CLEAR] = {"force_clear", 1}, [P_NONBONDED] = {"nonbonded", 1},
     [P_PAIRS14] = {"pairs14", 1},        [P_BONDS] = {"bonds", 1},
     [P_ANGLES] = {"angles", 1},          [P_TORSIONS] = {"torsions", 1},
+    [P_CMAP] = {"cmap", 1},
     [P_PME_SPREAD] = {"pme_spread", 2},  [P_PME_GRID_COPY] = {"pme_grid_copy", 2},
     [P_PME_FFT_FWD] = {"pme_fft_forward", 2}, [P_PME_CONVOLVE] = {"pme_convolve", 2},
     [P_PME_FFT_INV] = {"pme_fft_inverse", 2}, [P_PME_GATHER] = {"pme_gather", 2},

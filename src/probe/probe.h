@@ -24,6 +24,7 @@ typedef enum clmd_probe_id {
     P_BONDS,
     P_ANGLES,
     P_TORSIONS,
+    P_CMAP,           /* CMAP correction-map torsion pairs */
     P_PME_SPREAD,
     P_PME_GRID_COPY,  /* grid device <-> host */
     P_PME_FFT_FWD,

@@ -366,7 +366,8 @@ static const char *const handled[] = {
     "BONDS_INC_HYDROGEN", "BONDS_WITHOUT_HYDROGEN", "ANGLES_INC_HYDROGEN",
     "ANGLES_WITHOUT_HYDROGEN", "DIHEDRALS_INC_HYDROGEN", "DIHEDRALS_WITHOUT_HYDROGEN",
     "EXCLUDED_ATOMS_LIST", "HBOND_ACOEF", "HBOND_BCOEF", "BOX_DIMENSIONS", "RADII", "SCREEN",
-    "IPOL", "POLARIZABILITY", "CMAP_COUNT", "CMAP_RESOLUTION", "CMAP_INDEX", NULL};
+    "IPOL", "POLARIZABILITY", "CMAP_COUNT", "CMAP_RESOLUTION", "CMAP_INDEX", "CHARMM_CMAP_COUNT",
+    "CHARMM_CMAP_RESOLUTION", "CHARMM_CMAP_INDEX", NULL};
 
 static int in_list(const char *name, const char *const *list)
 {
@@ -382,7 +383,8 @@ static int check_sections(const prmtop *p, clmd_err *err)
         const sect *s = &p->s[i];
         const char *n = s->name;
         if (in_list(n, informational) || in_list(n, handled)) continue;
-        if (strncmp(n, "CMAP_PARAMETER_", 15) == 0) continue;
+        if (strncmp(n, "CMAP_PARAMETER_", 15) == 0 || strncmp(n, "CHARMM_CMAP_PARAMETER_", 22) == 0)
+            continue; /* checked against CMAP_COUNT by read_cmap */
         if (strcmp(n, "CTITLE") == 0 || strncmp(n, "CHARMM_", 7) == 0 ||
             strncmp(n, "LENNARD_JONES_14_", 17) == 0)
             return clmd_err_set(err, CLMD_EINPUT,
@@ -525,6 +527,107 @@ typedef struct lj {
     double *rhalf, *ek; /* per type: Rmin/2 (A), epsilon (kcal/mol), OpenMM's way */
 } lj;
 
+/* CMAP correction maps and terms: CMAP_COUNT (terms, maps), CMAP_RESOLUTION (grid size of each
+ * map), CMAP_PARAMETER_nn (kcal/mol), CMAP_INDEX (five atom numbers and a map number per term,
+ * 1-based). ParmEd writes the same sections with a CHARMM_ prefix; either spelling is read.
+ * The file's grid starts at -180 degrees with phi the slow index; clmd keeps OpenMM's layout
+ * (system.h: energy[i + size*j] at phi = i*2pi/size, psi = j*2pi/size), converted exactly as
+ * OpenMM's amber_file_parser does, by rotating each index by half the grid. With drop_cmap the
+ * terms are counted into *ndropped and nothing is added. */
+static int read_cmap(const prmtop *p, const clmd_amber_opts *opts, int natom, clmd_system *sys,
+                     long *ndropped, clmd_err *err)
+{
+    const char *path = p->path;
+    const sect *cc = find(p, "CMAP_COUNT"), *charmm = find(p, "CHARMM_CMAP_COUNT");
+    const char *pre = charmm ? "CHARMM_" : "";
+    char name[64];
+    *ndropped = 0;
+    if (cc && charmm)
+        return clmd_err_set(err, CLMD_EINPUT,
+                            "%s:%d: both CMAP_COUNT and CHARMM_CMAP_COUNT: which CMAP is meant?",
+                            path, charmm->line);
+    if (!cc) cc = charmm;
+    if (!cc) {
+        for (int i = 0; i < p->ns; i++) {
+            const char *n = p->s[i].name;
+            if (strstr(n, "CMAP_") == n || strstr(n, "CHARMM_CMAP_") == n)
+                return clmd_err_set(err, CLMD_EINPUT, "%s:%d: section %s without %sCMAP_COUNT",
+                                    path, p->s[i].line, n, strncmp(n, "CHARMM_", 7) ? "" : "CHARMM_");
+        }
+        return CLMD_OK;
+    }
+    if (cc->kind != 'I' || cc->n < 2)
+        return clmd_err_set(err, CLMD_EINPUT,
+                            "%s:%d: section %s should hold two integers (terms, maps)", path,
+                            cc->line, cc->name);
+    long nterms = cc->ival[0], nmaps = cc->ival[1];
+    if (nterms < 0 || nterms > 100000000 || nmaps < 0 || nmaps > 9999 || (nterms > 0 && !nmaps))
+        return clmd_err_set(err, CLMD_EINPUT, "%s:%d: section %s: %ld terms, %ld maps", path,
+                            cc->line, cc->name, nterms, nmaps);
+    /* a map section beyond the count would be silently unused: the file is inconsistent */
+    for (int i = 0; i < p->ns; i++) {
+        const char *n = p->s[i].name;
+        size_t lp = strlen(pre);
+        if (strncmp(n, pre, lp) != 0 || strncmp(n + lp, "CMAP_PARAMETER_", 15) != 0) {
+            if (strstr(n, "CMAP_PARAMETER_"))
+                return clmd_err_set(err, CLMD_EINPUT, "%s:%d: section %s does not go with %s",
+                                    path, p->s[i].line, n, cc->name);
+            continue;
+        }
+        char *end;
+        long k = strtol(n + lp + 15, &end, 10);
+        if (end == n + lp + 15 || *end || k < 1 || k > nmaps)
+            return clmd_err_set(err, CLMD_EINPUT,
+                                "%s:%d: section %s, but %s promises maps 1..%ld", path,
+                                p->s[i].line, n, cc->name, nmaps);
+    }
+    if (opts && opts->drop_cmap) {
+        *ndropped = nterms;
+        return CLMD_OK;
+    }
+    const long *res, *idx;
+    int rc;
+    snprintf(name, sizeof name, "%sCMAP_RESOLUTION", pre);
+    if ((rc = get_ints(p, name, nmaps, "maps of CMAP_COUNT", -1, &res, err))) return rc;
+    for (long m = 0; m < nmaps; m++) {
+        long n = res[m];
+        /* OpenMM's layout has a node at 0 and the file's at -180 degrees: they coincide, and the
+           conversion is a plain index rotation, only for an even number of points */
+        if (n < 4 || n > 4096 || n % 2)
+            return clmd_err_set(err, CLMD_EINPUT,
+                                "%s:%d: section %s: map %ld has resolution %ld (an even number "
+                                "4..4096 is needed)",
+                                path, find(p, name)->line, name, m + 1, n);
+        char pname[64];
+        snprintf(pname, sizeof pname, "%sCMAP_PARAMETER_%02ld", pre, m + 1);
+        const double *par;
+        if ((rc = get_reals(p, pname, n * n, "resolution squared", 1, &par, err))) return rc;
+        double *e;
+        CLMD_NEW(e, n * n);
+        for (long i = 0; i < n; i++)     /* phi index in OpenMM's layout */
+            for (long j = 0; j < n; j++) /* psi index */
+                e[i + n * j] = KCAL * par[n * ((i + n / 2) % n) + (j + n / 2) % n];
+        clmd_system_add_cmap_map(sys, (int)n, e);
+        clmd_free(e);
+    }
+    snprintf(name, sizeof name, "%sCMAP_INDEX", pre);
+    if ((rc = get_ints(p, name, 6 * nterms, "6 per term of CMAP_COUNT", -1, &idx, err))) return rc;
+    for (long k = 0; k < nterms; k++) {
+        const long *t = idx + 6 * k;
+        int ok = t[5] >= 1 && t[5] <= nmaps;
+        for (int q = 0; q < 5; q++) ok = ok && t[q] >= 1 && t[q] <= natom;
+        if (!ok)
+            return clmd_err_set(err, CLMD_EINPUT,
+                                "%s:%d: section %s: term %ld (%ld %ld %ld %ld %ld map %ld) is out "
+                                "of range (atoms 1..%d, maps 1..%ld)",
+                                path, find(p, name)->line, name, k + 1, t[0], t[1], t[2], t[3],
+                                t[4], t[5], natom, nmaps);
+        clmd_system_add_cmap(sys, (int)t[0] - 1, (int)t[1] - 1, (int)t[2] - 1, (int)t[3] - 1,
+                             (int)t[4] - 1, (int)t[5] - 1);
+    }
+    return CLMD_OK;
+}
+
 static int build_topology(const prmtop *p, const clmd_amber_opts *opts, clmd_system *sys,
                           clmd_err *err)
 {
@@ -601,25 +704,8 @@ static int build_topology(const prmtop *p, const clmd_amber_opts *opts, clmd_sys
                                 "%s:%d: section HBOND_ACOEF: 10-12 hydrogen-bond terms are not "
                                 "supported (pair type %ld is nonzero)",
                                 path, find(p, hba ? "HBOND_ACOEF" : "HBOND_BCOEF")->line, k + 1);
-    long ncmap = 0;
-    {
-        const sect *cc = find(p, "CMAP_COUNT");
-        if (!cc && (find(p, "CMAP_INDEX") || find(p, "CMAP_RESOLUTION")))
-            return clmd_err_set(err, CLMD_EINPUT, "%s: CMAP sections without CMAP_COUNT", path);
-        if (cc) {
-            if (cc->kind != 'I' || cc->n < 1)
-                return clmd_err_set(err, CLMD_EINPUT, "%s:%d: section CMAP_COUNT is unreadable",
-                                    path, cc->line);
-            ncmap = cc->ival[0];
-            if (ncmap > 0 && !(opts && opts->drop_cmap))
-                return clmd_err_set(err, CLMD_EINPUT,
-                                    "%s:%d: section CMAP_COUNT: %ld CMAP correction-map terms "
-                                    "(ff19SB/CHARMM) are not supported",
-                                    path, cc->line, ncmap);
-            const long *ci;
-            if ((rc = get_ints(p, "CMAP_INDEX", 6 * ncmap, "6*CMAP_COUNT", -1, &ci, err))) return rc;
-        }
-    }
+    long ncmap_dropped = 0;
+    if ((rc = read_cmap(p, opts, natom, sys, &ncmap_dropped, err))) return rc;
 
     /* per-atom sections */
     const char *const *aname, *const *rlabel;
@@ -954,9 +1040,10 @@ static int build_topology(const prmtop *p, const clmd_amber_opts *opts, clmd_sys
         /* Amber stores one angle; OpenMM uses it for all three (truncated octahedron when 109.47) */
         clmd_system_set_box_angles(sys, 0.1 * boxd[1], 0.1 * boxd[2], 0.1 * boxd[3], beta, beta, beta);
     }
-    if (ncmap > 0) {
+    if (ncmap_dropped > 0) {
         size_t n = strlen(sys->source);
-        snprintf(sys->source + n, sizeof sys->source - n, " (%ld CMAP terms left out)", ncmap);
+        snprintf(sys->source + n, sizeof sys->source - n, " (%ld CMAP terms left out)",
+                 ncmap_dropped);
     }
     return CLMD_OK;
 }

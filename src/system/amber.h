@@ -1,7 +1,8 @@
 /* Amber topology (prmtop, format 7+) and coordinates (inpcrd/rst7) importer.
  * Fills a clmd_system: particles, charges (prmtop units / 18.2223), masses, LJ parameters,
- * exclusions, bonds, angles, torsions, 1-4 pairs with SCEE/SCNB scaling, box, GB radii and
- * screening factors, atomic numbers. Unsupported features are errors naming the section.
+ * exclusions, bonds, angles, torsions, 1-4 pairs with SCEE/SCNB scaling, CMAP correction maps
+ * and terms (CMAP_* or CHARMM_CMAP_* sections), box, GB radii and screening factors, atomic
+ * numbers. Unsupported features are errors naming the section.
  * The caller owns the result (clmd_system_destroy). */
 #ifndef CLMD_SYSTEM_AMBER_H
 #define CLMD_SYSTEM_AMBER_H
@@ -12,9 +13,9 @@ struct clmd_system;
 
 /* Choices a caller may make about what the importer does with features clmd lacks. */
 typedef struct clmd_amber_opts {
-    /* CMAP correction maps (ff19SB, CHARMM through ParmEd) are an error by default. Nonzero
-     * loads such files without them (the energy is then not the force field's); the count of
-     * left-out terms is written into sys->source so that outputs show it. For benchmarks. */
+    /* CMAP correction maps (ff19SB, CHARMM through ParmEd) are read by default. Nonzero leaves
+     * them out (the energy is then not the force field's); the count of left-out terms is
+     * written into sys->source so that outputs show it. */
     int drop_cmap;
 } clmd_amber_opts;
 

@@ -39,6 +39,9 @@ void clmd_system_destroy(clmd_system **sys)
     clmd_free(s->pairs);
     clmd_free(s->constraints);
     clmd_free(s->vsites);
+    for (int m = 0; m < s->ncmap_maps; m++) clmd_free(s->cmap_maps[m].energy);
+    clmd_free(s->cmap_maps);
+    clmd_free(s->cmaps);
     clmd_free(s);
     *sys = NULL;
 }
@@ -117,6 +120,23 @@ void clmd_system_add_vsite(clmd_system *s, int site, int a, int b, int c, double
                            double wc)
 {
     PUSH(s->vsites, s->nvsites, s->cap_vsites, ((clmd_vsite){site, a, b, c, {wa, wb, wc}}));
+}
+
+int clmd_system_add_cmap_map(clmd_system *s, int size, const double *energy)
+{
+    clmd_cmap_map m = {size, NULL};
+    size_t n = size > 0 ? (size_t)size * (size_t)size : 0;
+    if (n > 0) {
+        CLMD_NEW(m.energy, n);
+        memcpy(m.energy, energy, n * sizeof *m.energy);
+    }
+    PUSH(s->cmap_maps, s->ncmap_maps, s->cap_cmap_maps, m);
+    return s->ncmap_maps - 1;
+}
+
+void clmd_system_add_cmap(clmd_system *s, int a, int b, int c, int d, int e, int map)
+{
+    PUSH(s->cmaps, s->ncmaps, s->cap_cmaps, ((clmd_cmap){a, b, c, d, e, map}));
 }
 
 static int cmp_int(const void *a, const void *b)
@@ -266,6 +286,28 @@ int clmd_system_validate(const clmd_system *s, clmd_err *err)
         CHECK_INDEX("virtual site", k, s->vsites[k].a);
         CHECK_INDEX("virtual site", k, s->vsites[k].b);
         CHECK_INDEX("virtual site", k, s->vsites[k].c);
+    }
+    for (int m = 0; m < s->ncmap_maps; m++) {
+        const clmd_cmap_map *q = &s->cmap_maps[m];
+        /* the periodic spline through the grid needs at least 3 points per angle (OpenMM's too) */
+        if (q->size < 3 || q->size > 4096 || !q->energy)
+            return clmd_err_set(err, CLMD_EINPUT, "%s: CMAP map %d has resolution %d (3..4096)",
+                                src, m + 1, q->size);
+        for (int k = 0; k < q->size * q->size; k++)
+            if (!isfinite(q->energy[k]))
+                return clmd_err_set(err, CLMD_EINPUT, "%s: CMAP map %d has a non-finite energy",
+                                    src, m + 1);
+    }
+    for (int k = 0; k < s->ncmaps; k++) {
+        const clmd_cmap *t = &s->cmaps[k];
+        CHECK_INDEX("CMAP term", k, t->a);
+        CHECK_INDEX("CMAP term", k, t->b);
+        CHECK_INDEX("CMAP term", k, t->c);
+        CHECK_INDEX("CMAP term", k, t->d);
+        CHECK_INDEX("CMAP term", k, t->e);
+        if (t->map < 0 || t->map >= s->ncmap_maps)
+            return clmd_err_set(err, CLMD_EINPUT, "%s: CMAP term %d uses map %d of %d", src, k + 1,
+                                t->map + 1, s->ncmap_maps);
     }
 #undef CHECK_INDEX
     if (s->periodic) {

@@ -12,6 +12,8 @@
  *   torsion   E = k (1 + cos(n phi - phase))       k in kJ/mol (proper and improper alike)
  *   LJ        E = 4 eps ((s/r)^12 - (s/r)^6)       per pair, Lorentz-Berthelot unless a table is set
  *   Coulomb   E = 138.935456 q_i q_j / r           (kJ/mol nm / e^2)
+ *   CMAP      E = bicubic interpolation of a correction map over two consecutive torsions
+ *             (OpenMM's CMAPTorsionForce; see clmd_cmap_map below)
  * Excluded pairs get no direct nonbonded interaction (PME still applies its exclusion
  * correction to them). 1-4 pairs are excluded and then added back as explicit "pair
  * exceptions" with their own charge product and LJ parameters (Amber SCEE/SCNB scaling). */
@@ -31,6 +33,13 @@ typedef struct clmd_pair { int i, j; double qq, sigma, eps; } clmd_pair;
 typedef struct clmd_constraint { int i, j; double d; } clmd_constraint;
 /* Virtual site: x_site = w[0] x_a + w[1] x_b + w[2] x_c (OpenMM ThreeParticleAverageSite). */
 typedef struct clmd_vsite { int site, a, b, c; double w[3]; } clmd_vsite;
+/* CMAP correction map (Amber ff19SB, CHARMM): energies (kJ/mol) on a size x size periodic grid
+ * over two torsion angles, in OpenMM's layout: energy[i + size*j] is the energy at
+ * phi = i*2pi/size, psi = j*2pi/size (i, j = 0..size-1, angles in [0, 2pi)). Owned by the system. */
+typedef struct clmd_cmap_map { int size; double *energy; } clmd_cmap_map;
+/* CMAP term: phi is the torsion a-b-c-d, psi the torsion b-c-d-e (same sign convention as
+ * clmd_torsion), map indexes sys->cmap_maps. */
+typedef struct clmd_cmap { int a, b, c, d, e, map; } clmd_cmap;
 
 typedef struct clmd_system {
     int n; /* particles, virtual sites included */
@@ -81,6 +90,12 @@ typedef struct clmd_system {
     /* capacities of the growable lists above (managed by the add helpers) */
     int cap_bonds, cap_angles, cap_torsions, cap_pairs, cap_constraints, cap_vsites;
 
+    /* CMAP: the maps and the terms that use them (clmd_system_add_cmap_map/_add_cmap) */
+    int ncmap_maps, ncmaps;
+    clmd_cmap_map *cmap_maps;
+    clmd_cmap *cmaps;
+    int cap_cmap_maps, cap_cmaps;
+
     char source[512]; /* where it came from, for messages and outputs */
 } clmd_system;
 
@@ -101,6 +116,10 @@ void clmd_system_add_pair(clmd_system *sys, int i, int j, double qq, double sigm
 void clmd_system_add_constraint(clmd_system *sys, int i, int j, double d);
 void clmd_system_add_vsite(clmd_system *sys, int site, int a, int b, int c, double wa, double wb,
                            double wc);
+/* Copies a CMAP map of size x size energies (kJ/mol, layout of clmd_cmap_map) and returns its
+ * index for clmd_system_add_cmap. */
+int clmd_system_add_cmap_map(clmd_system *sys, int size, const double *energy);
+void clmd_system_add_cmap(clmd_system *sys, int a, int b, int c, int d, int e, int map);
 
 /* Builds the exclusion lists from a list of excluded pairs (any order, duplicates allowed). */
 void clmd_system_set_exclusions(clmd_system *sys, int npairs, const int (*pairs)[2]);
