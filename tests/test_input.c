@@ -742,7 +742,7 @@ static void strip_marks(clmd_deck *d)
     d->system.box_mark = none;
     d->nonbonded_mark = d->method_mark = d->cutoff_mark = d->implicit_solvent_mark = none;
     d->constraints_mark = d->velocities.mark = d->integrator.mark = d->remd.mark = none;
-    d->output.mark = d->device_mark = d->probes_mark = none;
+    d->output.mark = d->device_mark = d->probes_mark = d->minimize.mark = none;
 }
 
 static char *print_to_string(const clmd_deck *d)

@@ -438,6 +438,23 @@ int clmd_cmd_run(int argc, char **argv)
     if (c.restart) rc = read_checkpoint(&s, c.restart, &err);
     else rc = clmd_engine_apply_constraints(s.eng, &err);
     if (rc) goto out;
+    if (!c.restart && d->minimize.enabled) {
+        double e0, e1, fmax;
+        long it;
+        clmd_engine_energies(s.eng, NULL, &e0, NULL);
+        if ((rc = clmd_engine_evaluate(s.eng, NULL, NULL, &err))) goto out;
+        clmd_engine_energies(s.eng, NULL, &e0, NULL);
+        if ((rc = clmd_engine_minimize(s.eng, d->minimize.max_steps, d->minimize.tolerance, &fmax,
+                                       &it, &err)))
+            goto out;
+        clmd_engine_energies(s.eng, NULL, &e1, NULL);
+        if (!c.quiet)
+            printf("minimize: %ld steepest-descent steps, potential %.6g -> %.6g kJ/mol, largest "
+                   "force %.4g kJ/mol/nm%s\n", it, e0, e1, fmax,
+                   fmax <= d->minimize.tolerance ? ""
+                   : it >= d->minimize.max_steps ? " (max_steps reached before the tolerance)"
+                                                 : " (no lower energy along the force: stopped)");
+    }
 
     /* every output checked before anything is written */
     const char *probe_json = c.probe_json ? c.probe_json : (d->probes_json[0] ? d->probes_json : NULL);

@@ -21,8 +21,9 @@
 
 static const char *const K_TOP[] = {"title", "system", "nonbonded", "implicit_solvent",
                                     "constraints", "constraint_tolerance", "rigid_water",
-                                    "velocities", "integrator", "replica_exchange", "output",
-                                    "device", "probes", NULL};
+                                    "velocities", "minimize", "integrator", "replica_exchange",
+                                    "output", "device", "probes", NULL};
+static const char *const K_MIN[] = {"max_steps", "tolerance", NULL};
 static const char *const K_SYSTEM[] = {"builtin", "cells", "reduced_density", "model", "edge",
                                        "forcefield", "amber", "coordinates", "box", NULL};
 static const char *const K_AMBER[] = {"prmtop", "inpcrd", NULL};
@@ -1145,6 +1146,20 @@ static void parse_device(deck_ctx *c, yaml_node_t *root)
     set_str(d->device, sizeof d->device, dev);
 }
 
+static void parse_minimize(deck_ctx *c, yaml_node_t *root)
+{
+    clmd_deck *d = c->d;
+    const char *P = "minimize";
+    yaml_mark_t km;
+    yaml_node_t *m = get(c, root, P, &km);
+    if (!m) return;
+    d->minimize.mark = to_mark(km);
+    if (is_null(m) || !check_map(c, m, P, K_MIN)) return;
+    d->minimize.enabled = 1;
+    rd_long(c, m, P, "max_steps", GE(1), &d->minimize.max_steps, NULL);
+    rd_num(c, m, P, "tolerance", GT(0), 0, &d->minimize.tolerance, NULL);
+}
+
 static void parse_probes(deck_ctx *c, yaml_node_t *root)
 {
     clmd_deck *d = c->d;
@@ -1223,6 +1238,8 @@ void clmd_deck_defaults(clmd_deck *d)
     d->constraints = CLMD_CONSTRAIN_NONE;
     d->constraint_tolerance = 1e-6;
     d->rigid_water = 1;
+    d->minimize.max_steps = 1000;
+    d->minimize.tolerance = 10.0;
     d->velocities.temperature = 300.0;
     d->velocities.seed = 1;
     d->integrator.type = CLMD_INT_LANGEVIN;
@@ -1300,6 +1317,7 @@ static void parse_document(deck_ctx *c, yaml_node_t *root)
     rd_num(c, root, "", "constraint_tolerance", OPEN(0, 1), 0, &d->constraint_tolerance, NULL);
     rd_bool(c, root, "", "rigid_water", &d->rigid_water);
     parse_velocities(c, root);
+    parse_minimize(c, root);
     parse_integrator(c, root);
     parse_remd(c, root);
     parse_output(c, root);
@@ -1548,6 +1566,13 @@ void clmd_deck_print(const clmd_deck *d, FILE *out)
     fprintf(out, "constraints: %s\nconstraint_tolerance: ", E_CONSTRAIN[d->constraints]);
     put_num(out, d->constraint_tolerance);
     fprintf(out, "\nrigid_water: %s\n", d->rigid_water ? "true" : "false");
+    if (d->minimize.enabled) {
+        fprintf(out, "minimize: {max_steps: %ld, tolerance: ", d->minimize.max_steps);
+        put_num(out, d->minimize.tolerance);
+        fputs("}\n", out);
+    } else {
+        fputs("minimize: null\n", out);
+    }
 
     if (!d->velocities.given) {
         fputs("# velocities: not given: the input file's velocities if it has any, else drawn at "

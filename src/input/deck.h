@@ -69,6 +69,13 @@ typedef struct clmd_deck {
     } velocities;
 
     struct {
+        int enabled;               /* minimize: {...} given (null or absent: off) */
+        long max_steps;            /* default 1000 */
+        double tolerance;          /* largest force to stop at, kJ/mol/nm; default 10 */
+        clmd_mark mark;
+    } minimize;                    /* steepest descent before the dynamics of a fresh run */
+
+    struct {
         clmd_integrator_kind type; /* default langevin */
         double timestep_ps;        /* default 0.002 */
         double temperature;        /* K, default 300 */
