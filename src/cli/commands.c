@@ -441,11 +441,12 @@ int clmd_cmd_run(int argc, char **argv)
     if (!c.restart && d->minimize.enabled) {
         double e0, e1, fmax;
         long it;
-        clmd_engine_energies(s.eng, NULL, &e0, NULL);
         if ((rc = clmd_engine_evaluate(s.eng, NULL, NULL, &err))) goto out;
         clmd_engine_energies(s.eng, NULL, &e0, NULL);
+        /* the velocities then satisfy the constraints of the minimized positions */
         if ((rc = clmd_engine_minimize(s.eng, d->minimize.max_steps, d->minimize.tolerance, &fmax,
-                                       &it, &err)))
+                                       &it, &err)) ||
+            (rc = clmd_engine_apply_constraints(s.eng, &err)))
             goto out;
         clmd_engine_energies(s.eng, NULL, &e1, NULL);
         if (!c.quiet)
