@@ -118,6 +118,8 @@ def main():
         if box is not None:
             ctx.setPeriodicBoxVectors(*box)
         ctx.setPositions(pos)
+        if spec.get("minimize"):  # the same untimed preparation clmd's deck asks for
+            mm.LocalEnergyMinimizer.minimize(ctx, spec["minimize"]["tolerance"], spec["minimize"]["max_steps"])
         ctx.setVelocitiesToTemperature(spec["temperature"] * u.kelvin, spec.get("seed", 1))
         setup_s = time.perf_counter() - t0
         # warm-up: kernel compilation, first neighbor lists, buffer resizing; up to `warmup` steps,

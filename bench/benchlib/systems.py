@@ -38,8 +38,10 @@ def _q(s):
 class MD:
     """Integration settings shared by every engine of a benchmark."""
 
-    def __init__(self, dt, temperature, friction=1.0, seed=1, com_interval=100):
+    def __init__(self, dt, temperature, friction=1.0, seed=1, com_interval=100, minimize=None):
         self.dt, self.temperature, self.friction, self.seed, self.com_interval = dt, temperature, friction, seed, com_interval
+        # {"max_steps": N, "tolerance": kJ/mol/nm}: an untimed energy minimization first, in every engine
+        self.minimize = minimize
 
 
 class System:
@@ -74,6 +76,8 @@ class System:
         lines += ["  " + l for l in (system_lines or self.deck_system())]
         lines += ["nonbonded:"] + ["  " + l for l in self.deck_nonbonded()]
         lines += self.deck_extra()
+        if md.minimize:
+            lines.append("minimize: {max_steps: %d, tolerance: %g}" % (md.minimize["max_steps"], md.minimize["tolerance"]))
         lines += ["velocities: {temperature: %g, seed: %d}" % (md.temperature, md.seed),
                   "integrator:",
                   "  type: langevin",
@@ -101,7 +105,7 @@ class System:
     def _md_spec(self):
         md = self.md
         return {"dt": md.dt, "temperature": md.temperature, "friction": md.friction, "seed": md.seed,
-                "com_interval": md.com_interval}
+                "com_interval": md.com_interval, "minimize": md.minimize}
 
 
 class LJFcc(System):
