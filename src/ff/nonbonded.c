@@ -382,7 +382,7 @@ int clmd_nonbonded_create(const clmd_system *sys, const clmd_ffopts *o, clmd_ter
     case CLMD_NB_PME: {
         /* the chooser the PME term uses too, so real and reciprocal space share one alpha */
         int grid[3], rc = clmd_pme_params(o->cutoff_nm, o->ewald_tolerance, sys->box, o->ewald_alpha,
-                                          o->pme_grid, CLMD_PME_GRID_ANY, &nb->alpha, grid, err);
+                                          o->pme_grid, CLMD_PME_GRID_2357, &nb->alpha, grid, err);
         if (rc) {
             clmd_free(nb);
             return rc;

@@ -355,7 +355,7 @@ int clmd_pme_create(const clmd_system *sys, const clmd_ffopts *o, clmd_term **ou
     double alpha;
     int K[3];
     int rc = clmd_pme_params(o->cutoff_nm, o->ewald_tolerance, sys->box, o->ewald_alpha,
-                             o->pme_grid, CLMD_PME_GRID_ANY, &alpha, K, err);
+                             o->pme_grid, CLMD_PME_GRID_2357, &alpha, K, err);
     if (rc) return rc;
     for (int d = 0; d < 3; d++)
         if (K[d] < o->pme_order)
