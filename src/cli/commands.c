@@ -355,6 +355,12 @@ static int write_checkpoint(session *s, const char *path, double *scratch, clmd_
         (rc = clmd_ckpt_put_f64(w, "timestep_ps", s->deck.integrator.timestep_ps, err)) ||
         (rc = clmd_ckpt_put(w, "box", CLMD_CKPT_F64, s->sys->box, 9, err)))
         goto done;
+    double skin;
+    long last_build;
+    clmd_engine_get_list_state(s->eng, &skin, &last_build);
+    if ((rc = clmd_ckpt_put_f64(w, "list_skin", skin, err)) ||
+        (rc = clmd_ckpt_put_i64(w, "list_built_at", last_build, err)))
+        goto done;
     if ((rc = clmd_engine_get_positions(s->eng, scratch, err)) ||
         (rc = clmd_ckpt_put(w, "positions", CLMD_CKPT_F64, scratch, 3 * (size_t)n, err)) ||
         (rc = clmd_engine_get_velocities(s->eng, scratch, err)) ||
@@ -383,14 +389,21 @@ static int read_checkpoint(session *s, const char *path, clmd_err *err)
                           "system has %d", path, (long long)particles, n);
         goto done;
     }
+    double skin;
+    int64_t built_at;
+    if ((rc = clmd_ckpt_get_f64(r, "list_skin", &skin, err)) ||
+        (rc = clmd_ckpt_get_i64(r, "list_built_at", &built_at, err)))
+        goto done;
     if ((rc = clmd_ckpt_get_i64(r, "step", &step, err)) ||
         (rc = clmd_ckpt_get(r, "positions", CLMD_CKPT_F64, buf, 3 * (size_t)n, err)) ||
         (rc = clmd_engine_set_positions(s->eng, buf, err)) ||
         (rc = clmd_ckpt_get(r, "velocities", CLMD_CKPT_F64, buf, 3 * (size_t)n, err)) ||
         (rc = clmd_engine_set_velocities(s->eng, buf, err)) ||
-        (rc = clmd_ckpt_get(r, "list_reference", CLMD_CKPT_F64, buf, 3 * (size_t)n, err)) ||
-        (rc = clmd_engine_set_list_reference(s->eng, buf, err)))
+        (rc = clmd_ckpt_get(r, "list_reference", CLMD_CKPT_F64, buf, 3 * (size_t)n, err)))
         goto done;
+    /* the list exactly as the original run had it: buffer, build step, reference positions */
+    clmd_engine_set_list_state(s->eng, skin, (long)built_at);
+    if ((rc = clmd_engine_set_list_reference(s->eng, buf, err))) goto done;
     clmd_engine_set_step_count(s->eng, (long)step);
 done:
     clmd_ckpt_reader_close(&r);

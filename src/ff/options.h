@@ -22,7 +22,8 @@ typedef struct clmd_ffopts {
     double ewald_alpha;          /* PME: > 0 forces alpha (1/nm) */
     int pme_grid[3];             /* PME: all > 0 forces the grid */
     int pme_order;               /* B-spline order (5) */
-    double skin_nm;              /* neighbor-list buffer */
+    double skin_nm;              /* neighbor-list buffer (the starting value when skin_auto) */
+    int skin_auto;               /* 1: the engine tunes the buffer to the rebuild rate */
     clmd_gbmodel gb_model;
     double solvent_dielectric;   /* GB */
     double solute_dielectric;    /* GB */
@@ -43,6 +44,7 @@ static inline void clmd_ffopts_defaults(clmd_ffopts *o)
     o->pme_grid[0] = o->pme_grid[1] = o->pme_grid[2] = 0;
     o->pme_order = 5;
     o->skin_nm = 0.1;
+    o->skin_auto = 1;
     o->gb_model = CLMD_GB_NONE;
     o->solvent_dielectric = 78.5;
     o->solute_dielectric = 1.0;

@@ -870,7 +870,15 @@ static void parse_nonbonded(deck_ctx *c, yaml_node_t *root, nb_state *s)
     double alpha = 0;
     if (rd_num(c, nb, P, "ewald_alpha", GT(0), 1, &alpha, NULL) == GOOD) o->ewald_alpha = alpha;
     s->order_bad = rd_int(c, nb, P, "pme_order", CLOSED(3, 12), &o->pme_order, NULL) == BAD;
-    rd_num(c, nb, P, "neighbor_skin", GE(0), 0, &o->skin_nm, NULL);
+    {
+        /* a number fixes the buffer; "auto" (the default) lets the engine tune it from 0.1 nm */
+        yaml_node_t *sk = get(c, nb, "neighbor_skin", NULL);
+        if (sk && sk->type == YAML_SCALAR_NODE && streq_ci(sval(sk), "auto")) {
+            o->skin_auto = 1;
+        } else if (rd_num(c, nb, P, "neighbor_skin", GE(0), 0, &o->skin_nm, NULL) == GOOD) {
+            o->skin_auto = 0;
+        }
+    }
 
     yaml_node_t *g = get(c, nb, "pme_grid", NULL);
     if (g && !is_null(g)) {
@@ -1545,7 +1553,8 @@ void clmd_deck_print(const clmd_deck *d, FILE *out)
     else
         fputs("\n  pme_grid: null", out);
     fprintf(out, "\n  pme_order: %d\n  neighbor_skin: ", o->pme_order);
-    put_num(out, o->skin_nm);
+    if (o->skin_auto) fputs("auto", out);
+    else put_num(out, o->skin_nm);
     fputc('\n', out);
 
     if (o->gb_model == CLMD_GB_NONE) {

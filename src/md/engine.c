@@ -25,6 +25,7 @@ struct clmd_engine {
     int nterms;
     clmd_nlist *nl;
     int check_disp;       /* the list can go stale (cutoff methods) */
+    long last_build;      /* step of the last list build */
     long step;
     int forces_valid;     /* forces in f / on the device belong to the current positions */
     int dof;
@@ -192,10 +193,31 @@ static int upload_posq(clmd_engine *e, const double *x, cl_mem dst, cl_mem dst_l
     return rc;
 }
 
+/* With neighbor_skin: auto, the buffer follows how long the previous list lasted: a list that
+ * went stale within a few steps (fast hydrogens in water) gets a wider buffer, one that lasted
+ * very long a narrower one. GPUs want long-lived lists (a build costs far more than a step's
+ * kernels there); CPU devices only avoid rebuilding nearly every step. The rule counts steps,
+ * never time, so runs stay deterministic. */
+static void tune_skin(clmd_engine *e)
+{
+    long lasted = e->step - e->last_build;
+    e->last_build = e->step;
+    if (!e->ff.skin_auto || !e->check_disp || lasted <= 0) return;
+    int gpu = !e->reference && clmd_ocl_is_gpu(e->dev.ocl);
+    long lo = gpu ? 20 : 4, hi = gpu ? 80 : 40;
+    double skin = clmd_nlist_skin(e->nl), next = skin;
+    if (lasted < lo) next = skin * 1.2;
+    else if (lasted > hi) next = skin * 0.85;
+    if (next > 0.4) next = 0.4;
+    if (next < 0.04) next = 0.04;
+    if (next != skin) clmd_nlist_set_skin(e->nl, next);
+}
+
 static int rebuild_list(clmd_engine *e, clmd_err *err)
 {
     int rc;
     if ((rc = check_finite(e, e->x, err))) return rc;
+    tune_skin(e);
     PROBE_START(e->probe, P_NLIST_BUILD);
     rc = clmd_nlist_build(e->nl, e->x, err);
     PROBE_STOP(e->probe, P_NLIST_BUILD);
@@ -955,6 +977,18 @@ int clmd_engine_set_list_reference(clmd_engine *e, const double *xref, clmd_err 
         return rc;
     e->forces_valid = 0;
     return CLMD_OK;
+}
+
+void clmd_engine_get_list_state(const clmd_engine *e, double *skin_nm, long *last_build_step)
+{
+    *skin_nm = clmd_nlist_skin(e->nl);
+    *last_build_step = e->last_build;
+}
+
+void clmd_engine_set_list_state(clmd_engine *e, double skin_nm, long last_build_step)
+{
+    clmd_nlist_set_skin(e->nl, skin_nm);
+    e->last_build = last_build_step;
 }
 
 const char *clmd_engine_device(const clmd_engine *e) { return e->device_desc; }

@@ -74,6 +74,11 @@ void clmd_engine_set_step_count(clmd_engine *e, long step);
  * the identical list, so a restarted run repeats the original bit for bit. */
 int clmd_engine_get_list_reference(clmd_engine *e, double *x);
 int clmd_engine_set_list_reference(clmd_engine *e, const double *x, clmd_err *err);
+/* The neighbor-list buffer in use (tuned when the deck's neighbor_skin is auto) and the step of
+ * the last build; a checkpoint keeps both so a restart tunes exactly as the original run. Call
+ * set before set_list_reference. */
+void clmd_engine_get_list_state(const clmd_engine *e, double *skin_nm, long *last_build_step);
+void clmd_engine_set_list_state(clmd_engine *e, double skin_nm, long last_build_step);
 
 /* "reference (double precision CPU)" or the OpenCL device description. */
 const char *clmd_engine_device(const clmd_engine *e);

@@ -526,6 +526,16 @@ clmd_nlist_view clmd_nlist_get(const clmd_nlist *nl)
     return v;
 }
 
+void clmd_nlist_set_skin(clmd_nlist *nl, double skin_nm)
+{
+    nl->skin = skin_nm;
+    nl->rlist = nl->cutoff + skin_nm;
+    if (nl->periodic) {
+        const double(*b)[3] = nl->sys->box;
+        nl->shift_ok = dmin(b[0][0], dmin(b[1][1], b[2][2])) >= 2 * nl->rlist;
+    }
+}
+
 double clmd_nlist_rlist(const clmd_nlist *nl) { return nl->rlist; }
 double clmd_nlist_skin(const clmd_nlist *nl) { return nl->skin; }
 long clmd_nlist_builds(const clmd_nlist *nl) { return nl->builds; }

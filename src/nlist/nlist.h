@@ -54,6 +54,9 @@ int clmd_nlist_build(clmd_nlist *nl, const double *x, clmd_err *err);
 /* Host displacement check: nonzero when some atom moved more than skin/2 since the build. */
 int clmd_nlist_needs_rebuild(const clmd_nlist *nl, const double *x);
 
+/* Changes the buffer for the next build (rlist = cutoff + skin). */
+void clmd_nlist_set_skin(clmd_nlist *nl, double skin_nm);
+
 clmd_nlist_view clmd_nlist_get(const clmd_nlist *nl);
 double clmd_nlist_rlist(const clmd_nlist *nl);
 double clmd_nlist_skin(const clmd_nlist *nl);
