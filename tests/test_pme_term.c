@@ -511,6 +511,50 @@ static void new_process_reproduces_bits_through_wisdom_file(void)
     clmd_system_destroy(&s);
 }
 
+/* The whole engine (real space, exclusion corrections, reciprocal space) on the OpenCL device.
+ * Wrapping each atom into the box (molecules split across the boundary) changes nothing but
+ * rounding: energy 1e-7 of the sum of |terms|, forces 1e-5 RMS relative. Translating every atom
+ * by a vector that is not a multiple of the grid spacing moves the charges relative to the PME
+ * grid, so energy and forces change within PME's own error: energy 1e-6 of the sum of |terms|,
+ * forces below 2x the tolerance (5e-4) relative, as the Ewald comparisons judge PME. */
+static void opencl_energy_independent_of_translation_and_wrapping(void)
+{
+    clmd_system *s = load_ala2(NULL);
+    if (!s) CLMD_SKIP("alanine dipeptide system missing: set CLMD_TEST_DATA");
+    clmd_ffopts o;
+    ala2_opts(&o, 5e-4);
+    int n = s->n;
+    double e0[CLMD_E_NCOMP], e1[CLMD_E_NCOMP], e2[CLMD_E_NCOMP];
+    double *f0 = clmd_calloc(3 * n, sizeof(double)), *f1 = clmd_calloc(3 * n, sizeof(double)),
+           *f2 = clmd_calloc(3 * n, sizeof(double)), *x0 = clmd_calloc(3 * n, sizeof(double));
+    memcpy(x0, s->x, sizeof(double) * 3 * n);
+    CU_ASSERT_EQUAL_FATAL(eval(s, &o, "auto", NULL, 1, e0, f0), CLMD_OK);
+    const double shift[3] = {1.234, -2.718, 0.577};
+    for (int i = 0; i < n; i++)
+        for (int d = 0; d < 3; d++) s->x[3 * i + d] += shift[d];
+    CU_ASSERT_EQUAL_FATAL(eval(s, &o, "auto", NULL, 1, e1, f1), CLMD_OK);
+    for (int i = 0; i < n; i++) /* rectangular box: wrap each coordinate */
+        for (int d = 0; d < 3; d++) s->x[3 * i + d] -= s->box[d][d] * floor(s->x[3 * i + d] / s->box[d][d]);
+    CU_ASSERT_EQUAL_FATAL(eval(s, &o, "auto", NULL, 1, e2, f2), CLMD_OK);
+    double t0 = 0, t1 = 0, t2 = 0, scale = 0;
+    for (int c = 0; c < CLMD_E_NCOMP; c++) {
+        t0 += e0[c];
+        t1 += e1[c];
+        t2 += e2[c];
+        scale += fabs(e0[c]);
+    }
+    ASSERT_REL(t1, t0, 1e-6, scale, "total energy after translating", "PME grid discretization");
+    ASSERT_REL(t2, t1, 1e-7, scale, "total energy after wrapping atoms", "float sums only");
+    ASSERT_BELOW(clmd_force_rms_rel(f1, f0, n), 2 * 5e-4, "force change after translating (RMS rel)");
+    ASSERT_BELOW(clmd_force_rms_rel(f2, f1, n), 1e-5, "force change after wrapping (RMS rel)");
+    memcpy(s->x, x0, sizeof(double) * 3 * n);
+    clmd_free(f0);
+    clmd_free(f1);
+    clmd_free(f2);
+    clmd_free(x0);
+    clmd_system_destroy(&s);
+}
+
 static void every_pme_stage_is_timed(void)
 {
     clmd_system *s = load_ala2(NULL);
@@ -559,6 +603,8 @@ int main(int argc, char **argv)
         {"OpenCL PME evaluations are bitwise identical", opencl_evaluations_are_bitwise_identical},
         {"a new process reproduces the bits through the FFTW wisdom file", new_process_reproduces_bits_through_wisdom_file},
         {"every PME stage is timed by its probe", every_pme_stage_is_timed},
+        {"OpenCL energy and forces independent of translating and wrapping atoms",
+         opencl_energy_independent_of_translation_and_wrapping},
         {NULL, NULL}};
     return clmd_test_main("pme_term", tests, argc, argv);
 }
