@@ -334,6 +334,23 @@ static int read_csv(const char *path, const char *col, double *t, double *val, i
     return want < 0 ? -1 : rows;
 }
 
+/* Least-squares slope of y(t) over the rows with t >= tmin; *mean gets the mean of y there. */
+static double slope_after(const double *t, const double *y, int rows, double tmin, double *mean)
+{
+    double st = 0, sy = 0, stt = 0, sty = 0;
+    int m = 0;
+    for (int i = 0; i < rows; i++) {
+        if (t[i] < tmin) continue;
+        st += t[i];
+        sy += y[i];
+        stt += t[i] * t[i];
+        sty += t[i] * y[i];
+        m++;
+    }
+    if (mean) *mean = m ? sy / m : 0;
+    return m > 1 ? (m * sty - st * sy) / (m * stt - st * st) : 0;
+}
+
 /* NVE: 2,048 argon atoms, LJ switched smoothly to zero at the cutoff (so the energy has no
  * jumps), velocity Verlet at 4 fs for 20 ps. Bound: |drift| below 5e-5 kJ/mol/ps per atom, 100x
  * under the 0.005 kJ/mol/ps per particle that GROMACS tolerates from its pair-list buffer. With
@@ -355,21 +372,11 @@ static void nve_energy_drift_is_small(void)
     static double t[200], e[200];
     int rows = read_csv(path, "total", t, e, 200);
     CU_ASSERT_FATAL(rows > 50);
-    /* least-squares slope after 2 ps of equilibration (the lattice melts first) */
-    double st = 0, se = 0, stt = 0, ste = 0;
-    int m = 0;
-    for (int i = 0; i < rows; i++) {
-        if (t[i] < 2.0) continue;
-        st += t[i];
-        se += e[i];
-        stt += t[i] * t[i];
-        ste += t[i] * e[i];
-        m++;
-    }
-    double slope = (m * ste - st * se) / (m * stt - st * st);
+    /* after 2 ps of equilibration (the lattice melts first) */
+    double slope = slope_after(t, e, rows, 2.0, NULL);
     double per_atom = slope / 2048;
-    printf("\n  NVE drift: %.3g kJ/mol/ps total, %.3g kJ/mol/ps per atom over %d samples", slope,
-           per_atom, m);
+    printf("\n  NVE drift: %.3g kJ/mol/ps total, %.3g kJ/mol/ps per atom over %d rows", slope,
+           per_atom, rows);
     ASSERT_BELOW(fabs(per_atom), 5e-5, "|energy drift| per atom (kJ/mol/ps)");
 }
 
@@ -409,19 +416,9 @@ static void nve_gbsa_with_constraints_drift_is_bounded(void)
     static double t[200], e[200], k[200];
     int rows = read_csv(path, "total", t, e, 200);
     CU_ASSERT_FATAL(read_csv(path, "kinetic", t, k, 200) == rows && rows > 90);
-    double st = 0, se = 0, stt = 0, ste = 0, ke = 0;
-    int m = 0;
-    for (int i = 0; i < rows; i++) {
-        if (t[i] < 0.5) continue;
-        st += t[i];
-        se += e[i];
-        stt += t[i] * t[i];
-        ste += t[i] * e[i];
-        ke += k[i];
-        m++;
-    }
-    double slope = (m * ste - st * se) / (m * stt - st * st) * 1000; /* kJ/mol/ns */
-    ke /= m;
+    double ke;
+    double slope = slope_after(t, e, rows, 0.5, NULL) * 1000; /* kJ/mol/ns */
+    slope_after(t, k, rows, 0.5, &ke);
     printf("\n  NVE GBSA protein, hbonds: drift %.3g kJ/mol/ns, <KE> %.1f kJ/mol (%.3g of KE per ns)",
            slope, ke, slope / ke);
     ASSERT_BELOW(fabs(slope) / ke, 0.3, "|drift| / <KE> per ns");
