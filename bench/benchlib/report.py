@@ -210,6 +210,17 @@ def markdown(cap, capsule_path, svg_name):
         sp = ", ".join("%s x%.2f" % (k.split("/")[-1], v) for k, v in sorted((c or {}).get("ratios", {}).items()) if v)
         L.append("| %s | %s | %s | %s |" % (bench, rows[0].get("particles"), " | ".join(_cell(by.get(e)) for e in engines),
                                             sp or "-"))
+    L += ["", "Throughput as atom-steps/s (steps/s x particles, median), the size-independent rate:", "",
+          "| benchmark | particles | " + " | ".join(engines) + " |", "|---|---:|" + "---:|" * len(engines)]
+    for bench, rows in groups.items():
+        by = {r["engine"]: r for r in rows}
+        n = rows[0].get("particles") or 0
+
+        def rate(r):
+            if not r or r.get("status") != "ok" or r.get("median") is None:
+                return "-"
+            return "%.3g" % (r["median"] * n)
+        L.append("| %s | %s | %s |" % (bench, n, " | ".join(rate(by.get(e)) for e in engines)))
     L += ["", "![steps/s vs particles](%s)" % svg_name, ""]
     facts = [(b, r) for b, rows in groups.items() for r in rows if r["engine"] == "clmd" and r["status"] == "ok"]
     if facts:
