@@ -88,50 +88,55 @@ __kernel void nonbonded(__global const real4 *restrict posq, __global const real
         /* reciprocal estimate + one Newton step: full float accuracy without a divide */
         float8 inv_r2 = native_recip(r2);
         inv_r2 = inv_r2 * (2.0f - r2 * inv_r2);
-        const float8 sig = si + ljj.x, eps4 = ei * ljj.y;
-        const float8 s2 = sig * sig * inv_r2, s6 = s2 * s2 * s2;
-        float8 e_lj = eps4 * (s6 * s6 - s6);
-        float8 f = eps4 * (12.0f * s6 * s6 - 6.0f * s6) * inv_r2; /* -dE/dr / r */
+        /* -dE/dr / r; a j without LJ (water hydrogens, the TIP4P M site) or without charge (the
+         * TIP4P oxygen) skips that half: a scalar branch, the same for all 8 lanes */
+        float8 f = 0;
+        if (ljj.y != 0) {
+            const float8 sig = si + ljj.x, eps4 = ei * ljj.y;
+            const float8 s2 = sig * sig * inv_r2, s6 = s2 * s2 * s2;
+            float8 e_lj = eps4 * (s6 * s6 - s6);
+            float8 f_lj = eps4 * (12.0f * s6 * s6 - 6.0f * s6) * inv_r2;
 #if LJ_SWITCH
-        {
-            const float8 r = sqrt(r2);
-            const float8 t = clamp((r - SWITCH_START) * SWITCH_INV_WIDTH, 0.0f, 1.0f);
-            const float8 sw = 1.0f + t * t * t * (-10.0f + t * (15.0f - 6.0f * t));
-            const float8 dsw = t * t * (-30.0f + t * (60.0f - 30.0f * t)) * SWITCH_INV_WIDTH;
-            f = f * sw - e_lj * dsw / r;
-            e_lj *= sw;
+            {
+                const float8 r = sqrt(r2);
+                const float8 t = clamp((r - SWITCH_START) * SWITCH_INV_WIDTH, 0.0f, 1.0f);
+                const float8 sw = 1.0f + t * t * t * (-10.0f + t * (15.0f - 6.0f * t));
+                const float8 dsw = t * t * (-30.0f + t * (60.0f - 30.0f * t)) * SWITCH_INV_WIDTH;
+                f_lj = f_lj * sw - e_lj * dsw / r;
+                e_lj *= sw;
+            }
+#endif
+            f = f_lj;
+            if (want_energy) elj += select((float8)0.0f, e_lj, m);
         }
-#endif
 #if COULOMB != 0
-        const float8 qq = qi * pj.w;
-        const float8 inv_r = sqrt(inv_r2);
+        if (pj.w != 0) {
+            const float8 qq = qi * pj.w;
+            const float8 inv_r = sqrt(inv_r2);
 #if COULOMB == 1
-        const float8 e_c = qq * inv_r;
-        f += e_c * inv_r2;
+            const float8 e_c = qq * inv_r;
+            f += e_c * inv_r2;
 #elif COULOMB == 2
-        const float8 e_c = qq * (inv_r + KRF * r2 - CRF);
-        f += qq * (inv_r * inv_r2 - 2.0f * KRF);
+            const float8 e_c = qq * (inv_r + KRF * r2 - CRF);
+            f += qq * (inv_r * inv_r2 - 2.0f * KRF);
 #else
-        /* erfc by Abramowitz-Stegun 7.1.26 (absolute error 1.5e-7, as OpenMM's kernels): the
-         * library erfc() and exp() are slow calls on some CPU OpenCL compilers */
-        const float8 ar = EWALD_ALPHA * r2 * inv_r;
-        const float8 t = native_recip(1.0f + 0.3275911f * ar);
-        const float8 ex2 = native_exp(-ar * ar);
-        const float8 erfc_ar = t * (0.254829592f + t * (-0.284496736f + t * (1.421413741f + t * (-1.453152027f + t * 1.061405429f)))) * ex2;
-        const float8 e_c = qq * erfc_ar * inv_r;
-        f += qq * (erfc_ar * inv_r + EWALD_ALPHA * TWO_OVER_SQRT_PI * ex2) * inv_r2;
+            /* erfc by Abramowitz-Stegun 7.1.26 (absolute error 1.5e-7, as OpenMM's kernels): the
+             * library erfc() and exp() are slow calls on some CPU OpenCL compilers */
+            const float8 ar = EWALD_ALPHA * r2 * inv_r;
+            const float8 t = native_recip(1.0f + 0.3275911f * ar);
+            const float8 ex2 = native_exp(-ar * ar);
+            const float8 erfc_ar = t * (0.254829592f + t * (-0.284496736f + t * (1.421413741f +
+                                   t * (-1.453152027f + t * 1.061405429f)))) * ex2;
+            const float8 e_c = qq * erfc_ar * inv_r;
+            f += qq * (erfc_ar * inv_r + EWALD_ALPHA * TWO_OVER_SQRT_PI * ex2) * inv_r2;
 #endif
+            if (want_energy) ecoul += select((float8)0.0f, e_c, m);
+        }
 #endif
         f = select((float8)0.0f, f, m);
         fx -= f * dx;
         fy -= f * dy;
         fz -= f * dz;
-        if (want_energy) {
-            elj += select((float8)0.0f, e_lj, m);
-#if COULOMB != 0
-            ecoul += select((float8)0.0f, e_c, m);
-#endif
-        }
     }
     real fxa[8], fya[8], fza[8];
     vstore8(fx, 0, fxa);
