@@ -1,5 +1,6 @@
 #include "core/mem.h"
 
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,7 +10,8 @@
  * payload stays 64-byte aligned (cache line, AVX-512 friendly). */
 enum { HEADER = 64 };
 
-static size_t current_bytes, peak_bytes;
+/* atomic: the neighbor-list search grows its buffers from several threads */
+static _Atomic size_t current_bytes, peak_bytes;
 
 void *clmd_alloc_at(size_t bytes, const char *file, int line)
 {
@@ -20,8 +22,10 @@ void *clmd_alloc_at(size_t bytes, const char *file, int line)
     }
     memset(base, 0, bytes + HEADER);
     *(size_t *)base = bytes;
-    current_bytes += bytes;
-    if (current_bytes > peak_bytes) peak_bytes = current_bytes;
+    size_t now = atomic_fetch_add(&current_bytes, bytes) + bytes;
+    size_t peak = atomic_load(&peak_bytes);
+    while (now > peak && !atomic_compare_exchange_weak(&peak_bytes, &peak, now)) {
+    }
     return (char *)base + HEADER;
 }
 
@@ -41,7 +45,7 @@ void clmd_free(void *p)
 {
     if (!p) return;
     char *base = (char *)p - HEADER;
-    current_bytes -= *(size_t *)base;
+    atomic_fetch_sub(&current_bytes, *(size_t *)base);
     free(base);
 }
 
@@ -54,5 +58,5 @@ char *clmd_strdup(const char *s)
     return d;
 }
 
-size_t clmd_mem_current(void) { return current_bytes; }
-size_t clmd_mem_peak(void) { return peak_bytes; }
+size_t clmd_mem_current(void) { return atomic_load(&current_bytes); }
+size_t clmd_mem_peak(void) { return atomic_load(&peak_bytes); }
