@@ -346,7 +346,7 @@ static void wrap_atoms(clmd_nlist *nl, int i0, int i1)
 
 static void grow_clusters(clmd_nlist *nl, int need)
 {
-    if (need <= nl->cap_clusters) return;
+    if (nl->jstart && need <= nl->cap_clusters) return;
     clmd_free(nl->cluster_atoms);
     clmd_free(nl->jstart);
     clmd_free(nl->cl_box);
