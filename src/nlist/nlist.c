@@ -35,9 +35,10 @@ typedef struct visit {
     unsigned char code[CLMD_CLUSTER], mask[CLMD_CLUSTER];
 } visit;
 
-/* Search state of one build thread, kept between builds. */
+/* Search state of one build thread, kept between builds (a cache line of its own: the
+ * counters change at every cluster). */
 typedef struct nlist_thread {
-    struct clmd_nlist *nl;
+    _Alignas(64) struct clmd_nlist *nl;
     int t; /* 0: the thread that calls clmd_nlist_build */
     int *cstamp, *cvisit; /* [n]: i-cluster that last visited cluster c (-1: none), its visit */
     visit *vis;
@@ -298,15 +299,6 @@ static void make_frame(const clmd_nlist *nl, const double *x, frame *f)
         f->inv_norm[k] = sqrt(inv[0][k] * inv[0][k] + inv[1][k] * inv[1][k] + inv[2][k] * inv[2][k]);
 }
 
-/* floor() without the libm call that -O2 for baseline x86-64 makes of it; exact for the
- * fractional coordinates of any sane position. */
-static inline double ffloor(double v)
-{
-    if (!(fabs(v) < 4e15)) return floor(v);
-    double t = (double)(long long)v;
-    return t > v ? t - 1 : t;
-}
-
 static int cmp_cskey(const void *a, const void *b)
 {
     const cskey *x = a, *y = b;
@@ -332,7 +324,7 @@ static void wrap_atoms(clmd_nlist *nl, int i0, int i1)
         double *s = nl->s + 3 * i;
         to_frac(f, nl->xref + 3 * i, s);
         for (int d = 0; d < 3; d++) {
-            double fl = ffloor(s[d]);
+            double fl = floor(s[d]);
             nl->image[3 * i + d] = f->periodic ? -(int)fl : 0;
             if (f->periodic) s[d] -= fl;
             if (s[d] >= 1.0) s[d] = nextafter(1.0, 0.0);
