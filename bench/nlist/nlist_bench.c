@@ -1,12 +1,13 @@
 /* Neighbor-list build benchmark (not a test): times clmd_nlist_build on a few systems with 1
- * and 2 build threads and prints ms per build, list size and a checksum of the list's meaning.
+ * and 2 build threads (or --threads) and prints ms per build, list size and a checksum of the
+ * list's meaning.
  *
  * The checksum hashes, per cluster, its atoms and its entries sorted by j (j, lane mask, image
  * code), then the per-atom image counts: two builds of the same positions with the same
  * checksum hold the same list up to the order of entries within a cluster. `order` hashes the
  * entries as laid out, so a change of order shows there.
  *
- * Build and run: bench/nlist/run [--repeats N] [--min-seconds S] [--only NAME]
+ * Build and run: bench/nlist/run [--repeats N] [--min-seconds S] [--only NAME] [--threads 1,2,16]
  * (compiles against build/libclmdcore.a; see the script). */
 #include <math.h>
 #include <stdint.h>
@@ -116,6 +117,7 @@ int main(int argc, char **argv)
     int repeats = 5;
     double min_seconds = 1.0;
     const char *only = NULL;
+    int threads[16] = {1, 2}, nthreads = 2;
     for (int a = 1; a < argc; a++) {
         char *end = NULL;
         if (!strcmp(argv[a], "--repeats") && a + 1 < argc) {
@@ -126,8 +128,16 @@ int main(int argc, char **argv)
             if (*end || min_seconds < 0) return fprintf(stderr, "bad --min-seconds\n"), 2;
         } else if (!strcmp(argv[a], "--only") && a + 1 < argc) {
             only = argv[++a];
+        } else if (!strcmp(argv[a], "--threads") && a + 1 < argc) {
+            const char *p = argv[++a];
+            for (nthreads = 0; nthreads < 16 && *p; nthreads++) {
+                threads[nthreads] = (int)strtol(p, &end, 10);
+                if (end == p || threads[nthreads] < 1 || (*end && *end != ',')) return fprintf(stderr, "bad --threads\n"), 2;
+                p = *end ? end + 1 : end;
+            }
         } else {
-            fprintf(stderr, "usage: %s [--repeats N] [--min-seconds S] [--only NAME]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--repeats N] [--min-seconds S] [--only NAME] [--threads 1,2,16]\n",
+                    argv[0]);
             return 2;
         }
     }
@@ -148,9 +158,9 @@ int main(int argc, char **argv)
             printf("%-11s skipped: %s\n", bc->name, err.msg);
             continue;
         }
-        for (int threads = 1; threads <= 2; threads++) {
-            char tv[8];
-            snprintf(tv, sizeof tv, "%d", threads);
+        for (int ti = 0; ti < nthreads; ti++) {
+            char tv[16];
+            snprintf(tv, sizeof tv, "%d", threads[ti]);
             setenv("CLMD_NLIST_THREADS", tv, 1);
             clmd_nlist *nl = NULL;
             if (clmd_nlist_create(s, s->periodic, bc->cutoff, bc->skin, &nl, &err) ||
@@ -174,7 +184,7 @@ int main(int argc, char **argv)
             list_hashes(nl, s->n, &hm, &ho);
             /* in rc: pairs within the cutoff (both directions) per lane pair evaluated */
             printf("%-11s %7d %3d %9.2f %9.2f %9d %11d %12ld %8.3f %016llx %016llx\n", bc->name,
-                   s->n, threads, t[nb / 2], t[0], nb, v.jstart[v.nclusters], v.npairs_in_list,
+                   s->n, threads[ti], t[nb / 2], t[0], nb, v.jstart[v.nclusters], v.npairs_in_list,
                    2.0 * in_rc / (double)v.npairs_in_list, (unsigned long long)hm,
                    (unsigned long long)ho);
             fflush(stdout);
