@@ -110,6 +110,82 @@ static int check_image_codes(const clmd_system *s, const clmd_nlist *nl, const d
     return bad;
 }
 
+/* The list's definition, checked by brute force: cluster c lists atom j exactly when some image
+ * of j (positions wrapped as at the build) lies within rlist of one of c's atoms, once, with the
+ * mask of c's lanes less padding, j itself and j's exclusions (entries left with no lane are
+ * dropped), and the image code of the one image near c (PAIR_IMAGE when two images are, or the
+ * box is narrower than 2 rlist). Atoms within 1e-9 nm of rlist are left out: the build's wrapped
+ * positions differ from x + image B by rounding. Returns the number of violations. */
+static int check_list_meaning(const clmd_system *s, const clmd_nlist *nl, const double *x, double rlist)
+{
+    clmd_nlist_view v = clmd_nlist_get(nl);
+    const int n = s->n, per = v.image != NULL;
+    const double(*b)[3] = s->box;
+    /* images two boxes away matter only when a box width (volume / face area) is below rlist */
+    double minwidth = INFINITY;
+    for (int k = 0; per && k < 3; k++) {
+        const double *u = b[(k + 1) % 3], *t = b[(k + 2) % 3];
+        double cr[3] = {u[1] * t[2] - u[2] * t[1], u[2] * t[0] - u[0] * t[2], u[0] * t[1] - u[1] * t[0]};
+        minwidth = fmin(minwidth, b[0][0] * b[1][1] * b[2][2] / sqrt(cr[0] * cr[0] + cr[1] * cr[1] + cr[2] * cr[2]));
+    }
+    const int range = !per ? 0 : minwidth > rlist ? 1 : 2;
+    double *w = calloc(3 * (size_t)n, sizeof *w);
+    for (int i = 0; i < n; i++)
+        for (int d = 0; d < 3; d++) {
+            w[3 * i + d] = x[3 * i + d];
+            for (int k = 0; per && k < 3; k++) w[3 * i + d] += v.image[3 * i + k] * b[k][d];
+        }
+    int shift_ok = per && fmin(b[0][0], fmin(b[1][1], b[2][2])) >= 2 * rlist;
+    int *entry = malloc(sizeof(int) * (size_t)n), bad = 0;
+    for (int c = 0; c < v.nclusters; c++) {
+        const int *lanes = v.cluster_atoms + 8 * c;
+        for (int j = 0; j < n; j++) entry[j] = -1;
+        for (int e = v.jstart[c]; e < v.jstart[c + 1]; e++) {
+            int j = (int)(v.jlist[e] >> 8);
+            if (entry[j] >= 0) bad++; /* listed twice */
+            entry[j] = e;
+        }
+        for (int j = 0; j < n; j++) {
+            int nnear = 0, code = CLMD_NLIST_PAIR_IMAGE, unsure = 0;
+            for (int ia = -range; ia <= range; ia++)
+                for (int ib = -range; ib <= range; ib++)
+                    for (int ic = -range; ic <= range; ic++) {
+                        double p[3], dmin = INFINITY;
+                        for (int d = 0; d < 3; d++) p[d] = w[3 * j + d] + ia * b[0][d] + ib * b[1][d] + ic * b[2][d];
+                        for (int l = 0; l < 8; l++) {
+                            if (lanes[l] < 0) continue;
+                            const double *wi = w + 3 * lanes[l];
+                            double d2 = (p[0] - wi[0]) * (p[0] - wi[0]) + (p[1] - wi[1]) * (p[1] - wi[1]) +
+                                        (p[2] - wi[2]) * (p[2] - wi[2]);
+                            dmin = fmin(dmin, d2);
+                        }
+                        if (fabs(sqrt(dmin) - rlist) < 1e-9) unsure = 1;
+                        if (dmin > rlist * rlist) continue;
+                        nnear++;
+                        if (abs(ia) <= 1 && abs(ib) <= 1 && abs(ic) <= 1)
+                            code = (ia + 1) * 9 + (ib + 1) * 3 + (ic + 1);
+                    }
+            if (unsure) continue;
+            unsigned mask = 0;
+            for (int l = 0; l < 8; l++)
+                if (lanes[l] >= 0 && lanes[l] != j && !clmd_system_excluded(s, lanes[l], j)) mask |= 1u << l;
+            if (!nnear || !mask) {
+                bad += entry[j] >= 0;
+                continue;
+            }
+            if (entry[j] < 0 || (v.jlist[entry[j]] & 0xffu) != mask) {
+                bad++;
+                continue;
+            }
+            if (!shift_ok || nnear > 1) code = CLMD_NLIST_PAIR_IMAGE;
+            if (v.jshift && v.jshift[entry[j]] != code) bad++;
+        }
+    }
+    free(entry);
+    free(w);
+    return bad;
+}
+
 static void check_case(int periodic, int triclinic)
 {
     const double cutoff = 0.9, skin = 0.12;
@@ -127,6 +203,7 @@ static void check_case(int periodic, int triclinic)
     CU_ASSERT_EQUAL_FATAL(clmd_nlist_create(s, s->periodic, cutoff, skin, &nl, &err), CLMD_OK);
     CU_ASSERT_EQUAL_FATAL(clmd_nlist_build(nl, s->x, &err), CLMD_OK);
     CU_ASSERT_EQUAL(compare_with_brute_force(s, nl, s->x, cutoff), 0);
+    CU_ASSERT_EQUAL(check_list_meaning(s, nl, s->x, cutoff + skin), 0);
     /* random moves of up to skin/2 in total: the old list must still hold every pair */
     unsigned seed = 99;
     double *x = clmd_calloc(3 * s->n, sizeof(double));
@@ -156,6 +233,42 @@ static void check_case(int periodic, int triclinic)
 static void rectangular_periodic_list_equals_brute_force(void) { check_case(1, 0); }
 static void triclinic_periodic_list_equals_brute_force(void) { check_case(1, 1); }
 static void open_boundaries_list_equals_brute_force(void) { check_case(0, 0); }
+
+/* Few atoms in a small box: the clusters stretch across it, so some atoms lie within rlist of a
+ * cluster under two images and must be left to the per-pair minimum image; in a box narrower
+ * than 2 rlist every entry is. Returns the number of entries with PAIR_IMAGE in *pair_image. */
+static void check_small_box(double lx, double ly, double lz, int *pair_image, int *entries)
+{
+    clmd_system *s = clmd_system_create();
+    clmd_system_alloc_particles(s, 40);
+    clmd_system_set_box(s, lx, ly, lz);
+    unsigned seed = 4242;
+    for (int i = 0; i < s->n; i++) {
+        for (int d = 0; d < 3; d++) s->x[3 * i + d] = urand(&seed) * s->box[d][d];
+        s->mass[i] = 1;
+    }
+    clmd_nlist *nl = NULL;
+    clmd_err err = {0};
+    CU_ASSERT_EQUAL_FATAL(clmd_nlist_create(s, 1, 0.9, 0.1, &nl, &err), CLMD_OK);
+    CU_ASSERT_EQUAL_FATAL(clmd_nlist_build(nl, s->x, &err), CLMD_OK);
+    clmd_nlist_view v = clmd_nlist_get(nl);
+    *entries = v.jstart[v.nclusters];
+    *pair_image = 0;
+    for (int e = 0; e < *entries; e++) *pair_image += v.jshift[e] == CLMD_NLIST_PAIR_IMAGE;
+    CU_ASSERT_EQUAL(check_list_meaning(s, nl, s->x, 1.0), 0);
+    CU_ASSERT_EQUAL(compare_with_brute_force(s, nl, s->x, 0.9), 0);
+    clmd_nlist_destroy(&nl);
+    clmd_system_destroy(&s);
+}
+
+static void small_boxes_leave_atoms_near_under_two_images_to_the_pair(void)
+{
+    int pair_image, entries;
+    check_small_box(2.1, 2.3, 2.2, &pair_image, &entries); /* at least 2 rlist wide */
+    CU_ASSERT(pair_image > 0 && pair_image < entries); /* the case this test is about arises */
+    check_small_box(1.9, 2.3, 2.2, &pair_image, &entries); /* narrower than 2 rlist */
+    CU_ASSERT(entries > 0 && pair_image == entries);
+}
 
 static void cutoff_longer_than_half_box_is_refused(void)
 {
@@ -198,6 +311,7 @@ int main(int argc, char **argv)
         {"rectangular periodic list equals brute force after moves", rectangular_periodic_list_equals_brute_force},
         {"triclinic periodic list equals brute force after moves", triclinic_periodic_list_equals_brute_force},
         {"open-boundary list equals brute force after moves", open_boundaries_list_equals_brute_force},
+        {"small boxes leave atoms near under two images to the pair", small_boxes_leave_atoms_near_under_two_images_to_the_pair},
         {"cutoff longer than half the box is refused", cutoff_longer_than_half_box_is_refused},
         {"list is independent of the thread count", list_is_independent_of_thread_count},
         {NULL, NULL}};

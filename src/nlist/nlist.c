@@ -2,6 +2,7 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -10,6 +11,11 @@
 #include "system/system.h"
 
 #define CLMD_NLIST_MAX_THREADS 16
+/* Units of work handed out to the build threads one at a time (dense and sparse regions cost
+ * very different amounts, so static ranges would leave threads idle): */
+#define NLIST_CHUNK_CLUSTERS 8  /* i-clusters per search chunk */
+#define NLIST_CHUNK_ATOMS 4096  /* atoms per wrapping chunk */
+#define NLIST_CHUNK_COLUMNS 4   /* columns per sorting chunk */
 
 /* Inline min/max: the libm fmin/fmax are calls when NaN semantics must be kept. */
 static inline double dmin(double a, double b) { return a < b ? a : b; }
@@ -21,30 +27,89 @@ static inline int popcount8(unsigned m)
     return (int)((m + (m >> 4)) & 0x0fu);
 }
 
+/* What the search of one i-cluster found in one j-cluster: the j lanes listed, and for each its
+ * image code and its i-lane mask. */
+typedef struct visit {
+    int cj;
+    unsigned near;
+    unsigned char code[CLMD_CLUSTER], mask[CLMD_CLUSTER];
+} visit;
+
+/* Search state of one build thread, kept between builds (a cache line of its own: the
+ * counters change at every cluster). */
+typedef struct nlist_thread {
+    _Alignas(64) struct clmd_nlist *nl;
+    int t; /* 0: the thread that calls clmd_nlist_build */
+    int *cstamp, *cvisit; /* [n]: i-cluster that last visited cluster c (-1: none), its visit */
+    visit *vis;
+    long vcap;
+    unsigned *list; /* entries of the chunks this thread searched, in its order */
+    unsigned char *shift;
+    long cap, n, npairs;
+} nlist_thread;
+
+/* A barrier whose party count is set once the threads exist (so a thread that could not be
+ * started is simply left out). */
+typedef struct nlist_barrier {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int parties, waiting;
+    unsigned gen;
+} nlist_barrier;
+
+/* The frame the grid lives in: box rows B (lower triangular) and its inverse, or for an open
+ * system a bounding box of the atoms. */
+typedef struct frame {
+    double b[3][3];
+    double inv_norm[3]; /* |column k of B^-1|: fractional change per nm along axis k */
+    double origin[3];
+    int periodic;
+} frame;
+
+typedef struct cskey {
+    double c; /* fractional c */
+    int i;    /* atom */
+} cskey;
+
 struct clmd_nlist {
     const clmd_system *sys;
     int n, periodic;
     double cutoff, skin, rlist;
     long builds;
-    double *xref;     /* [3n] positions at the last build */
-    double *w;        /* [3n] wrapped positions */
-    double *s;        /* [3n] fractional coordinates in [0,1) (periodic) */
-    int *order, *key; /* sort scratch */
-    int *cell_start, *cell_atoms;
-    int ncell[3], cap_cells;
-    int *image;           /* [3n] image counts applied at the last build (periodic lists) */
-    unsigned char *jshift; /* per entry image code */
-    int shift_ok;         /* box wide enough (2 rlist) for one image per entry */
-    /* per-thread search state */
-    int nthreads;
-    int *tstamp[CLMD_NLIST_MAX_THREADS], *tentry[CLMD_NLIST_MAX_THREADS];
-    unsigned *tlist[CLMD_NLIST_MAX_THREADS];
-    unsigned char *tshift[CLMD_NLIST_MAX_THREADS];
-    long tcap[CLMD_NLIST_MAX_THREADS];
-    /* the list */
+    double *xref;          /* [3n] positions at the last build */
+    double *w;             /* [3n] wrapped positions */
+    double *s;             /* [3n] fractional coordinates in [0,1) (periodic) */
+    int *image;            /* [3n] image counts applied at the last build (periodic lists) */
+    int shift_ok;          /* box wide enough (2 rlist) for one image per entry */
+    frame f;               /* of the current build */
+    /* columns across a and b (nca x ncb); column k holds atoms col_atoms[k] .. col_atoms[k+1]-1
+     * of csort (sorted along c) and clusters col_start[k] .. col_start[k+1]-1 */
+    int nca, ncb, cap_cols;
+    int *col_atoms, *col_start;
+    int *key;              /* [n] column of each atom */
+    cskey *csort;          /* [n] atoms grouped by column */
+    int *slot;             /* [n] 8 * cluster + lane of each atom */
+    /* the clusters and what the search reads of them */
     int nclusters, cap_clusters;
     int *cluster_atoms, *jstart;
+    double *cl_box;        /* [6 per cluster]: lo xyz, hi xyz of the wrapped lane positions */
+    double *cl_lanes;      /* [24 per cluster]: x[8], y[8], z[8]; padding lanes repeat lane 0 */
+    double *cl_sc;         /* [2 per cluster]: lowest and highest fractional c of the lanes */
+    unsigned char *cl_real; /* [per cluster]: bit k set when lane k is an atom */
+    /* search chunks: the thread that searched chunk k and where its entries start in that
+     * thread's buffer */
+    int *chunk_thread;
+    long *chunk_off;
+    /* the build team: nthreads - 1 workers that wait between builds */
+    int nthreads, nworkers, quit;
+    pthread_t tid[CLMD_NLIST_MAX_THREADS];
+    nlist_barrier bar;
+    pthread_mutex_t grow_mu; /* the allocator's byte counters are not atomic */
+    nlist_thread th[CLMD_NLIST_MAX_THREADS];
+    atomic_int next_atoms, next_cols, next_chunk, next_copy;
+    /* the list */
     unsigned *jlist;
+    unsigned char *jshift; /* per entry image code */
     long njlist, cap_jlist, npairs;
 };
 
@@ -62,6 +127,22 @@ void clmd_min_image(const clmd_system *sys, double d[3])
     k = round(d[0] / b[0][0]);
     d[0] -= k * b[0][0];
 }
+
+static void barrier_wait(nlist_barrier *b)
+{
+    pthread_mutex_lock(&b->mu);
+    unsigned gen = b->gen;
+    if (++b->waiting == b->parties) {
+        b->waiting = 0;
+        b->gen++;
+        pthread_cond_broadcast(&b->cv);
+    } else {
+        while (gen == b->gen) pthread_cond_wait(&b->cv, &b->mu);
+    }
+    pthread_mutex_unlock(&b->mu);
+}
+
+static void *worker_main(void *arg);
 
 int clmd_nlist_create(const clmd_system *sys, int periodic, double cutoff_nm, double skin_nm,
                       clmd_nlist **out, clmd_err *err)
@@ -93,10 +174,10 @@ int clmd_nlist_create(const clmd_system *sys, int periodic, double cutoff_nm, do
     CLMD_NEW(nl->xref, 3 * n);
     CLMD_NEW(nl->w, 3 * n);
     CLMD_NEW(nl->s, 3 * n);
-    CLMD_NEW(nl->order, n);
-    CLMD_NEW(nl->key, n);
-    CLMD_NEW(nl->cell_atoms, n);
     CLMD_NEW(nl->image, 3 * n);
+    CLMD_NEW(nl->key, n);
+    CLMD_NEW(nl->csort, n);
+    CLMD_NEW(nl->slot, n);
     if (periodic) {
         const double(*b)[3] = sys->box;
         double minw = dmin(b[0][0], dmin(b[1][1], b[2][2]));
@@ -105,12 +186,28 @@ int clmd_nlist_create(const clmd_system *sys, int periodic, double cutoff_nm, do
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     const char *env = getenv("CLMD_NLIST_THREADS");
     if (env && *env) cores = strtol(env, NULL, 10);
+    /* about 64 clusters per thread at least: smaller shares cost more in waking threads */
+    long useful = 1 + n / 512;
+    if (cores > useful) cores = useful;
     nl->nthreads = cores < 1 ? 1 : cores > CLMD_NLIST_MAX_THREADS ? CLMD_NLIST_MAX_THREADS : (int)cores;
     for (int t = 0; t < nl->nthreads; t++) {
-        CLMD_NEW(nl->tstamp[t], n);
-        CLMD_NEW(nl->tentry[t], n);
-        for (int i = 0; i < n; i++) nl->tstamp[t][i] = -1;
+        nl->th[t].nl = nl;
+        nl->th[t].t = t;
+        CLMD_NEW(nl->th[t].cstamp, n);
+        CLMD_NEW(nl->th[t].cvisit, n);
+        for (int i = 0; i < n; i++) nl->th[t].cstamp[i] = -1;
     }
+    pthread_mutex_init(&nl->bar.mu, NULL);
+    pthread_cond_init(&nl->bar.cv, NULL);
+    pthread_mutex_init(&nl->grow_mu, NULL);
+    nl->bar.parties = CLMD_NLIST_MAX_THREADS + 1; /* nobody passes before the count is known */
+    for (int t = 1; t < nl->nthreads; t++) {
+        if (pthread_create(&nl->tid[nl->nworkers], NULL, worker_main, &nl->th[t]) != 0) break;
+        nl->nworkers++;
+    }
+    pthread_mutex_lock(&nl->bar.mu);
+    nl->bar.parties = nl->nworkers + 1;
+    pthread_mutex_unlock(&nl->bar.mu);
     *out = nl;
     return CLMD_OK;
 }
@@ -119,36 +216,41 @@ void clmd_nlist_destroy(clmd_nlist **pnl)
 {
     if (!pnl || !*pnl) return;
     clmd_nlist *nl = *pnl;
+    nl->quit = 1;
+    barrier_wait(&nl->bar); /* the workers wake, see quit and return */
+    for (int t = 0; t < nl->nworkers; t++) pthread_join(nl->tid[t], NULL);
+    pthread_mutex_destroy(&nl->bar.mu);
+    pthread_cond_destroy(&nl->bar.cv);
+    pthread_mutex_destroy(&nl->grow_mu);
     clmd_free(nl->xref);
     clmd_free(nl->w);
     clmd_free(nl->s);
-    clmd_free(nl->order);
-    clmd_free(nl->key);
-    clmd_free(nl->cell_start);
-    clmd_free(nl->cell_atoms);
     clmd_free(nl->image);
-    clmd_free(nl->jshift);
-    for (int t = 0; t < nl->nthreads; t++) {
-        clmd_free(nl->tstamp[t]);
-        clmd_free(nl->tentry[t]);
-        clmd_free(nl->tlist[t]);
-        clmd_free(nl->tshift[t]);
-    }
+    clmd_free(nl->key);
+    clmd_free(nl->csort);
+    clmd_free(nl->slot);
+    clmd_free(nl->col_atoms);
+    clmd_free(nl->col_start);
     clmd_free(nl->cluster_atoms);
     clmd_free(nl->jstart);
+    clmd_free(nl->cl_box);
+    clmd_free(nl->cl_lanes);
+    clmd_free(nl->cl_sc);
+    clmd_free(nl->cl_real);
+    clmd_free(nl->chunk_thread);
+    clmd_free(nl->chunk_off);
+    for (int t = 0; t < nl->nthreads; t++) {
+        clmd_free(nl->th[t].cstamp);
+        clmd_free(nl->th[t].cvisit);
+        clmd_free(nl->th[t].vis);
+        clmd_free(nl->th[t].list);
+        clmd_free(nl->th[t].shift);
+    }
     clmd_free(nl->jlist);
+    clmd_free(nl->jshift);
     clmd_free(nl);
     *pnl = NULL;
 }
-
-/* The frame the grid lives in: box rows B (lower triangular) and its inverse, or for an open
- * system a bounding box of the atoms. */
-typedef struct frame {
-    double b[3][3];
-    double inv_norm[3]; /* |column k of B^-1|: fractional change per nm along axis k */
-    double origin[3];
-    int periodic;
-} frame;
 
 static void to_frac(const frame *f, const double x[3], double s[3])
 {
@@ -197,26 +299,11 @@ static void make_frame(const clmd_nlist *nl, const double *x, frame *f)
         f->inv_norm[k] = sqrt(inv[0][k] * inv[0][k] + inv[1][k] * inv[1][k] + inv[2][k] * inv[2][k]);
 }
 
-
-/* qsort has no context argument in C11: sort the order array by the s_c of each atom through a
- * file-scope pointer, set just before the call. */
-static const double *sort_s;
-static int cmp_by_c(const void *a, const void *b)
+static int cmp_cskey(const void *a, const void *b)
 {
-    double x = sort_s[3 * *(const int *)a + 2], y = sort_s[3 * *(const int *)b + 2];
-    if (x != y) return (x > y) - (x < y);
-    return (*(const int *)a > *(const int *)b) - (*(const int *)a < *(const int *)b);
-}
-
-static void ensure_list(clmd_nlist *nl, long need)
-{
-    if (need <= nl->cap_jlist) return;
-    long nc = nl->cap_jlist ? nl->cap_jlist : 4096;
-    while (nc < need) nc *= 2;
-    nl->jlist = clmd_realloc(nl->jlist, sizeof *nl->jlist * (size_t)nl->cap_jlist,
-                             sizeof *nl->jlist * (size_t)nc);
-    nl->jshift = clmd_realloc(nl->jshift, (size_t)nl->cap_jlist, (size_t)nc);
-    nl->cap_jlist = nc;
+    const cskey *x = a, *y = b;
+    if (x->c != y->c) return (x->c > y->c) - (x->c < y->c);
+    return (x->i > y->i) - (x->i < y->i);
 }
 
 /* Image code of an entry: (i0+1)*9 + (i1+1)*3 + (i2+1) for image counts in -1..1 along a, b,
@@ -228,281 +315,393 @@ static unsigned char image_code(const int img[3])
     return (unsigned char)((img[0] + 1) * 9 + (img[1] + 1) * 3 + (img[2] + 1));
 }
 
-typedef struct worker {
-    clmd_nlist *nl;
-    const frame *f;
-    int c0, c1;          /* clusters [c0, c1) */
-    int *stamp, *entry_of;
-    long *start;         /* [c1 - c0] entry offsets within list */
-    unsigned *list;
-    unsigned char *shift; /* image code of each entry (see nlist.h) */
-    long n, cap, npairs;
-} worker;
-
-static void worker_grow(worker *w, long need)
+/* Step 1 for atoms [i0, i1): fractional and wrapped coordinates, image counts, column. */
+static void wrap_atoms(clmd_nlist *nl, int i0, int i1)
 {
-    if (need <= w->cap) return;
-    long nc = w->cap ? 2 * w->cap : 65536;
-    while (nc < need) nc *= 2;
-    w->list = clmd_realloc(w->list, sizeof *w->list * (size_t)w->cap, sizeof *w->list * (size_t)nc);
-    w->shift = clmd_realloc(w->shift, (size_t)w->cap, (size_t)nc);
-    w->cap = nc;
+    const frame *f = &nl->f;
+    const int nca = nl->nca, ncb = nl->ncb;
+    for (int i = i0; i < i1; i++) {
+        double *s = nl->s + 3 * i;
+        to_frac(f, nl->xref + 3 * i, s);
+        for (int d = 0; d < 3; d++) {
+            double fl = floor(s[d]);
+            nl->image[3 * i + d] = f->periodic ? -(int)fl : 0;
+            if (f->periodic) s[d] -= fl;
+            if (s[d] >= 1.0) s[d] = nextafter(1.0, 0.0);
+            if (s[d] < 0) s[d] = 0;
+        }
+        from_frac(f, s, nl->w + 3 * i);
+        int ca = (int)(s[0] * nca), cb = (int)(s[1] * ncb);
+        if (ca >= nca) ca = nca - 1;
+        if (cb >= ncb) cb = ncb - 1;
+        nl->key[i] = ca * ncb + cb;
+    }
 }
 
-/* Step 4 of a build for the clusters [c0, c1): every atom within rlist of some lane atom of
- * the cluster, under periodic images, with exclusions cleared from the lane masks. */
-static void *search_clusters(void *arg)
+static void grow_clusters(clmd_nlist *nl, int need)
 {
-    worker *w = arg;
-    clmd_nlist *nl = w->nl;
-    const double rl2 = nl->rlist * nl->rlist;
-    const int *nc = nl->ncell;
-    const frame f = *w->f;
-    const clmd_system *sys = nl->sys;
-    int *stamp = w->stamp, *entry_of = w->entry_of;
-    long nj = 0, npairs = 0;
-    for (int ci = w->c0; ci < w->c1; ci++) {
-        w->start[ci - w->c0] = nj;
-        const int *lanes = nl->cluster_atoms + ci * CLMD_CLUSTER;
-        double lo[3] = {INFINITY, INFINITY, INFINITY}, hi[3] = {-INFINITY, -INFINITY, -INFINITY};
-        for (int l = 0; l < CLMD_CLUSTER; l++) {
-            if (lanes[l] < 0) continue;
-            for (int d = 0; d < 3; d++) {
-                lo[d] = dmin(lo[d], nl->w[3 * lanes[l] + d]);
-                hi[d] = dmax(hi[d], nl->w[3 * lanes[l] + d]);
-            }
-        }
-        /* fractional range of the box corners, dilated by rlist */
-        double slo[3] = {INFINITY, INFINITY, INFINITY}, shi[3] = {-INFINITY, -INFINITY, -INFINITY};
-        for (int corner = 0; corner < 8; corner++) {
-            double p[3] = {corner & 1 ? hi[0] : lo[0], corner & 2 ? hi[1] : lo[1],
-                           corner & 4 ? hi[2] : lo[2]};
-            double sp[3];
-            to_frac(&f, p, sp);
-            for (int d = 0; d < 3; d++) {
-                slo[d] = dmin(slo[d], sp[d]);
-                shi[d] = dmax(shi[d], sp[d]);
-            }
-        }
-        int cmin[3], cmax[3];
-        for (int d = 0; d < 3; d++) {
-            cmin[d] = (int)floor((slo[d] - nl->rlist * f.inv_norm[d]) * nc[d]);
-            cmax[d] = (int)floor((shi[d] + nl->rlist * f.inv_norm[d]) * nc[d]);
-            if (!f.periodic) {
-                if (cmin[d] < 0) cmin[d] = 0;
-                if (cmax[d] > nc[d] - 1) cmax[d] = nc[d] - 1;
-            }
-        }
-        for (int c0 = cmin[0]; c0 <= cmax[0]; c0++)
-            for (int c1 = cmin[1]; c1 <= cmax[1]; c1++)
-                for (int c2 = cmin[2]; c2 <= cmax[2]; c2++) {
-                    int cc[3] = {c0, c1, c2}, img[3] = {0, 0, 0};
-                    for (int d = 0; d < 3; d++) {
-                        img[d] = (int)floor((double)cc[d] / nc[d]);
-                        cc[d] -= img[d] * nc[d];
-                    }
-                    double shift[3];
-                    for (int d = 0; d < 3; d++)
-                        shift[d] = img[0] * f.b[0][d] + img[1] * f.b[1][d] + img[2] * f.b[2][d];
-                    int cell = (cc[0] * nc[1] + cc[1]) * nc[2] + cc[2];
-                    unsigned char code = image_code(img);
-                    for (int a = nl->cell_start[cell]; a < nl->cell_start[cell + 1]; a++) {
-                        int j = nl->cell_atoms[a];
-                        if (stamp[j] == ci && w->shift[entry_of[j]] == code) continue;
-                        double p[3] = {nl->w[3 * j] + shift[0], nl->w[3 * j + 1] + shift[1],
-                                       nl->w[3 * j + 2] + shift[2]};
-                        double db = 0;
-                        for (int d = 0; d < 3; d++) {
-                            double e = dmax(0, dmax(lo[d] - p[d], p[d] - hi[d]));
-                            db += e * e;
-                        }
-                        if (db > rl2) continue;
-                        int near = 0;
-                        for (int l = 0; l < CLMD_CLUSTER && !near; l++) {
-                            if (lanes[l] < 0) continue;
-                            const double *wi = nl->w + 3 * lanes[l];
-                            double dx = p[0] - wi[0], dy = p[1] - wi[1], dz = p[2] - wi[2];
-                            near = dx * dx + dy * dy + dz * dz <= rl2;
-                        }
-                        if (!near) continue;
-                        if (stamp[j] == ci) {
-                            /* a second image of j is near this cluster too (small box): the
-                             * kernel must take the minimum image pair by pair */
-                            w->shift[entry_of[j]] = CLMD_NLIST_PAIR_IMAGE;
-                            continue;
-                        }
-                        unsigned mask = 0;
-                        for (int l = 0; l < CLMD_CLUSTER; l++)
-                            if (lanes[l] >= 0 && lanes[l] != j) mask |= 1u << l;
-                        worker_grow(w, nj + 1);
-                        stamp[j] = ci;
-                        entry_of[j] = (int)nj;
-                        w->shift[nj] = nl->shift_ok ? code : CLMD_NLIST_PAIR_IMAGE;
-                        w->list[nj++] = ((unsigned)j << 8) | mask;
-                    }
-                }
-        /* clear excluded lanes */
-        if (sys->excl) {
-            for (int l = 0; l < CLMD_CLUSTER; l++) {
-                int i = lanes[l];
-                if (i < 0) continue;
-                for (int e = sys->excl_start[i]; e < sys->excl_start[i + 1]; e++) {
-                    int j = sys->excl[e];
-                    if (stamp[j] == ci) w->list[entry_of[j]] &= ~(1u << l);
-                }
-            }
-        }
-        /* drop entries no lane interacts with, count pair evaluations */
-        /* stamps hold cluster indices, which later builds reuse: clear what was set */
-        for (long e = w->start[ci - w->c0]; e < nj; e++) stamp[w->list[e] >> 8] = -1;
-        long wr = w->start[ci - w->c0];
-        for (long e = w->start[ci - w->c0]; e < nj; e++) {
-            unsigned m = w->list[e] & 0xffu;
-            if (!m) continue;
-            w->shift[wr] = w->shift[e];
-            w->list[wr++] = w->list[e];
-            npairs += popcount8(m);
-        }
-        nj = wr;
+    if (nl->jstart && need <= nl->cap_clusters) return;
+    clmd_free(nl->cluster_atoms);
+    clmd_free(nl->jstart);
+    clmd_free(nl->cl_box);
+    clmd_free(nl->cl_lanes);
+    clmd_free(nl->cl_sc);
+    clmd_free(nl->cl_real);
+    clmd_free(nl->chunk_thread);
+    clmd_free(nl->chunk_off);
+    int cap = need + need / 4 + 1, chunks = cap / NLIST_CHUNK_CLUSTERS + 1;
+    nl->cap_clusters = cap;
+    CLMD_NEW(nl->cluster_atoms, (size_t)cap * CLMD_CLUSTER);
+    CLMD_NEW(nl->jstart, cap + 1);
+    CLMD_NEW(nl->cl_box, (size_t)cap * 6);
+    CLMD_NEW(nl->cl_lanes, (size_t)cap * 24);
+    CLMD_NEW(nl->cl_sc, (size_t)cap * 2);
+    CLMD_NEW(nl->cl_real, cap);
+    CLMD_NEW(nl->chunk_thread, chunks);
+    CLMD_NEW(nl->chunk_off, chunks);
+}
+
+/* Step 2 (one thread): atoms grouped by column, cluster counts; sizes the cluster arrays. */
+static void group_columns(clmd_nlist *nl)
+{
+    const int n = nl->n, ncol = nl->nca * nl->ncb;
+    if (ncol + 1 > nl->cap_cols) {
+        clmd_free(nl->col_atoms);
+        clmd_free(nl->col_start);
+        nl->cap_cols = ncol + 1;
+        CLMD_NEW(nl->col_atoms, nl->cap_cols);
+        CLMD_NEW(nl->col_start, nl->cap_cols);
     }
-    w->n = nj;
-    w->npairs = npairs;
-    return NULL;
+    int *ca = nl->col_atoms, *cs = nl->col_start;
+    memset(ca, 0, sizeof(int) * (size_t)(ncol + 1));
+    for (int i = 0; i < n; i++) ca[nl->key[i] + 1]++;
+    cs[0] = 0;
+    for (int c = 0; c < ncol; c++) {
+        cs[c + 1] = cs[c] + (ca[c + 1] + CLMD_CLUSTER - 1) / CLMD_CLUSTER;
+        ca[c + 1] += ca[c];
+    }
+    /* place the atoms with col_atoms[c] as column c's fill pointer, then shift it back */
+    for (int i = 0; i < n; i++) {
+        int k = ca[nl->key[i]]++;
+        nl->csort[k].c = nl->s[3 * i + 2];
+        nl->csort[k].i = i;
+    }
+    for (int c = ncol; c > 0; c--) ca[c] = ca[c - 1];
+    ca[0] = 0;
+    nl->nclusters = cs[ncol];
+    grow_clusters(nl, nl->nclusters);
+}
+
+/* Step 3 for column c: its atoms sorted along c (then by index) and chunked by 8 into
+ * clusters, with what the search reads of each cluster. */
+static void build_column(clmd_nlist *nl, int c)
+{
+    cskey *key = nl->csort + nl->col_atoms[c];
+    int cnt = nl->col_atoms[c + 1] - nl->col_atoms[c];
+    qsort(key, (size_t)cnt, sizeof *key, cmp_cskey);
+    for (int k = nl->col_start[c], a = 0; a < cnt; k++, a += CLMD_CLUSTER) {
+        int *lanes = nl->cluster_atoms + CLMD_CLUSTER * k;
+        double *box = nl->cl_box + 6 * k, *xl = nl->cl_lanes + 24 * k, *sc = nl->cl_sc + 2 * k;
+        unsigned real = 0;
+        for (int l = 0; l < CLMD_CLUSTER; l++) {
+            lanes[l] = a + l < cnt ? key[a + l].i : -1;
+            if (lanes[l] >= 0) {
+                real |= 1u << l;
+                nl->slot[lanes[l]] = CLMD_CLUSTER * k + l;
+            }
+        }
+        for (int d = 0; d < 3; d++) box[d] = INFINITY, box[3 + d] = -INFINITY;
+        sc[0] = INFINITY, sc[1] = -INFINITY;
+        for (int l = 0; l < CLMD_CLUSTER; l++) {
+            int i = lanes[l] >= 0 ? lanes[l] : lanes[0];
+            for (int d = 0; d < 3; d++) {
+                double v = nl->w[3 * i + d];
+                xl[8 * d + l] = v;
+                box[d] = dmin(box[d], v);
+                box[3 + d] = dmax(box[3 + d], v);
+            }
+            sc[0] = dmin(sc[0], nl->s[3 * i + 2]);
+            sc[1] = dmax(sc[1], nl->s[3 * i + 2]);
+        }
+        nl->cl_real[k] = (unsigned char)real;
+    }
+}
+
+/* The lanes m of j-cluster lanes jl, moved by S, within rlist of some lane of il: bit m set
+ * when min over l of |x_jm + S - x_il|^2 <= rl2. Written as plain loops over 8 that compilers
+ * vectorize; the arithmetic is the atom-by-atom test's, so the result is the same bit for bit. */
+static unsigned near_lanes(const double *il, const double *jl, const double S[3], double rl2)
+{
+    double jx[CLMD_CLUSTER], jy[CLMD_CLUSTER], jz[CLMD_CLUSTER], best[CLMD_CLUSTER];
+    for (int m = 0; m < CLMD_CLUSTER; m++) {
+        jx[m] = jl[m] + S[0];
+        jy[m] = jl[8 + m] + S[1];
+        jz[m] = jl[16 + m] + S[2];
+        best[m] = INFINITY;
+    }
+    for (int l = 0; l < CLMD_CLUSTER; l++) {
+        double xi = il[l], yi = il[8 + l], zi = il[16 + l];
+        for (int m = 0; m < CLMD_CLUSTER; m++) {
+            double dx = jx[m] - xi, dy = jy[m] - yi, dz = jz[m] - zi;
+            best[m] = dmin(best[m], dx * dx + dy * dy + dz * dz);
+        }
+    }
+    unsigned near = 0;
+    for (int m = 0; m < CLMD_CLUSTER; m++) near |= (unsigned)(best[m] <= rl2) << m;
+    return near;
+}
+
+/* Notes that the j lanes `near` of cluster cj, under image `code`, are within rlist of
+ * i-cluster ci. A cluster met again under another image (small boxes, elongated clusters)
+ * marks the lanes near under both as needing the minimum image pair by pair. */
+static void note_visit(nlist_thread *th, long *nvis, int ci, int cj, unsigned near,
+                       unsigned char code, unsigned lane_bits)
+{
+    visit *v;
+    if (th->cstamp[cj] == ci) {
+        v = th->vis + th->cvisit[cj];
+        for (int m = 0; m < CLMD_CLUSTER; m++) {
+            if (!(near >> m & 1u)) continue;
+            v->code[m] = v->near >> m & 1u ? CLMD_NLIST_PAIR_IMAGE : code;
+        }
+        v->near |= near;
+        return;
+    }
+    if (*nvis == th->vcap) {
+        long nc = th->vcap ? 2 * th->vcap : 1024;
+        pthread_mutex_lock(&th->nl->grow_mu);
+        th->vis = clmd_realloc(th->vis, sizeof *th->vis * (size_t)th->vcap, sizeof *th->vis * (size_t)nc);
+        pthread_mutex_unlock(&th->nl->grow_mu);
+        th->vcap = nc;
+    }
+    th->cstamp[cj] = ci;
+    th->cvisit[cj] = (int)*nvis;
+    v = th->vis + (*nvis)++;
+    v->cj = cj;
+    v->near = near;
+    memset(v->code, code, sizeof v->code);
+    memset(v->mask, (int)lane_bits, sizeof v->mask);
+    /* j is a lane of ci only when the two clusters are one: no self pair */
+    if (cj == ci)
+        for (int m = 0; m < CLMD_CLUSTER; m++) v->mask[m] &= (unsigned char)~(1u << m);
+}
+
+static inline int floor_div(int a, int n) { return a >= 0 ? a / n : -((n - 1 - a) / n); }
+
+/* Step 4 for i-cluster ci: every atom within rlist of some lane atom of the cluster, under
+ * periodic images, with exclusions cleared from the lane masks; appended to the thread's
+ * buffer, the count left in jstart[ci]. Candidates are whole clusters: those of the columns
+ * and the stretch of c that a sphere of rlist around the lanes can reach, then those whose
+ * bounding box comes within rlist of this one's, then their atoms lane by lane. */
+static void search_cluster(clmd_nlist *nl, nlist_thread *th, int ci)
+{
+    const frame *f = &nl->f;
+    const double rl2 = nl->rlist * nl->rlist;
+    const int nca = nl->nca, ncb = nl->ncb;
+    const clmd_system *sys = nl->sys;
+    const int *lanes = nl->cluster_atoms + ci * CLMD_CLUSTER;
+    const double *ib = nl->cl_box + 6 * ci, *il = nl->cl_lanes + 24 * ci;
+    const unsigned lane_bits = nl->cl_real[ci];
+    /* Fractional window holding every atom within rlist of a lane: s_k changes by at most
+     * inv_norm[k] per nm. The margin only admits more candidates, never more entries. */
+    double flo[3] = {INFINITY, INFINITY, INFINITY}, fhi[3] = {-INFINITY, -INFINITY, -INFINITY};
+    for (int l = 0; l < CLMD_CLUSTER; l++) {
+        if (lanes[l] < 0) continue;
+        for (int d = 0; d < 3; d++) {
+            flo[d] = dmin(flo[d], nl->s[3 * lanes[l] + d]);
+            fhi[d] = dmax(fhi[d], nl->s[3 * lanes[l] + d]);
+        }
+    }
+    for (int d = 0; d < 3; d++) {
+        double r = nl->rlist * f->inv_norm[d] + 1e-9;
+        flo[d] -= r;
+        fhi[d] += r;
+    }
+    int a0, a1, b0, b1, i0, i1;
+    if (f->periodic) {
+        a0 = (int)floor(flo[0] * nca), a1 = (int)floor(fhi[0] * nca);
+        b0 = (int)floor(flo[1] * ncb), b1 = (int)floor(fhi[1] * ncb);
+        i0 = (int)floor(flo[2]), i1 = (int)floor(fhi[2]);
+    } else { /* clamped before the conversion: open lists may have huge cutoffs */
+        a0 = (int)floor(dmax(flo[0], 0) * nca), a1 = (int)floor(dmin(fhi[0], 1) * nca);
+        b0 = (int)floor(dmax(flo[1], 0) * ncb), b1 = (int)floor(dmin(fhi[1], 1) * ncb);
+        if (a1 > nca - 1) a1 = nca - 1;
+        if (b1 > ncb - 1) b1 = ncb - 1;
+        i0 = i1 = 0;
+    }
+    long nvis = 0;
+    for (int ca = a0; ca <= a1; ca++)
+        for (int cb = b0; cb <= b1; cb++) {
+            int img[3] = {floor_div(ca, nca), floor_div(cb, ncb), 0};
+            int col = (ca - img[0] * nca) * ncb + (cb - img[1] * ncb);
+            int k0 = nl->col_start[col], k1 = nl->col_start[col + 1];
+            for (img[2] = i0; img[2] <= i1; img[2]++) {
+                double S[3];
+                for (int d = 0; d < 3; d++)
+                    S[d] = img[0] * f->b[0][d] + img[1] * f->b[1][d] + img[2] * f->b[2][d];
+                double lo = flo[2] - img[2], hi = fhi[2] - img[2];
+                /* a column's clusters are ordered along c: bisect to the first one whose top
+                 * reaches the window */
+                int a = k0, b = k1;
+                while (a < b) {
+                    int mid = (a + b) / 2;
+                    if (nl->cl_sc[2 * mid + 1] < lo) a = mid + 1;
+                    else b = mid;
+                }
+                for (int cj = a; cj < k1 && nl->cl_sc[2 * cj] <= hi; cj++) {
+                    /* box-to-box distance: a lower bound of every atom pair's, in floating
+                     * point too (rounding is monotonic) */
+                    const double *jb = nl->cl_box + 6 * cj;
+                    double d2 = 0;
+                    for (int d = 0; d < 3; d++) {
+                        double g = dmax(0, dmax(jb[d] + S[d] - ib[3 + d], ib[d] - (jb[3 + d] + S[d])));
+                        d2 += g * g;
+                    }
+                    if (d2 > rl2) continue;
+                    unsigned near = near_lanes(il, nl->cl_lanes + 24 * cj, S, rl2) & nl->cl_real[cj];
+                    if (near) note_visit(th, &nvis, ci, cj, near, image_code(img), lane_bits);
+                }
+            }
+        }
+    /* clear excluded lanes */
+    if (sys->excl) {
+        for (int l = 0; l < CLMD_CLUSTER; l++) {
+            int i = lanes[l];
+            if (i < 0) continue;
+            for (int e = sys->excl_start[i]; e < sys->excl_start[i + 1]; e++) {
+                int slot = nl->slot[sys->excl[e]], cj = slot / CLMD_CLUSTER;
+                if (th->cstamp[cj] == ci)
+                    th->vis[th->cvisit[cj]].mask[slot % CLMD_CLUSTER] &= (unsigned char)~(1u << l);
+            }
+        }
+    }
+    /* the entries, leaving out those no lane interacts with; stamps hold cluster indices,
+     * which later builds reuse: clear what was set */
+    if (th->n + CLMD_CLUSTER * nvis > th->cap) {
+        long nc = th->cap ? 2 * th->cap : 65536;
+        while (nc < th->n + CLMD_CLUSTER * nvis) nc *= 2;
+        pthread_mutex_lock(&nl->grow_mu);
+        th->list = clmd_realloc(th->list, sizeof *th->list * (size_t)th->cap, sizeof *th->list * (size_t)nc);
+        th->shift = clmd_realloc(th->shift, (size_t)th->cap, (size_t)nc);
+        pthread_mutex_unlock(&nl->grow_mu);
+        th->cap = nc;
+    }
+    long nj = th->n;
+    for (long k = 0; k < nvis; k++) {
+        const visit *v = th->vis + k;
+        const int *jat = nl->cluster_atoms + CLMD_CLUSTER * v->cj;
+        th->cstamp[v->cj] = -1;
+        for (int m = 0; m < CLMD_CLUSTER; m++) {
+            unsigned mask = v->mask[m];
+            if (!(v->near >> m & 1u) || !mask) continue;
+            th->shift[nj] = nl->shift_ok ? v->code[m] : CLMD_NLIST_PAIR_IMAGE;
+            th->list[nj++] = ((unsigned)jat[m] << 8) | mask;
+            th->npairs += popcount8(mask);
+        }
+    }
+    nl->jstart[ci] = (int)(nj - th->n);
+    th->n = nj;
+}
+
+/* The build, run by every thread of the team (t = 0 is the caller); one thread does the
+ * serial steps between barriers. Work is handed out in chunks through atomic counters, and
+ * each cluster's entries depend only on the positions, so the list does not depend on how
+ * many threads built it or which thread did what. */
+static void build_phases(clmd_nlist *nl, int t)
+{
+    nlist_thread *th = nl->th + t;
+    const int n = nl->n;
+    int k;
+    /* 1. fractional and wrapped coordinates */
+    while ((k = atomic_fetch_add(&nl->next_atoms, 1)) < (n + NLIST_CHUNK_ATOMS - 1) / NLIST_CHUNK_ATOMS) {
+        int i1 = (k + 1) * NLIST_CHUNK_ATOMS;
+        wrap_atoms(nl, k * NLIST_CHUNK_ATOMS, i1 < n ? i1 : n);
+    }
+    barrier_wait(&nl->bar);
+    /* 2. atoms grouped into columns across a and b */
+    if (t == 0) group_columns(nl);
+    barrier_wait(&nl->bar);
+    /* 3. columns sorted along c and cut into clusters */
+    const int ncol = nl->nca * nl->ncb;
+    while ((k = atomic_fetch_add(&nl->next_cols, 1)) < (ncol + NLIST_CHUNK_COLUMNS - 1) / NLIST_CHUNK_COLUMNS)
+        for (int c = k * NLIST_CHUNK_COLUMNS; c < (k + 1) * NLIST_CHUNK_COLUMNS && c < ncol; c++)
+            build_column(nl, c);
+    barrier_wait(&nl->bar);
+    /* 4. the cluster searches */
+    const int ncl = nl->nclusters, nchunks = (ncl + NLIST_CHUNK_CLUSTERS - 1) / NLIST_CHUNK_CLUSTERS;
+    th->n = th->npairs = 0;
+    while ((k = atomic_fetch_add(&nl->next_chunk, 1)) < nchunks) {
+        nl->chunk_thread[k] = t;
+        nl->chunk_off[k] = th->n;
+        for (int c = k * NLIST_CHUNK_CLUSTERS; c < (k + 1) * NLIST_CHUNK_CLUSTERS && c < ncl; c++)
+            search_cluster(nl, th, c);
+    }
+    barrier_wait(&nl->bar);
+    /* 5. offsets of each cluster's entries */
+    if (t == 0) {
+        long total = 0;
+        nl->npairs = 0;
+        for (int c = 0; c < ncl; c++) {
+            long cnt = nl->jstart[c];
+            nl->jstart[c] = (int)(total < 0x7fffffffL ? total : 0);
+            total += cnt;
+        }
+        for (int u = 0; u <= nl->nworkers; u++) nl->npairs += nl->th[u].npairs;
+        nl->njlist = total;
+        if (total < 0x7fffffffL) {
+            nl->jstart[ncl] = (int)total;
+            if (total > nl->cap_jlist) {
+                long nc = nl->cap_jlist ? nl->cap_jlist : 4096;
+                while (nc < total) nc *= 2;
+                nl->jlist = clmd_realloc(nl->jlist, sizeof *nl->jlist * (size_t)nl->cap_jlist,
+                                         sizeof *nl->jlist * (size_t)nc);
+                nl->jshift = clmd_realloc(nl->jshift, (size_t)nl->cap_jlist, (size_t)nc);
+                nl->cap_jlist = nc;
+            }
+        }
+    }
+    barrier_wait(&nl->bar);
+    /* 6. the chunks copied into place */
+    while (nl->njlist < 0x7fffffffL && (k = atomic_fetch_add(&nl->next_copy, 1)) < nchunks) {
+        int c0 = k * NLIST_CHUNK_CLUSTERS, c1 = c0 + NLIST_CHUNK_CLUSTERS < ncl ? c0 + NLIST_CHUNK_CLUSTERS : ncl;
+        const nlist_thread *src = nl->th + nl->chunk_thread[k];
+        size_t cnt = (size_t)(nl->jstart[c1] - nl->jstart[c0]);
+        memcpy(nl->jlist + nl->jstart[c0], src->list + nl->chunk_off[k], sizeof(unsigned) * cnt);
+        memcpy(nl->jshift + nl->jstart[c0], src->shift + nl->chunk_off[k], cnt);
+    }
+    barrier_wait(&nl->bar);
+}
+
+static void *worker_main(void *arg)
+{
+    nlist_thread *th = arg;
+    clmd_nlist *nl = th->nl;
+    for (;;) {
+        barrier_wait(&nl->bar); /* a build starts, or the list is destroyed */
+        if (nl->quit) return NULL;
+        build_phases(nl, th->t);
+    }
 }
 
 int clmd_nlist_build(clmd_nlist *nl, const double *x, clmd_err *err)
 {
     const int n = nl->n;
     memcpy(nl->xref, x, sizeof(double) * 3 * (size_t)n);
-    frame f;
-    make_frame(nl, x, &f);
-
-    /* 1. fractional and wrapped coordinates */
-    for (int i = 0; i < n; i++) {
-        double *s = nl->s + 3 * i;
-        to_frac(&f, x + 3 * i, s);
-        for (int d = 0; d < 3; d++) {
-            nl->image[3 * i + d] = f.periodic ? -(int)floor(s[d]) : 0;
-            if (f.periodic) s[d] -= floor(s[d]);
-            if (s[d] >= 1.0) s[d] = nextafter(1.0, 0.0);
-            if (s[d] < 0) s[d] = 0;
-        }
-        from_frac(&f, s, nl->w + 3 * i);
-    }
-
-    /* 2. columns across a and b sized so that a cluster of 8 is roughly cubic */
-    double vol = f.b[0][0] * f.b[1][1] * f.b[2][2];
+    make_frame(nl, x, &nl->f);
+    /* columns across a and b sized so that a cluster of 8 is roughly cubic */
+    const frame *f = &nl->f;
+    double vol = f->b[0][0] * f->b[1][1] * f->b[2][2];
     double edge = cbrt(CLMD_CLUSTER * vol / (n > 0 ? n : 1));
-    int nca = (int)dmax(1, floor(1.0 / (f.inv_norm[0] * edge)));
-    int ncb = (int)dmax(1, floor(1.0 / (f.inv_norm[1] * edge)));
-    int ncol = nca * ncb;
-    int *colcount = clmd_calloc(ncol + 1, sizeof(int));
-    for (int i = 0; i < n; i++) {
-        int ca = (int)(nl->s[3 * i] * nca), cb = (int)(nl->s[3 * i + 1] * ncb);
-        if (ca >= nca) ca = nca - 1;
-        if (cb >= ncb) cb = ncb - 1;
-        nl->key[i] = ca * ncb + cb;
-        colcount[nl->key[i] + 1]++;
-    }
-    for (int c = 0; c < ncol; c++) colcount[c + 1] += colcount[c];
-    int *fill = clmd_calloc(ncol, sizeof(int));
-    for (int i = 0; i < n; i++) nl->order[colcount[nl->key[i]] + fill[nl->key[i]]++] = i;
-    sort_s = nl->s;
-    int nclusters = 0;
-    for (int c = 0; c < ncol; c++) {
-        int cnt = colcount[c + 1] - colcount[c];
-        qsort(nl->order + colcount[c], (size_t)cnt, sizeof(int), cmp_by_c);
-        nclusters += (cnt + CLMD_CLUSTER - 1) / CLMD_CLUSTER;
-    }
-    if (nclusters > nl->cap_clusters) {
-        clmd_free(nl->cluster_atoms);
-        clmd_free(nl->jstart);
-        nl->cap_clusters = nclusters + nclusters / 4 + 1;
-        CLMD_NEW(nl->cluster_atoms, (size_t)nl->cap_clusters * CLMD_CLUSTER);
-        CLMD_NEW(nl->jstart, nl->cap_clusters + 1);
-    }
-    nl->nclusters = nclusters;
-    int k = 0;
-    for (int c = 0; c < ncol; c++)
-        for (int a = colcount[c]; a < colcount[c + 1]; a += CLMD_CLUSTER) {
-            for (int l = 0; l < CLMD_CLUSTER; l++)
-                nl->cluster_atoms[k * CLMD_CLUSTER + l] = a + l < colcount[c + 1] ? nl->order[a + l] : -1;
-            k++;
-        }
-    clmd_free(colcount);
-    clmd_free(fill);
-
-    /* 3. atom cells in fractional space, about rlist/2 wide */
-    int total_cells = 1;
-    for (int d = 0; d < 3; d++) {
-        double width = 1.0 / f.inv_norm[d];
-        int nc = (int)floor(width / (0.5 * nl->rlist));
-        if (nc < 1) nc = 1;
-        if (nc > 256) nc = 256;
-        nl->ncell[d] = nc;
-        total_cells *= nc;
-    }
-    if (total_cells + 1 > nl->cap_cells) {
-        clmd_free(nl->cell_start);
-        nl->cap_cells = total_cells + 1;
-        CLMD_NEW(nl->cell_start, nl->cap_cells);
-    }
-    memset(nl->cell_start, 0, sizeof(int) * (size_t)(total_cells + 1));
-    const int *nc = nl->ncell;
-    for (int i = 0; i < n; i++) {
-        int c[3];
-        for (int d = 0; d < 3; d++) {
-            c[d] = (int)(nl->s[3 * i + d] * nc[d]);
-            if (c[d] >= nc[d]) c[d] = nc[d] - 1;
-        }
-        nl->key[i] = (c[0] * nc[1] + c[1]) * nc[2] + c[2];
-        nl->cell_start[nl->key[i] + 1]++;
-    }
-    for (int c = 0; c < total_cells; c++) nl->cell_start[c + 1] += nl->cell_start[c];
-    {
-        int *pos = clmd_calloc(total_cells, sizeof(int));
-        for (int i = 0; i < n; i++)
-            nl->cell_atoms[nl->cell_start[nl->key[i]] + pos[nl->key[i]]++] = i;
-        clmd_free(pos);
-    }
-
-    /* 4. the cluster searches, split over threads in contiguous ranges; concatenating the
-     * ranges in order makes the list independent of the thread count */
-    int nt = nl->nthreads;
-    if (nt > nclusters / 64) nt = nclusters / 64;
-    if (nt < 1) nt = 1;
-    worker wk[CLMD_NLIST_MAX_THREADS];
-    pthread_t tid[CLMD_NLIST_MAX_THREADS];
-    for (int t = 0; t < nt; t++) {
-        wk[t] = (worker){nl, &f, (int)((long)nclusters * t / nt), (int)((long)nclusters * (t + 1) / nt),
-                         nl->tstamp[t], nl->tentry[t], NULL, nl->tlist[t], nl->tshift[t], 0, nl->tcap[t], 0};
-        wk[t].start = clmd_calloc(wk[t].c1 - wk[t].c0 + 1, sizeof(long));
-    }
-    for (int t = 1; t < nt; t++)
-        if (pthread_create(&tid[t], NULL, search_clusters, &wk[t]) != 0) search_clusters(&wk[t]), tid[t] = 0;
-    search_clusters(&wk[0]);
-    for (int t = 1; t < nt; t++)
-        if (tid[t]) pthread_join(tid[t], NULL);
-    long nj = 0, npairs = 0;
-    for (int t = 0; t < nt; t++) nj += wk[t].n;
-    ensure_list(nl, nj);
-    long off = 0;
-    for (int t = 0; t < nt; t++) {
-        for (int c = wk[t].c0; c < wk[t].c1; c++) nl->jstart[c] = (int)(off + wk[t].start[c - wk[t].c0]);
-        memcpy(nl->jlist + off, wk[t].list, sizeof(unsigned) * (size_t)wk[t].n);
-        memcpy(nl->jshift + off, wk[t].shift, (size_t)wk[t].n);
-        off += wk[t].n;
-        npairs += wk[t].npairs;
-        nl->tlist[t] = wk[t].list; /* keep the grown buffers for the next build */
-        nl->tshift[t] = wk[t].shift;
-        nl->tcap[t] = wk[t].cap;
-        clmd_free(wk[t].start);
-    }
-    nl->jstart[nclusters] = (int)nj;
-    if (nj >= 0x7fffffffL)
-        return clmd_err_set(err, CLMD_ERUNTIME, "neighbor list too long (%ld entries)", nj);
-    nl->njlist = nj;
-    nl->npairs = npairs;
+    nl->nca = (int)dmax(1, floor(1.0 / (f->inv_norm[0] * edge)));
+    nl->ncb = (int)dmax(1, floor(1.0 / (f->inv_norm[1] * edge)));
+    atomic_store(&nl->next_atoms, 0);
+    atomic_store(&nl->next_cols, 0);
+    atomic_store(&nl->next_chunk, 0);
+    atomic_store(&nl->next_copy, 0);
+    barrier_wait(&nl->bar); /* wakes the workers */
+    build_phases(nl, 0);
+    if (nl->njlist >= 0x7fffffffL)
+        return clmd_err_set(err, CLMD_ERUNTIME, "neighbor list too long (%ld entries)", nl->njlist);
     nl->builds++;
     return CLMD_OK;
 }

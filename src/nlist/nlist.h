@@ -2,11 +2,17 @@
  *
  * Atoms are sorted into spatial clusters of CLMD_CLUSTER (8): the box is cut into columns
  * (fractional a/b), atoms of a column sorted along c and chunked by 8. For every i-cluster the
- * list holds every atom j that lies within rlist = cutoff + skin of the cluster's bounding box
+ * list holds every atom j that lies within rlist = cutoff + skin of one of the cluster's atoms
  * (under periodic images), in both directions (a "full" list: the pair i-j appears in i's cluster
  * list and in j's), so each kernel work-item owns the forces of its own atoms and needs no
  * atomics. Each entry packs j and an 8-bit lane mask: (j << 8) | mask, bit k set when lane k of
- * the cluster interacts with j (clear for padding lanes, j itself and excluded pairs).
+ * the cluster interacts with j (clear for padding lanes, j itself and excluded pairs); entries no
+ * lane interacts with are left out. Within a cluster, entries come grouped by the cluster j
+ * belongs to, in the order the search meets those clusters.
+ *
+ * The search culls whole clusters by their bounding boxes before testing atoms, on all host
+ * cores (CLMD_NLIST_THREADS overrides the count; the threads wait between builds); the list
+ * does not depend on the thread count.
  *
  * The list is rebuilt when any atom moved more than skin/2 since the last build
  * (clmd_nlist_needs_rebuild on the host, or the device reduction in the engine). The handle is
