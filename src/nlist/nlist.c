@@ -104,7 +104,6 @@ struct clmd_nlist {
     int nthreads, nworkers, quit;
     pthread_t tid[CLMD_NLIST_MAX_THREADS];
     nlist_barrier bar;
-    pthread_mutex_t grow_mu; /* the allocator's byte counters are not atomic */
     nlist_thread th[CLMD_NLIST_MAX_THREADS];
     atomic_int next_atoms, next_cols, next_chunk, next_copy;
     /* the list */
@@ -199,7 +198,6 @@ int clmd_nlist_create(const clmd_system *sys, int periodic, double cutoff_nm, do
     }
     pthread_mutex_init(&nl->bar.mu, NULL);
     pthread_cond_init(&nl->bar.cv, NULL);
-    pthread_mutex_init(&nl->grow_mu, NULL);
     nl->bar.parties = CLMD_NLIST_MAX_THREADS + 1; /* nobody passes before the count is known */
     for (int t = 1; t < nl->nthreads; t++) {
         if (pthread_create(&nl->tid[nl->nworkers], NULL, worker_main, &nl->th[t]) != 0) break;
@@ -221,7 +219,6 @@ void clmd_nlist_destroy(clmd_nlist **pnl)
     for (int t = 0; t < nl->nworkers; t++) pthread_join(nl->tid[t], NULL);
     pthread_mutex_destroy(&nl->bar.mu);
     pthread_cond_destroy(&nl->bar.cv);
-    pthread_mutex_destroy(&nl->grow_mu);
     clmd_free(nl->xref);
     clmd_free(nl->w);
     clmd_free(nl->s);
@@ -469,9 +466,7 @@ static void note_visit(nlist_thread *th, long *nvis, int ci, int cj, unsigned ne
     }
     if (*nvis == th->vcap) {
         long nc = th->vcap ? 2 * th->vcap : 1024;
-        pthread_mutex_lock(&th->nl->grow_mu);
         th->vis = clmd_realloc(th->vis, sizeof *th->vis * (size_t)th->vcap, sizeof *th->vis * (size_t)nc);
-        pthread_mutex_unlock(&th->nl->grow_mu);
         th->vcap = nc;
     }
     th->cstamp[cj] = ci;
@@ -580,10 +575,8 @@ static void search_cluster(clmd_nlist *nl, nlist_thread *th, int ci)
     if (th->n + CLMD_CLUSTER * nvis > th->cap) {
         long nc = th->cap ? 2 * th->cap : 65536;
         while (nc < th->n + CLMD_CLUSTER * nvis) nc *= 2;
-        pthread_mutex_lock(&nl->grow_mu);
         th->list = clmd_realloc(th->list, sizeof *th->list * (size_t)th->cap, sizeof *th->list * (size_t)nc);
         th->shift = clmd_realloc(th->shift, (size_t)th->cap, (size_t)nc);
-        pthread_mutex_unlock(&nl->grow_mu);
         th->cap = nc;
     }
     long nj = th->n;
