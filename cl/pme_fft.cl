@@ -191,7 +191,7 @@ void pme_fft_z_r2c(__global long *restrict grid_fixed, __global cpx *restrict c,
     __local cpx buf[2 * FFT_T * FFT_N];
     const int p0 = get_group_id(0) * FFT_T;
     for (int i = get_local_id(0); i < FFT_T * FFT_N; i += FFT_WG) {
-        const int t = i / FFT_N, j = i - t * FFT_N, ra = 2 * (p0 + t), rb = ra + 1;
+        const int t = i % FFT_T, j = i / FFT_T, ra = 2 * (p0 + t), rb = ra + 1;
         float a = 0, b = 0;
         if (ra < NROWS) {
             const size_t o = (size_t)ra * FFT_N + j;
@@ -203,14 +203,14 @@ void pme_fft_z_r2c(__global long *restrict grid_fixed, __global cpx *restrict c,
             b = (float)grid_fixed[o] * (1.0f / FIXED_SCALE);
             grid_fixed[o] = 0;
         }
-        buf[j * FFT_T + t] = (cpx)(a, b);
+        buf[i] = (cpx)(a, b);
     }
     barrier(CLK_LOCAL_MEM_FENCE);
     __local const cpx *r = fft_lines(buf, buf + FFT_T * FFT_N, tw);
     for (int i = get_local_id(0); i < FFT_T * GRID_H2; i += FFT_WG) {
-        const int t = i / GRID_H2, k = i - t * GRID_H2, ra = 2 * (p0 + t), rb = ra + 1;
+        const int t = i % FFT_T, k = i / FFT_T, ra = 2 * (p0 + t), rb = ra + 1;
         if (ra >= NROWS) continue;
-        const cpx z = r[k * FFT_T + t], zm = r[(k == 0 ? 0 : FFT_N - k) * FFT_T + t];
+        const cpx z = r[i], zm = r[(k == 0 ? 0 : FFT_N - k) * FFT_T + t];
         c[(size_t)ra * GRID_H2 + k] = 0.5f * (cpx)(z.x + zm.x, z.y - zm.y);
         if (rb < NROWS) c[(size_t)rb * GRID_H2 + k] = 0.5f * (cpx)(z.y + zm.y, zm.x - z.x);
     }
@@ -226,21 +226,21 @@ void pme_fft_z_c2r(__global const cpx *restrict c, __global float *restrict phi,
     __local cpx buf[2 * FFT_T * FFT_N];
     const int p0 = get_group_id(0) * FFT_T;
     for (int i = get_local_id(0); i < FFT_T * GRID_H2; i += FFT_WG) {
-        const int t = i / GRID_H2, k = i - t * GRID_H2, ra = 2 * (p0 + t), rb = ra + 1;
+        const int t = i % FFT_T, k = i / FFT_T, ra = 2 * (p0 + t), rb = ra + 1;
         cpx A = 0, B = 0;
         if (ra < NROWS) A = c[(size_t)ra * GRID_H2 + k];
         if (rb < NROWS) B = c[(size_t)rb * GRID_H2 + k];
         const int self_mirror = k == 0 || 2 * k == FFT_N;
         if (self_mirror) A.y = B.y = 0;
         /* conjugated on the way in: the inverse is conj(FFT(conj Z)) */
-        buf[k * FFT_T + t] = (cpx)(A.x - B.y, -(A.y + B.x));
+        buf[i] = (cpx)(A.x - B.y, -(A.y + B.x));
         if (!self_mirror) buf[(FFT_N - k) * FFT_T + t] = (cpx)(A.x + B.y, A.y - B.x);
     }
     barrier(CLK_LOCAL_MEM_FENCE);
     __local const cpx *r = fft_lines(buf, buf + FFT_T * FFT_N, tw);
     for (int i = get_local_id(0); i < FFT_T * FFT_N; i += FFT_WG) {
-        const int t = i / FFT_N, j = i - t * FFT_N, ra = 2 * (p0 + t), rb = ra + 1;
-        const cpx y = r[j * FFT_T + t]; /* conj(a + i b) */
+        const int t = i % FFT_T, j = i / FFT_T, ra = 2 * (p0 + t), rb = ra + 1;
+        const cpx y = r[i]; /* conj(a + i b) */
         if (ra < NROWS) phi[(size_t)ra * FFT_N + j] = y.x;
         if (rb < NROWS) phi[(size_t)rb * FFT_N + j] = -y.y;
     }
