@@ -1,5 +1,6 @@
 /* PME reciprocal space on the device: charge spreading onto the grid and force gathering from
- * the potential grid; the FFTs and the convolution run on the host (src/ff/pme.c).
+ * the potential grid; the FFTs and the convolution run in cl/pme_fft.cl (which reads the
+ * fixed-point grid itself) or on the host (src/ff/pme.c, through pme_finish_spread).
  *
  * Program defines (set by src/ff/pme.c):
  *   PME_ORDER                 B-spline order (3..16)
@@ -106,8 +107,8 @@ __kernel void pme_spread(__global const real4 *restrict posq, __global const rea
     }
 }
 
-/* Fixed-point grid to the float grid the FFT reads; clears the fixed-point grid for the next
- * spread (no separate fill per step). */
+/* Host-FFT path: fixed-point grid to the float grid FFTW reads; clears the fixed-point grid
+ * for the next spread (no separate fill per step). */
 __kernel void pme_finish_spread(__global long *restrict grid_fixed, __global real *restrict grid,
                                 const int npoints)
 {

@@ -3,7 +3,9 @@
  * the OpenCL device and on the reference; the device's reciprocal part alone against the
  * double-precision reference; full PME on the device against the converged plain Ewald sum at
  * tolerances 5e-5..1e-3 (rectangular and triclinic); bitwise determinism; every stage timed
- * by its probe. */
+ * by its probe. The tests that do not name an FFT path take the default one (FFTW on CPU
+ * devices): run the suite with CLMD_PME_FFT=device to check them all on the device FFT. The
+ * device FFT path against the host one, its choice and its determinism are tested here too. */
 #include <fftw3.h>
 #include <math.h>
 #include <stdint.h>
@@ -24,6 +26,23 @@
 #include "testutil.h"
 
 /* ---- helpers ---- */
+
+/* Sets (value) or unsets (NULL) an environment variable; returns the old value for env_restore. */
+static char *env_set(const char *name, const char *value)
+{
+    const char *old = getenv(name);
+    char *saved = old ? strdup(old) : NULL;
+    if (value) setenv(name, value, 1);
+    else unsetenv(name);
+    return saved;
+}
+
+static void env_restore(const char *name, char *saved)
+{
+    if (saved) setenv(name, saved, 1);
+    else unsetenv(name);
+    free(saved);
+}
 
 static uint64_t rng_state;
 static double urand(void) /* splitmix64, uniform in [0, 1) */
@@ -97,9 +116,10 @@ static double rms(const double *f, int n)
 }
 
 /* A term evaluated on a device state this test builds itself (the engine's dev holds every
- * term), so the reciprocal part can be compared alone. Destroys t. */
-static int dev_eval_term(clmd_term *t, const clmd_system *s, const clmd_ffopts *o, double *f,
-                         double *e, clmd_err *err)
+ * term), so the reciprocal part can be compared alone. Destroys t. With desc, the term's
+ * describe() line after setup goes there (n bytes). */
+static int dev_eval_term_desc(clmd_term *t, const clmd_system *s, const clmd_ffopts *o, double *f,
+                              double *e, char *desc, size_t ndesc, clmd_err *err)
 {
     clmd_dev d;
     memset(&d, 0, sizeof d);
@@ -132,6 +152,11 @@ static int dev_eval_term(clmd_term *t, const clmd_system *s, const clmd_ffopts *
     if (!rc) rc = clmd_ocl_write(d.ocl, d.posq_lo, 0, sizeof *pl * np, pl, err);
     clmd_fenv env = {s, o, NULL, &d, NULL, 0};
     if (!rc) rc = t->ops->setup_device(t, &env, err);
+    if (!rc && desc) {
+        FILE *m = fmemopen(desc, ndesc, "w");
+        t->ops->describe(t, m);
+        fclose(m);
+    }
     if (!rc) rc = t->ops->enqueue(t, &env, 1, err);
     if (!rc && t->ops->finish) rc = t->ops->finish(t, &env, 1, err);
     if (!rc) rc = clmd_ocl_read(d.ocl, d.force, 0, sizeof *fb * 3 * np, fb, err);
@@ -150,6 +175,12 @@ static int dev_eval_term(clmd_term *t, const clmd_system *s, const clmd_ffopts *
     clmd_term_destroy(&t);
     clmd_ocl_close(&d.ocl);
     return rc;
+}
+
+static int dev_eval_term(clmd_term *t, const clmd_system *s, const clmd_ffopts *o, double *f,
+                         double *e, clmd_err *err)
+{
+    return dev_eval_term_desc(t, s, o, f, e, NULL, 0, err);
 }
 
 /* The PME term alone, device against reference: RMS relative force error and energies. */
@@ -476,9 +507,8 @@ static void new_process_reproduces_bits_through_wisdom_file(void)
     char cwd[4096], cache[8300];
     CU_ASSERT_PTR_NOT_NULL_FATAL(getcwd(cwd, sizeof cwd));
     snprintf(cache, sizeof cache, "%s/%s", cwd, dir);
-    const char *old = getenv("CLMD_CACHE_DIR");
-    char *saved = old ? strdup(old) : NULL;
-    setenv("CLMD_CACHE_DIR", cache, 1);
+    char *saved = env_set("CLMD_CACHE_DIR", cache);
+    char *saved_fft = env_set("CLMD_PME_FFT", "host"); /* FFTW's plans are the subject */
 
     const double box[3][3] = {{3.1, 0, 0}, {0, 3.2, 0}, {0, 0, 3.3}};
     clmd_system *s = random_charges(500, box, 0.2, 7);
@@ -503,9 +533,8 @@ static void new_process_reproduces_bits_through_wisdom_file(void)
     CU_ASSERT(access(wisdom, R_OK) == 0);
     CU_ASSERT_EQUAL(memcmp(f[0], f[1], sizeof *f[0] * 3 * s->n), 0);
     CU_ASSERT_EQUAL(memcmp(e[0], e[1], sizeof e[0]), 0);
-    if (saved) setenv("CLMD_CACHE_DIR", saved, 1);
-    else unsetenv("CLMD_CACHE_DIR");
-    free(saved);
+    env_restore("CLMD_CACHE_DIR", saved);
+    env_restore("CLMD_PME_FFT", saved_fft);
     clmd_free(f[0]);
     clmd_free(f[1]);
     clmd_system_destroy(&s);
@@ -555,6 +584,9 @@ static void opencl_energy_independent_of_translation_and_wrapping(void)
     clmd_system_destroy(&s);
 }
 
+/* Every stage has its probe on both FFT paths: on the host path the grid copies and FFTW's
+ * stages are host-timed; on the device path the FFTs and the convolution are kernels and no grid
+ * is copied. */
 static void every_pme_stage_is_timed(void)
 {
     clmd_system *s = load_ala2(NULL);
@@ -562,28 +594,178 @@ static void every_pme_stage_is_timed(void)
     const clmd_probe_id ids[] = {P_PME_SPREAD, P_PME_GRID_COPY, P_PME_FFT_FWD, P_PME_CONVOLVE,
                                  P_PME_FFT_INV, P_PME_GATHER};
     const double tols[2] = {5e-4, 1e-6};
-    for (int k = 0; k < 2; k++) {
-        clmd_ffopts o;
-        ala2_opts(&o, tols[k]);
-        clmd_probe *pr = clmd_probe_create(1);
-        enum { NEVAL = 20 };
-        double e[CLMD_E_NCOMP];
-        CU_ASSERT_EQUAL_FATAL(eval(s, &o, "auto", pr, NEVAL, e, NULL), CLMD_OK);
-        printf("\n  ala2 (%d atoms), tolerance %g, %d evaluations with energy, per evaluation:",
-               s->n, tols[k], NEVAL);
-        for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
-            long calls = clmd_probe_calls(pr, ids[i]);
-            double ms = clmd_probe_total_ms(pr, ids[i]);
-            printf("\n    %-16s %4ld calls %9.3f ms", clmd_probe_name(ids[i]), calls, ms / NEVAL);
-            CU_ASSERT(calls >= NEVAL);
-            CU_ASSERT(ms > 0);
+    const char *paths[2] = {"host", "device"};
+    for (int w = 0; w < 2; w++) {
+        char *saved = env_set("CLMD_PME_FFT", paths[w]);
+        for (int k = 0; k < 2; k++) {
+            clmd_ffopts o;
+            ala2_opts(&o, tols[k]);
+            clmd_probe *pr = clmd_probe_create(1);
+            enum { NEVAL = 20 };
+            double e[CLMD_E_NCOMP];
+            CU_ASSERT_EQUAL_FATAL(eval(s, &o, "auto", pr, NEVAL, e, NULL), CLMD_OK);
+            printf("\n  ala2 (%d atoms), tolerance %g, FFT on the %s, %d evaluations with energy, "
+                   "per evaluation:", s->n, tols[k], paths[w], NEVAL);
+            for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
+                long calls = clmd_probe_calls(pr, ids[i]);
+                double ms = clmd_probe_total_ms(pr, ids[i]);
+                printf("\n    %-16s %4ld calls %9.3f ms", clmd_probe_name(ids[i]), calls, ms / NEVAL);
+                if (w == 1 && ids[i] == P_PME_GRID_COPY) {
+                    CU_ASSERT_EQUAL(calls, 0);
+                    continue;
+                }
+                CU_ASSERT(calls >= NEVAL);
+                CU_ASSERT(ms > 0);
+            }
+            printf("\n    %-16s %4ld calls %9.3f ms", clmd_probe_name(P_NONBONDED),
+                   clmd_probe_calls(pr, P_NONBONDED), clmd_probe_total_ms(pr, P_NONBONDED) / NEVAL);
+            printf("\n    %-16s %4ld calls %9.3f ms", clmd_probe_name(P_PAIRS14),
+                   clmd_probe_calls(pr, P_PAIRS14), clmd_probe_total_ms(pr, P_PAIRS14) / NEVAL);
+            clmd_probe_destroy(&pr);
         }
-        printf("\n    %-16s %4ld calls %9.3f ms", clmd_probe_name(P_NONBONDED),
-               clmd_probe_calls(pr, P_NONBONDED), clmd_probe_total_ms(pr, P_NONBONDED) / NEVAL);
-        printf("\n    %-16s %4ld calls %9.3f ms", clmd_probe_name(P_PAIRS14),
-               clmd_probe_calls(pr, P_PAIRS14), clmd_probe_total_ms(pr, P_PAIRS14) / NEVAL);
-        clmd_probe_destroy(&pr);
+        env_restore("CLMD_PME_FFT", saved);
     }
+    clmd_system_destroy(&s);
+}
+
+/* The reciprocal term alone with the FFT on the device against the FFTW path: both are float
+ * grids and single-precision FFTs (~1e-7 relative each), so forces agree to 5e-6 RMS relative
+ * and E_recip + self to 1e-7 of |grid sum| + |self|. */
+static void device_fft_term_vs_host(const clmd_system *s, const clmd_ffopts *o, const char *what)
+{
+    double *f[2], e[2][CLMD_E_NCOMP];
+    const char *paths[2] = {"host", "device"};
+    char desc[2][1024];
+    double alpha = 0;
+    for (int w = 0; w < 2; w++) {
+        char *saved = env_set("CLMD_PME_FFT", paths[w]);
+        clmd_term *t = NULL;
+        clmd_err err = {0};
+        CU_ASSERT_EQUAL_FATAL(clmd_pme_create(s, o, &t, &err), CLMD_OK);
+        CU_ASSERT_EQUAL(clmd_pme_term_params(t, &alpha, NULL), CLMD_OK);
+        f[w] = clmd_calloc(3 * s->n, sizeof *f[w]);
+        int rc = dev_eval_term_desc(t, s, o, f[w], e[w], desc[w], sizeof desc[w], &err);
+        if (rc) printf("\n  %s device: %s\n", paths[w], err.msg);
+        CU_ASSERT_EQUAL_FATAL(rc, CLMD_OK);
+        env_restore("CLMD_PME_FFT", saved);
+    }
+    CU_ASSERT_PTR_NOT_NULL(strstr(desc[0], "FFT on the host"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(desc[1], "FFT and convolution on the device"));
+    const double ferr = clmd_force_rms_rel(f[1], f[0], s->n);
+    const double e_self = clmd_ewald_self_energy(s->n, s->charge, alpha);
+    const double scale = fabs(e[0][CLMD_E_PME_RECIP] - e_self) + fabs(e_self);
+    printf("\n  %s: %s\n  device FFT vs FFTW: reciprocal force RMS rel %.3g; E_recip+self %.6f vs "
+           "%.6f (%.2g of |grid sum| + |self|)", what, desc[1], ferr, e[1][CLMD_E_PME_RECIP],
+           e[0][CLMD_E_PME_RECIP], fabs(e[1][CLMD_E_PME_RECIP] - e[0][CLMD_E_PME_RECIP]) / scale);
+    ASSERT_BELOW(ferr, 5e-6, "device FFT vs FFTW path: reciprocal force RMS relative");
+    ASSERT_REL(e[1][CLMD_E_PME_RECIP], e[0][CLMD_E_PME_RECIP], 1e-7, scale, "E_recip + self",
+               "single-precision FFTs on both paths, ~1e-7 of the grid sum");
+    clmd_free(f[0]);
+    clmd_free(f[1]);
+}
+
+static void device_fft_equals_host_fft(void)
+{
+    clmd_system *s = load_ala2(NULL);
+    if (!s) CLMD_SKIP("alanine dipeptide system missing: set CLMD_TEST_DATA");
+    clmd_ffopts o;
+    ala2_opts(&o, 5e-4);
+    device_fft_term_vs_host(s, &o, "ala2 tol 5e-4");
+    ala2_opts(&o, 1e-6);
+    device_fft_term_vs_host(s, &o, "ala2 tol 1e-6");
+    clmd_system_destroy(&s);
+
+    const double box[3][3] = {{3.0, 0, 0}, {1.1, 2.9, 0}, {-1.2, 1.3, 2.8}};
+    s = random_charges(400, box, 0.2, 99);
+    clmd_ffopts_defaults(&o);
+    o.method = CLMD_NB_PME;
+    o.cutoff_nm = 1.0;
+    o.ewald_tolerance = 1e-5;
+    device_fft_term_vs_host(s, &o, "triclinic tol 1e-5");
+    clmd_system_destroy(&s);
+}
+
+/* The whole engine with the FFT on the device, twice (two engines, the second evaluating three
+ * times): the same bits; and against the FFTW path within the FFTs' rounding. */
+static void device_fft_engine_bitwise_and_matches_host(void)
+{
+    clmd_system *s = load_ala2(NULL);
+    if (!s) CLMD_SKIP("alanine dipeptide system missing: set CLMD_TEST_DATA");
+    clmd_ffopts o;
+    ala2_opts(&o, 5e-4);
+    double e1[CLMD_E_NCOMP], e2[CLMD_E_NCOMP], eh[CLMD_E_NCOMP];
+    double *f1 = clmd_calloc(3 * s->n, sizeof *f1), *f2 = clmd_calloc(3 * s->n, sizeof *f2),
+           *fh = clmd_calloc(3 * s->n, sizeof *fh);
+    char *saved = env_set("CLMD_PME_FFT", "device");
+    CU_ASSERT_EQUAL_FATAL(eval(s, &o, "auto", NULL, 1, e1, f1), CLMD_OK);
+    CU_ASSERT_EQUAL_FATAL(eval(s, &o, "auto", NULL, 3, e2, f2), CLMD_OK);
+    setenv("CLMD_PME_FFT", "host", 1);
+    CU_ASSERT_EQUAL_FATAL(eval(s, &o, "auto", NULL, 1, eh, fh), CLMD_OK);
+    env_restore("CLMD_PME_FFT", saved);
+    CU_ASSERT_EQUAL(memcmp(f1, f2, sizeof *f1 * 3 * s->n), 0);
+    CU_ASSERT_EQUAL(memcmp(e1, e2, sizeof e1), 0);
+    CU_ASSERT(e1[CLMD_E_PME_RECIP] != 0);
+    double ferr = clmd_force_rms_rel(f1, fh, s->n), scale = 0;
+    for (int c = 0; c < CLMD_E_NCOMP; c++) scale += fabs(eh[c]);
+    printf("\n  engine, device FFT vs FFTW: nonbonded force RMS rel %.3g, pme_reciprocal %.6f vs "
+           "%.6f", ferr, e1[CLMD_E_PME_RECIP], eh[CLMD_E_PME_RECIP]);
+    ASSERT_BELOW(ferr, 5e-6, "engine forces, device FFT vs FFTW path, RMS relative");
+    ASSERT_REL(e1[CLMD_E_PME_RECIP], eh[CLMD_E_PME_RECIP], 1e-7, scale, "pme_reciprocal",
+               "single-precision FFTs on both paths, judged against the sum of |terms|");
+    for (int c = 0; c < CLMD_E_NCOMP; c++)
+        if (c != CLMD_E_PME_RECIP) CU_ASSERT_EQUAL(e1[c], eh[c]);
+    clmd_free(f1);
+    clmd_free(f2);
+    clmd_free(fh);
+    clmd_system_destroy(&s);
+}
+
+/* Where the FFT runs: CLMD_PME_FFT=device|host forces it; auto (unset) puts it on the device
+ * for GPU-style devices (CLMD_GPU_KERNELS=1 makes PoCL one) and on the host otherwise; any
+ * other value is an input error. */
+static void fft_path_follows_device_type_and_override(void)
+{
+    const double box[3][3] = {{2.5, 0, 0}, {0, 2.5, 0}, {0, 0, 2.5}};
+    clmd_system *s = random_charges(100, box, 0.2, 5);
+    clmd_ffopts o;
+    clmd_ffopts_defaults(&o);
+    o.method = CLMD_NB_PME;
+    o.cutoff_nm = 1.0;
+    o.ewald_tolerance = 5e-4;
+    clmd_ocl *ocl = NULL;
+    clmd_err err = {0};
+    char *saved_gpu = env_set("CLMD_GPU_KERNELS", NULL);
+    CU_ASSERT_EQUAL_FATAL(clmd_ocl_open("auto", NULL, &ocl, &err), CLMD_OK);
+    const int native_gpu = clmd_ocl_is_gpu(ocl);
+    clmd_ocl_close(&ocl);
+    /* {CLMD_PME_FFT, CLMD_GPU_KERNELS, expected: 1 device, 0 host, -1 input error} */
+    const struct { const char *fft, *gpu; int expect; } cases[] = {
+        {NULL, NULL, native_gpu}, {"auto", NULL, native_gpu}, {NULL, "1", 1}, {"host", "1", 0},
+        {"device", NULL, 1},      {"host", NULL, 0},          {"gpu", NULL, -1}};
+    char *saved_fft = env_set("CLMD_PME_FFT", NULL);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        env_set("CLMD_PME_FFT", cases[i].fft);
+        env_set("CLMD_GPU_KERNELS", cases[i].gpu);
+        clmd_term *t = NULL;
+        CU_ASSERT_EQUAL_FATAL(clmd_pme_create(s, &o, &t, &err), CLMD_OK);
+        double *f = clmd_calloc(3 * s->n, sizeof *f), e[CLMD_E_NCOMP];
+        char desc[1024] = "";
+        err.code = CLMD_OK;
+        int rc = dev_eval_term_desc(t, s, &o, f, e, desc, sizeof desc, &err);
+        printf("\n  CLMD_PME_FFT=%s CLMD_GPU_KERNELS=%s: %s", cases[i].fft ? cases[i].fft : "(unset)",
+               cases[i].gpu ? cases[i].gpu : "(unset)", rc ? err.msg : desc);
+        if (cases[i].expect < 0) {
+            CU_ASSERT_EQUAL(rc, CLMD_EINPUT);
+            CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "CLMD_PME_FFT"));
+        } else {
+            CU_ASSERT_EQUAL(rc, CLMD_OK);
+            CU_ASSERT_PTR_NOT_NULL(strstr(desc, cases[i].expect ? "FFT and convolution on the device"
+                                                                : "FFT on the host"));
+        }
+        clmd_free(f);
+    }
+    env_restore("CLMD_PME_FFT", saved_fft);
+    env_restore("CLMD_GPU_KERNELS", saved_gpu);
     clmd_system_destroy(&s);
 }
 
@@ -602,7 +784,10 @@ int main(int argc, char **argv)
         {"triclinic OpenCL PME matches the Ewald sum (5e-5..1e-3)", opencl_pme_triclinic_matches_ewald},
         {"OpenCL PME evaluations are bitwise identical", opencl_evaluations_are_bitwise_identical},
         {"a new process reproduces the bits through the FFTW wisdom file", new_process_reproduces_bits_through_wisdom_file},
-        {"every PME stage is timed by its probe", every_pme_stage_is_timed},
+        {"every PME stage is timed by its probe (FFT on the host and on the device)", every_pme_stage_is_timed},
+        {"FFT on the device: reciprocal forces and energy equal the FFTW path's (ala2, triclinic)", device_fft_equals_host_fft},
+        {"FFT on the device: engine bitwise identical run to run, equal to the FFTW path", device_fft_engine_bitwise_and_matches_host},
+        {"FFT path: device on GPUs, host otherwise, CLMD_PME_FFT forces either", fft_path_follows_device_type_and_override},
         {"OpenCL energy and forces independent of translating and wrapping atoms",
          opencl_energy_independent_of_translation_and_wrapping},
         {NULL, NULL}};

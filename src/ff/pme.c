@@ -1,9 +1,15 @@
-/* PME reciprocal-space term (see ff/pme.h). Device path per evaluation:
- *   pme_spread + pme_finish_spread (OpenCL)  charges -> fixed-point grid -> float grid
- *   grid to the host, r2c FFT (FFTW single, threads), multiply by the influence function
- *   (host: the transformed grid is already there, so a device convolution would cost two more
- *   grid copies), c2r FFT, potential grid back to the device
+/* PME reciprocal-space term (see ff/pme.h). Device evaluation, FFT on the device (default on
+ * GPUs; everything enqueued at once, no host work per step):
+ *   pme_spread (OpenCL)                      charges -> fixed-point grid
+ *   clmd_pme_fft_convolve (OpenCL)           r2c FFT, influence function and energy, c2r FFT
  *   pme_gather (OpenCL)                      forces into dev->force, energy into dev->energy
+ * FFT on the host (default on CPU devices, where FFTW's threads beat our kernels):
+ *   pme_spread + pme_finish_spread (OpenCL)  charges -> fixed-point grid -> float grid
+ *   grid to the host, r2c FFT (FFTW single, threads), multiply by the influence function,
+ *   c2r FFT, potential grid back to the device (in the finish op, while the device runs the
+ *   other terms)
+ *   pme_gather (OpenCL)
+ * CLMD_PME_FFT=device|host forces one path (auto, the default, picks by device type).
  * Reference path: clmd_pme_ref (double precision) + self + plasma. */
 #include "ff/pme.h"
 
@@ -17,6 +23,7 @@
 
 #include "core/mem.h"
 #include "ff/dev.h"
+#include "ff/pme_fft.h"
 #include "ff/pme_ref.h"
 #include "ff/term.h"
 #include "probe/probe.h"
@@ -39,10 +46,11 @@ typedef struct pme {
     int nthreads;             /* FFTW threads */
     int wisdom;               /* bit 0: wisdom file read, bit 1: wisdom file written */
     clmd_pme_ref *ref;        /* reference path, made on first use */
-    /* device path */
+    /* device evaluation */
+    clmd_pme_fft *fft;        /* FFT on the device; NULL on the host-FFT path */
     float *rgrid;             /* real grid [K0][K1][K2]: charges, then potential */
     fftwf_complex *cgrid;     /* half-complex grid [K0][K1][K2/2+1] */
-    float *g;                 /* influence function on the half-complex grid */
+    float *g;                 /* influence function on the half-complex grid (both paths) */
     fftwf_plan fwd, bwd;
     cl_kernel k_spread, k_finish, k_gather;
     cl_mem grid_fixed, grid_dev;
@@ -53,9 +61,14 @@ static const clmd_term_ops pme_ops;
 static void pme_describe(const clmd_term *t, FILE *out)
 {
     const pme *p = t->impl;
-    fprintf(out, "pme: PME alpha %.6g /nm, grid %dx%dx%d, order %d (reciprocal + self%s; "
-            "FFTW single precision",
+    fprintf(out, "pme: PME alpha %.6g /nm, grid %dx%dx%d, order %d (reciprocal + self%s",
             p->alpha, p->K[0], p->K[1], p->K[2], p->order, fabs(p->qtot) > 1e-6 ? " + plasma" : "");
+    if (p->fft) {
+        char how[512];
+        clmd_pme_fft_describe(p->fft, how, sizeof how);
+        fprintf(out, "; FFT and convolution on the device, %s", how);
+    }
+    if (p->fwd) fprintf(out, "; FFT on the host, FFTW single precision");
     if (p->fwd)
         fprintf(out, ", up to %d thread%s, measured plans%s", p->nthreads, p->nthreads == 1 ? "" : "s",
                 p->wisdom & 2 ? " kept in the wisdom file" : " (wisdom file not writable: a new "
@@ -73,7 +86,8 @@ int clmd_pme_term_params(const clmd_term *t, double *alpha, int grid[3])
 }
 
 /* Recomputes what depends on the box when it differs from the one in use (the engine keeps
- * the box fixed today; a barostat would change it). g is NULL on the reference path. */
+ * the box fixed today; a barostat would change it). g is NULL on the reference path; with the
+ * FFT on the device it is uploaded there (a blocking write, once per box). */
 static int pme_set_box(pme *p, const double box[3][3], clmd_err *err)
 {
     if (memcmp(p->box, box, sizeof p->box) == 0) return CLMD_OK;
@@ -85,6 +99,7 @@ static int pme_set_box(pme *p, const double box[3][3], clmd_err *err)
         rc = clmd_pme_influence(p->order, p->K, p->alpha, box, gd, err);
         for (int k = 0; k < p->nhalf && !rc; k++) p->g[k] = (float)gd[k];
         clmd_free(gd);
+        if (!rc && p->fft) rc = clmd_pme_fft_set_influence(p->fft, p->g, err);
         if (rc) return rc;
     }
     p->e_plasma = clmd_ewald_plasma_energy(p->qtot, v, p->alpha);
@@ -180,10 +195,40 @@ static int set_recip_args(pme *p, cl_kernel k, int first, clmd_err *err)
     return CLMD_OK;
 }
 
+/* CLMD_PME_FFT: where the FFTs run. */
+typedef enum pme_fft_where { PME_FFT_AUTO, PME_FFT_DEVICE, PME_FFT_HOST } pme_fft_where;
+
+static int pme_fft_choice(pme_fft_where *w, clmd_err *err)
+{
+    const char *v = getenv("CLMD_PME_FFT");
+    *w = PME_FFT_AUTO;
+    if (!v || !*v || strcmp(v, "auto") == 0) return CLMD_OK;
+    if (strcmp(v, "device") == 0) *w = PME_FFT_DEVICE;
+    else if (strcmp(v, "host") == 0) *w = PME_FFT_HOST;
+    else return clmd_err_set(err, CLMD_EINPUT, "CLMD_PME_FFT is '%s': use device, host or auto", v);
+    return CLMD_OK;
+}
+
 static int pme_setup_device(clmd_term *t, const clmd_fenv *env, clmd_err *err)
 {
     pme *p = t->impl;
     clmd_dev *dev = env->dev;
+    pme_fft_where where;
+    int rc = pme_fft_choice(&where, err);
+    if (rc) return rc;
+    /* auto: on the device for GPUs (host FFTs and grid copies would dominate the step there),
+     * FFTW on CPU devices (its threads beat our kernels there) */
+    int on_device = where == PME_FFT_DEVICE || (where == PME_FFT_AUTO && clmd_ocl_is_gpu(dev->ocl));
+    if (on_device) {
+        rc = clmd_pme_fft_create(dev->ocl, p->K, &p->fft, err);
+        /* auto falls back to FFTW for a grid our kernels cannot take (a line too long for
+         * local memory); a forced device path reports it */
+        if (rc == CLMD_EINPUT && where == PME_FFT_AUTO) {
+            clmd_err_clear(err);
+            rc = CLMD_OK;
+        }
+        if (rc) return rc;
+    }
     char defs[1024];
     cl_device_fp_config fp = 0;
     clGetDeviceInfo(clmd_ocl_device(dev->ocl), CL_DEVICE_DOUBLE_FP_CONFIG, sizeof fp, &fp, NULL);
@@ -191,7 +236,6 @@ static int pme_setup_device(clmd_term *t, const clmd_fenv *env, clmd_err *err)
              "#define GRID_K2 %d\n#define HAVE_FP64 %d\n", clmd_dev_defines(dev), p->order, p->K[0],
              p->K[1], p->K[2], fp != 0);
     cl_program prog;
-    int rc;
     if ((rc = clmd_ocl_program(dev->ocl, "pme.cl", defs, &prog, err)) ||
         (rc = clmd_ocl_kernel(dev->ocl, prog, "pme_spread", &p->k_spread, err)) ||
         (rc = clmd_ocl_kernel(dev->ocl, prog, "pme_finish_spread", &p->k_finish, err)) ||
@@ -201,12 +245,14 @@ static int pme_setup_device(clmd_term *t, const clmd_fenv *env, clmd_err *err)
         (rc = clmd_ocl_alloc(dev->ocl, sizeof(cl_float) * (size_t)p->npoints, &p->grid_dev, err)))
         return rc;
 
-    p->rgrid = clmd_calloc(p->npoints, sizeof *p->rgrid);
-    p->cgrid = clmd_calloc(p->nhalf, sizeof *p->cgrid);
     p->g = clmd_calloc(p->nhalf, sizeof *p->g);
-    if (pme_plan(p))
-        return clmd_err_set(err, CLMD_ERUNTIME, "PME: FFTW could not plan a %dx%dx%d transform",
-                            p->K[0], p->K[1], p->K[2]);
+    if (!p->fft) {
+        p->rgrid = clmd_calloc(p->npoints, sizeof *p->rgrid);
+        p->cgrid = clmd_calloc(p->nhalf, sizeof *p->cgrid);
+        if (pme_plan(p))
+            return clmd_err_set(err, CLMD_ERUNTIME, "PME: FFTW could not plan a %dx%dx%d "
+                                "transform", p->K[0], p->K[1], p->K[2]);
+    }
     memset(p->box, 0, sizeof p->box); /* force the influence function to be made */
     if ((rc = pme_set_box(p, env->sys->box, err))) return rc;
 
@@ -258,9 +304,18 @@ static double pme_convolve(pme *p, int want_energy)
     return 0.5 * e;
 }
 
+/* Force gathering; e (kJ/mol, double on the host) goes into the energy in fixed point. */
+static int pme_launch_gather(pme *p, clmd_dev *dev, int want_energy, double e, clmd_err *err)
+{
+    cl_long e_fixed = want_energy ? (cl_long)llround(e * CLMD_FIXED_SCALE) : 0;
+    CLMD_ARG(p->k_gather, 13, want_energy, err);
+    CLMD_ARG(p->k_gather, 14, e_fixed, err);
+    size_t n = (size_t)p->sys->n;
+    return clmd_ocl_launch(dev->ocl, p->k_gather, n ? n : 1, PME_WG, P_PME_GATHER, err);
+}
+
 static int pme_enqueue(clmd_term *t, const clmd_fenv *env, int want_energy, clmd_err *err)
 {
-    (void)want_energy;
     pme *p = t->impl;
     clmd_dev *dev = env->dev;
     int rc;
@@ -272,22 +327,30 @@ static int pme_enqueue(clmd_term *t, const clmd_fenv *env, int want_energy, clmd
         (rc = set_recip_args(p, p->k_gather, 4, err)))
         return rc;
     size_t n = (size_t)p->sys->n;
-    if ((rc = clmd_ocl_launch(dev->ocl, p->k_spread, n, PME_WG, P_PME_SPREAD, err)) ||
-        (rc = clmd_ocl_launch(dev->ocl, p->k_finish, (size_t)p->npoints, PME_WG, P_PME_SPREAD, err)))
+    if ((rc = clmd_ocl_launch(dev->ocl, p->k_spread, n, PME_WG, P_PME_SPREAD, err))) return rc;
+    if (p->fft) {
+        /* the grid energy goes in from the convolution kernel, self + plasma from the gather */
+        if ((rc = clmd_pme_fft_convolve(p->fft, p->grid_fixed, p->grid_dev, dev->energy,
+                                        CLMD_E_PME_RECIP, want_energy, err)))
+            return rc;
+        return pme_launch_gather(p, dev, want_energy, p->e_self + p->e_plasma, err);
+    }
+    if ((rc = clmd_ocl_launch(dev->ocl, p->k_finish, (size_t)p->npoints, PME_WG, P_PME_SPREAD, err)))
         return rc;
     /* the grid comes back while the device goes on with the other terms' kernels */
     return clmd_ocl_read_async(dev->ocl, p->grid_dev, 0, sizeof(float) * (size_t)p->npoints,
                                p->rgrid, &p->grid_event, err);
 }
 
-/* Second half: FFT, convolution and inverse FFT on the host, grid back, gather on the device. */
+/* Second half of the host-FFT path: FFT, convolution and inverse FFT on the host, grid back,
+ * gather on the device. Nothing to do when the FFT runs on the device. */
 static int pme_finish(clmd_term *t, const clmd_fenv *env, int want_energy, clmd_err *err)
 {
     pme *p = t->impl;
+    if (p->fft) return CLMD_OK;
     clmd_dev *dev = env->dev;
     clmd_probe *pr = env->probe;
     int rc;
-    size_t n = (size_t)p->sys->n;
     PROBE_START(pr, P_PME_GRID_COPY);
     rc = clmd_ocl_wait(dev->ocl, &p->grid_event, err);
     PROBE_STOP(pr, P_PME_GRID_COPY);
@@ -312,17 +375,14 @@ static int pme_finish(clmd_term *t, const clmd_fenv *env, int want_energy, clmd_
     if (rc) return rc;
 
     /* energy in double on the host, handed to the kernel already in fixed point */
-    cl_long e_fixed = want_energy ? (cl_long)llround((e + p->e_self + p->e_plasma) *
-                                                     CLMD_FIXED_SCALE) : 0;
-    CLMD_ARG(p->k_gather, 13, want_energy, err);
-    CLMD_ARG(p->k_gather, 14, e_fixed, err);
-    return clmd_ocl_launch(dev->ocl, p->k_gather, n ? n : 1, PME_WG, P_PME_GATHER, err);
+    return pme_launch_gather(p, dev, want_energy, e + p->e_self + p->e_plasma, err);
 }
 
 static void pme_destroy(clmd_term *t)
 {
     pme *p = t->impl;
     if (p->grid_event) clReleaseEvent(p->grid_event);
+    clmd_pme_fft_destroy(&p->fft);
     if (p->k_spread) clReleaseKernel(p->k_spread);
     if (p->k_finish) clReleaseKernel(p->k_finish);
     if (p->k_gather) clReleaseKernel(p->k_gather);
