@@ -193,10 +193,11 @@ static int upload_posq(clmd_engine *e, const double *x, cl_mem dst, cl_mem dst_l
     return rc;
 }
 
-/* With neighbor_skin: auto, the buffer follows how long the previous list lasted: a list that
- * went stale within a few steps (fast hydrogens in water) gets a wider buffer, one that lasted
- * very long a narrower one. GPUs want long-lived lists (a build costs far more than a step's
- * kernels there); CPU devices only avoid rebuilding nearly every step. The rule counts steps,
+/* With neighbor_skin: auto, the buffer follows how long the previous list lasted. Over a few
+ * steps atoms move ballistically, so the steps a list lasts grow about in proportion to the
+ * buffer: the next buffer is the current one scaled toward a target lifetime (by at most x2 or
+ * x0.7 at a time). GPUs want long-lived lists (a build on the host costs far more than a step's
+ * kernels there); CPU devices only avoid rebuilding every few steps. The rule counts steps,
  * never time, so runs stay deterministic. */
 static void tune_skin(clmd_engine *e)
 {
@@ -204,10 +205,12 @@ static void tune_skin(clmd_engine *e)
     e->last_build = e->step;
     if (!e->ff.skin_auto || !e->check_disp || lasted <= 0) return;
     int gpu = !e->reference && clmd_ocl_is_gpu(e->dev.ocl);
-    long lo = gpu ? 20 : 4, hi = gpu ? 80 : 40;
+    double target = gpu ? 25 : 6;
     double skin = clmd_nlist_skin(e->nl), next = skin;
-    if (lasted < lo) next = skin * 1.2;
-    else if (lasted > hi) next = skin * 0.85;
+    if (lasted < 0.8 * target || lasted > 2.0 * target) {
+        double f = target / (double)lasted;
+        next = skin * (f > 2.0 ? 2.0 : f < 0.7 ? 0.7 : f);
+    }
     if (next > 0.4) next = 0.4;
     if (next < 0.04) next = 0.04;
     if (next != skin) clmd_nlist_set_skin(e->nl, next);
