@@ -157,7 +157,9 @@ class LJFcc(System):
 
     def deck_nonbonded(self):
         return ["method: cutoff", "cutoff: %g" % self.cutoff, "dispersion_correction: %s" % str(self.dispersion_correction).lower(),
-                "neighbor_skin: %g" % self.skin]
+                # clmd tunes its own list buffer (neighbor_skin: auto), as each peer uses its own
+                # default buffering; LAMMPS gets the 0.1 nm skin its input needs
+                "neighbor_skin: auto"]
 
     def deck_extra(self):
         return ["constraints: none"]
@@ -179,7 +181,7 @@ class _Solvated(System):
     def deck_nonbonded(self):
         out = ["method: %s" % self.method]
         if self.method != "nocutoff":
-            out += ["cutoff: %g" % self.cutoff, "dispersion_correction: true", "neighbor_skin: %g" % self.skin]
+            out += ["cutoff: %g" % self.cutoff, "dispersion_correction: true", "neighbor_skin: auto"]
         if self.method == "pme":
             out.append("ewald_error_tolerance: %g" % self.ewald_tolerance)
         return out

@@ -193,27 +193,37 @@ static int upload_posq(clmd_engine *e, const double *x, cl_mem dst, cl_mem dst_l
     return rc;
 }
 
-/* With neighbor_skin: auto, the buffer follows how long the previous list lasted. Over a few
- * steps atoms move ballistically, so the steps a list lasts grow about in proportion to the
- * buffer: the next buffer is the current one scaled toward a target lifetime (by at most x2 or
- * x0.7 at a time). GPUs want long-lived lists (a build on the host costs far more than a step's
- * kernels there); CPU devices only avoid rebuilding every few steps. The rule counts steps,
- * never time, so runs stay deterministic. */
+/* With neighbor_skin: auto, each rebuild picks the buffer that minimizes a model of the cost
+ * per step: pair work P(s) (the list's lane pairs, growing as (cutoff + s)^3) plus one build
+ * (R work units per atom) spread over the steps a list lasts L(s) (atoms move ballistically
+ * over a few steps, so L grows in proportion to s). P and L are measured on the list just
+ * retired; R is the cost of building the list for one atom in units of one lane pair in the
+ * kernel, which depends on the kind of device: ~300 on a CPU device (host and kernels share the
+ * cores), ~30000 on a GPU (kernels are fast, the build is on the host). The change per rebuild
+ * is limited to x2 or x0.5. The model counts pairs and steps, never time, so runs stay
+ * deterministic. */
 static void tune_skin(clmd_engine *e)
 {
     long lasted = e->step - e->last_build;
     e->last_build = e->step;
     if (!e->ff.skin_auto || !e->check_disp || lasted <= 0) return;
+    clmd_nlist_view v = clmd_nlist_get(e->nl);
+    if (v.npairs_in_list <= 0) return;
     int gpu = !e->reference && clmd_ocl_is_gpu(e->dev.ocl);
-    double target = gpu ? 25 : 6;
-    double skin = clmd_nlist_skin(e->nl), next = skin;
-    if (lasted < 0.8 * target || lasted > 2.0 * target) {
-        double f = target / (double)lasted;
-        next = skin * (f > 2.0 ? 2.0 : f < 0.7 ? 0.7 : f);
+    const double R = gpu ? 30000.0 : 300.0, rc = e->ff.cutoff_nm;
+    const double s0 = clmd_nlist_skin(e->nl), P0 = (double)v.npairs_in_list, L0 = (double)lasted;
+    double best = s0, best_f = INFINITY;
+    for (int k = 0; k <= 72; k++) {
+        double s = 0.04 + 0.005 * k; /* 0.04 .. 0.40 nm */
+        if (s > 2 * s0 || s < 0.5 * s0) continue;
+        double r = (rc + s) / (rc + s0);
+        double f = P0 * r * r * r + R * e->sys->n / (L0 * s / s0);
+        if (f < best_f) {
+            best_f = f;
+            best = s;
+        }
     }
-    if (next > 0.4) next = 0.4;
-    if (next < 0.04) next = 0.04;
-    if (next != skin) clmd_nlist_set_skin(e->nl, next);
+    if (best != s0) clmd_nlist_set_skin(e->nl, best);
 }
 
 static int rebuild_list(clmd_engine *e, clmd_err *err)
