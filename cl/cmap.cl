@@ -14,39 +14,19 @@
 
 #define TWO_PI 6.28318530717958647692f
 
-/* Energies to fixed point rounded to nearest (as the bonded kernels). */
-inline long cmap_energy_fixed(real e) { return convert_long_rte(e * FIXED_SCALE); }
 
 /* ---- bond vectors: exact differences of double-float positions, exact image shifts ----
  * A vector between atoms in neighbouring images is a small difference of coordinates of the
  * size of the box: in plain float it would carry ulp(box) ~ 5e-7 nm of error, 3e-6 of a bond.
  * So each component stays a double-float pair (hi, lo) until the image is taken, as in
- * bonded.cl. */
-
-/* a + b exactly as hi + lo (Knuth's TwoSum; additions only, so fma contraction cannot break it). */
-inline real2 cmap_two_sum(real a, real b)
-{
-    const real s = a + b, z = s - a;
-    return (real2)(s, (a - (s - z)) + (b - z));
-}
+ * bonded.cl (two_sum, df_shift: common.cl). */
 
 /* (a_hi + a_lo) - (b_hi + b_lo) as a renormalized pair. */
 inline real2 cmap_df_diff(real a_hi, real a_lo, real b_hi, real b_lo)
 {
-    const real2 t = cmap_two_sum(a_hi, -b_hi);
+    const real2 t = two_sum(a_hi, -b_hi);
     const real lo = t.y + (a_lo - b_lo), s = t.x + lo;
     return (real2)(s, lo - (s - t.x));
-}
-
-/* d - k (e + e_lo) for an image count k (a small integer): e is split into two 12-bit halves so
- * that k times each is exact, and both are subtracted exactly. */
-inline real2 cmap_df_shift(real2 d, real k, real e, real e_lo)
-{
-    const real e1 = as_float(as_uint(e) & 0xfffff000u);
-    const real2 s = cmap_two_sum(d.x, -(k * e1));
-    const real2 t = cmap_two_sum(s.x, -(k * (e - e1)));
-    const real lo = t.y + s.y + d.y - k * e_lo, r = t.x + lo;
-    return (real2)(r, lo - (r - t.x));
 }
 
 /* Bond vector x_j - x_i at its minimum image (reduced triclinic box: c, then b, then a). */
@@ -60,17 +40,17 @@ inline real3 cmap_delta(__global const real4 *restrict posq, __global const real
 #if PERIODIC
 #if TRICLINIC
     real k = rint(dz.x * inv_box.z);
-    dx = cmap_df_shift(dx, k, box_c.x, box_c_lo.x);
-    dy = cmap_df_shift(dy, k, box_c.y, box_c_lo.y);
-    dz = cmap_df_shift(dz, k, box_c.z, box_c_lo.z);
+    dx = df_shift(dx, k, box_c.x, box_c_lo.x);
+    dy = df_shift(dy, k, box_c.y, box_c_lo.y);
+    dz = df_shift(dz, k, box_c.z, box_c_lo.z);
     k = rint(dy.x * inv_box.y);
-    dx = cmap_df_shift(dx, k, box_b.x, box_b_lo.x);
-    dy = cmap_df_shift(dy, k, box_b.y, box_b_lo.y);
-    dx = cmap_df_shift(dx, rint(dx.x * inv_box.x), box.x, box_lo.x);
+    dx = df_shift(dx, k, box_b.x, box_b_lo.x);
+    dy = df_shift(dy, k, box_b.y, box_b_lo.y);
+    dx = df_shift(dx, rint(dx.x * inv_box.x), box.x, box_lo.x);
 #else
-    dx = cmap_df_shift(dx, rint(dx.x * inv_box.x), box.x, box_lo.x);
-    dy = cmap_df_shift(dy, rint(dy.x * inv_box.y), box.y, box_lo.y);
-    dz = cmap_df_shift(dz, rint(dz.x * inv_box.z), box.z, box_lo.z);
+    dx = df_shift(dx, rint(dx.x * inv_box.x), box.x, box_lo.x);
+    dy = df_shift(dy, rint(dy.x * inv_box.y), box.y, box_lo.y);
+    dz = df_shift(dz, rint(dz.x * inv_box.z), box.z, box_lo.z);
 #endif
 #endif
     return (real3)(dx.x + dx.y, dy.x + dy.y, dz.x + dz.y);
@@ -166,7 +146,7 @@ void cmap(__global const real4 *restrict posq, __global const real4 *restrict po
     /* group sum in fixed point, barriers outside any want_energy test (PoCL 3.1 miscompiles
        barriers inside a uniform branch: see bonded.cl) */
     const int lid = get_local_id(0);
-    ebuf[lid] = cmap_energy_fixed(e);
+    ebuf[lid] = energy_fixed(e);
     barrier(CLK_LOCAL_MEM_FENCE);
     for (int s = CMAP_WG / 2; s > 0; s >>= 1) {
         if (lid < s) ebuf[lid] += ebuf[lid + s];

@@ -66,6 +66,74 @@ inline long to_fixed(real v)
     return (long)(s + (s >= 0 ? 0.5f : -0.5f));
 }
 
+/* ---- double-float helpers: value = hi + lo, |lo| <= ulp(hi)/2 ----
+ * Products are made exact by splitting floats into 12-bit halves with a bit mask: every partial
+ * product then fits a float, so the result is the same whether or not the compiler contracts
+ * a multiply and an add into one fma (-cl-mad-enable allows it, and a TwoProd built on a
+ * rounded product would break under it). */
+
+/* a + b exactly as s + e (Knuth's TwoSum). */
+inline real2 two_sum(real a, real b)
+{
+    const real s = a + b, z = s - a;
+    return (real2)(s, (a - (s - z)) + (b - z));
+}
+
+/* hi + lo renormalized (|lo| small against hi). */
+inline real2 df_norm(real hi, real lo)
+{
+    const real s = hi + lo;
+    return (real2)(s, lo - (s - hi));
+}
+
+inline real2 df_add(real2 a, real2 b)
+{
+    const real2 s = two_sum(a.x, b.x);
+    return df_norm(s.x, s.y + a.y + b.y);
+}
+
+/* The high 12 significand bits of a (the rest, a - split_hi(a), is exact and has <= 12). */
+inline real split_hi(real a) { return as_float(as_uint(a) & 0xfffff000u); }
+
+/* a * b, relative error ~2^-36 (the middle partial products are summed in float). */
+inline real2 df_mul(real2 a, real2 b)
+{
+    const real a1 = split_hi(a.x), a2 = a.x - a1, b1 = split_hi(b.x), b2 = b.x - b1;
+    const real2 s = two_sum(a1 * b1, a1 * b2 + a2 * b1);
+    return df_norm(s.x, s.y + (a2 * b2 + (a.x * b.y + a.y * b.x)));
+}
+
+inline real2 df_sqrt(real2 a)
+{
+    if (!(a.x > 0)) return (real2)(0, 0);
+    const real s = sqrt(a.x), s1 = split_hi(s), s2 = s - s1;
+    /* one Newton step: s + (a - s^2) / 2s, the residual from exact partial products */
+    const real r = (((a.x - s1 * s1) - 2 * s1 * s2) - s2 * s2) + a.y;
+    return df_norm(s, r / (2 * s));
+}
+
+/* d - k (b + b_lo) for an image count k: a small integer, so k times either 12-bit half of b
+ * is exact, and both halves are subtracted exactly (the low half of a box edge is ~1e-3 nm,
+ * too large to be rounded into the low part of a 0.1 nm vector). */
+inline real2 df_shift(real2 d, real k, real b, real b_lo)
+{
+    const real b1 = split_hi(b);
+    const real2 s = two_sum(d.x, -(k * b1));
+    const real2 t = two_sum(s.x, -(k * (b - b1)));
+    return df_norm(t.x, t.y + s.y + d.y - k * b_lo);
+}
+
+/* a b' - a' b in double-float: one component of a cross product, exact where the two vectors
+ * are nearly parallel and the float products would cancel. */
+inline real2 df_cross1(real2 a, real2 b2, real2 a2, real2 b)
+{
+    return df_add(df_mul(a, b2), -df_mul(a2, b));
+}
+
+/* Energies to fixed point, rounded to nearest (the conversion the bonded-type kernels use for
+ * their per-group sums). */
+inline long energy_fixed(real e) { return convert_long_rte(e * FIXED_SCALE); }
+
 /* Adds a force to atom i with 64-bit integer atomics (order-independent, deterministic). */
 inline void add_force_atomic(__global long *force, int npad, int i, real fx, real fy, real fz)
 {

@@ -54,10 +54,7 @@ static int cm_setup_device(clmd_term *t, const clmd_fenv *env, clmd_err *err)
     clmd_dev *dev = env->dev;
     const clmd_system *s = c->sys;
     clmd_dev boxdev;
-    memset(&boxdev, 0, sizeof boxdev);
-    boxdev.periodic = s->periodic;
-    boxdev.triclinic = s->periodic && !clmd_system_box_is_rectangular(s);
-    if (s->periodic) clmd_dev_set_box(&boxdev, s->box);
+    clmd_dev_from_system_box(&boxdev, s);
     char defs[1024];
     snprintf(defs, sizeof defs, "%s#define CMAP_WG %d\n", clmd_dev_defines(&boxdev), CMAP_WG);
     cl_program prog;

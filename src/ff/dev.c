@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "ff/term.h"
+#include "system/system.h"
 
 int clmd_dev_box_args(const clmd_dev *d, cl_kernel k, int first, clmd_err *err)
 {
@@ -50,6 +51,14 @@ void clmd_dev_shift_table(const double b[3][3], cl_float4 table[54])
             split(v, &table[c].s[d], &table[27 + c].s[d]);
         }
     }
+}
+
+void clmd_dev_from_system_box(clmd_dev *boxdev, const clmd_system *s)
+{
+    memset(boxdev, 0, sizeof *boxdev);
+    boxdev->periodic = s->periodic;
+    boxdev->triclinic = s->periodic && !clmd_system_box_is_rectangular(s);
+    if (s->periodic) clmd_dev_set_box(boxdev, s->box);
 }
 
 const char *clmd_dev_defines(const clmd_dev *d)

@@ -36,6 +36,11 @@ int clmd_dev_box_args(const clmd_dev *d, cl_kernel k, int first, clmd_err *err);
  * float high parts [0..26] and low parts [27..53]. */
 void clmd_dev_shift_table(const double b[3][3], cl_float4 table[54]);
 
+struct clmd_system;
+/* A box-only clmd_dev (periodic, triclinic and box fields) from the system's own box, for terms
+ * that follow the system's periodicity whatever the nonbonded method (bonded terms, CMAP). */
+void clmd_dev_from_system_box(clmd_dev *boxdev, const struct clmd_system *s);
+
 /* Fills the box fields from box rows b (nm). */
 void clmd_dev_set_box(clmd_dev *d, const double b[3][3]);
 
