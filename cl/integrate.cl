@@ -51,7 +51,7 @@ void verlet_kick_drift(__global real4 *restrict posq, __global real4 *restrict p
                        __global mixed4 *restrict vel, __global const long *restrict force,
                        const int n, const int npad, const mixed dt,
                        __global const real4 *restrict ref, __global uint *restrict maxdisp,
-                       __global const mixed4 *restrict pshift)
+                     __global const mixed4 *restrict pshift)
 {
     __local float red[WG];
     const int i = get_global_id(0);
@@ -83,6 +83,27 @@ __kernel void verlet_kick(__global mixed4 *restrict vel, __global const long *re
     vel[i] = v;
 }
 
+/* The middle of the Langevin middle step for particle i with velocity v (already kicked):
+ * x += dt/2 v; v = a v + sqrt(1-a^2) sqrt(kT/m) R; x += dt/2 v. Stores position and velocity and
+ * returns the squared displacement since the list build. */
+inline float drift_noise_drift(int i, mixed4 v, __global mixed4 *pos, __global mixed4 *vel,
+                               mixed dt, mixed a, mixed b_kt, uint2 key, uint step_lo,
+                               uint step_hi, __global real4 *posq, __global real4 *posq_lo,
+                               __global const mixed4 *pshift, __global const real4 *ref)
+{
+    mixed4 x = pos[i];
+    x.xyz += (mixed)0.5 * dt * v.xyz;
+    const float4 g = gaussian3(key, (uint)i, step_lo, step_hi);
+    const mixed sd = b_kt * sqrt(v.w);
+    v.x = a * v.x + sd * g.x;
+    v.y = a * v.y + sd * g.y;
+    v.z = a * v.z + sd * g.z;
+    x.xyz += (mixed)0.5 * dt * v.xyz;
+    pos[i] = x;
+    vel[i] = v;
+    return store_position(posq, posq_lo, pshift, i, x.xyz, ref);
+}
+
 /* Langevin middle scheme (OpenMM's LangevinMiddleIntegrator, BAOAB-like):
  * v += dt F/m; x += dt/2 v; v = a v + sqrt(1-a^2) sqrt(kT/m) R; x += dt/2 v. */
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
@@ -92,7 +113,7 @@ void langevin_middle(__global real4 *restrict posq, __global real4 *restrict pos
                      const int n, const int npad, const mixed dt, const mixed a,
                      const mixed b_kt, const uint2 key, const uint step_lo, const uint step_hi,
                      __global const real4 *restrict ref, __global uint *restrict maxdisp,
-                       __global const mixed4 *restrict pshift)
+                     __global const mixed4 *restrict pshift)
 {
     __local float red[WG];
     const int i = get_global_id(0);
@@ -100,19 +121,9 @@ void langevin_middle(__global real4 *restrict posq, __global real4 *restrict pos
     if (i < n) {
         mixed4 v = vel[i];
         if (v.w != 0) {
-            const mixed4 f = force_of(force, npad, i);
-            v.xyz += dt * v.w * f.xyz;
-            mixed4 x = pos[i];
-            x.xyz += (mixed)0.5 * dt * v.xyz;
-            const float4 g = gaussian3(key, (uint)i, step_lo, step_hi);
-            const mixed sd = b_kt * sqrt(v.w);
-            v.x = a * v.x + sd * g.x;
-            v.y = a * v.y + sd * g.y;
-            v.z = a * v.z + sd * g.z;
-            x.xyz += (mixed)0.5 * dt * v.xyz;
-            pos[i] = x;
-            vel[i] = v;
-            d2 = store_position(posq, posq_lo, pshift, i, x.xyz, ref);
+            v.xyz += dt * v.w * force_of(force, npad, i).xyz;
+            d2 = drift_noise_drift(i, v, pos, vel, dt, a, b_kt, key, step_lo, step_hi, posq,
+                                   posq_lo, pshift, ref);
         }
     }
     reduce_max_disp(d2, red, maxdisp);
@@ -127,27 +138,16 @@ void langevin_drift(__global real4 *restrict posq, __global real4 *restrict posq
                     __global mixed4 *restrict pos, __global mixed4 *restrict vel, const int n,
                     const mixed dt, const mixed a, const mixed b_kt, const uint2 key,
                     const uint step_lo, const uint step_hi, __global const real4 *restrict ref,
-                    __global uint *restrict maxdisp,
-                       __global const mixed4 *restrict pshift)
+                    __global uint *restrict maxdisp, __global const mixed4 *restrict pshift)
 {
     __local float red[WG];
     const int i = get_global_id(0);
     float d2 = 0;
     if (i < n) {
-        mixed4 v = vel[i];
-        if (v.w != 0) {
-            mixed4 x = pos[i];
-            x.xyz += (mixed)0.5 * dt * v.xyz;
-            const float4 g = gaussian3(key, (uint)i, step_lo, step_hi);
-            const mixed sd = b_kt * sqrt(v.w);
-            v.x = a * v.x + sd * g.x;
-            v.y = a * v.y + sd * g.y;
-            v.z = a * v.z + sd * g.z;
-            x.xyz += (mixed)0.5 * dt * v.xyz;
-            pos[i] = x;
-            vel[i] = v;
-            d2 = store_position(posq, posq_lo, pshift, i, x.xyz, ref);
-        }
+        const mixed4 v = vel[i];
+        if (v.w != 0)
+            d2 = drift_noise_drift(i, v, pos, vel, dt, a, b_kt, key, step_lo, step_hi, posq,
+                                   posq_lo, pshift, ref);
     }
     reduce_max_disp(d2, red, maxdisp);
 }
