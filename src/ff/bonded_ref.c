@@ -23,15 +23,7 @@ static inline void cross3(const double *a, const double *b, double *c)
 void clmd_bonded_ref_delta(const clmd_system *sys, const double *xf, const double *xt, double d[3])
 {
     for (int k = 0; k < 3; k++) d[k] = xt[k] - xf[k];
-    if (!sys->periodic) return;
-    /* reduced box: c is the only vector with a z part, b the only other with a y part */
-    const double(*b)[3] = sys->box;
-    double s = round(d[2] / b[2][2]);
-    for (int k = 0; k < 3; k++) d[k] -= s * b[2][k];
-    s = round(d[1] / b[1][1]);
-    for (int k = 0; k < 3; k++) d[k] -= s * b[1][k];
-    s = round(d[0] / b[0][0]);
-    d[0] -= s * b[0][0];
+    clmd_min_image(sys, d);
 }
 
 static inline void add3(double *f, int i, const double *v, double s)

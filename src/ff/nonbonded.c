@@ -318,9 +318,8 @@ static int nb_enqueue(clmd_term *t, const clmd_fenv *env, int want_energy, clmd_
     int rc;
     int gpu = clmd_ocl_is_gpu(dev->ocl);
     size_t global = gpu ? (size_t)dev->nl_nclusters * 64 : (size_t)dev->nl_nclusters;
-    static long cpu_local = -1;
-    if (cpu_local < 0) cpu_local = getenv("CLMD_NB_LOCAL") ? atol(getenv("CLMD_NB_LOCAL")) : 0;
-    if ((rc = clmd_ocl_launch(dev->ocl, k, global, gpu ? 64 : (size_t)cpu_local, P_NONBONDED, err))) return rc;
+    /* CPU devices: the driver picks the work-group size (measured: no effect on PoCL) */
+    if ((rc = clmd_ocl_launch(dev->ocl, k, global, gpu ? 64 : 0, P_NONBONDED, err))) return rc;
     if (nb->npairs) {
         CLMD_ARG(nb->k_pairs, 8, want_energy, err);
         if ((rc = clmd_ocl_launch(dev->ocl, nb->k_pairs, (size_t)nb->npairs, 0, P_PAIRS14, err)))

@@ -276,6 +276,22 @@ static int upload_state(clmd_engine *e, const double *x, const double *v, clmd_e
     return rc;
 }
 
+/* verlet_kick's arguments: v += kick F/m (kick = dt/2 for Verlet, dt for the Langevin kick). */
+static int set_kick_args(clmd_engine *e, cl_kernel k, double kick, clmd_err *err)
+{
+    /* the kernel applies half its step argument */
+    cl_double step_d = 2 * kick;
+    cl_float step_f = (float)step_d;
+    int n = e->sys->n;
+    CLMD_ARG(k, 0, e->vel, err);
+    CLMD_ARG(k, 1, e->dev.force, err);
+    CLMD_ARG(k, 2, n, err);
+    CLMD_ARG(k, 3, e->dev.npad, err);
+    CL_CHECK(e->fp64 ? clSetKernelArg(k, 4, sizeof step_d, &step_d)
+                     : clSetKernelArg(k, 4, sizeof step_f, &step_f), err);
+    return CLMD_OK;
+}
+
 static int setup_device(clmd_engine *e, clmd_err *err)
 {
     const clmd_system *s = e->sys;
@@ -352,12 +368,7 @@ static int setup_device(clmd_engine *e, clmd_err *err)
     CLMD_ARG(k, 8, e->posq_ref, err);
     CLMD_ARG(k, 9, e->maxdisp, err);
     CLMD_ARG(k, 10, e->pos_shift, err);
-    k = e->k_kick;
-    CLMD_ARG(k, 0, e->vel, err);
-    CLMD_ARG(k, 1, d->force, err);
-    CLMD_ARG(k, 2, n, err);
-    CLMD_ARG(k, 3, d->npad, err);
-    MIXED_ARG(k, 4, dt_d, dt_f);
+    if ((rc = set_kick_args(e, e->k_kick, 0.5 * e->eo.dt_ps, err))) return rc;
     k = e->k_langevin;
     CLMD_ARG(k, 0, d->posq, err);
     CLMD_ARG(k, 1, d->posq_lo, err);
@@ -374,15 +385,8 @@ static int setup_device(clmd_engine *e, clmd_err *err)
     CLMD_ARG(k, 14, e->maxdisp, err);
     CLMD_ARG(k, 15, e->pos_shift, err);
     if (e->cons) {
-        /* the full Langevin kick is verlet_kick's half kick with twice the step */
-        cl_double dt2_d = 2 * e->eo.dt_ps;
-        cl_float dt2_f = (float)dt2_d;
-        k = e->k_kick_full;
-        CLMD_ARG(k, 0, e->vel, err);
-        CLMD_ARG(k, 1, d->force, err);
-        CLMD_ARG(k, 2, n, err);
-        CLMD_ARG(k, 3, d->npad, err);
-        MIXED_ARG(k, 4, dt2_d, dt2_f);
+        /* the full Langevin kick: verlet_kick with a kick of dt */
+        if ((rc = set_kick_args(e, e->k_kick_full, e->eo.dt_ps, err))) return rc;
         k = e->k_langevin_drift;
         CLMD_ARG(k, 0, d->posq, err);
         CLMD_ARG(k, 1, d->posq_lo, err);

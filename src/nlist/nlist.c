@@ -112,20 +112,6 @@ struct clmd_nlist {
     long njlist, cap_jlist, npairs;
 };
 
-void clmd_min_image(const clmd_system *sys, double d[3])
-{
-    if (!sys->periodic) return;
-    const double(*b)[3] = sys->box;
-    double k = round(d[2] / b[2][2]);
-    d[0] -= k * b[2][0];
-    d[1] -= k * b[2][1];
-    d[2] -= k * b[2][2];
-    k = round(d[1] / b[1][1]);
-    d[0] -= k * b[1][0];
-    d[1] -= k * b[1][1];
-    k = round(d[0] / b[0][0]);
-    d[0] -= k * b[0][0];
-}
 
 static void barrier_wait(nlist_barrier *b)
 {

@@ -75,8 +75,5 @@ const double *clmd_nlist_reference_positions(const clmd_nlist *nl);
 long clmd_nlist_for_each_pair(const clmd_nlist *nl, const double *x, double cutoff,
                               void (*fn)(int i, int j, double r2, void *ctx), void *ctx);
 
-/* Minimum-image displacement d = xj - xi for the system's box (triclinic-safe for reduced
- * boxes and cutoffs below half the shortest box width). Shared by every host reference. */
-void clmd_min_image(const struct clmd_system *sys, double d[3]);
 
 #endif

@@ -131,6 +131,10 @@ void clmd_system_set_box(clmd_system *sys, double lx, double ly, double lz);
 /* Sets the box from edge lengths (nm) and angles (degrees), in reduced form. */
 void clmd_system_set_box_angles(clmd_system *sys, double a, double b, double c, double alpha,
                                 double beta, double gamma);
+/* Minimum-image displacement d (= xj - xi, nm) in the system's box, in place; no-op without a
+ * box. Reduced box: c, then b, then a; valid for |d| below half the shortest box width. Shared
+ * by every host reference. */
+void clmd_min_image(const clmd_system *sys, double d[3]);
 int clmd_system_box_is_rectangular(const clmd_system *sys);
 double clmd_system_box_volume(const clmd_system *sys);
 
