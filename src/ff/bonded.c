@@ -6,7 +6,7 @@
  * Periodicity: bonded vectors take the minimum image whenever the system has a box
  * (sys->periodic), whatever the nonbonded method, exactly as bonded_ref does. The engine's
  * device state is periodic only for cutoff methods, so this term builds its program with its
- * own PERIODIC/TRICLINIC defines and box arguments taken from the system. For whole molecules
+ * own PERIODIC/TRICLINIC defines and sets the box arguments from the state's current box. For whole molecules
  * the image is the plain difference, so the choice only matters for molecules split across the
  * box, which it then handles on both paths. */
 #include <math.h>
@@ -16,6 +16,7 @@
 #include "core/mem.h"
 #include "ff/bonded_ref.h"
 #include "ff/dev.h"
+#include "ff/plan.h"
 #include "ff/term.h"
 #include "probe/probe.h"
 #include "system/system.h"
@@ -26,6 +27,7 @@ typedef struct bonded {
     const clmd_system *sys;
     int nimproper;           /* torsions whose atoms are not a bonded chain (for describe) */
     /* device */
+    long box_version;        /* of the box arguments set */
     cl_kernel k_bonds, k_angles, k_torsions;
     cl_mem bond_ij, bond_par, angle_ijk, angle_cs, angle_k, tors_ijkl, tors_par;
 } bonded;
@@ -35,12 +37,12 @@ typedef struct bonded {
 static int bd_reference(clmd_term *t, const clmd_fenv *env, const double *x, double *f, double *e,
                         clmd_err *err)
 {
-    (void)env;
     (void)err;
     const bonded *b = t->impl;
-    e[CLMD_E_BOND] += clmd_bonded_ref_bonds(b->sys, x, f);
-    e[CLMD_E_ANGLE] += clmd_bonded_ref_angles(b->sys, x, f);
-    e[CLMD_E_TORSION] += clmd_bonded_ref_torsions(b->sys, x, f);
+    const double(*box)[3] = b->sys->periodic ? env->box : NULL;
+    e[CLMD_E_BOND] += clmd_bonded_ref_bonds(b->sys, box, x, f);
+    e[CLMD_E_ANGLE] += clmd_bonded_ref_angles(b->sys, box, x, f);
+    e[CLMD_E_TORSION] += clmd_bonded_ref_torsions(b->sys, box, x, f);
     return CLMD_OK;
 }
 
@@ -133,16 +135,31 @@ static int upload_params(bonded *b, clmd_ocl *o, clmd_err *err)
 }
 
 /* Sets the arguments every bonded kernel shares: posq, posq_lo at 0, 1; force, npad, energy at
- * first..first+2; the box after want_energy (first+4). */
-static int common_args(cl_kernel k, const clmd_dev *dev, const clmd_dev *boxdev, int first,
-                       clmd_err *err)
+ * first..first+2 (the box, after want_energy at first+3, follows the state: set_box_args). */
+static int common_args(cl_kernel k, const clmd_dev *dev, int first, clmd_err *err)
 {
     CLMD_ARG(k, 0, dev->posq, err);
     CLMD_ARG(k, 1, dev->posq_lo, err);
     CLMD_ARG(k, first, dev->force, err);
     CLMD_ARG(k, first + 1, dev->npad, err);
     CLMD_ARG(k, first + 2, dev->energy, err);
-    return clmd_dev_box_args(boxdev, k, first + 4, err);
+    return CLMD_OK;
+}
+
+/* The current box into every kernel, when it changed: the system's own periodicity, whatever
+ * the nonbonded method (see the top of this file). */
+static int set_box_args(bonded *b, const clmd_fenv *env, clmd_err *err)
+{
+    if (b->box_version == env->box_version) return CLMD_OK;
+    clmd_dev boxdev;
+    clmd_dev_box_view(&boxdev, b->sys->periodic, env->box, env->box_version);
+    int rc;
+    if ((rc = clmd_dev_box_args(&boxdev, b->k_bonds, 9, err)) ||
+        (rc = clmd_dev_box_args(&boxdev, b->k_angles, 10, err)) ||
+        (rc = clmd_dev_box_args(&boxdev, b->k_torsions, 9, err)))
+        return rc;
+    b->box_version = env->box_version;
+    return CLMD_OK;
 }
 
 static int bd_setup_device(clmd_term *t, const clmd_fenv *env, clmd_err *err)
@@ -150,9 +167,10 @@ static int bd_setup_device(clmd_term *t, const clmd_fenv *env, clmd_err *err)
     bonded *b = t->impl;
     clmd_dev *dev = env->dev;
     const clmd_system *s = b->sys;
-    /* box and PERIODIC/TRICLINIC from the system (see the top of this file) */
+    /* PERIODIC/TRICLINIC from the system (see the top of this file); a barostat keeps the
+     * box's shape */
     clmd_dev boxdev;
-    clmd_dev_from_system_box(&boxdev, s);
+    clmd_dev_box_view(&boxdev, s->periodic, env->box, env->box_version);
     char defs[1024];
     snprintf(defs, sizeof defs, "%s#define BONDED_WG %d\n", clmd_dev_defines(&boxdev), BONDED_WG);
     cl_program prog;
@@ -168,18 +186,19 @@ static int bd_setup_device(clmd_term *t, const clmd_fenv *env, clmd_err *err)
     CLMD_ARG(k, 2, b->bond_ij, err);
     CLMD_ARG(k, 3, b->bond_par, err);
     CLMD_ARG(k, 4, s->nbonds, err);
-    if ((rc = common_args(k, dev, &boxdev, 5, err))) return rc;
+    if ((rc = common_args(k, dev, 5, err))) return rc;
     k = b->k_angles;
     CLMD_ARG(k, 2, b->angle_ijk, err);
     CLMD_ARG(k, 3, b->angle_cs, err);
     CLMD_ARG(k, 4, b->angle_k, err);
     CLMD_ARG(k, 5, s->nangles, err);
-    if ((rc = common_args(k, dev, &boxdev, 6, err))) return rc;
+    if ((rc = common_args(k, dev, 6, err))) return rc;
     k = b->k_torsions;
     CLMD_ARG(k, 2, b->tors_ijkl, err);
     CLMD_ARG(k, 3, b->tors_par, err);
     CLMD_ARG(k, 4, s->ntorsions, err);
-    return common_args(k, dev, &boxdev, 5, err);
+    b->box_version = -1;
+    return common_args(k, dev, 5, err);
 }
 
 static int bd_enqueue(clmd_term *t, const clmd_fenv *env, int want_energy, clmd_err *err)
@@ -188,6 +207,7 @@ static int bd_enqueue(clmd_term *t, const clmd_fenv *env, int want_energy, clmd_
     const clmd_system *s = b->sys;
     clmd_ocl *o = env->dev->ocl;
     int rc;
+    if ((rc = set_box_args(b, env, err))) return rc;
     if (s->nbonds) {
         CLMD_ARG(b->k_bonds, 8, want_energy, err);
         if ((rc = clmd_ocl_launch(o, b->k_bonds, (size_t)s->nbonds, BONDED_WG, P_BONDS, err)))
@@ -259,10 +279,10 @@ static int count_impropers(const clmd_system *s)
     return nimp;
 }
 
-int clmd_bonded_create(const clmd_system *sys, const clmd_ffopts *o, clmd_term **out,
+int clmd_bonded_create(const clmd_system *sys, const clmd_ffplan *plan, clmd_term **out,
                        clmd_err *err)
 {
-    (void)o;
+    (void)plan;
     (void)err;
     *out = NULL;
     if (!sys->nbonds && !sys->nangles && !sys->ntorsions) return CLMD_OK;

@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stddef.h>
 
+#include "system/box.h"
 #include "system/system.h"
 
 static inline double dot3(const double *a, const double *b)
@@ -20,10 +21,10 @@ static inline void cross3(const double *a, const double *b, double *c)
     c[2] = a[0] * b[1] - a[1] * b[0];
 }
 
-void clmd_bonded_ref_delta(const clmd_system *sys, const double *xf, const double *xt, double d[3])
+void clmd_bonded_ref_delta(const double (*box)[3], const double *xf, const double *xt, double d[3])
 {
     for (int k = 0; k < 3; k++) d[k] = xt[k] - xf[k];
-    clmd_min_image(sys, d);
+    if (box) clmd_box_min_image(box, d);
 }
 
 static inline void add3(double *f, int i, const double *v, double s)
@@ -34,13 +35,14 @@ static inline void add3(double *f, int i, const double *v, double s)
     f[3 * i + 2] += s * v[2];
 }
 
-double clmd_bonded_ref_bonds(const clmd_system *sys, const double *x, double *f)
+double clmd_bonded_ref_bonds(const clmd_system *sys, const double (*box)[3], const double *x,
+                             double *f)
 {
     double e = 0;
     for (int b = 0; b < sys->nbonds; b++) {
         const clmd_bond *t = &sys->bonds[b];
         double d[3];
-        clmd_bonded_ref_delta(sys, x + 3 * t->i, x + 3 * t->j, d);
+        clmd_bonded_ref_delta(box, x + 3 * t->i, x + 3 * t->j, d);
         double r = sqrt(dot3(d, d)), dr = r - t->r0;
         e += 0.5 * t->k * dr * dr;
         if (r > 0) { /* dE/dr along d: pulls i toward j when stretched */
@@ -52,14 +54,15 @@ double clmd_bonded_ref_bonds(const clmd_system *sys, const double *x, double *f)
     return e;
 }
 
-double clmd_bonded_ref_angles(const clmd_system *sys, const double *x, double *f)
+double clmd_bonded_ref_angles(const clmd_system *sys, const double (*box)[3], const double *x,
+                              double *f)
 {
     double e = 0;
     for (int a = 0; a < sys->nangles; a++) {
         const clmd_angle *t = &sys->angles[a];
         double u[3], v[3], c[3];
-        clmd_bonded_ref_delta(sys, x + 3 * t->j, x + 3 * t->i, u); /* j -> i */
-        clmd_bonded_ref_delta(sys, x + 3 * t->j, x + 3 * t->k, v); /* j -> k */
+        clmd_bonded_ref_delta(box, x + 3 * t->j, x + 3 * t->i, u); /* j -> i */
+        clmd_bonded_ref_delta(box, x + 3 * t->j, x + 3 * t->k, v); /* j -> k */
         cross3(u, v, c);
         double cn = sqrt(dot3(c, c)), theta = atan2(cn, dot3(u, v)), dt = theta - t->theta0;
         e += 0.5 * t->kf * dt * dt;
@@ -79,15 +82,16 @@ double clmd_bonded_ref_angles(const clmd_system *sys, const double *x, double *f
     return e;
 }
 
-double clmd_bonded_ref_torsions(const clmd_system *sys, const double *x, double *f)
+double clmd_bonded_ref_torsions(const clmd_system *sys, const double (*box)[3], const double *x,
+                                double *f)
 {
     double e = 0;
     for (int q = 0; q < sys->ntorsions; q++) {
         const clmd_torsion *t = &sys->torsions[q];
         double rij[3], rkj[3], rkl[3], m[3], n[3], mn[3];
-        clmd_bonded_ref_delta(sys, x + 3 * t->j, x + 3 * t->i, rij); /* x_i - x_j */
-        clmd_bonded_ref_delta(sys, x + 3 * t->j, x + 3 * t->k, rkj); /* x_k - x_j */
-        clmd_bonded_ref_delta(sys, x + 3 * t->l, x + 3 * t->k, rkl); /* x_k - x_l */
+        clmd_bonded_ref_delta(box, x + 3 * t->j, x + 3 * t->i, rij); /* x_i - x_j */
+        clmd_bonded_ref_delta(box, x + 3 * t->j, x + 3 * t->k, rkj); /* x_k - x_j */
+        clmd_bonded_ref_delta(box, x + 3 * t->l, x + 3 * t->k, rkl); /* x_k - x_l */
         cross3(rij, rkj, m);
         cross3(rkj, rkl, n);
         cross3(m, n, mn);
@@ -117,13 +121,14 @@ double clmd_bonded_ref_torsions(const clmd_system *sys, const double *x, double 
     return e;
 }
 
-double clmd_bonded_ref_pairs(const clmd_system *sys, const double *x, double *f)
+double clmd_bonded_ref_pairs(const clmd_system *sys, const double (*box)[3], const double *x,
+                             double *f)
 {
     double e = 0;
     for (int p = 0; p < sys->npairs; p++) {
         const clmd_pair *t = &sys->pairs[p];
         double d[3];
-        clmd_bonded_ref_delta(sys, x + 3 * t->i, x + 3 * t->j, d);
+        clmd_bonded_ref_delta(box, x + 3 * t->i, x + 3 * t->j, d);
         double r2 = dot3(d, d), r = sqrt(r2);
         double s2 = t->sigma * t->sigma / r2, s6 = s2 * s2 * s2;
         double ec = CLMD_COULOMB * t->qq / r, elj = 4 * t->eps * (s6 * s6 - s6);

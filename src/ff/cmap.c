@@ -4,13 +4,15 @@
  * (cl/cmap.cl, probe P_CMAP) with a float copy. Energy component CLMD_E_CMAP ("cmap").
  *
  * Periodicity as the bonded term: torsion vectors take the minimum image whenever the system has
- * a box, so the program gets its own PERIODIC/TRICLINIC defines and box from the system. */
+ * a box, so the program gets its own PERIODIC/TRICLINIC defines from the system, and the box
+ * arguments follow the state's current box. */
 #include <math.h>
 #include <string.h>
 
 #include "core/mem.h"
 #include "ff/cmap_ref.h"
 #include "ff/dev.h"
+#include "ff/plan.h"
 #include "ff/term.h"
 #include "probe/probe.h"
 #include "system/system.h"
@@ -22,6 +24,7 @@ typedef struct cmapterm {
     int *off;      /* [ncmap_maps + 1] first patch of each map */
     double *coeff; /* 16 per patch, all maps */
     /* device */
+    long box_version; /* of the box arguments set */
     cl_kernel k;
     cl_mem terms, coeffs;
 } cmapterm;
@@ -29,10 +32,10 @@ typedef struct cmapterm {
 static int cm_reference(clmd_term *t, const clmd_fenv *env, const double *x, double *f, double *e,
                         clmd_err *err)
 {
-    (void)env;
     (void)err;
     const cmapterm *c = t->impl;
-    e[CLMD_E_CMAP] += clmd_cmap_ref_eval(c->sys, c->coeff, c->off, x, f);
+    e[CLMD_E_CMAP] += clmd_cmap_ref_eval(c->sys, c->sys->periodic ? env->box : NULL, c->coeff,
+                                         c->off, x, f);
     return CLMD_OK;
 }
 
@@ -54,7 +57,7 @@ static int cm_setup_device(clmd_term *t, const clmd_fenv *env, clmd_err *err)
     clmd_dev *dev = env->dev;
     const clmd_system *s = c->sys;
     clmd_dev boxdev;
-    clmd_dev_from_system_box(&boxdev, s);
+    clmd_dev_box_view(&boxdev, s->periodic, env->box, env->box_version);
     char defs[1024];
     snprintf(defs, sizeof defs, "%s#define CMAP_WG %d\n", clmd_dev_defines(&boxdev), CMAP_WG);
     cl_program prog;
@@ -92,12 +95,21 @@ static int cm_setup_device(clmd_term *t, const clmd_fenv *env, clmd_err *err)
     CLMD_ARG(k, 5, dev->force, err);
     CLMD_ARG(k, 6, dev->npad, err);
     CLMD_ARG(k, 7, dev->energy, err);
-    return clmd_dev_box_args(&boxdev, k, 9, err);
+    c->box_version = -1;
+    return CLMD_OK;
 }
 
 static int cm_enqueue(clmd_term *t, const clmd_fenv *env, int want_energy, clmd_err *err)
 {
     cmapterm *c = t->impl;
+    if (c->box_version != env->box_version) {
+        /* the current box, with the system's own periodicity (see the top of this file) */
+        clmd_dev boxdev;
+        clmd_dev_box_view(&boxdev, c->sys->periodic, env->box, env->box_version);
+        int rc = clmd_dev_box_args(&boxdev, c->k, 9, err);
+        if (rc) return rc;
+        c->box_version = env->box_version;
+    }
     CLMD_ARG(c->k, 8, want_energy, err);
     return clmd_ocl_launch(env->dev->ocl, c->k, (size_t)c->sys->ncmaps, CMAP_WG, P_CMAP, err);
 }
@@ -117,9 +129,10 @@ static void cm_destroy(clmd_term *t)
 static const clmd_term_ops cm_ops = {"cmap", cm_setup_device, cm_enqueue, cm_reference,
                                      cm_describe, cm_destroy, NULL};
 
-int clmd_cmap_create(const clmd_system *sys, const clmd_ffopts *o, clmd_term **out, clmd_err *err)
+int clmd_cmap_create(const clmd_system *sys, const clmd_ffplan *plan, clmd_term **out,
+                     clmd_err *err)
 {
-    (void)o;
+    (void)plan;
     *out = NULL;
     if (!sys->ncmaps) return CLMD_OK;
     /* the engine may be handed a system that no importer validated */

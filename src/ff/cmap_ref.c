@@ -116,11 +116,11 @@ static inline void cross3(const double *a, const double *b, double *c)
 /* One torsion i-j-k-l: its vectors, plane normals and angle (IUPAC sign, as bonded_ref). */
 typedef struct tors { double rij[3], rkj[3], rkl[3], m[3], n[3], phi; } tors;
 
-static void torsion(const clmd_system *s, const double *x, int i, int j, int k, int l, tors *t)
+static void torsion(const double (*box)[3], const double *x, int i, int j, int k, int l, tors *t)
 {
-    clmd_bonded_ref_delta(s, x + 3 * j, x + 3 * i, t->rij); /* x_i - x_j */
-    clmd_bonded_ref_delta(s, x + 3 * j, x + 3 * k, t->rkj); /* x_k - x_j */
-    clmd_bonded_ref_delta(s, x + 3 * l, x + 3 * k, t->rkl); /* x_k - x_l */
+    clmd_bonded_ref_delta(box, x + 3 * j, x + 3 * i, t->rij); /* x_i - x_j */
+    clmd_bonded_ref_delta(box, x + 3 * j, x + 3 * k, t->rkj); /* x_k - x_j */
+    clmd_bonded_ref_delta(box, x + 3 * l, x + 3 * k, t->rkl); /* x_k - x_l */
     cross3(t->rij, t->rkj, t->m);
     cross3(t->rkj, t->rkl, t->n);
     /* m x n = rkj (rij . n): the sine part along rkj carries the sign */
@@ -156,19 +156,19 @@ static int cell(double angle, int n, double h, double *u)
     return s;
 }
 
-void clmd_cmap_ref_angles(const clmd_system *sys, int k, const double *x, double *phi,
-                          double *psi)
+void clmd_cmap_ref_angles(const clmd_system *sys, const double (*box)[3], int k, const double *x,
+                          double *phi, double *psi)
 {
     const clmd_cmap *c = &sys->cmaps[k];
     tors A, B;
-    torsion(sys, x, c->a, c->b, c->c, c->d, &A);
-    torsion(sys, x, c->b, c->c, c->d, c->e, &B);
+    torsion(box, x, c->a, c->b, c->c, c->d, &A);
+    torsion(box, x, c->b, c->c, c->d, c->e, &B);
     *phi = A.phi;
     *psi = B.phi;
 }
 
-double clmd_cmap_ref_eval(const clmd_system *sys, const double *coeff, const int *off,
-                          const double *x, double *f)
+double clmd_cmap_ref_eval(const clmd_system *sys, const double (*box)[3], const double *coeff,
+                          const int *off, const double *x, double *f)
 {
     double etot = 0;
     for (int k = 0; k < sys->ncmaps; k++) {
@@ -176,8 +176,8 @@ double clmd_cmap_ref_eval(const clmd_system *sys, const double *coeff, const int
         const int n = sys->cmap_maps[c->map].size;
         const double h = 2.0 * M_PI / n;
         tors A, B;
-        torsion(sys, x, c->a, c->b, c->c, c->d, &A);
-        torsion(sys, x, c->b, c->c, c->d, c->e, &B);
+        torsion(box, x, c->a, c->b, c->c, c->d, &A);
+        torsion(box, x, c->b, c->c, c->d, c->e, &B);
         double u, v;
         int s = cell(A.phi, n, h, &u), t = cell(B.phi, n, h, &v);
         const double *cc = coeff + 16 * (size_t)(off[c->map] + s + n * t);

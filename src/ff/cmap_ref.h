@@ -28,12 +28,12 @@ void clmd_cmap_ref_offsets(const struct clmd_system *sys, int *off);
 
 /* Energy (kJ/mol) of sys->cmaps at x ([3n], nm), adding forces (kJ/mol/nm) into f ([3n], may be
  * NULL). coeff holds 16 coefficients per patch for every map, concatenated at the offsets above.
- * Torsion vectors take the minimum image when sys->periodic (as the bonded reference does). */
-double clmd_cmap_ref_eval(const struct clmd_system *sys, const double *coeff, const int *off,
-                          const double *x, double *f);
+ * Torsion vectors take the minimum image in box (NULL: none), as the bonded reference does. */
+double clmd_cmap_ref_eval(const struct clmd_system *sys, const double (*box)[3],
+                          const double *coeff, const int *off, const double *x, double *f);
 
 /* phi and psi (radians, in (-pi, pi]) of CMAP term k at x. */
-void clmd_cmap_ref_angles(const struct clmd_system *sys, int k, const double *x, double *phi,
-                          double *psi);
+void clmd_cmap_ref_angles(const struct clmd_system *sys, const double (*box)[3], int k,
+                          const double *x, double *phi, double *psi);
 
 #endif

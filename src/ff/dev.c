@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "ff/term.h"
-#include "system/system.h"
+#include "system/box.h"
 
 int clmd_dev_box_args(const clmd_dev *d, cl_kernel k, int first, clmd_err *err)
 {
@@ -24,8 +24,10 @@ static void split(double v, cl_float *hi, cl_float *lo)
     *lo = (float)(v - (double)*hi);
 }
 
-void clmd_dev_set_box(clmd_dev *d, const double b[3][3])
+void clmd_dev_set_box(clmd_dev *d, const double b[3][3], long version)
 {
+    d->box_version = version;
+    memcpy(d->box_rows, b, sizeof d->box_rows);
     memset(&d->box, 0, sizeof d->box);
     memset(&d->inv_box, 0, sizeof d->inv_box);
     memset(&d->box_b, 0, sizeof d->box_b);
@@ -53,12 +55,13 @@ void clmd_dev_shift_table(const double b[3][3], cl_float4 table[54])
     }
 }
 
-void clmd_dev_from_system_box(clmd_dev *boxdev, const clmd_system *s)
+void clmd_dev_box_view(clmd_dev *boxdev, int has_box, const double b[3][3], long version)
 {
     memset(boxdev, 0, sizeof *boxdev);
-    boxdev->periodic = s->periodic;
-    boxdev->triclinic = s->periodic && !clmd_system_box_is_rectangular(s);
-    if (s->periodic) clmd_dev_set_box(boxdev, s->box);
+    boxdev->periodic = has_box;
+    boxdev->triclinic = has_box && !clmd_box_is_rectangular(b);
+    if (has_box) clmd_dev_set_box(boxdev, b, version);
+    boxdev->box_version = version;
 }
 
 const char *clmd_dev_defines(const clmd_dev *d)
@@ -68,9 +71,8 @@ const char *clmd_dev_defines(const clmd_dev *d)
     char *b = buf[k];
     int len = snprintf(b, sizeof buf[k], "#define PERIODIC %d\n#define TRICLINIC %d\n",
                        d->periodic != 0, d->periodic && d->triclinic);
-    static const char *names[CLMD_E_NCOMP] = {"E_LJ", "E_COULOMB", "E_PME_RECIP", "E_BOND", "E_ANGLE",
-                                              "E_TORSION", "E_GB", "E_SA", "E_DISP", "E_CMAP"};
     for (int c = 0; c < CLMD_E_NCOMP; c++)
-        len += snprintf(b + len, sizeof buf[k] - (size_t)len, "#define %s %d\n", names[c], c);
+        len += snprintf(b + len, sizeof buf[k] - (size_t)len, "#define %s %d\n",
+                        clmd_ecomp_define[c], c);
     return b;
 }

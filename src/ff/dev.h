@@ -1,6 +1,8 @@
-/* Device state shared by the force terms of one context: positions+charges, the fixed-point
- * force and energy accumulators, the box as kernels take it, and the neighbor list buffers the
- * engine uploads at each rebuild. Owned by the engine; terms read and add into it. */
+/* Device state the force terms of one engine share: positions+charges, the fixed-point force
+ * and energy accumulators, the current box as kernels take it, and the handles of the pair
+ * list's device buffers. The engine owns the positions and accumulators and refreshes the box
+ * from the state whenever it changes (box_version); the pair list (nlist/pairlist.h) owns and
+ * fills the list buffers and publishes their handles here. Terms read and add into it. */
 #ifndef CLMD_FF_DEV_H
 #define CLMD_FF_DEV_H
 
@@ -10,20 +12,23 @@ typedef struct clmd_dev {
     clmd_ocl *ocl;
     int n;              /* particles */
     int npad;           /* padded to a multiple of 64 */
-    int periodic, triclinic;
+    int periodic, triclinic; /* of the nonbonded interactions (ff/plan.h), fixed for a run */
     cl_mem posq;        /* float4 [npad]: x, y, z (nm), charge (e) */
     cl_mem posq_lo;     /* float4 [npad]: x - (float)x etc., w = 0: with posq a double-float
                            position, so pair distances keep ~1e-7 relative accuracy in big boxes */
     cl_mem force;       /* long [3*npad]: x block, then y, then z; value * 2^32 */
-    cl_mem energy;      /* long [CLMD_E_NCOMP]; value * 2^32 */
-    /* box for kernels: box = (a_x, b_y, c_z, 0), inv_box = 1/box, box_b and box_c full vectors,
-     * and the low parts (value - (float)value) of box, box_b and box_c */
+    cl_mem energy;      /* long [CLMD_E_NCOMP + 1]; value * 2^32 */
+    /* The current box for kernels: box = (a_x, b_y, c_z, 0), inv_box = 1/box, box_b and box_c
+     * full vectors, and the low parts (value - (float)value) of box, box_b and box_c. Valid for
+     * box_version (the state's); terms re-set their box arguments when it changes. */
+    long box_version;
+    double box_rows[3][3];
     cl_float4 box, inv_box, box_b, box_c, box_lo, box_b_lo, box_c_lo;
-    /* neighbor list (see nlist.h); nl_version increases at every upload */
+    /* pair list (owned by nlist/pairlist.c); nl_version increases at every upload */
     cl_mem nl_cluster_atoms, nl_jstart, nl_jlist;
     cl_mem nl_jshift;   /* uchar per entry: image code (periodic), see nlist.h */
-    cl_mem shift_table; /* float4 [54]: the 27 lattice shifts (a,b,c in -1..1), high then low parts */
-    size_t nl_cap_clusters, nl_cap_jlist;
+    cl_mem shift_table; /* float4 [54]: the 27 lattice shifts of the current box (a,b,c in -1..1),
+                         * high then low parts; rewritten in place when the box changes */
     int nl_nclusters;
     long nl_version;
 } clmd_dev;
@@ -36,13 +41,12 @@ int clmd_dev_box_args(const clmd_dev *d, cl_kernel k, int first, clmd_err *err);
  * float high parts [0..26] and low parts [27..53]. */
 void clmd_dev_shift_table(const double b[3][3], cl_float4 table[54]);
 
-struct clmd_system;
-/* A box-only clmd_dev (periodic, triclinic and box fields) from the system's own box, for terms
- * that follow the system's periodicity whatever the nonbonded method (bonded terms, CMAP). */
-void clmd_dev_from_system_box(clmd_dev *boxdev, const struct clmd_system *s);
+/* Fills the box fields from box rows b (nm) and records the version. */
+void clmd_dev_set_box(clmd_dev *d, const double b[3][3], long version);
 
-/* Fills the box fields from box rows b (nm). */
-void clmd_dev_set_box(clmd_dev *d, const double b[3][3]);
+/* A box-only clmd_dev for terms that follow the system's own periodicity whatever the
+ * nonbonded method (bonded terms, CMAP): periodic when has_box, triclinic from b. */
+void clmd_dev_box_view(clmd_dev *boxdev, int has_box, const double b[3][3], long version);
 
 /* Defines every kernel program of this device state needs: PERIODIC, TRICLINIC and the energy
  * component indices (E_LJ, E_COULOMB, ... as in ff/term.h). Returns a static string. */

@@ -17,6 +17,7 @@
 #include "core/mem.h"
 #include "ff/dev.h"
 #include "ff/gbsa_ref.h"
+#include "ff/plan.h"
 #include "ff/term.h"
 #include "nlist/nlist.h"
 #include "probe/probe.h"
@@ -35,7 +36,7 @@ typedef struct gbsa {
     size_t cap_sstart, cap_slist; /* elements */
     int *h_sstart, *h_slist, *mark;
     size_t hcap_sstart, hcap_slist;
-    long nl_version;
+    long nl_version, box_version;
 } gbsa;
 
 static void gb_describe(const clmd_term *t, FILE *out)
@@ -57,11 +58,10 @@ static void gb_describe(const clmd_term *t, FILE *out)
 static int gb_reference(clmd_term *t, const clmd_fenv *env, const double *x, double *f, double *e,
                         clmd_err *err)
 {
-    (void)env;
     gbsa *g = t->impl;
     double egb = 0, esa = 0;
-    int rc = clmd_gbsa_ref(&g->p, g->sys->n, x, g->periodic ? (const double(*)[3])g->sys->box : NULL,
-                           f, &egb, &esa, NULL, err);
+    int rc = clmd_gbsa_ref(&g->p, g->sys->n, x, g->periodic ? env->box : NULL, f, &egb, &esa, NULL,
+                           err);
     if (rc) return rc;
     e[CLMD_E_GB] += egb;
     e[CLMD_E_SA] += esa;
@@ -208,11 +208,9 @@ static int gb_setup_device(clmd_term *t, const clmd_fenv *env, clmd_err *err)
         CLMD_ARG(ks[k], 2, g->gbp, err);
     }
     CLMD_ARG(g->k_born, 9, g->born, err);
-    if ((rc = clmd_dev_box_args(dev, g->k_born, 10, err))) return rc;
     CLMD_ARG(g->k_chain, 9, g->chain, err);
     CLMD_ARG(g->k_chain, 10, dev->force, err);
     CLMD_ARG(g->k_chain, 11, dev->npad, err);
-    if ((rc = clmd_dev_box_args(dev, g->k_chain, 12, err))) return rc;
     /* gb_pair and gb_fused share arguments 9..14 */
     cl_kernel kp[2] = {g->k_pair, g->k_fused};
     for (int k = 0; k < 2; k++) {
@@ -223,9 +221,21 @@ static int gb_setup_device(clmd_term *t, const clmd_fenv *env, clmd_err *err)
         CLMD_ARG(kp[k], 12, dev->npad, err);
         CLMD_ARG(kp[k], 13, dev->energy, err);
     }
-    if ((rc = clmd_dev_box_args(dev, g->k_pair, 15, err))) return rc;
-    if (g->k_fused && (rc = clmd_dev_box_args(dev, g->k_fused, 16, err))) return rc;
-    g->nl_version = -1;
+    g->nl_version = g->box_version = -1;
+    return CLMD_OK;
+}
+
+/* The state's current box into every kernel, when it changed. */
+static int set_box_args(gbsa *g, clmd_dev *dev, clmd_err *err)
+{
+    if (g->box_version == dev->box_version) return CLMD_OK;
+    int rc;
+    if ((rc = clmd_dev_box_args(dev, g->k_born, 10, err)) ||
+        (rc = clmd_dev_box_args(dev, g->k_chain, 12, err)) ||
+        (rc = clmd_dev_box_args(dev, g->k_pair, 15, err)) ||
+        (g->k_fused && (rc = clmd_dev_box_args(dev, g->k_fused, 16, err))))
+        return rc;
+    g->box_version = dev->box_version;
     return CLMD_OK;
 }
 
@@ -234,6 +244,7 @@ static int gb_enqueue(clmd_term *t, const clmd_fenv *env, int want_energy, clmd_
     gbsa *g = t->impl;
     clmd_dev *dev = env->dev;
     int rc, ncl = dev->nl_nclusters;
+    if ((rc = set_box_args(g, dev, err))) return rc;
     if (g->nl_version != dev->nl_version) {
         PROBE_START(env->probe, P_UPLOAD);
         rc = upload_supplement(g, env, err);
@@ -276,9 +287,11 @@ static void gb_destroy(clmd_term *t)
 static const clmd_term_ops gb_ops = {"gbsa", gb_setup_device, gb_enqueue, gb_reference,
                                      gb_describe, gb_destroy, NULL};
 
-int clmd_gbsa_create(const clmd_system *sys, const clmd_ffopts *o, clmd_term **out, clmd_err *err)
+int clmd_gbsa_create(const clmd_system *sys, const clmd_ffplan *plan, clmd_term **out,
+                     clmd_err *err)
 {
     *out = NULL;
+    const clmd_ffopts *o = &plan->o;
     if (o->gb_model == CLMD_GB_NONE) return CLMD_OK;
     clmd_gbsa_params p;
     int periodic = 0, rc;
@@ -288,12 +301,6 @@ int clmd_gbsa_create(const clmd_system *sys, const clmd_ffopts *o, clmd_term **o
             return clmd_err_set(err, CLMD_EINPUT, "%s: atom %d: GB radius %g nm (must exceed %g nm) "
                                 "or scale factor %g (must be >= 0) out of range", sys->source, i + 1,
                                 p.radius[i], p.offset_nm, p.scale[i]);
-    if (periodic)
-        for (int k = 0; k < 3; k++)
-            if (!(sys->box[k][k] >= 2 * p.cutoff_nm))
-                return clmd_err_set(err, CLMD_EINPUT, "%s: GB cutoff %g nm is more than half the box "
-                                    "(box vector %d has %g nm)", sys->source, p.cutoff_nm, k + 1,
-                                    sys->box[k][k]);
     gbsa *g = clmd_alloc(sizeof *g);
     g->sys = sys;
     g->model = o->gb_model;

@@ -8,10 +8,12 @@
 
 #include "core/mem.h"
 #include "ff/dev.h"
+#include "ff/plan.h"
 #include "ff/pme_ref.h"
 #include "ff/term.h"
 #include "nlist/nlist.h"
 #include "probe/probe.h"
+#include "system/box.h"
 #include "system/system.h"
 
 typedef struct nb_pair { /* one record of the pairs kernel */
@@ -24,17 +26,19 @@ typedef struct nb_pair { /* one record of the pairs kernel */
 
 typedef struct nonbonded {
     const clmd_system *sys;
+    const clmd_ffplan *plan;
     clmd_ffopts o;
-    int coulomb;    /* 0 none, 1 plain, 2 reaction field, 3 Ewald */
+    int coulomb;    /* 0 none, 1 plain, 2 reaction field, 3 Ewald (plan->coulomb) */
     int cutoff_on;  /* pairs beyond the cutoff ignored */
     int periodic;
-    double krf, crf, alpha, e_disp;
+    double krf, crf, alpha;
+    double disp_coef; /* dispersion correction times the volume: E_disp = disp_coef / V */
     int npairs;
     nb_pair *pairs;
     /* device */
     cl_kernel k_nb, k_pairs;
     cl_mem ljp, pair_ij, pair_par;
-    long nl_version;
+    long nl_version, box_version;
 } nonbonded;
 
 /* OpenMM's long-range dispersion correction for plain truncation or switching at the cutoff:
@@ -52,7 +56,8 @@ static int cmp_class(const void *a, const void *b)
     return (p->eps > q->eps) - (p->eps < q->eps);
 }
 
-static double dispersion_correction(const clmd_system *sys, const clmd_ffopts *o)
+/* The correction times the volume (it scales as 1/V; the box may change during a run). */
+static double dispersion_coefficient(const clmd_system *sys, const clmd_ffopts *o)
 {
     int n = sys->n, ncls = 0;
     lj_class *all;
@@ -96,8 +101,7 @@ static double dispersion_correction(const clmd_system *sys, const clmd_ffopts *o
     clmd_free(cls);
     clmd_free(cnt);
     return 8 * M_PI * (double)n * n *
-           (sum1 / pairs / (9 * pow(rc, 9)) - sum2 / pairs / (3 * pow(rc, 3)) + sum3 / pairs) /
-           clmd_system_box_volume(sys);
+           (sum1 / pairs / (9 * pow(rc, 9)) - sum2 / pairs / (3 * pow(rc, 3)) + sum3 / pairs);
 }
 
 static void nb_describe(const clmd_term *t, FILE *out)
@@ -109,7 +113,9 @@ static void nb_describe(const clmd_term *t, FILE *out)
     if (nb->coulomb == 2) fprintf(out, " (dielectric %.4g)", nb->o.rf_dielectric);
     if (nb->coulomb == 3) fprintf(out, " (alpha %.6g /nm)", nb->alpha);
     if (nb->o.switch_nm > 0 && nb->cutoff_on) fprintf(out, ", LJ switch from %.4g nm", nb->o.switch_nm);
-    if (nb->e_disp != 0) fprintf(out, ", dispersion correction %.6g kJ/mol", nb->e_disp);
+    if (nb->disp_coef != 0)
+        fprintf(out, ", dispersion correction %.6g kJ/mol nm^3 / V (%.6g kJ/mol in the input box)",
+                nb->disp_coef, nb->disp_coef / clmd_system_box_volume(nb->sys));
     fprintf(out, ", %d exception/exclusion records\n", nb->npairs);
 }
 
@@ -162,6 +168,7 @@ static void add_pair_force(double *f, int i, int j, const double d[3], double f_
 typedef struct ref_ctx {
     const nonbonded *nb;
     const double *x;
+    const double (*box)[3];
     double *f, elj, ec;
 } ref_ctx;
 
@@ -171,7 +178,7 @@ static void ref_pair(int i, int j, double r2, void *p)
     const clmd_system *s = c->nb->sys;
     double d[3] = {c->x[3 * j] - c->x[3 * i], c->x[3 * j + 1] - c->x[3 * i + 1],
                    c->x[3 * j + 2] - c->x[3 * i + 2]};
-    if (c->nb->periodic) clmd_min_image(s, d);
+    if (c->nb->periodic) clmd_box_min_image(c->box, d);
     double elj, ec, fr;
     pair_energy(c->nb, s->charge[i] * s->charge[j], 0.5 * (s->sigma[i] + s->sigma[j]),
                 sqrt(s->epsilon[i] * s->epsilon[j]), r2, &elj, &ec, &fr);
@@ -185,10 +192,10 @@ static int nb_reference(clmd_term *t, const clmd_fenv *env, const double *x, dou
 {
     nonbonded *nb = t->impl;
     const clmd_system *s = nb->sys;
-    ref_ctx c = {nb, x, f, 0, 0};
+    ref_ctx c = {nb, x, env->box, f, 0, 0};
     if (nb->cutoff_on) {
         if (!env->nl) return clmd_err_set(err, CLMD_ERUNTIME, "nonbonded reference: no neighbor list");
-        clmd_nlist_for_each_pair(env->nl, x, nb->o.cutoff_nm, ref_pair, &c);
+        clmd_nlist_for_each_pair(env->nl, x, env->box, nb->o.cutoff_nm, ref_pair, &c);
     } else {
         for (int i = 0; i < s->n; i++)
             for (int j = i + 1; j < s->n; j++) {
@@ -202,7 +209,7 @@ static int nb_reference(clmd_term *t, const clmd_fenv *env, const double *x, dou
         const nb_pair *p = &nb->pairs[k];
         double d[3] = {x[3 * p->j] - x[3 * p->i], x[3 * p->j + 1] - x[3 * p->i + 1],
                        x[3 * p->j + 2] - x[3 * p->i + 2]};
-        if (nb->periodic) clmd_min_image(s, d);
+        if (nb->periodic) clmd_box_min_image(env->box, d);
         double r2 = d[0] * d[0] + d[1] * d[1] + d[2] * d[2], r = sqrt(r2);
         double qq = CLMD_COULOMB * p->qq14, ec = qq / r, fr = ec / r2, elj = 0;
         if (p->eps != 0) {
@@ -221,7 +228,7 @@ static int nb_reference(clmd_term *t, const clmd_fenv *env, const double *x, dou
     }
     e[CLMD_E_LJ] += c.elj;
     e[CLMD_E_COULOMB] += c.ec;
-    e[CLMD_E_DISP] += nb->e_disp;
+    if (nb->disp_coef != 0) e[CLMD_E_DISP] += nb->disp_coef / clmd_box_volume(env->box);
     return CLMD_OK;
 }
 
@@ -277,15 +284,12 @@ static int nb_setup_device(clmd_term *t, const clmd_fenv *env, clmd_err *err)
     if (rc) return rc;
 
     cl_kernel k = nb->k_nb;
-    cl_long e_disp = (cl_long)llround(nb->e_disp * CLMD_FIXED_SCALE); /* exact: added once */
     CLMD_ARG(k, 0, dev->posq, err);
     CLMD_ARG(k, 1, dev->posq_lo, err);
     CLMD_ARG(k, 2, nb->ljp, err);
     CLMD_ARG(k, 7, dev->force, err);
     CLMD_ARG(k, 8, dev->npad, err);
     CLMD_ARG(k, 9, dev->energy, err);
-    CLMD_ARG(k, 11, e_disp, err);
-    if ((rc = clmd_dev_box_args(dev, k, 12, err))) return rc;
     CLMD_ARG(k, 20, dev->shift_table, err);
     k = nb->k_pairs;
     CLMD_ARG(k, 0, dev->posq, err);
@@ -296,8 +300,25 @@ static int nb_setup_device(clmd_term *t, const clmd_fenv *env, clmd_err *err)
     CLMD_ARG(k, 5, dev->force, err);
     CLMD_ARG(k, 6, dev->npad, err);
     CLMD_ARG(k, 7, dev->energy, err);
-    if ((rc = clmd_dev_box_args(dev, k, 9, err))) return rc;
-    nb->nl_version = -1;
+    nb->nl_version = nb->box_version = -1;
+    return CLMD_OK;
+}
+
+/* The box and what follows from it (the dispersion correction, added once in fixed point by
+ * the pair kernel), when the state's box changed. */
+static int set_box_args(nonbonded *nb, clmd_dev *dev, clmd_err *err)
+{
+    if (nb->box_version == dev->box_version) return CLMD_OK;
+    int rc;
+    cl_long e_disp = nb->disp_coef != 0
+                         ? (cl_long)llround(nb->disp_coef / clmd_box_volume(dev->box_rows) *
+                                            CLMD_FIXED_SCALE)
+                         : 0;
+    CLMD_ARG(nb->k_nb, 11, e_disp, err);
+    if ((rc = clmd_dev_box_args(dev, nb->k_nb, 12, err)) ||
+        (rc = clmd_dev_box_args(dev, nb->k_pairs, 9, err)))
+        return rc;
+    nb->box_version = dev->box_version;
     return CLMD_OK;
 }
 
@@ -316,6 +337,7 @@ static int nb_enqueue(clmd_term *t, const clmd_fenv *env, int want_energy, clmd_
     }
     CLMD_ARG(k, 10, want_energy, err);
     int rc;
+    if ((rc = set_box_args(nb, dev, err))) return rc;
     int gpu = clmd_ocl_is_gpu(dev->ocl);
     size_t global = gpu ? (size_t)dev->nl_nclusters * 64 : (size_t)dev->nl_nclusters;
     /* CPU devices: the driver picks the work-group size (measured: no effect on PoCL) */
@@ -351,47 +373,26 @@ static int cmp_pair(const void *a, const void *b)
     return (p->j > q->j) - (p->j < q->j);
 }
 
-int clmd_nonbonded_create(const clmd_system *sys, const clmd_ffopts *o, clmd_term **out,
+int clmd_nonbonded_create(const clmd_system *sys, const clmd_ffplan *plan, clmd_term **out,
                           clmd_err *err)
 {
     *out = NULL;
+    const clmd_ffopts *o = &plan->o;
     if (sys->lj_table)
         return clmd_err_set(err, CLMD_EINPUT, "%s: LJ parameters that do not follow the "
                             "Lorentz-Berthelot rule (a type-pair table, e.g. Amber NBFIX) are not "
                             "supported yet", sys->source);
-    if (o->method == CLMD_NB_PME && !sys->periodic)
-        return clmd_err_set(err, CLMD_EINPUT, "nonbonded method pme needs a periodic box");
     nonbonded *nb = clmd_alloc(sizeof *nb);
     nb->sys = sys;
+    nb->plan = plan;
     nb->o = *o;
-    nb->cutoff_on = o->method != CLMD_NB_NOCUTOFF;
-    nb->periodic = sys->periodic && nb->cutoff_on;
-    int charged = 0;
-    for (int i = 0; i < sys->n && !charged; i++) charged = sys->charge[i] != 0;
-    switch (o->method) {
-    case CLMD_NB_NOCUTOFF: nb->coulomb = 1; break;
-    case CLMD_NB_CUTOFF:
-    case CLMD_NB_REACTION_FIELD: {
-        double eps = o->rf_dielectric, rc = o->cutoff_nm;
-        nb->coulomb = 2;
-        nb->krf = (eps - 1) / ((2 * eps + 1) * rc * rc * rc);
-        nb->crf = 3 * eps / ((2 * eps + 1) * rc);
-        break;
-    }
-    case CLMD_NB_PME: {
-        /* the chooser the PME term uses too, so real and reciprocal space share one alpha */
-        int grid[3], rc = clmd_pme_params(o->cutoff_nm, o->ewald_tolerance, sys->box, o->ewald_alpha,
-                                          o->pme_grid, CLMD_PME_GRID_2357, &nb->alpha, grid, err);
-        if (rc) {
-            clmd_free(nb);
-            return rc;
-        }
-        nb->coulomb = 3;
-        break;
-    }
-    }
-    if (!charged && o->method != CLMD_NB_PME) nb->coulomb = 0;
-    if (nb->periodic && o->dispersion_correction) nb->e_disp = dispersion_correction(sys, o);
+    nb->cutoff_on = plan->cutoff_on;
+    nb->periodic = plan->periodic;
+    nb->coulomb = plan->coulomb;
+    nb->krf = plan->krf;
+    nb->crf = plan->crf;
+    nb->alpha = plan->ewald_alpha;
+    if (plan->present[CLMD_E_DISP]) nb->disp_coef = dispersion_coefficient(sys, o);
 
     /* records: every exception, plus (Ewald) every charged excluded pair */
     int cap = sys->npairs + (nb->coulomb == 3 && sys->excl ? sys->excl_start[sys->n] / 2 : 0) + 1;

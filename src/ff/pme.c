@@ -23,6 +23,7 @@
 
 #include "core/mem.h"
 #include "ff/dev.h"
+#include "ff/plan.h"
 #include "ff/pme_fft.h"
 #include "ff/pme_ref.h"
 #include "ff/term.h"
@@ -85,9 +86,10 @@ int clmd_pme_term_params(const clmd_term *t, double *alpha, int grid[3])
     return CLMD_OK;
 }
 
-/* Recomputes what depends on the box when it differs from the one in use (the engine keeps
- * the box fixed today; a barostat would change it). g is NULL on the reference path; with the
- * FFT on the device it is uploaded there (a blocking write, once per box). */
+/* Recomputes what depends on the box when it differs from the one in use (a barostat changes
+ * it): the reciprocal vectors, the influence function and the plasma energy. g is NULL on the
+ * reference path; with the FFT on the device it is uploaded there (a blocking write, once per
+ * box). */
 static int pme_set_box(pme *p, const double box[3][3], clmd_err *err)
 {
     if (memcmp(p->box, box, sizeof p->box) == 0) return CLMD_OK;
@@ -116,7 +118,7 @@ static int pme_reference(clmd_term *t, const clmd_fenv *env, const double *x, do
     int rc;
     if (!p->ref && (rc = clmd_pme_ref_create(p->sys->n, p->alpha, p->K, p->order, &p->ref, err)))
         return rc;
-    if ((rc = pme_set_box(p, env->sys->box, err))) return rc;
+    if ((rc = pme_set_box(p, env->box, err))) return rc;
     double e_recip = 0;
     if ((rc = clmd_pme_ref_compute(p->ref, p->sys->charge, x, p->box, f, &e_recip, err))) return rc;
     e[CLMD_E_PME_RECIP] += e_recip + p->e_self + p->e_plasma;
@@ -254,7 +256,7 @@ static int pme_setup_device(clmd_term *t, const clmd_fenv *env, clmd_err *err)
                                 "transform", p->K[0], p->K[1], p->K[2]);
     }
     memset(p->box, 0, sizeof p->box); /* force the influence function to be made */
-    if ((rc = pme_set_box(p, env->sys->box, err))) return rc;
+    if ((rc = pme_set_box(p, env->box, err))) return rc;
 
     int n = p->sys->n;
     cl_kernel k = p->k_spread;
@@ -319,8 +321,8 @@ static int pme_enqueue(clmd_term *t, const clmd_fenv *env, int want_energy, clmd
     pme *p = t->impl;
     clmd_dev *dev = env->dev;
     int rc;
-    if (memcmp(p->box, env->sys->box, sizeof p->box) != 0) {
-        if ((rc = pme_set_box(p, env->sys->box, err))) return rc;
+    if (memcmp(p->box, env->box, sizeof p->box) != 0) {
+        if ((rc = pme_set_box(p, env->box, err))) return rc;
     }
     /* the box arguments change rarely, but setting three float4s costs nothing */
     if ((rc = set_recip_args(p, p->k_spread, 4, err)) ||
@@ -401,33 +403,19 @@ static void pme_destroy(clmd_term *t)
 static const clmd_term_ops pme_ops = {"pme", pme_setup_device, pme_enqueue, pme_reference,
                                       pme_describe, pme_destroy, pme_finish};
 
-int clmd_pme_create(const clmd_system *sys, const clmd_ffopts *o, clmd_term **out, clmd_err *err)
+int clmd_pme_create(const clmd_system *sys, const clmd_ffplan *plan, clmd_term **out,
+                    clmd_err *err)
 {
     *out = NULL;
-    if (o->method != CLMD_NB_PME) return CLMD_OK;
-    if (!sys->periodic) return clmd_err_set(err, CLMD_EINPUT, "nonbonded method pme needs a periodic box");
-    int charged = 0;
-    for (int i = 0; i < sys->n && !charged; i++) charged = sys->charge[i] != 0;
-    if (!charged) return CLMD_OK; /* nothing to spread */
-    if (o->pme_order < 3 || o->pme_order > 16)
-        return clmd_err_set(err, CLMD_EINPUT, "PME: B-spline order must be 3..16 (got %d)",
-                            o->pme_order);
-    double alpha;
-    int K[3];
-    int rc = clmd_pme_params(o->cutoff_nm, o->ewald_tolerance, sys->box, o->ewald_alpha,
-                             o->pme_grid, CLMD_PME_GRID_2357, &alpha, K, err);
-    if (rc) return rc;
-    for (int d = 0; d < 3; d++)
-        if (K[d] < o->pme_order)
-            return clmd_err_set(err, CLMD_EINPUT, "PME: grid dimension %d is %d, smaller than the "
-                                "B-spline order %d", d, K[d], o->pme_order);
-    if ((double)K[0] * K[1] * K[2] > INT_MAX / 8)
-        return clmd_err_set(err, CLMD_EINPUT, "PME: grid %dx%dx%d is too large", K[0], K[1], K[2]);
+    if (plan->o.method != CLMD_NB_PME || !plan->charged) return CLMD_OK; /* nothing to spread */
+    const int *K = plan->pme_grid;
+    double alpha = plan->ewald_alpha;
+    int rc;
     pme *p = clmd_alloc(sizeof *p);
     p->sys = sys;
-    p->order = o->pme_order;
+    p->order = plan->o.pme_order;
     p->alpha = alpha;
-    memcpy(p->K, K, sizeof K);
+    memcpy(p->K, K, sizeof p->K);
     p->npoints = K[0] * K[1] * K[2];
     p->nhalf = K[0] * K[1] * (K[2] / 2 + 1);
     p->nthreads = 1;

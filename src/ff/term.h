@@ -11,7 +11,6 @@
 #include <stdio.h>
 
 #include "core/err.h"
-#include "ff/options.h"
 
 typedef enum clmd_ecomp {
     CLMD_E_LJ = 0,
@@ -27,23 +26,30 @@ typedef enum clmd_ecomp {
     CLMD_E_NCOMP
 } clmd_ecomp;
 
-/* JSON key of each component, in enum order. */
+/* JSON key of each component, in enum order (also the energy-log columns and H5MD
+ * observables), and the name kernels see it under ("E_LJ"...): the one table of both. */
 extern const char *const clmd_ecomp_name[CLMD_E_NCOMP];
+extern const char *const clmd_ecomp_define[CLMD_E_NCOMP];
 
 /* Fixed-point scale of device force and energy accumulators: value = (double)fixed / SCALE.
  * Integer sums are associative, so forces are bit-identical whatever the thread order. */
 #define CLMD_FIXED_SCALE 4294967296.0 /* 2^32 */
 
 struct clmd_system;
+struct clmd_ffplan;
 struct clmd_nlist;
 struct clmd_dev;
 struct clmd_probe;
 
-/* What a term sees at every evaluation. */
+/* What a term sees at every evaluation. The box is the state's current box (it changes under
+ * a barostat); box_version changes whenever the box does, so a term refreshes what it derives
+ * from the box (kernel arguments, PME's influence function) only then. */
 typedef struct clmd_fenv {
     const struct clmd_system *sys;
-    const clmd_ffopts *opts;
-    struct clmd_nlist *nl;      /* current neighbor list (cutoff methods), else NULL */
+    const struct clmd_ffplan *plan;
+    const double (*box)[3];     /* current box rows (nm); meaningless without one */
+    long box_version;
+    struct clmd_nlist *nl;      /* host pair list (reference path, cutoff methods), else NULL */
     struct clmd_dev *dev;       /* device state, NULL on the reference path */
     struct clmd_probe *probe;   /* may be NULL */
     long step;
@@ -81,16 +87,17 @@ struct clmd_term {
 void clmd_term_destroy(clmd_term **t);
 
 /* Every term's constructor: returns CLMD_OK and *out = NULL when the term does not apply to
- * this system (e.g. no bonds), a term otherwise. Declared here so the list is in one place. */
-int clmd_nonbonded_create(const struct clmd_system *sys, const clmd_ffopts *o, clmd_term **out,
-                          clmd_err *err);
-int clmd_bonded_create(const struct clmd_system *sys, const clmd_ffopts *o, clmd_term **out,
-                       clmd_err *err);
-int clmd_pme_create(const struct clmd_system *sys, const clmd_ffopts *o, clmd_term **out,
-                    clmd_err *err);
-int clmd_gbsa_create(const struct clmd_system *sys, const clmd_ffopts *o, clmd_term **out,
-                     clmd_err *err);
-int clmd_cmap_create(const struct clmd_system *sys, const clmd_ffopts *o, clmd_term **out,
-                     clmd_err *err);
+ * this system (e.g. no bonds), a term otherwise. The plan (ff/plan.h) must outlive the term.
+ * Declared here so the list is in one place. */
+int clmd_nonbonded_create(const struct clmd_system *sys, const struct clmd_ffplan *plan,
+                          clmd_term **out, clmd_err *err);
+int clmd_bonded_create(const struct clmd_system *sys, const struct clmd_ffplan *plan,
+                       clmd_term **out, clmd_err *err);
+int clmd_pme_create(const struct clmd_system *sys, const struct clmd_ffplan *plan,
+                    clmd_term **out, clmd_err *err);
+int clmd_gbsa_create(const struct clmd_system *sys, const struct clmd_ffplan *plan,
+                     clmd_term **out, clmd_err *err);
+int clmd_cmap_create(const struct clmd_system *sys, const struct clmd_ffplan *plan,
+                     clmd_term **out, clmd_err *err);
 
 #endif

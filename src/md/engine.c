@@ -4,50 +4,23 @@
 #include <string.h>
 
 #include "core/mem.h"
-#include "ff/dev.h"
+#include "io/checkpoint.h"
 #include "md/constraints.h"
-#include "md/mdbuf.h"
-#include "md/rng.h"
+#include "md/engine_impl.h"
 #include "md/vsite.h"
 #include "nlist/nlist.h"
+#include "nlist/pairlist.h"
 #include "probe/probe.h"
+#include "state/state.h"
+#include "system/box.h"
+#include "system/molecules.h"
 #include "system/system.h"
 
-enum { MAX_TERMS = 16, WG = 64, E_SLOTS = CLMD_E_NCOMP + 1 /* + kinetic */ };
+#define WG CLMD_ENGINE_WG
+enum { E_SLOTS = CLMD_E_NCOMP + 1 /* + kinetic */ };
 
-struct clmd_engine {
-    const clmd_system *sys;
-    clmd_ffopts ff;
-    clmd_engine_opts eo;
-    clmd_probe *probe;
-    int reference;
-    clmd_term *terms[MAX_TERMS];
-    int nterms;
-    clmd_nlist *nl;
-    int check_disp;       /* the list can go stale (cutoff methods) */
-    long last_build;      /* step of the last list build */
-    long step;
-    int forces_valid;     /* forces in f / on the device belong to the current positions */
-    int dof;
-    uint32_t key[2];      /* Langevin noise key */
-    clmd_constraints *cons; /* NULL without constraints */
-    clmd_vsites *vs;        /* NULL without virtual sites */
-    double energy[CLMD_E_NCOMP], ekin;
-    /* host state (reference path; on the device path x doubles as download scratch) */
-    double *x, *v, *f, *invmass;
-    double *xold;         /* positions before the step: constraint directions (reference) */
-    double *wrap;         /* [3n] lattice vector wrapping each atom into the box at the last list
-                           * build; the force kernels see positions x + wrap (device path) */
-    /* device state */
-    clmd_dev dev;
-    int fp64;
-    size_t mixed_size;    /* bytes of one mixed4 */
-    cl_mem pos, vel, posq_ref, pos_old, pos_shift;
-    cl_mem maxdisp;       /* uint[2]: max squared displacement bits; constraint failure flag */
-    cl_kernel k_kick_drift, k_kick, k_langevin, k_kinetic, k_com;
-    cl_kernel k_kick_full, k_langevin_drift; /* Langevin split around the constraints */
-    char device_desc[900];
-};
+/* Bar to kJ/mol/nm^3: 1e5 Pa * 1e-27 m^3/nm^3 * N_A / 1000. */
+#define CLMD_BAR_TO_KJ_NM3 (6.02214076e23 * 1e-25)
 
 void clmd_engine_opts_defaults(clmd_engine_opts *o)
 {
@@ -64,73 +37,128 @@ void clmd_engine_opts_defaults(clmd_engine_opts *o)
 }
 
 /* Every force term's constructor; each returns no term when it does not apply. */
-typedef int (*term_ctor)(const clmd_system *, const clmd_ffopts *, clmd_term **, clmd_err *);
+typedef int (*term_ctor)(const clmd_system *, const clmd_ffplan *, clmd_term **, clmd_err *);
 static const term_ctor term_ctors[] = {clmd_pme_create, clmd_nonbonded_create, clmd_bonded_create,
                                        clmd_cmap_create, clmd_gbsa_create};
 
-static int build_terms(clmd_engine *e, clmd_err *err)
+static size_t groups(int items) { return (size_t)(items + WG - 1) / WG * WG; }
+
+/* ---- kernel argument binder ---- */
+
+clmd_binder clmd_bind(cl_kernel k, int fp64)
 {
-    for (size_t k = 0; k < sizeof term_ctors / sizeof term_ctors[0]; k++) {
-        clmd_term *t = NULL;
-        int rc = term_ctors[k](e->sys, &e->ff, &t, err);
-        if (rc) return rc;
-        if (t) e->terms[e->nterms++] = t;
-    }
-    return CLMD_OK;
+    clmd_binder b = {k, 0, fp64, CL_SUCCESS};
+    return b;
 }
 
-/* ---- device helpers ---- */
-
-static int upload_list(clmd_engine *e, clmd_err *err)
+void clmd_bind_raw(clmd_binder *b, size_t size, const void *v)
 {
-    clmd_dev *d = &e->dev;
-    clmd_nlist_view v = clmd_nlist_get(e->nl);
-    size_t nent = (size_t)v.jstart[v.nclusters];
-    int rc;
-    PROBE_START(e->probe, P_UPLOAD);
-    if ((size_t)v.nclusters > d->nl_cap_clusters || nent > d->nl_cap_jlist || !d->nl_jlist) {
-        clmd_ocl_release(&d->nl_cluster_atoms);
-        clmd_ocl_release(&d->nl_jstart);
-        clmd_ocl_release(&d->nl_jlist);
-        clmd_ocl_release(&d->nl_jshift);
-        d->nl_cap_clusters = (size_t)v.nclusters + (size_t)v.nclusters / 4 + 16;
-        d->nl_cap_jlist = nent + nent / 4 + 1024;
-        if ((rc = clmd_ocl_alloc(d->ocl, sizeof(int) * CLMD_CLUSTER * d->nl_cap_clusters,
-                                 &d->nl_cluster_atoms, err)) ||
-            (rc = clmd_ocl_alloc(d->ocl, sizeof(int) * (d->nl_cap_clusters + 1), &d->nl_jstart, err)) ||
-            (rc = clmd_ocl_alloc(d->ocl, sizeof(unsigned) * d->nl_cap_jlist, &d->nl_jlist, err)) ||
-            (rc = clmd_ocl_alloc(d->ocl, d->nl_cap_jlist, &d->nl_jshift, err)))
-            return rc;
-    }
-    if ((rc = clmd_ocl_write(d->ocl, d->nl_cluster_atoms, 0,
-                             sizeof(int) * CLMD_CLUSTER * (size_t)v.nclusters, v.cluster_atoms, err)) ||
-        (rc = clmd_ocl_write(d->ocl, d->nl_jstart, 0, sizeof(int) * ((size_t)v.nclusters + 1),
-                             v.jstart, err)) ||
-        (rc = clmd_ocl_write(d->ocl, d->nl_jlist, 0, sizeof(unsigned) * nent, v.jlist, err)) ||
-        (v.jshift && (rc = clmd_ocl_write(d->ocl, d->nl_jshift, 0, nent, v.jshift, err))))
-        return rc;
-    d->nl_nclusters = v.nclusters;
-    d->nl_version++;
-    CL_CHECK(clEnqueueCopyBuffer(clmd_ocl_queue(d->ocl), d->posq, e->posq_ref, 0, 0,
-                                 sizeof(cl_float4) * (size_t)d->npad, 0, NULL, NULL),
-             err);
-    PROBE_STOP(e->probe, P_UPLOAD);
-    return CLMD_OK;
+    cl_int e = clSetKernelArg(b->k, b->next, size, v);
+    if (e != CL_SUCCESS && b->rc == CL_SUCCESS) b->rc = e;
+    b->next++;
 }
 
-/* Reads the mixed-precision positions into e->x. */
-static int download_positions(clmd_engine *e, clmd_err *err)
+void clmd_bind_mem(clmd_binder *b, cl_mem m) { clmd_bind_raw(b, sizeof m, &m); }
+void clmd_bind_int(clmd_binder *b, int v)
 {
-    int n = e->sys->n, rc;
-    void *buf = clmd_alloc(e->mixed_size * (size_t)n);
-    PROBE_START(e->probe, P_DOWNLOAD);
-    rc = clmd_ocl_read(e->dev.ocl, e->pos, 0, e->mixed_size * (size_t)n, buf, err);
-    PROBE_STOP(e->probe, P_DOWNLOAD);
-    for (int i = 0; i < n && !rc; i++)
+    cl_int x = v;
+    clmd_bind_raw(b, sizeof x, &x);
+}
+void clmd_bind_uint(clmd_binder *b, unsigned v)
+{
+    cl_uint x = v;
+    clmd_bind_raw(b, sizeof x, &x);
+}
+void clmd_bind_mixed(clmd_binder *b, double v)
+{
+    if (b->fp64) {
+        cl_double x = v;
+        clmd_bind_raw(b, sizeof x, &x);
+    } else {
+        cl_float x = (float)v;
+        clmd_bind_raw(b, sizeof x, &x);
+    }
+}
+void clmd_bind_mixed4(clmd_binder *b, const double v[4])
+{
+    if (b->fp64) {
+        cl_double4 x = {{v[0], v[1], v[2], v[3]}};
+        clmd_bind_raw(b, sizeof x, &x);
+    } else {
+        cl_float4 x = {{(float)v[0], (float)v[1], (float)v[2], (float)v[3]}};
+        clmd_bind_raw(b, sizeof x, &x);
+    }
+}
+
+int clmd_bind_done(const clmd_binder *b, clmd_err *err)
+{
+    if (b->rc == CL_SUCCESS) return CLMD_OK;
+    char name[128] = "?";
+    clGetKernelInfo(b->k, CL_KERNEL_FUNCTION_NAME, sizeof name, name, NULL);
+    return clmd_err_set(err, CLMD_ERUNTIME, "OpenCL: setting the arguments of kernel %s: %s", name,
+                        clmd_ocl_errstr(b->rc));
+}
+
+/* ---- host <-> device ---- */
+
+static void to_mixed(const clmd_engine *e, const double *a, const double *w, void *buf)
+{
+    int n = e->sys->n;
+    memset(buf, 0, e->mixed_size * (size_t)e->dev.npad);
+    for (int i = 0; i < n; i++) {
+        for (int k = 0; k < 3; k++) {
+            if (e->fp64) ((double *)buf)[4 * i + k] = a[3 * i + k];
+            else ((float *)buf)[4 * i + k] = (float)a[3 * i + k];
+        }
+        if (w) {
+            if (e->fp64) ((double *)buf)[4 * i + 3] = w[i];
+            else ((float *)buf)[4 * i + 3] = (float)w[i];
+        }
+    }
+}
+
+static void from_mixed(const clmd_engine *e, const void *buf, double *a)
+{
+    for (int i = 0; i < e->sys->n; i++)
         for (int k = 0; k < 3; k++)
-            e->x[3 * i + k] = e->fp64 ? ((double *)buf)[4 * i + k] : ((float *)buf)[4 * i + k];
-    clmd_free(buf);
+            a[3 * i + k] = e->fp64 ? ((const double *)buf)[4 * i + k] : ((const float *)buf)[4 * i + k];
+}
+
+int clmd_engine_download_positions(clmd_engine *e, clmd_err *err)
+{
+    if (e->reference) return CLMD_OK;
+    PROBE_START(e->probe, P_DOWNLOAD);
+    int rc = clmd_ocl_read(e->dev.ocl, e->pos, 0, e->mixed_size * (size_t)e->sys->n, e->mixed_host,
+                           err);
+    PROBE_STOP(e->probe, P_DOWNLOAD);
+    if (!rc) from_mixed(e, e->mixed_host, e->st->x);
     return rc;
+}
+
+static int download_velocities(clmd_engine *e, clmd_err *err)
+{
+    if (e->reference) return CLMD_OK;
+    PROBE_START(e->probe, P_DOWNLOAD);
+    int rc = clmd_ocl_read(e->dev.ocl, e->vel, 0, e->mixed_size * (size_t)e->sys->n, e->mixed_host,
+                           err);
+    PROBE_STOP(e->probe, P_DOWNLOAD);
+    if (!rc) from_mixed(e, e->mixed_host, e->st->v);
+    return rc;
+}
+
+/* The state's positions to the device (pos; posq follows from it with the list's wraps). */
+static int upload_positions(clmd_engine *e, clmd_err *err)
+{
+    to_mixed(e, e->st->x, NULL, e->mixed_host);
+    return clmd_ocl_write(e->dev.ocl, e->pos, 0, e->mixed_size * (size_t)e->dev.npad, e->mixed_host,
+                          err);
+}
+
+static int upload_velocities(clmd_engine *e, clmd_err *err)
+{
+    to_mixed(e, e->st->v, e->invmass, e->mixed_host);
+    return clmd_ocl_write(e->dev.ocl, e->vel, 0, e->mixed_size * (size_t)e->dev.npad, e->mixed_host,
+                          err);
 }
 
 static int check_finite(clmd_engine *e, const double *x, clmd_err *err)
@@ -139,178 +167,76 @@ static int check_finite(clmd_engine *e, const double *x, clmd_err *err)
         if (!isfinite(x[i]) || fabs(x[i]) > 1e6)
             return clmd_err_set(err, CLMD_ERUNTIME, "the simulation blew up at step %ld: particle "
                                 "%d has position %g nm (try a smaller timestep, or minimize/"
-                                "equilibrate the input)", e->step, i / 3 + 1, x[i]);
+                                "equilibrate the input)", e->st->step, i / 3 + 1, x[i]);
     return CLMD_OK;
 }
 
-/* Takes the list's per-atom image counts as the wrap of every atom (host copy). */
-static void update_wrap(clmd_engine *e)
-{
-    clmd_nlist_view v = clmd_nlist_get(e->nl);
-    const double(*b)[3] = e->sys->box;
-    for (int i = 0; i < e->sys->n; i++)
-        for (int d = 0; d < 3; d++)
-            e->wrap[3 * i + d] = v.image ? v.image[3 * i] * b[0][d] + v.image[3 * i + 1] * b[1][d] +
-                                               v.image[3 * i + 2] * b[2][d]
-                                         : 0.0;
-}
-
-static int upload_wrap(clmd_engine *e, clmd_err *err)
-{
-    int n = e->sys->n, np = e->dev.npad;
-    void *buf = clmd_calloc(np, e->mixed_size);
-    for (int i = 0; i < n; i++)
-        for (int k = 0; k < 3; k++) {
-            if (e->fp64) ((double *)buf)[4 * i + k] = e->wrap[3 * i + k];
-            else ((float *)buf)[4 * i + k] = (float)e->wrap[3 * i + k];
-        }
-    int rc = clmd_ocl_write(e->dev.ocl, e->pos_shift, 0, e->mixed_size * np, buf, err);
-    clmd_free(buf);
-    return rc;
-}
-
-/* The float pair the force kernels read, for positions x wrapped as at the last build, into
- * buffer `dst` (posq with charges, or the reference copy) and optionally posq_lo. */
-static int upload_posq(clmd_engine *e, const double *x, cl_mem dst, cl_mem dst_lo, clmd_err *err)
-{
-    const clmd_system *s = e->sys;
-    int n = s->n, np = e->dev.npad, rc;
-    cl_float4 *pq = clmd_calloc(np, sizeof *pq), *pl = clmd_calloc(np, sizeof *pl);
-    for (int i = 0; i < n; i++) {
-        for (int k = 0; k < 3; k++) {
-            double xw = x[3 * i + k] + e->wrap[3 * i + k];
-            pq[i].s[k] = (float)xw;
-            if (e->fp64) pl[i].s[k] = (float)(xw - (double)pq[i].s[k]);
-        }
-        pq[i].s[3] = (float)s->charge[i];
-    }
-    /* padding atoms sit far away with no charge */
-    for (int i = n; i < np; i++) pq[i].s[0] = pq[i].s[1] = pq[i].s[2] = 1e4f;
-    rc = clmd_ocl_write(e->dev.ocl, dst, 0, sizeof *pq * np, pq, err);
-    if (!rc && dst_lo) rc = clmd_ocl_write(e->dev.ocl, dst_lo, 0, sizeof *pl * np, pl, err);
-    clmd_free(pq);
-    clmd_free(pl);
-    return rc;
-}
-
-/* With neighbor_skin: auto, each rebuild picks the buffer that minimizes a model of the cost
- * per step: pair work P(s) (the list's lane pairs, growing as (cutoff + s)^3) plus one build
- * (R work units per atom) spread over the steps a list lasts L(s) (atoms move ballistically
- * over a few steps, so L grows in proportion to s). P and L are measured on the list just
- * retired; R is the cost of building the list for one atom in units of one lane pair in the
- * kernel, which depends on the kind of device: ~300 on a CPU device (host and kernels share the
- * cores), ~30000 on a GPU (kernels are fast, the build is on the host). The change per rebuild
- * is limited to x2 or x0.5. The model counts pairs and steps, never time, so runs stay
- * deterministic. */
-static void tune_skin(clmd_engine *e)
-{
-    long lasted = e->step - e->last_build;
-    e->last_build = e->step;
-    if (!e->ff.skin_auto || !e->check_disp || lasted <= 0) return;
-    clmd_nlist_view v = clmd_nlist_get(e->nl);
-    if (v.npairs_in_list <= 0) return;
-    int gpu = !e->reference && clmd_ocl_is_gpu(e->dev.ocl);
-    const double R = gpu ? 30000.0 : 300.0, rc = e->ff.cutoff_nm;
-    const double s0 = clmd_nlist_skin(e->nl), P0 = (double)v.npairs_in_list, L0 = (double)lasted;
-    double best = s0, best_f = INFINITY;
-    for (int k = 0; k <= 72; k++) {
-        double s = 0.04 + 0.005 * k; /* 0.04 .. 0.40 nm */
-        if (s > 2 * s0 || s < 0.5 * s0) continue;
-        double r = (rc + s) / (rc + s0);
-        double f = P0 * r * r * r + R * e->sys->n / (L0 * s / s0);
-        if (f < best_f) {
-            best_f = f;
-            best = s;
-        }
-    }
-    if (best != s0) clmd_nlist_set_skin(e->nl, best);
-}
-
-static int rebuild_list(clmd_engine *e, clmd_err *err)
+/* Builds the pair list from the state's positions (on the device, downloaded first). */
+int clmd_engine_rebuild_list(clmd_engine *e, clmd_err *err)
 {
     int rc;
-    if ((rc = check_finite(e, e->x, err))) return rc;
-    tune_skin(e);
-    PROBE_START(e->probe, P_NLIST_BUILD);
-    rc = clmd_nlist_build(e->nl, e->x, err);
-    PROBE_STOP(e->probe, P_NLIST_BUILD);
-    clmd_probe_count(e->probe, "nlist_builds", 1);
-    if (rc) return rc;
-    if (e->reference) return CLMD_OK;
-    /* positions re-wrapped as at this build: the list's entry images refer to them */
-    update_wrap(e);
-    PROBE_START(e->probe, P_UPLOAD);
-    rc = upload_wrap(e, err);
-    if (!rc) rc = upload_posq(e, e->x, e->dev.posq, e->dev.posq_lo, err);
-    PROBE_STOP(e->probe, P_UPLOAD);
-    return rc ? rc : upload_list(e, err);
+    if ((rc = clmd_engine_download_positions(e, err)) || (rc = check_finite(e, e->st->x, err)))
+        return rc;
+    e->last_d2 = 0;
+    return clmd_pairlist_build(e->pl, e->st->x, e->st->box, e->st->step, err);
 }
 
-static int upload_state(clmd_engine *e, const double *x, const double *v, clmd_err *err)
+/* Reads the displacement / failure flags (one small blocking read). */
+static int read_flags(clmd_engine *e, cl_uint flags[2], clmd_err *err)
 {
-    int n = e->sys->n, np = e->dev.npad, rc = CLMD_OK;
-    if (x) {
-        void *pm = clmd_calloc(np, e->mixed_size);
-        for (int i = 0; i < n; i++)
-            for (int k = 0; k < 3; k++) {
-                if (e->fp64) ((double *)pm)[4 * i + k] = x[3 * i + k];
-                else ((float *)pm)[4 * i + k] = (float)x[3 * i + k];
-            }
-        rc = upload_posq(e, x, e->dev.posq, e->dev.posq_lo, err);
-        if (!rc) rc = clmd_ocl_write(e->dev.ocl, e->pos, 0, e->mixed_size * np, pm, err);
-        clmd_free(pm);
-    }
-    if (v && !rc) {
-        void *vm = clmd_calloc(np, e->mixed_size);
-        for (int i = 0; i < n; i++) {
-            for (int k = 0; k < 3; k++) {
-                if (e->fp64) ((double *)vm)[4 * i + k] = v[3 * i + k];
-                else ((float *)vm)[4 * i + k] = (float)v[3 * i + k];
-            }
-            if (e->fp64) ((double *)vm)[4 * i + 3] = e->invmass[i];
-            else ((float *)vm)[4 * i + 3] = (float)e->invmass[i];
-        }
-        rc = clmd_ocl_write(e->dev.ocl, e->vel, 0, e->mixed_size * np, vm, err);
-        clmd_free(vm);
-    }
+    PROBE_START(e->probe, P_NLIST_CHECK);
+    int rc = clmd_ocl_read(e->dev.ocl, e->flags, 0, sizeof(cl_uint) * 2, flags, err);
+    PROBE_STOP(e->probe, P_NLIST_CHECK);
+    if (!rc && flags[1])
+        rc = clmd_err_set(err, CLMD_ERUNTIME, "step %ld: the constraints could not be satisfied "
+                          "(SHAKE did not converge to relative tolerance %g or a water's geometry "
+                          "broke): the simulation blew up; try a smaller timestep",
+                          e->st->step, e->eo.constraint_tol);
     return rc;
 }
 
-/* verlet_kick's arguments: v += kick F/m (kick = dt/2 for Verlet, dt for the Langevin kick). */
-static int set_kick_args(clmd_engine *e, cl_kernel k, double kick, clmd_err *err)
+int clmd_engine_update_list(clmd_engine *e, clmd_err *err)
 {
-    /* the kernel applies half its step argument */
-    cl_double step_d = 2 * kick;
-    cl_float step_f = (float)step_d;
-    int n = e->sys->n;
-    CLMD_ARG(k, 0, e->vel, err);
-    CLMD_ARG(k, 1, e->dev.force, err);
-    CLMD_ARG(k, 2, n, err);
-    CLMD_ARG(k, 3, e->dev.npad, err);
-    CL_CHECK(e->fp64 ? clSetKernelArg(k, 4, sizeof step_d, &step_d)
-                     : clSetKernelArg(k, 4, sizeof step_f, &step_f), err);
+    int rc;
+    if (e->reference) {
+        if (!clmd_pairlist_checks(e->pl)) return CLMD_OK;
+        PROBE_START(e->probe, P_NLIST_CHECK);
+        int stale = clmd_pairlist_stale_host(e->pl, e->st->x);
+        PROBE_STOP(e->probe, P_NLIST_CHECK);
+        return stale ? clmd_engine_rebuild_list(e, err) : CLMD_OK;
+    }
+    if (!clmd_pairlist_checks(e->pl) && !e->cons) return CLMD_OK;
+    cl_uint flags[2];
+    if ((rc = read_flags(e, flags, err))) return rc;
+    float d2;
+    memcpy(&d2, &flags[0], sizeof d2);
+    e->last_d2 = d2;
+    if (clmd_pairlist_stale_d2(e->pl, d2)) return clmd_engine_rebuild_list(e, err);
     return CLMD_OK;
 }
+
+int clmd_engine_build_vsites(clmd_engine *e, clmd_err *err)
+{
+    if (!e->vs) return CLMD_OK;
+    if (!e->reference) return clmd_vsites_enqueue_build(e->vs, err);
+    PROBE_START(e->probe, P_VSITE_BUILD);
+    clmd_vsites_build_ref(e->vs, e->st->x);
+    PROBE_STOP(e->probe, P_VSITE_BUILD);
+    return CLMD_OK;
+}
+
+/* ---- set-up ---- */
 
 static int setup_device(clmd_engine *e, clmd_err *err)
 {
     const clmd_system *s = e->sys;
     clmd_dev *d = &e->dev;
     int rc;
-    if ((rc = clmd_ocl_open(e->eo.device, e->probe, &d->ocl, err))) return rc;
-    snprintf(e->device_desc, sizeof e->device_desc, "%s", clmd_ocl_description(d->ocl));
     d->n = s->n;
     d->npad = (s->n + 63) / 64 * 64;
-    d->periodic = s->periodic && e->ff.method != CLMD_NB_NOCUTOFF;
-    d->triclinic = d->periodic && !clmd_system_box_is_rectangular(s);
-    if (d->periodic) clmd_dev_set_box(d, s->box);
-    {
-        cl_float4 table[54];
-        clmd_dev_shift_table(s->box, table);
-        if ((rc = clmd_ocl_alloc(d->ocl, sizeof table, &d->shift_table, err)) ||
-            (rc = clmd_ocl_write(d->ocl, d->shift_table, 0, sizeof table, table, err)))
-            return rc;
-    }
+    d->periodic = e->plan.periodic;
+    d->triclinic = d->periodic && !clmd_box_is_rectangular(e->st->box);
+    clmd_dev_set_box(d, e->st->box, e->st->box_version);
     cl_device_fp_config fp = 0;
     clGetDeviceInfo(clmd_ocl_device(d->ocl), CL_DEVICE_DOUBLE_FP_CONFIG, sizeof fp, &fp, NULL);
     e->fp64 = fp != 0;
@@ -322,105 +248,52 @@ static int setup_device(clmd_engine *e, clmd_err *err)
         (rc = clmd_ocl_alloc(d->ocl, sizeof(cl_long) * E_SLOTS, &d->energy, err)) ||
         (rc = clmd_ocl_alloc(d->ocl, e->mixed_size * np, &e->pos, err)) ||
         (rc = clmd_ocl_alloc(d->ocl, e->mixed_size * np, &e->vel, err)) ||
-        (rc = clmd_ocl_alloc(d->ocl, sizeof(cl_float4) * np, &e->posq_ref, err)) ||
-        (rc = clmd_ocl_alloc(d->ocl, sizeof(cl_uint) * 2, &e->maxdisp, err)) ||
-        (rc = clmd_ocl_alloc(d->ocl, e->mixed_size * np, &e->pos_shift, err)) ||
-        (rc = clmd_ocl_zero(d->ocl, e->maxdisp, sizeof(cl_uint) * 2, err)))
+        (rc = clmd_ocl_alloc(d->ocl, sizeof(cl_uint) * 2, &e->flags, err)) ||
+        (rc = clmd_ocl_zero(d->ocl, e->flags, sizeof(cl_uint) * 2, err)) ||
+        (rc = clmd_ocl_zero(d->ocl, d->force, sizeof(cl_long) * 3 * np, err)) ||
+        (rc = clmd_ocl_zero(d->ocl, d->energy, sizeof(cl_long) * E_SLOTS, err)))
         return rc;
     if (e->cons && (rc = clmd_ocl_alloc(d->ocl, e->mixed_size * np, &e->pos_old, err))) return rc;
-    update_wrap(e);
-    if ((rc = upload_wrap(e, err))) return rc;
+    e->mixed_host = clmd_calloc(np, e->mixed_size);
+    CLMD_NEW(e->force_host, 3 * np);
+    /* charges ride in posq.w and never change; the xyz parts are written from pos */
+    {
+        cl_float4 *pq = clmd_calloc(np, sizeof *pq);
+        for (int i = 0; i < s->n; i++) pq[i].s[3] = (float)s->charge[i];
+        /* padding atoms sit far away with no charge */
+        for (size_t i = (size_t)s->n; i < np; i++) pq[i].s[0] = pq[i].s[1] = pq[i].s[2] = 1e4f;
+        rc = clmd_ocl_write(d->ocl, d->posq, 0, sizeof *pq * np, pq, err);
+        if (!rc) rc = clmd_ocl_zero(d->ocl, d->posq_lo, sizeof *pq * np, err);
+        clmd_free(pq);
+        if (rc) return rc;
+    }
+    if ((rc = upload_positions(e, err)) || (rc = upload_velocities(e, err))) return rc;
+    if ((rc = clmd_pairlist_setup_device(e->pl, d, e->pos, e->fp64, err))) return rc;
 
     char defs[256];
     snprintf(defs, sizeof defs, "#define HAVE_FP64 %d\n#define WG %d\n", e->fp64, WG);
     cl_program prog;
     if ((rc = clmd_ocl_program(d->ocl, "integrate.cl", defs, &prog, err)) ||
-        (rc = clmd_ocl_kernel(d->ocl, prog, "verlet_kick_drift", &e->k_kick_drift, err)) ||
-        (rc = clmd_ocl_kernel(d->ocl, prog, "verlet_kick", &e->k_kick, err)) ||
-        (rc = clmd_ocl_kernel(d->ocl, prog, "langevin_middle", &e->k_langevin, err)) ||
-        (rc = clmd_ocl_kernel(d->ocl, prog, "kinetic", &e->k_kinetic, err)) ||
-        (rc = clmd_ocl_kernel(d->ocl, prog, "remove_com", &e->k_com, err)))
+        (rc = clmd_ocl_kernel(d->ocl, prog, "kinetic", &e->k_kinetic, err)))
         return rc;
-    if (e->cons && ((rc = clmd_ocl_kernel(d->ocl, prog, "verlet_kick", &e->k_kick_full, err)) ||
-                    (rc = clmd_ocl_kernel(d->ocl, prog, "langevin_drift", &e->k_langevin_drift, err))))
-        return rc;
+    clmd_binder b = clmd_bind(e->k_kinetic, e->fp64);
+    clmd_bind_mem(&b, e->vel);
+    clmd_bind_int(&b, s->n);
+    clmd_bind_mem(&b, d->energy);
+    clmd_bind_int(&b, CLMD_E_NCOMP);
+    if ((rc = clmd_bind_done(&b, err))) return rc;
 
-    /* static kernel arguments */
-    int n = s->n;
-    cl_double dt_d = e->eo.dt_ps;
-    cl_float dt_f = (float)e->eo.dt_ps;
-    double a = exp(-e->eo.friction_per_ps * e->eo.dt_ps);
-    double b_kt = sqrt((1 - a * a) * CLMD_BOLTZMANN * e->eo.temperature_K);
-    cl_double a_d = a, bkt_d = b_kt;
-    cl_float a_f = (float)a, bkt_f = (float)b_kt;
-    cl_uint2 key = {{e->key[0], e->key[1]}};
-#define MIXED_ARG(k, i, dval, fval) \
-    CL_CHECK(e->fp64 ? clSetKernelArg(k, i, sizeof dval, &dval) : clSetKernelArg(k, i, sizeof fval, &fval), err)
-    cl_kernel k = e->k_kick_drift;
-    CLMD_ARG(k, 0, d->posq, err);
-    CLMD_ARG(k, 1, d->posq_lo, err);
-    CLMD_ARG(k, 2, e->pos, err);
-    CLMD_ARG(k, 3, e->vel, err);
-    CLMD_ARG(k, 4, d->force, err);
-    CLMD_ARG(k, 5, n, err);
-    CLMD_ARG(k, 6, d->npad, err);
-    MIXED_ARG(k, 7, dt_d, dt_f);
-    CLMD_ARG(k, 8, e->posq_ref, err);
-    CLMD_ARG(k, 9, e->maxdisp, err);
-    CLMD_ARG(k, 10, e->pos_shift, err);
-    if ((rc = set_kick_args(e, e->k_kick, 0.5 * e->eo.dt_ps, err))) return rc;
-    k = e->k_langevin;
-    CLMD_ARG(k, 0, d->posq, err);
-    CLMD_ARG(k, 1, d->posq_lo, err);
-    CLMD_ARG(k, 2, e->pos, err);
-    CLMD_ARG(k, 3, e->vel, err);
-    CLMD_ARG(k, 4, d->force, err);
-    CLMD_ARG(k, 5, n, err);
-    CLMD_ARG(k, 6, d->npad, err);
-    MIXED_ARG(k, 7, dt_d, dt_f);
-    MIXED_ARG(k, 8, a_d, a_f);
-    MIXED_ARG(k, 9, bkt_d, bkt_f);
-    CLMD_ARG(k, 10, key, err);
-    CLMD_ARG(k, 13, e->posq_ref, err);
-    CLMD_ARG(k, 14, e->maxdisp, err);
-    CLMD_ARG(k, 15, e->pos_shift, err);
-    if (e->cons) {
-        /* the full Langevin kick: verlet_kick with a kick of dt */
-        if ((rc = set_kick_args(e, e->k_kick_full, e->eo.dt_ps, err))) return rc;
-        k = e->k_langevin_drift;
-        CLMD_ARG(k, 0, d->posq, err);
-        CLMD_ARG(k, 1, d->posq_lo, err);
-        CLMD_ARG(k, 2, e->pos, err);
-        CLMD_ARG(k, 3, e->vel, err);
-        CLMD_ARG(k, 4, n, err);
-        MIXED_ARG(k, 5, dt_d, dt_f);
-        MIXED_ARG(k, 6, a_d, a_f);
-        MIXED_ARG(k, 7, bkt_d, bkt_f);
-        CLMD_ARG(k, 8, key, err);
-        CLMD_ARG(k, 11, e->posq_ref, err);
-        CLMD_ARG(k, 12, e->maxdisp, err);
-        CLMD_ARG(k, 13, e->pos_shift, err);
-    }
-#undef MIXED_ARG
-    int slot = CLMD_E_NCOMP;
-    k = e->k_kinetic;
-    CLMD_ARG(k, 0, e->vel, err);
-    CLMD_ARG(k, 1, n, err);
-    CLMD_ARG(k, 2, d->energy, err);
-    CLMD_ARG(k, 3, slot, err);
-    k = e->k_com;
-    CLMD_ARG(k, 0, e->vel, err);
-    CLMD_ARG(k, 1, n, err);
-
-    clmd_mdbuf mb = {d->ocl, e->fp64, n, d->npad, e->pos, e->pos_old, e->vel, d->posq, d->posq_lo,
-                     e->posq_ref, e->pos_shift, e->maxdisp, d->force};
-    if (e->cons && (rc = clmd_constraints_setup_device(e->cons, &mb, err))) return rc;
-    if (e->vs && (rc = clmd_vsites_setup_device(e->vs, &mb, err))) return rc;
-    /* sites placed by the device kernel from the start, as after set_positions, so a restarted
-     * run sees the same bits */
-    if ((rc = upload_state(e, e->x, e->v, err))) return rc;
-    if (e->vs && (rc = clmd_vsites_enqueue_build(e->vs, err))) return rc;
-    clmd_fenv env = {s, &e->ff, e->nl, d, e->probe, 0};
+    e->mb = (clmd_mdbuf){d->ocl, e->fp64, s->n, d->npad, e->pos, e->pos_old, e->vel, d->posq,
+                         d->posq_lo, clmd_pairlist_posq_ref(e->pl), clmd_pairlist_pos_shift(e->pl),
+                         e->flags, d->force};
+    if (e->cons && (rc = clmd_constraints_setup_device(e->cons, &e->mb, err))) return rc;
+    if (e->vs && (rc = clmd_vsites_setup_device(e->vs, &e->mb, err))) return rc;
+    if ((rc = e->integ->ops->setup_device(e->integ, e, err))) return rc;
+    for (int h = 0; h < e->nhooks; h++)
+        if (e->hooks[h]->ops->setup_device && (rc = e->hooks[h]->ops->setup_device(e->hooks[h], e, err)))
+            return rc;
+    clmd_fenv env = {s, &e->plan, e->st->box, e->st->box_version, clmd_pairlist_host(e->pl), d,
+                     e->probe, e->st->step};
     for (int t = 0; t < e->nterms; t++)
         if (e->terms[t]->ops->setup_device &&
             (rc = e->terms[t]->ops->setup_device(e->terms[t], &env, err)))
@@ -437,49 +310,51 @@ int clmd_engine_create(const clmd_system *sys, const clmd_ffopts *ff, const clmd
     *out = NULL;
     clmd_engine *e = clmd_alloc(sizeof *e);
     e->sys = sys;
-    e->ff = *ff;
     e->eo = *eo;
     e->probe = probe;
     e->reference = strcmp(eo->device, "reference") == 0;
     e->dof = clmd_system_dof(sys, eo->remove_com);
-    clmd_seed_key(eo->seed, e->key);
     int n = sys->n, rc;
-    CLMD_NEW(e->x, 3 * n);
-    CLMD_NEW(e->v, 3 * n);
+    PROBE_START(probe, P_SETUP);
+    if ((rc = clmd_ffplan_make(sys, ff, &e->plan, err))) goto fail;
+    e->st = clmd_state_create(sys);
+    clmd_state_set_thermostat(e->st, eo->temperature_K, eo->friction_per_ps, eo->seed);
+    e->mols = clmd_molecules_create(sys);
     CLMD_NEW(e->f, 3 * n);
     CLMD_NEW(e->invmass, n);
-    CLMD_NEW(e->wrap, 3 * n);
-    memcpy(e->x, sys->x, sizeof(double) * 3 * (size_t)n);
-    if (sys->v) memcpy(e->v, sys->v, sizeof(double) * 3 * (size_t)n);
     for (int i = 0; i < n; i++) e->invmass[i] = sys->mass[i] > 0 ? 1 / sys->mass[i] : 0;
-
-    PROBE_START(probe, P_SETUP);
-    if ((rc = build_terms(e, err))) goto fail;
+    for (size_t k = 0; k < sizeof term_ctors / sizeof term_ctors[0]; k++) {
+        clmd_term *t = NULL;
+        if ((rc = term_ctors[k](sys, &e->plan, &t, err))) goto fail;
+        if (t) e->terms[e->nterms++] = t;
+    }
     if ((rc = clmd_constraints_create(sys, eo->constraint_tol, 1, &e->cons, err)) ||
         (rc = clmd_vsites_create(sys, &e->vs, err)))
         goto fail;
     if (e->cons) CLMD_NEW(e->xold, 3 * n);
+    e->integ = eo->integrator == CLMD_VERLET ? clmd_verlet_create() : clmd_langevin_create();
+    if (eo->remove_com && eo->com_interval > 0)
+        e->hooks[e->nhooks++] = clmd_com_remover_create(eo->com_interval);
     /* forces are always evaluated at sites placed from their parents, whatever the input held */
-    if (e->vs) clmd_vsites_build_ref(e->vs, e->x);
-    if (ff->method == CLMD_NB_NOCUTOFF) {
-        /* every pair, once: an open list that never goes stale */
-        rc = clmd_nlist_create(sys, 0, 1e6, 1e6, &e->nl, err);
-    } else {
-        e->check_disp = 1;
-        rc = clmd_nlist_create(sys, sys->periodic, ff->cutoff_nm, ff->skin_nm, &e->nl, err);
-    }
-    if (rc) goto fail;
-    if ((rc = check_finite(e, e->x, err))) goto fail;
-    PROBE_START(probe, P_NLIST_BUILD);
-    rc = clmd_nlist_build(e->nl, e->x, err);
-    PROBE_STOP(probe, P_NLIST_BUILD);
-    if (rc) goto fail;
+    if (e->vs) clmd_vsites_build_ref(e->vs, e->st->x);
+    if ((rc = check_finite(e, e->st->x, err))) goto fail;
     if (e->reference) {
         snprintf(e->device_desc, sizeof e->device_desc, "reference (double-precision CPU)");
     } else {
-        if ((rc = setup_device(e, err))) goto fail;
-        if ((rc = upload_list(e, err))) goto fail;
+        if ((rc = clmd_ocl_open(eo->device, probe, &e->dev.ocl, err))) goto fail;
+        snprintf(e->device_desc, sizeof e->device_desc, "%s", clmd_ocl_description(e->dev.ocl));
     }
+    /* the list's cost model depends on the kind of device */
+    if ((rc = clmd_pairlist_create(sys, &e->plan, e->mols,
+                                   !e->reference && clmd_ocl_is_gpu(e->dev.ocl), probe, &e->pl,
+                                   err)))
+        goto fail;
+    if (!e->reference && (rc = setup_device(e, err))) goto fail;
+    rc = clmd_pairlist_build(e->pl, e->st->x, e->st->box, 0, err);
+    /* on the device, sites placed by the kernel from the start, as after set_positions, so a
+     * restarted run sees the same bits */
+    if (!rc && !e->reference) rc = clmd_engine_build_vsites(e, err);
+    if (rc) goto fail;
     PROBE_STOP(probe, P_SETUP);
     *out = e;
     return CLMD_OK;
@@ -489,46 +364,67 @@ fail:
     return rc;
 }
 
+int clmd_engine_add_hook(clmd_engine *e, clmd_hook *h, clmd_err *err)
+{
+    if (e->nhooks == CLMD_ENGINE_MAX_HOOKS) {
+        clmd_hook_destroy(&h);
+        return clmd_err_set(err, CLMD_ERUNTIME, "too many step hooks");
+    }
+    e->hooks[e->nhooks++] = h;
+    if (!e->reference && h->ops->setup_device) return h->ops->setup_device(h, e, err);
+    return CLMD_OK;
+}
+
 void clmd_engine_destroy(clmd_engine **pe)
 {
     if (!pe || !*pe) return;
     clmd_engine *e = *pe;
     if (e->dev.ocl) clmd_ocl_finish(e->dev.ocl, NULL);
     for (int t = 0; t < e->nterms; t++) clmd_term_destroy(&e->terms[t]);
-    clmd_nlist_destroy(&e->nl);
+    for (int h = 0; h < e->nhooks; h++) clmd_hook_destroy(&e->hooks[h]);
+    clmd_engine_snapshot_destroy(&e->psnap);
+    clmd_integrator_destroy(&e->integ);
+    clmd_pairlist_destroy(&e->pl);
     clmd_constraints_destroy(&e->cons);
     clmd_vsites_destroy(&e->vs);
-    cl_kernel ks[] = {e->k_kick_drift, e->k_kick, e->k_langevin, e->k_kinetic, e->k_com,
-                      e->k_kick_full, e->k_langevin_drift};
-    for (size_t i = 0; i < sizeof ks / sizeof ks[0]; i++)
-        if (ks[i]) clReleaseKernel(ks[i]);
+    if (e->k_kinetic) clReleaseKernel(e->k_kinetic);
+    if (e->k_scale) clReleaseKernel(e->k_scale);
     clmd_dev *d = &e->dev;
-    cl_mem *ms[] = {&d->shift_table, &d->nl_jshift, &d->posq, &d->posq_lo, &d->force, &d->energy, &d->nl_cluster_atoms, &d->nl_jstart,
-                    &d->nl_jlist, &e->pos, &e->vel, &e->posq_ref, &e->pos_shift, &e->maxdisp, &e->pos_old};
+    cl_mem *ms[] = {&d->posq, &d->posq_lo, &d->force, &d->energy, &e->pos, &e->vel, &e->flags,
+                    &e->pos_old, &e->mol_start, &e->mol_atoms};
     for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++) clmd_ocl_release(ms[i]);
     clmd_ocl_close(&d->ocl);
-    clmd_free(e->x);
-    clmd_free(e->v);
+    clmd_molecules_destroy(&e->mols);
+    clmd_state_destroy(&e->st);
     clmd_free(e->f);
     clmd_free(e->invmass);
-    clmd_free(e->wrap);
     clmd_free(e->xold);
+    clmd_free(e->mixed_host);
+    clmd_free(e->force_host);
     clmd_free(e);
     *pe = NULL;
 }
 
 /* ---- force evaluation ---- */
 
+static clmd_fenv force_env(clmd_engine *e)
+{
+    clmd_fenv env = {e->sys, &e->plan, e->st->box, e->st->box_version, clmd_pairlist_host(e->pl),
+                     e->reference ? NULL : &e->dev, e->probe, e->st->step};
+    return env;
+}
+
 static int forces_device(clmd_engine *e, int want_energy, clmd_err *err)
 {
     clmd_dev *d = &e->dev;
     int rc;
+    if (d->box_version != e->st->box_version) clmd_dev_set_box(d, e->st->box, e->st->box_version);
     PROBE_START(e->probe, P_FORCE_CLEAR);
     rc = clmd_ocl_zero(d->ocl, d->force, sizeof(cl_long) * 3 * (size_t)d->npad, err);
     if (!rc && want_energy) rc = clmd_ocl_zero(d->ocl, d->energy, sizeof(cl_long) * E_SLOTS, err);
     PROBE_STOP(e->probe, P_FORCE_CLEAR);
     if (rc) return rc;
-    clmd_fenv env = {e->sys, &e->ff, e->nl, d, e->probe, e->step};
+    clmd_fenv env = force_env(e);
     for (int t = 0; t < e->nterms; t++)
         if ((rc = e->terms[t]->ops->enqueue(e->terms[t], &env, want_energy, err))) return rc;
     for (int t = 0; t < e->nterms; t++)
@@ -542,9 +438,9 @@ static int forces_reference(clmd_engine *e, clmd_err *err)
 {
     memset(e->f, 0, sizeof(double) * 3 * (size_t)e->sys->n);
     memset(e->energy, 0, sizeof e->energy);
-    clmd_fenv env = {e->sys, &e->ff, e->nl, NULL, e->probe, e->step};
+    clmd_fenv env = force_env(e);
     for (int t = 0; t < e->nterms; t++) {
-        int rc = e->terms[t]->ops->reference(e->terms[t], &env, e->x, e->f, e->energy, err);
+        int rc = e->terms[t]->ops->reference(e->terms[t], &env, e->st->x, e->f, e->energy, err);
         if (rc) return rc;
     }
     if (e->vs) {
@@ -555,8 +451,9 @@ static int forces_reference(clmd_engine *e, clmd_err *err)
     return CLMD_OK;
 }
 
-static int read_energies(clmd_engine *e, clmd_err *err)
+int clmd_engine_read_energies(clmd_engine *e, clmd_err *err)
 {
+    if (e->reference) return CLMD_OK;
     cl_long buf[E_SLOTS];
     PROBE_START(e->probe, P_DOWNLOAD);
     int rc = clmd_ocl_read(e->dev.ocl, e->dev.energy, 0, sizeof buf, buf, err);
@@ -570,212 +467,67 @@ static int read_energies(clmd_engine *e, clmd_err *err)
 static double kinetic_reference(const clmd_engine *e)
 {
     double k = 0;
+    const double *v = e->st->v;
     for (int i = 0; i < e->sys->n; i++)
         if (e->invmass[i] > 0)
-            k += 0.5 * (e->v[3 * i] * e->v[3 * i] + e->v[3 * i + 1] * e->v[3 * i + 1] +
-                        e->v[3 * i + 2] * e->v[3 * i + 2]) / e->invmass[i];
+            k += 0.5 * (v[3 * i] * v[3 * i] + v[3 * i + 1] * v[3 * i + 1] + v[3 * i + 2] * v[3 * i + 2]) /
+                 e->invmass[i];
     return k;
 }
 
-static void remove_com_reference(clmd_engine *e)
+int clmd_engine_forces(clmd_engine *e, int want_energy, clmd_err *err)
 {
-    double p[3] = {0, 0, 0}, m = 0;
-    for (int i = 0; i < e->sys->n; i++) {
-        if (e->invmass[i] == 0) continue;
-        double mi = 1 / e->invmass[i];
-        for (int k = 0; k < 3; k++) p[k] += mi * e->v[3 * i + k];
-        m += mi;
-    }
-    if (m == 0) return;
-    for (int i = 0; i < e->sys->n; i++)
-        if (e->invmass[i] != 0)
-            for (int k = 0; k < 3; k++) e->v[3 * i + k] -= p[k] / m;
+    if (e->forces_valid && (!want_energy || e->energy_valid)) return CLMD_OK;
+    int rc = e->reference ? forces_reference(e, err) : forces_device(e, want_energy, err);
+    if (rc) return rc;
+    e->forces_valid = 1;
+    e->energy_valid = want_energy || e->reference;
+    return CLMD_OK;
 }
 
-static int ensure_forces(clmd_engine *e, int want_energy, clmd_err *err)
+/* Kinetic energy into e->ekin and the potential energies into e->energy (device: one read). */
+static int finish_energies(clmd_engine *e, clmd_err *err)
 {
-    if (e->forces_valid && !want_energy) return CLMD_OK;
-    int rc = e->reference ? forces_reference(e, err) : forces_device(e, want_energy, err);
-    if (!rc) e->forces_valid = 1;
-    return rc;
+    if (e->reference) {
+        e->ekin = kinetic_reference(e);
+        return CLMD_OK;
+    }
+    int rc = clmd_ocl_launch(e->dev.ocl, e->k_kinetic, groups(e->sys->n), WG, P_ENERGY, err);
+    return rc ? rc : clmd_engine_read_energies(e, err);
 }
 
 /* ---- stepping ---- */
 
-static int constrain_positions_reference(clmd_engine *e, clmd_err *err)
+static int step_one(clmd_engine *e, int want_energy, clmd_err *err)
 {
-    PROBE_START(e->probe, P_CONSTRAINTS);
-    int rc = clmd_constraints_positions_ref(e->cons, e->xold, e->x, e->v, e->eo.dt_ps, err);
-    PROBE_STOP(e->probe, P_CONSTRAINTS);
-    return rc ? clmd_err_prefix(err, "step %ld: ", e->step) : CLMD_OK;
-}
-
-static int constrain_velocities_reference(clmd_engine *e, clmd_err *err)
-{
-    PROBE_START(e->probe, P_CONSTRAINTS);
-    int rc = clmd_constraints_velocities_ref(e->cons, e->x, e->v, e->eo.dt_ps, err);
-    PROBE_STOP(e->probe, P_CONSTRAINTS);
-    return rc ? clmd_err_prefix(err, "step %ld: ", e->step) : CLMD_OK;
-}
-
-static void build_vsites_reference(clmd_engine *e)
-{
-    PROBE_START(e->probe, P_VSITE_BUILD);
-    clmd_vsites_build_ref(e->vs, e->x);
-    PROBE_STOP(e->probe, P_VSITE_BUILD);
-}
-
-/* Order of one step, as OpenMM's integrators with constraints:
- *   Verlet    v += dt/2 F/m; x += dt v; SHAKE x (directions of the old x), v += shift/dt;
- *             sites; forces; v += dt/2 F/m; RATTLE v.
- *   Langevin  v += dt F/m; RATTLE v; x += dt/2 v; O step; x += dt/2 v; SHAKE x, v += shift/dt;
- *             sites; forces. */
-static int step_reference(clmd_engine *e, int want_energy, clmd_err *err)
-{
-    const int n = e->sys->n;
-    const double dt = e->eo.dt_ps;
     int rc;
-    if (e->cons) memcpy(e->xold, e->x, sizeof(double) * 3 * (size_t)n);
-    PROBE_START(e->probe, P_INTEGRATE);
-    if (e->eo.integrator == CLMD_VERLET) {
-        for (int i = 0; i < n; i++)
-            for (int k = 0; k < 3; k++) {
-                e->v[3 * i + k] += 0.5 * dt * e->invmass[i] * e->f[3 * i + k];
-                if (e->invmass[i] != 0) e->x[3 * i + k] += dt * e->v[3 * i + k];
-            }
-    } else {
-        double a = exp(-e->eo.friction_per_ps * dt);
-        double b_kt = sqrt((1 - a * a) * CLMD_BOLTZMANN * e->eo.temperature_K);
-        if (e->cons) {
-            for (int i = 0; i < 3 * n; i++) e->v[i] += dt * e->invmass[i / 3] * e->f[i];
-            PROBE_STOP(e->probe, P_INTEGRATE);
-            if ((rc = constrain_velocities_reference(e, err))) return rc;
-            PROBE_START(e->probe, P_INTEGRATE);
-        }
-        for (int i = 0; i < n; i++) {
-            if (e->invmass[i] == 0) continue;
-            double g[3];
-            clmd_gaussian3(e->key, (uint32_t)i, (uint64_t)e->step, g);
-            double sd = b_kt * sqrt(e->invmass[i]);
-            for (int k = 0; k < 3; k++) {
-                double *v = &e->v[3 * i + k], *x = &e->x[3 * i + k];
-                if (!e->cons) *v += dt * e->invmass[i] * e->f[3 * i + k];
-                *x += 0.5 * dt * *v;
-                *v = a * *v + sd * g[k];
-                *x += 0.5 * dt * *v;
-            }
-        }
-    }
-    PROBE_STOP(e->probe, P_INTEGRATE);
-    if (e->cons && (rc = constrain_positions_reference(e, err))) return rc;
-    if (e->vs) build_vsites_reference(e);
-    e->step++;
-    e->forces_valid = 0;
-    if (e->check_disp) {
-        PROBE_START(e->probe, P_NLIST_CHECK);
-        int stale = clmd_nlist_needs_rebuild(e->nl, e->x);
-        PROBE_STOP(e->probe, P_NLIST_CHECK);
-        if (stale && (rc = rebuild_list(e, err))) return rc;
-    }
-    if ((rc = ensure_forces(e, want_energy, err))) return rc;
-    if (e->eo.integrator == CLMD_VERLET) {
-        PROBE_START(e->probe, P_INTEGRATE);
-        for (int i = 0; i < 3 * n; i++) e->v[i] += 0.5 * dt * e->invmass[i / 3] * e->f[i];
-        PROBE_STOP(e->probe, P_INTEGRATE);
-        if (e->cons && (rc = constrain_velocities_reference(e, err))) return rc;
-    }
-    if (e->eo.remove_com && e->eo.com_interval > 0 && e->step % e->eo.com_interval == 0)
-        remove_com_reference(e);
-    if (want_energy) e->ekin = kinetic_reference(e);
-    return CLMD_OK;
-}
-
-/* pos_old = pos: the directions the position constraints keep. */
-static int save_old_positions(clmd_engine *e, clmd_err *err)
-{
-    CL_CHECK(clEnqueueCopyBuffer(clmd_ocl_queue(e->dev.ocl), e->pos, e->pos_old, 0, 0,
-                                 e->mixed_size * (size_t)e->sys->n, 0, NULL, NULL),
-             err);
-    return CLMD_OK;
-}
-
-/* Reads the displacement / failure flags (one small blocking read). */
-static int read_flags(clmd_engine *e, cl_uint flags[2], clmd_err *err)
-{
-    PROBE_START(e->probe, P_NLIST_CHECK);
-    int rc = clmd_ocl_read(e->dev.ocl, e->maxdisp, 0, sizeof(cl_uint) * 2, flags, err);
-    PROBE_STOP(e->probe, P_NLIST_CHECK);
-    if (!rc && flags[1])
-        rc = clmd_err_set(err, CLMD_ERUNTIME, "step %ld: the constraints could not be satisfied "
-                          "(SHAKE did not converge to relative tolerance %g or a water's geometry "
-                          "broke): the simulation blew up; try a smaller timestep",
-                          e->step, e->eo.constraint_tol);
-    return rc;
-}
-
-static int step_device(clmd_engine *e, int want_energy, clmd_err *err)
-{
-    clmd_dev *d = &e->dev;
-    const int n = e->sys->n;
-    const double dt = e->eo.dt_ps;
-    int rc;
-    /* only the displacement word; the failure flag stays until reported */
-    if ((rc = clmd_ocl_zero(d->ocl, e->maxdisp, sizeof(cl_uint), err))) return rc;
-    size_t global = (size_t)(n + WG - 1) / WG * WG;
-    cl_uint lo = (cl_uint)e->step, hi = (cl_uint)((unsigned long)e->step >> 32);
-    if (e->eo.integrator == CLMD_VERLET) {
-        if (e->cons && (rc = save_old_positions(e, err))) return rc;
-        rc = clmd_ocl_launch(d->ocl, e->k_kick_drift, global, WG, P_INTEGRATE, err);
-        if (!rc && e->cons) rc = clmd_constraints_enqueue_positions(e->cons, dt, err);
-    } else if (e->cons) {
-        CLMD_ARG(e->k_langevin_drift, 9, lo, err);
-        CLMD_ARG(e->k_langevin_drift, 10, hi, err);
-        rc = clmd_ocl_launch(d->ocl, e->k_kick_full, global, WG, P_INTEGRATE, err);
-        if (!rc) rc = clmd_constraints_enqueue_velocities(e->cons, dt, err);
-        if (!rc) rc = save_old_positions(e, err);
-        if (!rc) rc = clmd_ocl_launch(d->ocl, e->k_langevin_drift, global, WG, P_INTEGRATE, err);
-        if (!rc) rc = clmd_constraints_enqueue_positions(e->cons, dt, err);
-    } else {
-        CLMD_ARG(e->k_langevin, 11, lo, err);
-        CLMD_ARG(e->k_langevin, 12, hi, err);
-        rc = clmd_ocl_launch(d->ocl, e->k_langevin, global, WG, P_INTEGRATE, err);
-    }
-    if (!rc && e->vs) rc = clmd_vsites_enqueue_build(e->vs, err);
-    if (rc) return rc;
-    e->step++;
-    e->forces_valid = 0;
-    if (e->check_disp || (want_energy && e->cons)) {
-        cl_uint flags[2];
-        if ((rc = read_flags(e, flags, err))) return rc;
-        float d2;
-        memcpy(&d2, &flags[0], sizeof d2);
-        double half = 0.5 * clmd_nlist_skin(e->nl);
-        if (e->check_disp && !(d2 <= half * half)) {
-            if ((rc = download_positions(e, err)) || (rc = rebuild_list(e, err))) return rc;
-        }
-    }
-    if ((rc = ensure_forces(e, want_energy, err))) return rc;
-    if (e->eo.integrator == CLMD_VERLET) {
-        if ((rc = clmd_ocl_launch(d->ocl, e->k_kick, global, WG, P_INTEGRATE, err))) return rc;
-        if (e->cons && (rc = clmd_constraints_enqueue_velocities(e->cons, dt, err))) return rc;
-    }
-    if (e->eo.remove_com && e->eo.com_interval > 0 && e->step % e->eo.com_interval == 0 &&
-        (rc = clmd_ocl_launch(d->ocl, e->k_com, WG, WG, P_INTEGRATE, err)))
+    long next = e->st->step + 1;
+    int need_e = want_energy;
+    for (int h = 0; h < e->nhooks; h++)
+        if (e->hooks[h]->needs_energy && next % e->hooks[h]->interval == 0) need_e = 1;
+    if (!e->reference && (rc = clmd_ocl_zero(e->dev.ocl, e->flags, sizeof(cl_uint), err)))
         return rc;
+    if ((rc = e->integ->ops->before_forces(e->integ, e, err))) return rc;
+    e->st->step = next;
+    e->forces_valid = e->energy_valid = 0;
+    if ((rc = clmd_engine_update_list(e, err))) return rc;
+    if ((rc = clmd_engine_forces(e, need_e, err))) return rc;
+    if ((rc = e->integ->ops->after_forces(e->integ, e, err))) return rc;
+    for (int h = 0; h < e->nhooks; h++)
+        if (next % e->hooks[h]->interval == 0 && (rc = e->hooks[h]->ops->apply(e->hooks[h], e, err)))
+            return rc;
     if (want_energy) {
-        if ((rc = clmd_ocl_launch(d->ocl, e->k_kinetic, global, WG, P_ENERGY, err))) return rc;
-        if ((rc = read_energies(e, err))) return rc;
+        /* a hook may have moved the particles: the energies must be the final state's */
+        if ((rc = clmd_engine_forces(e, 1, err))) return rc;
+        if ((rc = finish_energies(e, err))) return rc;
     }
     return CLMD_OK;
 }
 
 int clmd_engine_step(clmd_engine *e, long nsteps, int want_energy, clmd_err *err)
 {
-    int rc = ensure_forces(e, 0, err);
-    for (long s = 0; s < nsteps && !rc; s++) {
-        int we = want_energy && s == nsteps - 1;
-        rc = e->reference ? step_reference(e, we, err) : step_device(e, we, err);
-    }
+    int rc = clmd_engine_forces(e, 0, err);
+    for (long s = 0; s < nsteps && !rc; s++) rc = step_one(e, want_energy && s == nsteps - 1, err);
     if (!rc && want_energy) {
         double epot = 0;
         for (int c = 0; c < CLMD_E_NCOMP; c++) epot += e->energy[c];
@@ -785,7 +537,8 @@ int clmd_engine_step(clmd_engine *e, long nsteps, int want_energy, clmd_err *err
         if (!isfinite(epot) || !isfinite(e->ekin) || e->ekin < 0 || T > 1e6)
             return clmd_err_set(err, CLMD_ERUNTIME, "the simulation blew up at step %ld: "
                                 "potential %g kJ/mol, temperature %g K (try a smaller timestep, "
-                                "constraints, or minimize/equilibrate the input)", e->step, epot, T);
+                                "constraints, or minimize/equilibrate the input)", e->st->step,
+                                epot, T);
     }
     return rc;
 }
@@ -793,89 +546,23 @@ int clmd_engine_step(clmd_engine *e, long nsteps, int want_energy, clmd_err *err
 int clmd_engine_evaluate(clmd_engine *e, double *energies, double *forces, clmd_err *err)
 {
     int rc;
-    e->forces_valid = 0;
-    if ((rc = ensure_forces(e, 1, err))) return rc;
-    if (e->reference) {
-        e->ekin = kinetic_reference(e);
-        if (forces) memcpy(forces, e->f, sizeof(double) * 3 * (size_t)e->sys->n);
-    } else {
-        if ((rc = clmd_ocl_launch(e->dev.ocl, e->k_kinetic, (size_t)(e->sys->n + WG - 1) / WG * WG,
-                                  WG, P_ENERGY, err)) ||
-            (rc = read_energies(e, err)))
-            return rc;
-        if (forces) {
+    e->forces_valid = e->energy_valid = 0;
+    if ((rc = clmd_engine_forces(e, 1, err)) || (rc = finish_energies(e, err))) return rc;
+    if (forces) {
+        if (e->reference) {
+            memcpy(forces, e->f, sizeof(double) * 3 * (size_t)e->sys->n);
+        } else {
             int np = e->dev.npad, n = e->sys->n;
-            cl_long *buf = clmd_calloc(3 * (size_t)np, sizeof *buf);
-            rc = clmd_ocl_read(e->dev.ocl, e->dev.force, 0, sizeof *buf * 3 * (size_t)np, buf, err);
-            for (int i = 0; i < n && !rc; i++)
-                for (int k = 0; k < 3; k++)
-                    forces[3 * i + k] = (double)buf[i + k * np] / CLMD_FIXED_SCALE;
-            clmd_free(buf);
+            rc = clmd_ocl_read(e->dev.ocl, e->dev.force, 0, sizeof(cl_long) * 3 * (size_t)np,
+                               e->force_host, err);
             if (rc) return rc;
+            for (int i = 0; i < n; i++)
+                for (int k = 0; k < 3; k++)
+                    forces[3 * i + k] = (double)e->force_host[i + k * np] / CLMD_FIXED_SCALE;
         }
     }
     if (energies) memcpy(energies, e->energy, sizeof e->energy);
     return CLMD_OK;
-}
-
-static double largest_force(const clmd_engine *e, const double *f)
-{
-    double m2 = 0;
-    for (int i = 0; i < e->sys->n; i++) {
-        if (e->invmass[i] == 0) continue;
-        double f2 = f[3 * i] * f[3 * i] + f[3 * i + 1] * f[3 * i + 1] + f[3 * i + 2] * f[3 * i + 2];
-        if (f2 > m2) m2 = f2;
-    }
-    return sqrt(m2);
-}
-
-static double energy_sum(const double *en)
-{
-    double t = 0;
-    for (int c = 0; c < CLMD_E_NCOMP; c++) t += en[c];
-    return t;
-}
-
-int clmd_engine_minimize(clmd_engine *e, long max_steps, double tol, double *fmax_out,
-                         long *steps_out, clmd_err *err)
-{
-    const int n3 = 3 * e->sys->n;
-    double *x, *xt, *f, *ft, en[CLMD_E_NCOMP];
-    CLMD_NEW(x, n3);
-    CLMD_NEW(xt, n3);
-    CLMD_NEW(f, n3);
-    CLMD_NEW(ft, n3);
-    int rc = clmd_engine_get_positions(e, x, err);
-    if (!rc) rc = clmd_engine_evaluate(e, en, f, err);
-    double E = energy_sum(en), h = 0.01, fmax = largest_force(e, f);
-    long it = 0;
-    for (; !rc && it < max_steps && fmax > tol && h > 1e-7; it++) {
-        for (int i = 0; i < n3; i++) xt[i] = x[i] + (e->invmass[i / 3] != 0 ? h * f[i] / fmax : 0);
-        if ((rc = clmd_engine_set_positions(e, xt, err)) ||
-            (rc = clmd_engine_apply_constraints(e, err)) ||
-            (rc = clmd_engine_evaluate(e, en, ft, err)))
-            break;
-        double Et = energy_sum(en);
-        if (isfinite(Et) && Et < E) {
-            if ((rc = clmd_engine_get_positions(e, x, err))) break;
-            memcpy(f, ft, sizeof(double) * (size_t)n3);
-            E = Et;
-            fmax = largest_force(e, f);
-            h *= 1.2;
-        } else {
-            h *= 0.2;
-        }
-    }
-    /* leave the engine at the best positions found */
-    if (!rc) rc = clmd_engine_set_positions(e, x, err);
-    if (!rc) rc = clmd_engine_evaluate(e, en, NULL, err);
-    if (fmax_out) *fmax_out = fmax;
-    if (steps_out) *steps_out = it;
-    clmd_free(x);
-    clmd_free(xt);
-    clmd_free(f);
-    clmd_free(ft);
-    return rc;
 }
 
 void clmd_engine_energies(const clmd_engine *e, double *components, double *potential,
@@ -897,44 +584,206 @@ double clmd_engine_temperature(const clmd_engine *e, double kinetic)
 
 int clmd_engine_dof(const clmd_engine *e) { return e->dof; }
 
+/* ---- positions, velocities, box ---- */
+
+clmd_state *clmd_engine_state(clmd_engine *e) { return e->st; }
+const clmd_ffplan *clmd_engine_plan(const clmd_engine *e) { return &e->plan; }
+
 int clmd_engine_get_positions(clmd_engine *e, double *x, clmd_err *err)
 {
-    if (!e->reference) {
-        int rc = download_positions(e, err);
-        if (rc) return rc;
-    }
-    memcpy(x, e->x, sizeof(double) * 3 * (size_t)e->sys->n);
-    return CLMD_OK;
+    int rc = clmd_engine_download_positions(e, err);
+    if (!rc && x) memcpy(x, e->st->x, sizeof(double) * 3 * (size_t)e->sys->n);
+    return rc;
 }
 
 int clmd_engine_get_velocities(clmd_engine *e, double *v, clmd_err *err)
 {
-    int n = e->sys->n;
-    if (e->reference) {
-        memcpy(v, e->v, sizeof(double) * 3 * (size_t)n);
-        return CLMD_OK;
-    }
-    void *buf = clmd_alloc(e->mixed_size * (size_t)n);
-    int rc = clmd_ocl_read(e->dev.ocl, e->vel, 0, e->mixed_size * (size_t)n, buf, err);
-    for (int i = 0; i < n && !rc; i++)
-        for (int k = 0; k < 3; k++)
-            v[3 * i + k] = e->fp64 ? ((double *)buf)[4 * i + k] : ((float *)buf)[4 * i + k];
-    clmd_free(buf);
+    int rc = download_velocities(e, err);
+    if (!rc && v) memcpy(v, e->st->v, sizeof(double) * 3 * (size_t)e->sys->n);
     return rc;
 }
 
 int clmd_engine_set_positions(clmd_engine *e, const double *x, clmd_err *err)
 {
-    memcpy(e->x, x, sizeof(double) * 3 * (size_t)e->sys->n);
-    e->forces_valid = 0;
-    if (e->vs) build_vsites_reference(e);
+    int rc;
+    if (x != e->st->x) memcpy(e->st->x, x, sizeof(double) * 3 * (size_t)e->sys->n);
+    e->forces_valid = e->energy_valid = 0;
+    if (e->vs) clmd_vsites_build_ref(e->vs, e->st->x);
     if (!e->reference) {
-        int rc;
-        if ((rc = upload_state(e, e->x, NULL, err))) return rc;
+        if ((rc = upload_positions(e, err))) return rc;
+        if (clmd_pairlist_stale_host(e->pl, e->st->x)) {
+            if ((rc = clmd_engine_rebuild_list(e, err))) return rc;
+        } else if ((rc = clmd_pairlist_refresh_positions(e->pl, err))) {
+            return rc;
+        }
         /* the device places its own sites, as it does after every step */
-        if (e->vs && (rc = clmd_vsites_enqueue_build(e->vs, err))) return rc;
+        return clmd_engine_build_vsites(e, err);
     }
-    if (e->check_disp && clmd_nlist_needs_rebuild(e->nl, e->x)) return rebuild_list(e, err);
+    if (clmd_pairlist_stale_host(e->pl, e->st->x)) return clmd_engine_rebuild_list(e, err);
+    return CLMD_OK;
+}
+
+int clmd_engine_set_velocities(clmd_engine *e, const double *v, clmd_err *err)
+{
+    if (v != e->st->v) memcpy(e->st->v, v, sizeof(double) * 3 * (size_t)e->sys->n);
+    return e->reference ? CLMD_OK : upload_velocities(e, err);
+}
+
+int clmd_engine_set_box(clmd_engine *e, const double b[3][3], clmd_err *err)
+{
+    if (!e->sys->periodic)
+        return clmd_err_set(err, CLMD_EINPUT, "setting a box: the system is not periodic");
+    if (!clmd_box_is_reduced(b))
+        return clmd_err_set(err, CLMD_EINPUT, "setting a box: not in reduced form");
+    if (!clmd_ffplan_box_ok(&e->plan, b))
+        return clmd_err_set(err, CLMD_EINPUT, "the box (shortest width %g nm) is too small for "
+                            "the cutoff %g nm", clmd_box_min_width(b), e->plan.o.cutoff_nm);
+    clmd_state_set_box(e->st, b);
+    e->forces_valid = e->energy_valid = 0;
+    int rc = clmd_pairlist_set_box(e->pl, b, err);
+    if (!rc && !e->reference) rc = clmd_engine_build_vsites(e, err);
+    return rc;
+}
+
+/* The molecule tables and the scaling kernel, made on first use. */
+static int scale_setup(clmd_engine *e, clmd_err *err)
+{
+    if (e->k_scale) return CLMD_OK;
+    clmd_ocl *o = e->dev.ocl;
+    const clmd_molecules *m = e->mols;
+    char defs[96];
+    snprintf(defs, sizeof defs, "#define HAVE_FP64 %d\n#define WG %d\n", e->fp64, WG);
+    cl_program prog;
+    int rc;
+    if ((rc = clmd_ocl_alloc(o, sizeof(int) * ((size_t)m->n + 1), &e->mol_start, err)) ||
+        (rc = clmd_ocl_write(o, e->mol_start, 0, sizeof(int) * ((size_t)m->n + 1), m->start, err)) ||
+        (rc = clmd_ocl_alloc(o, sizeof(int) * (size_t)e->sys->n, &e->mol_atoms, err)) ||
+        (rc = clmd_ocl_write(o, e->mol_atoms, 0, sizeof(int) * (size_t)e->sys->n, m->atoms, err)) ||
+        (rc = clmd_ocl_program(o, "scale.cl", defs, &prog, err)) ||
+        (rc = clmd_ocl_kernel(o, prog, "scale_molecules", &e->k_scale, err)))
+        return rc;
+    clmd_binder b = clmd_bind(e->k_scale, e->fp64);
+    clmd_bind_mem(&b, e->mol_start);
+    clmd_bind_mem(&b, e->mol_atoms);
+    clmd_bind_int(&b, m->n);
+    clmd_bind_mem(&b, e->pos);
+    clmd_bind_mem(&b, e->dev.posq);
+    clmd_bind_mem(&b, e->dev.posq_lo);
+    clmd_bind_mem(&b, clmd_pairlist_pos_shift(e->pl));
+    clmd_bind_mem(&b, clmd_pairlist_posq_ref(e->pl));
+    e->scale_arg = b.next;
+    return clmd_bind_done(&b, err);
+}
+
+static int scale_molecules_device(clmd_engine *e, const double s[3], clmd_err *err)
+{
+    int rc = scale_setup(e, err);
+    if (rc) return rc;
+    const double s1[4] = {s[0] - 1, s[1] - 1, s[2] - 1, 0};
+    clmd_binder b = clmd_bind(e->k_scale, e->fp64);
+    b.next = e->scale_arg;
+    clmd_bind_mixed4(&b, s1);
+    if ((rc = clmd_bind_done(&b, err))) return rc;
+    return clmd_ocl_launch(e->dev.ocl, e->k_scale, groups(e->mols->n), WG, P_BOX_SCALE, err);
+}
+
+int clmd_engine_scale_box(clmd_engine *e, const double s[3], clmd_err *err)
+{
+    if (!e->sys->periodic)
+        return clmd_err_set(err, CLMD_EINPUT, "scaling the box: the system is not periodic");
+    double b[3][3];
+    for (int r = 0; r < 3; r++)
+        for (int d = 0; d < 3; d++) b[r][d] = e->st->box[r][d] * s[d];
+    if (!clmd_ffplan_box_ok(&e->plan, b))
+        return clmd_err_set(err, CLMD_EINPUT, "the box (shortest width %g nm) is too small for "
+                            "the cutoff %g nm", clmd_box_min_width(b), e->plan.o.cutoff_nm);
+    clmd_state_set_box(e->st, b);
+    e->forces_valid = e->energy_valid = 0;
+    const clmd_molecules *m = e->mols;
+    int rc;
+    if (e->reference) {
+        double *x = e->st->x;
+        for (int k = 0; k < m->n; k++) {
+            int a0 = m->start[k], a1 = m->start[k + 1];
+            double c[3] = {0, 0, 0};
+            for (int a = a0; a < a1; a++)
+                for (int d = 0; d < 3; d++) c[d] += x[3 * m->atoms[a] + d];
+            for (int d = 0; d < 3; d++) c[d] = (s[d] - 1) * (c[d] / (a1 - a0));
+            for (int a = a0; a < a1; a++)
+                for (int d = 0; d < 3; d++) x[3 * m->atoms[a] + d] += c[d];
+        }
+        return clmd_engine_build_vsites(e, err);
+    }
+    /* the new box's wraps first: the scaling kernel writes posq from pos + pos_shift */
+    if ((rc = clmd_pairlist_set_box(e->pl, b, err))) return rc;
+    if ((rc = scale_molecules_device(e, s, err))) return rc;
+    return clmd_engine_build_vsites(e, err);
+}
+
+int clmd_engine_molecule_count(const clmd_engine *e) { return e->mols->n; }
+
+int clmd_engine_molecular_kinetic(clmd_engine *e, double ke[3], clmd_err *err)
+{
+    int rc = download_velocities(e, err);
+    if (rc) return rc;
+    const clmd_molecules *m = e->mols;
+    const double *v = e->st->v;
+    ke[0] = ke[1] = ke[2] = 0;
+    for (int k = 0; k < m->n; k++) {
+        double p[3] = {0, 0, 0}, mass = 0;
+        for (int a = m->start[k]; a < m->start[k + 1]; a++) {
+            int i = m->atoms[a];
+            if (e->invmass[i] == 0) continue;
+            double mi = 1 / e->invmass[i];
+            for (int d = 0; d < 3; d++) p[d] += mi * v[3 * i + d];
+            mass += mi;
+        }
+        if (mass > 0)
+            for (int d = 0; d < 3; d++) ke[d] += 0.5 * p[d] * p[d] / mass;
+    }
+    return CLMD_OK;
+}
+
+int clmd_engine_potential(clmd_engine *e, double *u, clmd_err *err)
+{
+    int rc = clmd_engine_forces(e, 1, err);
+    if (!rc) rc = clmd_engine_read_energies(e, err);
+    if (rc) return rc;
+    double t = 0;
+    for (int c = 0; c < CLMD_E_NCOMP; c++) t += e->energy[c];
+    *u = t;
+    return CLMD_OK;
+}
+
+int clmd_engine_pressure(clmd_engine *e, double *pressure_bar, clmd_err *err)
+{
+    if (!e->sys->periodic)
+        return clmd_err_set(err, CLMD_EINPUT, "pressure: the system is not periodic");
+    const double delta = 1e-3;
+    PROBE_START(e->probe, P_PRESSURE);
+    double u1 = 0, u2 = 0, ke[3];
+    int rc = e->psnap ? CLMD_OK : clmd_engine_snapshot_create(e, &e->psnap, err);
+    clmd_engine_snapshot *snap = e->psnap;
+    if (!rc) rc = clmd_engine_save(e, snap, err);
+    const double V = clmd_box_volume(e->st->box);
+    double s1[3] = {1 + delta, 1 + delta, 1 + delta}, s2[3] = {1 - delta, 1 - delta, 1 - delta};
+    /* the list must hold through either scaling: rebuild first if the buffer is short */
+    if (!rc && !clmd_pairlist_fits_scaling(e->pl, e->last_d2, delta)) {
+        rc = clmd_engine_rebuild_list(e, err);
+        if (!rc) rc = clmd_engine_save(e, snap, err);
+    }
+    if (!rc) rc = clmd_engine_scale_box(e, s1, err);
+    if (!rc) rc = clmd_engine_potential(e, &u1, err);
+    if (!rc) rc = clmd_engine_restore(e, snap, err);
+    if (!rc) rc = clmd_engine_scale_box(e, s2, err);
+    if (!rc) rc = clmd_engine_potential(e, &u2, err);
+    if (!rc) rc = clmd_engine_restore(e, snap, err);
+    if (!rc) rc = clmd_engine_molecular_kinetic(e, ke, err);
+    PROBE_STOP(e->probe, P_PRESSURE);
+    if (rc) return rc;
+    double dV = V * (s1[0] * s1[0] * s1[0] - s2[0] * s2[0] * s2[0]);
+    double p = (2.0 / 3.0) * (ke[0] + ke[1] + ke[2]) / V - (u1 - u2) / dV;
+    *pressure_bar = p / CLMD_BAR_TO_KJ_NM3;
     return CLMD_OK;
 }
 
@@ -942,71 +791,211 @@ int clmd_engine_apply_constraints(clmd_engine *e, clmd_err *err)
 {
     int rc;
     if (!e->cons) return CLMD_OK;
-    e->forces_valid = 0;
+    e->forces_valid = e->energy_valid = 0;
     if (e->reference) {
         PROBE_START(e->probe, P_CONSTRAINTS);
-        rc = clmd_constraints_positions_ref(e->cons, e->x, e->x, NULL, 0, err);
+        rc = clmd_constraints_positions_ref(e->cons, e->st->x, e->st->x, NULL, 0, err);
+        if (!rc) {
+            if (e->vs) clmd_vsites_build_ref(e->vs, e->st->x);
+            rc = clmd_constraints_velocities_ref(e->cons, e->st->x, e->st->v, e->eo.dt_ps, err);
+        }
         PROBE_STOP(e->probe, P_CONSTRAINTS);
         if (rc) return rc;
-        if (e->vs) build_vsites_reference(e);
-        if ((rc = constrain_velocities_reference(e, err))) return rc;
     } else {
         cl_uint flags[2];
-        if ((rc = save_old_positions(e, err)) ||
-            (rc = clmd_constraints_enqueue_positions(e->cons, 0, err)) ||
+        CL_CHECK(clEnqueueCopyBuffer(clmd_ocl_queue(e->dev.ocl), e->pos, e->pos_old, 0, 0,
+                                     e->mixed_size * (size_t)e->sys->n, 0, NULL, NULL),
+                 err);
+        if ((rc = clmd_constraints_enqueue_positions(e->cons, 0, err)) ||
             (e->vs && (rc = clmd_vsites_enqueue_build(e->vs, err))) ||
             (rc = clmd_constraints_enqueue_velocities(e->cons, e->eo.dt_ps, err)) ||
-            (rc = read_flags(e, flags, err)) || (rc = download_positions(e, err)))
+            (rc = read_flags(e, flags, err)) || (rc = clmd_engine_download_positions(e, err)))
             return rc;
     }
-    if (e->check_disp && clmd_nlist_needs_rebuild(e->nl, e->x)) return rebuild_list(e, err);
+    if (clmd_pairlist_stale_host(e->pl, e->st->x)) return clmd_engine_rebuild_list(e, err);
     return CLMD_OK;
 }
 
-int clmd_engine_set_velocities(clmd_engine *e, const double *v, clmd_err *err)
-{
-    memcpy(e->v, v, sizeof(double) * 3 * (size_t)e->sys->n);
-    return e->reference ? CLMD_OK : upload_state(e, NULL, v, err);
-}
+long clmd_engine_step_count(const clmd_engine *e) { return e->st->step; }
+void clmd_engine_set_step_count(clmd_engine *e, long step) { e->st->step = step; }
 
-long clmd_engine_step_count(const clmd_engine *e) { return e->step; }
-void clmd_engine_set_step_count(clmd_engine *e, long step) { e->step = step; }
+/* ---- snapshots ---- */
 
-int clmd_engine_get_list_reference(clmd_engine *e, double *x)
-{
-    memcpy(x, clmd_nlist_reference_positions(e->nl), sizeof(double) * 3 * (size_t)e->sys->n);
-    return CLMD_OK;
-}
+struct clmd_engine_snapshot {
+    clmd_state st;            /* scalars */
+    double *x, *v, *f;        /* reference path */
+    double energy[CLMD_E_NCOMP], ekin, last_d2;
+    int forces_valid, energy_valid;
+    clmd_pairlist_mark mark;
+    cl_mem pos, vel, posq, posq_lo, force, energy_dev; /* device path */
+};
 
-int clmd_engine_set_list_reference(clmd_engine *e, const double *xref, clmd_err *err)
+int clmd_engine_snapshot_create(clmd_engine *e, clmd_engine_snapshot **out, clmd_err *err)
 {
-    int rc;
-    PROBE_START(e->probe, P_NLIST_BUILD);
-    rc = clmd_nlist_build(e->nl, xref, err);
-    PROBE_STOP(e->probe, P_NLIST_BUILD);
-    if (rc || e->reference) return rc;
-    /* wraps as the original build made them; the device's list reference is the float copy of
-     * xref so wrapped, as the original run's copy of its positions at that build was */
-    update_wrap(e);
-    if ((rc = download_positions(e, err)) || (rc = upload_wrap(e, err)) ||
-        (rc = upload_posq(e, e->x, e->dev.posq, e->dev.posq_lo, err)) ||
-        (rc = upload_list(e, err)) || (rc = upload_posq(e, xref, e->posq_ref, NULL, err)))
+    clmd_engine_snapshot *s = clmd_alloc(sizeof *s);
+    int n = e->sys->n, rc = CLMD_OK;
+    *out = s;
+    if (e->reference) {
+        CLMD_NEW(s->x, 3 * n);
+        CLMD_NEW(s->v, 3 * n);
+        CLMD_NEW(s->f, 3 * n);
+        return CLMD_OK;
+    }
+    clmd_ocl *o = e->dev.ocl;
+    size_t np = (size_t)e->dev.npad;
+    if ((rc = clmd_ocl_alloc(o, e->mixed_size * np, &s->pos, err)) ||
+        (rc = clmd_ocl_alloc(o, e->mixed_size * np, &s->vel, err)) ||
+        (rc = clmd_ocl_alloc(o, sizeof(cl_float4) * np, &s->posq, err)) ||
+        (rc = clmd_ocl_alloc(o, sizeof(cl_float4) * np, &s->posq_lo, err)) ||
+        (rc = clmd_ocl_alloc(o, sizeof(cl_long) * 3 * np, &s->force, err)) ||
+        (rc = clmd_ocl_alloc(o, sizeof(cl_long) * E_SLOTS, &s->energy_dev, err))) {
+        clmd_engine_snapshot_destroy(out);
         return rc;
-    e->forces_valid = 0;
+    }
     return CLMD_OK;
 }
 
-void clmd_engine_get_list_state(const clmd_engine *e, double *skin_nm, long *last_build_step)
+void clmd_engine_snapshot_destroy(clmd_engine_snapshot **ps)
 {
-    *skin_nm = clmd_nlist_skin(e->nl);
-    *last_build_step = e->last_build;
+    if (!ps || !*ps) return;
+    clmd_engine_snapshot *s = *ps;
+    clmd_free(s->x);
+    clmd_free(s->v);
+    clmd_free(s->f);
+    cl_mem *ms[] = {&s->pos, &s->vel, &s->posq, &s->posq_lo, &s->force, &s->energy_dev};
+    for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++) clmd_ocl_release(ms[i]);
+    clmd_free(s);
+    *ps = NULL;
 }
 
-void clmd_engine_set_list_state(clmd_engine *e, double skin_nm, long last_build_step)
+static int copy_buffer(clmd_engine *e, cl_mem from, cl_mem to, size_t bytes, clmd_err *err)
 {
-    clmd_nlist_set_skin(e->nl, skin_nm);
-    e->last_build = last_build_step;
+    CL_CHECK(clEnqueueCopyBuffer(clmd_ocl_queue(e->dev.ocl), from, to, 0, 0, bytes, 0, NULL, NULL),
+             err);
+    return CLMD_OK;
 }
+
+/* Copies the device buffers one way or the other. */
+static int copy_state(clmd_engine *e, const clmd_engine_snapshot *s, int save, clmd_err *err)
+{
+    size_t np = (size_t)e->dev.npad, m4 = e->mixed_size * np, f4 = sizeof(cl_float4) * np;
+    const clmd_dev *d = &e->dev;
+    cl_mem live[6] = {e->pos, e->vel, d->posq, d->posq_lo, d->force, d->energy};
+    cl_mem copy[6] = {s->pos, s->vel, s->posq, s->posq_lo, s->force, s->energy_dev};
+    size_t bytes[6] = {m4, m4, f4, f4, sizeof(cl_long) * 3 * np, sizeof(cl_long) * E_SLOTS};
+    for (int k = 0; k < 6; k++) {
+        int rc = save ? copy_buffer(e, live[k], copy[k], bytes[k], err)
+                      : copy_buffer(e, copy[k], live[k], bytes[k], err);
+        if (rc) return rc;
+    }
+    return CLMD_OK;
+}
+
+int clmd_engine_save(clmd_engine *e, clmd_engine_snapshot *s, clmd_err *err)
+{
+    int n = e->sys->n;
+    clmd_state_copy_scalars(&s->st, e->st);
+    memcpy(s->energy, e->energy, sizeof s->energy);
+    s->ekin = e->ekin;
+    s->last_d2 = e->last_d2;
+    s->forces_valid = e->forces_valid;
+    s->energy_valid = e->energy_valid;
+    s->mark = clmd_pairlist_get_mark(e->pl);
+    if (e->reference) {
+        memcpy(s->x, e->st->x, sizeof(double) * 3 * (size_t)n);
+        memcpy(s->v, e->st->v, sizeof(double) * 3 * (size_t)n);
+        memcpy(s->f, e->f, sizeof(double) * 3 * (size_t)n);
+        return CLMD_OK;
+    }
+    return copy_state(e, s, 1, err);
+}
+
+int clmd_engine_restore(clmd_engine *e, const clmd_engine_snapshot *s, clmd_err *err)
+{
+    int n = e->sys->n, rc;
+    long version = e->st->box_version;
+    int box_changed = memcmp(e->st->box, s->st.box, sizeof s->st.box) != 0;
+    clmd_state_copy_scalars(e->st, &s->st);
+    /* a new version, so whatever was derived from the trial box is derived again */
+    e->st->box_version = version + 1;
+    memcpy(e->energy, s->energy, sizeof e->energy);
+    e->ekin = s->ekin;
+    e->last_d2 = s->last_d2;
+    e->forces_valid = s->forces_valid;
+    e->energy_valid = s->energy_valid;
+    clmd_pairlist_set_mark(e->pl, s->mark);
+    if (e->reference) {
+        memcpy(e->st->x, s->x, sizeof(double) * 3 * (size_t)n);
+        memcpy(e->st->v, s->v, sizeof(double) * 3 * (size_t)n);
+        memcpy(e->f, s->f, sizeof(double) * 3 * (size_t)n);
+        return CLMD_OK;
+    }
+    if (box_changed && (rc = clmd_pairlist_set_box(e->pl, e->st->box, err))) return rc;
+    return copy_state(e, s, 0, err);
+}
+
+/* ---- checkpoints ---- */
+
+int clmd_engine_save_checkpoint(clmd_engine *e, clmd_ckpt_writer *w, clmd_err *err)
+{
+    clmd_state *st = e->st;
+    int n = e->sys->n, rc;
+    if ((rc = clmd_engine_get_positions(e, NULL, err)) ||
+        (rc = clmd_engine_get_velocities(e, NULL, err)))
+        return rc;
+    if ((rc = clmd_ckpt_put_i64(w, "step", st->step, err)) ||
+        (rc = clmd_ckpt_put_i64(w, "particles", n, err)) ||
+        (rc = clmd_ckpt_put(w, "box", CLMD_CKPT_F64, st->box, 9, err)) ||
+        (rc = clmd_ckpt_put_f64(w, "temperature_K", st->temperature_K, err)) ||
+        (rc = clmd_ckpt_put_f64(w, "friction_per_ps", st->friction_per_ps, err)) ||
+        (rc = clmd_ckpt_put_u64(w, "noise_seed", st->seed, err)) ||
+        (rc = clmd_ckpt_put(w, "positions", CLMD_CKPT_F64, st->x, 3 * (size_t)n, err)) ||
+        (rc = clmd_ckpt_put(w, "velocities", CLMD_CKPT_F64, st->v, 3 * (size_t)n, err)) ||
+        (rc = clmd_pairlist_save(e->pl, w, err)))
+        return rc;
+    for (int h = 0; h < e->nhooks; h++)
+        if (e->hooks[h]->ops->save && (rc = e->hooks[h]->ops->save(e->hooks[h], w, err))) return rc;
+    return CLMD_OK;
+}
+
+int clmd_engine_load_checkpoint(clmd_engine *e, clmd_ckpt_reader *r, clmd_err *err)
+{
+    clmd_state *st = e->st;
+    int n = e->sys->n, rc;
+    int64_t step = 0, particles = 0;
+    uint64_t seed = 0;
+    double box[3][3], T, friction;
+    if ((rc = clmd_ckpt_get_i64(r, "particles", &particles, err))) return rc;
+    if (particles != n)
+        return clmd_err_set(err, CLMD_EINPUT, "checkpoint of %lld particles, but the deck's "
+                            "system has %d", (long long)particles, n);
+    if ((rc = clmd_ckpt_get_i64(r, "step", &step, err)) ||
+        (rc = clmd_ckpt_get(r, "box", CLMD_CKPT_F64, box, 9, err)) ||
+        (rc = clmd_ckpt_get_f64(r, "temperature_K", &T, err)) ||
+        (rc = clmd_ckpt_get_f64(r, "friction_per_ps", &friction, err)) ||
+        (rc = clmd_ckpt_get_u64(r, "noise_seed", &seed, err)) ||
+        (rc = clmd_ckpt_get(r, "positions", CLMD_CKPT_F64, st->x, 3 * (size_t)n, err)) ||
+        (rc = clmd_ckpt_get(r, "velocities", CLMD_CKPT_F64, st->v, 3 * (size_t)n, err)))
+        return rc;
+    st->step = (long)step;
+    if (st->periodic) clmd_state_set_box(st, box);
+    clmd_state_set_thermostat(st, T, friction, (unsigned long)seed);
+    e->forces_valid = e->energy_valid = 0;
+    if (!e->reference && ((rc = upload_positions(e, err)) || (rc = upload_velocities(e, err))))
+        return rc;
+    /* the identical list (and on the device posq from pos with its wraps), then the sites as
+     * the original run placed them */
+    if ((rc = clmd_pairlist_load(e->pl, r, st->x, st->box, err))) return rc;
+    if (e->vs) {
+        if (e->reference) clmd_vsites_build_ref(e->vs, st->x);
+        else if ((rc = clmd_vsites_enqueue_build(e->vs, err))) return rc;
+    }
+    for (int h = 0; h < e->nhooks; h++)
+        if (e->hooks[h]->ops->load && (rc = e->hooks[h]->ops->load(e->hooks[h], r, err))) return rc;
+    return CLMD_OK;
+}
+
+/* ---- reports ---- */
 
 const char *clmd_engine_device(const clmd_engine *e) { return e->device_desc; }
 const char *clmd_engine_driver(const clmd_engine *e)
@@ -1014,7 +1003,7 @@ const char *clmd_engine_driver(const clmd_engine *e)
     return e->reference ? "none" : clmd_ocl_driver_version(e->dev.ocl);
 }
 int clmd_engine_is_reference(const clmd_engine *e) { return e->reference; }
-long clmd_engine_list_builds(const clmd_engine *e) { return clmd_nlist_builds(e->nl); }
+long clmd_engine_list_builds(const clmd_engine *e) { return clmd_pairlist_builds(e->pl); }
 
 void clmd_engine_describe(const clmd_engine *e, FILE *out)
 {
@@ -1029,4 +1018,27 @@ void clmd_engine_describe(const clmd_engine *e, FILE *out)
     }
     if (e->vs)
         fprintf(out, "virtual sites: %d (three-particle averages)\n", clmd_vsites_count(e->vs));
+    e->integ->ops->describe(e->integ, e, out);
+    for (int h = 0; h < e->nhooks; h++)
+        if (e->hooks[h]->ops->describe) e->hooks[h]->ops->describe(e->hooks[h], out);
+}
+
+void clmd_engine_report_hooks(const clmd_engine *e, FILE *out)
+{
+    for (int h = 0; h < e->nhooks; h++)
+        if (e->hooks[h]->ops->report) e->hooks[h]->ops->report(e->hooks[h], out);
+}
+
+void clmd_integrator_destroy(clmd_integrator **it)
+{
+    if (!it || !*it) return;
+    (*it)->ops->destroy(*it);
+    *it = NULL;
+}
+
+void clmd_hook_destroy(clmd_hook **h)
+{
+    if (!h || !*h) return;
+    (*h)->ops->destroy(*h);
+    *h = NULL;
 }

@@ -1,11 +1,15 @@
-/* The engine: one simulation context. It owns the force terms, the neighbor list and either
- * the OpenCL device state or the double-precision reference state, and advances the system
- * with velocity Verlet (NVE) or the Langevin middle scheme (NVT). Positions stay on the device;
- * they come back only when the neighbor list is rebuilt or the caller asks for them.
+/* The engine: one simulation context. It holds the state (state/state.h: positions,
+ * velocities, box, bath, step), the force terms built from the force-field plan, the pair list
+ * (nlist/pairlist.h), constraints and virtual sites, an integrator and step hooks
+ * (md/integrator.h), and either the OpenCL device buffers or the double-precision reference
+ * arrays. Positions stay on the device; they come back when the pair list is rebuilt or the
+ * caller asks for them.
  * Create with clmd_engine_create, free with clmd_engine_destroy. The system must outlive the
- * engine (the engine reads its topology but never changes it). */
+ * engine (the engine reads its topology and never changes it). */
 #ifndef CLMD_MD_ENGINE_H
 #define CLMD_MD_ENGINE_H
+
+#include <stdio.h>
 
 #include "core/err.h"
 #include "ff/options.h"
@@ -13,15 +17,20 @@
 
 struct clmd_system;
 struct clmd_probe;
+struct clmd_state;
+struct clmd_ffplan;
+struct clmd_hook;
+struct clmd_ckpt_writer;
+struct clmd_ckpt_reader;
 typedef struct clmd_engine clmd_engine;
 
-typedef enum { CLMD_LANGEVIN = 0, CLMD_VERLET } clmd_integrator;
+typedef enum { CLMD_LANGEVIN = 0, CLMD_VERLET } clmd_engine_integrator;
 
 typedef struct clmd_engine_opts {
     char device[256];        /* "reference" or an OpenCL spec: auto, pocl, nvidia:0 ... */
-    clmd_integrator integrator;
+    clmd_engine_integrator integrator;
     double dt_ps;
-    double temperature_K;    /* Langevin bath */
+    double temperature_K;    /* Langevin bath (the state's, at the start) */
     double friction_per_ps;  /* Langevin */
     unsigned long seed;      /* Langevin noise */
     int remove_com;          /* remove centre-of-mass motion every com_interval steps */
@@ -35,6 +44,10 @@ int clmd_engine_create(const struct clmd_system *sys, const clmd_ffopts *ff,
                        const clmd_engine_opts *eo, struct clmd_probe *probe, clmd_engine **out,
                        clmd_err *err);
 void clmd_engine_destroy(clmd_engine **e);
+
+/* Adds a step hook (md/integrator.h), which the engine then owns; hooks run in the order added.
+ * Call before the first step. */
+int clmd_engine_add_hook(clmd_engine *e, struct clmd_hook *h, clmd_err *err);
 
 /* Advances nsteps; with want_energy the energies of the final state are computed. */
 int clmd_engine_step(clmd_engine *e, long nsteps, int want_energy, clmd_err *err);
@@ -56,10 +69,33 @@ void clmd_engine_energies(const clmd_engine *e, double *components, double *pote
 double clmd_engine_temperature(const clmd_engine *e, double kinetic);
 int clmd_engine_dof(const clmd_engine *e);
 
+/* The instantaneous pressure (bar) as OpenMM's MonteCarloBarostat::computeCurrentPressure: the
+ * molecular virial from the energies of the box scaled by 1 +- 1e-3 (molecules moved as rigid
+ * units about their centroids) plus the molecules' centre-of-mass kinetic energy:
+ * P = (2/3) K_mol / V - dU/dV. The state is left exactly as it was. Periodic systems only. */
+int clmd_engine_pressure(clmd_engine *e, double *pressure_bar, clmd_err *err);
+
+/* The state (positions and velocities in it are current only after get_positions /
+ * get_velocities on the device path). */
+struct clmd_state *clmd_engine_state(clmd_engine *e);
+const struct clmd_ffplan *clmd_engine_plan(const clmd_engine *e);
+
 int clmd_engine_get_positions(clmd_engine *e, double *x, clmd_err *err);
 int clmd_engine_get_velocities(clmd_engine *e, double *v, clmd_err *err);
 int clmd_engine_set_positions(clmd_engine *e, const double *x, clmd_err *err);
 int clmd_engine_set_velocities(clmd_engine *e, const double *v, clmd_err *err);
+/* Sets the box (rows, reduced form) without moving any particle. */
+int clmd_engine_set_box(clmd_engine *e, const double b[3][3], clmd_err *err);
+/* Scales the box by s (per axis: every box vector's x, y, z components by s[0], s[1], s[2])
+ * and moves every molecule (system/molecules.h) as a rigid unit with its centroid; virtual sites
+ * follow their parents. Forces become invalid. A box the cutoff no longer fits is refused
+ * (CLMD_EINPUT) before anything moves. */
+int clmd_engine_scale_box(clmd_engine *e, const double s[3], clmd_err *err);
+/* The centre-of-mass kinetic energy of the molecules, per axis (kJ/mol). */
+int clmd_engine_molecular_kinetic(clmd_engine *e, double ke[3], clmd_err *err);
+/* Number of molecules (system/molecules.h). */
+int clmd_engine_molecule_count(const clmd_engine *e);
+
 /* Constrains the current positions onto the constraints (directions of the positions
  * themselves), places the virtual sites, then removes the velocity components along the
  * constraints; as OpenMM's Context::applyConstraints + applyVelocityConstraints. For the start
@@ -70,22 +106,29 @@ int clmd_engine_apply_constraints(clmd_engine *e, clmd_err *err);
 
 long clmd_engine_step_count(const clmd_engine *e);
 void clmd_engine_set_step_count(clmd_engine *e, long step);
-/* Positions the neighbor list was last built from; restoring them (checkpoint restart) rebuilds
- * the identical list, so a restarted run repeats the original bit for bit. */
-int clmd_engine_get_list_reference(clmd_engine *e, double *x);
-int clmd_engine_set_list_reference(clmd_engine *e, const double *x, clmd_err *err);
-/* The neighbor-list buffer in use (tuned when the deck's neighbor_skin is auto) and the step of
- * the last build; a checkpoint keeps both so a restart tunes exactly as the original run. Call
- * set before set_list_reference. */
-void clmd_engine_get_list_state(const clmd_engine *e, double *skin_nm, long *last_build_step);
-void clmd_engine_set_list_state(clmd_engine *e, double skin_nm, long last_build_step);
+
+/* A copy of the whole dynamic state on the device (or the host): positions, velocities, the
+ * force-field's view of them, forces, energies, box, bath and step; restore puts everything
+ * back bit for bit. A barostat trial's undo, a pressure probe; later replica exchange. */
+typedef struct clmd_engine_snapshot clmd_engine_snapshot;
+int clmd_engine_snapshot_create(clmd_engine *e, clmd_engine_snapshot **out, clmd_err *err);
+void clmd_engine_snapshot_destroy(clmd_engine_snapshot **s);
+int clmd_engine_save(clmd_engine *e, clmd_engine_snapshot *s, clmd_err *err);
+int clmd_engine_restore(clmd_engine *e, const clmd_engine_snapshot *s, clmd_err *err);
+
+/* Checkpoint: the whole state (step, box, bath, noise seed, positions, velocities), the pair
+ * list exactly as it is and every hook's state, so a restart repeats the run bit for bit. */
+int clmd_engine_save_checkpoint(clmd_engine *e, struct clmd_ckpt_writer *w, clmd_err *err);
+int clmd_engine_load_checkpoint(clmd_engine *e, struct clmd_ckpt_reader *r, clmd_err *err);
 
 /* "reference (double precision CPU)" or the OpenCL device description. */
 const char *clmd_engine_device(const clmd_engine *e);
 const char *clmd_engine_driver(const clmd_engine *e);
 int clmd_engine_is_reference(const clmd_engine *e);
 long clmd_engine_list_builds(const clmd_engine *e);
-/* Writes each term's description. */
+/* Writes each term's, the integrator's and each hook's description. */
 void clmd_engine_describe(const clmd_engine *e, FILE *out);
+/* Writes each hook's counters (barostat acceptance...). */
+void clmd_engine_report_hooks(const clmd_engine *e, FILE *out);
 
 #endif

@@ -37,6 +37,17 @@ static inline void clmd_gaussian3(const uint32_t key[2], uint32_t atom, uint64_t
     g[2] = r2 * cos(2 * M_PI * f[3]);
 }
 
+/* A uniform number in (0, 1) with 53 random bits, for draw `index` of a stream (a barostat's
+ * moves, a replica exchange's swaps): counter-based, so a restart continues the stream from
+ * the saved index alone. `purpose` separates several numbers of one draw. */
+static inline double clmd_uniform(const uint32_t key[2], uint64_t index, uint32_t purpose)
+{
+    uint32_t c[4] = {(uint32_t)index, (uint32_t)(index >> 32), purpose, 0x756e69u};
+    clmd_philox(c, key);
+    uint64_t bits = ((uint64_t)c[0] << 21) ^ ((uint64_t)c[1] >> 11);
+    return ((double)(bits & ((1ull << 53) - 1)) + 0.5) / 9007199254740992.0;
+}
+
 /* Splits a 64-bit seed into a Philox key (splitmix64 finaliser, so nearby seeds differ). */
 static inline void clmd_seed_key(uint64_t seed, uint32_t key[2])
 {

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "core/mem.h"
+#include "system/box.h"
 #include "system/system.h"
 
 #define CLMD_NLIST_MAX_THREADS 16
@@ -141,13 +142,6 @@ int clmd_nlist_create(const clmd_system *sys, int periodic, double cutoff_nm, do
                             "million the list layout addresses", sys->n);
     if (periodic && !sys->periodic)
         return clmd_err_set(err, CLMD_EINPUT, "neighbor list: periodic list for a system without a box");
-    if (periodic) {
-        const double(*b)[3] = sys->box;
-        double minw = dmin(b[0][0], dmin(b[1][1], b[2][2]));
-        if (cutoff_nm > 0.5 * minw)
-            return clmd_err_set(err, CLMD_EINPUT, "the cutoff %g nm is more than half the box width "
-                                "(%g nm): use a larger box or a shorter cutoff", cutoff_nm, minw);
-    }
     clmd_nlist *nl = clmd_alloc(sizeof *nl);
     nl->sys = sys;
     nl->n = sys->n;
@@ -163,11 +157,6 @@ int clmd_nlist_create(const clmd_system *sys, int periodic, double cutoff_nm, do
     CLMD_NEW(nl->key, n);
     CLMD_NEW(nl->csort, n);
     CLMD_NEW(nl->slot, n);
-    if (periodic) {
-        const double(*b)[3] = sys->box;
-        double minw = dmin(b[0][0], dmin(b[1][1], b[2][2]));
-        nl->shift_ok = minw >= 2 * nl->rlist;
-    }
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     const char *env = getenv("CLMD_NLIST_THREADS");
     if (env && *env) cores = strtol(env, NULL, 10);
@@ -249,12 +238,11 @@ static void from_frac(const frame *f, const double s[3], double x[3])
         x[d] = f->origin[d] + s[0] * f->b[0][d] + s[1] * f->b[1][d] + s[2] * f->b[2][d];
 }
 
-static void make_frame(const clmd_nlist *nl, const double *x, frame *f)
+static void make_frame(const clmd_nlist *nl, const double *x, const double (*box)[3], frame *f)
 {
     memset(f, 0, sizeof *f);
-    const clmd_system *sys = nl->sys;
     if (nl->periodic) {
-        memcpy(f->b, sys->box, sizeof f->b);
+        memcpy(f->b, box, sizeof f->b);
         f->periodic = 1;
     } else {
         double lo[3] = {INFINITY, INFINITY, INFINITY}, hi[3] = {-INFINITY, -INFINITY, -INFINITY};
@@ -662,11 +650,15 @@ static void *worker_main(void *arg)
     }
 }
 
-int clmd_nlist_build(clmd_nlist *nl, const double *x, clmd_err *err)
+int clmd_nlist_build(clmd_nlist *nl, const double *x, const double box[3][3], clmd_err *err)
 {
     const int n = nl->n;
     memcpy(nl->xref, x, sizeof(double) * 3 * (size_t)n);
-    make_frame(nl, x, &nl->f);
+    make_frame(nl, x, box, &nl->f);
+    if (nl->periodic) {
+        const double(*b)[3] = nl->f.b;
+        nl->shift_ok = dmin(b[0][0], dmin(b[1][1], b[2][2])) >= 2 * nl->rlist;
+    }
     /* columns across a and b sized so that a cluster of 8 is roughly cubic */
     const frame *f = &nl->f;
     double vol = f->b[0][0] * f->b[1][1] * f->b[2][2];
@@ -697,6 +689,8 @@ int clmd_nlist_needs_rebuild(const clmd_nlist *nl, const double *x)
     return 0;
 }
 
+const double (*clmd_nlist_box(const clmd_nlist *nl))[3] { return (const double(*)[3])nl->f.b; }
+
 clmd_nlist_view clmd_nlist_get(const clmd_nlist *nl)
 {
     clmd_nlist_view v = {nl->nclusters, nl->cluster_atoms, nl->jstart, nl->jlist, nl->npairs,
@@ -708,10 +702,6 @@ void clmd_nlist_set_skin(clmd_nlist *nl, double skin_nm)
 {
     nl->skin = skin_nm;
     nl->rlist = nl->cutoff + skin_nm;
-    if (nl->periodic) {
-        const double(*b)[3] = nl->sys->box;
-        nl->shift_ok = dmin(b[0][0], dmin(b[1][1], b[2][2])) >= 2 * nl->rlist;
-    }
 }
 
 double clmd_nlist_rlist(const clmd_nlist *nl) { return nl->rlist; }
@@ -719,8 +709,9 @@ double clmd_nlist_skin(const clmd_nlist *nl) { return nl->skin; }
 long clmd_nlist_builds(const clmd_nlist *nl) { return nl->builds; }
 const double *clmd_nlist_reference_positions(const clmd_nlist *nl) { return nl->xref; }
 
-long clmd_nlist_for_each_pair(const clmd_nlist *nl, const double *x, double cutoff,
-                              void (*fn)(int i, int j, double r2, void *ctx), void *ctx)
+long clmd_nlist_for_each_pair(const clmd_nlist *nl, const double *x, const double box[3][3],
+                              double cutoff, void (*fn)(int i, int j, double r2, void *ctx),
+                              void *ctx)
 {
     long count = 0;
     double c2 = cutoff * cutoff;
@@ -733,7 +724,7 @@ long clmd_nlist_for_each_pair(const clmd_nlist *nl, const double *x, double cuto
                 if (!(m & (1u << l)) || i >= j) continue;
                 double d[3] = {x[3 * j] - x[3 * i], x[3 * j + 1] - x[3 * i + 1],
                                x[3 * j + 2] - x[3 * i + 2]};
-                if (nl->periodic) clmd_min_image(nl->sys, d);
+                if (nl->periodic) clmd_box_min_image(box, d);
                 double r2 = d[0] * d[0] + d[1] * d[1] + d[2] * d[2];
                 if (r2 < c2) {
                     count++;

@@ -14,9 +14,9 @@
  * cores (CLMD_NLIST_THREADS overrides the count; the threads wait between builds); the list
  * does not depend on the thread count.
  *
- * The list is rebuilt when any atom moved more than skin/2 since the last build
- * (clmd_nlist_needs_rebuild on the host, or the device reduction in the engine). The handle is
- * opaque and owned by the caller (clmd_nlist_destroy). */
+ * This module is the search only: when to rebuild, the device copies of the list and what the
+ * run does with them belong to the list's owner, nlist/pairlist.h. The handle is opaque and
+ * owned by the caller (clmd_nlist_destroy). */
 #ifndef CLMD_NLIST_NLIST_H
 #define CLMD_NLIST_NLIST_H
 
@@ -47,18 +47,23 @@ typedef struct clmd_nlist_view {
 
 #define CLMD_NLIST_PAIR_IMAGE 27
 
-/* sys supplies the particle count, the box (periodic or not) and the exclusions. */
-/* periodic: use the system's box (0 treats the system as open even if it has a box). */
+/* sys supplies the particle count and the exclusions. periodic: periodic images in the box
+ * given to each build (0 treats the system as open even if it has a box). The cutoff-versus-box
+ * rule is the caller's (ff/plan.h). */
 int clmd_nlist_create(const struct clmd_system *sys, int periodic, double cutoff_nm, double skin_nm,
                       clmd_nlist **out, clmd_err *err);
 void clmd_nlist_destroy(clmd_nlist **nl);
 
-/* Builds the list for positions x ([3n], nm, not necessarily wrapped) and remembers them as the
- * reference for the displacement criterion. */
-int clmd_nlist_build(clmd_nlist *nl, const double *x, clmd_err *err);
+/* Builds the list for positions x ([3n], nm, not necessarily wrapped) in box b (periodic
+ * lists; ignored otherwise) and remembers both. */
+int clmd_nlist_build(clmd_nlist *nl, const double *x, const double b[3][3], clmd_err *err);
 
-/* Host displacement check: nonzero when some atom moved more than skin/2 since the build. */
+/* Host displacement check against the build positions: nonzero when some atom moved more than
+ * skin/2 since the build (for tests; runs use the owner's check, which accounts for box
+ * changes). */
 int clmd_nlist_needs_rebuild(const clmd_nlist *nl, const double *x);
+/* The box of the last build (periodic lists). */
+const double (*clmd_nlist_box(const clmd_nlist *nl))[3];
 
 /* Changes the buffer for the next build (rlist = cutoff + skin). */
 void clmd_nlist_set_skin(clmd_nlist *nl, double skin_nm);
@@ -70,10 +75,12 @@ long clmd_nlist_builds(const clmd_nlist *nl);
 /* Positions of the last build ([3n]); used by checkpoints to rebuild the identical list. */
 const double *clmd_nlist_reference_positions(const clmd_nlist *nl);
 
-/* Calls fn for every pair i<j within `cutoff` (minimum image) found through the list; used by
- * tests to compare with a brute-force search. Returns the number of pairs. */
-long clmd_nlist_for_each_pair(const clmd_nlist *nl, const double *x, double cutoff,
-                              void (*fn)(int i, int j, double r2, void *ctx), void *ctx);
+/* Calls fn for every pair i<j within `cutoff` (minimum image in box b, periodic lists) found
+ * through the list: the nonbonded reference, and tests comparing with a brute-force search.
+ * Returns the number of pairs. */
+long clmd_nlist_for_each_pair(const clmd_nlist *nl, const double *x, const double b[3][3],
+                              double cutoff, void (*fn)(int i, int j, double r2, void *ctx),
+                              void *ctx);
 
 
 #endif

@@ -28,6 +28,8 @@ static const struct {
     [P_CONSTRAINTS] = {"constraints", 1}, [P_ENERGY] = {"energy", 1},
     [P_OUT_TRAJ] = {"output_trajectory", 1}, [P_OUT_ENERGY] = {"output_energies", 1},
     [P_CHECKPOINT] = {"checkpoint", 1},  [P_REMD_EXCHANGE] = {"remd_exchange", 1},
+    [P_BAROSTAT] = {"barostat", 1},      [P_BOX_SCALE] = {"box_scale", 2},
+    [P_PRESSURE] = {"pressure", 1},
 };
 
 enum { MAX_SAMPLES = 200000, MAX_COUNTERS = 32, MAX_INFO = 48 };

@@ -43,6 +43,9 @@ typedef enum clmd_probe_id {
     P_OUT_ENERGY,
     P_CHECKPOINT,
     P_REMD_EXCHANGE,
+    P_BAROSTAT,       /* Monte Carlo volume moves: the trial evaluation and its undo */
+    P_BOX_SCALE,      /* the rigid-molecule scaling kernel (barostat, pressure) */
+    P_PRESSURE,       /* the pressure observable: two energies of scaled boxes */
     P_NPROBES
 } clmd_probe_id;
 

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/mem.h"
+#include "system/box.h"
 
 clmd_system *clmd_system_create(void)
 {
@@ -231,28 +232,17 @@ void clmd_system_set_box_angles(clmd_system *s, double a, double b, double c, do
 
 void clmd_min_image(const clmd_system *sys, double d[3])
 {
-    if (!sys->periodic) return;
-    const double(*b)[3] = sys->box;
-    double k = round(d[2] / b[2][2]);
-    d[0] -= k * b[2][0];
-    d[1] -= k * b[2][1];
-    d[2] -= k * b[2][2];
-    k = round(d[1] / b[1][1]);
-    d[0] -= k * b[1][0];
-    d[1] -= k * b[1][1];
-    k = round(d[0] / b[0][0]);
-    d[0] -= k * b[0][0];
+    if (sys->periodic) clmd_box_min_image(sys->box, d);
 }
 
-int clmd_system_box_is_rectangular(const clmd_system *s)
+const double (*clmd_system_box(const clmd_system *s))[3]
 {
-    return s->box[1][0] == 0 && s->box[2][0] == 0 && s->box[2][1] == 0;
+    return s->periodic ? (const double(*)[3])s->box : NULL;
 }
 
-double clmd_system_box_volume(const clmd_system *s)
-{
-    return s->box[0][0] * s->box[1][1] * s->box[2][2];
-}
+int clmd_system_box_is_rectangular(const clmd_system *s) { return clmd_box_is_rectangular(s->box); }
+
+double clmd_system_box_volume(const clmd_system *s) { return clmd_box_volume(s->box); }
 
 int clmd_system_validate(const clmd_system *s, clmd_err *err)
 {

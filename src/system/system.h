@@ -69,8 +69,9 @@ typedef struct clmd_system {
     int nresidues;
     char (*resname)[8];
 
-    /* box: rows are the three box vectors a, b, c (nm), in OpenMM/GROMACS reduced form
-     * (a along x, b in the xy plane, c anywhere with a_x > 0 etc.). periodic == 0 means no box. */
+    /* box from the input: rows are the three box vectors a, b, c (nm), in OpenMM/GROMACS reduced
+     * form (system/box.h). periodic == 0 means no box. A run starts from this box; the box that
+     * changes during a run (barostat) is the state's (state/state.h). */
     int periodic;
     double box[3][3];
 
@@ -131,10 +132,12 @@ void clmd_system_set_box(clmd_system *sys, double lx, double ly, double lz);
 /* Sets the box from edge lengths (nm) and angles (degrees), in reduced form. */
 void clmd_system_set_box_angles(clmd_system *sys, double a, double b, double c, double alpha,
                                 double beta, double gamma);
-/* Minimum-image displacement d (= xj - xi, nm) in the system's box, in place; no-op without a
- * box. Reduced box: c, then b, then a; valid for |d| below half the shortest box width. Shared
- * by every host reference. */
+/* The system's box is the box the input gave (the start of a run); a run's current box is in
+ * its state. Minimum-image displacement d (= xj - xi, nm) in the input box, in place; no-op
+ * without a box (system/box.h has the same on any box). */
 void clmd_min_image(const clmd_system *sys, double d[3]);
+/* The input box as the box argument of the references: NULL when the system has none. */
+const double (*clmd_system_box(const clmd_system *sys))[3];
 int clmd_system_box_is_rectangular(const clmd_system *sys);
 double clmd_system_box_volume(const clmd_system *sys);
 

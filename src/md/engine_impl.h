@@ -1,0 +1,100 @@
+/* The engine's insides, for the modules that plug into its step (integrators, hooks, the
+ * minimizer) and nothing else: the struct, and the services those modules call. Code outside
+ * src/md uses md/engine.h. */
+#ifndef CLMD_MD_ENGINE_IMPL_H
+#define CLMD_MD_ENGINE_IMPL_H
+
+#include "ff/dev.h"
+#include "ff/plan.h"
+#include "ff/term.h"
+#include "md/engine.h"
+#include "md/integrator.h"
+#include "md/mdbuf.h"
+
+struct clmd_system;
+struct clmd_state;
+struct clmd_molecules;
+struct clmd_pairlist;
+struct clmd_constraints;
+struct clmd_vsites;
+
+enum { CLMD_ENGINE_MAX_TERMS = 16, CLMD_ENGINE_MAX_HOOKS = 8, CLMD_ENGINE_WG = 64 };
+
+struct clmd_engine {
+    const struct clmd_system *sys;
+    clmd_ffplan plan;
+    clmd_engine_opts eo;
+    struct clmd_probe *probe;
+    int reference;                 /* the double-precision host path */
+    struct clmd_state *st;         /* positions, velocities, box, bath, step */
+    struct clmd_molecules *mols;
+    clmd_term *terms[CLMD_ENGINE_MAX_TERMS];
+    int nterms;
+    struct clmd_pairlist *pl;
+    clmd_integrator *integ;
+    clmd_hook *hooks[CLMD_ENGINE_MAX_HOOKS];
+    int nhooks;
+    struct clmd_constraints *cons; /* NULL without constraints */
+    struct clmd_vsites *vs;        /* NULL without virtual sites */
+    int forces_valid;              /* forces belong to the current positions */
+    int energy_valid;              /* energy[] belongs to the current positions */
+    int dof;
+    double energy[CLMD_E_NCOMP], ekin;
+    double last_d2;                /* largest squared displacement at the last list check */
+    /* host (reference path; on the device path x/v of the state are download targets) */
+    double *f, *invmass, *xold;
+    /* device */
+    clmd_dev dev;
+    int fp64;
+    size_t mixed_size;             /* bytes of one mixed4 */
+    cl_mem pos, vel, pos_old;
+    cl_mem flags;                  /* uint[2]: max squared displacement bits; constraint failure */
+    clmd_mdbuf mb;
+    void *mixed_host;              /* staging [npad] mixed4 */
+    cl_long *force_host;           /* staging [3 npad] */
+    cl_kernel k_kinetic;
+    cl_mem mol_start, mol_atoms;   /* molecules (system/molecules.h), for box scaling */
+    cl_kernel k_scale;
+    cl_uint scale_arg;             /* the scaling kernel's per-call argument */
+    clmd_engine_snapshot *psnap;   /* the pressure probe's undo, made on first use */
+    char device_desc[900];
+};
+
+/* Forces (and energies with want_energy) at the current positions, unless already valid. */
+int clmd_engine_forces(clmd_engine *e, int want_energy, clmd_err *err);
+/* After positions moved by an integrator or a hook on the device: reads the displacement and
+ * constraint flags (one small blocking read) and rebuilds the pair list when it went stale.
+ * On the reference path checks the host positions. */
+int clmd_engine_update_list(clmd_engine *e, clmd_err *err);
+/* The host positions from the device (into the state's x). */
+int clmd_engine_download_positions(clmd_engine *e, clmd_err *err);
+/* Rebuilds the pair list from the current positions now. */
+int clmd_engine_rebuild_list(clmd_engine *e, clmd_err *err);
+/* The potential energy at the current positions (evaluated if not yet valid; kJ/mol). */
+int clmd_engine_potential(clmd_engine *e, double *u, clmd_err *err);
+/* Reads the device's energy accumulators into e->energy / e->ekin. */
+int clmd_engine_read_energies(clmd_engine *e, clmd_err *err);
+/* Places the virtual sites from their parents (both paths). */
+int clmd_engine_build_vsites(clmd_engine *e, clmd_err *err);
+
+/* Kernel arguments in order, without literal indices scattered over files: bind(k) starts at
+ * argument 0, each arg_* call takes the next. */
+typedef struct clmd_binder {
+    cl_kernel k;
+    cl_uint next;
+    int fp64;
+    cl_int rc;
+} clmd_binder;
+clmd_binder clmd_bind(cl_kernel k, int fp64);
+void clmd_bind_mem(clmd_binder *b, cl_mem m);
+void clmd_bind_int(clmd_binder *b, int v);
+void clmd_bind_uint(clmd_binder *b, unsigned v);
+/* A `mixed` scalar (double on fp64 devices, else float). */
+void clmd_bind_mixed(clmd_binder *b, double v);
+/* A mixed4 (x, y, z, w). */
+void clmd_bind_mixed4(clmd_binder *b, const double v[4]);
+void clmd_bind_raw(clmd_binder *b, size_t size, const void *v);
+/* CLMD_OK, or the first failure as an error naming the kernel and argument. */
+int clmd_bind_done(const clmd_binder *b, clmd_err *err);
+
+#endif

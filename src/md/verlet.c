@@ -1,0 +1,140 @@
+/* Velocity Verlet (NVE), as OpenMM's VerletIntegrator with constraints:
+ *   v += dt/2 F/m; x += dt v; SHAKE x (directions of the old x), v += shift/dt; sites;
+ *   [forces]; v += dt/2 F/m; RATTLE v.
+ * Device kernels: verlet_kick_drift and verlet_kick in cl/integrate.cl. */
+#include <string.h>
+
+#include "core/mem.h"
+#include "md/constraints.h"
+#include "md/engine_impl.h"
+#include "md/vsite.h"
+#include "probe/probe.h"
+#include "state/state.h"
+#include "system/system.h"
+
+typedef struct verlet {
+    cl_kernel k_kick_drift, k_kick;
+} verlet;
+
+static size_t groups(int items)
+{
+    return (size_t)(items + CLMD_ENGINE_WG - 1) / CLMD_ENGINE_WG * CLMD_ENGINE_WG;
+}
+
+static int vv_setup_device(clmd_integrator *it, clmd_engine *e, clmd_err *err)
+{
+    verlet *v = it->impl;
+    const clmd_mdbuf *m = &e->mb;
+    char defs[96];
+    snprintf(defs, sizeof defs, "#define HAVE_FP64 %d\n#define WG %d\n", e->fp64, CLMD_ENGINE_WG);
+    cl_program prog;
+    int rc;
+    if ((rc = clmd_ocl_program(m->ocl, "integrate.cl", defs, &prog, err)) ||
+        (rc = clmd_ocl_kernel(m->ocl, prog, "verlet_kick_drift", &v->k_kick_drift, err)) ||
+        (rc = clmd_ocl_kernel(m->ocl, prog, "verlet_kick", &v->k_kick, err)))
+        return rc;
+    const double dt = e->eo.dt_ps;
+    clmd_binder b = clmd_bind(v->k_kick_drift, e->fp64);
+    clmd_bind_mem(&b, m->posq);
+    clmd_bind_mem(&b, m->posq_lo);
+    clmd_bind_mem(&b, m->pos);
+    clmd_bind_mem(&b, m->vel);
+    clmd_bind_mem(&b, m->force);
+    clmd_bind_int(&b, m->n);
+    clmd_bind_int(&b, m->npad);
+    clmd_bind_mixed(&b, dt);
+    clmd_bind_mem(&b, m->posq_ref);
+    clmd_bind_mem(&b, m->flags);
+    clmd_bind_mem(&b, m->pos_shift);
+    if ((rc = clmd_bind_done(&b, err))) return rc;
+    /* the kernel applies half its step argument: v += dt/2 F/m */
+    b = clmd_bind(v->k_kick, e->fp64);
+    clmd_bind_mem(&b, m->vel);
+    clmd_bind_mem(&b, m->force);
+    clmd_bind_int(&b, m->n);
+    clmd_bind_int(&b, m->npad);
+    clmd_bind_mixed(&b, dt);
+    return clmd_bind_done(&b, err);
+}
+
+static int vv_before(clmd_integrator *it, clmd_engine *e, clmd_err *err)
+{
+    verlet *v = it->impl;
+    const int n = e->sys->n;
+    const double dt = e->eo.dt_ps;
+    double *x = e->st->x, *vel = e->st->v;
+    int rc;
+    if (!e->reference) {
+        if (e->cons) CL_CHECK(clEnqueueCopyBuffer(clmd_ocl_queue(e->dev.ocl), e->pos, e->pos_old,
+                                                  0, 0, e->mixed_size * (size_t)n, 0, NULL, NULL),
+                              err);
+        rc = clmd_ocl_launch(e->dev.ocl, v->k_kick_drift, groups(n), CLMD_ENGINE_WG, P_INTEGRATE, err);
+        if (!rc && e->cons) rc = clmd_constraints_enqueue_positions(e->cons, dt, err);
+        return rc ? rc : clmd_engine_build_vsites(e, err);
+    }
+    if (e->cons) memcpy(e->xold, x, sizeof(double) * 3 * (size_t)n);
+    PROBE_START(e->probe, P_INTEGRATE);
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < 3; k++) {
+            vel[3 * i + k] += 0.5 * dt * e->invmass[i] * e->f[3 * i + k];
+            if (e->invmass[i] != 0) x[3 * i + k] += dt * vel[3 * i + k];
+        }
+    PROBE_STOP(e->probe, P_INTEGRATE);
+    if (e->cons) {
+        PROBE_START(e->probe, P_CONSTRAINTS);
+        rc = clmd_constraints_positions_ref(e->cons, e->xold, x, vel, dt, err);
+        PROBE_STOP(e->probe, P_CONSTRAINTS);
+        if (rc) return clmd_err_prefix(err, "step %ld: ", e->st->step);
+    }
+    return clmd_engine_build_vsites(e, err);
+}
+
+static int vv_after(clmd_integrator *it, clmd_engine *e, clmd_err *err)
+{
+    verlet *v = it->impl;
+    const int n = e->sys->n;
+    const double dt = e->eo.dt_ps;
+    int rc;
+    if (!e->reference) {
+        rc = clmd_ocl_launch(e->dev.ocl, v->k_kick, groups(n), CLMD_ENGINE_WG, P_INTEGRATE, err);
+        if (!rc && e->cons) rc = clmd_constraints_enqueue_velocities(e->cons, dt, err);
+        return rc;
+    }
+    double *vel = e->st->v;
+    PROBE_START(e->probe, P_INTEGRATE);
+    for (int i = 0; i < 3 * n; i++) vel[i] += 0.5 * dt * e->invmass[i / 3] * e->f[i];
+    PROBE_STOP(e->probe, P_INTEGRATE);
+    if (e->cons) {
+        PROBE_START(e->probe, P_CONSTRAINTS);
+        rc = clmd_constraints_velocities_ref(e->cons, e->st->x, vel, dt, err);
+        PROBE_STOP(e->probe, P_CONSTRAINTS);
+        if (rc) return clmd_err_prefix(err, "step %ld: ", e->st->step);
+    }
+    return CLMD_OK;
+}
+
+static void vv_describe(const clmd_integrator *it, const clmd_engine *e, FILE *out)
+{
+    (void)it;
+    fprintf(out, "integrator: velocity Verlet (NVE), dt %g ps\n", e->eo.dt_ps);
+}
+
+static void vv_destroy(clmd_integrator *it)
+{
+    verlet *v = it->impl;
+    if (v->k_kick_drift) clReleaseKernel(v->k_kick_drift);
+    if (v->k_kick) clReleaseKernel(v->k_kick);
+    clmd_free(v);
+    clmd_free(it);
+}
+
+static const clmd_integrator_ops vv_ops = {"verlet", vv_setup_device, vv_before, vv_after,
+                                           vv_describe, vv_destroy};
+
+clmd_integrator *clmd_verlet_create(void)
+{
+    clmd_integrator *it = clmd_alloc(sizeof *it);
+    it->ops = &vv_ops;
+    it->impl = clmd_alloc(sizeof(verlet));
+    return it;
+}

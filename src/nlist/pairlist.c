@@ -1,0 +1,467 @@
+#include "nlist/pairlist.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "core/mem.h"
+#include "ff/dev.h"
+#include "ff/plan.h"
+#include "io/checkpoint.h"
+#include "nlist/nlist.h"
+#include "probe/probe.h"
+#include "system/molecules.h"
+#include "system/system.h"
+
+enum { WG = 64 };
+
+struct clmd_pairlist {
+    const clmd_system *sys;
+    const clmd_ffplan *plan;
+    const clmd_molecules *mols;
+    clmd_probe *probe;
+    clmd_nlist *nl;
+    int check;              /* the list can go stale (cutoff methods) */
+    int skin_auto;
+    int gpu;                /* cost model of neighbor_skin: auto */
+    long last_build;        /* step of the last build */
+    double slack_nm;        /* buffer used up by box scalings since the build */
+    double reach_nm;        /* bound on an atom's distance from its molecule's centroid */
+    double *xevent;         /* [3n] positions of the last event (build or box scaling) */
+    /* device */
+    clmd_dev *dev;
+    int fp64;
+    size_t mixed_size;
+    cl_mem posq_ref;        /* float4 [npad]: posq of the last event */
+    cl_mem pos_shift;       /* mixed4 [npad]: image counts of the build times the current box */
+    cl_mem pos_event;       /* mixed4 [npad]: positions of the last event */
+    cl_mem image;           /* int4 [npad]: image counts of the build */
+    cl_mem pos;             /* the engine's positions (mixed4), set by setup */
+    size_t cap_clusters, cap_jlist;
+    cl_int4 *image_host;    /* staging, [npad] */
+    void *mixed_host;       /* staging, [npad] mixed4 */
+    cl_kernel k_shift, k_positions, k_reference;
+};
+
+int clmd_pairlist_create(const clmd_system *sys, const clmd_ffplan *plan,
+                         const clmd_molecules *mols, int gpu, clmd_probe *probe,
+                         clmd_pairlist **out, clmd_err *err)
+{
+    *out = NULL;
+    clmd_pairlist *pl = clmd_alloc(sizeof *pl);
+    pl->sys = sys;
+    pl->plan = plan;
+    pl->mols = mols;
+    pl->probe = probe;
+    pl->gpu = gpu;
+    CLMD_NEW(pl->xevent, 3 * sys->n);
+    int rc;
+    if (!plan->cutoff_on) {
+        /* every pair, once: an open list that never goes stale */
+        rc = clmd_nlist_create(sys, 0, 1e6, 1e6, &pl->nl, err);
+    } else {
+        pl->check = 1;
+        pl->skin_auto = plan->o.skin_auto;
+        rc = clmd_nlist_create(sys, plan->periodic, plan->o.cutoff_nm, plan->o.skin_nm, &pl->nl,
+                               err);
+    }
+    if (rc) {
+        clmd_pairlist_destroy(&pl);
+        return rc;
+    }
+    *out = pl;
+    return CLMD_OK;
+}
+
+void clmd_pairlist_destroy(clmd_pairlist **ppl)
+{
+    if (!ppl || !*ppl) return;
+    clmd_pairlist *pl = *ppl;
+    clmd_nlist_destroy(&pl->nl);
+    if (pl->k_shift) clReleaseKernel(pl->k_shift);
+    if (pl->k_positions) clReleaseKernel(pl->k_positions);
+    if (pl->k_reference) clReleaseKernel(pl->k_reference);
+    clmd_ocl_release(&pl->posq_ref);
+    clmd_ocl_release(&pl->pos_shift);
+    clmd_ocl_release(&pl->pos_event);
+    clmd_ocl_release(&pl->image);
+    if (pl->dev) {
+        clmd_dev *d = pl->dev;
+        clmd_ocl_release(&d->nl_cluster_atoms);
+        clmd_ocl_release(&d->nl_jstart);
+        clmd_ocl_release(&d->nl_jlist);
+        clmd_ocl_release(&d->nl_jshift);
+        clmd_ocl_release(&d->shift_table);
+    }
+    clmd_free(pl->image_host);
+    clmd_free(pl->mixed_host);
+    clmd_free(pl->xevent);
+    clmd_free(pl);
+    *ppl = NULL;
+}
+
+int clmd_pairlist_setup_device(clmd_pairlist *pl, clmd_dev *d, cl_mem pos, int fp64, clmd_err *err)
+{
+    pl->dev = d;
+    pl->fp64 = fp64;
+    pl->pos = pos;
+    pl->mixed_size = fp64 ? sizeof(cl_double4) : sizeof(cl_float4);
+    size_t np = (size_t)d->npad;
+    int rc;
+    if ((rc = clmd_ocl_alloc(d->ocl, sizeof(cl_float4) * np, &pl->posq_ref, err)) ||
+        (rc = clmd_ocl_alloc(d->ocl, pl->mixed_size * np, &pl->pos_shift, err)) ||
+        (rc = clmd_ocl_alloc(d->ocl, pl->mixed_size * np, &pl->pos_event, err)) ||
+        (rc = clmd_ocl_alloc(d->ocl, sizeof(cl_int4) * np, &pl->image, err)) ||
+        (rc = clmd_ocl_alloc(d->ocl, sizeof(cl_float4) * 54, &d->shift_table, err)) ||
+        (rc = clmd_ocl_zero(d->ocl, pl->pos_shift, pl->mixed_size * np, err)) ||
+        (rc = clmd_ocl_zero(d->ocl, pl->image, sizeof(cl_int4) * np, err)))
+        return rc;
+    CLMD_NEW(pl->image_host, np);
+    pl->mixed_host = clmd_calloc(np, pl->mixed_size);
+    char defs[96];
+    snprintf(defs, sizeof defs, "#define HAVE_FP64 %d\n#define WG %d\n", fp64, WG);
+    cl_program prog;
+    if ((rc = clmd_ocl_program(d->ocl, "pairlist.cl", defs, &prog, err)) ||
+        (rc = clmd_ocl_kernel(d->ocl, prog, "set_shift", &pl->k_shift, err)) ||
+        (rc = clmd_ocl_kernel(d->ocl, prog, "set_positions", &pl->k_positions, err)) ||
+        (rc = clmd_ocl_kernel(d->ocl, prog, "set_reference", &pl->k_reference, err)))
+        return rc;
+    int n = pl->sys->n;
+    cl_kernel k = pl->k_shift;
+    CLMD_ARG(k, 0, pl->image, err);
+    CLMD_ARG(k, 1, pl->pos_shift, err);
+    CLMD_ARG(k, 2, n, err);
+    k = pl->k_positions;
+    CLMD_ARG(k, 0, pl->pos, err);
+    CLMD_ARG(k, 1, pl->pos_shift, err);
+    CLMD_ARG(k, 2, d->posq, err);
+    CLMD_ARG(k, 3, d->posq_lo, err);
+    CLMD_ARG(k, 4, pl->posq_ref, err);
+    CLMD_ARG(k, 5, n, err);
+    k = pl->k_reference;
+    CLMD_ARG(k, 1, pl->pos_shift, err);
+    CLMD_ARG(k, 2, pl->posq_ref, err);
+    CLMD_ARG(k, 3, pl->pos_event, err);
+    CLMD_ARG(k, 4, n, err);
+    return CLMD_OK;
+}
+
+cl_mem clmd_pairlist_posq_ref(const clmd_pairlist *pl) { return pl->posq_ref; }
+cl_mem clmd_pairlist_pos_shift(const clmd_pairlist *pl) { return pl->pos_shift; }
+
+static size_t groups(int items) { return (size_t)(items + WG - 1) / WG * WG; }
+
+/* pos_shift from the build's image counts and box b, the lattice-shift table of b, then posq
+ * from pos (device). */
+static int device_box(clmd_pairlist *pl, const double b[3][3], clmd_err *err)
+{
+    clmd_dev *d = pl->dev;
+    int n = pl->sys->n, rc;
+    cl_float4 table[54];
+    clmd_dev_shift_table(b, table);
+    if ((rc = clmd_ocl_write(d->ocl, d->shift_table, 0, sizeof table, table, err))) return rc;
+    cl_kernel k = pl->k_shift;
+    for (int r = 0; r < 3; r++) {
+        if (pl->fp64) {
+            cl_double4 v = {{b[r][0], b[r][1], b[r][2], 0}};
+            CLMD_ARG(k, 3 + r, v, err);
+        } else {
+            cl_float4 v = {{(float)b[r][0], (float)b[r][1], (float)b[r][2], 0}};
+            CLMD_ARG(k, 3 + r, v, err);
+        }
+    }
+    if ((rc = clmd_ocl_launch(d->ocl, k, groups(n), WG, P_UPLOAD, err))) return rc;
+    return clmd_ocl_launch(d->ocl, pl->k_positions, groups(n), WG, P_UPLOAD, err);
+}
+
+/* The current positions (device: pos, or src when given) become the displacement reference. */
+static int device_reference(clmd_pairlist *pl, cl_mem src, clmd_err *err)
+{
+    CLMD_ARG(pl->k_reference, 0, src, err);
+    return clmd_ocl_launch(pl->dev->ocl, pl->k_reference, groups(pl->sys->n), WG, P_UPLOAD, err);
+}
+
+static int upload_list(clmd_pairlist *pl, clmd_err *err)
+{
+    clmd_dev *d = pl->dev;
+    clmd_nlist_view v = clmd_nlist_get(pl->nl);
+    size_t nent = (size_t)v.jstart[v.nclusters];
+    int rc;
+    if ((size_t)v.nclusters > pl->cap_clusters || nent > pl->cap_jlist || !d->nl_jlist) {
+        clmd_ocl_release(&d->nl_cluster_atoms);
+        clmd_ocl_release(&d->nl_jstart);
+        clmd_ocl_release(&d->nl_jlist);
+        clmd_ocl_release(&d->nl_jshift);
+        pl->cap_clusters = (size_t)v.nclusters + (size_t)v.nclusters / 4 + 16;
+        pl->cap_jlist = nent + nent / 4 + 1024;
+        if ((rc = clmd_ocl_alloc(d->ocl, sizeof(int) * CLMD_CLUSTER * pl->cap_clusters,
+                                 &d->nl_cluster_atoms, err)) ||
+            (rc = clmd_ocl_alloc(d->ocl, sizeof(int) * (pl->cap_clusters + 1), &d->nl_jstart, err)) ||
+            (rc = clmd_ocl_alloc(d->ocl, sizeof(unsigned) * pl->cap_jlist, &d->nl_jlist, err)) ||
+            (rc = clmd_ocl_alloc(d->ocl, pl->cap_jlist, &d->nl_jshift, err)))
+            return rc;
+    }
+    if ((rc = clmd_ocl_write(d->ocl, d->nl_cluster_atoms, 0,
+                             sizeof(int) * CLMD_CLUSTER * (size_t)v.nclusters, v.cluster_atoms, err)) ||
+        (rc = clmd_ocl_write(d->ocl, d->nl_jstart, 0, sizeof(int) * ((size_t)v.nclusters + 1),
+                             v.jstart, err)) ||
+        (rc = clmd_ocl_write(d->ocl, d->nl_jlist, 0, sizeof(unsigned) * nent, v.jlist, err)) ||
+        (v.jshift && (rc = clmd_ocl_write(d->ocl, d->nl_jshift, 0, nent, v.jshift, err))))
+        return rc;
+    d->nl_nclusters = v.nclusters;
+    d->nl_version++;
+    /* the build's image counts: pos_shift follows them in every box */
+    int n = pl->sys->n;
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < 3; k++) pl->image_host[i].s[k] = v.image ? v.image[3 * i + k] : 0;
+    return clmd_ocl_write(d->ocl, pl->image, 0, sizeof(cl_int4) * (size_t)n, pl->image_host, err);
+}
+
+/* Farthest any atom is from its molecule's centroid at positions x (nm). */
+static double molecular_reach(const clmd_pairlist *pl, const double *x)
+{
+    const clmd_molecules *m = pl->mols;
+    if (!m) return 0;
+    double r2max = 0;
+    for (int k = 0; k < m->n; k++) {
+        int a0 = m->start[k], a1 = m->start[k + 1];
+        if (a1 - a0 < 2) continue;
+        double c[3] = {0, 0, 0};
+        for (int a = a0; a < a1; a++)
+            for (int d = 0; d < 3; d++) c[d] += x[3 * m->atoms[a] + d];
+        for (int d = 0; d < 3; d++) c[d] /= a1 - a0;
+        for (int a = a0; a < a1; a++) {
+            const double *p = x + 3 * m->atoms[a];
+            double r2 = (p[0] - c[0]) * (p[0] - c[0]) + (p[1] - c[1]) * (p[1] - c[1]) +
+                        (p[2] - c[2]) * (p[2] - c[2]);
+            if (r2 > r2max) r2max = r2;
+        }
+    }
+    return sqrt(r2max);
+}
+
+/* With neighbor_skin: auto, each rebuild picks the buffer that minimizes a model of the cost
+ * per step: pair work P(s) (the list's lane pairs, growing as (cutoff + s)^3) plus one build
+ * (R work units per atom) spread over the steps a list lasts L(s) (atoms move ballistically
+ * over a few steps, so L grows in proportion to s). P and L are measured on the list just
+ * retired; R is the cost of building the list for one atom in units of one lane pair in the
+ * kernel, which depends on the kind of device: ~300 on a CPU device (host and kernels share the
+ * cores), ~30000 on a GPU (kernels are fast, the build is on the host). The change per rebuild
+ * is limited to x2 or x0.5. The model counts pairs and steps, never time, so runs stay
+ * deterministic. */
+static void tune_skin(clmd_pairlist *pl, long step)
+{
+    long lasted = step - pl->last_build;
+    pl->last_build = step;
+    if (!pl->skin_auto || !pl->check || lasted <= 0) return;
+    clmd_nlist_view v = clmd_nlist_get(pl->nl);
+    if (v.npairs_in_list <= 0) return;
+    const double R = pl->gpu ? 30000.0 : 300.0, rc = pl->plan->o.cutoff_nm;
+    const double s0 = clmd_nlist_skin(pl->nl), P0 = (double)v.npairs_in_list, L0 = (double)lasted;
+    double best = s0, best_f = INFINITY;
+    for (int k = 0; k <= 72; k++) {
+        double s = 0.04 + 0.005 * k; /* 0.04 .. 0.40 nm */
+        if (s > 2 * s0 || s < 0.5 * s0) continue;
+        double r = (rc + s) / (rc + s0);
+        double f = P0 * r * r * r + R * pl->sys->n / (L0 * s / s0);
+        if (f < best_f) {
+            best_f = f;
+            best = s;
+        }
+    }
+    if (best != s0) clmd_nlist_set_skin(pl->nl, best);
+}
+
+int clmd_pairlist_build(clmd_pairlist *pl, const double *x, const double b[3][3], long step,
+                        clmd_err *err)
+{
+    int rc;
+    tune_skin(pl, step);
+    PROBE_START(pl->probe, P_NLIST_BUILD);
+    rc = clmd_nlist_build(pl->nl, x, b, err);
+    if (!rc) {
+        memcpy(pl->xevent, x, sizeof(double) * 3 * (size_t)pl->sys->n);
+        pl->slack_nm = 0;
+        /* atoms stay within skin/2 of these positions while the list lives, their centroids too */
+        if (pl->check) pl->reach_nm = molecular_reach(pl, x) + clmd_nlist_skin(pl->nl);
+    }
+    PROBE_STOP(pl->probe, P_NLIST_BUILD);
+    clmd_probe_count(pl->probe, "nlist_builds", 1);
+    if (rc || !pl->dev) return rc;
+    PROBE_START(pl->probe, P_UPLOAD);
+    rc = upload_list(pl, err);
+    if (!rc) rc = device_box(pl, b, err);
+    if (!rc) rc = device_reference(pl, pl->pos, err);
+    PROBE_STOP(pl->probe, P_UPLOAD);
+    return rc;
+}
+
+int clmd_pairlist_checks(const clmd_pairlist *pl) { return pl->check; }
+
+/* Largest displacement still allowed from the reference: half the unspent buffer. */
+static double half_room(const clmd_pairlist *pl)
+{
+    return 0.5 * (clmd_nlist_skin(pl->nl) - pl->slack_nm);
+}
+
+int clmd_pairlist_stale_host(const clmd_pairlist *pl, const double *x)
+{
+    if (!pl->check) return 0;
+    if (clmd_nlist_builds(pl->nl) == 0) return 1;
+    double h = half_room(pl);
+    if (!(h > 0)) return 1;
+    double lim = h * h;
+    for (int i = 0; i < 3 * pl->sys->n; i += 3) {
+        double dx = x[i] - pl->xevent[i], dy = x[i + 1] - pl->xevent[i + 1],
+               dz = x[i + 2] - pl->xevent[i + 2];
+        if (dx * dx + dy * dy + dz * dz > lim) return 1;
+    }
+    return 0;
+}
+
+int clmd_pairlist_stale_d2(const clmd_pairlist *pl, double max_d2)
+{
+    if (!pl->check) return 0;
+    double h = half_room(pl);
+    return !(h > 0) || !(max_d2 <= h * h);
+}
+
+/* The slack a box scaling by (1 + eps) adds: two atoms' distance changes by at most
+ * eps (rlist + 2 reach). */
+static double scaling_slack(const clmd_pairlist *pl, double eps)
+{
+    return fabs(eps) * (clmd_nlist_rlist(pl->nl) + 2 * pl->reach_nm);
+}
+
+int clmd_pairlist_fits_scaling(const clmd_pairlist *pl, double max_d2, double eps)
+{
+    if (!pl->check) return 1;
+    double spent = pl->slack_nm + 2 * sqrt(max_d2 > 0 ? max_d2 : 0) + scaling_slack(pl, eps);
+    return spent < clmd_nlist_skin(pl->nl);
+}
+
+/* Largest squared displacement from the reference on the host. */
+static double host_max_d2(const clmd_pairlist *pl, const double *x)
+{
+    double m = 0;
+    for (int i = 0; i < 3 * pl->sys->n; i += 3) {
+        double dx = x[i] - pl->xevent[i], dy = x[i + 1] - pl->xevent[i + 1],
+               dz = x[i + 2] - pl->xevent[i + 2], d2 = dx * dx + dy * dy + dz * dz;
+        if (d2 > m) m = d2;
+    }
+    return m;
+}
+
+int clmd_pairlist_box_scaled(clmd_pairlist *pl, const double *x, const double b[3][3],
+                             double eps, double max_d2, clmd_err *err)
+{
+    if (!pl->check) return CLMD_OK;
+    if (x) max_d2 = host_max_d2(pl, x);
+    pl->slack_nm += 2 * sqrt(max_d2 > 0 ? max_d2 : 0) + scaling_slack(pl, eps);
+    if (x) memcpy(pl->xevent, x, sizeof(double) * 3 * (size_t)pl->sys->n);
+    if (!pl->dev) return CLMD_OK;
+    (void)b;
+    return device_reference(pl, pl->pos, err);
+}
+
+int clmd_pairlist_set_box(clmd_pairlist *pl, const double b[3][3], clmd_err *err)
+{
+    if (!pl->dev || !pl->plan->periodic) return CLMD_OK;
+    return device_box(pl, b, err);
+}
+
+int clmd_pairlist_refresh_positions(clmd_pairlist *pl, clmd_err *err)
+{
+    if (!pl->dev) return CLMD_OK;
+    return clmd_ocl_launch(pl->dev->ocl, pl->k_positions, groups(pl->sys->n), WG, P_UPLOAD, err);
+}
+
+clmd_pairlist_mark clmd_pairlist_get_mark(const clmd_pairlist *pl)
+{
+    clmd_pairlist_mark m = {pl->slack_nm};
+    return m;
+}
+
+void clmd_pairlist_set_mark(clmd_pairlist *pl, clmd_pairlist_mark m) { pl->slack_nm = m.slack_nm; }
+
+clmd_nlist *clmd_pairlist_host(const clmd_pairlist *pl) { return pl->nl; }
+long clmd_pairlist_builds(const clmd_pairlist *pl) { return clmd_nlist_builds(pl->nl); }
+double clmd_pairlist_skin(const clmd_pairlist *pl) { return clmd_nlist_skin(pl->nl); }
+long clmd_pairlist_last_build(const clmd_pairlist *pl) { return pl->last_build; }
+
+/* ---- checkpoint ---- */
+
+static int read_event_positions(clmd_pairlist *pl, clmd_err *err)
+{
+    int n = pl->sys->n;
+    int rc = clmd_ocl_read(pl->dev->ocl, pl->pos_event, 0, pl->mixed_size * (size_t)n,
+                           pl->mixed_host, err);
+    for (int i = 0; i < n && !rc; i++)
+        for (int k = 0; k < 3; k++)
+            pl->xevent[3 * i + k] = pl->fp64 ? ((double *)pl->mixed_host)[4 * i + k]
+                                             : ((float *)pl->mixed_host)[4 * i + k];
+    return rc;
+}
+
+int clmd_pairlist_save(const clmd_pairlist *pl_c, clmd_ckpt_writer *w, clmd_err *err)
+{
+    clmd_pairlist *pl = (clmd_pairlist *)pl_c; /* the device path refreshes the event copy */
+    int n = pl->sys->n, rc;
+    if (pl->dev && (rc = read_event_positions(pl, err))) return rc;
+    double box[9] = {0};
+    if (pl->plan->periodic) memcpy(box, clmd_nlist_box(pl->nl), sizeof box);
+    if ((rc = clmd_ckpt_put_f64(w, "list_skin", clmd_nlist_skin(pl->nl), err)) ||
+        (rc = clmd_ckpt_put_i64(w, "list_built_at", pl->last_build, err)) ||
+        (rc = clmd_ckpt_put_f64(w, "list_slack", pl->slack_nm, err)) ||
+        (rc = clmd_ckpt_put_f64(w, "list_reach", pl->reach_nm, err)) ||
+        (rc = clmd_ckpt_put(w, "list_box", CLMD_CKPT_F64, box, 9, err)) ||
+        (rc = clmd_ckpt_put(w, "list_positions", CLMD_CKPT_F64, clmd_nlist_reference_positions(pl->nl),
+                            3 * (size_t)n, err)) ||
+        (rc = clmd_ckpt_put(w, "list_reference", CLMD_CKPT_F64, pl->xevent, 3 * (size_t)n, err)))
+        return rc;
+    return CLMD_OK;
+}
+
+int clmd_pairlist_load(clmd_pairlist *pl, clmd_ckpt_reader *r, const double *x,
+                       const double b[3][3], clmd_err *err)
+{
+    int n = pl->sys->n, rc;
+    double skin, slack, reach, box[3][3];
+    int64_t built_at;
+    double *xb = clmd_calloc(3 * (size_t)n, sizeof *xb);
+    if ((rc = clmd_ckpt_get_f64(r, "list_skin", &skin, err)) ||
+        (rc = clmd_ckpt_get_i64(r, "list_built_at", &built_at, err)) ||
+        (rc = clmd_ckpt_get_f64(r, "list_slack", &slack, err)) ||
+        (rc = clmd_ckpt_get_f64(r, "list_reach", &reach, err)) ||
+        (rc = clmd_ckpt_get(r, "list_box", CLMD_CKPT_F64, box, 9, err)) ||
+        (rc = clmd_ckpt_get(r, "list_positions", CLMD_CKPT_F64, xb, 3 * (size_t)n, err)) ||
+        (rc = clmd_ckpt_get(r, "list_reference", CLMD_CKPT_F64, pl->xevent, 3 * (size_t)n, err)))
+        goto done;
+    /* the identical list: same buffer, positions and box as the original build */
+    clmd_nlist_set_skin(pl->nl, skin);
+    PROBE_START(pl->probe, P_NLIST_BUILD);
+    rc = clmd_nlist_build(pl->nl, xb, box, err);
+    PROBE_STOP(pl->probe, P_NLIST_BUILD);
+    if (rc) goto done;
+    pl->last_build = (long)built_at;
+    pl->slack_nm = slack;
+    pl->reach_nm = reach;
+    (void)x;
+    if (!pl->dev) goto done;
+    /* wraps for the current box, posq from the restored positions, and the reference from the
+     * event positions exactly as the original run's kernels made it */
+    int np = pl->dev->npad;
+    memset(pl->mixed_host, 0, pl->mixed_size * (size_t)np);
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < 3; k++) {
+            if (pl->fp64) ((double *)pl->mixed_host)[4 * i + k] = pl->xevent[3 * i + k];
+            else ((float *)pl->mixed_host)[4 * i + k] = (float)pl->xevent[3 * i + k];
+        }
+    if ((rc = upload_list(pl, err)) || (rc = device_box(pl, b, err)) ||
+        (rc = clmd_ocl_write(pl->dev->ocl, pl->pos_event, 0, pl->mixed_size * (size_t)np,
+                             pl->mixed_host, err)) ||
+        (rc = device_reference(pl, pl->pos_event, err)))
+        goto done;
+done:
+    clmd_free(xb);
+    return rc;
+}

@@ -1,0 +1,106 @@
+/* The pair list's owner: one module holds the host search (nlist/nlist.h), the device copies
+ * of the list the force kernels read, the per-atom wraps that make the list's image codes hold,
+ * the reference positions of the displacement check, and the decision when to rebuild. The
+ * engine asks it three things: build now (clmd_pairlist_build), is the list still valid
+ * (clmd_pairlist_stale_*), and the box changed (clmd_pairlist_box_scaled).
+ *
+ * Validity. At a build every pair within rlist = cutoff + skin is listed. The list stays valid
+ * while no unlisted pair can have come within the cutoff: with atoms displaced by at most d
+ * since the reference positions, while 2 d < skin - slack. A box scaling by (1 + eps) moves
+ * every atom with its molecule's centroid, so two atoms' distance changes by at most
+ * eps (rlist + 2 R) (R: the farthest an atom is from its molecule's centroid); an accepted
+ * barostat move therefore adds eps (rlist + 2 R) plus the displacement spent so far (2 d) to
+ * the slack and makes the current positions the new reference. The list is rebuilt when the
+ * displacement check fails, with neighbor_skin: auto retuning the buffer first (a deterministic
+ * cost model, so runs repeat bit for bit).
+ *
+ * Device path: positions the force kernels read are wrapped as at the last build (posq = pos +
+ * pos_shift, pos_shift = the build's image counts times the current box), the 27 lattice
+ * shifts of the current box are in a table, and the integrator kernels fold the largest squared
+ * displacement from posq_ref into a flag the engine reads once per step.
+ *
+ * Create with clmd_pairlist_create, free with clmd_pairlist_destroy; the system, plan and
+ * molecules must outlive it. */
+#ifndef CLMD_NLIST_PAIRLIST_H
+#define CLMD_NLIST_PAIRLIST_H
+
+#include "core/err.h"
+#include "ocl/ocl.h"
+
+struct clmd_system;
+struct clmd_ffplan;
+struct clmd_molecules;
+struct clmd_nlist;
+struct clmd_dev;
+struct clmd_probe;
+struct clmd_ckpt_writer;
+struct clmd_ckpt_reader;
+typedef struct clmd_pairlist clmd_pairlist;
+
+/* gpu selects the cost model of neighbor_skin: auto (the build is far dearer than pair work on
+ * a GPU). */
+int clmd_pairlist_create(const struct clmd_system *sys, const struct clmd_ffplan *plan,
+                         const struct clmd_molecules *mols, int gpu, struct clmd_probe *probe,
+                         clmd_pairlist **out, clmd_err *err);
+void clmd_pairlist_destroy(clmd_pairlist **pl);
+
+/* Device buffers: the list (handles published in dev->nl_*, dev->shift_table), posq_ref,
+ * pos_shift (mixed4, fp64 selects double) and the event copy of the positions. pos is the
+ * engine's mixed4 position buffer; dev->posq/posq_lo/npad must be set: the pairlist rewrites
+ * posq from pos at every build and box change. */
+int clmd_pairlist_setup_device(clmd_pairlist *pl, struct clmd_dev *dev, cl_mem pos, int fp64,
+                               clmd_err *err);
+cl_mem clmd_pairlist_posq_ref(const clmd_pairlist *pl);
+cl_mem clmd_pairlist_pos_shift(const clmd_pairlist *pl);
+
+/* Builds the list for positions x ([3n]) in box b at this step (neighbor_skin: auto retunes the
+ * buffer first); on a device uploads the wraps, the positions and the list. */
+int clmd_pairlist_build(clmd_pairlist *pl, const double *x, const double b[3][3], long step,
+                        clmd_err *err);
+/* Nonzero when the list can go stale at all (cutoff methods). */
+int clmd_pairlist_checks(const clmd_pairlist *pl);
+/* Host check (reference path): nonzero when positions x make the list invalid. */
+int clmd_pairlist_stale_host(const clmd_pairlist *pl, const double *x);
+/* Device check: nonzero when the largest squared displacement the kernels found (nm^2)
+ * makes the list invalid. */
+int clmd_pairlist_stale_d2(const clmd_pairlist *pl, double max_d2);
+/* Room left for a box scaling by (1 + eps) given the current largest squared displacement:
+ * nonzero when the list stays valid through it. */
+int clmd_pairlist_fits_scaling(const clmd_pairlist *pl, double max_d2, double eps);
+
+/* After the box changed to b by a molecular scaling by (1 + eps) at most per axis (eps >= 0),
+ * with the largest squared displacement max_d2 spent so far: adds the slack, takes positions x
+ * (host, [3n]; NULL on the device path, where `posq` already holds them) as the new reference,
+ * and on a device copies posq into posq_ref and uploads the new wraps and lattice shifts. */
+int clmd_pairlist_box_scaled(clmd_pairlist *pl, const double *x, const double b[3][3],
+                             double eps, double max_d2, clmd_err *err);
+/* Uploads the wraps and lattice shifts for box b without touching the reference or the slack
+ * (a trial box that will be undone, or the undo itself). */
+int clmd_pairlist_set_box(clmd_pairlist *pl, const double b[3][3], clmd_err *err);
+
+/* Device: posq from the engine's pos with the current wraps (after positions were set from
+ * the host). */
+int clmd_pairlist_refresh_positions(clmd_pairlist *pl, clmd_err *err);
+
+/* The slack and reference of the last event, for a barostat trial's undo. */
+typedef struct clmd_pairlist_mark {
+    double slack_nm;
+} clmd_pairlist_mark;
+clmd_pairlist_mark clmd_pairlist_get_mark(const clmd_pairlist *pl);
+void clmd_pairlist_set_mark(clmd_pairlist *pl, clmd_pairlist_mark m);
+
+/* The host list (reference path terms) and facts for reports. */
+struct clmd_nlist *clmd_pairlist_host(const clmd_pairlist *pl);
+long clmd_pairlist_builds(const clmd_pairlist *pl);
+double clmd_pairlist_skin(const clmd_pairlist *pl);
+long clmd_pairlist_last_build(const clmd_pairlist *pl);
+
+/* Checkpoint: the list exactly as it is (build positions and box, buffer, build step, slack,
+ * reference positions), so a restart rebuilds the identical list and repeats the run bit for
+ * bit. load needs the current positions x and box b (already restored). Entry names start
+ * with "list_". */
+int clmd_pairlist_save(const clmd_pairlist *pl, struct clmd_ckpt_writer *w, clmd_err *err);
+int clmd_pairlist_load(clmd_pairlist *pl, struct clmd_ckpt_reader *r, const double *x,
+                       const double b[3][3], clmd_err *err);
+
+#endif
