@@ -22,7 +22,7 @@
 #include "md/engine.h"
 #include "md/rng.h"
 #include "md/vsite.h"
-#include "system/load.h"
+#include "run/load.h"
 #include "system/system.h"
 #include "testutil.h"
 

@@ -6,11 +6,11 @@
 #include <string.h>
 
 #include "input/deck.h"
+#include "run/load.h"
 #include "system/builtin.h"
 #include "system/constrain.h"
 #include "system/coords.h"
 #include "system/forcefield.h"
-#include "system/load.h"
 #include "system/pdb.h"
 #include "system/system.h"
 #include "system/xyz.h"

@@ -161,14 +161,14 @@ static void contract_example_parses_with_the_values_shown(void)
     /* model and edge belong to water_box: ignored for lj_fcc, left at their defaults. */
     CU_ASSERT_EQUAL(d.system.edge_nm, 3.0);
 
-    CU_ASSERT_EQUAL(d.ff.method, CLMD_NB_CUTOFF);
-    CU_ASSERT_EQUAL(d.ff.cutoff_nm, 0.85);
-    CU_ASSERT(d.ff.switch_nm <= 0);
-    CU_ASSERT_EQUAL(d.ff.dispersion_correction, 1);
-    CU_ASSERT_EQUAL(d.ff.ewald_tolerance, 5.0e-4);
-    CU_ASSERT_EQUAL(d.ff.pme_grid[0], 0);
-    CU_ASSERT_EQUAL(d.ff.skin_nm, 0.1);
-    CU_ASSERT_EQUAL(d.ff.gb_model, CLMD_GB_NONE);
+    CU_ASSERT_EQUAL(d.nonbonded.method, CLMD_DECK_NB_CUTOFF);
+    CU_ASSERT_EQUAL(d.nonbonded.cutoff_nm, 0.85);
+    CU_ASSERT(d.nonbonded.switch_nm <= 0);
+    CU_ASSERT_EQUAL(d.nonbonded.dispersion_correction, 1);
+    CU_ASSERT_EQUAL(d.nonbonded.ewald_tolerance, 5.0e-4);
+    CU_ASSERT_EQUAL(d.nonbonded.pme_grid[0], 0);
+    CU_ASSERT_EQUAL(d.nonbonded.skin_nm, 0.1);
+    CU_ASSERT_EQUAL(d.implicit_solvent.model, CLMD_DECK_GB_NONE);
     CU_ASSERT_EQUAL(d.nonbonded_mark.line, 12);
     CU_ASSERT_EQUAL(d.constraints, CLMD_CONSTRAIN_NONE);
     CU_ASSERT_EQUAL(d.rigid_water, 1);
@@ -212,21 +212,21 @@ static void minimal_deck_gets_every_documented_default(void)
     CU_ASSERT_EQUAL(d.system.reduced_density, 0.8442);
     CU_ASSERT_STRING_EQUAL(d.system.forcefield, "");
     CU_ASSERT_EQUAL(d.system.has_box, 0);
-    CU_ASSERT_EQUAL(d.ff.method, CLMD_NB_CUTOFF);
-    CU_ASSERT_EQUAL(d.ff.cutoff_nm, 1.0);
-    CU_ASSERT(d.ff.switch_nm <= 0);
-    CU_ASSERT_EQUAL(d.ff.dispersion_correction, 1);
-    CU_ASSERT_EQUAL(d.ff.rf_dielectric, 78.3);
-    CU_ASSERT_EQUAL(d.ff.ewald_tolerance, 5e-4);
-    CU_ASSERT_EQUAL(d.ff.ewald_alpha, 0.0);
-    CU_ASSERT_EQUAL(d.ff.pme_order, 5);
-    CU_ASSERT_EQUAL(d.ff.skin_nm, 0.1);
-    CU_ASSERT_EQUAL(d.ff.gb_model, CLMD_GB_NONE);
-    CU_ASSERT_EQUAL(d.ff.solvent_dielectric, 78.5);
-    CU_ASSERT_EQUAL(d.ff.solute_dielectric, 1.0);
-    CU_ASSERT_EQUAL(d.ff.surface_area, 1);
-    CU_ASSERT_EQUAL(d.ff.sa_energy, 2.25936);
-    CU_ASSERT_EQUAL(d.ff.probe_radius_nm, 0.14);
+    CU_ASSERT_EQUAL(d.nonbonded.method, CLMD_DECK_NB_CUTOFF);
+    CU_ASSERT_EQUAL(d.nonbonded.cutoff_nm, 1.0);
+    CU_ASSERT(d.nonbonded.switch_nm <= 0);
+    CU_ASSERT_EQUAL(d.nonbonded.dispersion_correction, 1);
+    CU_ASSERT_EQUAL(d.nonbonded.rf_dielectric, 78.3);
+    CU_ASSERT_EQUAL(d.nonbonded.ewald_tolerance, 5e-4);
+    CU_ASSERT_EQUAL(d.nonbonded.ewald_alpha, 0.0);
+    CU_ASSERT_EQUAL(d.nonbonded.pme_order, 5);
+    CU_ASSERT_EQUAL(d.nonbonded.skin_nm, 0.1);
+    CU_ASSERT_EQUAL(d.implicit_solvent.model, CLMD_DECK_GB_NONE);
+    CU_ASSERT_EQUAL(d.implicit_solvent.solvent_dielectric, 78.5);
+    CU_ASSERT_EQUAL(d.implicit_solvent.solute_dielectric, 1.0);
+    CU_ASSERT_EQUAL(d.implicit_solvent.surface_area, 1);
+    CU_ASSERT_EQUAL(d.implicit_solvent.sa_energy, 2.25936);
+    CU_ASSERT_EQUAL(d.implicit_solvent.probe_radius_nm, 0.14);
     CU_ASSERT_EQUAL(d.constraints, CLMD_CONSTRAIN_NONE);
     CU_ASSERT_EQUAL(d.constraint_tolerance, 1e-6);
     CU_ASSERT_EQUAL(d.rigid_water, 1);
@@ -398,7 +398,7 @@ static void out_of_range_values_are_rejected_with_the_bound(void)
                        "output:\n"
                        "  energies: {file: e.csv, interval: -5}\n";
     CU_ASSERT_EQUAL(parse(deck, &d, &err), CLMD_EINPUT);
-    ASSERT_PROBLEM(&err, "3:10", "system.cells", "must be in [1, 500] (got 0)");
+    ASSERT_PROBLEM(&err, "3:10", "system.cells", "must be in [1, 200] (got 0)");
     ASSERT_PROBLEM(&err, "4:20", "system.reduced_density", "must be > 0 (got -0.5)");
     ASSERT_PROBLEM(&err, "7:20", "nonbonded.switch_distance", "less than the cutoff (1 nm)");
     ASSERT_PROBLEM(&err, "8:26", "nonbonded.ewald_error_tolerance", "must be in (0, 1) (got 0)");
@@ -610,11 +610,11 @@ static void numbers_booleans_and_enums_accept_the_usual_spellings(void)
     CU_ASSERT_EQUAL_FATAL(rc, CLMD_OK);
     CU_ASSERT_EQUAL(d.system.builtin, CLMD_BUILTIN_LJ_FCC);
     CU_ASSERT_EQUAL(d.system.cells, 4);
-    CU_ASSERT_EQUAL(d.ff.method, CLMD_NB_PME);
-    CU_ASSERT_EQUAL(d.ff.cutoff_nm, 1.0);
-    CU_ASSERT_EQUAL(d.ff.skin_nm, 0.05);
-    CU_ASSERT_EQUAL(d.ff.ewald_alpha, 3.25);
-    CU_ASSERT_EQUAL(d.ff.dispersion_correction, 0);
+    CU_ASSERT_EQUAL(d.nonbonded.method, CLMD_DECK_NB_PME);
+    CU_ASSERT_EQUAL(d.nonbonded.cutoff_nm, 1.0);
+    CU_ASSERT_EQUAL(d.nonbonded.skin_nm, 0.05);
+    CU_ASSERT_EQUAL(d.nonbonded.ewald_alpha, 3.25);
+    CU_ASSERT_EQUAL(d.nonbonded.dispersion_correction, 0);
     CU_ASSERT_EQUAL(d.rigid_water, 0);
     CU_ASSERT_EQUAL(d.integrator.steps, 1000000);
     CU_ASSERT_EQUAL(d.integrator.seed, ULONG_MAX);
@@ -639,10 +639,10 @@ static void null_and_zero_interval_turn_optional_parts_off(void)
     int rc = parse(deck, &d, &err);
     if (rc) printf("\n%s\n", err.msg);
     CU_ASSERT_EQUAL_FATAL(rc, CLMD_OK);
-    CU_ASSERT(d.ff.switch_nm <= 0);
-    CU_ASSERT_EQUAL(d.ff.ewald_alpha, 0.0);
-    CU_ASSERT_EQUAL(d.ff.pme_grid[0], 0);
-    CU_ASSERT_EQUAL(d.ff.gb_model, CLMD_GB_NONE);
+    CU_ASSERT(d.nonbonded.switch_nm <= 0);
+    CU_ASSERT_EQUAL(d.nonbonded.ewald_alpha, 0.0);
+    CU_ASSERT_EQUAL(d.nonbonded.pme_grid[0], 0);
+    CU_ASSERT_EQUAL(d.implicit_solvent.model, CLMD_DECK_GB_NONE);
     CU_ASSERT_EQUAL(d.remd.enabled, 0);
     CU_ASSERT_STRING_EQUAL(d.output.trajectory, "traj.h5"); /* default name when only interval */
     CU_ASSERT_EQUAL(d.output.trajectory_interval, 50);
@@ -743,6 +743,7 @@ static void strip_marks(clmd_deck *d)
     d->nonbonded_mark = d->method_mark = d->cutoff_mark = d->implicit_solvent_mark = none;
     d->constraints_mark = d->velocities.mark = d->integrator.mark = d->remd.mark = none;
     d->output.mark = d->device_mark = d->probes_mark = d->minimize.mark = none;
+    d->barostat.mark = none;
 }
 
 static char *print_to_string(const clmd_deck *d)
@@ -845,7 +846,7 @@ static void reference_doc_example_parses(void)
     if (rc) printf("\n%s\n", err.msg);
     CU_ASSERT_EQUAL_FATAL(rc, CLMD_OK);
     CU_ASSERT_EQUAL(d.system.kind, CLMD_SRC_AMBER);
-    CU_ASSERT_EQUAL(d.ff.gb_model, CLMD_GB_OBC2);
+    CU_ASSERT_EQUAL(d.implicit_solvent.model, CLMD_DECK_GB_OBC2);
     CU_ASSERT_EQUAL(d.constraints, CLMD_CONSTRAIN_HBONDS);
     CU_ASSERT_EQUAL(d.remd.ntemps, 8);
     CU_ASSERT_EQUAL(d.remd.exchanges, 200);

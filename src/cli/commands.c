@@ -21,7 +21,8 @@
 #include "md/rng.h"
 #include "ocl/ocl.h"
 #include "probe/probe.h"
-#include "system/load.h"
+#include "run/load.h"
+#include "run/setup.h"
 #include "system/system.h"
 
 /* ---- command-line parsing ---- */
@@ -189,14 +190,18 @@ static int session_start(session *s, const cli *c, int probes_on, clmd_err *err)
     }
     clmd_engine_opts eo;
     engine_opts_from_deck(d, &eo);
-    return clmd_engine_create(s->sys, &d->ff, &eo, s->probe, &s->eng, err);
+    clmd_ffopts fo;
+    clmd_ffopts_from_deck(d, &fo);
+    return clmd_engine_create(s->sys, &fo, &eo, s->probe, &s->eng, err);
 }
 
 /* Which energy components this system has (the keys `clmd eval` writes). */
 static void present_components(const session *s, int present[CLMD_E_NCOMP])
 {
     const clmd_system *y = s->sys;
-    const clmd_ffopts *o = &s->deck.ff;
+    clmd_ffopts fo;
+    clmd_ffopts_from_deck(&s->deck, &fo);
+    const clmd_ffopts *o = &fo;
     int charged = 0;
     for (int i = 0; i < y->n && !charged; i++) charged = y->charge[i] != 0;
     memset(present, 0, sizeof(int) * CLMD_E_NCOMP);
@@ -264,12 +269,14 @@ int clmd_cmd_eval(int argc, char **argv)
     }
     clmd_json_number(&j, "total", total);
     clmd_json_end_object(&j);
-    if (s.deck.ff.method == CLMD_NB_PME) {
+    if (s.deck.nonbonded.method == CLMD_DECK_NB_PME) {
         /* the same deterministic choice the engine's PME term made */
         clmd_term *pt = NULL;
         double alpha;
         int grid[3];
-        if (clmd_pme_create(s.sys, &s.deck.ff, &pt, &err) == CLMD_OK && pt &&
+        clmd_ffopts fo;
+        clmd_ffopts_from_deck(&s.deck, &fo);
+        if (clmd_pme_create(s.sys, &fo, &pt, &err) == CLMD_OK && pt &&
             clmd_pme_term_params(pt, &alpha, grid) == CLMD_OK) {
             clmd_json_begin_object(&j, "pme");
             clmd_json_number(&j, "alpha", alpha);

@@ -1,28 +1,27 @@
-/* The input deck: libyaml loads the document, then one walk over it fills a clmd_deck whose
- * defaults were set first. Every problem is collected with its line:column and dotted key,
- * sorted by position and returned together; nothing here allocates memory the caller keeps. */
+/* The input deck: the tables that describe it (read by input/schema.c), code for the keys that
+ * are not simple, the rules across sections, the defaults and the printout.
+ *
+ * A new section is one entry of SECTIONS with its allowed keys and its field table (each simple
+ * key: kind, range, where its value goes); its printout is a few lines of clmd_deck_print. Code
+ * of its own is needed only for a key that is more than one scalar or a rule across keys. */
 #include "input/deck.h"
 
-#include <ctype.h>
 #include <errno.h>
-#include <limits.h>
 #include <math.h>
-#include <stdarg.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
-#include <unistd.h>
-#include <yaml.h>
 
 #include "core/mem.h"
+#include "input/schema.h"
 
 /* ---------------------------------------------------------------- known keys and values */
 
 static const char *const K_TOP[] = {"title", "system", "nonbonded", "implicit_solvent",
                                     "constraints", "constraint_tolerance", "rigid_water",
-                                    "velocities", "minimize", "integrator", "replica_exchange",
-                                    "output", "device", "probes", NULL};
+                                    "velocities", "minimize", "integrator", "barostat",
+                                    "replica_exchange", "output", "device", "probes", NULL};
 static const char *const K_MIN[] = {"max_steps", "tolerance", NULL};
 static const char *const K_SYSTEM[] = {"builtin", "cells", "reduced_density", "model", "edge",
                                        "forcefield", "amber", "coordinates", "box", NULL};
@@ -35,6 +34,7 @@ static const char *const K_GB[] = {"model", "solvent_dielectric", "solute_dielec
 static const char *const K_VEL[] = {"temperature", "seed", NULL};
 static const char *const K_INT[] = {"type", "timestep", "temperature", "friction", "steps",
                                     "seed", "remove_com_motion", "com_interval", NULL};
+static const char *const K_BARO[] = {"type", "pressure", "interval", "adapt", "seed", NULL};
 static const char *const K_REMD[] = {"temperatures", "exchange_interval", "exchanges", "seed",
                                      NULL};
 static const char *const K_LADDER[] = {"min", "max", "count", NULL};
@@ -43,675 +43,263 @@ static const char *const K_OUT[] = {"directory", "trajectory", "energies", "chec
 static const char *const K_FILE[] = {"file", "interval", NULL};
 static const char *const K_PROBES[] = {"json", NULL};
 
-/* Every mapping the deck has, so that a key written in the wrong section can be pointed home. */
-static const struct {
-    const char *path;
-    const char *const *keys;
-} SECTIONS[] = {{"", K_TOP},
-                {"system", K_SYSTEM},
-                {"system.amber", K_AMBER},
-                {"nonbonded", K_NB},
-                {"implicit_solvent", K_GB},
-                {"velocities", K_VEL},
-                {"integrator", K_INT},
-                {"replica_exchange", K_REMD},
-                {"replica_exchange.temperatures", K_LADDER},
-                {"output", K_OUT},
-                {"output.trajectory", K_FILE},
-                {"output.energies", K_FILE},
-                {"output.checkpoint", K_FILE},
-                {"probes", K_PROBES}};
-
-/* Enum spellings, in the order of the C enums they map to. */
+/* Choice spellings, in the order of the C enums they map to. */
 static const char *const E_BUILTIN[] = {"lj_fcc", "water_box", NULL};
 static const char *const E_MODEL[] = {"tip4pew", "tip3p", NULL};
 static const char *const E_METHOD[] = {"nocutoff", "cutoff", "reaction_field", "pme", NULL};
-static const char *const E_GB[] = {"obc1", "obc2", NULL}; /* clmd_gbmodel minus one */
+static const char *const E_GB[] = {"obc1", "obc2", NULL}; /* clmd_deck_gbmodel minus one */
 static const char *const E_SURFACE[] = {"none", "ace", NULL};
 static const char *const E_CONSTRAIN[] = {"none", "hbonds", "allbonds", NULL};
 static const char *const E_INTEGRATOR[] = {"langevin", "verlet", NULL};
+static const char *const E_BAROSTAT[] = {"isotropic", "anisotropic", NULL};
 
-#define MAX_CELLS 500 /* 4*cells^3 atoms must fit an int */
+/* Defaults that the system section restores for the keys its source does not use. */
+#define DEFAULT_CELLS 10
+#define DEFAULT_REDUCED_DENSITY 0.8442
+#define DEFAULT_WATER_MODEL "tip4pew"
+#define DEFAULT_WATER_EDGE 3.0
+#define DEFAULT_PRESSURE_BAR 1.01325 /* 1 atm */
 
-/* ---------------------------------------------------------------- problems */
+/* ---------------------------------------------------------------- field tables */
 
-typedef struct deck_problem {
-    int line, column, order;
-    char text[640];
-} deck_problem;
+#define AT(m) offsetof(clmd_deck, m)
+#define SIZE(m) sizeof(((clmd_deck *)0)->m)
+#define FIELD(k, kind_, m) .key = (k), .kind = (kind_), .off = AT(m)
+#define END {.key = NULL}
 
-typedef struct deck_ctx {
-    const char *name; /* file name used in messages */
-    const char *dir;  /* absolute folder that relative paths resolve against */
-    yaml_document_t *doc;
-    clmd_deck *d;
-    deck_problem *probs;
-    int nprob, cap;
-} deck_ctx;
+static const schema_field F_TOP[] = {
+    {FIELD("title", SCHEMA_STR, title), .size = SIZE(title), .flags = SCHEMA_NULLABLE},
+    {FIELD("constraints", SCHEMA_ENUM, constraints), .names = E_CONSTRAIN,
+     .mark_off = AT(constraints_mark)},
+    {FIELD("constraint_tolerance", SCHEMA_NUM, constraint_tolerance),
+     .range = SCHEMA_OPEN(0, 1)},
+    {FIELD("rigid_water", SCHEMA_BOOL, rigid_water)},
+    {FIELD("device", SCHEMA_STR, device), .size = SIZE(device), .mark_off = AT(device_mark)},
+    END};
 
-static void vproblem(deck_ctx *c, int line, int column, const char *key, const char *fmt,
-                     va_list ap)
-{
-    if (c->nprob == c->cap) {
-        int cap = c->cap ? 2 * c->cap : 16;
-        c->probs = clmd_realloc(c->probs, (size_t)c->cap * sizeof *c->probs,
-                                (size_t)cap * sizeof *c->probs);
-        c->cap = cap;
-    }
-    deck_problem *p = &c->probs[c->nprob];
-    p->line = line;
-    p->column = column;
-    p->order = c->nprob++;
-    char what[512];
-    vsnprintf(what, sizeof what, fmt, ap);
-    if (key)
-        snprintf(p->text, sizeof p->text, "%s:%d:%d: key '%s': %s", c->name, line, column, key,
-                 what);
-    else
-        snprintf(p->text, sizeof p->text, "%s:%d:%d: %s", c->name, line, column, what);
-}
+/* cells..edge are read whatever the source; parse_system keeps only what the source uses. */
+static const schema_field F_SYSTEM[] = {
+    {FIELD("builtin", SCHEMA_ENUM, system.builtin), .names = E_BUILTIN},
+    {FIELD("cells", SCHEMA_INT, system.cells), .range = SCHEMA_CLOSED(1, CLMD_DECK_MAX_CELLS)},
+    {FIELD("reduced_density", SCHEMA_NUM, system.reduced_density), .range = SCHEMA_GT(0)},
+    {FIELD("model", SCHEMA_WORD, system.model), .names = E_MODEL, .size = SIZE(system.model)},
+    {FIELD("edge", SCHEMA_NUM, system.edge_nm), .range = SCHEMA_GT(0)},
+    {FIELD("coordinates", SCHEMA_PATH, system.coordinates), .size = SIZE(system.coordinates),
+     .flags = SCHEMA_MUST_READ, .mark_off = AT(system.coordinates_mark)},
+    {FIELD("forcefield", SCHEMA_PATH, system.forcefield), .size = SIZE(system.forcefield),
+     .flags = SCHEMA_NULLABLE | SCHEMA_MUST_READ, .mark_off = AT(system.forcefield_mark)},
+    END};
 
-static void problem(deck_ctx *c, yaml_mark_t m, const char *key, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static void problem(deck_ctx *c, yaml_mark_t m, const char *key, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vproblem(c, (int)m.line + 1, (int)m.column + 1, key, fmt, ap);
-    va_end(ap);
-}
+static const schema_field F_AMBER[] = {
+    {FIELD("prmtop", SCHEMA_PATH, system.prmtop), .size = SIZE(system.prmtop),
+     .flags = SCHEMA_REQUIRED | SCHEMA_MUST_READ, .mark_off = AT(system.prmtop_mark)},
+    {FIELD("inpcrd", SCHEMA_PATH, system.inpcrd), .size = SIZE(system.inpcrd),
+     .flags = SCHEMA_REQUIRED | SCHEMA_MUST_READ, .mark_off = AT(system.inpcrd_mark)},
+    END};
 
-static void problem_at(deck_ctx *c, clmd_mark m, const char *key, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static void problem_at(deck_ctx *c, clmd_mark m, const char *key, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vproblem(c, m.line > 0 ? m.line : 1, m.column > 0 ? m.column : 1, key, fmt, ap);
-    va_end(ap);
-}
+static const schema_field F_NONBONDED[] = {
+    {FIELD("method", SCHEMA_ENUM, nonbonded.method), .names = E_METHOD,
+     .mark_off = AT(method_mark)},
+    {FIELD("cutoff", SCHEMA_NUM, nonbonded.cutoff_nm), .range = SCHEMA_GT(0),
+     .mark_off = AT(cutoff_mark)},
+    {FIELD("switch_distance", SCHEMA_NUM, nonbonded.switch_nm), .range = SCHEMA_GT(0),
+     .flags = SCHEMA_NULLABLE},
+    {FIELD("dispersion_correction", SCHEMA_BOOL, nonbonded.dispersion_correction)},
+    {FIELD("reaction_field_dielectric", SCHEMA_NUM, nonbonded.rf_dielectric),
+     .range = SCHEMA_GT(0)},
+    {FIELD("ewald_error_tolerance", SCHEMA_NUM, nonbonded.ewald_tolerance),
+     .range = SCHEMA_OPEN(0, 1)},
+    {FIELD("ewald_alpha", SCHEMA_NUM, nonbonded.ewald_alpha), .range = SCHEMA_GT(0),
+     .flags = SCHEMA_NULLABLE},
+    {FIELD("pme_order", SCHEMA_INT, nonbonded.pme_order), .range = SCHEMA_CLOSED(3, 12)},
+    END};
 
-static int problem_cmp(const void *a, const void *b)
-{
-    const deck_problem *p = a, *q = b;
-    if (p->line != q->line) return p->line < q->line ? -1 : 1;
-    if (p->column != q->column) return p->column < q->column ? -1 : 1;
-    return p->order - q->order;
-}
+/* neighbor_skin when it is a number (parse_nonbonded reads "auto"). */
+static const schema_field F_SKIN = {FIELD("neighbor_skin", SCHEMA_NUM, nonbonded.skin_nm),
+                                    .range = SCHEMA_GE(0)};
 
-/* All problems, in file order, one per line; what does not fit err->msg is counted. */
-static int report(deck_ctx *c, clmd_err *err)
-{
-    if (c->nprob == 0) return CLMD_OK;
-    qsort(c->probs, (size_t)c->nprob, sizeof *c->probs, problem_cmp);
-    char msg[sizeof err->msg];
-    size_t len = 0, room = sizeof msg - 48; /* keeps space for the "more problems" line */
-    msg[0] = '\0';
-    int shown = 0;
-    for (int i = 0; i < c->nprob; i++) {
-        size_t need = strlen(c->probs[i].text) + (shown ? 1 : 0);
-        if (len + need >= room && shown) break;
-        len += (size_t)snprintf(msg + len, sizeof msg - len, "%s%s", shown ? "\n" : "",
-                                c->probs[i].text);
-        if (len >= sizeof msg) len = sizeof msg - 1;
-        shown++;
-    }
-    if (shown < c->nprob)
-        snprintf(msg + len, sizeof msg - len, "\n(%d more problems not shown)", c->nprob - shown);
-    return clmd_err_set(err, CLMD_EINPUT, "%s", msg);
-}
+static const schema_field F_IMPLICIT[] = {
+    {FIELD("model", SCHEMA_ENUM, implicit_solvent.model), .names = E_GB, .base = 1,
+     .flags = SCHEMA_REQUIRED, .why = "obc1 or obc2"},
+    {FIELD("solvent_dielectric", SCHEMA_NUM, implicit_solvent.solvent_dielectric),
+     .range = SCHEMA_GT(0)},
+    {FIELD("solute_dielectric", SCHEMA_NUM, implicit_solvent.solute_dielectric),
+     .range = SCHEMA_GT(0)},
+    {FIELD("surface_area", SCHEMA_ENUM, implicit_solvent.surface_area), .names = E_SURFACE},
+    {FIELD("surface_tension", SCHEMA_NUM, implicit_solvent.sa_energy), .range = SCHEMA_GE(0)},
+    {FIELD("probe_radius", SCHEMA_NUM, implicit_solvent.probe_radius_nm),
+     .range = SCHEMA_GT(0)},
+    END};
 
-/* ---------------------------------------------------------------- small helpers */
+static const schema_field F_VELOCITIES[] = {
+    {FIELD("temperature", SCHEMA_NUM, velocities.temperature), .range = SCHEMA_GE(0)},
+    {FIELD("seed", SCHEMA_SEED, velocities.seed)},
+    END};
 
-static clmd_mark to_mark(yaml_mark_t m)
-{
-    clmd_mark r = {(int)m.line + 1, (int)m.column + 1};
-    return r;
-}
+static const schema_field F_MINIMIZE[] = {
+    {FIELD("max_steps", SCHEMA_LONG, minimize.max_steps), .range = SCHEMA_GE(1)},
+    {FIELD("tolerance", SCHEMA_NUM, minimize.tolerance), .range = SCHEMA_GT(0)},
+    END};
 
-/* Copies with zero fill, so equal strings leave equal bytes in the struct. */
-static void set_str(char *dst, size_t n, const char *src)
-{
-    memset(dst, 0, n);
-    size_t len = strlen(src);
-    memcpy(dst, src, len < n - 1 ? len : n - 1);
-}
+static const schema_field F_INTEGRATOR[] = {
+    {FIELD("type", SCHEMA_ENUM, integrator.type), .names = E_INTEGRATOR},
+    {FIELD("timestep", SCHEMA_NUM, integrator.timestep_ps), .range = SCHEMA_GT(0)},
+    {FIELD("temperature", SCHEMA_NUM, integrator.temperature), .range = SCHEMA_GT(0)},
+    {FIELD("friction", SCHEMA_NUM, integrator.friction), .range = SCHEMA_GE(0)},
+    {FIELD("steps", SCHEMA_LONG, integrator.steps), .range = SCHEMA_GE(0)},
+    {FIELD("seed", SCHEMA_SEED, integrator.seed)},
+    {FIELD("remove_com_motion", SCHEMA_BOOL, integrator.remove_com_motion)},
+    {FIELD("com_interval", SCHEMA_INT, integrator.com_interval), .range = SCHEMA_GE(1)},
+    END};
 
-static void join_key(char *out, size_t n, const char *parent, const char *key)
-{
-    if (parent && parent[0])
-        snprintf(out, n, "%s.%s", parent, key);
-    else
-        snprintf(out, n, "%s", key);
-}
+/* pressure is a number or a list: parse_barostat. */
+static const schema_field F_BAROSTAT[] = {
+    {FIELD("type", SCHEMA_ENUM, barostat.anisotropic), .names = E_BAROSTAT},
+    {FIELD("interval", SCHEMA_INT, barostat.interval), .range = SCHEMA_GE(1)},
+    {FIELD("adapt", SCHEMA_BOOL, barostat.adapt)},
+    {FIELD("seed", SCHEMA_SEED, barostat.seed)},
+    END};
 
-static int streq_ci(const char *a, const char *b)
-{
-    for (; *a && *b; a++, b++)
-        if (tolower((unsigned char)*a) != tolower((unsigned char)*b)) return 0;
-    return *a == *b;
-}
+static const schema_field F_REMD[] = {
+    {FIELD("exchange_interval", SCHEMA_LONG, remd.exchange_interval), .range = SCHEMA_GE(1)},
+    {FIELD("exchanges", SCHEMA_LONG, remd.exchanges), .range = SCHEMA_GE(1)},
+    {FIELD("seed", SCHEMA_SEED, remd.seed)},
+    END};
 
-/* Optimal-string-alignment distance (Levenshtein plus adjacent swaps), case-insensitive. */
-static int edit_distance(const char *a, const char *b)
-{
-    enum { M = 64 };
-    int la = (int)strlen(a), lb = (int)strlen(b);
-    if (la > M - 1) la = M - 1;
-    if (lb > M - 1) lb = M - 1;
-    int t[M][M];
-    for (int i = 0; i <= la; i++) t[i][0] = i;
-    for (int j = 0; j <= lb; j++) t[0][j] = j;
-    for (int i = 1; i <= la; i++)
-        for (int j = 1; j <= lb; j++) {
-            int ca = tolower((unsigned char)a[i - 1]), cb = tolower((unsigned char)b[j - 1]);
-            int best = t[i - 1][j - 1] + (ca != cb);
-            if (t[i - 1][j] + 1 < best) best = t[i - 1][j] + 1;
-            if (t[i][j - 1] + 1 < best) best = t[i][j - 1] + 1;
-            if (i > 1 && j > 1 && ca == tolower((unsigned char)b[j - 2]) &&
-                tolower((unsigned char)a[i - 2]) == cb && t[i - 2][j - 2] + 1 < best)
-                best = t[i - 2][j - 2] + 1;
-            t[i][j] = best;
-        }
-    return t[la][lb];
-}
+static const schema_field F_OUTPUT[] = {
+    {FIELD("directory", SCHEMA_PATH, output.directory), .size = SIZE(output.directory)},
+    {FIELD("overwrite", SCHEMA_BOOL, output.overwrite)},
+    END};
 
-/* The known word closest to `word`, or NULL when none is close enough to be a likely typo:
- * at most 2 edits, or a third of the longer word, or `word` is the start of a known one. */
-static const char *closest(const char *word, const char *const *known)
-{
-    const char *best = NULL;
-    int bestd = INT_MAX;
-    size_t lw = strlen(word);
-    for (int i = 0; known[i]; i++) {
-        int d = edit_distance(word, known[i]);
-        size_t lk = strlen(known[i]), lmax = lw > lk ? lw : lk;
-        int close = d <= 2 || 3 * (size_t)d <= lmax ||
-                    (lw >= 3 && strncasecmp(known[i], word, lw) == 0);
-        if (close && d < bestd) {
-            bestd = d;
-            best = known[i];
-        }
-    }
-    return best;
-}
+static const schema_field F_PROBES[] = {
+    {FIELD("json", SCHEMA_PATH, probes_json), .size = SIZE(probes_json),
+     .flags = SCHEMA_NULLABLE},
+    END};
 
-static int in_list(const char *word, const char *const *known)
-{
-    for (int i = 0; known[i]; i++)
-        if (strcmp(word, known[i]) == 0) return 1;
-    return 0;
-}
+/* A temperature ladder {min, max, count}, read into its own struct. */
+typedef struct ladder {
+    double min, max;
+    int count;
+} ladder;
+static const schema_field F_LADDER[] = {
+    {.key = "min", .kind = SCHEMA_NUM, .off = offsetof(ladder, min), .range = SCHEMA_GT(0),
+     .flags = SCHEMA_REQUIRED},
+    {.key = "max", .kind = SCHEMA_NUM, .off = offsetof(ladder, max), .range = SCHEMA_GT(0),
+     .flags = SCHEMA_REQUIRED},
+    {.key = "count", .kind = SCHEMA_INT, .off = offsetof(ladder, count),
+     .range = SCHEMA_CLOSED(2, CLMD_MAX_REPLICAS), .flags = SCHEMA_REQUIRED},
+    END};
 
-static void list_words(char *out, size_t n, const char *const *words)
-{
-    size_t len = 0;
-    out[0] = '\0';
-    for (int i = 0; words[i] && len < n; i++)
-        len += (size_t)snprintf(out + len, n - len, "%s%s", i ? ", " : "", words[i]);
-}
-
-/* ---------------------------------------------------------------- nodes */
-
-static yaml_node_t *node(deck_ctx *c, int id) { return yaml_document_get_node(c->doc, id); }
-
-static const char *sval(const yaml_node_t *n) { return (const char *)n->data.scalar.value; }
-
-static int is_plain(const yaml_node_t *n)
-{
-    return n->type == YAML_SCALAR_NODE && n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
-}
-
-static int is_null(const yaml_node_t *n)
-{
-    if (!is_plain(n)) return 0;
-    const char *s = sval(n);
-    return s[0] == '\0' || strcmp(s, "~") == 0 || strcmp(s, "null") == 0 ||
-           strcmp(s, "Null") == 0 || strcmp(s, "NULL") == 0;
-}
-
-/* How a node reads in "got ..." messages. */
-static const char *describe(const yaml_node_t *n, char *buf, size_t len)
-{
-    if (n->type == YAML_MAPPING_NODE) return "a mapping";
-    if (n->type == YAML_SEQUENCE_NODE) return "a list";
-    if (is_null(n)) return "null";
-    if (is_plain(n))
-        snprintf(buf, len, "'%.80s'", sval(n));
-    else
-        snprintf(buf, len, "the quoted string \"%.80s\"", sval(n));
-    return buf;
-}
-
-/* The value of `key` in mapping `map` (first occurrence), or NULL when absent. */
-static yaml_node_t *get(deck_ctx *c, yaml_node_t *map, const char *key, yaml_mark_t *keymark)
-{
-    if (!map || map->type != YAML_MAPPING_NODE) return NULL;
-    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
-         p++) {
-        yaml_node_t *k = node(c, p->key);
-        if (k && k->type == YAML_SCALAR_NODE && strcmp(sval(k), key) == 0) {
-            if (keymark) *keymark = k->start_mark;
-            return node(c, p->value);
-        }
-    }
-    return NULL;
-}
-
-static void unknown_key(deck_ctx *c, yaml_node_t *k, const char *path, const char *key,
-                        const char *const *keys)
-{
-    const char *near = closest(key, keys);
-    if (near) {
-        problem(c, k->start_mark, path, "unknown key; did you mean '%s'?", near);
-        return;
-    }
-    /* A key that exists in another section was probably written one level off. */
-    char homes[256] = "";
-    size_t len = 0;
-    int found = 0;
-    for (size_t s = 0; s < sizeof SECTIONS / sizeof SECTIONS[0]; s++) {
-        if (!in_list(key, SECTIONS[s].keys)) continue;
-        char full[128];
-        join_key(full, sizeof full, SECTIONS[s].path, key);
-        if (strcmp(full, path) == 0) continue;
-        len += (size_t)snprintf(homes + len, sizeof homes - len, "%s'%s'", found ? " or " : "",
-                                full);
-        if (len >= sizeof homes) break;
-        found++;
-    }
-    if (found) {
-        problem(c, k->start_mark, path, "unknown key here; did you mean %s?", homes);
-        return;
-    }
-    char all[512];
-    list_words(all, sizeof all, keys);
-    problem(c, k->start_mark, path, "unknown key (known keys here: %s)", all);
-}
-
-/* Checks that n is a mapping of known, distinct, scalar keys. Returns 1 when n is a mapping. */
-static int check_map(deck_ctx *c, yaml_node_t *n, const char *path, const char *const *keys)
-{
-    char buf[128];
-    if (n->type != YAML_MAPPING_NODE) {
-        problem(c, n->start_mark, path[0] ? path : "(top level)",
-                "expected a mapping of keys, got %s", describe(n, buf, sizeof buf));
-        return 0;
-    }
-    yaml_node_pair_t *start = n->data.mapping.pairs.start;
-    for (yaml_node_pair_t *p = start; p < n->data.mapping.pairs.top; p++) {
-        yaml_node_t *k = node(c, p->key);
-        if (k->type != YAML_SCALAR_NODE) {
-            problem(c, k->start_mark, path[0] ? path : "(top level)",
-                    "a key must be a name, got %s", describe(k, buf, sizeof buf));
-            continue;
-        }
-        char full[256];
-        join_key(full, sizeof full, path, sval(k));
-        int dup = 0;
-        for (yaml_node_pair_t *q = start; q < p && !dup; q++) {
-            yaml_node_t *k2 = node(c, q->key);
-            if (k2->type == YAML_SCALAR_NODE && strcmp(sval(k2), sval(k)) == 0) {
-                problem(c, k->start_mark, full, "duplicate key (first given at %d:%d)",
-                        (int)k2->start_mark.line + 1, (int)k2->start_mark.column + 1);
-                dup = 1;
-            }
-        }
-        if (!dup && !in_list(sval(k), keys)) unknown_key(c, k, full, sval(k), keys);
-    }
-    return 1;
-}
-
-/* ---------------------------------------------------------------- typed reads */
-
-enum { ABSENT = 0, GOOD = 1, BAD = -1, NUL = 2 };
-
-typedef struct range {
-    double lo, hi;
-    char has_lo, lo_open, has_hi, hi_open;
-} range;
-#define ANY ((range){0, 0, 0, 0, 0, 0})
-#define GT(a) ((range){(a), 0, 1, 1, 0, 0})
-#define GE(a) ((range){(a), 0, 1, 0, 0, 0})
-#define OPEN(a, b) ((range){(a), (b), 1, 1, 1, 1})
-#define CLOSED(a, b) ((range){(a), (b), 1, 0, 1, 0})
-
-static int check_range(deck_ctx *c, yaml_node_t *v, const char *path, range r, double x)
-{
-    int ok = (!r.has_lo || (r.lo_open ? x > r.lo : x >= r.lo)) &&
-             (!r.has_hi || (r.hi_open ? x < r.hi : x <= r.hi));
-    if (ok) return 1;
-    if (r.has_lo && r.has_hi)
-        problem(c, v->start_mark, path, "must be in %c%g, %g%c (got %s)", r.lo_open ? '(' : '[',
-                r.lo, r.hi, r.hi_open ? ')' : ']', sval(v));
-    else if (r.has_lo)
-        problem(c, v->start_mark, path, "must be %s %g (got %s)", r.lo_open ? ">" : ">=", r.lo,
-                sval(v));
-    else
-        problem(c, v->start_mark, path, "must be %s %g (got %s)", r.hi_open ? "<" : "<=", r.hi,
-                sval(v));
-    return 0;
-}
-
-/* A finite number from a plain scalar; type problems are reported. */
-static int scalar_num(deck_ctx *c, yaml_node_t *v, const char *path, int nullable, double *out)
-{
-    char buf[128];
-    if (is_plain(v) && !is_null(v)) {
-        const char *s = sval(v);
-        char *end;
-        errno = 0;
-        double x = strtod(s, &end);
-        if (end != s && *end == '\0') {
-            if (!isfinite(x)) {
-                problem(c, v->start_mark, path, "must be a finite number (got %s)", s);
-                return 0;
-            }
-            *out = x;
-            return 1;
-        }
-    }
-    problem(c, v->start_mark, path, "expected a number%s, got %s", nullable ? " or null" : "",
-            describe(v, buf, sizeof buf));
-    return 0;
-}
-
-/* An integer from a plain scalar; 1e6 and 100.0 are accepted when the value is whole. */
-static int scalar_int(deck_ctx *c, yaml_node_t *v, const char *path, long *out)
-{
-    char buf[128];
-    if (is_plain(v) && !is_null(v)) {
-        const char *s = sval(v);
-        char *end;
-        errno = 0;
-        long x = strtol(s, &end, 10);
-        if (end != s && *end == '\0' && errno == 0) {
-            *out = x;
-            return 1;
-        }
-        double y = strtod(s, &end);
-        if (end != s && *end == '\0' && isfinite(y) && y == floor(y) && fabs(y) < 9.0e18) {
-            *out = (long)y;
-            return 1;
-        }
-        if (end != s && *end == '\0') {
-            problem(c, v->start_mark, path, "expected a whole number, got %s", s);
-            return 0;
-        }
-    }
-    problem(c, v->start_mark, path, "expected an integer, got %s", describe(v, buf, sizeof buf));
-    return 0;
-}
-
-static int rd_num(deck_ctx *c, yaml_node_t *map, const char *parent, const char *key, range r,
-                  int nullable, double *out, clmd_mark *km)
-{
-    char path[256];
-    join_key(path, sizeof path, parent, key);
-    yaml_mark_t m;
-    yaml_node_t *v = get(c, map, key, &m);
-    if (!v) return ABSENT;
-    if (km) *km = to_mark(m);
-    if (nullable && is_null(v)) return NUL;
-    double x;
-    if (!scalar_num(c, v, path, nullable, &x) || !check_range(c, v, path, r, x)) return BAD;
-    *out = x;
-    return GOOD;
-}
-
-static int rd_long(deck_ctx *c, yaml_node_t *map, const char *parent, const char *key, range r,
-                   long *out, clmd_mark *km)
-{
-    char path[256];
-    join_key(path, sizeof path, parent, key);
-    yaml_mark_t m;
-    yaml_node_t *v = get(c, map, key, &m);
-    if (!v) return ABSENT;
-    if (km) *km = to_mark(m);
-    long x;
-    if (!scalar_int(c, v, path, &x) || !check_range(c, v, path, r, (double)x)) return BAD;
-    *out = x;
-    return GOOD;
-}
-
-static int rd_int(deck_ctx *c, yaml_node_t *map, const char *parent, const char *key, range r,
-                  int *out, clmd_mark *km)
-{
-    long x = *out;
-    int st = rd_long(c, map, parent, key, r, &x, km);
-    if (st == GOOD && (x < INT_MIN || x > INT_MAX)) {
-        char path[256];
-        join_key(path, sizeof path, parent, key);
-        problem(c, get(c, map, key, NULL)->start_mark, path, "too large (got %ld)", x);
-        return BAD;
-    }
-    if (st == GOOD) *out = (int)x;
-    return st;
-}
-
-static int rd_seed(deck_ctx *c, yaml_node_t *map, const char *parent, const char *key,
-                   unsigned long *out)
-{
-    char path[256], buf[128];
-    join_key(path, sizeof path, parent, key);
-    yaml_node_t *v = get(c, map, key, NULL);
-    if (!v) return ABSENT;
-    if (is_plain(v) && !is_null(v)) {
-        const char *s = sval(v);
-        char *end;
-        errno = 0;
-        unsigned long x = strtoul(s, &end, 10);
-        if (isdigit((unsigned char)s[0]) && *end == '\0' && errno == 0) {
-            *out = x;
-            return GOOD;
-        }
-    }
-    problem(c, v->start_mark, path, "expected a non-negative integer seed below 2^64, got %s",
-            describe(v, buf, sizeof buf));
-    return BAD;
-}
-
-static int rd_bool(deck_ctx *c, yaml_node_t *map, const char *parent, const char *key, int *out)
-{
-    char path[256], buf[128];
-    join_key(path, sizeof path, parent, key);
-    yaml_node_t *v = get(c, map, key, NULL);
-    if (!v) return ABSENT;
-    if (is_plain(v)) {
-        const char *s = sval(v);
-        if (streq_ci(s, "true") || streq_ci(s, "yes")) {
-            *out = 1;
-            return GOOD;
-        }
-        if (streq_ci(s, "false") || streq_ci(s, "no")) {
-            *out = 0;
-            return GOOD;
-        }
-    }
-    problem(c, v->start_mark, path, "expected true or false (yes/no), got %s",
-            describe(v, buf, sizeof buf));
-    return BAD;
-}
-
-/* A scalar that must be one of `names` (case-insensitive); *out is its index. */
-static int enum_value(deck_ctx *c, yaml_node_t *v, const char *path, const char *const *names,
-                      int *out)
-{
-    char buf[128], all[256];
-    if (v->type == YAML_SCALAR_NODE && !is_null(v)) {
-        for (int i = 0; names[i]; i++)
-            if (streq_ci(sval(v), names[i])) {
-                *out = i;
-                return 1;
-            }
-    }
-    list_words(all, sizeof all, names);
-    const char *near = v->type == YAML_SCALAR_NODE ? closest(sval(v), names) : NULL;
-    if (near)
-        problem(c, v->start_mark, path, "expected one of %s; got %s (did you mean '%s'?)", all,
-                describe(v, buf, sizeof buf), near);
-    else
-        problem(c, v->start_mark, path, "expected one of %s; got %s", all,
-                describe(v, buf, sizeof buf));
-    return 0;
-}
-
-static int rd_enum(deck_ctx *c, yaml_node_t *map, const char *parent, const char *key,
-                   const char *const *names, int *out, clmd_mark *km)
-{
-    char path[256];
-    join_key(path, sizeof path, parent, key);
-    yaml_mark_t m;
-    yaml_node_t *v = get(c, map, key, &m);
-    if (!v) return ABSENT;
-    if (km) *km = to_mark(m);
-    int x;
-    if (!enum_value(c, v, path, names, &x)) return BAD;
-    *out = x;
-    return GOOD;
-}
-
-/* Any scalar as text; null gives NUL when allowed. */
-static int rd_str(deck_ctx *c, yaml_node_t *map, const char *parent, const char *key,
-                  int nullable, char *out, size_t n, clmd_mark *km)
-{
-    char path[256];
-    join_key(path, sizeof path, parent, key);
-    yaml_mark_t m;
-    yaml_node_t *v = get(c, map, key, &m);
-    if (!v) return ABSENT;
-    if (km) *km = to_mark(m);
-    if (nullable && is_null(v)) return NUL;
-    if (v->type != YAML_SCALAR_NODE || is_null(v)) {
-        char buf[128];
-        problem(c, v->start_mark, path, "expected a string%s, got %s", nullable ? " or null" : "",
-                describe(v, buf, sizeof buf));
-        return BAD;
-    }
-    if (v->data.scalar.length >= n) {
-        problem(c, v->start_mark, path, "too long (at most %zu characters)", n - 1);
-        return BAD;
-    }
-    set_str(out, n, sval(v));
-    return GOOD;
-}
-
-/* Appends the path segments of `p` to out (absolute), dropping "" and "." segments. */
-static void push_segments(char *out, size_t n, size_t *len, const char *p)
-{
-    while (*p) {
-        while (*p == '/') p++;
-        const char *e = p;
-        while (*e && *e != '/') e++;
-        size_t seg = (size_t)(e - p);
-        if (seg && !(seg == 1 && p[0] == '.')) {
-            if (*len + seg + 1 < n) {
-                out[(*len)++] = '/';
-                memcpy(out + *len, p, seg);
-                *len += seg;
-                out[*len] = '\0';
-            } else {
-                *len = n; /* marks overflow */
-                return;
-            }
-        }
-        p = e;
-    }
-}
-
-/* `rel` against absolute `dir`; returns 0 when the result does not fit. */
-static int resolve(const char *dir, const char *rel, char *out, size_t n)
-{
-    size_t len = 0;
-    out[0] = '\0';
-    if (rel[0] != '/') push_segments(out, n, &len, dir);
-    if (len < n) push_segments(out, n, &len, rel);
-    if (len >= n) return 0;
-    if (len == 0) snprintf(out, n, "/");
-    return 1;
-}
-
-static int abs_dir(const char *dir, char *out, size_t n)
-{
-    if (!dir || !dir[0]) dir = ".";
-    if (dir[0] == '/') return resolve("/", dir, out, n);
-    char cwd[CLMD_PATH_MAX];
-    if (!getcwd(cwd, sizeof cwd)) return 0;
-    return resolve(cwd, dir, out, n);
-}
-
-/* A path resolved against the deck's folder; must_read checks that it is a readable file. */
-static int rd_path(deck_ctx *c, yaml_node_t *map, const char *parent, const char *key,
-                   int nullable, int must_read, char *out, size_t n, clmd_mark *km)
-{
-    char path[256], text[CLMD_PATH_MAX];
-    join_key(path, sizeof path, parent, key);
-    int st = rd_str(c, map, parent, key, nullable, text, sizeof text, km);
-    if (st != GOOD) return st;
-    yaml_node_t *v = get(c, map, key, NULL);
-    if (!text[0]) {
-        problem(c, v->start_mark, path, "the path is empty");
-        return BAD;
-    }
-    char full[CLMD_PATH_MAX];
-    if (!resolve(c->dir, text, full, sizeof full) || strlen(full) >= n) {
-        problem(c, v->start_mark, path, "the resolved path is too long (at most %zu characters)",
-                n - 1);
-        return BAD;
-    }
-    if (must_read) {
-        struct stat sb;
-        if (stat(full, &sb) != 0 || access(full, R_OK) != 0) {
-            problem(c, v->start_mark, path, "cannot read '%s': %s", full, strerror(errno));
-            return BAD;
-        }
-        if (S_ISDIR(sb.st_mode)) {
-            problem(c, v->start_mark, path, "'%s' is a directory, not a file", full);
-            return BAD;
-        }
-    }
-    set_str(out, n, full);
-    return GOOD;
-}
-
-/* A required key is absent: reported at the mapping that should hold it. */
-static void missing(deck_ctx *c, yaml_node_t *map, const char *parent, const char *key,
-                    const char *why)
-{
-    char path[256];
-    join_key(path, sizeof path, parent, key);
-    problem(c, map->start_mark, path, "required key is missing%s%s", why ? ": " : "",
-            why ? why : "");
-}
+/* One output stream {file, interval}, read into its own struct. */
+typedef struct stream {
+    char file[CLMD_PATH_MAX];
+    long interval;
+} stream;
+static const schema_field F_STREAM[] = {
+    {.key = "file", .kind = SCHEMA_STR, .off = offsetof(stream, file),
+     .size = sizeof(((stream *)0)->file)},
+    {.key = "interval", .kind = SCHEMA_LONG, .off = offsetof(stream, interval),
+     .range = SCHEMA_GE(0)},
+    END};
 
 /* ---------------------------------------------------------------- sections */
 
-static void parse_box(deck_ctx *c, yaml_node_t *sys)
+static void parse_top(schema_ctx *c, yaml_node_t *root);
+static void parse_system(schema_ctx *c, yaml_node_t *sys);
+static void parse_nonbonded(schema_ctx *c, yaml_node_t *nb);
+static void parse_velocities(schema_ctx *c, yaml_node_t *v);
+static void velocities_word(schema_ctx *c, yaml_node_t *v);
+static void parse_barostat(schema_ctx *c, yaml_node_t *b);
+static void parse_remd(schema_ctx *c, yaml_node_t *r);
+static void parse_output(schema_ctx *c, yaml_node_t *o);
+
+/* Every mapping of the deck, top-level sections in reading order. Nested ones are read by
+ * their parent's function; they are listed so that a key written one level off is pointed
+ * to its home. */
+static const schema_section SECTIONS[] = {
+    {.name = "", .keys = K_TOP, .fields = F_TOP, .parse = parse_top},
+    {.name = "system", .keys = K_SYSTEM, .flags = SCHEMA_REQUIRED, .mark_off = AT(system.mark),
+     .fields = F_SYSTEM, .parse = parse_system,
+     .if_null = "no system source: give exactly one of builtin, amber, coordinates",
+     .why = "give the system's source (builtin, amber or coordinates)"},
+    {.name = "system.amber", .keys = K_AMBER, .flags = SCHEMA_NESTED, .fields = F_AMBER,
+     .expect = "a mapping {prmtop: FILE, inpcrd: FILE}"},
+    {.name = "nonbonded", .keys = K_NB, .flags = SCHEMA_NULLABLE, .mark_off = AT(nonbonded_mark),
+     .fields = F_NONBONDED, .parse = parse_nonbonded},
+    {.name = "implicit_solvent", .keys = K_GB, .flags = SCHEMA_NULLABLE,
+     .mark_off = AT(implicit_solvent_mark), .fields = F_IMPLICIT},
+    {.name = "velocities", .keys = K_VEL, .mark_off = AT(velocities.mark),
+     .enabled_off = AT(velocities.given), .fields = F_VELOCITIES, .parse = parse_velocities,
+     .scalar = velocities_word, .expect = "a mapping {temperature, seed} or from_input"},
+    {.name = "minimize", .keys = K_MIN, .flags = SCHEMA_NULLABLE, .mark_off = AT(minimize.mark),
+     .enabled_off = AT(minimize.enabled), .fields = F_MINIMIZE},
+    {.name = "integrator", .keys = K_INT, .flags = SCHEMA_NULLABLE,
+     .mark_off = AT(integrator.mark), .fields = F_INTEGRATOR},
+    {.name = "barostat", .keys = K_BARO, .flags = SCHEMA_NULLABLE, .mark_off = AT(barostat.mark),
+     .enabled_off = AT(barostat.enabled), .fields = F_BAROSTAT, .parse = parse_barostat},
+    {.name = "replica_exchange", .keys = K_REMD, .flags = SCHEMA_NULLABLE,
+     .mark_off = AT(remd.mark), .enabled_off = AT(remd.enabled), .fields = F_REMD,
+     .parse = parse_remd},
+    {.name = "replica_exchange.temperatures", .keys = K_LADDER, .flags = SCHEMA_NESTED},
+    {.name = "output", .keys = K_OUT, .flags = SCHEMA_NULLABLE, .mark_off = AT(output.mark),
+     .fields = F_OUTPUT, .parse = parse_output},
+    {.name = "output.trajectory", .keys = K_FILE, .flags = SCHEMA_NESTED},
+    {.name = "output.energies", .keys = K_FILE, .flags = SCHEMA_NESTED},
+    {.name = "output.checkpoint", .keys = K_FILE, .flags = SCHEMA_NESTED},
+    {.name = "probes", .keys = K_PROBES, .flags = SCHEMA_NULLABLE, .mark_off = AT(probes_mark),
+     .fields = F_PROBES},
+};
+#define NSECTIONS (sizeof SECTIONS / sizeof SECTIONS[0])
+
+/* ---------------------------------------------------------------- keys that are not simple */
+
+/* device: PLATFORM_SUBSTRING[:INDEX], the index (when present) a device number. */
+static void parse_top(schema_ctx *c, yaml_node_t *root)
+{
+    clmd_deck *d = c->d;
+    yaml_node_t *v = schema_get(c, root, "device", NULL);
+    if (!v || !schema_read_ok(c, "device")) return;
+    const char *dev = d->device, *colon = strrchr(dev, ':');
+    int ok = dev[0] != '\0';
+    if (ok && colon) {
+        char *end;
+        errno = 0;
+        long idx = strtol(colon + 1, &end, 10);
+        ok = colon != dev && end != colon + 1 && *end == '\0' && errno == 0 && idx >= 0;
+    }
+    if (!ok) {
+        schema_problem_add(c, v->start_mark, "device",
+                           "expected auto, reference or PLATFORM_SUBSTRING[:INDEX] (e.g. pocl, "
+                           "nvidia:0), got '%s'", dev);
+        schema_set_str(d->device, sizeof d->device, "auto");
+    }
+}
+
+static void parse_box(schema_ctx *c, yaml_node_t *sys)
 {
     clmd_deck *d = c->d;
     yaml_mark_t m;
-    yaml_node_t *v = get(c, sys, "box", &m);
+    yaml_node_t *v = schema_get(c, sys, "box", &m);
     if (!v) return;
-    d->system.box_mark = to_mark(m);
-    if (is_null(v)) return;
-    int n = v->type == YAML_SEQUENCE_NODE
-                ? (int)(v->data.sequence.items.top - v->data.sequence.items.start)
-                : -1;
+    d->system.box_mark = schema_mark(m);
+    if (schema_is_null(v)) return;
+    int n = schema_list_len(v);
     if (n != 3) {
         char buf[128];
         if (n >= 0) snprintf(buf, sizeof buf, "a list of %d", n);
-        problem(c, v->start_mark, "system.box",
-                "expected a list of three edge lengths [x, y, z] in nm, got %s",
-                n < 0 ? describe(v, buf, sizeof buf) : buf);
+        schema_problem_add(c, v->start_mark, "system.box",
+                           "expected a list of three edge lengths [x, y, z] in nm, got %s",
+                           n < 0 ? schema_describe(v, buf, sizeof buf) : buf);
         return;
     }
     double box[3];
     int ok = 1;
     for (int i = 0; i < 3; i++) {
-        yaml_node_t *e = node(c, v->data.sequence.items.start[i]);
+        yaml_node_t *e = schema_list_item(c, v, i);
         char path[64];
         snprintf(path, sizeof path, "system.box[%d]", i);
-        if (!scalar_num(c, e, path, 0, &box[i]) || !check_range(c, e, path, GT(0), box[i]))
+        if (!schema_number(c, e, path, 0, &box[i]) ||
+            !schema_in_range(c, e, path, SCHEMA_R(SCHEMA_GT(0)), box[i]))
             ok = 0;
     }
     if (!ok) return;
@@ -722,297 +310,206 @@ static void parse_box(deck_ctx *c, yaml_node_t *sys)
 static int has_suffix_ci(const char *s, const char *suffix)
 {
     size_t ls = strlen(s), lx = strlen(suffix);
-    return ls >= lx && streq_ci(s + ls - lx, suffix);
+    return ls >= lx && schema_streq_ci(s + ls - lx, suffix);
 }
 
-static void parse_system(deck_ctx *c, yaml_node_t *root)
+/* Exactly one source (builtin, amber, coordinates); the force field it needs; the box. */
+static void parse_system(schema_ctx *c, yaml_node_t *sys)
 {
     clmd_deck *d = c->d;
-    yaml_mark_t sm;
-    yaml_node_t *sys = get(c, root, "system", &sm);
-    if (!sys) {
-        missing(c, root, "", "system",
-                "give the system's source (builtin, amber or coordinates)");
-        return;
-    }
-    d->system.mark = to_mark(sm);
-    if (is_null(sys)) {
-        problem(c, sys->start_mark, "system",
-                "no system source: give exactly one of builtin, amber, coordinates");
-        return;
-    }
-    if (!check_map(c, sys, "system", K_SYSTEM)) return;
-
-    /* Exactly one source. */
     static const char *const sources[] = {"builtin", "amber", "coordinates"};
     yaml_mark_t first_mark = {0, 0, 0};
     int nsrc = 0, kind = -1;
     for (int i = 0; i < 3; i++) {
         yaml_mark_t m;
-        if (!get(c, sys, sources[i], &m)) continue;
+        if (!schema_get(c, sys, sources[i], &m)) continue;
         if (nsrc == 0) {
             first_mark = m;
             kind = i;
-            d->system.source_mark = to_mark(m);
+            d->system.source_mark = schema_mark(m);
         } else {
             char path[64];
-            join_key(path, sizeof path, "system", sources[i]);
-            problem(c, m, path, "more than one system source (%s is given at %d:%d); give exactly "
-                                "one of builtin, amber, coordinates",
-                    sources[kind], (int)first_mark.line + 1, (int)first_mark.column + 1);
+            schema_join(path, sizeof path, "system", sources[i]);
+            schema_problem_add(c, m, path,
+                               "more than one system source (%s is given at %d:%d); give "
+                               "exactly one of builtin, amber, coordinates",
+                               sources[kind], (int)first_mark.line + 1,
+                               (int)first_mark.column + 1);
         }
         nsrc++;
     }
     if (nsrc == 0)
-        problem(c, sys->start_mark, "system",
-                "no system source: give exactly one of builtin, amber, coordinates");
-
-    /* Read every key, so that all problems show; keep only what the source uses. */
-    int builtin = CLMD_BUILTIN_LJ_FCC, model = 0;
-    int cells = d->system.cells;
-    double density = d->system.reduced_density, edge = d->system.edge_nm;
-    int has_builtin =
-        rd_enum(c, sys, "system", "builtin", E_BUILTIN, &builtin, NULL) == GOOD;
-    rd_int(c, sys, "system", "cells", CLOSED(1, MAX_CELLS), &cells, NULL);
-    rd_num(c, sys, "system", "reduced_density", GT(0), 0, &density, NULL);
-    rd_enum(c, sys, "system", "model", E_MODEL, &model, NULL);
-    rd_num(c, sys, "system", "edge", GT(0), 0, &edge, NULL);
+        schema_problem_add(c, sys->start_mark, "system",
+                           "no system source: give exactly one of builtin, amber, coordinates");
 
     yaml_mark_t am;
-    yaml_node_t *amber = get(c, sys, "amber", &am);
-    if (amber) {
-        if (is_null(amber) || amber->type != YAML_MAPPING_NODE) {
-            char buf[128];
-            problem(c, amber->start_mark, "system.amber",
-                    "expected a mapping {prmtop: FILE, inpcrd: FILE}, got %s",
-                    describe(amber, buf, sizeof buf));
-        } else if (check_map(c, amber, "system.amber", K_AMBER)) {
-            if (rd_path(c, amber, "system.amber", "prmtop", 0, 1, d->system.prmtop,
-                        sizeof d->system.prmtop, &d->system.prmtop_mark) == ABSENT)
-                missing(c, amber, "system.amber", "prmtop", NULL);
-            if (rd_path(c, amber, "system.amber", "inpcrd", 0, 1, d->system.inpcrd,
-                        sizeof d->system.inpcrd, &d->system.inpcrd_mark) == ABSENT)
-                missing(c, amber, "system.amber", "inpcrd", NULL);
-        }
-    }
-    if (rd_path(c, sys, "system", "coordinates", 0, 1, d->system.coordinates,
-                sizeof d->system.coordinates, &d->system.coordinates_mark) == GOOD) {
+    yaml_node_t *amber = schema_get(c, sys, "amber", &am);
+    if (amber) schema_read_section(c, schema_section_named(c, "system.amber"), amber, am);
+
+    if (d->system.coordinates[0]) {
         const char *p = d->system.coordinates;
-        if (!has_suffix_ci(p, ".pdb") && !has_suffix_ci(p, ".ent") && !has_suffix_ci(p, ".xyz")) {
-            yaml_node_t *v = get(c, sys, "coordinates", NULL);
-            problem(c, v->start_mark, "system.coordinates",
-                    "the format is taken from the file name: expected a .pdb, .ent or .xyz file, "
-                    "got '%s'", p);
-        }
+        if (!has_suffix_ci(p, ".pdb") && !has_suffix_ci(p, ".ent") && !has_suffix_ci(p, ".xyz"))
+            schema_problem_add(c, schema_get(c, sys, "coordinates", NULL)->start_mark,
+                               "system.coordinates",
+                               "the format is taken from the file name: expected a .pdb, .ent "
+                               "or .xyz file, got '%s'", p);
     }
     yaml_mark_t fm;
-    yaml_node_t *ff = get(c, sys, "forcefield", &fm);
-    int st = rd_path(c, sys, "system", "forcefield", 1, 1, d->system.forcefield,
-                     sizeof d->system.forcefield, &d->system.forcefield_mark);
-    if (kind == CLMD_SRC_AMBER && ff && st != NUL)
-        problem(c, fm, "system.forcefield",
-                "not used with an amber source: the prmtop holds the parameters");
-    if (kind == CLMD_SRC_COORDS && (st == ABSENT || st == NUL))
-        missing(c, st == NUL ? ff : sys, "system", "forcefield",
-                "a coordinates source needs a force-field file for its parameters");
+    yaml_node_t *ff = schema_get(c, sys, "forcefield", &fm);
+    int ff_null = ff && schema_is_null(ff);
+    if (kind == CLMD_SRC_AMBER && ff && !ff_null)
+        schema_problem_add(c, fm, "system.forcefield",
+                           "not used with an amber source: the prmtop holds the parameters");
+    if (kind == CLMD_SRC_COORDS && (!ff || ff_null))
+        schema_missing(c, ff_null ? ff : sys, "system", "forcefield",
+                       "a coordinates source needs a force-field file for its parameters");
     parse_box(c, sys);
 
+    /* Keep only what the source uses, so that equal systems give equal decks. */
     if (kind >= 0) d->system.kind = (clmd_source_kind)kind;
-    if (kind == CLMD_SRC_BUILTIN && has_builtin) {
-        d->system.builtin = (clmd_builtin_kind)builtin;
-        if (builtin == CLMD_BUILTIN_LJ_FCC) {
-            d->system.cells = cells;
-            d->system.reduced_density = density;
-        } else {
-            set_str(d->system.model, sizeof d->system.model, E_MODEL[model]);
-            d->system.edge_nm = edge;
-        }
+    int builtin = d->system.kind == CLMD_SRC_BUILTIN;
+    if (!(builtin && d->system.builtin == CLMD_BUILTIN_LJ_FCC)) {
+        d->system.cells = DEFAULT_CELLS;
+        d->system.reduced_density = DEFAULT_REDUCED_DENSITY;
     }
-    if (kind != CLMD_SRC_AMBER) {
+    if (!(builtin && d->system.builtin == CLMD_BUILTIN_WATER_BOX)) {
+        schema_set_str(d->system.model, sizeof d->system.model, DEFAULT_WATER_MODEL);
+        d->system.edge_nm = DEFAULT_WATER_EDGE;
+    }
+    if (d->system.kind != CLMD_SRC_AMBER) {
         memset(d->system.prmtop, 0, sizeof d->system.prmtop);
         memset(d->system.inpcrd, 0, sizeof d->system.inpcrd);
     }
 }
 
-/* Marks whether each nonbonded value that cross-checks use was read without a problem. */
-typedef struct nb_state {
-    int cutoff_bad, switch_bad, order_bad, grid_bad, method_bad;
-    yaml_mark_t switch_at, grid_at;
-    int switch_given, grid_given;
-} nb_state;
-
-static void parse_nonbonded(deck_ctx *c, yaml_node_t *root, nb_state *s)
+/* neighbor_skin (a number or auto) and pme_grid (null or three sizes). */
+static void parse_nonbonded(schema_ctx *c, yaml_node_t *nb)
 {
     clmd_deck *d = c->d;
-    clmd_ffopts *o = &d->ff;
-    const char *P = "nonbonded";
-    yaml_mark_t km;
-    yaml_node_t *nb = get(c, root, P, &km);
-    if (!nb) return;
-    d->nonbonded_mark = to_mark(km);
-    if (is_null(nb) || !check_map(c, nb, P, K_NB)) return;
+    /* a number fixes the buffer; "auto" (the default) lets the engine tune it from 0.1 nm */
+    yaml_node_t *sk = schema_get(c, nb, "neighbor_skin", NULL);
+    if (sk && sk->type == YAML_SCALAR_NODE && schema_streq_ci(schema_sval(sk), "auto"))
+        d->nonbonded.skin_auto = 1;
+    else if (schema_read_field(c, nb, "nonbonded", &F_SKIN, d) == SCHEMA_GOOD)
+        d->nonbonded.skin_auto = 0;
 
-    int method = (int)o->method;
-    s->method_bad = rd_enum(c, nb, P, "method", E_METHOD, &method, &d->method_mark) == BAD;
-    o->method = (clmd_nbmethod)method;
-    s->cutoff_bad = rd_num(c, nb, P, "cutoff", GT(0), 0, &o->cutoff_nm, &d->cutoff_mark) == BAD;
-    double sw = 0;
-    int st = rd_num(c, nb, P, "switch_distance", GT(0), 1, &sw, NULL);
-    s->switch_bad = st == BAD;
-    if (st == GOOD) {
-        o->switch_nm = sw;
-        s->switch_given = 1;
-        s->switch_at = get(c, nb, "switch_distance", NULL)->start_mark;
+    yaml_node_t *g = schema_get(c, nb, "pme_grid", NULL);
+    if (!g || schema_is_null(g)) return;
+    int n = schema_list_len(g);
+    if (n != 3) {
+        char buf[128];
+        if (n >= 0) snprintf(buf, sizeof buf, "a list of %d", n);
+        schema_problem_add(c, g->start_mark, "nonbonded.pme_grid",
+                           "expected null or a list of three grid sizes [nx, ny, nz], got %s",
+                           n < 0 ? schema_describe(g, buf, sizeof buf) : buf);
+        schema_note_bad(c, "nonbonded.pme_grid");
+        return;
     }
-    rd_bool(c, nb, P, "dispersion_correction", &o->dispersion_correction);
-    rd_num(c, nb, P, "reaction_field_dielectric", GT(0), 0, &o->rf_dielectric, NULL);
-    rd_num(c, nb, P, "ewald_error_tolerance", OPEN(0, 1), 0, &o->ewald_tolerance, NULL);
-    double alpha = 0;
-    if (rd_num(c, nb, P, "ewald_alpha", GT(0), 1, &alpha, NULL) == GOOD) o->ewald_alpha = alpha;
-    s->order_bad = rd_int(c, nb, P, "pme_order", CLOSED(3, 12), &o->pme_order, NULL) == BAD;
-    {
-        /* a number fixes the buffer; "auto" (the default) lets the engine tune it from 0.1 nm */
-        yaml_node_t *sk = get(c, nb, "neighbor_skin", NULL);
-        if (sk && sk->type == YAML_SCALAR_NODE && streq_ci(sval(sk), "auto")) {
-            o->skin_auto = 1;
-        } else if (rd_num(c, nb, P, "neighbor_skin", GE(0), 0, &o->skin_nm, NULL) == GOOD) {
-            o->skin_auto = 0;
-        }
+    int grid[3], ok = 1;
+    for (int i = 0; i < 3; i++) {
+        yaml_node_t *e = schema_list_item(c, g, i);
+        char path[64];
+        long x = 0;
+        snprintf(path, sizeof path, "nonbonded.pme_grid[%d]", i);
+        if (!schema_integer(c, e, path, &x) ||
+            !schema_in_range(c, e, path, SCHEMA_R(SCHEMA_CLOSED(1, 65536)), (double)x))
+            ok = 0;
+        grid[i] = (int)x;
     }
-
-    yaml_node_t *g = get(c, nb, "pme_grid", NULL);
-    if (g && !is_null(g)) {
-        int n = g->type == YAML_SEQUENCE_NODE
-                    ? (int)(g->data.sequence.items.top - g->data.sequence.items.start)
-                    : -1;
-        if (n != 3) {
-            char buf[128];
-            if (n >= 0) snprintf(buf, sizeof buf, "a list of %d", n);
-            problem(c, g->start_mark, "nonbonded.pme_grid",
-                    "expected null or a list of three grid sizes [nx, ny, nz], got %s",
-                    n < 0 ? describe(g, buf, sizeof buf) : buf);
-            s->grid_bad = 1;
-        } else {
-            int grid[3];
-            for (int i = 0; i < 3; i++) {
-                yaml_node_t *e = node(c, g->data.sequence.items.start[i]);
-                char path[64];
-                long x = 0;
-                snprintf(path, sizeof path, "nonbonded.pme_grid[%d]", i);
-                if (!scalar_int(c, e, path, &x) || !check_range(c, e, path, CLOSED(1, 65536), x))
-                    s->grid_bad = 1;
-                grid[i] = (int)x;
-            }
-            if (!s->grid_bad) {
-                memcpy(o->pme_grid, grid, sizeof grid);
-                s->grid_given = 1;
-                s->grid_at = g->start_mark;
-            }
-        }
-    }
+    if (ok)
+        memcpy(d->nonbonded.pme_grid, grid, sizeof grid);
+    else
+        schema_note_bad(c, "nonbonded.pme_grid");
 }
 
-static void parse_implicit(deck_ctx *c, yaml_node_t *root)
+/* A mapping without a temperature draws at the integrator's (filled in after all sections). */
+static void parse_velocities(schema_ctx *c, yaml_node_t *v)
 {
-    clmd_deck *d = c->d;
-    clmd_ffopts *o = &d->ff;
-    const char *P = "implicit_solvent";
-    yaml_mark_t km;
-    yaml_node_t *gb = get(c, root, P, &km);
-    if (!gb) return;
-    d->implicit_solvent_mark = to_mark(km);
-    if (is_null(gb)) return;
-    if (!check_map(c, gb, P, K_GB)) return;
-    int model = 0;
-    int st = rd_enum(c, gb, P, "model", E_GB, &model, NULL);
-    if (st == ABSENT) missing(c, gb, P, "model", "obc1 or obc2");
-    if (st == GOOD) o->gb_model = (clmd_gbmodel)(model + 1);
-    rd_num(c, gb, P, "solvent_dielectric", GT(0), 0, &o->solvent_dielectric, NULL);
-    rd_num(c, gb, P, "solute_dielectric", GT(0), 0, &o->solute_dielectric, NULL);
-    rd_enum(c, gb, P, "surface_area", E_SURFACE, &o->surface_area, NULL);
-    rd_num(c, gb, P, "surface_tension", GE(0), 0, &o->sa_energy, NULL);
-    rd_num(c, gb, P, "probe_radius", GT(0), 0, &o->probe_radius_nm, NULL);
+    if (!schema_get(c, v, "temperature", NULL)) c->d->velocities.temperature = -1;
 }
 
-static void parse_velocities(deck_ctx *c, yaml_node_t *root)
+/* velocities: from_input */
+static void velocities_word(schema_ctx *c, yaml_node_t *v)
 {
     clmd_deck *d = c->d;
-    const char *P = "velocities";
-    yaml_mark_t km;
-    yaml_node_t *v = get(c, root, P, &km);
-    if (!v) return;
-    d->velocities.mark = to_mark(km);
+    if (schema_streq_ci(schema_sval(v), "from_input")) {
+        d->velocities.given = 1;
+        d->velocities.from_input = 1;
+        return;
+    }
     char buf[128];
-    if (v->type == YAML_SCALAR_NODE && !is_null(v)) {
-        if (streq_ci(sval(v), "from_input")) {
-            d->velocities.given = 1;
-            d->velocities.from_input = 1;
-        } else {
-            const char *near = closest(sval(v), (const char *const[]){"from_input", NULL});
-            problem(c, v->start_mark, P,
-                    "expected a mapping {temperature, seed} or from_input, got %s%s",
-                    describe(v, buf, sizeof buf), near ? " (did you mean 'from_input'?)" : "");
-        }
-        return;
-    }
-    if (v->type != YAML_MAPPING_NODE) {
-        problem(c, v->start_mark, P, "expected a mapping {temperature, seed} or from_input, got %s",
-                describe(v, buf, sizeof buf));
-        return;
-    }
-    if (!check_map(c, v, P, K_VEL)) return;
-    d->velocities.given = 1;
-    d->velocities.temperature = -1; /* the integrator's, filled in later */
-    rd_num(c, v, P, "temperature", GE(0), 0, &d->velocities.temperature, NULL);
-    rd_seed(c, v, P, "seed", &d->velocities.seed);
+    const char *near = schema_closest(schema_sval(v), (const char *const[]){"from_input", NULL});
+    schema_problem_add(c, v->start_mark, "velocities",
+                       "expected a mapping {temperature, seed} or from_input, got %s%s",
+                       schema_describe(v, buf, sizeof buf),
+                       near ? " (did you mean 'from_input'?)" : "");
 }
 
-static void parse_integrator(deck_ctx *c, yaml_node_t *root)
+/* pressure: one number (bar), or for anisotropic also [px, py, pz]. */
+static void parse_barostat(schema_ctx *c, yaml_node_t *b)
 {
     clmd_deck *d = c->d;
-    const char *P = "integrator";
-    yaml_mark_t km;
-    yaml_node_t *in = get(c, root, P, &km);
-    if (!in) return;
-    d->integrator.mark = to_mark(km);
-    if (is_null(in) || !check_map(c, in, P, K_INT)) return;
-    int type = (int)d->integrator.type;
-    if (rd_enum(c, in, P, "type", E_INTEGRATOR, &type, NULL) == GOOD)
-        d->integrator.type = (clmd_integrator_kind)type;
-    rd_num(c, in, P, "timestep", GT(0), 0, &d->integrator.timestep_ps, NULL);
-    rd_num(c, in, P, "temperature", GT(0), 0, &d->integrator.temperature, NULL);
-    rd_num(c, in, P, "friction", GE(0), 0, &d->integrator.friction, NULL);
-    rd_long(c, in, P, "steps", GE(0), &d->integrator.steps, NULL);
-    rd_seed(c, in, P, "seed", &d->integrator.seed);
-    rd_bool(c, in, P, "remove_com_motion", &d->integrator.remove_com_motion);
-    rd_int(c, in, P, "com_interval", GE(1), &d->integrator.com_interval, NULL);
+    const char *P = "barostat.pressure";
+    yaml_node_t *v = schema_get(c, b, "pressure", NULL);
+    if (!v) return;
+    double p[3];
+    int n = schema_list_len(v);
+    if (n < 0) {
+        if (!schema_number(c, v, P, 0, &p[0])) return;
+        d->barostat.pressure_bar[0] = d->barostat.pressure_bar[1] =
+            d->barostat.pressure_bar[2] = p[0];
+        return;
+    }
+    if (!d->barostat.anisotropic) {
+        if (schema_read_ok(c, "barostat.type"))
+            schema_problem_add(c, v->start_mark, P,
+                               "a list of pressures [px, py, pz] needs type: anisotropic; an "
+                               "isotropic barostat takes one number (bar)");
+        return;
+    }
+    if (n != 3) {
+        schema_problem_add(c, v->start_mark, P,
+                           "expected a number or a list of three pressures [px, py, pz] in "
+                           "bar, got a list of %d", n);
+        return;
+    }
+    int ok = 1;
+    for (int i = 0; i < 3; i++) {
+        char path[64];
+        snprintf(path, sizeof path, "%s[%d]", P, i);
+        if (!schema_number(c, schema_list_item(c, v, i), path, 0, &p[i])) ok = 0;
+    }
+    if (ok) memcpy(d->barostat.pressure_bar, p, sizeof p);
 }
 
-static void parse_ladder(deck_ctx *c, yaml_node_t *t)
+/* temperatures: an ascending list, or a geometric ladder {min, max, count}. */
+static void parse_ladder(schema_ctx *c, yaml_node_t *t)
 {
     clmd_deck *d = c->d;
     const char *P = "replica_exchange.temperatures";
-    if (t->type == YAML_SEQUENCE_NODE) {
-        int n = (int)(t->data.sequence.items.top - t->data.sequence.items.start);
+    int n = schema_list_len(t);
+    if (n >= 0) {
         if (n < 2 || n > CLMD_MAX_REPLICAS) {
-            problem(c, t->start_mark, P, "needs 2 to %d temperatures, got %d", CLMD_MAX_REPLICAS,
-                    n);
+            schema_problem_add(c, t->start_mark, P, "needs 2 to %d temperatures, got %d",
+                               CLMD_MAX_REPLICAS, n);
             return;
         }
         int ok = 1;
         double prev = 0;
         for (int i = 0; i < n; i++) {
-            yaml_node_t *e = node(c, t->data.sequence.items.start[i]);
+            yaml_node_t *e = schema_list_item(c, t, i);
             char path[96];
             double x;
             snprintf(path, sizeof path, "%s[%d]", P, i);
-            if (!scalar_num(c, e, path, 0, &x) || !check_range(c, e, path, GT(0), x)) {
+            if (!schema_number(c, e, path, 0, &x) ||
+                !schema_in_range(c, e, path, SCHEMA_R(SCHEMA_GT(0)), x)) {
                 ok = 0;
                 continue;
             }
             if (i > 0 && ok && !(x > prev)) {
-                problem(c, e->start_mark, path,
-                        "temperatures must be strictly ascending (%s after %g)", sval(e), prev);
+                schema_problem_add(c, e->start_mark, path,
+                                   "temperatures must be strictly ascending (%s after %g)",
+                                   schema_sval(e), prev);
                 ok = 0;
             }
             prev = x;
@@ -1023,192 +520,142 @@ static void parse_ladder(deck_ctx *c, yaml_node_t *t)
     }
     if (t->type != YAML_MAPPING_NODE) {
         char buf[128];
-        problem(c, t->start_mark, P,
-                "expected {min, max, count} or an ascending list of temperatures, got %s",
-                describe(t, buf, sizeof buf));
+        schema_problem_add(c, t->start_mark, P,
+                           "expected {min, max, count} or an ascending list of temperatures, "
+                           "got %s", schema_describe(t, buf, sizeof buf));
         return;
     }
-    if (!check_map(c, t, P, K_LADDER)) return;
-    double tmin = 0, tmax = 0;
-    int count = 0;
-    int smin = rd_num(c, t, P, "min", GT(0), 0, &tmin, NULL);
-    int smax = rd_num(c, t, P, "max", GT(0), 0, &tmax, NULL);
-    int scount = rd_int(c, t, P, "count", CLOSED(2, CLMD_MAX_REPLICAS), &count, NULL);
-    if (smin == ABSENT) missing(c, t, P, "min", NULL);
-    if (smax == ABSENT) missing(c, t, P, "max", NULL);
-    if (scount == ABSENT) missing(c, t, P, "count", NULL);
-    if (smin != GOOD || smax != GOOD || scount != GOOD) return;
-    if (!(tmax > tmin)) {
-        problem(c, get(c, t, "max", NULL)->start_mark, "replica_exchange.temperatures.max",
-                "must be greater than min (%g)", tmin);
+    if (!schema_check_map(c, t, P, K_LADDER)) return;
+    ladder l = {0, 0, 0};
+    int good = 0;
+    for (const schema_field *f = F_LADDER; f->key; f++)
+        good += schema_read_field(c, t, P, f, &l) == SCHEMA_GOOD;
+    if (good != 3) return;
+    if (!(l.max > l.min)) {
+        schema_problem_add(c, schema_get(c, t, "max", NULL)->start_mark,
+                           "replica_exchange.temperatures.max", "must be greater than min (%g)",
+                           l.min);
         return;
     }
     /* Geometric spacing gives roughly equal exchange rates when the heat capacity is flat. */
-    for (int i = 0; i < count; i++)
-        d->remd.temps[i] = tmin * pow(tmax / tmin, (double)i / (count - 1));
-    d->remd.temps[0] = tmin;
-    d->remd.temps[count - 1] = tmax;
-    d->remd.ntemps = count;
+    for (int i = 0; i < l.count; i++)
+        d->remd.temps[i] = l.min * pow(l.max / l.min, (double)i / (l.count - 1));
+    d->remd.temps[0] = l.min;
+    d->remd.temps[l.count - 1] = l.max;
+    d->remd.ntemps = l.count;
 }
 
-static void parse_remd(deck_ctx *c, yaml_node_t *root)
+static void parse_remd(schema_ctx *c, yaml_node_t *r)
 {
-    clmd_deck *d = c->d;
-    const char *P = "replica_exchange";
-    yaml_mark_t km;
-    yaml_node_t *r = get(c, root, P, &km);
-    if (!r) return;
-    d->remd.mark = to_mark(km);
-    if (is_null(r) || !check_map(c, r, P, K_REMD)) return;
-    d->remd.enabled = 1;
-    yaml_node_t *t = get(c, r, "temperatures", NULL);
+    yaml_node_t *t = schema_get(c, r, "temperatures", NULL);
     if (!t)
-        missing(c, r, P, "temperatures", "{min, max, count} or an ascending list");
+        schema_missing(c, r, "replica_exchange", "temperatures",
+                       "{min, max, count} or an ascending list");
     else
         parse_ladder(c, t);
-    rd_long(c, r, P, "exchange_interval", GE(1), &d->remd.exchange_interval, NULL);
-    rd_long(c, r, P, "exchanges", GE(1), &d->remd.exchanges, NULL);
-    rd_seed(c, r, P, "seed", &d->remd.seed);
 }
 
 /* One output stream: absent keeps the default, null turns it off, {file, interval} sets it;
  * interval 0 also turns it off. */
-static void parse_stream(deck_ctx *c, yaml_node_t *out, const char *key, const char *def_file,
+static void parse_stream(schema_ctx *c, yaml_node_t *out, const char *key, const char *def_file,
                          long def_interval, char *file, size_t n, long *interval)
 {
     char P[64];
-    join_key(P, sizeof P, "output", key);
-    yaml_node_t *v = get(c, out, key, NULL);
+    schema_join(P, sizeof P, "output", key);
+    yaml_node_t *v = schema_get(c, out, key, NULL);
     if (!v) return;
-    if (is_null(v)) {
+    if (schema_is_null(v)) {
         memset(file, 0, n);
         *interval = 0;
         return;
     }
     if (v->type != YAML_MAPPING_NODE) {
         char buf[128];
-        problem(c, v->start_mark, P, "expected null or a mapping {file, interval}, got %s",
-                describe(v, buf, sizeof buf));
+        schema_problem_add(c, v->start_mark, P,
+                           "expected null or a mapping {file, interval}, got %s",
+                           schema_describe(v, buf, sizeof buf));
         return;
     }
-    if (!check_map(c, v, P, K_FILE)) return;
-    char name[CLMD_PATH_MAX];
-    long every = def_interval;
-    set_str(name, sizeof name, def_file);
-    int sf = rd_str(c, v, P, "file", 0, name, sizeof name, NULL);
-    if (sf == GOOD && !name[0]) {
-        problem(c, get(c, v, "file", NULL)->start_mark, P, "the file name is empty");
-        sf = BAD;
+    if (!schema_check_map(c, v, P, K_FILE)) return;
+    stream s;
+    schema_set_str(s.file, sizeof s.file, def_file);
+    s.interval = def_interval;
+    int sf = schema_read_field(c, v, P, &F_STREAM[0], &s);
+    if (sf == SCHEMA_GOOD && !s.file[0]) {
+        schema_problem_add(c, schema_get(c, v, "file", NULL)->start_mark, P,
+                           "the file name is empty");
+        sf = SCHEMA_BAD;
     }
-    int si = rd_long(c, v, P, "interval", GE(0), &every, NULL);
-    if (sf == BAD || si == BAD) return;
-    if (every == 0) {
+    int si = schema_read_field(c, v, P, &F_STREAM[1], &s);
+    if (sf == SCHEMA_BAD || si == SCHEMA_BAD) return;
+    if (s.interval == 0) {
         memset(file, 0, n);
         *interval = 0;
         return;
     }
-    set_str(file, n, name);
-    *interval = every;
+    schema_set_str(file, n, s.file);
+    *interval = s.interval;
 }
 
-static void parse_output(deck_ctx *c, yaml_node_t *root)
+static void parse_output(schema_ctx *c, yaml_node_t *o)
 {
     clmd_deck *d = c->d;
-    const char *P = "output";
-    yaml_mark_t km;
-    yaml_node_t *o = get(c, root, P, &km);
-    if (!o) return;
-    d->output.mark = to_mark(km);
-    if (is_null(o) || !check_map(c, o, P, K_OUT)) return;
-    rd_path(c, o, P, "directory", 0, 0, d->output.directory, sizeof d->output.directory, NULL);
     parse_stream(c, o, "trajectory", "traj.h5", 1000, d->output.trajectory,
                  sizeof d->output.trajectory, &d->output.trajectory_interval);
     parse_stream(c, o, "energies", "energies.csv", 100, d->output.energies,
                  sizeof d->output.energies, &d->output.energies_interval);
     parse_stream(c, o, "checkpoint", "state.chk", 10000, d->output.checkpoint,
                  sizeof d->output.checkpoint, &d->output.checkpoint_interval);
-    rd_bool(c, o, P, "overwrite", &d->output.overwrite);
 }
 
-static void parse_device(deck_ctx *c, yaml_node_t *root)
-{
-    clmd_deck *d = c->d;
-    char dev[sizeof d->device];
-    if (rd_str(c, root, "", "device", 0, dev, sizeof dev, &d->device_mark) != GOOD) return;
-    yaml_node_t *v = get(c, root, "device", NULL);
-    /* PLATFORM_SUBSTRING[:INDEX]: the index, when present, must be a device number. */
-    const char *colon = strrchr(dev, ':');
-    int ok = dev[0] != '\0';
-    if (ok && colon) {
-        char *end;
-        errno = 0;
-        long idx = strtol(colon + 1, &end, 10);
-        ok = colon != dev && end != colon + 1 && *end == '\0' && errno == 0 && idx >= 0;
-    }
-    if (!ok) {
-        problem(c, v->start_mark, "device",
-                "expected auto, reference or PLATFORM_SUBSTRING[:INDEX] (e.g. pocl, nvidia:0), "
-                "got '%s'", dev);
-        return;
-    }
-    set_str(d->device, sizeof d->device, dev);
-}
+/* ---------------------------------------------------------------- rules across sections */
 
-static void parse_minimize(deck_ctx *c, yaml_node_t *root)
+/* Each rule is checked only when the values involved were read without a problem. */
+static void cross_checks(schema_ctx *c)
 {
     clmd_deck *d = c->d;
-    const char *P = "minimize";
-    yaml_mark_t km;
-    yaml_node_t *m = get(c, root, P, &km);
-    if (!m) return;
-    d->minimize.mark = to_mark(km);
-    if (is_null(m) || !check_map(c, m, P, K_MIN)) return;
-    d->minimize.enabled = 1;
-    rd_long(c, m, P, "max_steps", GE(1), &d->minimize.max_steps, NULL);
-    rd_num(c, m, P, "tolerance", GT(0), 0, &d->minimize.tolerance, NULL);
-}
-
-static void parse_probes(deck_ctx *c, yaml_node_t *root)
-{
-    clmd_deck *d = c->d;
-    yaml_mark_t km;
-    yaml_node_t *p = get(c, root, "probes", &km);
-    if (!p) return;
-    d->probes_mark = to_mark(km);
-    if (is_null(p) || !check_map(c, p, "probes", K_PROBES)) return;
-    rd_path(c, p, "probes", "json", 1, 0, d->probes_json, sizeof d->probes_json, NULL);
-}
-
-/* Checks between sections, each made only when the values involved were read cleanly. */
-static void cross_checks(deck_ctx *c, yaml_node_t *root, const nb_state *s)
-{
-    clmd_deck *d = c->d;
-    const clmd_ffopts *o = &d->ff;
-    if (s->switch_given && !s->cutoff_bad && !(o->switch_nm < o->cutoff_nm))
-        problem(c, s->switch_at, "nonbonded.switch_distance",
-                "must be less than the cutoff (%g nm)", o->cutoff_nm);
-    if (s->grid_given && !s->order_bad)
+    const double cutoff = d->nonbonded.cutoff_nm;
+    const int cutoff_ok = schema_read_ok(c, "nonbonded.cutoff");
+    const int method_ok = schema_read_ok(c, "nonbonded.method");
+    if (d->nonbonded.switch_nm > 0 && cutoff_ok && !(d->nonbonded.switch_nm < cutoff))
+        schema_problem_add(c, schema_find(c, "nonbonded.switch_distance")->start_mark,
+                           "nonbonded.switch_distance", "must be less than the cutoff (%g nm)",
+                           cutoff);
+    if (d->nonbonded.pme_grid[0] > 0 && schema_read_ok(c, "nonbonded.pme_order")) {
+        yaml_mark_t at = schema_find(c, "nonbonded.pme_grid")->start_mark;
         for (int i = 0; i < 3; i++)
-            if (o->pme_grid[i] < o->pme_order) {
+            if (d->nonbonded.pme_grid[i] < d->nonbonded.pme_order) {
                 char key[64];
                 snprintf(key, sizeof key, "nonbonded.pme_grid[%d]", i);
-                problem(c, s->grid_at, key,
-                        "each grid size must be at least pme_order (%d), got %d", o->pme_order,
-                        o->pme_grid[i]);
+                schema_problem_add(c, at, key,
+                                   "each grid size must be at least pme_order (%d), got %d",
+                                   d->nonbonded.pme_order, d->nonbonded.pme_grid[i]);
             }
-    if (o->gb_model != CLMD_GB_NONE && o->method == CLMD_NB_PME && !s->method_bad)
-        problem_at(c, d->implicit_solvent_mark, "implicit_solvent",
-                   "implicit solvent needs nonbonded.method nocutoff, cutoff or reaction_field, "
-                   "not pme");
+    }
+    if (d->implicit_solvent.model != CLMD_DECK_GB_NONE &&
+        d->nonbonded.method == CLMD_DECK_NB_PME && method_ok)
+        schema_problem_at(c, d->implicit_solvent_mark, "implicit_solvent",
+                          "implicit solvent needs nonbonded.method nocutoff, cutoff or "
+                          "reaction_field, not pme");
     if (d->remd.enabled && d->integrator.type == CLMD_INT_VERLET)
-        problem_at(c, d->remd.mark, "replica_exchange",
-                   "replica exchange needs a thermostat: set integrator.type to langevin");
+        schema_problem_at(c, d->remd.mark, "replica_exchange",
+                          "replica exchange needs a thermostat: set integrator.type to langevin");
+    if (d->barostat.enabled && d->integrator.type == CLMD_INT_VERLET)
+        schema_problem_at(c, d->barostat.mark, "barostat",
+                          "NPT needs a thermostat: the barostat runs only with integrator.type "
+                          "langevin (verlet is NVE)");
+    if (d->barostat.enabled && d->nonbonded.method == CLMD_DECK_NB_NOCUTOFF && method_ok)
+        schema_problem_at(c, d->barostat.mark, "barostat",
+                          "needs a periodic box and a cutoff method (nonbonded.method cutoff, "
+                          "reaction_field or pme), not nocutoff");
     if (d->velocities.from_input && d->system.source_mark.line && d->system.kind != CLMD_SRC_AMBER)
-        problem_at(c, d->velocities.mark, "velocities",
-                   "from_input needs an amber source whose inpcrd holds velocities; a %s has none",
-                   d->system.kind == CLMD_SRC_BUILTIN ? "builtin system" : "coordinates file");
+        schema_problem_at(c, d->velocities.mark, "velocities",
+                          "from_input needs an amber source whose inpcrd holds velocities; a %s "
+                          "has none",
+                          d->system.kind == CLMD_SRC_BUILTIN ? "builtin system"
+                                                             : "coordinates file");
     /* Minimum image: a periodic cutoff must fit in half the shortest box edge. */
-    if (o->method != CLMD_NB_NOCUTOFF && !s->cutoff_bad && !s->method_bad) {
+    if (d->nonbonded.method != CLMD_DECK_NB_NOCUTOFF && cutoff_ok && method_ok) {
         double edge = 0;
         const char *what = NULL;
         if (d->system.has_box) {
@@ -1219,16 +666,15 @@ static void cross_checks(deck_ctx *c, yaml_node_t *root, const nb_state *s)
             edge = d->system.edge_nm;
             what = "system.edge";
         }
-        if (what && o->cutoff_nm > 0.5 * edge) {
+        if (what && cutoff > 0.5 * edge) {
             clmd_mark at = d->cutoff_mark.line ? d->cutoff_mark
                            : d->system.has_box ? d->system.box_mark
                                                : d->system.source_mark;
-            problem_at(c, at, "nonbonded.cutoff",
-                       "the cutoff (%g nm) exceeds half the shortest box edge (%s: %g nm)",
-                       o->cutoff_nm, what, edge);
+            schema_problem_at(c, at, "nonbonded.cutoff",
+                              "the cutoff (%g nm) exceeds half the shortest box edge (%s: %g nm)",
+                              cutoff, what, edge);
         }
     }
-    (void)root;
 }
 
 /* ---------------------------------------------------------------- entry points */
@@ -1238,11 +684,26 @@ void clmd_deck_defaults(clmd_deck *d)
     memset(d, 0, sizeof *d);
     d->system.kind = CLMD_SRC_BUILTIN;
     d->system.builtin = CLMD_BUILTIN_LJ_FCC;
-    d->system.cells = 10;
-    d->system.reduced_density = 0.8442;
-    set_str(d->system.model, sizeof d->system.model, "tip4pew");
-    d->system.edge_nm = 3.0;
-    clmd_ffopts_defaults(&d->ff);
+    d->system.cells = DEFAULT_CELLS;
+    d->system.reduced_density = DEFAULT_REDUCED_DENSITY;
+    schema_set_str(d->system.model, sizeof d->system.model, DEFAULT_WATER_MODEL);
+    d->system.edge_nm = DEFAULT_WATER_EDGE;
+    d->nonbonded.method = CLMD_DECK_NB_CUTOFF;
+    d->nonbonded.cutoff_nm = 1.0;
+    d->nonbonded.switch_nm = -1.0;
+    d->nonbonded.dispersion_correction = 1;
+    d->nonbonded.rf_dielectric = 78.3;
+    d->nonbonded.ewald_tolerance = 5e-4;
+    d->nonbonded.ewald_alpha = 0.0;
+    d->nonbonded.pme_order = 5;
+    d->nonbonded.skin_nm = 0.1;
+    d->nonbonded.skin_auto = 1;
+    d->implicit_solvent.model = CLMD_DECK_GB_NONE;
+    d->implicit_solvent.solvent_dielectric = 78.5;
+    d->implicit_solvent.solute_dielectric = 1.0;
+    d->implicit_solvent.surface_area = 1;
+    d->implicit_solvent.sa_energy = 2.25936;
+    d->implicit_solvent.probe_radius_nm = 0.14;
     d->constraints = CLMD_CONSTRAIN_NONE;
     d->constraint_tolerance = 1e-6;
     d->rigid_water = 1;
@@ -1258,14 +719,17 @@ void clmd_deck_defaults(clmd_deck *d)
     d->integrator.seed = 1;
     d->integrator.remove_com_motion = 1;
     d->integrator.com_interval = 100;
+    for (int i = 0; i < 3; i++) d->barostat.pressure_bar[i] = DEFAULT_PRESSURE_BAR;
+    d->barostat.interval = 25;
+    d->barostat.adapt = 1;
+    d->barostat.seed = 13;
     d->remd.exchange_interval = 500;
     d->remd.exchanges = 100;
     d->remd.seed = 11;
-    set_str(d->output.energies, sizeof d->output.energies, "energies.csv");
+    schema_set_str(d->output.energies, sizeof d->output.energies, "energies.csv");
     d->output.energies_interval = 100;
-    set_str(d->device, sizeof d->device, "auto");
+    schema_set_str(d->device, sizeof d->device, "auto");
 }
-
 /* Line and column (1-based) of a byte offset, for reader errors that carry only the offset. */
 static void offset_to_mark(const char *text, size_t off, int *line, int *col)
 {
@@ -1281,76 +745,72 @@ static void offset_to_mark(const char *text, size_t off, int *line, int *col)
     }
 }
 
-static void syntax_problem(deck_ctx *c, yaml_parser_t *p, const char *text)
+static void syntax_problem(schema_ctx *c, yaml_parser_t *p, const char *text)
 {
     if (p->error == YAML_READER_ERROR) {
         int line, col;
         offset_to_mark(text, p->problem_offset, &line, &col);
         clmd_mark m = {line, col};
-        problem_at(c, m, NULL, "YAML syntax error: %s", p->problem ? p->problem : "unreadable");
+        schema_problem_at(c, m, NULL, "YAML syntax error: %s", p->problem ? p->problem : "unreadable");
         return;
     }
     if (p->error == YAML_MEMORY_ERROR) {
         clmd_mark m = {1, 1};
-        problem_at(c, m, NULL, "YAML syntax error: out of memory");
+        schema_problem_at(c, m, NULL, "YAML syntax error: out of memory");
         return;
     }
     if (p->context)
-        problem(c, p->problem_mark, NULL, "YAML syntax error: %s (%s at %d:%d)",
+        schema_problem_add(c, p->problem_mark, NULL, "YAML syntax error: %s (%s at %d:%d)",
                 p->problem ? p->problem : "?", p->context, (int)p->context_mark.line + 1,
                 (int)p->context_mark.column + 1);
     else
-        problem(c, p->problem_mark, NULL, "YAML syntax error: %s", p->problem ? p->problem : "?");
+        schema_problem_add(c, p->problem_mark, NULL, "YAML syntax error: %s", p->problem ? p->problem : "?");
 }
 
-static void parse_document(deck_ctx *c, yaml_node_t *root)
+static void parse_document(schema_ctx *c, yaml_node_t *root)
 {
     clmd_deck *d = c->d;
     if (!root) {
         clmd_mark m = {1, 1};
-        problem_at(c, m, "system", "the deck is empty; the system key is required");
+        schema_problem_at(c, m, "system", "the deck is empty; the system key is required");
         return;
     }
-    if (!check_map(c, root, "", K_TOP)) return;
-    nb_state nbs = {0};
-    char title[sizeof d->title];
-    int st = rd_str(c, root, "", "title", 1, title, sizeof title, NULL);
-    if (st == GOOD) set_str(d->title, sizeof d->title, title);
-    parse_system(c, root);
-    parse_nonbonded(c, root, &nbs);
-    parse_implicit(c, root);
-    int con = (int)d->constraints;
-    if (rd_enum(c, root, "", "constraints", E_CONSTRAIN, &con, &d->constraints_mark) == GOOD)
-        d->constraints = (clmd_constrain_kind)con;
-    rd_num(c, root, "", "constraint_tolerance", OPEN(0, 1), 0, &d->constraint_tolerance, NULL);
-    rd_bool(c, root, "", "rigid_water", &d->rigid_water);
-    parse_velocities(c, root);
-    parse_minimize(c, root);
-    parse_integrator(c, root);
-    parse_remd(c, root);
-    parse_output(c, root);
-    parse_device(c, root);
-    parse_probes(c, root);
+    for (size_t i = 0; i < NSECTIONS; i++) {
+        const schema_section *s = &SECTIONS[i];
+        if (s->flags & SCHEMA_NESTED) continue;
+        if (!s->name[0]) {
+            if (!schema_read_section(c, s, root, root->start_mark)) return;
+            continue;
+        }
+        yaml_mark_t km;
+        yaml_node_t *v = schema_get(c, root, s->name, &km);
+        if (v)
+            schema_read_section(c, s, v, km);
+        else if (s->flags & SCHEMA_REQUIRED)
+            schema_missing(c, root, "", s->name, s->why);
+    }
     if (d->velocities.temperature < 0 || !d->velocities.given || d->velocities.from_input)
         d->velocities.temperature = d->integrator.temperature;
-    cross_checks(c, root, &nbs);
+    cross_checks(c);
 }
 
 static int parse_text(const char *text, size_t len, const char *name, const char *dir,
                       clmd_deck *d, clmd_err *err)
 {
     clmd_deck_defaults(d);
-    set_str(d->path, sizeof d->path, name ? name : "(deck)");
-    if (!abs_dir(dir, d->dir, sizeof d->dir))
+    schema_set_str(d->path, sizeof d->path, name ? name : "(deck)");
+    if (!schema_abs_dir(dir, d->dir, sizeof d->dir))
         return clmd_err_set(err, CLMD_EINPUT, "%s: cannot resolve the deck's folder '%s'",
                             d->path, dir ? dir : ".");
-    if (!resolve(d->dir, "out", d->output.directory, sizeof d->output.directory))
+    if (!schema_resolve(d->dir, "out", d->output.directory, sizeof d->output.directory))
         return clmd_err_set(err, CLMD_EINPUT, "%s: the deck's folder path is too long", d->path);
 
-    deck_ctx c = {0};
+    schema_ctx c = {0};
     c.name = d->path;
     c.dir = d->dir;
     c.d = d;
+    c.sections = SECTIONS;
+    c.nsections = NSECTIONS;
     yaml_parser_t parser;
     yaml_document_t doc;
     if (!yaml_parser_initialize(&parser))
@@ -1369,14 +829,14 @@ static int parse_text(const char *text, size_t len, const char *name, const char
         } else {
             yaml_node_t *r = yaml_document_get_root_node(&more);
             if (r)
-                problem(&c, r->start_mark, NULL,
+                schema_problem_add(&c, r->start_mark, NULL,
                         "a second YAML document; a deck is one document");
             yaml_document_delete(&more);
         }
     }
     yaml_parser_delete(&parser);
-    int rc = report(&c, err);
-    clmd_free(c.probs);
+    int rc = schema_report(&c, err);
+    schema_ctx_free(&c);
     return rc;
 }
 
@@ -1482,9 +942,36 @@ static void put_stream(FILE *out, const char *key, const char *file, long interv
     fprintf(out, ", interval: %ld}\n", interval);
 }
 
+/* One simple field's value, as the parser reads it back. */
+static void put_field(FILE *out, const schema_field *f, const void *base)
+{
+    const char *at = (const char *)base + f->off;
+    switch (f->kind) {
+    case SCHEMA_NUM: put_num(out, *(const double *)at); break;
+    case SCHEMA_INT: fprintf(out, "%d", *(const int *)at); break;
+    case SCHEMA_LONG: fprintf(out, "%ld", *(const long *)at); break;
+    case SCHEMA_BOOL: fputs(*(const int *)at ? "true" : "false", out); break;
+    case SCHEMA_SEED: fprintf(out, "%lu", *(const unsigned long *)at); break;
+    case SCHEMA_ENUM: fputs(f->names[*(const int *)at - f->base], out); break;
+    case SCHEMA_WORD: fputs(at, out); break;
+    case SCHEMA_STR:
+    case SCHEMA_PATH: put_str(out, at); break;
+    }
+}
+
+/* "  key: value" for each field of a table. */
+static void put_fields(FILE *out, const schema_field *fields, const void *base)
+{
+    for (const schema_field *f = fields; f->key; f++) {
+        fprintf(out, "  %s: ", f->key);
+        put_field(out, f, base);
+        fputc('\n', out);
+    }
+}
+
 void clmd_deck_print(const clmd_deck *d, FILE *out)
 {
-    const clmd_ffopts *o = &d->ff;
+    const clmd_deck_nonbonded *o = &d->nonbonded;
     fputs("# clmd resolved deck: every key, defaults filled, paths resolved\n", out);
     fputs("title: ", out);
     put_str(out, d->title);
@@ -1557,19 +1044,11 @@ void clmd_deck_print(const clmd_deck *d, FILE *out)
     else put_num(out, o->skin_nm);
     fputc('\n', out);
 
-    if (o->gb_model == CLMD_GB_NONE) {
+    if (d->implicit_solvent.model == CLMD_DECK_GB_NONE) {
         fputs("implicit_solvent: null\n", out);
     } else {
-        fprintf(out, "implicit_solvent:\n  model: %s\n  solvent_dielectric: ",
-                E_GB[o->gb_model - 1]);
-        put_num(out, o->solvent_dielectric);
-        fputs("\n  solute_dielectric: ", out);
-        put_num(out, o->solute_dielectric);
-        fprintf(out, "\n  surface_area: %s\n  surface_tension: ", E_SURFACE[o->surface_area]);
-        put_num(out, o->sa_energy);
-        fputs("\n  probe_radius: ", out);
-        put_num(out, o->probe_radius_nm);
-        fputc('\n', out);
+        fputs("implicit_solvent:\n", out);
+        put_fields(out, F_IMPLICIT, d);
     }
 
     fprintf(out, "constraints: %s\nconstraint_tolerance: ", E_CONSTRAIN[d->constraints]);
@@ -1595,16 +1074,28 @@ void clmd_deck_print(const clmd_deck *d, FILE *out)
         fprintf(out, ", seed: %lu}\n", d->velocities.seed);
     }
 
-    fprintf(out, "integrator:\n  type: %s\n  timestep: ", E_INTEGRATOR[d->integrator.type]);
-    put_num(out, d->integrator.timestep_ps);
-    fputs("\n  temperature: ", out);
-    put_num(out, d->integrator.temperature);
-    fputs("\n  friction: ", out);
-    put_num(out, d->integrator.friction);
-    fprintf(out,
-            "\n  steps: %ld\n  seed: %lu\n  remove_com_motion: %s\n  com_interval: %d\n",
-            d->integrator.steps, d->integrator.seed,
-            d->integrator.remove_com_motion ? "true" : "false", d->integrator.com_interval);
+    fputs("integrator:\n", out);
+    put_fields(out, F_INTEGRATOR, d);
+
+    if (!d->barostat.enabled) {
+        fputs("barostat: null\n", out);
+    } else {
+        fputs("barostat:\n", out);
+        put_fields(out, F_BAROSTAT, d);
+        fputs("  pressure: ", out);
+        const double *p = d->barostat.pressure_bar;
+        if (d->barostat.anisotropic) {
+            fputc('[', out);
+            for (int i = 0; i < 3; i++) {
+                if (i) fputs(", ", out);
+                put_num(out, p[i]);
+            }
+            fputc(']', out);
+        } else {
+            put_num(out, p[0]);
+        }
+        fputc('\n', out);
+    }
 
     if (!d->remd.enabled || d->remd.ntemps == 0) {
         fputs("replica_exchange: null\n", out);

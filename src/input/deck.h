@@ -11,15 +11,50 @@
 #include <stdio.h>
 
 #include "core/err.h"
-#include "ff/options.h"
 
 #define CLMD_PATH_MAX 4096
 #define CLMD_MAX_REPLICAS 256
+/* system.cells: the largest lj_fcc the loader builds (run/load.c checks that the two agree with
+ * CLMD_LJ_FCC_MAX_CELLS of system/builtin.h, which says why this many). */
+#define CLMD_DECK_MAX_CELLS 200
 
 typedef enum { CLMD_SRC_BUILTIN = 0, CLMD_SRC_AMBER, CLMD_SRC_COORDS } clmd_source_kind;
 typedef enum { CLMD_BUILTIN_LJ_FCC = 0, CLMD_BUILTIN_WATER_BOX } clmd_builtin_kind;
 typedef enum { CLMD_CONSTRAIN_NONE = 0, CLMD_CONSTRAIN_HBONDS, CLMD_CONSTRAIN_ALLBONDS } clmd_constrain_kind;
 typedef enum { CLMD_INT_LANGEVIN = 0, CLMD_INT_VERLET } clmd_integrator_kind;
+/* The deck's own spellings of the force-field choices; run/setup.h maps them onto ff/. */
+typedef enum {
+    CLMD_DECK_NB_NOCUTOFF = 0,
+    CLMD_DECK_NB_CUTOFF,
+    CLMD_DECK_NB_REACTION_FIELD,
+    CLMD_DECK_NB_PME
+} clmd_deck_nbmethod;
+typedef enum { CLMD_DECK_GB_NONE = 0, CLMD_DECK_GB_OBC1, CLMD_DECK_GB_OBC2 } clmd_deck_gbmodel;
+
+/* nonbonded: (the defaults and meaning of ff/options.h's clmd_ffopts) */
+typedef struct clmd_deck_nonbonded {
+    clmd_deck_nbmethod method;   /* default cutoff */
+    double cutoff_nm;            /* default 1.0 */
+    double switch_nm;            /* LJ switching start; <= 0: none (default -1) */
+    int dispersion_correction;   /* default 1 */
+    double rf_dielectric;        /* reaction-field dielectric, default 78.3 */
+    double ewald_tolerance;      /* PME: picks alpha and grid, default 5e-4 */
+    double ewald_alpha;          /* PME: > 0 forces alpha (1/nm); default 0 (from tolerance) */
+    int pme_grid[3];             /* PME: all > 0 force the grid; default 0 (from tolerance) */
+    int pme_order;               /* default 5 */
+    double skin_nm;              /* neighbor-list buffer (start value when skin_auto), 0.1 */
+    int skin_auto;               /* neighbor_skin: auto (the default) */
+} clmd_deck_nonbonded;
+
+/* implicit_solvent: */
+typedef struct clmd_deck_implicit {
+    clmd_deck_gbmodel model;     /* default none (implicit_solvent: null) */
+    double solvent_dielectric;   /* default 78.5 */
+    double solute_dielectric;    /* default 1.0 */
+    int surface_area;            /* 1: ACE nonpolar term (default) */
+    double sa_energy;            /* surface_tension, kJ/mol/nm^2, default 2.25936 */
+    double probe_radius_nm;      /* default 0.14 */
+} clmd_deck_implicit;
 
 /* Where a key was written, for messages from later stages (1-based; 0 when defaulted). */
 typedef struct clmd_mark {
@@ -49,7 +84,9 @@ typedef struct clmd_deck {
         clmd_mark box_mark;
     } system;
 
-    clmd_ffopts ff;              /* nonbonded: + implicit_solvent: */
+    clmd_deck_nonbonded nonbonded;
+    clmd_deck_implicit implicit_solvent;
+
     clmd_mark nonbonded_mark;
     clmd_mark method_mark, cutoff_mark; /* nonbonded.method / nonbonded.cutoff */
     clmd_mark implicit_solvent_mark;
@@ -96,6 +133,16 @@ typedef struct clmd_deck {
         unsigned long seed;              /* default 11 */
         clmd_mark mark;
     } remd;
+
+    struct {
+        int enabled;                     /* barostat: {...} given (null or absent: off) */
+        int anisotropic;                 /* type: anisotropic (each axis scaled on its own) */
+        double pressure_bar[3];          /* x, y, z; all equal when isotropic (default 1.01325) */
+        int interval;                    /* steps between Monte Carlo volume moves (default 25) */
+        int adapt;                       /* adapt the move size (default 1) */
+        unsigned long seed;              /* default 13 */
+        clmd_mark mark;                  /* the `barostat` key */
+    } barostat;                          /* Monte Carlo barostat (NPT, with Langevin only) */
 
     struct {
         char directory[CLMD_PATH_MAX];   /* resolved; default "<deck dir>/out" */

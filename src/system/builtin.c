@@ -19,8 +19,9 @@ int clmd_builtin_lj_fcc(const clmd_ff *ff, int cells, double rho, clmd_system **
         return clmd_err_set(err, CLMD_EINPUT,
                             "lj_fcc needs a force field with exactly one atom type; %s has %d",
                             ff->path, ff->ntypes);
-    if (cells < 1 || cells > 200)
-        return clmd_err_set(err, CLMD_EINPUT, "lj_fcc: cells must be in 1..200, not %d", cells);
+    if (cells < 1 || cells > CLMD_LJ_FCC_MAX_CELLS)
+        return clmd_err_set(err, CLMD_EINPUT, "lj_fcc: cells must be in 1..%d, not %d",
+                            CLMD_LJ_FCC_MAX_CELLS, cells);
     if (!(rho > 0 && rho < 2))
         return clmd_err_set(err, CLMD_EINPUT, "lj_fcc: reduced density must be in (0, 2), not %g",
                             rho);

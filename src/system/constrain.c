@@ -146,18 +146,18 @@ static int rigid_waters(clmd_system *s, const clmd_ff *ff, char *drop_bond, char
     return status;
 }
 
-int clmd_constrain(clmd_system *s, clmd_constrain_kind kind, int rigid_water, const clmd_ff *ff,
+int clmd_constrain(clmd_system *s, clmd_rigid_bonds kind, int rigid_water, const clmd_ff *ff,
                    clmd_err *err)
 {
     char *drop_bond = clmd_calloc((size_t)s->nbonds + 1, 1);
     char *drop_angle = clmd_calloc((size_t)s->nangles + 1, 1);
     int status = CLMD_OK;
     if (rigid_water) status = rigid_waters(s, ff, drop_bond, drop_angle, err);
-    if (!status && kind != CLMD_CONSTRAIN_NONE) {
+    if (!status && kind != CLMD_RIGID_NONE) {
         for (int k = 0; k < s->nbonds; k++) {
             const clmd_bond *b = &s->bonds[k];
             if (drop_bond[k]) continue;
-            if (kind == CLMD_CONSTRAIN_ALLBONDS || clmd_is_hydrogen(s, b->i) ||
+            if (kind == CLMD_RIGID_ALLBONDS || clmd_is_hydrogen(s, b->i) ||
                 clmd_is_hydrogen(s, b->j)) {
                 if (s->mass[b->i] <= 0 || s->mass[b->j] <= 0) {
                     status = clmd_err_set(err, CLMD_EINPUT,

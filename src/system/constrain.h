@@ -13,13 +13,15 @@
 #define CLMD_SYSTEM_CONSTRAIN_H
 
 #include "core/err.h"
-#include "input/deck.h"
 
 struct clmd_system;
 struct clmd_ff;
 
+/* Which bonds become constraints (the deck's `constraints`, mapped by run/load.c). */
+typedef enum { CLMD_RIGID_NONE = 0, CLMD_RIGID_HBONDS, CLMD_RIGID_ALLBONDS } clmd_rigid_bonds;
+
 /* ff may be NULL (systems not built from a force-field file). */
-int clmd_constrain(struct clmd_system *s, clmd_constrain_kind kind, int rigid_water,
+int clmd_constrain(struct clmd_system *s, clmd_rigid_bonds kind, int rigid_water,
                    const struct clmd_ff *ff, clmd_err *err);
 
 /* Nonzero for a hydrogen by the rule above. */

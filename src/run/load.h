@@ -1,9 +1,10 @@
 /* Builds the system a deck describes: a built-in generator (lj_fcc, water_box), Amber
  * prmtop/inpcrd, or PDB/XYZ coordinates with a force-field file; then applies the deck's
- * box override, constraints (hbonds/allbonds) and rigid water. The caller owns the result
- * (clmd_system_destroy). */
-#ifndef CLMD_SYSTEM_LOAD_H
-#define CLMD_SYSTEM_LOAD_H
+ * box override, constraints (hbonds/allbonds) and rigid water. It lives in run/, the layer that
+ * knows both the deck (input/) and the system (system/), so that neither includes the other.
+ * The caller owns the result (clmd_system_destroy). */
+#ifndef CLMD_RUN_LOAD_H
+#define CLMD_RUN_LOAD_H
 
 #include "core/err.h"
 

@@ -1,5 +1,5 @@
 /* clmd_system_from_deck(): the one place that knows which importer a deck asks for. */
-#include "system/load.h"
+#include "run/load.h"
 
 #include <stdio.h>
 
@@ -10,6 +10,20 @@
 #include "system/coords.h"
 #include "system/forcefield.h"
 #include "system/system.h"
+
+/* One limit for system.cells: what the deck accepts is what the generator builds. */
+_Static_assert(CLMD_DECK_MAX_CELLS == CLMD_LJ_FCC_MAX_CELLS,
+               "the deck's system.cells range and the lj_fcc generator's must agree");
+
+static clmd_rigid_bonds rigid_bonds(clmd_constrain_kind k)
+{
+    switch (k) {
+    case CLMD_CONSTRAIN_HBONDS: return CLMD_RIGID_HBONDS;
+    case CLMD_CONSTRAIN_ALLBONDS: return CLMD_RIGID_ALLBONDS;
+    case CLMD_CONSTRAIN_NONE: break;
+    }
+    return CLMD_RIGID_NONE;
+}
 
 /* "deck.yaml:12:3: key 'system.forcefield'" (line and column left out when defaulted). */
 static void where(const clmd_deck *d, clmd_mark m, const char *key, char *buf, size_t size)
@@ -107,11 +121,11 @@ int clmd_system_from_deck(const clmd_deck *d, clmd_system **out, clmd_err *err)
         clmd_system_set_box(s, d->system.box[0], d->system.box[1], d->system.box[2]);
     }
     /* rigid water first, so that water bonds become the water's three constraints */
-    if ((st = clmd_constrain(s, CLMD_CONSTRAIN_NONE, d->rigid_water, ff, err))) {
+    if ((st = clmd_constrain(s, CLMD_RIGID_NONE, d->rigid_water, ff, err))) {
         clmd_err_prefix(err, "%s: key 'rigid_water'", d->path);
         goto done;
     }
-    if ((st = clmd_constrain(s, d->constraints, 0, ff, err))) {
+    if ((st = clmd_constrain(s, rigid_bonds(d->constraints), 0, ff, err))) {
         clmd_err_prefix(err, "%s: key 'constraints'", d->path);
         goto done;
     }
