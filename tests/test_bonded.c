@@ -10,9 +10,10 @@
 #include "system/system.h"
 #include "testutil.h"
 
-typedef double (*term_fn)(const clmd_system *, const double *, double *);
+typedef double (*term_fn)(const clmd_system *, const double (*)[3], const double *, double *);
 static clmd_jv *refs;
-static double pairs_in_openmm_units(const clmd_system *s, const double *x, double *f);
+static double pairs_in_openmm_units(const clmd_system *s, const double (*box)[3], const double *x,
+                                    double *f);
 
 /* the references compared with OpenMM's force classes (the 1-4 term in OpenMM's Coulomb unit) */
 static const struct {
@@ -37,15 +38,16 @@ static const struct {
  * Coulomb part (the pairs with eps zeroed) is rescaled to OpenMM's constant. */
 #define OPENMM_COULOMB 138.93545764438198
 
-static double pairs_in_openmm_units(const clmd_system *s, const double *x, double *f)
+static double pairs_in_openmm_units(const clmd_system *s, const double (*box)[3], const double *x,
+                                    double *f)
 {
     int n = s->n;
     double *fc = calloc(3 * (size_t)n, sizeof *fc), *ft = calloc(3 * (size_t)n, sizeof *ft);
-    double et = clmd_bonded_ref_pairs(s, x, ft);
+    double et = clmd_bonded_ref_pairs(s, box, x, ft);
     clmd_pair *saved = malloc((size_t)s->npairs * sizeof *saved);
     memcpy(saved, s->pairs, (size_t)s->npairs * sizeof *saved);
     for (int p = 0; p < s->npairs; p++) s->pairs[p].eps = 0;
-    double ec = clmd_bonded_ref_pairs(s, x, fc);
+    double ec = clmd_bonded_ref_pairs(s, box, x, fc);
     memcpy(s->pairs, saved, (size_t)s->npairs * sizeof *saved);
     free(saved);
     double scale = OPENMM_COULOMB / CLMD_COULOMB - 1;
@@ -87,7 +89,7 @@ static void bond_angle_torsion_energies_match_ala2_vacuum(void)
     clmd_jv *r = clmd_jv_load(rp);
     const clmd_jv *en = clmd_jv_get(r, "energies");
     for (int t = 0; t < 3; t++) {
-        double e = terms[t].fn(s, s->x, NULL);
+        double e = terms[t].fn(s, clmd_system_box(s), s->x, NULL);
         double ref = clmd_jv_num(clmd_jv_get(en, terms[t].name), NAN);
         printf("\n  %-22s clmd %.12f OpenMM %.12f rel %.2e", terms[t].name, e, ref,
                fabs(e - ref) / fabs(ref));
@@ -109,7 +111,7 @@ static void bonded_forces_match_openmm_per_force_class(void)
         double *fr;
         CU_ASSERT_EQUAL_FATAL(clmd_jv_vec3s(clmd_jv_get(c, "forces"), &fr), s->n);
         memset(f, 0, 3 * (size_t)s->n * sizeof *f);
-        double e = openmm_terms[t].fn(s, s->x, f);
+        double e = openmm_terms[t].fn(s, clmd_system_box(s), s->x, f);
         double ref = clmd_jv_num(clmd_jv_get(c, "energy"), NAN), rms = clmd_force_rms_rel(f, fr, s->n);
         printf("\n  %-22s energy rel %.2e, force rms rel %.2e", openmm_terms[t].name,
                fabs(e - ref) / fabs(ref), rms);
@@ -128,13 +130,13 @@ static double fd_error(const clmd_system *s, term_fn fn, double h)
     double *x = malloc(3 * (size_t)n * sizeof *x), *f = calloc(3 * (size_t)n, sizeof *f),
            *fd = malloc(3 * (size_t)n * sizeof *fd);
     memcpy(x, s->x, 3 * (size_t)n * sizeof *x);
-    fn(s, x, f);
+    fn(s, clmd_system_box(s), x, f);
     for (int i = 0; i < 3 * n; i++) {
         double x0 = x[i];
         x[i] = x0 + h;
-        double ep = fn(s, x, NULL);
+        double ep = fn(s, clmd_system_box(s), x, NULL);
         x[i] = x0 - h;
-        double em = fn(s, x, NULL);
+        double em = fn(s, clmd_system_box(s), x, NULL);
         x[i] = x0;
         fd[i] = -(ep - em) / (2 * h);
     }
@@ -172,7 +174,7 @@ static void torsion_sign_follows_openmm(void)
                             clmd_jv_num(clmd_jv_get(r, "k"), NAN),
                             clmd_jv_num(clmd_jv_get(r, "phase"), NAN));
     double f[12] = {0};
-    double e = clmd_bonded_ref_torsions(s, s->x, f);
+    double e = clmd_bonded_ref_torsions(s, clmd_system_box(s), s->x, f);
     /* with phase 1 rad, phi and -phi give different energies: this fixes the sign */
     ASSERT_REL(e, clmd_jv_num(clmd_jv_get(r, "energy"), NAN), 1e-10, 0, "torsion energy",
                "double precision; a flipped sign would be off by O(1)");
@@ -187,7 +189,7 @@ static void eval_all(const clmd_system *s, const double *x, double e[NTERMS], do
 {
     for (int t = 0; t < NTERMS; t++) {
         memset(f[t], 0, 3 * (size_t)s->n * sizeof *f[t]);
-        e[t] = terms[t].fn(s, x, f[t]);
+        e[t] = terms[t].fn(s, clmd_system_box(s), x, f[t]);
     }
 }
 
@@ -229,7 +231,7 @@ static void periodic_explicit_system_matches_openmm_and_survives_split_molecules
     for (int t = 0; t < NTERMS; t++) f[t] = malloc(3 * (size_t)s->n * sizeof *f[t]);
     eval_all(s, s->x, e, f);
     for (int t = 0; t < NTERMS; t++)
-        ASSERT_REL(openmm_terms[t].fn(s, s->x, NULL),
+        ASSERT_REL(openmm_terms[t].fn(s, clmd_system_box(s), s->x, NULL),
                    clmd_jv_num(clmd_jv_get(en, openmm_terms[t].name), NAN), 1e-9, 0,
                    openmm_terms[t].name,
                    "double precision; whole molecules, so OpenMM's non-periodic bonded terms agree");
@@ -269,7 +271,7 @@ static void protein_energies_match_openmm(void)
         }
         const clmd_jv *en = clmd_jv_get(clmd_jv_get(refs, sysname[k]), "energies");
         for (int t = 0; t < NTERMS; t++) {
-            double e = openmm_terms[t].fn(s, s->x, NULL);
+            double e = openmm_terms[t].fn(s, clmd_system_box(s), s->x, NULL);
             double ref = clmd_jv_num(clmd_jv_get(en, openmm_terms[t].name), NAN);
             printf("\n  %-10s %-22s rel %.2e", sysname[k], openmm_terms[t].name, fabs(e - ref) / fabs(ref));
             ASSERT_REL(e, ref, 1e-9, 0, openmm_terms[t].name, "double precision on both sides");

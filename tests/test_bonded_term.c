@@ -86,7 +86,7 @@ static void systems_without_bonded_terms_get_no_term_and_counts_are_described(vo
     clmd_ffopts o = nocutoff_opts();
     clmd_term sentinel = {0}, *t = &sentinel; /* must be overwritten with NULL */
     clmd_err err = {0};
-    CU_ASSERT_EQUAL(clmd_bonded_create(s, &o, &t, &err), CLMD_OK);
+    CU_ASSERT_EQUAL(clmd_bonded_create(s, clmd_test_plan(s, &o), &t, &err), CLMD_OK);
     CU_ASSERT_PTR_NULL(t);
     /* a chain 0-1-2-3 with one proper torsion, and one improper (2 is not bonded to 0) */
     clmd_system_add_bond(s, 0, 1, 1000, 0.1);
@@ -95,7 +95,7 @@ static void systems_without_bonded_terms_get_no_term_and_counts_are_described(vo
     clmd_system_add_angle(s, 0, 1, 2, 100, 2.0);
     clmd_system_add_torsion(s, 0, 1, 2, 3, 3, 1.0, 0.0);
     clmd_system_add_torsion(s, 1, 0, 2, 3, 2, 4.0, M_PI);
-    CU_ASSERT_EQUAL_FATAL(clmd_bonded_create(s, &o, &t, &err), CLMD_OK);
+    CU_ASSERT_EQUAL_FATAL(clmd_bonded_create(s, clmd_test_plan(s, &o), &t, &err), CLMD_OK);
     CU_ASSERT_PTR_NOT_NULL_FATAL(t);
     char buf[512] = {0};
     FILE *f = fmemopen(buf, sizeof buf - 1, "w");

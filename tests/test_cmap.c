@@ -110,9 +110,9 @@ static double term_reference(const clmd_system *s, const double *x, double *f)
     clmd_ffopts_defaults(&o);
     clmd_term *t = NULL;
     clmd_err err = {0};
-    CU_ASSERT_EQUAL_FATAL(clmd_cmap_create(s, &o, &t, &err), CLMD_OK);
+    CU_ASSERT_EQUAL_FATAL(clmd_cmap_create(s, clmd_test_plan(s, &o), &t, &err), CLMD_OK);
     CU_ASSERT_PTR_NOT_NULL_FATAL(t);
-    clmd_fenv env = {s, &o, NULL, NULL, NULL, 0};
+    clmd_fenv env = clmd_test_fenv(s, clmd_test_plan(s, &o), NULL);
     double e[CLMD_E_NCOMP] = {0};
     if (f) memset(f, 0, 3 * (size_t)s->n * sizeof *f);
     CU_ASSERT_EQUAL(t->ops->reference(t, &env, x ? x : s->x, f, e, &err), CLMD_OK);
@@ -396,9 +396,9 @@ static void reference_forces_are_minus_the_energy_gradient(void)
     for (int k = 0; k < n3; k++) {
         double x0 = x[k];
         x[k] = x0 + h;
-        double ep = clmd_cmap_ref_eval(s, coeff, off, x, NULL);
+        double ep = clmd_cmap_ref_eval(s, clmd_system_box(s), coeff, off, x, NULL);
         x[k] = x0 - h;
-        double em = clmd_cmap_ref_eval(s, coeff, off, x, NULL);
+        double em = clmd_cmap_ref_eval(s, clmd_system_box(s), coeff, off, x, NULL);
         x[k] = x0;
         fd[k] = -(ep - em) / (2 * h);
     }
@@ -425,10 +425,10 @@ static void term_exists_only_with_cmap_and_describes_itself(void)
     clmd_ffopts_defaults(&o);
     clmd_term sentinel = {0}, *t = &sentinel;
     clmd_err err = {0};
-    CU_ASSERT_EQUAL(clmd_cmap_create(s, &o, &t, &err), CLMD_OK);
+    CU_ASSERT_EQUAL(clmd_cmap_create(s, clmd_test_plan(s, &o), &t, &err), CLMD_OK);
     CU_ASSERT_PTR_NULL(t); /* maps but no terms: nothing to evaluate */
     clmd_system_add_cmap(s, 0, 1, 2, 3, 4, 2);
-    CU_ASSERT_EQUAL_FATAL(clmd_cmap_create(s, &o, &t, &err), CLMD_OK);
+    CU_ASSERT_EQUAL_FATAL(clmd_cmap_create(s, clmd_test_plan(s, &o), &t, &err), CLMD_OK);
     CU_ASSERT_PTR_NOT_NULL_FATAL(t);
     char buf[512] = {0};
     FILE *fp = fmemopen(buf, sizeof buf - 1, "w");
@@ -465,7 +465,7 @@ static void validation_rejects_bad_cmap_indices_and_maps(void)
     clmd_ffopts o;
     clmd_ffopts_defaults(&o);
     clmd_term *t = NULL;
-    CU_ASSERT_EQUAL(clmd_cmap_create(s, &o, &t, &err), CLMD_EINPUT);
+    CU_ASSERT_EQUAL(clmd_cmap_create(s, clmd_test_plan(s, &o), &t, &err), CLMD_EINPUT);
     CU_ASSERT_PTR_NULL(t);
     s->cmaps[0].map = 0;
     s->cmap_maps[0].energy[4] = NAN;

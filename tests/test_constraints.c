@@ -75,7 +75,7 @@ static clmd_system *ala2(const char *which, const char *constraints)
 }
 
 static clmd_engine *make_engine(const clmd_system *s, const clmd_ffopts *o, const char *device,
-                                clmd_integrator integ, double temperature, double friction)
+                                clmd_engine_integrator integ, double temperature, double friction)
 {
     clmd_engine_opts eo;
     clmd_engine_opts_defaults(&eo);
@@ -336,7 +336,7 @@ static void hbond_clusters_are_stars_and_massless_constraints_are_rejected(void)
 /* ---- in the engine ---- */
 
 /* Positions and velocities after `steps` steps from the same start on device and reference. */
-static void device_matches_reference(clmd_integrator integ)
+static void device_matches_reference(clmd_engine_integrator integ)
 {
     clmd_system *s = ala2("explicit", "hbonds");
     if (!s) CLMD_SKIP("alanine dipeptide Amber files not found under CLMD_TEST_DATA");

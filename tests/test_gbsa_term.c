@@ -99,12 +99,12 @@ static void gb_reference(const clmd_system *s, const clmd_ffopts *o, double *en,
 {
     clmd_term *t = NULL;
     clmd_err err = {0};
-    int rc = clmd_gbsa_create(s, o, &t, &err);
+    int rc = clmd_gbsa_create(s, clmd_test_plan(s, o), &t, &err);
     if (rc) printf("\n  gbsa: %s\n", err.msg);
     CU_ASSERT_FATAL(rc == CLMD_OK && t != NULL);
     memset(en, 0, sizeof(double) * CLMD_E_NCOMP);
     memset(f, 0, sizeof(double) * 3 * (size_t)s->n);
-    clmd_fenv env = {s, o, NULL, NULL, NULL, 0};
+    clmd_fenv env = clmd_test_fenv(s, clmd_test_plan(s, o), NULL);
     rc = t->ops->reference(t, &env, s->x, f, en, &err);
     if (rc) printf("\n  gbsa reference: %s\n", err.msg);
     CU_ASSERT_EQUAL_FATAL(rc, CLMD_OK);
@@ -259,9 +259,9 @@ static void check_total(const char *const files[2], const char *shared, const ch
     eval_once(s, &o, device, en, f);
     int host_bonded = en[CLMD_E_BOND] == 0 && en[CLMD_E_ANGLE] == 0 && en[CLMD_E_TORSION] == 0;
     if (host_bonded) {
-        clmd_bonded_ref_bonds(s, s->x, f);
-        clmd_bonded_ref_angles(s, s->x, f);
-        clmd_bonded_ref_torsions(s, s->x, f);
+        clmd_bonded_ref_bonds(s, clmd_system_box(s), s->x, f);
+        clmd_bonded_ref_angles(s, clmd_system_box(s), s->x, f);
+        clmd_bonded_ref_torsions(s, clmd_system_box(s), s->x, f);
     }
     double egb = en[CLMD_E_GB] + en[CLMD_E_SA], rms = clmd_force_rms_rel(f, fref, s->n);
     printf("\n  %s (%s%s): %s energy %.8f (OpenMM %.8f, rel %.1e); total force RMS rel %.2e", shared,

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/mem.h"
+#include "ff/plan.h"
 #include "nlist/nlist.h"
 #include "system/system.h"
 #include "testutil.h"
@@ -57,7 +58,7 @@ static int compare_with_brute_force(const clmd_system *s, const clmd_nlist *nl, 
                                     double cutoff)
 {
     pairset p = {s->n, calloc((size_t)s->n * s->n, 1), 0};
-    clmd_nlist_for_each_pair(nl, x, cutoff, mark, &p);
+    clmd_nlist_for_each_pair(nl, x, s->box, cutoff, mark, &p);
     int bad = p.dup;
     for (int i = 0; i < s->n; i++)
         for (int j = i + 1; j < s->n; j++) {
@@ -201,7 +202,7 @@ static void check_case(int periodic, int triclinic)
     clmd_nlist *nl = NULL;
     clmd_err err = {0};
     CU_ASSERT_EQUAL_FATAL(clmd_nlist_create(s, s->periodic, cutoff, skin, &nl, &err), CLMD_OK);
-    CU_ASSERT_EQUAL_FATAL(clmd_nlist_build(nl, s->x, &err), CLMD_OK);
+    CU_ASSERT_EQUAL_FATAL(clmd_nlist_build(nl, s->x, s->box, &err), CLMD_OK);
     CU_ASSERT_EQUAL(compare_with_brute_force(s, nl, s->x, cutoff), 0);
     CU_ASSERT_EQUAL(check_list_meaning(s, nl, s->x, cutoff + skin), 0);
     /* random moves of up to skin/2 in total: the old list must still hold every pair */
@@ -222,7 +223,7 @@ static void check_case(int periodic, int triclinic)
     memcpy(x, s->x, sizeof(double) * 3 * s->n);
     x[0] += 0.51 * skin;
     CU_ASSERT(clmd_nlist_needs_rebuild(nl, x));
-    CU_ASSERT_EQUAL(clmd_nlist_build(nl, x, &err), CLMD_OK);
+    CU_ASSERT_EQUAL(clmd_nlist_build(nl, x, s->box, &err), CLMD_OK);
     CU_ASSERT_EQUAL(compare_with_brute_force(s, nl, x, cutoff), 0);
     clmd_free(x);
     clmd_nlist_destroy(&nl);
@@ -250,7 +251,7 @@ static void check_small_box(double lx, double ly, double lz, int *pair_image, in
     clmd_nlist *nl = NULL;
     clmd_err err = {0};
     CU_ASSERT_EQUAL_FATAL(clmd_nlist_create(s, 1, 0.9, 0.1, &nl, &err), CLMD_OK);
-    CU_ASSERT_EQUAL_FATAL(clmd_nlist_build(nl, s->x, &err), CLMD_OK);
+    CU_ASSERT_EQUAL_FATAL(clmd_nlist_build(nl, s->x, s->box, &err), CLMD_OK);
     clmd_nlist_view v = clmd_nlist_get(nl);
     *entries = v.jstart[v.nclusters];
     *pair_image = 0;
@@ -270,13 +271,26 @@ static void small_boxes_leave_atoms_near_under_two_images_to_the_pair(void)
     CU_ASSERT(entries > 0 && pair_image == entries);
 }
 
+/* the one cutoff-versus-box rule (system/box.h), applied by the force-field plan */
 static void cutoff_longer_than_half_box_is_refused(void)
 {
     clmd_system *s = random_system(100, 1, 0, 1);
-    clmd_nlist *nl = NULL;
     clmd_err err = {0};
-    CU_ASSERT_EQUAL(clmd_nlist_create(s, 1, 0.6 * s->box[2][2], 0.1, &nl, &err), CLMD_EINPUT);
+    clmd_ffopts o;
+    clmd_ffopts_defaults(&o);
+    clmd_ffplan plan;
+    o.cutoff_nm = 0.6 * s->box[2][2];
+    CU_ASSERT_EQUAL(clmd_ffplan_make(s, &o, &plan, &err), CLMD_EINPUT);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "half the box"));
+    o.cutoff_nm = 0.5 * s->box[2][2];
+    CU_ASSERT_EQUAL(clmd_ffplan_make(s, &o, &plan, &err), CLMD_OK);
+    CU_ASSERT(clmd_ffplan_box_ok(&plan, (const double(*)[3])s->box));
+    double small[3][3] = {{0}};
+    for (int d = 0; d < 3; d++) small[d][d] = 0.99 * s->box[d][d];
+    CU_ASSERT(!clmd_ffplan_box_ok(&plan, (const double(*)[3])small));
+    o.method = CLMD_NB_NOCUTOFF;
+    CU_ASSERT_EQUAL(clmd_ffplan_make(s, &o, &plan, &err), CLMD_OK);
+    CU_ASSERT(clmd_ffplan_box_ok(&plan, (const double(*)[3])small));
     clmd_system_destroy(&s);
 }
 
@@ -292,8 +306,8 @@ static void list_is_independent_of_thread_count(void)
     CU_ASSERT_EQUAL_FATAL(clmd_nlist_create(s, 1, 0.9, 0.1, &b, &err), CLMD_OK);
     unsetenv("CLMD_NLIST_THREADS");
     for (int round = 0; round < 2; round++) {
-        CU_ASSERT_EQUAL(clmd_nlist_build(a, s->x, &err), CLMD_OK);
-        CU_ASSERT_EQUAL(clmd_nlist_build(b, s->x, &err), CLMD_OK);
+        CU_ASSERT_EQUAL(clmd_nlist_build(a, s->x, s->box, &err), CLMD_OK);
+        CU_ASSERT_EQUAL(clmd_nlist_build(b, s->x, s->box, &err), CLMD_OK);
         clmd_nlist_view va = clmd_nlist_get(a), vb = clmd_nlist_get(b);
         CU_ASSERT_EQUAL_FATAL(va.nclusters, vb.nclusters);
         CU_ASSERT_EQUAL(memcmp(va.jstart, vb.jstart, sizeof(int) * (va.nclusters + 1)), 0);

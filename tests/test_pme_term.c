@@ -71,9 +71,9 @@ static clmd_system *load_ala2(double **bonded)
     CU_ASSERT_EQUAL_FATAL(rc, CLMD_OK);
     if (bonded) {
         double *f = clmd_calloc(3 * s->n, sizeof *f);
-        clmd_bonded_ref_bonds(s, s->x, f);
-        clmd_bonded_ref_angles(s, s->x, f);
-        clmd_bonded_ref_torsions(s, s->x, f);
+        clmd_bonded_ref_bonds(s, clmd_system_box(s), s->x, f);
+        clmd_bonded_ref_angles(s, clmd_system_box(s), s->x, f);
+        clmd_bonded_ref_torsions(s, clmd_system_box(s), s->x, f);
         *bonded = f;
     }
     s->nbonds = s->nangles = s->ntorsions = 0;
@@ -133,7 +133,7 @@ static int dev_eval_term_desc(clmd_term *t, const clmd_system *s, const clmd_ffo
     d.npad = np;
     d.periodic = 1;
     d.triclinic = !clmd_system_box_is_rectangular(s);
-    clmd_dev_set_box(&d, s->box);
+    clmd_dev_set_box(&d, s->box, 1);
     cl_float4 *pq = clmd_calloc(np, sizeof *pq), *pl = clmd_calloc(np, sizeof *pl);
     for (int i = 0; i < n; i++) {
         for (int k = 0; k < 3; k++) {
@@ -150,7 +150,7 @@ static int dev_eval_term_desc(clmd_term *t, const clmd_system *s, const clmd_ffo
     if (!rc) rc = clmd_ocl_alloc(d.ocl, sizeof eb, &d.energy, err);
     if (!rc) rc = clmd_ocl_write(d.ocl, d.posq, 0, sizeof *pq * np, pq, err);
     if (!rc) rc = clmd_ocl_write(d.ocl, d.posq_lo, 0, sizeof *pl * np, pl, err);
-    clmd_fenv env = {s, o, NULL, &d, NULL, 0};
+    clmd_fenv env = clmd_test_fenv(s, clmd_test_plan(s, o), &d);
     if (!rc) rc = t->ops->setup_device(t, &env, err);
     if (!rc && desc) {
         FILE *m = fmemopen(desc, ndesc, "w");
@@ -189,14 +189,14 @@ static void recip_device_vs_reference(const clmd_system *s, const clmd_ffopts *o
 {
     clmd_err err = {0};
     clmd_term *t = NULL;
-    CU_ASSERT_EQUAL_FATAL(clmd_pme_create(s, o, &t, &err), CLMD_OK);
+    CU_ASSERT_EQUAL_FATAL(clmd_pme_create(s, clmd_test_plan(s, o), &t, &err), CLMD_OK);
     CU_ASSERT_PTR_NOT_NULL_FATAL(t);
     double alpha;
     int K[3];
     CU_ASSERT_EQUAL(clmd_pme_term_params(t, &alpha, K), CLMD_OK);
     double *fr = clmd_calloc(3 * s->n, sizeof *fr), *fd = clmd_calloc(3 * s->n, sizeof *fd);
     double er[CLMD_E_NCOMP] = {0}, ed[CLMD_E_NCOMP] = {0};
-    clmd_fenv env = {s, o, NULL, NULL, NULL, 0};
+    clmd_fenv env = clmd_test_fenv(s, clmd_test_plan(s, o), NULL);
     CU_ASSERT_EQUAL_FATAL(t->ops->reference(t, &env, s->x, fr, er, &err), CLMD_OK);
     int rc = dev_eval_term(t, s, o, fd, ed, &err); /* destroys t */
     if (rc) printf("\n  device: %s\n", err.msg);
@@ -390,7 +390,7 @@ static void ala2_term_params_match_openmm(void)
         ala2_opts(&o, tols[k]);
         clmd_term *t = NULL;
         clmd_err err = {0};
-        CU_ASSERT_EQUAL_FATAL(clmd_pme_create(s, &o, &t, &err), CLMD_OK);
+        CU_ASSERT_EQUAL_FATAL(clmd_pme_create(s, clmd_test_plan(s, &o), &t, &err), CLMD_OK);
         CU_ASSERT_PTR_NOT_NULL_FATAL(t);
         double alpha;
         int K[3];
@@ -419,11 +419,11 @@ static void ala2_term_params_match_openmm(void)
     ala2_opts(&o, 5e-4);
     clmd_term *nb = NULL, *none = NULL;
     clmd_err err = {0};
-    CU_ASSERT_EQUAL_FATAL(clmd_nonbonded_create(s, &o, &nb, &err), CLMD_OK);
+    CU_ASSERT_EQUAL_FATAL(clmd_nonbonded_create(s, clmd_test_plan(s, &o), &nb, &err), CLMD_OK);
     CU_ASSERT_EQUAL(clmd_pme_term_params(nb, NULL, NULL), CLMD_EINPUT);
     clmd_term_destroy(&nb);
     o.method = CLMD_NB_REACTION_FIELD;
-    CU_ASSERT_EQUAL(clmd_pme_create(s, &o, &none, &err), CLMD_OK);
+    CU_ASSERT_EQUAL(clmd_pme_create(s, clmd_test_plan(s, &o), &none, &err), CLMD_OK);
     CU_ASSERT_PTR_NULL(none);
     clmd_system_destroy(&s);
 }
@@ -523,7 +523,7 @@ static void new_process_reproduces_bits_through_wisdom_file(void)
         clmd_term *t = NULL;
         clmd_err err = {0};
         f[k] = clmd_calloc(3 * s->n, sizeof *f[k]);
-        CU_ASSERT_EQUAL_FATAL(clmd_pme_create(s, &o, &t, &err), CLMD_OK);
+        CU_ASSERT_EQUAL_FATAL(clmd_pme_create(s, clmd_test_plan(s, &o), &t, &err), CLMD_OK);
         int rc = dev_eval_term(t, s, &o, f[k], e[k], &err);
         if (rc) printf("\n  device: %s\n", err.msg);
         CU_ASSERT_EQUAL_FATAL(rc, CLMD_OK);
@@ -641,7 +641,7 @@ static void device_fft_term_vs_host(const clmd_system *s, const clmd_ffopts *o, 
         char *saved = env_set("CLMD_PME_FFT", paths[w]);
         clmd_term *t = NULL;
         clmd_err err = {0};
-        CU_ASSERT_EQUAL_FATAL(clmd_pme_create(s, o, &t, &err), CLMD_OK);
+        CU_ASSERT_EQUAL_FATAL(clmd_pme_create(s, clmd_test_plan(s, o), &t, &err), CLMD_OK);
         CU_ASSERT_EQUAL(clmd_pme_term_params(t, &alpha, NULL), CLMD_OK);
         f[w] = clmd_calloc(3 * s->n, sizeof *f[w]);
         int rc = dev_eval_term_desc(t, s, o, f[w], e[w], desc[w], sizeof desc[w], &err);
@@ -747,7 +747,7 @@ static void fft_path_follows_device_type_and_override(void)
         env_set("CLMD_PME_FFT", cases[i].fft);
         env_set("CLMD_GPU_KERNELS", cases[i].gpu);
         clmd_term *t = NULL;
-        CU_ASSERT_EQUAL_FATAL(clmd_pme_create(s, &o, &t, &err), CLMD_OK);
+        CU_ASSERT_EQUAL_FATAL(clmd_pme_create(s, clmd_test_plan(s, &o), &t, &err), CLMD_OK);
         double *f = clmd_calloc(3 * s->n, sizeof *f), e[CLMD_E_NCOMP];
         char desc[1024] = "";
         err.code = CLMD_OK;

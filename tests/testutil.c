@@ -1,5 +1,7 @@
 #include "testutil.h"
 
+#include "system/system.h"
+
 #include <CUnit/Basic.h>
 #include <ctype.h>
 #include <errno.h>
@@ -301,4 +303,25 @@ int clmd_test_write_file(const char *path, const char *text)
     if (!f) return -1;
     fputs(text, f);
     return fclose(f);
+}
+
+const clmd_ffplan *clmd_test_plan(const clmd_system *s, const clmd_ffopts *o)
+{
+    static clmd_ffplan plans[8];
+    static int next;
+    clmd_ffplan *p = &plans[next++ % 8];
+    clmd_err err = {0};
+    if (clmd_ffplan_make(s, o, p, &err) != CLMD_OK) {
+        printf("\n  force-field plan: %s\n", err.msg);
+        CU_FAIL("the force-field plan could not be made");
+        memset(p, 0, sizeof *p);
+        p->o = *o;
+    }
+    return p;
+}
+
+clmd_fenv clmd_test_fenv(const clmd_system *s, const clmd_ffplan *plan, struct clmd_dev *dev)
+{
+    clmd_fenv env = {s, plan, (const double(*)[3])s->box, 1, NULL, dev, NULL, 0};
+    return env;
 }

@@ -8,6 +8,9 @@
 #include <CUnit/CUnit.h>
 #include <stdio.h>
 
+#include "ff/plan.h"
+#include "ff/term.h"
+
 typedef struct clmd_test {
     const char *name;
     void (*fn)(void);
@@ -41,6 +44,13 @@ void clmd_assert_rel(double a, double b, double tol, double floor, const char *w
 /* Asserts value < bound, printing both. */
 void clmd_assert_below(double value, double bound, const char *what, const char *file, int line);
 #define ASSERT_BELOW(value, bound, what) clmd_assert_below((value), (bound), (what), __FILE__, __LINE__)
+
+/* The force-field plan of system s with options o (ff/plan.h), in one of 8 static slots reused
+ * in turn, for the terms a test builds itself. A plan that cannot be made fails the test
+ * (CU_FAIL, with the message) and comes back filled with the options only. */
+const clmd_ffplan *clmd_test_plan(const struct clmd_system *s, const clmd_ffopts *o);
+/* The evaluation environment a term sees, with s's own box (version 1). */
+clmd_fenv clmd_test_fenv(const struct clmd_system *s, const clmd_ffplan *plan, struct clmd_dev *dev);
 
 /* Global force error sqrt(sum |f - ref|^2 / sum |ref|^2) over n particles ([3n] arrays). */
 double clmd_force_rms_rel(const double *f, const double *ref, int n);

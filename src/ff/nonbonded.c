@@ -26,7 +26,6 @@ typedef struct nb_pair { /* one record of the pairs kernel */
 
 typedef struct nonbonded {
     const clmd_system *sys;
-    const clmd_ffplan *plan;
     clmd_ffopts o;
     int coulomb;    /* 0 none, 1 plain, 2 reaction field, 3 Ewald (plan->coulomb) */
     int cutoff_on;  /* pairs beyond the cutoff ignored */
@@ -384,7 +383,6 @@ int clmd_nonbonded_create(const clmd_system *sys, const clmd_ffplan *plan, clmd_
                             "supported yet", sys->source);
     nonbonded *nb = clmd_alloc(sizeof *nb);
     nb->sys = sys;
-    nb->plan = plan;
     nb->o = *o;
     nb->cutoff_on = plan->cutoff_on;
     nb->periodic = plan->periodic;

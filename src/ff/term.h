@@ -87,7 +87,8 @@ struct clmd_term {
 void clmd_term_destroy(clmd_term **t);
 
 /* Every term's constructor: returns CLMD_OK and *out = NULL when the term does not apply to
- * this system (e.g. no bonds), a term otherwise. The plan (ff/plan.h) must outlive the term.
+ * this system (e.g. no bonds), a term otherwise. Terms copy what they need of the plan
+ * (ff/plan.h).
  * Declared here so the list is in one place. */
 int clmd_nonbonded_create(const struct clmd_system *sys, const struct clmd_ffplan *plan,
                           clmd_term **out, clmd_err *err);
