@@ -89,6 +89,10 @@ static void lj_fcc_has_4n3_atoms_at_the_density_and_fcc_nearest_distance(void)
     CU_ASSERT(memcmp(s->x, again->x, sizeof(double) * 3 * (size_t)s->n) == 0); /* deterministic */
     clmd_system_destroy(&s);
     clmd_system_destroy(&again);
+    /* One past the limit the deck also enforces is refused before anything is allocated. */
+    CU_ASSERT_EQUAL(clmd_builtin_lj_fcc(ff, CLMD_LJ_FCC_MAX_CELLS + 1, rho, &s, &err), CLMD_EINPUT);
+    CU_ASSERT_PTR_NULL(s);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "cells must be in 1..200"));
     clmd_ff_destroy(&ff);
 }
 

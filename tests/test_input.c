@@ -822,6 +822,172 @@ static void printed_deck_parses_back_to_an_identical_struct(void)
                "integrator: {type: verlet, timestep: 0.0005}\n", dir);
 }
 
+static void barostat_is_off_by_default_and_takes_documented_defaults(void)
+{
+    clmd_deck d;
+    clmd_err err = {0};
+    CU_ASSERT_EQUAL_FATAL(parse("system: {builtin: lj_fcc}\n", &d, &err), CLMD_OK);
+    CU_ASSERT_EQUAL(d.barostat.enabled, 0);
+    CU_ASSERT_EQUAL(d.barostat.anisotropic, 0);
+    for (int i = 0; i < 3; i++) CU_ASSERT_EQUAL(d.barostat.pressure_bar[i], 1.01325);
+    CU_ASSERT_EQUAL(d.barostat.interval, 25);
+    CU_ASSERT_EQUAL(d.barostat.adapt, 1);
+    CU_ASSERT_EQUAL(d.barostat.seed, 13UL);
+    CU_ASSERT_EQUAL(d.barostat.mark.line, 0);
+
+    CU_ASSERT_EQUAL_FATAL(parse("system: {builtin: lj_fcc}\nbarostat: null\n", &d, &err), CLMD_OK);
+    CU_ASSERT_EQUAL(d.barostat.enabled, 0);
+    CU_ASSERT_EQUAL(d.barostat.mark.line, 2);
+
+    /* An empty mapping turns it on with every default. */
+    CU_ASSERT_EQUAL_FATAL(parse("system: {builtin: lj_fcc}\nbarostat: {}\n", &d, &err), CLMD_OK);
+    CU_ASSERT_EQUAL(d.barostat.enabled, 1);
+    CU_ASSERT_EQUAL(d.barostat.anisotropic, 0);
+    for (int i = 0; i < 3; i++) CU_ASSERT_EQUAL(d.barostat.pressure_bar[i], 1.01325);
+    CU_ASSERT_EQUAL(d.barostat.interval, 25);
+    CU_ASSERT_EQUAL(d.barostat.adapt, 1);
+    CU_ASSERT_EQUAL(d.barostat.seed, 13UL);
+    CU_ASSERT_EQUAL(d.barostat.mark.line, 2);
+    CU_ASSERT_EQUAL(d.barostat.mark.column, 1);
+}
+
+static void barostat_reads_every_key(void)
+{
+    clmd_deck d;
+    clmd_err err = {0};
+    int rc = parse("system: {builtin: lj_fcc}\n"
+                   "barostat:\n"
+                   "  type: anisotropic\n"
+                   "  pressure: [1.5, 2, 300.25]\n"
+                   "  interval: 10\n"
+                   "  adapt: false\n"
+                   "  seed: 99\n", &d, &err);
+    if (rc) printf("\n%s\n", err.msg);
+    CU_ASSERT_EQUAL_FATAL(rc, CLMD_OK);
+    CU_ASSERT_EQUAL(d.barostat.enabled, 1);
+    CU_ASSERT_EQUAL(d.barostat.anisotropic, 1);
+    CU_ASSERT_EQUAL(d.barostat.pressure_bar[0], 1.5);
+    CU_ASSERT_EQUAL(d.barostat.pressure_bar[1], 2.0);
+    CU_ASSERT_EQUAL(d.barostat.pressure_bar[2], 300.25);
+    CU_ASSERT_EQUAL(d.barostat.interval, 10);
+    CU_ASSERT_EQUAL(d.barostat.adapt, 0);
+    CU_ASSERT_EQUAL(d.barostat.seed, 99UL);
+
+    /* One number: the same pressure on every axis, isotropic or not. */
+    CU_ASSERT_EQUAL_FATAL(parse("system: {builtin: lj_fcc}\n"
+                                "barostat: {type: Isotropic, pressure: 250, interval: 1e2}\n", &d,
+                                &err), CLMD_OK);
+    CU_ASSERT_EQUAL(d.barostat.anisotropic, 0);
+    for (int i = 0; i < 3; i++) CU_ASSERT_EQUAL(d.barostat.pressure_bar[i], 250.0);
+    CU_ASSERT_EQUAL(d.barostat.interval, 100);
+    CU_ASSERT_EQUAL_FATAL(parse("system: {builtin: lj_fcc}\n"
+                                "barostat: {type: anisotropic, pressure: -5}\n", &d, &err), CLMD_OK);
+    CU_ASSERT_EQUAL(d.barostat.anisotropic, 1);
+    for (int i = 0; i < 3; i++) CU_ASSERT_EQUAL(d.barostat.pressure_bar[i], -5.0);
+}
+
+static void barostat_errors_name_the_key_and_where(void)
+{
+    clmd_deck d;
+    clmd_err err = {0};
+    const char *deck = "system: {builtin: lj_fcc}\n"
+                       "barostat:\n"
+                       "  type: isotropc\n"
+                       "  presure: 1\n"
+                       "  interval: 0\n"
+                       "  adapt: maybe\n"
+                       "  seed: -1\n";
+    CU_ASSERT_EQUAL(parse(deck, &d, &err), CLMD_EINPUT);
+    ASSERT_PROBLEM(&err, "3:9", "barostat.type",
+                   "expected one of isotropic, anisotropic; got 'isotropc' (did you mean "
+                   "'isotropic'?)");
+    ASSERT_PROBLEM(&err, "4:3", "barostat.presure", "unknown key; did you mean 'pressure'?");
+    ASSERT_PROBLEM(&err, "5:13", "barostat.interval", "must be >= 1 (got 0)");
+    ASSERT_PROBLEM(&err, "6:10", "barostat.adapt", "expected true or false");
+    ASSERT_PROBLEM(&err, "7:9", "barostat.seed", "non-negative integer");
+    CU_ASSERT_EQUAL(count_lines(err.msg), 5);
+
+    /* pressure: a number; a list only for anisotropic, and then three numbers. */
+    CU_ASSERT_EQUAL(parse("system: {builtin: lj_fcc}\nbarostat: {pressure: [1, 1, 1]}\n", &d,
+                          &err), CLMD_EINPUT);
+    ASSERT_PROBLEM(&err, "2:22", "barostat.pressure", "needs type: anisotropic");
+    CU_ASSERT_EQUAL(count_lines(err.msg), 1);
+    CU_ASSERT_EQUAL(parse("system: {builtin: lj_fcc}\n"
+                          "barostat: {type: isotropic, pressure: [1, 2, 3]}\n", &d, &err),
+                    CLMD_EINPUT);
+    ASSERT_PROBLEM(&err, "2:39", "barostat.pressure", "needs type: anisotropic");
+    CU_ASSERT_EQUAL(parse("system: {builtin: lj_fcc}\n"
+                          "barostat: {type: anisotropic, pressure: [1, 2]}\n", &d, &err),
+                    CLMD_EINPUT);
+    ASSERT_PROBLEM(&err, "2:41", "barostat.pressure", "got a list of 2");
+    CU_ASSERT_EQUAL(parse("system: {builtin: lj_fcc}\n"
+                          "barostat: {type: anisotropic, pressure: [1, x, 3]}\n", &d, &err),
+                    CLMD_EINPUT);
+    ASSERT_PROBLEM(&err, "2:45", "barostat.pressure[1]", "expected a number, got 'x'");
+    CU_ASSERT_EQUAL(parse("system: {builtin: lj_fcc}\nbarostat: {pressure: high}\n", &d, &err),
+                    CLMD_EINPUT);
+    ASSERT_PROBLEM(&err, "2:22", "barostat.pressure", "expected a number, got 'high'");
+    CU_ASSERT_EQUAL(parse("system: {builtin: lj_fcc}\nbarostat: on\n", &d, &err), CLMD_EINPUT);
+    ASSERT_PROBLEM(&err, "2:11", "barostat", "expected a mapping of keys, got 'on'");
+
+    /* NPT needs a thermostat, and a periodic cutoff method. */
+    CU_ASSERT_EQUAL(parse("system: {builtin: lj_fcc}\nintegrator: {type: verlet}\n"
+                          "barostat: {pressure: 1}\n", &d, &err), CLMD_EINPUT);
+    ASSERT_PROBLEM(&err, "3:1", "barostat", "NPT needs a thermostat");
+    ASSERT_PROBLEM(&err, "3:1", "barostat", "integrator.type langevin");
+    CU_ASSERT_EQUAL(count_lines(err.msg), 1);
+    CU_ASSERT_EQUAL(parse("system: {builtin: lj_fcc}\nnonbonded: {method: nocutoff}\n"
+                          "barostat: {}\n", &d, &err), CLMD_EINPUT);
+    ASSERT_PROBLEM(&err, "3:1", "barostat", "needs a periodic box and a cutoff method");
+    CU_ASSERT_EQUAL(count_lines(err.msg), 1);
+    /* Without a barostat, the same integrator and method are fine. */
+    CU_ASSERT_EQUAL(parse("system: {builtin: lj_fcc}\nintegrator: {type: verlet}\n"
+                          "nonbonded: {method: nocutoff}\nbarostat: null\n", &d, &err), CLMD_OK);
+    /* Every periodic method takes one. */
+    CU_ASSERT_EQUAL(parse("system: {builtin: lj_fcc}\nnonbonded: {method: pme}\nbarostat: {}\n",
+                          &d, &err), CLMD_OK);
+    CU_ASSERT_EQUAL(parse("system: {builtin: lj_fcc}\nnonbonded: {method: reaction_field}\n"
+                          "barostat: {}\n", &d, &err), CLMD_OK);
+    /* A key of the barostat written at the top level is pointed home. */
+    CU_ASSERT_EQUAL(parse("system: {builtin: lj_fcc}\npressure: 1\n", &d, &err), CLMD_EINPUT);
+    ASSERT_PROBLEM(&err, "2:1", "pressure", "did you mean 'barostat.pressure'?");
+}
+
+static void printed_barostat_parses_back_to_the_same_values(void)
+{
+    const char *tmp = clmd_test_tmpdir();
+    round_trip("system: {builtin: lj_fcc}\nbarostat: {pressure: 1.01325}\n", tmp);
+    round_trip("system: {builtin: lj_fcc}\n"
+               "barostat: {type: anisotropic, pressure: [0.1, 2.000001, 3e3], interval: 7,\n"
+               "           adapt: no, seed: 18446744073709551615}\n", tmp);
+    round_trip("system: {builtin: lj_fcc}\nbarostat: {type: anisotropic, pressure: 5}\n", tmp);
+    round_trip("system: {builtin: lj_fcc}\nbarostat: null\n", tmp);
+    clmd_deck d;
+    clmd_err err = {0};
+    CU_ASSERT_EQUAL_FATAL(parse("system: {builtin: lj_fcc}\n"
+                                "barostat: {type: anisotropic, pressure: [1, 2, 3]}\n", &d, &err),
+                          CLMD_OK);
+    char *printed = print_to_string(&d);
+    CU_ASSERT_PTR_NOT_NULL(strstr(printed, "barostat:\n  type: anisotropic\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(printed, "  pressure: [1, 2, 3]\n"));
+    free(printed);
+    CU_ASSERT_EQUAL_FATAL(parse("system: {builtin: lj_fcc}\n", &d, &err), CLMD_OK);
+    printed = print_to_string(&d);
+    CU_ASSERT_PTR_NOT_NULL(strstr(printed, "\nbarostat: null\n"));
+    free(printed);
+}
+
+static void cells_limit_is_what_the_loader_builds(void)
+{
+    clmd_deck d;
+    clmd_err err = {0};
+    CU_ASSERT_EQUAL(parse("system: {builtin: lj_fcc, cells: 200}\n", &d, &err), CLMD_OK);
+    CU_ASSERT_EQUAL(d.system.cells, 200);
+    CU_ASSERT_EQUAL(parse("system: {builtin: lj_fcc, cells: 201}\n", &d, &err), CLMD_EINPUT);
+    ASSERT_PROBLEM(&err, "1:34", "system.cells", "must be in [1, 200] (got 201)");
+    CU_ASSERT_EQUAL(CLMD_DECK_MAX_CELLS, 200);
+}
+
 static void reference_doc_example_parses(void)
 {
     const char *doc = clmd_test_source("docs/input.md");
@@ -874,6 +1040,11 @@ int main(int argc, char **argv)
         {"relative paths resolve against the deck's folder", relative_paths_resolve_against_the_decks_folder},
         {"printed deck parses back to an identical struct", printed_deck_parses_back_to_an_identical_struct},
         {"reference doc example parses", reference_doc_example_parses},
+        {"barostat is off by default and takes the documented defaults", barostat_is_off_by_default_and_takes_documented_defaults},
+        {"barostat reads every key", barostat_reads_every_key},
+        {"barostat errors name the key and where", barostat_errors_name_the_key_and_where},
+        {"printed barostat parses back to the same values", printed_barostat_parses_back_to_the_same_values},
+        {"cells limit is what the loader builds", cells_limit_is_what_the_loader_builds},
         {NULL, NULL}};
     return clmd_test_main("input", tests, argc, argv);
 }

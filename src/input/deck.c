@@ -62,6 +62,15 @@ static const char *const E_BAROSTAT[] = {"isotropic", "anisotropic", NULL};
 
 /* ---------------------------------------------------------------- field tables */
 
+/* SCHEMA_ENUM fields write these enums through an int. */
+_Static_assert(sizeof(clmd_source_kind) == sizeof(int) &&
+                   sizeof(clmd_builtin_kind) == sizeof(int) &&
+                   sizeof(clmd_constrain_kind) == sizeof(int) &&
+                   sizeof(clmd_integrator_kind) == sizeof(int) &&
+                   sizeof(clmd_deck_nbmethod) == sizeof(int) &&
+                   sizeof(clmd_deck_gbmodel) == sizeof(int),
+               "the deck's enums are int-sized");
+
 #define AT(m) offsetof(clmd_deck, m)
 #define SIZE(m) sizeof(((clmd_deck *)0)->m)
 #define FIELD(k, kind_, m) .key = (k), .kind = (kind_), .off = AT(m)
@@ -730,6 +739,7 @@ void clmd_deck_defaults(clmd_deck *d)
     d->output.energies_interval = 100;
     schema_set_str(d->device, sizeof d->device, "auto");
 }
+
 /* Line and column (1-based) of a byte offset, for reader errors that carry only the offset. */
 static void offset_to_mark(const char *text, size_t off, int *line, int *col)
 {
@@ -751,7 +761,8 @@ static void syntax_problem(schema_ctx *c, yaml_parser_t *p, const char *text)
         int line, col;
         offset_to_mark(text, p->problem_offset, &line, &col);
         clmd_mark m = {line, col};
-        schema_problem_at(c, m, NULL, "YAML syntax error: %s", p->problem ? p->problem : "unreadable");
+        schema_problem_at(c, m, NULL, "YAML syntax error: %s",
+                          p->problem ? p->problem : "unreadable");
         return;
     }
     if (p->error == YAML_MEMORY_ERROR) {
@@ -761,10 +772,11 @@ static void syntax_problem(schema_ctx *c, yaml_parser_t *p, const char *text)
     }
     if (p->context)
         schema_problem_add(c, p->problem_mark, NULL, "YAML syntax error: %s (%s at %d:%d)",
-                p->problem ? p->problem : "?", p->context, (int)p->context_mark.line + 1,
-                (int)p->context_mark.column + 1);
+                           p->problem ? p->problem : "?", p->context, (int)p->context_mark.line + 1,
+                           (int)p->context_mark.column + 1);
     else
-        schema_problem_add(c, p->problem_mark, NULL, "YAML syntax error: %s", p->problem ? p->problem : "?");
+        schema_problem_add(c, p->problem_mark, NULL, "YAML syntax error: %s",
+                           p->problem ? p->problem : "?");
 }
 
 static void parse_document(schema_ctx *c, yaml_node_t *root)
@@ -794,14 +806,14 @@ static void parse_document(schema_ctx *c, yaml_node_t *root)
     cross_checks(c);
 }
 
-static int parse_text(const char *text, size_t len, const char *name, const char *dir,
-                      clmd_deck *d, clmd_err *err)
+static int parse_text(const char *text, size_t len, const char *name, const char *dir, clmd_deck *d,
+                      clmd_err *err)
 {
     clmd_deck_defaults(d);
     schema_set_str(d->path, sizeof d->path, name ? name : "(deck)");
     if (!schema_abs_dir(dir, d->dir, sizeof d->dir))
-        return clmd_err_set(err, CLMD_EINPUT, "%s: cannot resolve the deck's folder '%s'",
-                            d->path, dir ? dir : ".");
+        return clmd_err_set(err, CLMD_EINPUT, "%s: cannot resolve the deck's folder '%s'", d->path,
+                            dir ? dir : ".");
     if (!schema_resolve(d->dir, "out", d->output.directory, sizeof d->output.directory))
         return clmd_err_set(err, CLMD_EINPUT, "%s: the deck's folder path is too long", d->path);
 
@@ -945,7 +957,7 @@ static void put_stream(FILE *out, const char *key, const char *file, long interv
 /* One simple field's value, as the parser reads it back. */
 static void put_field(FILE *out, const schema_field *f, const void *base)
 {
-    const char *at = (const char *)base + f->off;
+    const void *at = (const char *)base + f->off;
     switch (f->kind) {
     case SCHEMA_NUM: put_num(out, *(const double *)at); break;
     case SCHEMA_INT: fprintf(out, "%d", *(const int *)at); break;

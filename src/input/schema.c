@@ -302,7 +302,8 @@ int schema_check_map(schema_ctx *c, yaml_node_t *n, const char *path, const char
     char buf[128];
     if (n->type != YAML_MAPPING_NODE) {
         schema_problem_add(c, n->start_mark, path[0] ? path : "(top level)",
-                "expected a mapping of keys, got %s", schema_describe(n, buf, sizeof buf));
+                           "expected a mapping of keys, got %s",
+                           schema_describe(n, buf, sizeof buf));
         return 0;
     }
     yaml_node_pair_t *start = n->data.mapping.pairs.start;
@@ -310,7 +311,7 @@ int schema_check_map(schema_ctx *c, yaml_node_t *n, const char *path, const char
         yaml_node_t *k = schema_node(c, p->key);
         if (k->type != YAML_SCALAR_NODE) {
             schema_problem_add(c, k->start_mark, path[0] ? path : "(top level)",
-                    "a key must be a name, got %s", schema_describe(k, buf, sizeof buf));
+                               "a key must be a name, got %s", schema_describe(k, buf, sizeof buf));
             continue;
         }
         char full[256];
@@ -320,7 +321,7 @@ int schema_check_map(schema_ctx *c, yaml_node_t *n, const char *path, const char
             yaml_node_t *k2 = schema_node(c, q->key);
             if (k2->type == YAML_SCALAR_NODE && strcmp(schema_sval(k2), schema_sval(k)) == 0) {
                 schema_problem_add(c, k->start_mark, full, "duplicate key (first given at %d:%d)",
-                        (int)k2->start_mark.line + 1, (int)k2->start_mark.column + 1);
+                                   (int)k2->start_mark.line + 1, (int)k2->start_mark.column + 1);
                 dup = 1;
             }
         }
@@ -337,14 +338,15 @@ int schema_in_range(schema_ctx *c, yaml_node_t *v, const char *path, schema_rang
              (!r.has_hi || (r.hi_open ? x < r.hi : x <= r.hi));
     if (ok) return 1;
     if (r.has_lo && r.has_hi)
-        schema_problem_add(c, v->start_mark, path, "must be in %c%g, %g%c (got %s)", r.lo_open ? '(' : '[',
-                r.lo, r.hi, r.hi_open ? ')' : ']', schema_sval(v));
+        schema_problem_add(c, v->start_mark, path, "must be in %c%g, %g%c (got %s)",
+                           r.lo_open ? '(' : '[', r.lo, r.hi, r.hi_open ? ')' : ']',
+                           schema_sval(v));
     else if (r.has_lo)
-        schema_problem_add(c, v->start_mark, path, "must be %s %g (got %s)", r.lo_open ? ">" : ">=", r.lo,
-                schema_sval(v));
+        schema_problem_add(c, v->start_mark, path, "must be %s %g (got %s)",
+                           r.lo_open ? ">" : ">=", r.lo, schema_sval(v));
     else
-        schema_problem_add(c, v->start_mark, path, "must be %s %g (got %s)", r.hi_open ? "<" : "<=", r.hi,
-                schema_sval(v));
+        schema_problem_add(c, v->start_mark, path, "must be %s %g (got %s)",
+                           r.hi_open ? "<" : "<=", r.hi, schema_sval(v));
     return 0;
 }
 
@@ -366,8 +368,8 @@ int schema_number(schema_ctx *c, yaml_node_t *v, const char *path, int nullable,
             return 1;
         }
     }
-    schema_problem_add(c, v->start_mark, path, "expected a number%s, got %s", nullable ? " or null" : "",
-            schema_describe(v, buf, sizeof buf));
+    schema_problem_add(c, v->start_mark, path, "expected a number%s, got %s",
+                       nullable ? " or null" : "", schema_describe(v, buf, sizeof buf));
     return 0;
 }
 
@@ -394,13 +396,14 @@ int schema_integer(schema_ctx *c, yaml_node_t *v, const char *path, long *out)
             return 0;
         }
     }
-    schema_problem_add(c, v->start_mark, path, "expected an integer, got %s", schema_describe(v, buf, sizeof buf));
+    schema_problem_add(c, v->start_mark, path, "expected an integer, got %s",
+                       schema_describe(v, buf, sizeof buf));
     return 0;
 }
 
 /* A scalar that must be one of `names` (case-insensitive); *out is its index. */
 int schema_choice(schema_ctx *c, yaml_node_t *v, const char *path, const char *const *names,
-                      int *out)
+                  int *out)
 {
     char buf[128], all[256];
     if (v->type == YAML_SCALAR_NODE && !schema_is_null(v)) {
@@ -413,11 +416,12 @@ int schema_choice(schema_ctx *c, yaml_node_t *v, const char *path, const char *c
     list_words(all, sizeof all, names);
     const char *near = v->type == YAML_SCALAR_NODE ? schema_closest(schema_sval(v), names) : NULL;
     if (near)
-        schema_problem_add(c, v->start_mark, path, "expected one of %s; got %s (did you mean '%s'?)", all,
-                schema_describe(v, buf, sizeof buf), near);
+        schema_problem_add(c, v->start_mark, path,
+                           "expected one of %s; got %s (did you mean '%s'?)", all,
+                           schema_describe(v, buf, sizeof buf), near);
     else
         schema_problem_add(c, v->start_mark, path, "expected one of %s; got %s", all,
-                schema_describe(v, buf, sizeof buf));
+                           schema_describe(v, buf, sizeof buf));
     return 0;
 }
 
@@ -428,7 +432,7 @@ void schema_missing(schema_ctx *c, yaml_node_t *map, const char *parent, const c
     char path[256];
     schema_join(path, sizeof path, parent, key);
     schema_problem_add(c, map->start_mark, path, "required key is missing%s%s", why ? ": " : "",
-            why ? why : "");
+                       why ? why : "");
 }
 
 void schema_ctx_free(schema_ctx *c)
@@ -574,10 +578,6 @@ int schema_read_ok(const schema_ctx *c, const char *path)
     return 1;
 }
 
-/* The enums the tables write through an int. */
-typedef enum { SCHEMA_PROBE_ENUM = 0 } schema_probe_enum;
-_Static_assert(sizeof(schema_probe_enum) == sizeof(int), "C enums are read as int");
-
 int schema_read_field(schema_ctx *c, yaml_node_t *map, const char *parent, const schema_field *f,
                       void *base)
 {
@@ -619,7 +619,7 @@ int schema_read_field(schema_ctx *c, yaml_node_t *map, const char *parent, const
     case SCHEMA_SEED:
         ok = scalar_seed(c, v, path, (unsigned long *)at);
         break;
-    case SCHEMA_ENUM:
+    case SCHEMA_ENUM: /* a C enum, written as an int (input/deck.c asserts their size) */
     case SCHEMA_WORD: {
         int i;
         ok = schema_choice(c, v, path, f->names, &i);
@@ -647,7 +647,6 @@ void schema_read_fields(schema_ctx *c, yaml_node_t *map, const char *parent,
 
 int schema_read_section(schema_ctx *c, const schema_section *s, yaml_node_t *v, yaml_mark_t km)
 {
-    char buf[128];
     if (s->mark_off) *(clmd_mark *)((char *)c->d + s->mark_off) = schema_mark(km);
     int null = schema_is_null(v);
     if (null && (s->flags & SCHEMA_NULLABLE)) return 0;
@@ -660,12 +659,15 @@ int schema_read_section(schema_ctx *c, const schema_section *s, yaml_node_t *v, 
         return 0;
     }
     if (s->expect && v->type != YAML_MAPPING_NODE) {
+        char buf[128];
         schema_problem_add(c, v->start_mark, s->name, "expected %s, got %s", s->expect,
                            schema_describe(v, buf, sizeof buf));
         return 0;
     }
     if (!schema_check_map(c, v, s->name, s->keys)) return 0;
     if (s->enabled_off) *(int *)((char *)c->d + s->enabled_off) = 1;
+    for (const schema_field *f = s->fields; f && f->key; f++)
+        CLMD_ASSERT(in_list(f->key, s->keys)); /* a table's field is one of its allowed keys */
     schema_read_fields(c, v, s->name, s->fields, c->d);
     if (s->parse) s->parse(c, v);
     return 1;
