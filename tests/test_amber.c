@@ -88,7 +88,7 @@ static void ala2_implicit_matches_openmm_counts_charges_masses_and_lj(void)
 {
     clmd_system *s = load("systems/alanine-dipeptide-implicit.prmtop",
                           "systems/alanine-dipeptide-implicit.inpcrd", NULL);
-    if (!s) CLMD_SKIP("alanine-dipeptide-implicit.prmtop/.inpcrd not in CLMD_TEST_DATA");
+    if (!s) CLMD_SKIP_DATA("alanine-dipeptide-implicit.prmtop/.inpcrd not in CLMD_TEST_DATA");
     check_counts(s, "ala2_implicit");
     const clmd_jv *r = ref("ala2_implicit");
     const char *keys[] = {"charges", "masses", "sigma", "epsilon"};
@@ -122,7 +122,7 @@ static void ala2_implicit_matches_openmm_counts_charges_masses_and_lj(void)
 static void ala2_one_four_pairs_match_openmm_exceptions_pair_by_pair(void)
 {
     clmd_system *s = load("systems/alanine-dipeptide-implicit.prmtop", NULL, NULL);
-    if (!s) CLMD_SKIP("alanine-dipeptide-implicit.prmtop not in CLMD_TEST_DATA");
+    if (!s) CLMD_SKIP_DATA("alanine-dipeptide-implicit.prmtop not in CLMD_TEST_DATA");
     const clmd_jv *list = clmd_jv_get(ref("ala2_implicit"), "pairs14_list");
     CU_ASSERT_EQUAL_FATAL(list->n, s->npairs);
     int matched = 0;
@@ -147,7 +147,7 @@ static void ala2_explicit_has_the_inpcrd_box_and_openmm_counts(void)
 {
     clmd_system *s = load("systems/alanine-dipeptide-explicit.prmtop",
                           "systems/alanine-dipeptide-explicit.inpcrd", NULL);
-    if (!s) CLMD_SKIP("alanine-dipeptide-explicit.prmtop/.inpcrd not in CLMD_TEST_DATA");
+    if (!s) CLMD_SKIP_DATA("alanine-dipeptide-explicit.prmtop/.inpcrd not in CLMD_TEST_DATA");
     check_counts(s, "ala2_explicit");
     CU_ASSERT(clmd_system_box_is_rectangular(s));
     /* water: O then two H, the H-H pair bonded and excluded */
@@ -165,7 +165,7 @@ static void ala2_explicit_has_the_inpcrd_box_and_openmm_counts(void)
 static void prmtop_box_is_used_when_the_inpcrd_has_none(void)
 {
     const char *pp = clmd_test_data("systems/alanine-dipeptide-explicit.prmtop");
-    if (!pp) CLMD_SKIP("alanine-dipeptide-explicit.prmtop not in CLMD_TEST_DATA");
+    if (!pp) CLMD_SKIP_DATA("alanine-dipeptide-explicit.prmtop not in CLMD_TEST_DATA");
     char p[4096];
     snprintf(p, sizeof p, "%s", pp);
     clmd_system *s = NULL;
@@ -181,7 +181,7 @@ static void prmtop_box_is_used_when_the_inpcrd_has_none(void)
 static void rst7_velocities_are_scaled_and_its_triclinic_box_wins(void)
 {
     const char *pp = clmd_test_data("systems/alanine-dipeptide-explicit.prmtop");
-    if (!pp) CLMD_SKIP("alanine-dipeptide-explicit.prmtop not in CLMD_TEST_DATA");
+    if (!pp) CLMD_SKIP_DATA("alanine-dipeptide-explicit.prmtop not in CLMD_TEST_DATA");
     char p[4096], path[4200];
     snprintf(p, sizeof p, "%s", pp);
     clmd_system *s = NULL;
@@ -222,7 +222,7 @@ static void rst7_velocities_are_scaled_and_its_triclinic_box_wins(void)
 static void lcpo_protein_loads_with_gb_parameters_and_atomic_numbers(void)
 {
     clmd_system *s = load("systems/lcpo_test.prmtop", "systems/lcpo_test.inpcrd", NULL);
-    if (!s) CLMD_SKIP("lcpo_test.prmtop/.inpcrd not in CLMD_TEST_DATA");
+    if (!s) CLMD_SKIP_DATA("lcpo_test.prmtop/.inpcrd not in CLMD_TEST_DATA");
     CU_ASSERT_EQUAL(s->n, 697);
     check_counts(s, "lcpo_test");
     CU_ASSERT_PTR_NOT_NULL_FATAL(s->gb_radius);
@@ -272,7 +272,7 @@ static void check_cmap_matches_openmm(const clmd_system *s)
 static void protein18_cmap_is_read_as_openmm_does_and_dropped_on_request(void)
 {
     clmd_system *s = load("systems/18protein.parm7", "systems/18protein.rst7", NULL);
-    if (!s) CLMD_SKIP("18protein.parm7/.rst7 not in CLMD_TEST_DATA");
+    if (!s) CLMD_SKIP_DATA("18protein.parm7/.rst7 not in CLMD_TEST_DATA");
     CU_ASSERT_EQUAL(s->n, 21536);
     check_counts(s, "protein18");
     CU_ASSERT_EQUAL(s->ncmaps, (int)refnum("protein18", "cmap_torsions"));
@@ -336,7 +336,7 @@ static const char *protein18_copy(const char *name, const char *from, const char
 static void charmm_cmap_spelling_is_read_the_same(void)
 {
     const char *p = protein18_copy("charmm.parm7", "%FLAG CMAP_", "%FLAG CHARMM_CMAP_", 1);
-    if (!p) CLMD_SKIP("18protein.parm7 not in CLMD_TEST_DATA");
+    if (!p) CLMD_SKIP_DATA("18protein.parm7 not in CLMD_TEST_DATA");
     clmd_system *s = NULL;
     clmd_err err = {0};
     int rc = clmd_amber_load(p, NULL, &s, &err);
@@ -350,7 +350,8 @@ static void expect_error(const char *path, const char *inpcrd, const char *const
 
 static void broken_cmap_sections_are_errors_naming_them(void)
 {
-    if (!clmd_test_data("systems/18protein.parm7")) CLMD_SKIP("18protein.parm7 not in CLMD_TEST_DATA");
+    if (!clmd_test_data("systems/18protein.parm7"))
+        CLMD_SKIP_DATA("18protein.parm7 not in CLMD_TEST_DATA");
     /* the first term's first atom (8) moved past the last atom */
     const char *p = protein18_copy("idx.parm7", "       8      10      12      18      20       1",
                                    "   99999      10      12      18      20       1", 0);
@@ -473,7 +474,7 @@ static char *bad_bond_index(char *t)
 static void truncated_prmtop_names_the_file_and_the_section(void)
 {
     const char *path = broken_copy("cut.prmtop", cut_inside_dihedrals);
-    if (!path) CLMD_SKIP("alanine-dipeptide-implicit.prmtop not in CLMD_TEST_DATA");
+    if (!path) CLMD_SKIP_DATA("alanine-dipeptide-implicit.prmtop not in CLMD_TEST_DATA");
     expect_error(path, NULL, (const char *[]){"cut.prmtop", "DIHEDRALS_INC_HYDROGEN", "truncated", NULL});
     path = broken_copy("short.prmtop", short_charge_line);
     expect_error(path, NULL, (const char *[]){"short.prmtop", "CHARGE", "NATOM", NULL});
@@ -482,14 +483,14 @@ static void truncated_prmtop_names_the_file_and_the_section(void)
 static void missing_required_section_is_named(void)
 {
     const char *path = broken_copy("nomass.prmtop", drop_mass);
-    if (!path) CLMD_SKIP("alanine-dipeptide-implicit.prmtop not in CLMD_TEST_DATA");
+    if (!path) CLMD_SKIP_DATA("alanine-dipeptide-implicit.prmtop not in CLMD_TEST_DATA");
     expect_error(path, NULL, (const char *[]){"nomass.prmtop", "MASS", "missing", NULL});
 }
 
 static void unsupported_sections_are_errors_naming_them(void)
 {
     const char *path = broken_copy("pol.prmtop", add_polarizability);
-    if (!path) CLMD_SKIP("alanine-dipeptide-implicit.prmtop not in CLMD_TEST_DATA");
+    if (!path) CLMD_SKIP_DATA("alanine-dipeptide-implicit.prmtop not in CLMD_TEST_DATA");
     expect_error(path, NULL, (const char *[]){"pol.prmtop", "POLARIZABILITY", "not supported", NULL});
     path = broken_copy("chamber.prmtop", add_ctitle);
     expect_error(path, NULL, (const char *[]){"chamber.prmtop", "CTITLE", "not supported", NULL});
@@ -500,7 +501,7 @@ static void unsupported_sections_are_errors_naming_them(void)
 static void out_of_range_bond_index_is_named(void)
 {
     const char *path = broken_copy("badbond.prmtop", bad_bond_index);
-    if (!path) CLMD_SKIP("alanine-dipeptide-implicit.prmtop not in CLMD_TEST_DATA");
+    if (!path) CLMD_SKIP_DATA("alanine-dipeptide-implicit.prmtop not in CLMD_TEST_DATA");
     expect_error(path, NULL, (const char *[]){"badbond.prmtop", "BONDS_WITHOUT_HYDROGEN", "bond 1", NULL});
 }
 
@@ -508,7 +509,8 @@ static void truncated_inpcrd_and_atom_count_mismatch_are_errors(void)
 {
     const char *pp = clmd_test_data("systems/alanine-dipeptide-implicit.prmtop");
     const char *cc = clmd_test_data("systems/alanine-dipeptide-implicit.inpcrd");
-    if (!pp || !cc) CLMD_SKIP("alanine-dipeptide-implicit.prmtop/.inpcrd not in CLMD_TEST_DATA");
+    if (!pp || !cc)
+        CLMD_SKIP_DATA("alanine-dipeptide-implicit.prmtop/.inpcrd not in CLMD_TEST_DATA");
     char p[4096], path[4300];
     snprintf(p, sizeof p, "%s", pp);
     char *t = slurp(cc);
@@ -532,7 +534,7 @@ static void truncated_inpcrd_and_atom_count_mismatch_are_errors(void)
 static void prmtop_cut_anywhere_fails_cleanly(void)
 {
     const char *src = clmd_test_data("systems/alanine-dipeptide-implicit.prmtop");
-    if (!src) CLMD_SKIP("alanine-dipeptide-implicit.prmtop not in CLMD_TEST_DATA");
+    if (!src) CLMD_SKIP_DATA("alanine-dipeptide-implicit.prmtop not in CLMD_TEST_DATA");
     char *text = slurp(src);
     size_t len = strlen(text);
     char path[4300];
@@ -581,7 +583,7 @@ static char *nbfix_edit(char *t)
 static void off_diagonal_lj_fills_the_type_table(void)
 {
     clmd_system *s = NULL, *ref0 = load("systems/alanine-dipeptide-implicit.prmtop", NULL, NULL);
-    if (!ref0) CLMD_SKIP("alanine-dipeptide-implicit.prmtop not in CLMD_TEST_DATA");
+    if (!ref0) CLMD_SKIP_DATA("alanine-dipeptide-implicit.prmtop not in CLMD_TEST_DATA");
     CU_ASSERT_EQUAL(ref0->lj_table, 0);
     /* edit the pair of types of the first 1-4 pair between different types */
     int first = -1;

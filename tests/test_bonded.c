@@ -85,7 +85,7 @@ static void bond_angle_torsion_energies_match_ala2_vacuum(void)
 {
     const char *rp = clmd_test_data("ala2_vacuum.json");
     clmd_system *s = ala2();
-    if (!s || !rp) CLMD_SKIP("ala2 files or ala2_vacuum.json not in CLMD_TEST_DATA");
+    if (!s || !rp) CLMD_SKIP_DATA("ala2 files or ala2_vacuum.json not in CLMD_TEST_DATA");
     clmd_jv *r = clmd_jv_load(rp);
     const clmd_jv *en = clmd_jv_get(r, "energies");
     for (int t = 0; t < 3; t++) {
@@ -103,7 +103,7 @@ static void bond_angle_torsion_energies_match_ala2_vacuum(void)
 static void bonded_forces_match_openmm_per_force_class(void)
 {
     clmd_system *s = ala2();
-    if (!s) CLMD_SKIP("ala2 files not in CLMD_TEST_DATA");
+    if (!s) CLMD_SKIP_DATA("ala2 files not in CLMD_TEST_DATA");
     const clmd_jv *tr = clmd_jv_get(clmd_jv_get(refs, "ala2_implicit"), "terms");
     double *f = calloc(3 * (size_t)s->n, sizeof *f);
     for (int t = 0; t < NTERMS; t++) {
@@ -150,7 +150,7 @@ static double fd_error(const clmd_system *s, term_fn fn, double h)
 static void every_bonded_term_matches_finite_differences(void)
 {
     clmd_system *s = ala2();
-    if (!s) CLMD_SKIP("ala2 files not in CLMD_TEST_DATA");
+    if (!s) CLMD_SKIP_DATA("ala2 files not in CLMD_TEST_DATA");
     const double h = 1e-6; /* nm: truncation ~h^2 f''' and round-off ~1e-16 E / h both < 1e-8 */
     for (int t = 0; t < NTERMS; t++) {
         double rms = fd_error(s, terms[t].fn, h);
@@ -224,7 +224,7 @@ static void periodic_explicit_system_matches_openmm_and_survives_split_molecules
 {
     clmd_system *s = load("systems/alanine-dipeptide-explicit.prmtop",
                           "systems/alanine-dipeptide-explicit.inpcrd", NULL);
-    if (!s) CLMD_SKIP("ala2 explicit files not in CLMD_TEST_DATA");
+    if (!s) CLMD_SKIP_DATA("ala2 explicit files not in CLMD_TEST_DATA");
     CU_ASSERT_FATAL(s->periodic);
     const clmd_jv *en = clmd_jv_get(clmd_jv_get(refs, "ala2_explicit"), "energies");
     double e[NTERMS], *f[NTERMS];
@@ -243,7 +243,7 @@ static void periodic_explicit_system_matches_openmm_and_survives_split_molecules
 static void triclinic_minimum_image_gives_the_nonperiodic_result(void)
 {
     clmd_system *s = ala2();
-    if (!s) CLMD_SKIP("ala2 files not in CLMD_TEST_DATA");
+    if (!s) CLMD_SKIP_DATA("ala2 files not in CLMD_TEST_DATA");
     double e[NTERMS], *f[NTERMS];
     for (int t = 0; t < NTERMS; t++) f[t] = malloc(3 * (size_t)s->n * sizeof *f[t]);
     eval_all(s, s->x, e, f); /* no box */
@@ -266,7 +266,7 @@ static void protein_energies_match_openmm(void)
     for (int k = 0; k < 2; k++) {
         clmd_system *s = load(files[k][0], files[k][1], &o);
         if (!s) {
-            clmd_test_skip(__func__, files[k][0]);
+            clmd_test_skip_data(__func__, files[k][0]);
             continue;
         }
         const clmd_jv *en = clmd_jv_get(clmd_jv_get(refs, sysname[k]), "energies");

@@ -144,7 +144,7 @@ static double compare_kind(clmd_system *s, const clmd_ffopts *o, int kind, const
 static void compare_bonded_only(const char *const files[2], const char *label)
 {
     clmd_system *s = load(files);
-    if (!s) CLMD_SKIP("alanine dipeptide prmtop/inpcrd not in CLMD_TEST_DATA");
+    if (!s) CLMD_SKIP_DATA("alanine dipeptide prmtop/inpcrd not in CLMD_TEST_DATA");
     zero_nonbonded(s);
     /* no cutoff also for the periodic one: the bonded term follows the box regardless */
     clmd_ffopts o = nocutoff_opts();
@@ -266,7 +266,7 @@ static void check_split(clmd_system *s, const char *label)
 static void split_molecules_use_the_minimum_image_without_a_cutoff(void)
 {
     clmd_system *s = load(EXPLICIT);
-    if (!s) CLMD_SKIP("alanine dipeptide explicit prmtop/inpcrd not in CLMD_TEST_DATA");
+    if (!s) CLMD_SKIP_DATA("alanine dipeptide explicit prmtop/inpcrd not in CLMD_TEST_DATA");
     CU_ASSERT_FATAL(s->periodic && clmd_system_box_is_rectangular(s));
     zero_nonbonded(s);
     check_split(s, "rectangular water box");
@@ -276,7 +276,7 @@ static void split_molecules_use_the_minimum_image_without_a_cutoff(void)
 static void split_molecules_in_triclinic_boxes(void)
 {
     clmd_system *s = load(IMPLICIT);
-    if (!s) CLMD_SKIP("alanine dipeptide implicit prmtop/inpcrd not in CLMD_TEST_DATA");
+    if (!s) CLMD_SKIP_DATA("alanine dipeptide implicit prmtop/inpcrd not in CLMD_TEST_DATA");
     zero_nonbonded(s);
     clmd_system_set_box_angles(s, 2.0, 2.0, 2.0, 109.4712190, 109.4712190, 109.4712190);
     CU_ASSERT(s->box[1][0] != 0 && s->box[2][0] != 0 && s->box[2][1] != 0);
@@ -291,7 +291,7 @@ static void repeated_evaluations_are_bitwise_identical(void)
     const char *const *files[2] = {IMPLICIT, EXPLICIT};
     for (int k = 0; k < 2; k++) {
         clmd_system *s = load(files[k]);
-        if (!s) CLMD_SKIP("alanine dipeptide prmtop/inpcrd not in CLMD_TEST_DATA");
+        if (!s) CLMD_SKIP_DATA("alanine dipeptide prmtop/inpcrd not in CLMD_TEST_DATA");
         clmd_ffopts o = nocutoff_opts();
         if (k == 1) {
             o.method = CLMD_NB_REACTION_FIELD;
@@ -312,7 +312,7 @@ static void repeated_evaluations_are_bitwise_identical(void)
 static void each_kind_is_timed_under_its_own_probe(void)
 {
     clmd_system *s = load(IMPLICIT);
-    if (!s) CLMD_SKIP("alanine dipeptide implicit prmtop/inpcrd not in CLMD_TEST_DATA");
+    if (!s) CLMD_SKIP_DATA("alanine dipeptide implicit prmtop/inpcrd not in CLMD_TEST_DATA");
     clmd_ffopts o = nocutoff_opts();
     clmd_engine_opts eo;
     clmd_engine_opts_defaults(&eo);
@@ -350,13 +350,13 @@ static double jnum(const clmd_jv *obj, const char *key)
 static void compare_openmm(const char *const files[2], const char *json, const clmd_ffopts *o)
 {
     const char *rp = clmd_test_data(json);
-    if (!rp) CLMD_SKIP("OpenMM reference file not in CLMD_TEST_DATA");
+    if (!rp) CLMD_SKIP_DATA("OpenMM reference file not in CLMD_TEST_DATA");
     clmd_jv *r = clmd_jv_load(rp);
     CU_ASSERT_PTR_NOT_NULL_FATAL(r);
     clmd_system *s = load(files);
     if (!s) {
         clmd_jv_free(r);
-        CLMD_SKIP("alanine dipeptide prmtop/inpcrd not in CLMD_TEST_DATA");
+        CLMD_SKIP_DATA("alanine dipeptide prmtop/inpcrd not in CLMD_TEST_DATA");
     }
     const clmd_jv *en = clmd_jv_get(r, "energies");
     double *fref;

@@ -44,7 +44,7 @@ static void eval_case(const char *ref_name, int disp, const char *device, double
     int switched = strstr(ref_name, "switch") != NULL;
     const char *ref_path = switched ? clmd_test_source(ref_name) : clmd_test_data(ref_name);
     const char *pdb = clmd_test_data("systems/lj_argon.pdb");
-    if (!ref_path || !pdb) CLMD_SKIP("OpenMM argon reference data not found (CLMD_TEST_DATA)");
+    if (!ref_path || !pdb) CLMD_SKIP_DATA("OpenMM argon reference data not found (CLMD_TEST_DATA)");
     char refp[4096];
     snprintf(refp, sizeof refp, "%s", ref_path);
     const char *dir = clmd_test_tmpdir();
@@ -99,7 +99,7 @@ static void eval_tip4pew(const char *device, double ftol)
 {
     const char *ref_path = clmd_test_data("tip4pew_box.json");
     const char *pdb = clmd_test_data("systems/tip4pew_box.pdb");
-    if (!ref_path || !pdb) CLMD_SKIP("TIP4P-Ew reference data not found (CLMD_TEST_DATA)");
+    if (!ref_path || !pdb) CLMD_SKIP_DATA("TIP4P-Ew reference data not found (CLMD_TEST_DATA)");
     char refp[4096], text[8192];
     snprintf(refp, sizeof refp, "%s", ref_path);
     const char *dir = clmd_test_tmpdir();
@@ -391,7 +391,7 @@ static void nve_gbsa_with_constraints_drift_is_bounded(void)
 {
     const char *prmtop = clmd_test_data("systems/lcpo_test.prmtop");
     const char *inpcrd = clmd_test_data("systems/lcpo_test.inpcrd");
-    if (!prmtop || !inpcrd) CLMD_SKIP("lcpo_test.prmtop/.inpcrd not found (CLMD_TEST_DATA)");
+    if (!prmtop || !inpcrd) CLMD_SKIP_DATA("lcpo_test.prmtop/.inpcrd not found (CLMD_TEST_DATA)");
     char p1[4096], text[16384];
     snprintf(p1, sizeof p1, "%s", prmtop);
     const char *dir = clmd_test_tmpdir();

@@ -224,7 +224,7 @@ static void tables_interpolate_the_grid_continuously_with_spline_slopes(void)
 static void protein18_reference_matches_openmm(void)
 {
     clmd_system *s = load_protein18(1);
-    if (!s) CLMD_SKIP("18protein.parm7/.rst7 not in CLMD_TEST_DATA");
+    if (!s) CLMD_SKIP_DATA("18protein.parm7/.rst7 not in CLMD_TEST_DATA");
     const clmd_jv *c = clmd_jv_get(refs, "protein18_cmap"), *atoms = clmd_jv_get(c, "atoms");
     CU_ASSERT_PTR_NOT_NULL_FATAL(atoms);
     double *f = clmd_calloc(3 * (size_t)s->n, sizeof *f), *fref = NULL;
@@ -284,7 +284,7 @@ static double opencl_case(const clmd_system *s, double eref, const double *fref,
 static void protein18_opencl_matches_openmm_and_reference(void)
 {
     clmd_system *full = load_protein18(1);
-    if (!full) CLMD_SKIP("18protein.parm7/.rst7 not in CLMD_TEST_DATA");
+    if (!full) CLMD_SKIP_DATA("18protein.parm7/.rst7 not in CLMD_TEST_DATA");
     const clmd_jv *c = clmd_jv_get(refs, "protein18_cmap");
     clmd_system *s = protein18_cmap_atoms(full, clmd_jv_get(c, "atoms"));
     double *fref = NULL;
@@ -314,7 +314,7 @@ static void split_across_the_box(clmd_system *s)
 static void molecules_split_across_rectangular_and_triclinic_boxes(void)
 {
     clmd_system *full = load_protein18(1);
-    if (!full) CLMD_SKIP("18protein.parm7/.rst7 not in CLMD_TEST_DATA");
+    if (!full) CLMD_SKIP_DATA("18protein.parm7/.rst7 not in CLMD_TEST_DATA");
     const clmd_jv *c = clmd_jv_get(refs, "protein18_cmap");
     double *fref = NULL;
     for (int tri = 0; tri < 2; tri++) {
@@ -338,7 +338,7 @@ static void molecules_split_across_rectangular_and_triclinic_boxes(void)
 static void sweep_over_every_map_matches_openmm(void)
 {
     clmd_system *maps = load_protein18(0);
-    if (!maps) CLMD_SKIP("18protein.parm7 not in CLMD_TEST_DATA");
+    if (!maps) CLMD_SKIP_DATA("18protein.parm7 not in CLMD_TEST_DATA");
     const clmd_jv *sw = clmd_jv_get(refs, "sweep");
     clmd_system *s = sweep_system(maps, sw);
     double *fref = NULL, *f = clmd_calloc(3 * (size_t)s->n, sizeof *f);
@@ -360,7 +360,7 @@ static void sweep_over_every_map_matches_openmm(void)
 static void repeated_opencl_evaluations_are_bitwise_identical(void)
 {
     clmd_system *maps = load_protein18(0);
-    if (!maps) CLMD_SKIP("18protein.parm7 not in CLMD_TEST_DATA");
+    if (!maps) CLMD_SKIP_DATA("18protein.parm7 not in CLMD_TEST_DATA");
     clmd_system *s = sweep_system(maps, clmd_jv_get(refs, "sweep"));
     double e1[CLMD_E_NCOMP], e2[CLMD_E_NCOMP];
     double *f1 = clmd_calloc(3 * (size_t)s->n, sizeof *f1);
@@ -379,7 +379,7 @@ static void repeated_opencl_evaluations_are_bitwise_identical(void)
 static void reference_forces_are_minus_the_energy_gradient(void)
 {
     clmd_system *maps = load_protein18(0);
-    if (!maps) CLMD_SKIP("18protein.parm7 not in CLMD_TEST_DATA");
+    if (!maps) CLMD_SKIP_DATA("18protein.parm7 not in CLMD_TEST_DATA");
     clmd_system *s = sweep_system(maps, clmd_jv_get(refs, "sweep"));
     const int n3 = 3 * s->n;
     double *f = clmd_calloc(n3, sizeof *f), *fd = clmd_calloc(n3, sizeof *fd);
@@ -419,7 +419,7 @@ static void reference_forces_are_minus_the_energy_gradient(void)
 static void term_exists_only_with_cmap_and_describes_itself(void)
 {
     clmd_system *maps = load_protein18(0);
-    if (!maps) CLMD_SKIP("18protein.parm7 not in CLMD_TEST_DATA");
+    if (!maps) CLMD_SKIP_DATA("18protein.parm7 not in CLMD_TEST_DATA");
     clmd_system *s = bare_system(5, maps);
     clmd_ffopts o;
     clmd_ffopts_defaults(&o);
@@ -481,7 +481,7 @@ static void protein18_pme_eval_matches_openmm_with_every_term(void)
 {
     const char *pp = clmd_test_data("systems/18protein.parm7");
     const char *cc = clmd_test_data("systems/18protein.rst7");
-    if (!pp || !cc) CLMD_SKIP("18protein.parm7/.rst7 not in CLMD_TEST_DATA");
+    if (!pp || !cc) CLMD_SKIP_DATA("18protein.parm7/.rst7 not in CLMD_TEST_DATA");
     const clmd_jv *full = clmd_jv_get(refs, "protein18_full"), *en = clmd_jv_get(full, "energies");
     char deck[16384], path[4200], args[12000], jp[4200];
     const char *dir = clmd_test_tmpdir();

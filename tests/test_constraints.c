@@ -311,7 +311,7 @@ static void velocity_settle_and_rattle_remove_bond_stretching_rates(void)
 static void hbond_clusters_are_stars_and_massless_constraints_are_rejected(void)
 {
     clmd_system *s = ala2("implicit", "hbonds");
-    if (!s) CLMD_SKIP("alanine dipeptide Amber files not found under CLMD_TEST_DATA");
+    if (!s) CLMD_SKIP_DATA("alanine dipeptide Amber files not found under CLMD_TEST_DATA");
     clmd_constraints *c = NULL;
     clmd_err err = {0};
     CU_ASSERT_EQUAL_FATAL(clmd_constraints_create(s, TOL, 1, &c, &err), CLMD_OK);
@@ -339,7 +339,7 @@ static void hbond_clusters_are_stars_and_massless_constraints_are_rejected(void)
 static void device_matches_reference(clmd_engine_integrator integ)
 {
     clmd_system *s = ala2("explicit", "hbonds");
-    if (!s) CLMD_SKIP("alanine dipeptide Amber files not found under CLMD_TEST_DATA");
+    if (!s) CLMD_SKIP_DATA("alanine dipeptide Amber files not found under CLMD_TEST_DATA");
     clmd_ffopts o;
     clmd_ffopts_defaults(&o);
     o.method = CLMD_NB_REACTION_FIELD;
@@ -405,7 +405,7 @@ static void langevin_with_settle_and_shake_on_device_matches_reference(void)
 static void ala2_hbonds_verlet(const char *device, int chunk, int check_every)
 {
     clmd_system *s = ala2("implicit", "hbonds");
-    if (!s) CLMD_SKIP("alanine dipeptide Amber files not found under CLMD_TEST_DATA");
+    if (!s) CLMD_SKIP_DATA("alanine dipeptide Amber files not found under CLMD_TEST_DATA");
     clmd_ffopts o;
     clmd_ffopts_defaults(&o);
     o.method = CLMD_NB_NOCUTOFF;

@@ -110,7 +110,7 @@ static int reference_particles(const char *json)
 static void pdb_lj_argon_reads_every_atom_box_and_parameters(void)
 {
     const char *pdb = clmd_test_data("systems/lj_argon.pdb");
-    if (!pdb) CLMD_SKIP("systems/lj_argon.pdb not found (set CLMD_TEST_DATA)");
+    if (!pdb) CLMD_SKIP_DATA("systems/lj_argon.pdb not found (set CLMD_TEST_DATA)");
     clmd_coords *c = NULL;
     clmd_err err = {0};
     CU_ASSERT_EQUAL_FATAL(clmd_pdb_read(pdb, &c, &err), CLMD_OK);
@@ -139,7 +139,7 @@ static void pdb_lj_argon_reads_every_atom_box_and_parameters(void)
 static void pdb_tip4pew_box_gives_waters_with_m_sites_and_exclusions(void)
 {
     const char *pdb = clmd_test_data("systems/tip4pew_box.pdb");
-    if (!pdb) CLMD_SKIP("systems/tip4pew_box.pdb not found (set CLMD_TEST_DATA)");
+    if (!pdb) CLMD_SKIP_DATA("systems/tip4pew_box.pdb not found (set CLMD_TEST_DATA)");
     clmd_coords *c = NULL;
     clmd_err err = {0};
     CU_ASSERT_EQUAL_FATAL(clmd_coords_read(pdb, &c, &err), CLMD_OK);

@@ -94,7 +94,8 @@ static void case_params(const ref *r, const clmd_jv *c, clmd_gbsa_params *p, dou
 static void check_case(const char *file, const char *name)
 {
     ref r;
-    if (!ref_load(&r, file)) CLMD_SKIP("reference file missing: run tests/refs/make_gbsa_refs.py");
+    if (!ref_load(&r, file))
+        CLMD_SKIP_DATA("reference file missing: run tests/refs/make_gbsa_refs.py");
     const clmd_jv *c = ref_case(&r, name);
     clmd_gbsa_params p;
     double box[3][3];
@@ -151,7 +152,8 @@ static void engulfed_atom_obc1_customgb_matches_openmm(void) { check_case("engul
 static void ace_term_alone(const char *file, const char *name)
 {
     ref r;
-    if (!ref_load(&r, file)) CLMD_SKIP("reference file missing: run tests/refs/make_gbsa_refs.py");
+    if (!ref_load(&r, file))
+        CLMD_SKIP_DATA("reference file missing: run tests/refs/make_gbsa_refs.py");
     const clmd_jv *c = ref_case(&r, name);
     clmd_gbsa_params p;
     double box[3][3];
@@ -193,7 +195,8 @@ static void ace_term_alone_protein_obc2(void) { ace_term_alone("protein_gbsa.jso
 static void forces_are_energy_gradient(const char *file, const char *name, const int *atoms, int natoms)
 {
     ref r;
-    if (!ref_load(&r, file)) CLMD_SKIP("reference file missing: run tests/refs/make_gbsa_refs.py");
+    if (!ref_load(&r, file))
+        CLMD_SKIP_DATA("reference file missing: run tests/refs/make_gbsa_refs.py");
     const clmd_jv *c = ref_case(&r, name);
     clmd_gbsa_params p;
     double box[3][3];
@@ -255,13 +258,13 @@ static void fd_protein_periodic_triclinic(void)
 static void shared_reference(const char *shared, const char *cls, const char *file, const char *name)
 {
     const char *path = clmd_test_data(shared);
-    if (!path) CLMD_SKIP("shared reference data missing (set CLMD_TEST_DATA)");
+    if (!path) CLMD_SKIP_DATA("shared reference data missing (set CLMD_TEST_DATA)");
     clmd_jv *s = clmd_jv_load(path);
     CU_ASSERT_PTR_NOT_NULL_FATAL(s);
     ref r;
     if (!ref_load(&r, file)) {
         clmd_jv_free(s);
-        CLMD_SKIP("reference file missing: run tests/refs/make_gbsa_refs.py");
+        CLMD_SKIP_DATA("reference file missing: run tests/refs/make_gbsa_refs.py");
     }
     double es = clmd_jv_num(clmd_jv_get(clmd_jv_get(s, "energies"), cls), NAN);
     double eo = clmd_jv_num(clmd_jv_get(ref_case(&r, name), "energy"), NAN);
@@ -283,7 +286,8 @@ static void shared_data_agrees_with_gbsa_dumps(void)
 static void system_wrapper(const char *file, const char *name, clmd_gbmodel model, clmd_nbmethod method)
 {
     ref r;
-    if (!ref_load(&r, file)) CLMD_SKIP("reference file missing: run tests/refs/make_gbsa_refs.py");
+    if (!ref_load(&r, file))
+        CLMD_SKIP_DATA("reference file missing: run tests/refs/make_gbsa_refs.py");
     const clmd_jv *c = ref_case(&r, name);
     clmd_system *sys = clmd_system_create();
     clmd_system_alloc_particles(sys, r.n);

@@ -172,12 +172,12 @@ static void gbcase_free(gbcase *g)
 static void check_gb_only(const char *const files[2], const char *file, const char *name)
 {
     clmd_system *s = load(files);
-    if (!s) CLMD_SKIP("Amber system files missing (set CLMD_TEST_DATA)");
+    if (!s) CLMD_SKIP_DATA("Amber system files missing (set CLMD_TEST_DATA)");
     clmd_ffopts o;
     gbcase g;
     if (!gbcase_load(&g, file, name, s, &o)) {
         clmd_system_destroy(&s);
-        CLMD_SKIP("reference file missing: run tests/refs/make_gbsa_refs.py");
+        CLMD_SKIP_DATA("reference file missing: run tests/refs/make_gbsa_refs.py");
     }
     size_t n3 = 3 * (size_t)s->n;
     double *fd = clmd_calloc(n3, sizeof(double)), *fr = clmd_calloc(n3, sizeof(double));
@@ -243,7 +243,7 @@ static void check_total(const char *const files[2], const char *shared, const ch
     clmd_system *s = load(files);
     if (!s || !path) {
         if (s) clmd_system_destroy(&s);
-        CLMD_SKIP("shared reference data missing (set CLMD_TEST_DATA)");
+        CLMD_SKIP_DATA("shared reference data missing (set CLMD_TEST_DATA)");
     }
     clmd_jv *doc = clmd_jv_load(path);
     CU_ASSERT_PTR_NOT_NULL_FATAL(doc);
@@ -296,12 +296,12 @@ static void protein_obc2_total_forces_match_openmm(void)
 static void check_bitwise(const char *const files[2], const char *file, const char *name)
 {
     clmd_system *s = load(files);
-    if (!s) CLMD_SKIP("Amber system files missing (set CLMD_TEST_DATA)");
+    if (!s) CLMD_SKIP_DATA("Amber system files missing (set CLMD_TEST_DATA)");
     clmd_ffopts o;
     gbcase g;
     if (!gbcase_load(&g, file, name, s, &o)) {
         clmd_system_destroy(&s);
-        CLMD_SKIP("reference file missing: run tests/refs/make_gbsa_refs.py");
+        CLMD_SKIP_DATA("reference file missing: run tests/refs/make_gbsa_refs.py");
     }
     size_t n3 = 3 * (size_t)s->n;
     double *f1 = clmd_calloc(n3, sizeof(double)), *f2 = clmd_calloc(n3, sizeof(double));
@@ -335,12 +335,12 @@ static void repeated_evaluations_are_bitwise_identical(void)
 static void cutoff_forces_follow_neighbor_list_rebuilds(void)
 {
     clmd_system *s = load(PROTEIN);
-    if (!s) CLMD_SKIP("Amber system files missing (set CLMD_TEST_DATA)");
+    if (!s) CLMD_SKIP_DATA("Amber system files missing (set CLMD_TEST_DATA)");
     clmd_ffopts o;
     gbcase g;
     if (!gbcase_load(&g, "protein_gbsa.json", "obc2_periodic", s, &o)) {
         clmd_system_destroy(&s);
-        CLMD_SKIP("reference file missing: run tests/refs/make_gbsa_refs.py");
+        CLMD_SKIP_DATA("reference file missing: run tests/refs/make_gbsa_refs.py");
     }
     size_t n3 = 3 * (size_t)s->n;
     double *x = clmd_calloc(n3, sizeof(double)), *fd = clmd_calloc(n3, sizeof(double));
@@ -416,7 +416,7 @@ static void gb_device_time_per_evaluation(void)
 {
     double small = time_gb(ALA2, "alanine dipeptide");
     double big = time_gb(PROTEIN, "lcpo protein");
-    if (small < 0 || big < 0) CLMD_SKIP("Amber system files missing (set CLMD_TEST_DATA)");
+    if (small < 0 || big < 0) CLMD_SKIP_DATA("Amber system files missing (set CLMD_TEST_DATA)");
     ASSERT_BELOW(small, 1.0, "GB device ms per evaluation, 22 atoms");
     CU_ASSERT(big > 0);
 }

@@ -161,7 +161,7 @@ static void check_params(const char *file, const double box[3][3])
     const char *path = clmd_test_data(file);
     if (!path) {
         printf("\n  missing %s\n", file);
-        CLMD_SKIP("reference file missing: set CLMD_TEST_DATA");
+        CLMD_SKIP_DATA("reference file missing: set CLMD_TEST_DATA");
     }
     clmd_jv *doc = clmd_jv_load(path);
     CU_ASSERT_PTR_NOT_NULL_FATAL(doc);
@@ -203,7 +203,7 @@ static void params_reproduce_openmm_reference_files(void)
 
     /* tip4pew_box: the box comes from the CRYST1 record of its PDB */
     const char *pdb = clmd_test_data("systems/tip4pew_box.pdb");
-    if (!pdb) CLMD_SKIP("systems/tip4pew_box.pdb missing");
+    if (!pdb) CLMD_SKIP_DATA("systems/tip4pew_box.pdb missing");
     FILE *f = fopen(pdb, "r");
     CU_ASSERT_PTR_NOT_NULL_FATAL(f);
     char line[256];
@@ -567,7 +567,8 @@ static void energy_is_invariant_under_grid_translations_and_wrapping(void)
 
 static void ala2_coulomb_matches_openmm(void)
 {
-    if (!clmd_test_data("ala2_pme.json")) CLMD_SKIP("ala2_pme.json missing: set CLMD_TEST_DATA");
+    if (!clmd_test_data("ala2_pme.json"))
+        CLMD_SKIP_DATA("ala2_pme.json missing: set CLMD_TEST_DATA");
     clmd_jv *ref = clmd_jv_load(elec_ref());
     CU_ASSERT_PTR_NOT_NULL_FATAL(ref);
     double box[3][3], *x = NULL, cutoff = clmd_jv_num(clmd_jv_get(ref, "cutoff"), NAN);

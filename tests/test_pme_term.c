@@ -304,7 +304,8 @@ static void ala2_energy_matches_openmm_nonbonded(const char *device)
     clmd_system *s = load_ala2(NULL);
     if (!path || !s) {
         clmd_system_destroy(&s);
-        CLMD_SKIP("alanine dipeptide system or ala2_pme_tight.json missing: set CLMD_TEST_DATA");
+        CLMD_SKIP_DATA("alanine dipeptide system or ala2_pme_tight.json "
+                       "missing: set CLMD_TEST_DATA");
     }
     clmd_jv *doc = clmd_jv_load(path);
     CU_ASSERT_PTR_NOT_NULL_FATAL(doc);
@@ -334,7 +335,8 @@ static void ala2_forces_match_openmm_nonbonded(const char *device, const char *f
     clmd_system *s = load_ala2(&bonded);
     if (!path || !s) {
         clmd_system_destroy(&s);
-        CLMD_SKIP("alanine dipeptide system or OpenMM PME reference missing: set CLMD_TEST_DATA");
+        CLMD_SKIP_DATA("alanine dipeptide system or OpenMM PME reference "
+                       "missing: set CLMD_TEST_DATA");
     }
     clmd_jv *doc = clmd_jv_load(path);
     CU_ASSERT_PTR_NOT_NULL_FATAL(doc);
@@ -377,12 +379,12 @@ static void ala2_term_params_match_openmm(void)
     const char *files[2] = {"ala2_pme.json", "ala2_pme_tight.json"};
     const double tols[2] = {5e-4, 1e-6};
     clmd_system *s = load_ala2(NULL);
-    if (!s) CLMD_SKIP("alanine dipeptide system missing: set CLMD_TEST_DATA");
+    if (!s) CLMD_SKIP_DATA("alanine dipeptide system missing: set CLMD_TEST_DATA");
     for (int k = 0; k < 2; k++) {
         const char *path = clmd_test_data(files[k]);
         if (!path) {
             clmd_system_destroy(&s);
-            CLMD_SKIP("OpenMM PME reference missing: set CLMD_TEST_DATA");
+            CLMD_SKIP_DATA("OpenMM PME reference missing: set CLMD_TEST_DATA");
         }
         clmd_jv *doc = clmd_jv_load(path);
         CU_ASSERT_PTR_NOT_NULL_FATAL(doc);
@@ -431,7 +433,7 @@ static void ala2_term_params_match_openmm(void)
 static void ala2_recip_opencl_equals_reference(void)
 {
     clmd_system *s = load_ala2(NULL);
-    if (!s) CLMD_SKIP("alanine dipeptide system missing: set CLMD_TEST_DATA");
+    if (!s) CLMD_SKIP_DATA("alanine dipeptide system missing: set CLMD_TEST_DATA");
     clmd_ffopts o;
     ala2_opts(&o, 5e-4);
     /* float grids and single-precision FFTs: the float FFT alone costs ~1e-6 on the 140^3
@@ -480,7 +482,7 @@ static void opencl_pme_triclinic_matches_ewald(void)
 static void opencl_evaluations_are_bitwise_identical(void)
 {
     clmd_system *s = load_ala2(NULL);
-    if (!s) CLMD_SKIP("alanine dipeptide system missing: set CLMD_TEST_DATA");
+    if (!s) CLMD_SKIP_DATA("alanine dipeptide system missing: set CLMD_TEST_DATA");
     clmd_ffopts o;
     ala2_opts(&o, 5e-4);
     double e1[CLMD_E_NCOMP], e2[CLMD_E_NCOMP];
@@ -549,7 +551,7 @@ static void new_process_reproduces_bits_through_wisdom_file(void)
 static void opencl_energy_independent_of_translation_and_wrapping(void)
 {
     clmd_system *s = load_ala2(NULL);
-    if (!s) CLMD_SKIP("alanine dipeptide system missing: set CLMD_TEST_DATA");
+    if (!s) CLMD_SKIP_DATA("alanine dipeptide system missing: set CLMD_TEST_DATA");
     clmd_ffopts o;
     ala2_opts(&o, 5e-4);
     int n = s->n;
@@ -590,7 +592,7 @@ static void opencl_energy_independent_of_translation_and_wrapping(void)
 static void every_pme_stage_is_timed(void)
 {
     clmd_system *s = load_ala2(NULL);
-    if (!s) CLMD_SKIP("alanine dipeptide system missing: set CLMD_TEST_DATA");
+    if (!s) CLMD_SKIP_DATA("alanine dipeptide system missing: set CLMD_TEST_DATA");
     const clmd_probe_id ids[] = {P_PME_SPREAD, P_PME_GRID_COPY, P_PME_FFT_FWD, P_PME_CONVOLVE,
                                  P_PME_FFT_INV, P_PME_GATHER};
     const double tols[2] = {5e-4, 1e-6};
@@ -667,7 +669,7 @@ static void device_fft_term_vs_host(const clmd_system *s, const clmd_ffopts *o, 
 static void device_fft_equals_host_fft(void)
 {
     clmd_system *s = load_ala2(NULL);
-    if (!s) CLMD_SKIP("alanine dipeptide system missing: set CLMD_TEST_DATA");
+    if (!s) CLMD_SKIP_DATA("alanine dipeptide system missing: set CLMD_TEST_DATA");
     clmd_ffopts o;
     ala2_opts(&o, 5e-4);
     device_fft_term_vs_host(s, &o, "ala2 tol 5e-4");
@@ -690,7 +692,7 @@ static void device_fft_equals_host_fft(void)
 static void device_fft_engine_bitwise_and_matches_host(void)
 {
     clmd_system *s = load_ala2(NULL);
-    if (!s) CLMD_SKIP("alanine dipeptide system missing: set CLMD_TEST_DATA");
+    if (!s) CLMD_SKIP_DATA("alanine dipeptide system missing: set CLMD_TEST_DATA");
     clmd_ffopts o;
     ala2_opts(&o, 5e-4);
     double e1[CLMD_E_NCOMP], e2[CLMD_E_NCOMP], eh[CLMD_E_NCOMP];

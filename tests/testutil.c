@@ -12,7 +12,26 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static int nskipped;
+/* Skips are recorded per test (a test that skips several comparisons is one skipped test) and kept
+ * apart from passes: a test that skipped counts as skipped unless it also failed. */
+enum { SKIP_OTHER = 1, SKIP_DATA = 2 };
+static CU_pTest *reg;             /* the registered tests, in order */
+static unsigned char *skip_kind; /* per test, SKIP_* bits */
+static int ntests;
+
+static void mark_skip(int kind)
+{
+    CU_pTest t = CU_get_current_test();
+    for (int i = 0; t && i < ntests; i++)
+        if (reg[i] == t) skip_kind[i] |= (unsigned char)kind;
+}
+
+static int test_failed(CU_pTest t)
+{
+    for (CU_pFailureRecord f = CU_get_failure_list(); f; f = f->pNext)
+        if (f->pTest == t) return 1;
+    return 0;
+}
 
 int clmd_test_main(const char *suite, const clmd_test *tests, int argc, char **argv)
 {
@@ -21,20 +40,53 @@ int clmd_test_main(const char *suite, const clmd_test *tests, int argc, char **a
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (CU_initialize_registry() != CUE_SUCCESS) return 2;
     CU_pSuite s = CU_add_suite(suite, NULL, NULL);
-    for (int i = 0; tests[i].name; i++) CU_add_test(s, tests[i].name, tests[i].fn);
+    for (ntests = 0; tests[ntests].name; ntests++) continue;
+    reg = calloc((size_t)ntests + 1, sizeof *reg);
+    skip_kind = calloc((size_t)ntests + 1, 1);
+    if (!reg || !skip_kind) return 2;
+    for (int i = 0; i < ntests; i++) reg[i] = CU_add_test(s, tests[i].name, tests[i].fn);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned run = CU_get_number_of_tests_run(), failed = CU_get_number_of_tests_failed();
-    printf("\n%s: %u passed, %u failed, %d skipped\n", suite, run - failed, failed, nskipped);
+    unsigned skipped = 0, data = 0;
+    for (int i = 0; i < ntests; i++) {
+        if (!skip_kind[i] || test_failed(reg[i])) continue;
+        skipped++;
+        if (skip_kind[i] & SKIP_DATA) data++;
+    }
+    printf("\n%s: %u passed, %u failed, %u skipped\n", suite, run - failed - skipped, failed, skipped);
+    /* a comparison that did not run for want of reference data is not a pass: the suite fails */
+    if (data) {
+        const char *dir = getenv("CLMD_TEST_DATA");
+        printf("%s: %u data skips (reference data missing in %s%s): ", suite, data,
+               dir && *dir ? dir : CLMD_SOURCE_DIR "/tests/data",
+               dir && *dir ? ", from CLMD_TEST_DATA" : "");
+        for (int i = 0, k = 0; i < ntests; i++)
+            if (skip_kind[i] & SKIP_DATA && !test_failed(reg[i]))
+                printf("%s\"%s\"", k++ ? ", " : "", tests[i].name);
+        printf("\n");
+    }
+    free(skip_kind);
+    free(reg);
+    skip_kind = NULL;
+    reg = NULL;
+    ntests = 0;
     CU_cleanup_registry();
-    return failed ? 1 : 0;
+    return failed || data ? 1 : 0;
 }
 
 void clmd_test_skip(const char *test, const char *why)
 {
-    nskipped++;
+    mark_skip(SKIP_OTHER);
     fprintf(stderr, "\n*** SKIPPED %s: %s ***\n", test, why);
     printf("SKIPPED %s: %s\n", test, why);
+}
+
+void clmd_test_skip_data(const char *test, const char *why)
+{
+    mark_skip(SKIP_DATA);
+    fprintf(stderr, "\n*** SKIPPED (reference data missing) %s: %s ***\n", test, why);
+    printf("SKIPPED (reference data missing) %s: %s\n", test, why);
 }
 
 static char pathbuf[8][4096];
@@ -45,7 +97,7 @@ const char *clmd_test_data(const char *rel)
     const char *dir = getenv("CLMD_TEST_DATA");
     char *buf = pathbuf[pathslot++ % 8];
     if (dir && *dir) snprintf(buf, 4096, "%s/%s", dir, rel);
-    else snprintf(buf, 4096, "%s/../shared/data/%s", CLMD_SOURCE_DIR, rel);
+    else snprintf(buf, 4096, "%s/tests/data/%s", CLMD_SOURCE_DIR, rel);
     return access(buf, R_OK) == 0 ? buf : NULL;
 }
 

@@ -1,5 +1,6 @@
 /* Shared helpers for clmd's CUnit suites: a main() that runs one suite and prints
- * "N passed, N failed", loud skips for missing data, a relative-tolerance assert that says why
+ * "<suite>: P passed, F failed, S skipped", loud skips (skips for missing reference data fail the
+ * suite), a relative-tolerance assert that says why
  * the tolerance is what it is, reference-data lookup through CLMD_TEST_DATA, and a small JSON
  * reader for the OpenMM reference files. */
 #ifndef CLMD_TESTUTIL_H
@@ -16,11 +17,14 @@ typedef struct clmd_test {
     void (*fn)(void);
 } clmd_test;
 
-/* Runs the tests (terminated by {NULL, NULL}) as one suite; returns the exit status. */
+/* Runs the tests (terminated by {NULL, NULL}) as one suite and prints
+ * "<suite>: P passed, F failed, S skipped": a test that called a skip function and did not fail is
+ * skipped, never passed. When some skipped for missing reference data it adds the line
+ * "<suite>: D data skips (...): names" and returns non-zero, as for a failure. */
 int clmd_test_main(const char *suite, const clmd_test *tests, int argc, char **argv);
 
-/* Path of a file under the reference data folder (CLMD_TEST_DATA, default ../shared/data next
- * to the source tree), or NULL when it is absent; the caller then skips with CLMD_SKIP. */
+/* Path of a file under the reference data folder (CLMD_TEST_DATA, default tests/data in the
+ * source tree), or NULL when it is absent; the caller then skips with CLMD_SKIP_DATA. */
 const char *clmd_test_data(const char *rel);
 /* Path of a file in the source tree (inputs/, forcefields/...). */
 const char *clmd_test_source(const char *rel);
@@ -29,10 +33,20 @@ const char *clmd_test_binary(void);
 /* A fresh empty scratch directory for this test. */
 const char *clmd_test_tmpdir(void);
 
+/* Skips for a reason outside clmd and its data (running as root, no OpenCL device, an optional
+ * tool not installed): counted as skipped, the suite still passes. */
 void clmd_test_skip(const char *test, const char *why);
 #define CLMD_SKIP(why)                        \
     do {                                      \
         clmd_test_skip(__func__, (why));      \
+        return;                               \
+    } while (0)
+/* Skips because a reference or input file from the data folder is missing: the comparison did not
+ * run, so the suite fails (exit status 1) after reporting it as a data skip. */
+void clmd_test_skip_data(const char *test, const char *why);
+#define CLMD_SKIP_DATA(why)                   \
+    do {                                      \
+        clmd_test_skip_data(__func__, (why)); \
         return;                               \
     } while (0)
 
