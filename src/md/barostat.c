@@ -66,20 +66,19 @@ static int bs_apply(clmd_hook *h, clmd_engine *e, clmd_err *err)
     if (b->o.anisotropic) s[axis] = Vn / V;
     else s[0] = s[1] = s[2] = cbrt(Vn / V);
     double eps = fmax(fabs(s[0] - 1), fmax(fabs(s[1] - 1), fabs(s[2] - 1)));
-    int accepted = 0;
+    int accepted = 0, rebuild_trial = 0;
     double u0 = 0, u1 = 0;
     rc = clmd_engine_potential(e, &u0, err);
-    /* the list must hold through the trial: rebuild first when its buffer is short */
-    if (!rc && !clmd_pairlist_fits_scaling(e->pl, e->last_d2, eps)) {
-        if ((rc = clmd_engine_rebuild_list(e, err))) goto done;
-        if (!clmd_pairlist_fits_scaling(e->pl, 0, eps)) {
-            rc = clmd_err_set(err, CLMD_EINPUT, "barostat: a volume move of %.3g%% does not fit "
-                              "the neighbor-list buffer (%.3g nm); use a larger neighbor_skin",
-                              100 * dV / V, clmd_pairlist_skin(e->pl));
-            goto done;
+    if (rc || !(Vn > 0)) goto done;
+    /* the list must hold through the trial: rebuild first when its buffer is short; a move too
+     * large for any buffer (dilute systems) gets a list of its own */
+    if (!clmd_pairlist_fits_scaling(e->pl, e->last_d2, eps)) {
+        if (clmd_pairlist_fits_fresh(e->pl, eps)) {
+            if ((rc = clmd_engine_rebuild_list(e, err))) goto done;
+        } else {
+            rebuild_trial = 1;
         }
     }
-    if (rc || !(Vn > 0)) goto done;
     if ((rc = clmd_engine_save(e, b->snap, err))) goto done;
     rc = clmd_engine_scale_box(e, s, err);
     if (rc == CLMD_EINPUT) {
@@ -88,16 +87,18 @@ static int bs_apply(clmd_hook *h, clmd_engine *e, clmd_err *err)
         rc = CLMD_OK;
         goto done;
     }
-    if (rc || (rc = clmd_engine_potential(e, &u1, err))) goto done;
+    if (rc || (rebuild_trial && (rc = clmd_engine_rebuild_list(e, err))) ||
+        (rc = clmd_engine_potential(e, &u1, err)))
+        goto done;
     const double kT = CLMD_BOLTZMANN * st->temperature_K;
     const double P = b->o.pressure_bar[b->o.anisotropic ? axis : 0] * BAR_TO_KJ_NM3;
     const double w = u1 - u0 + P * dV - clmd_engine_molecule_count(e) * kT * log(Vn / V);
     accepted = !(w > 0 && clmd_uniform(b->key, (uint64_t)draw, 2) > exp(-w / kT));
-    if (accepted)
+    if (!accepted)
+        rc = clmd_engine_restore(e, b->snap, err);
+    else if (!rebuild_trial)
         rc = clmd_pairlist_box_scaled(e->pl, e->reference ? st->x : NULL, st->box, eps, e->last_d2,
                                       err);
-    else
-        rc = clmd_engine_restore(e, b->snap, err);
 done:
     if (!rc) {
         b->attempted[axis]++;
@@ -126,10 +127,11 @@ static void bs_describe(const clmd_hook *h, FILE *out)
 static void bs_report(const clmd_hook *h, FILE *out)
 {
     const barostat *b = h->impl;
-    static const char axes[] = "xyz";
+    static const char *const axis[] = {"x", "y", "z"};
     for (int k = 0; k < (b->o.anisotropic ? 3 : 1); k++) {
-        fprintf(out, "barostat%s%c: %lld volume moves, %lld accepted (%.1f%%), move size %.4g nm^3\n",
-                b->o.anisotropic ? " axis " : "", b->o.anisotropic ? axes[k] : ' ',
+        char name[32];
+        snprintf(name, sizeof name, b->o.anisotropic ? "barostat (%s)" : "barostat", axis[k]);
+        fprintf(out, "%s: %lld volume moves, %lld accepted (%.1f%%), move size %.4g nm^3\n", name,
                 (long long)b->attempted[k], (long long)b->accepted[k],
                 b->attempted[k] ? 100.0 * b->accepted[k] / b->attempted[k] : 0.0, b->move[k]);
     }

@@ -826,7 +826,7 @@ struct clmd_engine_snapshot {
     double *x, *v, *f;        /* reference path */
     double energy[CLMD_E_NCOMP], ekin, last_d2;
     int forces_valid, energy_valid;
-    clmd_pairlist_mark mark;
+    clmd_pairlist_snapshot *list;
     cl_mem pos, vel, posq, posq_lo, force, energy_dev; /* device path */
 };
 
@@ -835,6 +835,10 @@ int clmd_engine_snapshot_create(clmd_engine *e, clmd_engine_snapshot **out, clmd
     clmd_engine_snapshot *s = clmd_alloc(sizeof *s);
     int n = e->sys->n, rc = CLMD_OK;
     *out = s;
+    if ((rc = clmd_pairlist_snapshot_create(e->pl, &s->list, err))) {
+        clmd_engine_snapshot_destroy(out);
+        return rc;
+    }
     if (e->reference) {
         CLMD_NEW(s->x, 3 * n);
         CLMD_NEW(s->v, 3 * n);
@@ -862,6 +866,7 @@ void clmd_engine_snapshot_destroy(clmd_engine_snapshot **ps)
     clmd_free(s->x);
     clmd_free(s->v);
     clmd_free(s->f);
+    clmd_pairlist_snapshot_destroy(&s->list);
     cl_mem *ms[] = {&s->pos, &s->vel, &s->posq, &s->posq_lo, &s->force, &s->energy_dev};
     for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++) clmd_ocl_release(ms[i]);
     clmd_free(s);
@@ -900,7 +905,8 @@ int clmd_engine_save(clmd_engine *e, clmd_engine_snapshot *s, clmd_err *err)
     s->last_d2 = e->last_d2;
     s->forces_valid = e->forces_valid;
     s->energy_valid = e->energy_valid;
-    s->mark = clmd_pairlist_get_mark(e->pl);
+    int rc = clmd_pairlist_save(e->pl, s->list, err);
+    if (rc) return rc;
     if (e->reference) {
         memcpy(s->x, e->st->x, sizeof(double) * 3 * (size_t)n);
         memcpy(s->v, e->st->v, sizeof(double) * 3 * (size_t)n);
@@ -914,7 +920,6 @@ int clmd_engine_restore(clmd_engine *e, const clmd_engine_snapshot *s, clmd_err 
 {
     int n = e->sys->n, rc;
     long version = e->st->box_version;
-    int box_changed = memcmp(e->st->box, s->st.box, sizeof s->st.box) != 0;
     clmd_state_copy_scalars(e->st, &s->st);
     /* a new version, so whatever was derived from the trial box is derived again */
     e->st->box_version = version + 1;
@@ -923,15 +928,15 @@ int clmd_engine_restore(clmd_engine *e, const clmd_engine_snapshot *s, clmd_err 
     e->last_d2 = s->last_d2;
     e->forces_valid = s->forces_valid;
     e->energy_valid = s->energy_valid;
-    clmd_pairlist_set_mark(e->pl, s->mark);
     if (e->reference) {
         memcpy(e->st->x, s->x, sizeof(double) * 3 * (size_t)n);
         memcpy(e->st->v, s->v, sizeof(double) * 3 * (size_t)n);
         memcpy(e->f, s->f, sizeof(double) * 3 * (size_t)n);
-        return CLMD_OK;
+        return clmd_pairlist_restore(e->pl, s->list, e->st->box, err);
     }
-    if (box_changed && (rc = clmd_pairlist_set_box(e->pl, e->st->box, err))) return rc;
-    return copy_state(e, s, 0, err);
+    /* positions first: the list's restore rewrites posq from them with its wraps */
+    if ((rc = copy_state(e, s, 0, err))) return rc;
+    return clmd_pairlist_restore(e->pl, s->list, e->st->box, err);
 }
 
 /* ---- checkpoints ---- */
@@ -951,7 +956,7 @@ int clmd_engine_save_checkpoint(clmd_engine *e, clmd_ckpt_writer *w, clmd_err *e
         (rc = clmd_ckpt_put_u64(w, "noise_seed", st->seed, err)) ||
         (rc = clmd_ckpt_put(w, "positions", CLMD_CKPT_F64, st->x, 3 * (size_t)n, err)) ||
         (rc = clmd_ckpt_put(w, "velocities", CLMD_CKPT_F64, st->v, 3 * (size_t)n, err)) ||
-        (rc = clmd_pairlist_save(e->pl, w, err)))
+        (rc = clmd_pairlist_write_checkpoint(e->pl, w, err)))
         return rc;
     for (int h = 0; h < e->nhooks; h++)
         if (e->hooks[h]->ops->save && (rc = e->hooks[h]->ops->save(e->hooks[h], w, err))) return rc;
@@ -985,7 +990,7 @@ int clmd_engine_load_checkpoint(clmd_engine *e, clmd_ckpt_reader *r, clmd_err *e
         return rc;
     /* the identical list (and on the device posq from pos with its wraps), then the sites as
      * the original run placed them */
-    if ((rc = clmd_pairlist_load(e->pl, r, st->x, st->box, err))) return rc;
+    if ((rc = clmd_pairlist_read_checkpoint(e->pl, r, st->box, err))) return rc;
     if (e->vs) {
         if (e->reference) clmd_vsites_build_ref(e->vs, st->x);
         else if ((rc = clmd_vsites_enqueue_build(e->vs, err))) return rc;

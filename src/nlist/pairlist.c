@@ -375,13 +375,102 @@ int clmd_pairlist_refresh_positions(clmd_pairlist *pl, clmd_err *err)
     return clmd_ocl_launch(pl->dev->ocl, pl->k_positions, groups(pl->sys->n), WG, P_UPLOAD, err);
 }
 
-clmd_pairlist_mark clmd_pairlist_get_mark(const clmd_pairlist *pl)
+int clmd_pairlist_fits_fresh(const clmd_pairlist *pl, double eps)
 {
-    clmd_pairlist_mark m = {pl->slack_nm};
-    return m;
+    return !pl->check || scaling_slack(pl, eps) < clmd_nlist_skin(pl->nl);
 }
 
-void clmd_pairlist_set_mark(clmd_pairlist *pl, clmd_pairlist_mark m) { pl->slack_nm = m.slack_nm; }
+struct clmd_pairlist_snapshot {
+    long builds, last_build;
+    double skin, slack, reach, box[3][3];
+    double *xbuild, *xevent;    /* [3n] */
+    cl_mem posq_ref, pos_event; /* device */
+};
+
+int clmd_pairlist_snapshot_create(const clmd_pairlist *pl, clmd_pairlist_snapshot **out,
+                                  clmd_err *err)
+{
+    clmd_pairlist_snapshot *s = clmd_alloc(sizeof *s);
+    *out = s;
+    int n = pl->sys->n, rc;
+    CLMD_NEW(s->xbuild, 3 * n);
+    CLMD_NEW(s->xevent, 3 * n);
+    if (!pl->dev) return CLMD_OK;
+    size_t np = (size_t)pl->dev->npad;
+    if ((rc = clmd_ocl_alloc(pl->dev->ocl, sizeof(cl_float4) * np, &s->posq_ref, err)) ||
+        (rc = clmd_ocl_alloc(pl->dev->ocl, pl->mixed_size * np, &s->pos_event, err))) {
+        clmd_pairlist_snapshot_destroy(out);
+        return rc;
+    }
+    return CLMD_OK;
+}
+
+void clmd_pairlist_snapshot_destroy(clmd_pairlist_snapshot **ps)
+{
+    if (!ps || !*ps) return;
+    clmd_free((*ps)->xbuild);
+    clmd_free((*ps)->xevent);
+    clmd_ocl_release(&(*ps)->posq_ref);
+    clmd_ocl_release(&(*ps)->pos_event);
+    clmd_free(*ps);
+    *ps = NULL;
+}
+
+static int copy_mem(const clmd_pairlist *pl, cl_mem from, cl_mem to, size_t bytes, clmd_err *err)
+{
+    CL_CHECK(clEnqueueCopyBuffer(clmd_ocl_queue(pl->dev->ocl), from, to, 0, 0, bytes, 0, NULL, NULL),
+             err);
+    return CLMD_OK;
+}
+
+int clmd_pairlist_save(const clmd_pairlist *pl, clmd_pairlist_snapshot *s, clmd_err *err)
+{
+    int n = pl->sys->n, rc;
+    s->builds = clmd_nlist_builds(pl->nl);
+    s->last_build = pl->last_build;
+    s->skin = clmd_nlist_skin(pl->nl);
+    s->slack = pl->slack_nm;
+    s->reach = pl->reach_nm;
+    memcpy(s->box, clmd_nlist_box(pl->nl), sizeof s->box);
+    memcpy(s->xbuild, clmd_nlist_reference_positions(pl->nl), sizeof(double) * 3 * (size_t)n);
+    if (!pl->dev) {
+        memcpy(s->xevent, pl->xevent, sizeof(double) * 3 * (size_t)n);
+        return CLMD_OK;
+    }
+    size_t np = (size_t)pl->dev->npad;
+    if ((rc = copy_mem(pl, pl->posq_ref, s->posq_ref, sizeof(cl_float4) * np, err)) ||
+        (rc = copy_mem(pl, pl->pos_event, s->pos_event, pl->mixed_size * np, err)))
+        return rc;
+    return CLMD_OK;
+}
+
+int clmd_pairlist_restore(clmd_pairlist *pl, const clmd_pairlist_snapshot *s, const double b[3][3],
+                          clmd_err *err)
+{
+    int n = pl->sys->n, rc;
+    int rebuilt = clmd_nlist_builds(pl->nl) != s->builds;
+    if (rebuilt) {
+        /* the identical list: the same positions, box and buffer as the saved build */
+        clmd_nlist_set_skin(pl->nl, s->skin);
+        PROBE_START(pl->probe, P_NLIST_BUILD);
+        rc = clmd_nlist_build(pl->nl, s->xbuild, s->box, err);
+        PROBE_STOP(pl->probe, P_NLIST_BUILD);
+        if (rc) return rc;
+    }
+    pl->last_build = s->last_build;
+    pl->slack_nm = s->slack;
+    pl->reach_nm = s->reach;
+    if (!pl->dev) {
+        memcpy(pl->xevent, s->xevent, sizeof(double) * 3 * (size_t)n);
+        return CLMD_OK;
+    }
+    size_t np = (size_t)pl->dev->npad;
+    if ((rebuilt && (rc = upload_list(pl, err))) || (rc = device_box(pl, b, err)) ||
+        (rc = copy_mem(pl, s->posq_ref, pl->posq_ref, sizeof(cl_float4) * np, err)) ||
+        (rc = copy_mem(pl, s->pos_event, pl->pos_event, pl->mixed_size * np, err)))
+        return rc;
+    return CLMD_OK;
+}
 
 clmd_nlist *clmd_pairlist_host(const clmd_pairlist *pl) { return pl->nl; }
 long clmd_pairlist_builds(const clmd_pairlist *pl) { return clmd_nlist_builds(pl->nl); }
@@ -402,7 +491,7 @@ static int read_event_positions(clmd_pairlist *pl, clmd_err *err)
     return rc;
 }
 
-int clmd_pairlist_save(const clmd_pairlist *pl_c, clmd_ckpt_writer *w, clmd_err *err)
+int clmd_pairlist_write_checkpoint(const clmd_pairlist *pl_c, clmd_ckpt_writer *w, clmd_err *err)
 {
     clmd_pairlist *pl = (clmd_pairlist *)pl_c; /* the device path refreshes the event copy */
     int n = pl->sys->n, rc;
@@ -421,8 +510,8 @@ int clmd_pairlist_save(const clmd_pairlist *pl_c, clmd_ckpt_writer *w, clmd_err 
     return CLMD_OK;
 }
 
-int clmd_pairlist_load(clmd_pairlist *pl, clmd_ckpt_reader *r, const double *x,
-                       const double b[3][3], clmd_err *err)
+int clmd_pairlist_read_checkpoint(clmd_pairlist *pl, clmd_ckpt_reader *r, const double b[3][3],
+                                  clmd_err *err)
 {
     int n = pl->sys->n, rc;
     double skin, slack, reach, box[3][3];
@@ -445,7 +534,6 @@ int clmd_pairlist_load(clmd_pairlist *pl, clmd_ckpt_reader *r, const double *x,
     pl->last_build = (long)built_at;
     pl->slack_nm = slack;
     pl->reach_nm = reach;
-    (void)x;
     if (!pl->dev) goto done;
     /* wraps for the current box, posq from the restored positions, and the reference from the
      * event positions exactly as the original run's kernels made it */

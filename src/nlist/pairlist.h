@@ -82,12 +82,19 @@ int clmd_pairlist_set_box(clmd_pairlist *pl, const double b[3][3], clmd_err *err
  * the host). */
 int clmd_pairlist_refresh_positions(clmd_pairlist *pl, clmd_err *err);
 
-/* The slack and reference of the last event, for a barostat trial's undo. */
-typedef struct clmd_pairlist_mark {
-    double slack_nm;
-} clmd_pairlist_mark;
-clmd_pairlist_mark clmd_pairlist_get_mark(const clmd_pairlist *pl);
-void clmd_pairlist_set_mark(clmd_pairlist *pl, clmd_pairlist_mark m);
+/* A copy of the list's state (the build's positions, box and buffer, the slack, the event
+ * reference; on the device posq_ref and the event positions), so that an engine snapshot's
+ * restore puts back the identical list even when it was rebuilt since the save. */
+typedef struct clmd_pairlist_snapshot clmd_pairlist_snapshot;
+int clmd_pairlist_snapshot_create(const clmd_pairlist *pl, clmd_pairlist_snapshot **out,
+                                  clmd_err *err);
+void clmd_pairlist_snapshot_destroy(clmd_pairlist_snapshot **s);
+int clmd_pairlist_save(const clmd_pairlist *pl, clmd_pairlist_snapshot *s, clmd_err *err);
+/* b: the box being restored (the wraps follow it). */
+int clmd_pairlist_restore(clmd_pairlist *pl, const clmd_pairlist_snapshot *s, const double b[3][3],
+                          clmd_err *err);
+/* Nonzero when a list built now would hold through a box scaling by (1 + eps). */
+int clmd_pairlist_fits_fresh(const clmd_pairlist *pl, double eps);
 
 /* The host list (reference path terms) and facts for reports. */
 struct clmd_nlist *clmd_pairlist_host(const clmd_pairlist *pl);
@@ -99,8 +106,9 @@ long clmd_pairlist_last_build(const clmd_pairlist *pl);
  * reference positions), so a restart rebuilds the identical list and repeats the run bit for
  * bit. load needs the current positions x and box b (already restored). Entry names start
  * with "list_". */
-int clmd_pairlist_save(const clmd_pairlist *pl, struct clmd_ckpt_writer *w, clmd_err *err);
-int clmd_pairlist_load(clmd_pairlist *pl, struct clmd_ckpt_reader *r, const double *x,
-                       const double b[3][3], clmd_err *err);
+int clmd_pairlist_write_checkpoint(const clmd_pairlist *pl, struct clmd_ckpt_writer *w,
+                                   clmd_err *err);
+int clmd_pairlist_read_checkpoint(clmd_pairlist *pl, struct clmd_ckpt_reader *r,
+                                  const double b[3][3], clmd_err *err);
 
 #endif
