@@ -453,6 +453,194 @@ static void langevin_mean_temperature_within_2_percent(void)
     ASSERT_REL(sum / m, 120.0, 0.02, 0, "mean temperature (K)", "Langevin bath at 120 K, 2% bound");
 }
 
+
+/* Byte-for-byte equality of two files (1 equal, 0 not, -1 unreadable). */
+static int same_file(const char *a, const char *b)
+{
+    char *ta = NULL, *tb = NULL;
+    size_t na = 0, nb = 0;
+    FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
+    int r = -1;
+    if (fa && fb) {
+        fseek(fa, 0, SEEK_END);
+        fseek(fb, 0, SEEK_END);
+        na = (size_t)ftell(fa);
+        nb = (size_t)ftell(fb);
+        rewind(fa);
+        rewind(fb);
+        ta = malloc(na + 1);
+        tb = malloc(nb + 1);
+        r = na == nb && fread(ta, 1, na, fa) == na && fread(tb, 1, nb, fb) == nb &&
+            memcmp(ta, tb, na) == 0;
+    }
+    if (fa) fclose(fa);
+    if (fb) fclose(fb);
+    free(ta);
+    free(tb);
+    return r;
+}
+
+/* The deck of the restart tests: outputs in folder `out`, `steps` steps. */
+static const char *restart_deck(const char *dir, const char *name, const char *out, long steps,
+                                const char *dt)
+{
+    char text[4096];
+    snprintf(text, sizeof text,
+             "%sintegrator: {type: langevin, timestep: %s, temperature: 120, steps: %ld}\n"
+             "output: {directory: %s, energies: {file: e.csv, interval: 20},\n"
+             "         trajectory: {file: t.h5, interval: 50}, checkpoint: {file: c.chk, interval: 100}}\n",
+             SMALL_ARGON, dt, steps, out);
+    return write_deck(dir, name, text);
+}
+
+static int outputs_equal(const char *dir, const char *a, const char *b)
+{
+    char pa[4200], pb[4200], args[9000];
+    int ok = 1;
+    const char *files[2] = {"e.csv", "c.chk"};
+    for (int k = 0; k < 2; k++) {
+        snprintf(pa, sizeof pa, "%s/%s/%s", dir, a, files[k]);
+        snprintf(pb, sizeof pb, "%s/%s/%s", dir, b, files[k]);
+        int same = same_file(pa, pb);
+        if (same != 1) printf("\n  %s differs from %s", pa, pb);
+        ok = ok && same == 1;
+    }
+    /* the trajectory's datasets (h5diff compares values, not the file's bytes) */
+    snprintf(args, sizeof args, "h5diff %s/%s/t.h5 %s/%s/t.h5 >/dev/null 2>&1", dir, a, dir, b);
+    int rc = system(args);
+    if (rc != 0) printf("\n  the trajectories differ (h5diff %d)", rc);
+    return ok && rc == 0;
+}
+
+/* A run cut at step 150 whose last checkpoint is at 100, restarted from that checkpoint, ends
+ * with outputs identical to the uninterrupted run's: the log and trajectory keep what precedes
+ * the checkpoint, lose what followed it, and go on; no --overwrite is needed. */
+static void restart_continues_the_outputs(void)
+{
+    const char *dir = clmd_test_tmpdir();
+    const char *whole = restart_deck(dir, "whole.yaml", "whole", 300, "0.005");
+    char args[9000], *out = NULL;
+    /* (write_deck's path buffer is reused: each path is used before the next deck is written) */
+    snprintf(args, sizeof args, "run %s --quiet --device reference", whole);
+    CU_ASSERT_EQUAL_FATAL(run_clmd(args, NULL), 0);
+    const char *cut = restart_deck(dir, "cut.yaml", "cut", 300, "0.005");
+    snprintf(args, sizeof args, "run %s --quiet --device reference --steps 100", cut);
+    CU_ASSERT_EQUAL_FATAL(run_clmd(args, NULL), 0);
+    snprintf(args, sizeof args, "cp %s/cut/c.chk %s/mid.chk", dir, dir);
+    CU_ASSERT_EQUAL_FATAL(system(args), 0);
+    /* on to 150: rows and frames after the checkpoint that a kill would leave behind */
+    snprintf(args, sizeof args, "run %s --quiet --device reference --steps 150 --restart %s/mid.chk",
+             cut, dir);
+    CU_ASSERT_EQUAL_FATAL(run_clmd(args, &out), 0);
+    free(out);
+    snprintf(args, sizeof args, "run %s --quiet --device reference --restart %s/mid.chk", cut, dir);
+    int rc = run_clmd(args, &out);
+    if (rc) printf("\n%s", out);
+    free(out);
+    CU_ASSERT_EQUAL_FATAL(rc, 0);
+    CU_ASSERT(outputs_equal(dir, "whole", "cut"));
+}
+
+/* SIGINT: the run finishes its step, writes a checkpoint, keeps its outputs and exits 2; the
+ * restart from that checkpoint ends identical to the uninterrupted run. */
+static void interrupt_checkpoints_and_the_restart_continues(void)
+{
+    const char *dir = clmd_test_tmpdir();
+    const char *whole = restart_deck(dir, "whole.yaml", "whole", 3000, "0.005");
+    char args[9000], *out = NULL;
+    snprintf(args, sizeof args, "run %s --quiet --device reference", whole);
+    CU_ASSERT_EQUAL_FATAL(run_clmd(args, NULL), 0);
+    const char *cut = restart_deck(dir, "cut.yaml", "cut", 3000, "0.005");
+    snprintf(cmd, sizeof cmd,
+             "%s run %s --quiet --device reference 2>&1 & pid=$!; sleep 1; kill -INT $pid; wait $pid",
+             clmd_test_binary(), cut);
+    int rc = clmd_test_run(cmd, &out);
+    if (rc != 2) printf("\n  exit %d: %s", rc, out);
+    CU_ASSERT_EQUAL(rc, 2);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "interrupted at step"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "--restart"));
+    free(out);
+    snprintf(args, sizeof args, "run %s --quiet --device reference --restart %s/cut/c.chk", cut, dir);
+    rc = run_clmd(args, &out);
+    if (rc) printf("\n%s", out);
+    free(out);
+    CU_ASSERT_EQUAL_FATAL(rc, 0);
+    CU_ASSERT(outputs_equal(dir, "whole", "cut"));
+}
+
+/* A restart must continue the same simulation: another time step, or an end before the
+ * checkpoint, is refused naming the key. */
+static void restart_refuses_another_simulation(void)
+{
+    const char *dir = clmd_test_tmpdir();
+    char deck[4096];
+    snprintf(deck, sizeof deck, "%s", restart_deck(dir, "a.yaml", "a", 100, "0.005"));
+    char args[9000], *out = NULL;
+    snprintf(args, sizeof args, "run %s --quiet --device reference", deck);
+    CU_ASSERT_EQUAL_FATAL(run_clmd(args, NULL), 0);
+    const char *other = restart_deck(dir, "b.yaml", "a", 200, "0.004");
+    snprintf(args, sizeof args, "run %s --quiet --device reference --restart %s/a/c.chk", other, dir);
+    CU_ASSERT_EQUAL(run_clmd(args, &out), 1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "b.yaml:"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "integrator.timestep"));
+    free(out);
+    snprintf(args, sizeof args, "run %s --quiet --device reference --steps 50 --restart %s/a/c.chk",
+             deck, dir);
+    CU_ASSERT_EQUAL(run_clmd(args, &out), 1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "integrator.steps"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "step 100"));
+    free(out);
+}
+
+/* --help and unknown commands; device names in any case. */
+static void help_and_usage(void)
+{
+    char *out = NULL;
+    CU_ASSERT_EQUAL(run_clmd("--help", &out), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "clmd run"));
+    free(out);
+    CU_ASSERT_EQUAL(run_clmd("run -h", &out), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "--restart"));
+    free(out);
+    CU_ASSERT_EQUAL(run_clmd("frobnicate x.yaml", &out), 1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "unknown command 'frobnicate'"));
+    free(out);
+    const char *dir = clmd_test_tmpdir();
+    const char *deck = write_deck(dir, "a.yaml", SMALL_ARGON);
+    char args[4200];
+    snprintf(args, sizeof args, "run %s --steps 2 --quiet --device REFERENCE", deck);
+    CU_ASSERT_EQUAL(run_clmd(args, NULL), 0);
+}
+
+/* check validates what run would refuse, with file:line:column and key; eval keeps its JSON. */
+static void check_refuses_what_run_refuses(void)
+{
+    const char *dir = clmd_test_tmpdir();
+    const char *deck = write_deck(dir, "big.yaml",
+                                  "system: {builtin: lj_fcc, cells: 4}\n"
+                                  "nonbonded:\n  method: cutoff\n  cutoff: 1.2\n");
+    char args[4200], *out = NULL;
+    snprintf(args, sizeof args, "check %s", deck);
+    CU_ASSERT_EQUAL(run_clmd(args, &out), 1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "big.yaml:4:"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "nonbonded.cutoff"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "half the box"));
+    free(out);
+    deck = write_deck(dir, "dev.yaml", "system: {builtin: lj_fcc, cells: 4}\ndevice: nosuchdevice\n");
+    snprintf(args, sizeof args, "check %s", deck);
+    CU_ASSERT_NOT_EQUAL(run_clmd(args, &out), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "key 'device'"));
+    free(out);
+    deck = write_deck(dir, "ok.yaml", SMALL_ARGON);
+    snprintf(args, sizeof args, "eval %s --json %s/e.json --device reference", deck, dir);
+    CU_ASSERT_EQUAL_FATAL(run_clmd(args, NULL), 0);
+    CU_ASSERT_EQUAL(run_clmd(args, &out), 1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "exists"));
+    free(out);
+    snprintf(args, sizeof args, "eval %s --json %s/e.json --device reference --overwrite", deck, dir);
+    CU_ASSERT_EQUAL(run_clmd(args, NULL), 0);
+}
+
 int main(int argc, char **argv)
 {
     const clmd_test tests[] = {
@@ -470,6 +658,11 @@ int main(int argc, char **argv)
         {"NVE energy drift is small", nve_energy_drift_is_small},
         {"Langevin mean temperature within 2%", langevin_mean_temperature_within_2_percent},
         {"NVE with GBSA and hbonds constraints: drift bounded", nve_gbsa_with_constraints_drift_is_bounded},
+        {"restart continues the outputs identically", restart_continues_the_outputs},
+        {"interrupt checkpoints and the restart continues", interrupt_checkpoints_and_the_restart_continues},
+        {"restart refuses another simulation naming the key", restart_refuses_another_simulation},
+        {"help and usage", help_and_usage},
+        {"check refuses what run refuses", check_refuses_what_run_refuses},
         {NULL, NULL}};
     return clmd_test_main("cli", tests, argc, argv);
 }

@@ -252,7 +252,10 @@ static void minimal_deck_gets_every_documented_default(void)
     CU_ASSERT_EQUAL(d.output.trajectory_interval, 0);
     CU_ASSERT_STRING_EQUAL(d.output.energies, "energies.csv");
     CU_ASSERT_EQUAL(d.output.energies_interval, 100);
-    CU_ASSERT_STRING_EQUAL(d.output.checkpoint, "");
+    /* checkpoints by default: every 15 minutes of wall time and at the end */
+    CU_ASSERT_STRING_EQUAL(d.output.checkpoint, "state.chk");
+    CU_ASSERT_EQUAL(d.output.checkpoint_interval, 0);
+    CU_ASSERT_EQUAL(d.output.checkpoint_wall_minutes, 15.0);
     CU_ASSERT_EQUAL(d.output.overwrite, 0);
     CU_ASSERT_STRING_EQUAL(d.device, "auto");
     CU_ASSERT_STRING_EQUAL(d.probes_json, "");
@@ -649,11 +652,24 @@ static void null_and_zero_interval_turn_optional_parts_off(void)
     CU_ASSERT_STRING_EQUAL(d.output.energies, "");
     CU_ASSERT_EQUAL(d.output.energies_interval, 0);
     CU_ASSERT_STRING_EQUAL(d.output.checkpoint, "state.chk");
-    CU_ASSERT_EQUAL(d.output.checkpoint_interval, 10000);
+    CU_ASSERT_EQUAL(d.output.checkpoint_interval, 0);
+    CU_ASSERT_EQUAL(d.output.checkpoint_wall_minutes, 15.0);
     CU_ASSERT_STRING_EQUAL(d.probes_json, "");
     CU_ASSERT_EQUAL_FATAL(parse("system: {builtin: lj_fcc}\noutput: {energies: null}\n", &d,
                                 &err), CLMD_OK);
     CU_ASSERT_STRING_EQUAL(d.output.energies, "");
+    /* null turns checkpoints off; the two intervals are read */
+    CU_ASSERT_EQUAL_FATAL(parse("system: {builtin: lj_fcc}\noutput: {checkpoint: null}\n", &d,
+                                &err), CLMD_OK);
+    CU_ASSERT_STRING_EQUAL(d.output.checkpoint, "");
+    CU_ASSERT_EQUAL_FATAL(parse("system: {builtin: lj_fcc}\noutput: {checkpoint: {file: c.chk, "
+                                "interval: 500, wall_minutes: 2.5}}\n", &d, &err), CLMD_OK);
+    CU_ASSERT_STRING_EQUAL(d.output.checkpoint, "c.chk");
+    CU_ASSERT_EQUAL(d.output.checkpoint_interval, 500);
+    CU_ASSERT_EQUAL(d.output.checkpoint_wall_minutes, 2.5);
+    CU_ASSERT_EQUAL(parse("system: {builtin: lj_fcc}\noutput: {checkpoint: {wall_minutes: -1}}\n",
+                          &d, &err), CLMD_EINPUT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "wall_minutes"));
 }
 
 static void geometric_ladder_spans_min_to_max_with_a_constant_ratio(void)

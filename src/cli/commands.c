@@ -2,6 +2,7 @@
 #include "cli/commands.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -22,24 +23,51 @@ typedef struct cli {
     int quiet;
 } cli;
 
+void clmd_usage(FILE *out)
+{
+    fprintf(out,
+            "usage:\n"
+            "  clmd run   DECK [--steps N] [--device SPEC] [--probe-json FILE] [--overwrite]\n"
+            "                  [--quiet] [--restart CHECKPOINT]\n"
+            "  clmd eval  DECK --json FILE [--device SPEC] [--overwrite]\n"
+            "  clmd check DECK\n"
+            "  clmd devices\n"
+            "  clmd --version\n"
+            "run      simulate the deck (Ctrl-C: finish the step, write a checkpoint, stop);\n"
+            "         --restart continues a run from its checkpoint and its output files\n"
+            "eval     one energy and force evaluation, written as JSON\n"
+            "check    validate the deck and its system, print the resolved deck\n"
+            "devices  list the OpenCL devices (--device SPEC: auto, reference, or a platform or\n"
+            "         device name with an optional :INDEX, e.g. pocl or nvidia:0)\n"
+            "Exit status: 0 success, 1 bad input or usage, 2 runtime failure. The user guide is\n"
+            "docs/guide.md, every deck key is in docs/input.md.\n");
+}
+
 static int usage_error(const char *cmd, const char *fmt, const char *arg)
 {
     fprintf(stderr, "clmd %s: ", cmd);
     fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\nusage:\n"
-                    "  clmd run   DECK [--steps N] [--device SPEC] [--probe-json FILE] [--overwrite]\n"
-                    "                  [--quiet] [--restart CHECKPOINT]\n"
-                    "  clmd eval  DECK --json FILE [--device SPEC] [--overwrite]\n"
-                    "  clmd check DECK\n"
-                    "  clmd devices\n"
-                    "  clmd --version\n");
+    fprintf(stderr, "\n");
+    clmd_usage(stderr);
     return CLMD_EINPUT;
+}
+
+/* --help or -h anywhere among a command's arguments. */
+static int wants_help(int argc, char **argv)
+{
+    for (int i = 0; i < argc; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) return 1;
+    return 0;
 }
 
 /* Parses `args` for the options `allowed` (a string of option letters: s d p o q j r). */
 static int parse_cli(const char *cmd, int argc, char **argv, const char *allowed, cli *c)
 {
     memset(c, 0, sizeof *c);
+    if (wants_help(argc, argv)) {
+        clmd_usage(stdout);
+        return -1;
+    }
     c->run.steps = -1;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
@@ -98,7 +126,7 @@ int clmd_cmd_eval(int argc, char **argv)
 {
     cli c;
     int rc = parse_cli("eval", argc, argv, "djo", &c);
-    if (rc) return rc;
+    if (rc) return rc < 0 ? CLMD_OK : rc;
     if (!c.json) return usage_error("eval", "%s", "--json FILE is required");
     clmd_err err = {0};
     clmd_session s;
@@ -114,7 +142,7 @@ int clmd_cmd_check(int argc, char **argv)
 {
     cli c;
     int rc = parse_cli("check", argc, argv, "", &c);
-    if (rc) return rc;
+    if (rc) return rc < 0 ? CLMD_OK : rc;
     clmd_err err = {0};
     clmd_session s;
     if ((rc = clmd_session_open(&s, &c.run, 0, &err))) {
@@ -142,6 +170,14 @@ int clmd_cmd_devices(int argc, char **argv)
 }
 
 /* ---- clmd run ---- */
+
+static volatile int interrupted;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
 
 static void progress(void *ctx, long done, long total, double elapsed, int final)
 {
@@ -209,8 +245,16 @@ int clmd_cmd_run(int argc, char **argv)
 {
     cli c;
     int rc = parse_cli("run", argc, argv, "sdpoqr", &c);
-    if (rc) return rc;
+    if (rc) return rc < 0 ? CLMD_OK : rc;
     c.run.probes = 1;
+    /* SIGINT/SIGTERM: the loop finishes its step, checkpoints and stops */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    c.run.interrupt = &interrupted;
     clmd_err err = {0};
     clmd_run *r = NULL;
     if ((rc = clmd_run_create(&c.run, &r, &err))) return fail(&err);

@@ -4,6 +4,11 @@
 #ifndef CLMD_CLI_COMMANDS_H
 #define CLMD_CLI_COMMANDS_H
 
+#include <stdio.h>
+
+/* The usage text: every command and option. */
+void clmd_usage(FILE *out);
+
 int clmd_cmd_run(int argc, char **argv);
 int clmd_cmd_eval(int argc, char **argv);
 int clmd_cmd_check(int argc, char **argv);

@@ -13,10 +13,16 @@ int main(int argc, char **argv)
         return 0;
     }
     const char *cmd = argc > 1 ? argv[1] : "";
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        clmd_usage(stdout);
+        return 0;
+    }
     if (strcmp(cmd, "run") == 0) return clmd_cmd_run(argc - 2, argv + 2);
     if (strcmp(cmd, "eval") == 0) return clmd_cmd_eval(argc - 2, argv + 2);
     if (strcmp(cmd, "check") == 0) return clmd_cmd_check(argc - 2, argv + 2);
     if (strcmp(cmd, "devices") == 0) return clmd_cmd_devices(argc - 2, argv + 2);
-    fprintf(stderr, "usage: clmd run|eval|check|devices|--version  (clmd run DECK ...; see README.md)\n");
+    if (cmd[0]) fprintf(stderr, "clmd: unknown command '%s'\n", cmd);
+    else fprintf(stderr, "clmd: a command is required\n");
+    clmd_usage(stderr);
     return 1;
 }

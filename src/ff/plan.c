@@ -7,23 +7,29 @@
 #include "system/box.h"
 #include "system/system.h"
 
+#define PROBLEM(key, ...) (p->problem = (key), clmd_err_set(err, CLMD_EINPUT, __VA_ARGS__))
+
 int clmd_ffplan_make(const clmd_system *sys, const clmd_ffopts *o, clmd_ffplan *p, clmd_err *err)
 {
     memset(p, 0, sizeof *p);
+    p->problem = "nonbonded";
     p->o = *o;
     p->cutoff_on = o->method != CLMD_NB_NOCUTOFF;
     p->has_box = sys->periodic != 0;
     p->periodic = p->has_box && p->cutoff_on;
     for (int i = 0; i < sys->n && !p->charged; i++) p->charged = sys->charge[i] != 0;
     if (p->cutoff_on && !(o->cutoff_nm > 0))
-        return clmd_err_set(err, CLMD_EINPUT, "the nonbonded cutoff must be > 0 (got %g nm)",
-                            o->cutoff_nm);
+        return PROBLEM("nonbonded.cutoff", "the nonbonded cutoff must be > 0 (got %g nm)",
+                       o->cutoff_nm);
     if (o->method == CLMD_NB_PME && !sys->periodic)
-        return clmd_err_set(err, CLMD_EINPUT, "nonbonded method pme needs a periodic box (%s has "
-                            "none)", sys->source[0] ? sys->source : "the system");
+        return PROBLEM("nonbonded.method", "nonbonded method pme needs a periodic box (%s has "
+                       "none)", sys->source[0] ? sys->source : "the system");
     if (p->periodic) {
         int rc = clmd_box_check_cutoff(sys->box, o->cutoff_nm, "the nonbonded cutoff", err);
-        if (rc) return rc;
+        if (rc) {
+            p->problem = "nonbonded.cutoff";
+            return rc;
+        }
     }
     switch (o->method) {
     case CLMD_NB_NOCUTOFF: p->coulomb = 1; break;
@@ -38,29 +44,32 @@ int clmd_ffplan_make(const clmd_system *sys, const clmd_ffopts *o, clmd_ffplan *
     case CLMD_NB_PME: {
         p->coulomb = 3;
         if (o->pme_order < 3 || o->pme_order > 16)
-            return clmd_err_set(err, CLMD_EINPUT, "PME: B-spline order must be 3..16 (got %d)",
-                                o->pme_order);
+            return PROBLEM("nonbonded.pme_order", "PME: B-spline order must be 3..16 (got %d)",
+                           o->pme_order);
         int rc = clmd_pme_params(o->cutoff_nm, o->ewald_tolerance, sys->box, o->ewald_alpha,
                                  o->pme_grid, CLMD_PME_GRID_2357, &p->ewald_alpha, p->pme_grid, err);
-        if (rc) return rc;
+        if (rc) {
+            p->problem = "nonbonded.ewald_error_tolerance";
+            return rc;
+        }
         for (int d = 0; d < 3; d++)
             if (p->pme_grid[d] < o->pme_order)
-                return clmd_err_set(err, CLMD_EINPUT, "PME: grid dimension %d is %d, smaller than "
-                                    "the B-spline order %d", d, p->pme_grid[d], o->pme_order);
+                return PROBLEM("nonbonded.pme_grid", "PME: grid dimension %d is %d, smaller than "
+                               "the B-spline order %d", d, p->pme_grid[d], o->pme_order);
         if ((double)p->pme_grid[0] * p->pme_grid[1] * p->pme_grid[2] > INT_MAX / 8)
-            return clmd_err_set(err, CLMD_EINPUT, "PME: grid %dx%dx%d is too large",
-                                p->pme_grid[0], p->pme_grid[1], p->pme_grid[2]);
+            return PROBLEM("nonbonded.pme_grid", "PME: grid %dx%dx%d is too large",
+                           p->pme_grid[0], p->pme_grid[1], p->pme_grid[2]);
         break;
     }
     }
     if (!p->charged && o->method != CLMD_NB_PME) p->coulomb = 0;
     if (o->gb_model != CLMD_GB_NONE) {
         if (o->method == CLMD_NB_PME)
-            return clmd_err_set(err, CLMD_EINPUT, "GBSA: implicit solvent works with no cutoff or "
-                                "a plain/reaction-field cutoff, not PME");
+            return PROBLEM("implicit_solvent", "GBSA: implicit solvent works with no cutoff or a "
+                           "plain/reaction-field cutoff, not PME");
         if (!sys->gb_radius || !sys->gb_scale)
-            return clmd_err_set(err, CLMD_EINPUT, "%s: the system has no GB radii and scale "
-                                "factors", sys->source[0] ? sys->source : "system");
+            return PROBLEM("implicit_solvent", "%s: the system has no GB radii and scale factors",
+                           sys->source[0] ? sys->source : "system");
     }
 
     int *pr = p->present;

@@ -27,6 +27,8 @@ typedef struct clmd_ffplan {
     double ewald_alpha;          /* PME, 1/nm (0 otherwise) */
     int pme_grid[3];             /* PME grid, rounded to 2,3,5,7 products as the device FFT needs */
     int present[CLMD_E_NCOMP];   /* energy components this system has */
+    const char *problem;         /* after a failed clmd_ffplan_make: the deck key the problem
+                                  * belongs to ("nonbonded.cutoff"...), for messages */
 } clmd_ffplan;
 
 /* Checks the options against the system (PME needs a box; the cutoff against the box by the one

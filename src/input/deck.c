@@ -41,6 +41,7 @@ static const char *const K_LADDER[] = {"min", "max", "count", NULL};
 static const char *const K_OUT[] = {"directory", "trajectory", "energies", "checkpoint",
                                     "overwrite", NULL};
 static const char *const K_FILE[] = {"file", "interval", NULL};
+static const char *const K_CKPT[] = {"file", "interval", "wall_minutes", NULL};
 static const char *const K_PROBES[] = {"json", NULL};
 
 /* Choice spellings, in the order of the C enums they map to. */
@@ -211,6 +212,21 @@ static const schema_field F_STREAM[] = {
      .range = SCHEMA_GE(0)},
     END};
 
+/* The checkpoint stream: steps and minutes of wall time between checkpoints. */
+typedef struct ckpt_stream {
+    char file[CLMD_PATH_MAX];
+    long interval;
+    double wall_minutes;
+} ckpt_stream;
+static const schema_field F_CKPT[] = {
+    {.key = "file", .kind = SCHEMA_STR, .off = offsetof(ckpt_stream, file),
+     .size = sizeof(((ckpt_stream *)0)->file)},
+    {.key = "interval", .kind = SCHEMA_LONG, .off = offsetof(ckpt_stream, interval),
+     .range = SCHEMA_GE(0)},
+    {.key = "wall_minutes", .kind = SCHEMA_NUM, .off = offsetof(ckpt_stream, wall_minutes),
+     .range = SCHEMA_GE(0)},
+    END};
+
 /* ---------------------------------------------------------------- sections */
 
 static void parse_top(schema_ctx *c, yaml_node_t *root);
@@ -254,7 +270,7 @@ static const schema_section SECTIONS[] = {
      .fields = F_OUTPUT, .parse = parse_output},
     {.name = "output.trajectory", .keys = K_FILE, .flags = SCHEMA_NESTED},
     {.name = "output.energies", .keys = K_FILE, .flags = SCHEMA_NESTED},
-    {.name = "output.checkpoint", .keys = K_FILE, .flags = SCHEMA_NESTED},
+    {.name = "output.checkpoint", .keys = K_CKPT, .flags = SCHEMA_NESTED},
     {.name = "probes", .keys = K_PROBES, .flags = SCHEMA_NULLABLE, .mark_off = AT(probes_mark),
      .fields = F_PROBES},
 };
@@ -606,6 +622,44 @@ static void parse_stream(schema_ctx *c, yaml_node_t *out, const char *key, const
     *interval = s.interval;
 }
 
+/* The checkpoint: absent keeps the default (state.chk every 15 minutes of wall time), null turns
+ * it off, {file, interval, wall_minutes} sets it (both intervals 0: at the end only). */
+static void parse_checkpoint(schema_ctx *c, yaml_node_t *out)
+{
+    clmd_deck *d = c->d;
+    const char *P = "output.checkpoint";
+    yaml_node_t *v = schema_get(c, out, "checkpoint", NULL);
+    if (!v) return;
+    if (schema_is_null(v)) {
+        memset(d->output.checkpoint, 0, sizeof d->output.checkpoint);
+        d->output.checkpoint_interval = 0;
+        d->output.checkpoint_wall_minutes = 0;
+        return;
+    }
+    if (v->type != YAML_MAPPING_NODE) {
+        char buf[128];
+        schema_problem_add(c, v->start_mark, P,
+                           "expected null or a mapping {file, interval, wall_minutes}, got %s",
+                           schema_describe(v, buf, sizeof buf));
+        return;
+    }
+    if (!schema_check_map(c, v, P, K_CKPT)) return;
+    ckpt_stream s;
+    schema_set_str(s.file, sizeof s.file, d->output.checkpoint[0] ? d->output.checkpoint : "state.chk");
+    s.interval = 0;
+    s.wall_minutes = 15;
+    int bad = 0;
+    for (int k = 0; k < 3; k++) bad |= schema_read_field(c, v, P, &F_CKPT[k], &s) == SCHEMA_BAD;
+    if (!bad && !s.file[0]) {
+        schema_problem_add(c, schema_get(c, v, "file", NULL)->start_mark, P, "the file name is empty");
+        bad = 1;
+    }
+    if (bad) return;
+    schema_set_str(d->output.checkpoint, sizeof d->output.checkpoint, s.file);
+    d->output.checkpoint_interval = s.interval;
+    d->output.checkpoint_wall_minutes = s.wall_minutes;
+}
+
 static void parse_output(schema_ctx *c, yaml_node_t *o)
 {
     clmd_deck *d = c->d;
@@ -613,8 +667,7 @@ static void parse_output(schema_ctx *c, yaml_node_t *o)
                  sizeof d->output.trajectory, &d->output.trajectory_interval);
     parse_stream(c, o, "energies", "energies.csv", 100, d->output.energies,
                  sizeof d->output.energies, &d->output.energies_interval);
-    parse_stream(c, o, "checkpoint", "state.chk", 10000, d->output.checkpoint,
-                 sizeof d->output.checkpoint, &d->output.checkpoint_interval);
+    parse_checkpoint(c, o);
 }
 
 /* ---------------------------------------------------------------- rules across sections */
@@ -737,6 +790,8 @@ void clmd_deck_defaults(clmd_deck *d)
     d->remd.seed = 11;
     schema_set_str(d->output.energies, sizeof d->output.energies, "energies.csv");
     d->output.energies_interval = 100;
+    schema_set_str(d->output.checkpoint, sizeof d->output.checkpoint, "state.chk");
+    d->output.checkpoint_wall_minutes = 15;
     schema_set_str(d->device, sizeof d->device, "auto");
 }
 
@@ -1126,7 +1181,15 @@ void clmd_deck_print(const clmd_deck *d, FILE *out)
     fputc('\n', out);
     put_stream(out, "trajectory", d->output.trajectory, d->output.trajectory_interval);
     put_stream(out, "energies", d->output.energies, d->output.energies_interval);
-    put_stream(out, "checkpoint", d->output.checkpoint, d->output.checkpoint_interval);
+    if (!d->output.checkpoint[0]) {
+        fputs("  checkpoint: null\n", out);
+    } else {
+        fputs("  checkpoint: {file: ", out);
+        put_str(out, d->output.checkpoint);
+        fprintf(out, ", interval: %ld, wall_minutes: ", d->output.checkpoint_interval);
+        put_num(out, d->output.checkpoint_wall_minutes);
+        fputs("}\n", out);
+    }
     fprintf(out, "  overwrite: %s\n", d->output.overwrite ? "true" : "false");
 
     fputs("device: ", out);

@@ -152,8 +152,10 @@ typedef struct clmd_deck {
         long trajectory_interval;        /* 1000 when given without one */
         char energies[CLMD_PATH_MAX];    /* default energies.csv */
         long energies_interval;          /* default 100 */
-        char checkpoint[CLMD_PATH_MAX];  /* default off; state.chk when given without a file */
-        long checkpoint_interval;        /* 10000 when given without one */
+        char checkpoint[CLMD_PATH_MAX];  /* default state.chk; "" (null) turns checkpoints off */
+        long checkpoint_interval;        /* steps between checkpoints, 0: none (default) */
+        double checkpoint_wall_minutes;  /* minutes of wall time between checkpoints, 0: none
+                                          * (default 15); one is always written at the end */
         int overwrite;                   /* default 0 */
         clmd_mark mark;
     } output;

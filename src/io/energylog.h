@@ -18,6 +18,15 @@ typedef struct clmd_energylog clmd_energylog;
 int clmd_energylog_open(const char *path, const char *const *extra, int n_extra,
                         clmd_energylog **out, clmd_err *err);
 
+/* Continues the log of a restarted run: path must hold the same header (else CLMD_EINPUT naming
+ * the file); rows after step last_step (written after the checkpoint the run restarts from) are
+ * cut off and new rows are appended. A missing file is created as by clmd_energylog_open. */
+int clmd_energylog_continue(const char *path, const char *const *extra, int n_extra, long last_step,
+                            clmd_energylog **out, clmd_err *err);
+
+/* The step of the last row in the log (-1 when it has none). */
+long clmd_energylog_last_step(const clmd_energylog *log);
+
 /* Appends one row; extra holds the n_extra values given at open (NULL when n_extra is 0). */
 int clmd_energylog_write(clmd_energylog *log, long step, double time_ps, const clmd_thermo *t,
                          const double *extra, clmd_err *err);

@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "buildinfo.h"
 #include "core/mem.h"
@@ -416,6 +417,126 @@ int clmd_h5md_create(const char *path, const clmd_h5md_opts *o, clmd_h5md **out,
     return rc;
 }
 
+/* Opens dataset name under loc and sets its first dimension to frames; -1 on failure. */
+static hid_t open_series(hid_t loc, const char *name, hsize_t frames)
+{
+    hid_t ds = H5Dopen2(loc, name, H5P_DEFAULT);
+    if (ds < 0) return -1;
+    hid_t space = H5Dget_space(ds);
+    hsize_t dims[4];
+    int rank = H5Sget_simple_extent_ndims(space);
+    H5Sget_simple_extent_dims(space, dims, NULL);
+    H5Sclose(space);
+    dims[0] = frames;
+    if (rank < 1 || rank > 4 || H5Dset_extent(ds, dims) < 0) {
+        H5Dclose(ds);
+        return -1;
+    }
+    return ds;
+}
+
+int clmd_h5md_continue(const char *path, const clmd_h5md_opts *o, long last_step, clmd_h5md **out,
+                       clmd_err *err)
+{
+    *out = NULL;
+    if (access(path, F_OK) != 0) return clmd_h5md_create(path, o, out, err);
+    int rc = check_opts(path, o, err);
+    if (rc != CLMD_OK) return rc;
+    clmd_h5md *h;
+    CLMD_NEW(h, 1);
+    h->path = clmd_strdup(path);
+    h->n = o->n_particles;
+    h->periodic = o->periodic != 0;
+    h->velocities = o->write_velocities != 0;
+    h->n_extra = o->n_extra;
+    h->step = h->time = h->pos = h->vel = h->edges = -1;
+    CLMD_NEW(h->obs, N_STD_OBS + h->n_extra);
+    for (int i = 0; i < N_STD_OBS + h->n_extra; i++) h->obs[i] = -1;
+    CLMD_NEW(h->buf, 3 * (size_t)h->n);
+    h->last_step = -1;
+    quiet q = quiet_begin();
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG);
+    h->file = H5Fopen(path, H5F_ACC_RDWR, fapl);
+    H5Pclose(fapl);
+    int64_t *steps = NULL;
+    double *times = NULL;
+    if (h->file < 0) {
+        rc = h5fail(err, path, "open the trajectory to continue it");
+        goto done;
+    }
+    /* the frames with a step no later than last_step (a cut-short frame has values but no step) */
+    hid_t ds = H5Dopen2(h->file, "/particles/all/position/step", H5P_DEFAULT);
+    hid_t pv = H5Dopen2(h->file, "/particles/all/position/value", H5P_DEFAULT);
+    hsize_t nsteps = 0, pdims[3] = {0, 0, 0};
+    if (ds >= 0) {
+        hid_t sp = H5Dget_space(ds);
+        H5Sget_simple_extent_dims(sp, &nsteps, NULL);
+        H5Sclose(sp);
+    }
+    if (pv >= 0) {
+        hid_t sp = H5Dget_space(pv);
+        if (H5Sget_simple_extent_ndims(sp) == 3) H5Sget_simple_extent_dims(sp, pdims, NULL);
+        H5Sclose(sp);
+        H5Dclose(pv);
+    }
+    if (ds < 0 || pv < 0 || pdims[1] != (hsize_t)h->n || pdims[2] != 3) {
+        if (ds >= 0) H5Dclose(ds);
+        H5Eclear2(H5E_DEFAULT);
+        rc = clmd_err_set(err, CLMD_EINPUT, "%s: not a trajectory of this run's %d particles: "
+                          "cannot continue it", path, h->n);
+        goto done;
+    }
+    CLMD_NEW(steps, nsteps ? nsteps : 1);
+    CLMD_NEW(times, nsteps ? nsteps : 1);
+    hid_t ts = H5Dopen2(h->file, "/particles/all/position/time", H5P_DEFAULT);
+    if ((nsteps && H5Dread(ds, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, steps) < 0) ||
+        ts < 0 || (nsteps && H5Dread(ts, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, times) < 0)) {
+        H5Dclose(ds);
+        if (ts >= 0) H5Dclose(ts);
+        rc = h5fail(err, path, "read the trajectory's steps");
+        goto done;
+    }
+    H5Dclose(ds);
+    H5Dclose(ts);
+    hsize_t keep = 0;
+    while (keep < nsteps && steps[keep] <= last_step) keep++;
+    int ok = (h->step = open_series(h->file, "/particles/all/position/step", keep)) >= 0 &&
+             (h->time = open_series(h->file, "/particles/all/position/time", keep)) >= 0 &&
+             (h->pos = open_series(h->file, "/particles/all/position/value", keep)) >= 0;
+    if (ok && h->periodic) ok = (h->edges = open_series(h->file, "/particles/all/box/edges/value", keep)) >= 0;
+    if (ok && h->velocities) ok = (h->vel = open_series(h->file, "/particles/all/velocity/value", keep)) >= 0;
+    for (int i = 0; ok && i < N_STD_OBS + h->n_extra; i++) {
+        char name[300];
+        snprintf(name, sizeof name, "/observables/%s/value",
+                 i < N_STD_OBS ? STD_OBS[i] : o->extra_names[i - N_STD_OBS]);
+        ok = (h->obs[i] = open_series(h->file, name, keep)) >= 0;
+    }
+    if (!ok || H5Fflush(h->file, H5F_SCOPE_LOCAL) < 0) {
+        H5Eclear2(H5E_DEFAULT);
+        rc = clmd_err_set(err, CLMD_EINPUT, "%s: its layout is not the one this run writes "
+                          "(another system, or other observables): cannot continue it", path);
+        goto done;
+    }
+    h->frames = (long)keep;
+    if (keep) {
+        h->last_step = (long)steps[keep - 1];
+        h->last_time = times[keep - 1];
+    }
+done:
+    clmd_free(steps);
+    clmd_free(times);
+    if (rc != CLMD_OK) {
+        close_ids(h);
+        H5Eclear2(H5E_DEFAULT);
+        handle_free(h);
+    } else {
+        *out = h;
+    }
+    quiet_end(q);
+    return rc;
+}
+
 /* Grows a series dataset to `frames` rows and writes row frames-1 from buf (mem type). */
 static int append_row(hid_t ds, hsize_t frames, hid_t memtype, const void *buf)
 {
@@ -507,6 +628,7 @@ out:
 }
 
 long clmd_h5md_frames(const clmd_h5md *h) { return h->frames; }
+long clmd_h5md_last_step(const clmd_h5md *h) { return h->last_step; }
 
 int clmd_h5md_close(clmd_h5md **hp, clmd_err *err)
 {

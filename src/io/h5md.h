@@ -61,11 +61,20 @@ typedef struct clmd_h5md_frame {
 int clmd_h5md_create(const char *path, const clmd_h5md_opts *opts, clmd_h5md **out,
                      clmd_err *err);
 
+/* Continues the trajectory of a restarted run: opens path (written by clmd_h5md_create with the
+ * same options: the particle count and observables are checked, CLMD_EINPUT otherwise), keeps
+ * every frame up to step last_step and drops those after it (written after the checkpoint the
+ * run restarts from, or cut short by a kill), then appends. A missing file is created. */
+int clmd_h5md_continue(const char *path, const clmd_h5md_opts *opts, long last_step,
+                       clmd_h5md **out, clmd_err *err);
+
 /* Appends one frame to every time series and flushes the file. */
 int clmd_h5md_write_frame(clmd_h5md *h, const clmd_h5md_frame *frame, clmd_err *err);
 
-/* Frames written so far. */
+/* Frames written so far (a continued file counts the frames it kept), and the step of the last
+ * one (-1 when there is none). */
 long clmd_h5md_frames(const clmd_h5md *h);
+long clmd_h5md_last_step(const clmd_h5md *h);
 
 /* Closes the file and frees the handle, setting *h to NULL (NULL-safe). */
 int clmd_h5md_close(clmd_h5md **h, clmd_err *err);

@@ -2,6 +2,7 @@
 
 #include <math.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/mem.h"
 #include "io/checkpoint.h"
@@ -312,7 +313,7 @@ int clmd_engine_create(const clmd_system *sys, const clmd_ffopts *ff, const clmd
     e->sys = sys;
     e->eo = *eo;
     e->probe = probe;
-    e->reference = strcmp(eo->device, "reference") == 0;
+    e->reference = strcasecmp(eo->device, "reference") == 0;
     e->dof = clmd_system_dof(sys, eo->remove_com);
     int n = sys->n, rc;
     PROBE_START(probe, P_SETUP);

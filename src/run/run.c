@@ -1,8 +1,10 @@
 #include "run/run.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <math.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -18,6 +20,7 @@
 #include "md/engine.h"
 #include "md/integrator.h"
 #include "md/rng.h"
+#include "ocl/ocl.h"
 #include "probe/probe.h"
 #include "run/load.h"
 #include "run/setup.h"
@@ -29,6 +32,26 @@
 #define AMU_NM3_TO_G_CM3 1.66053906660e-3
 
 /* ---- session ---- */
+
+static void where(const clmd_deck *d, clmd_mark m, const char *key, char *buf, size_t size);
+
+/* The mark of a deck key the force-field plan names. */
+static clmd_mark plan_mark(const clmd_deck *d, const char *key)
+{
+    if (strcmp(key, "nonbonded.cutoff") == 0 && d->cutoff_mark.line) return d->cutoff_mark;
+    if (strcmp(key, "nonbonded.method") == 0 && d->method_mark.line) return d->method_mark;
+    if (strncmp(key, "implicit_solvent", 16) == 0) return d->implicit_solvent_mark;
+    return d->nonbonded_mark;
+}
+
+/* A force-field plan problem, pointed at the deck's key. */
+static int plan_problem(const clmd_deck *d, const clmd_ffplan *plan, clmd_err *err)
+{
+    const char *key = plan->problem;
+    char at[CLMD_PATH_MAX + 64];
+    where(d, plan_mark(d, key), key, at, sizeof at);
+    return clmd_err_prefix(err, "%s: ", at);
+}
 
 /* Maxwell-Boltzmann velocities at temperature T from a seed (Philox stream, deterministic),
  * centre-of-mass motion removed. */
@@ -111,9 +134,25 @@ int clmd_session_open(clmd_session *s, const clmd_run_opts *o, int engine, clmd_
     clmd_ffopts fo;
     clmd_ffopts_from_deck(d, &fo);
     if (!engine) {
+        /* what a run validates before its first step, short of the run itself */
         clmd_ffplan plan;
-        return clmd_ffplan_make(s->sys, &fo, &plan, err) ? clmd_err_prefix(err, "%s: ", d->path)
-                                                          : CLMD_OK;
+        if (clmd_ffplan_make(s->sys, &fo, &plan, err)) return plan_problem(d, &plan, err);
+        if (d->barostat.enabled && (!s->sys->periodic || !plan.cutoff_on)) {
+            char at[CLMD_PATH_MAX + 64];
+            where(d, d->barostat.mark, "barostat", at, sizeof at);
+            return clmd_err_set(err, CLMD_EINPUT, "%s: a barostat needs a periodic box and a cutoff "
+                                "method", at);
+        }
+        if (strcasecmp(d->device, "reference") != 0) {
+            clmd_ocl *ocl = NULL;
+            if ((rc = clmd_ocl_open(d->device, NULL, &ocl, err))) {
+                char at[CLMD_PATH_MAX + 64];
+                where(d, d->device_mark, "device", at, sizeof at);
+                return clmd_err_prefix(err, "%s: ", at);
+            }
+            clmd_ocl_close(&ocl);
+        }
+        return CLMD_OK;
     }
     /* velocities: from the input file, or drawn at a temperature */
     if (d->velocities.from_input && !s->sys->v)
@@ -129,6 +168,8 @@ int clmd_session_open(clmd_session *s, const clmd_run_opts *o, int engine, clmd_
     }
     clmd_engine_opts eo;
     engine_opts_from_deck(d, &eo);
+    clmd_ffplan plan;
+    if (clmd_ffplan_make(s->sys, &fo, &plan, err)) return plan_problem(d, &plan, err);
     if ((rc = clmd_engine_create(s->sys, &fo, &eo, s->probe, &s->eng, err)))
         return clmd_err_prefix(err, "%s: ", d->path);
     return add_barostat(s, err);
@@ -220,6 +261,7 @@ struct clmd_run {
     /* the H5MD observables: the present energy terms */
     double *positions;       /* [3n] scratch for frames */
     double total_mass;       /* amu */
+    long restart_step;       /* the checkpoint's step (restarts), else -1 */
 };
 
 static double now_s(void)
@@ -229,12 +271,57 @@ static double now_s(void)
     return ts.tv_sec + 1e-9 * ts.tv_nsec;
 }
 
+/* FNV-1a over the deck's physics keys (the force field, constraints and system source): a
+ * restart with other physics than its checkpoint's would continue a different simulation. */
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 1099511628211ull;
+    return h;
+}
+
+static const char *basename_of(const char *p)
+{
+    const char *s = strrchr(p, '/');
+    return s ? s + 1 : p;
+}
+
+static uint64_t physics_hash(const clmd_deck *d)
+{
+    uint64_t h = 1469598103934665603ull;
+    h = fnv(h, &d->nonbonded, sizeof d->nonbonded);
+    h = fnv(h, &d->implicit_solvent, sizeof d->implicit_solvent);
+    h = fnv(h, &d->constraints, sizeof d->constraints);
+    h = fnv(h, &d->constraint_tolerance, sizeof d->constraint_tolerance);
+    h = fnv(h, &d->rigid_water, sizeof d->rigid_water);
+    h = fnv(h, &d->system.kind, sizeof d->system.kind);
+    h = fnv(h, &d->system.builtin, sizeof d->system.builtin);
+    h = fnv(h, &d->system.cells, sizeof d->system.cells);
+    h = fnv(h, &d->system.reduced_density, sizeof d->system.reduced_density);
+    h = fnv(h, &d->system.edge_nm, sizeof d->system.edge_nm);
+    const char *names[5] = {d->system.model, d->system.forcefield, d->system.prmtop,
+                            d->system.inpcrd, d->system.coordinates};
+    /* file names without their folders: a run directory may be moved */
+    for (int k = 0; k < 5; k++) h = fnv(h, basename_of(names[k]), strlen(basename_of(names[k])) + 1);
+    return h;
+}
+
 static int write_checkpoint(clmd_run *r, clmd_err *err)
 {
+    const clmd_deck *d = &r->s.deck;
     clmd_ckpt_writer *w = NULL;
     PROBE_START(r->s.probe, P_CHECKPOINT);
     int rc = clmd_ckpt_writer_open(r->checkpoint, &w, err);
-    if (!rc) rc = clmd_ckpt_put_f64(w, "timestep_ps", r->s.deck.integrator.timestep_ps, err);
+    const double pressure[3] = {d->barostat.pressure_bar[0], d->barostat.pressure_bar[1],
+                                d->barostat.pressure_bar[2]};
+    if (!rc) rc = clmd_ckpt_put_f64(w, "timestep_ps", d->integrator.timestep_ps, err);
+    if (!rc) rc = clmd_ckpt_put_i64(w, "run_integrator", d->integrator.type, err);
+    if (!rc) rc = clmd_ckpt_put_f64(w, "run_temperature_K", d->integrator.temperature, err);
+    if (!rc) rc = clmd_ckpt_put_f64(w, "run_friction_per_ps", d->integrator.friction, err);
+    if (!rc) rc = clmd_ckpt_put_i64(w, "run_barostat", d->barostat.enabled, err);
+    if (!rc) rc = clmd_ckpt_put(w, "run_pressure_bar", CLMD_CKPT_F64, pressure, 3, err);
+    if (!rc) rc = clmd_ckpt_put(w, "run_input_box", CLMD_CKPT_F64, r->s.sys->box, 9, err);
+    if (!rc) rc = clmd_ckpt_put_u64(w, "run_physics_hash", physics_hash(d), err);
     if (!rc) rc = clmd_engine_save_checkpoint(r->s.eng, w, err);
     if (!rc) rc = clmd_ckpt_writer_commit(&w, err);
     if (w) clmd_ckpt_writer_abort(&w);
@@ -242,13 +329,74 @@ static int write_checkpoint(clmd_run *r, clmd_err *err)
     return rc;
 }
 
+/* "deck.yaml:12:3: key 'integrator.timestep': the checkpoint's run used 0.002, the deck
+ * says 0.001: ..." */
+static int mismatch(const clmd_run *r, const char *path, clmd_mark m, const char *key,
+                    const char *what, clmd_err *err)
+{
+    char at[CLMD_PATH_MAX + 64];
+    where(&r->s.deck, m, key, at, sizeof at);
+    return clmd_err_set(err, CLMD_EINPUT, "%s: %s than the run of checkpoint %s: a restart must "
+                        "continue the same simulation (start a new run for new settings)", at,
+                        what, path);
+}
+
+/* The deck must describe the run the checkpoint belongs to. */
+static int check_run_records(clmd_run *r, clmd_ckpt_reader *rd, const char *path, clmd_err *err)
+{
+    const clmd_deck *d = &r->s.deck;
+    double dt, T, fr, pressure[3], box[9];
+    int64_t integ, baro;
+    uint64_t hash;
+    int rc;
+    if ((rc = clmd_ckpt_get_f64(rd, "timestep_ps", &dt, err)) ||
+        (rc = clmd_ckpt_get_i64(rd, "run_integrator", &integ, err)) ||
+        (rc = clmd_ckpt_get_f64(rd, "run_temperature_K", &T, err)) ||
+        (rc = clmd_ckpt_get_f64(rd, "run_friction_per_ps", &fr, err)) ||
+        (rc = clmd_ckpt_get_i64(rd, "run_barostat", &baro, err)) ||
+        (rc = clmd_ckpt_get(rd, "run_pressure_bar", CLMD_CKPT_F64, pressure, 3, err)) ||
+        (rc = clmd_ckpt_get(rd, "run_input_box", CLMD_CKPT_F64, box, 9, err)) ||
+        (rc = clmd_ckpt_get_u64(rd, "run_physics_hash", &hash, err)))
+        return rc;
+    clmd_mark im = d->integrator.mark;
+    if (dt != d->integrator.timestep_ps)
+        return mismatch(r, path, im, "integrator.timestep", "another time step", err);
+    if (integ != (int64_t)d->integrator.type)
+        return mismatch(r, path, im, "integrator.type", "another integrator", err);
+    if (T != d->integrator.temperature)
+        return mismatch(r, path, im, "integrator.temperature", "another temperature", err);
+    if (fr != d->integrator.friction)
+        return mismatch(r, path, im, "integrator.friction", "another friction", err);
+    if (baro != d->barostat.enabled ||
+        (baro && memcmp(pressure, d->barostat.pressure_bar, sizeof pressure) != 0))
+        return mismatch(r, path, d->barostat.mark, "barostat", baro ? (d->barostat.enabled
+                         ? "another pressure" : "no barostat, rather") : "a barostat, rather", err);
+    if (memcmp(box, r->s.sys->box, sizeof box) != 0)
+        return mismatch(r, path, d->system.mark, "system", "another box", err);
+    if (hash != physics_hash(d))
+        return mismatch(r, path, d->nonbonded_mark, "nonbonded/implicit_solvent/constraints/system",
+                        "other physics", err);
+    return CLMD_OK;
+}
+
 static int read_checkpoint(clmd_run *r, const char *path, clmd_err *err)
 {
     clmd_ckpt_reader *rd = NULL;
     int rc = clmd_ckpt_reader_open(path, &rd, err);
-    if (!rc) rc = clmd_engine_load_checkpoint(r->s.eng, rd, err);
+    if (!rc) rc = check_run_records(r, rd, path, err);
+    if (!rc && (rc = clmd_engine_load_checkpoint(r->s.eng, rd, err))) clmd_err_prefix(err, "%s: ", path);
     clmd_ckpt_reader_close(&rd);
-    return rc ? clmd_err_prefix(err, "%s: ", path) : CLMD_OK;
+    if (rc) return rc;
+    r->restart_step = clmd_engine_step_count(r->s.eng);
+    const clmd_deck *d = &r->s.deck;
+    if (d->integrator.steps < r->restart_step) {
+        char at[CLMD_PATH_MAX + 64];
+        where(d, d->integrator.mark, "integrator.steps", at, sizeof at);
+        return clmd_err_set(err, CLMD_EINPUT, "%s: the run is asked to end at step %ld (or "
+                            "--steps), but checkpoint %s is already at step %ld", at,
+                            d->integrator.steps, path, r->restart_step);
+    }
+    return CLMD_OK;
 }
 
 static int minimize(clmd_run *r, clmd_err *err)
@@ -275,14 +423,12 @@ static int open_outputs(clmd_run *r, clmd_err *err)
     const clmd_system *sys = r->s.sys;
     const clmd_ffplan *plan = clmd_engine_plan(r->s.eng);
     int n = sys->n, rc;
-    /* every output checked before anything is written */
+    /* every output checked before anything is written; a restart continues its run's files */
+    const int restart = r->restart_step >= 0, replace = d->output.overwrite || restart;
     r->probe_json = r->o.probe_json ? r->o.probe_json : (d->probes_json[0] ? d->probes_json : NULL);
     const char *names[3] = {d->output.trajectory, d->output.energies, d->output.checkpoint};
-    if ((rc = clmd_outfile_prepare(d->output.directory, names, 3, d->output.overwrite, err)))
-        return rc;
-    if (r->probe_json && !d->output.overwrite && access(r->probe_json, F_OK) == 0)
-        return clmd_err_set(err, CLMD_EINPUT, "%s exists: set output.overwrite: true in the deck "
-                            "or pass --overwrite", r->probe_json);
+    if ((rc = clmd_outfile_prepare(d->output.directory, names, 3, replace, err))) return rc;
+    if (r->probe_json && (rc = clmd_outfile_prepare("", &r->probe_json, 1, replace, err))) return rc;
     const char *dir = d->output.directory;
     if ((d->output.trajectory[0] &&
          (rc = clmd_outfile_path(dir, d->output.trajectory, r->traj, sizeof r->traj, err))) ||
@@ -303,7 +449,10 @@ static int open_outputs(clmd_run *r, clmd_err *err)
         r->col_name[r->ncols++] = "density_g_cm3";
         r->col_name[r->ncols++] = "pressure_bar";
     }
-    if (r->energies[0] && (rc = clmd_energylog_open(r->energies, r->col_name, r->ncols, &r->log, err)))
+    if (r->energies[0] &&
+        (rc = restart ? clmd_energylog_continue(r->energies, r->col_name, r->ncols, r->restart_step,
+                                                &r->log, err)
+                      : clmd_energylog_open(r->energies, r->col_name, r->ncols, &r->log, err)))
         return rc;
     if (r->traj[0]) {
         const char **anames = clmd_calloc(n, sizeof *anames);
@@ -317,7 +466,8 @@ static int open_outputs(clmd_run *r, clmd_err *err)
         ho.charge = sys->charge;
         ho.n_extra = nterms;
         ho.extra_names = r->col_name;
-        rc = clmd_h5md_create(r->traj, &ho, &r->h5, err);
+        rc = restart ? clmd_h5md_continue(r->traj, &ho, r->restart_step, &r->h5, err)
+                     : clmd_h5md_create(r->traj, &ho, &r->h5, err);
         clmd_free(anames);
         if (rc) return rc;
     }
@@ -329,6 +479,7 @@ int clmd_run_create(const clmd_run_opts *o, clmd_run **out, clmd_err *err)
     *out = NULL;
     clmd_run *r = clmd_alloc(sizeof *r);
     r->o = *o;
+    r->restart_step = -1;
     int rc = clmd_session_open(&r->s, o, 1, err);
     if (rc) goto fail;
     const clmd_system *sys = r->s.sys;
@@ -404,6 +555,40 @@ static int sample(clmd_run *r, clmd_thermo *th, double *comp, clmd_err *err)
     return CLMD_OK;
 }
 
+/* Steps from step to next in chunks of about half a second, so that an interrupt or a
+ * wall-time checkpoint waits at most that long; the chunking changes nothing in the
+ * trajectory (energies are computed at `next` only when want_e). */
+static int advance(clmd_run *r, long *step, long next, int want_e, double *rate, double *t_ckpt,
+                   clmd_err *err)
+{
+    clmd_engine *e = r->s.eng;
+    const clmd_deck *d = &r->s.deck;
+    const double wall = d->output.checkpoint_wall_minutes * 60;
+    int rc;
+    while (*step < next) {
+        long chunk = (long)fmax(1, fmin((double)(next - *step), 0.5 * *rate));
+        double t0 = now_s();
+        if ((rc = clmd_engine_step(e, chunk, want_e && *step + chunk == next, err))) return rc;
+        *step += chunk;
+        double dt = now_s() - t0;
+        if (dt > 0) *rate = fmax(1, chunk / dt);
+        if (r->o.interrupt && *r->o.interrupt) {
+            if (r->checkpoint[0] && (rc = write_checkpoint(r, err))) return rc;
+            if (r->checkpoint[0])
+                return clmd_err_set(err, CLMD_ERUNTIME, "interrupted at step %ld: checkpoint %s "
+                                    "written; continue with --restart %s", *step, r->checkpoint,
+                                    r->checkpoint);
+            return clmd_err_set(err, CLMD_ERUNTIME, "interrupted at step %ld (checkpoints are off: "
+                                "output.checkpoint is null)", *step);
+        }
+        if (r->checkpoint[0] && wall > 0 && now_s() - *t_ckpt >= wall && *step < next) {
+            if ((rc = write_checkpoint(r, err))) return rc;
+            *t_ckpt = now_s();
+        }
+    }
+    return CLMD_OK;
+}
+
 int clmd_run_execute(clmd_run *r, clmd_run_progress progress, void *ctx, clmd_err *err)
 {
     const clmd_deck *d = &r->s.deck;
@@ -413,23 +598,25 @@ int clmd_run_execute(clmd_run *r, clmd_run_progress progress, void *ctx, clmd_er
     long total = d->integrator.steps, step = clmd_engine_step_count(e);
     long ei = r->log ? d->output.energies_interval : 0, ti = r->h5 ? d->output.trajectory_interval : 0;
     long ci = r->checkpoint[0] ? d->output.checkpoint_interval : 0;
-    double t0 = now_s(), last_progress = t0;
+    const double wall = r->checkpoint[0] ? d->output.checkpoint_wall_minutes * 60 : 0;
+    double t0 = now_s(), last_progress = t0, rate = 20, t_ckpt = t0;
     const long step0 = step;
     double esum = 0, tsum = 0, vsum = 0, dsum = 0;
     long nsamples = 0;
     double comp[CLMD_E_NCOMP] = {0};
     clmd_thermo th = {0};
-    int rc = CLMD_OK, first = 1;
+    int rc = CLMD_OK;
+    /* a fresh run writes its first state; a restart's outputs may hold the checkpoint's already */
+    int skip_energy = r->log && clmd_energylog_last_step(r->log) >= step;
+    int skip_frame = r->h5 && clmd_h5md_last_step(r->h5) >= step;
     clmd_run_summary *sum = &r->sum;
     sum->first_step = step0;
     PROBE_START(pr, P_TOTAL);
-    while (step <= total) {
+    if (step > total) rc = clmd_err_set(err, CLMD_EINPUT, "the run is at step %ld, past its end at %ld",
+                                        step, total);
+    while (!rc && step <= total) {
         int want_e = (ei && step % ei == 0) || (ti && step % ti == 0) || step == total;
-        if (first) {
-            /* the state at the first step is written too */
-            if (want_e && (rc = clmd_engine_evaluate(e, NULL, NULL, err))) break;
-            first = 0;
-        }
+        if (step == step0 && want_e && (rc = clmd_engine_evaluate(e, NULL, NULL, err))) break;
         if (want_e) {
             if ((rc = sample(r, &th, comp, err))) break;
             esum += th.potential;
@@ -438,13 +625,13 @@ int clmd_run_execute(clmd_run *r, clmd_run_progress progress, void *ctx, clmd_er
             dsum += sum->density_g_cm3;
             nsamples++;
         }
-        if (ei && step % ei == 0) {
+        if (!skip_energy && ei && step % ei == 0) {
             PROBE_START(pr, P_OUT_ENERGY);
             rc = clmd_energylog_write(r->log, step, step * dt, &th, r->col_value, err);
             PROBE_STOP(pr, P_OUT_ENERGY);
             if (rc) break;
         }
-        if (ti && step % ti == 0) {
+        if (!skip_frame && ti && step % ti == 0) {
             PROBE_START(pr, P_OUT_TRAJ);
             rc = clmd_engine_get_positions(e, r->positions, err);
             clmd_h5md_frame fr = {0};
@@ -458,7 +645,11 @@ int clmd_run_execute(clmd_run *r, clmd_run_progress progress, void *ctx, clmd_er
             PROBE_STOP(pr, P_OUT_TRAJ);
             if (rc) break;
         }
-        if (ci && step % ci == 0 && step > step0 && (rc = write_checkpoint(r, err))) break;
+        skip_energy = skip_frame = 0;
+        if (ci && step % ci == 0 && step > step0 && step < total) {
+            if ((rc = write_checkpoint(r, err))) break;
+            t_ckpt = now_s();
+        }
         if (progress && now_s() - last_progress > 1.0) {
             progress(ctx, step - step0, total - step0, now_s() - t0, 0);
             last_progress = now_s();
@@ -471,10 +662,11 @@ int clmd_run_execute(clmd_run *r, clmd_run_progress progress, void *ctx, clmd_er
         if (ci) next = fmin(next, (step / ci + 1) * ci);
         if (progress) next = fmin(next, step + 1000);
         int need_e = (ei && next % ei == 0) || (ti && next % ti == 0) || next == total;
-        if ((rc = clmd_engine_step(e, next - step, need_e, err))) break;
-        step = next;
+        if (r->o.interrupt || wall > 0) rc = advance(r, &step, next, need_e, &rate, &t_ckpt, err);
+        else if (!(rc = clmd_engine_step(e, next - step, need_e, err))) step = next;
     }
     PROBE_STOP(pr, P_TOTAL);
+    /* outputs are flushed row by row: what was written stays even when the loop failed */
     if (rc) return rc;
     if (r->checkpoint[0] && (rc = write_checkpoint(r, err))) return rc;
     sum->last_step = total;

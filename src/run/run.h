@@ -26,6 +26,9 @@ typedef struct clmd_run_opts {
     const char *restart;     /* checkpoint to continue from, or NULL */
     int overwrite;           /* outputs may be replaced */
     int probes;              /* record timing probes */
+    /* Set (to nonzero) by the caller's signal handler: the loop then finishes its step, writes
+     * a checkpoint, flushes the outputs and returns CLMD_ERUNTIME saying so. May be NULL. */
+    volatile int *interrupt;
 } clmd_run_opts;
 
 /* Deck + system + engine. */
@@ -57,7 +60,11 @@ typedef struct clmd_run_minimized {
 } clmd_run_minimized;
 
 /* Opens the session, continues from the checkpoint or constrains (and minimizes) a fresh
- * start, and checks and creates every output before the first step. */
+ * start, and checks and creates every output before the first step. A restart continues the
+ * run's outputs: the energy log and trajectory keep everything up to the checkpoint's step,
+ * drop what was written after it and append, so they end identical to an uninterrupted run's.
+ * The checkpoint records what the run depends on (time step, integrator, bath, barostat, the
+ * input box and a hash of the physics keys); a deck that differs is refused naming the key. */
 int clmd_run_create(const clmd_run_opts *o, clmd_run **out, clmd_err *err);
 void clmd_run_destroy(clmd_run **r);
 
@@ -66,7 +73,8 @@ typedef void (*clmd_run_progress)(void *ctx, long steps_done, long steps_total, 
                                   int final);
 
 /* Runs the loop to the deck's step count, writing energies, frames and checkpoints on their
- * intervals (and the state at the first and last step), a final checkpoint, and the probe JSON. */
+ * intervals (the state at the first step of a fresh run and at the last step too), checkpoints
+ * every output.checkpoint.wall_minutes of wall time, a final checkpoint, and the probe JSON. */
 int clmd_run_execute(clmd_run *r, clmd_run_progress progress, void *ctx, clmd_err *err);
 
 clmd_session *clmd_run_session(clmd_run *r);
