@@ -1030,8 +1030,9 @@ static void reference_doc_example_parses(void)
     CU_ASSERT_EQUAL(d.system.kind, CLMD_SRC_AMBER);
     CU_ASSERT_EQUAL(d.implicit_solvent.model, CLMD_DECK_GB_OBC2);
     CU_ASSERT_EQUAL(d.constraints, CLMD_CONSTRAIN_HBONDS);
-    CU_ASSERT_EQUAL(d.remd.ntemps, 8);
-    CU_ASSERT_EQUAL(d.remd.exchanges, 200);
+    CU_ASSERT_EQUAL(d.remd.enabled, 0); /* documented as reserved until replica exchange runs */
+    CU_ASSERT_EQUAL(d.output.checkpoint_interval, 10000);
+    CU_ASSERT_EQUAL(d.output.checkpoint_wall_minutes, 15.0);
 }
 
 int main(int argc, char **argv)
