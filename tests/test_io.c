@@ -1065,6 +1065,63 @@ static void mdanalysis_reads_the_same_coordinates_box_and_observables(void)
     free(t);
 }
 
+/* A run writes traj.pdb beside traj.h5, and the one-line recipe of the user guide,
+ * MDAnalysis.Universe("traj.pdb", "traj.h5"), opens them with names, residues and every frame. */
+static void mdanalysis_opens_a_run_with_its_topology(void)
+{
+    char *t = tmpdir_copy();
+    char deck[600], cmd[9000], pdb[700], h5[700];
+    snprintf(deck, sizeof deck, "%s/w.yaml", t);
+    char text[2048];
+    snprintf(text, sizeof text,
+             "system: {builtin: water_box, model: tip3p, edge: 1.6, forcefield: %s}\n"
+             "nonbonded: {method: cutoff, cutoff: 0.7}\n"
+             "integrator: {steps: 20, timestep: 0.001}\n"
+             "output: {directory: out, trajectory: {interval: 10}, checkpoint: null}\n",
+             clmd_test_source("forcefields/tip3p.yaml"));
+    CU_ASSERT_EQUAL_FATAL(clmd_test_write_file(deck, text), 0);
+    snprintf(cmd, sizeof cmd, "%s run %s --quiet --device reference", clmd_test_binary(), deck);
+    char *out = NULL;
+    int rc = clmd_test_run(cmd, &out);
+    if (rc) printf("\n%s\n", out);
+    free(out);
+    CU_ASSERT_EQUAL_FATAL(rc, 0);
+    snprintf(pdb, sizeof pdb, "%s/out/traj.pdb", t);
+    snprintf(h5, sizeof h5, "%s/out/traj.h5", t);
+    FILE *f = fopen(pdb, "r");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    char line[256];
+    int atoms = 0, cryst = 0, hoh = 0;
+    while (fgets(line, sizeof line, f)) {
+        atoms += strncmp(line, "ATOM  ", 6) == 0;
+        cryst += strncmp(line, "CRYST1", 6) == 0;
+        hoh += strncmp(line, "ATOM  ", 6) == 0 && strncmp(line + 12, " O   HOH", 8) == 0;
+    }
+    fclose(f);
+    CU_ASSERT(cryst == 1);
+    CU_ASSERT(atoms > 0 && atoms % 3 == 0);
+    CU_ASSERT_EQUAL(hoh, atoms / 3);
+    if (clmd_test_run("python3 -c 'import sys'", NULL) != 0) CLMD_SKIP("python3 not found");
+    const char *deps = mdanalysis_path();
+    if (!deps) CLMD_SKIP("MDAnalysis/h5py could not be installed from PyPI (offline?)");
+    snprintf(cmd, sizeof cmd,
+             "PYTHONPATH='%s' python3 -c 'import MDAnalysis as mda; u = mda.Universe(\"%s\", \"%s\", format=\"H5MD\"); "
+             "print(len(u.atoms), len(u.residues), len(u.trajectory), u.atoms[0].name, "
+             "u.residues[0].resname)'", deps, pdb, h5);
+    rc = clmd_test_run(cmd, &out);
+    if (rc) printf("\n%s\n", out);
+    CU_ASSERT_EQUAL_FATAL(rc, 0);
+    int na = 0, nr = 0, nf = 0;
+    char an[16] = "", rn[16] = "";
+    CU_ASSERT_EQUAL(sscanf(out, "%d %d %d %15s %15s", &na, &nr, &nf, an, rn), 5);
+    printf("\n  MDAnalysis: %d atoms, %d residues, %d frames, first atom %s of %s", na, nr, nf, an, rn);
+    CU_ASSERT_EQUAL(na, atoms);
+    CU_ASSERT_EQUAL(nr, atoms / 3);
+    CU_ASSERT_EQUAL(nf, 3); /* steps 0, 10, 20 */
+    free(out);
+    free(t);
+}
+
 int main(int argc, char **argv)
 {
     /* The HDF5 checks below probe for absent paths; keep the library's stack prints quiet. */
@@ -1099,6 +1156,7 @@ int main(int argc, char **argv)
         {"h5dump reads the trajectory header", h5dump_reads_the_trajectory_header},
         {"MDAnalysis reads the same coordinates, box and observables",
          mdanalysis_reads_the_same_coordinates_box_and_observables},
+        {"MDAnalysis opens a run with its topology", mdanalysis_opens_a_run_with_its_topology},
         {NULL, NULL}};
     return clmd_test_main("io", tests, argc, argv);
 }

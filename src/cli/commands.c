@@ -235,7 +235,8 @@ static void print_summary(clmd_run *r)
     }
     clmd_engine_report_hooks(s->eng, stdout);
     double el = u->elapsed_s;
-    printf("performance: %ld steps in %.3f s: %.2f steps/s, %.3f ns/day, %ld neighbor-list builds\n",
+    printf("performance: %ld steps in %.3f s: %.2f steps/s, %.3f ns/day, %ld neighbor-list builds "
+           "(the first included)\n",
            u->steps, el, el > 0 ? u->steps / el : 0,
            el > 0 ? u->steps * dt * 1e-3 / el * 86400 : 0, clmd_engine_list_builds(s->eng));
     clmd_probe_report(s->probe, u->steps, stdout);

@@ -106,7 +106,8 @@ static double dispersion_coefficient(const clmd_system *sys, const clmd_ffopts *
 static void nb_describe(const clmd_term *t, FILE *out)
 {
     const nonbonded *nb = t->impl;
-    static const char *cname[] = {"none", "plain Coulomb", "reaction field", "Ewald real space"};
+    static const char *cname[] = {"no Coulomb (no charges)", "plain Coulomb",
+                                  "reaction-field Coulomb", "Ewald real space"};
     fprintf(out, "nonbonded: LJ + %s", cname[nb->coulomb]);
     if (nb->cutoff_on) fprintf(out, ", cutoff %.4g nm", nb->o.cutoff_nm);
     if (nb->coulomb == 2) fprintf(out, " (dielectric %.4g)", nb->o.rf_dielectric);

@@ -171,6 +171,10 @@ void clmd_probe_report(const clmd_probe *p, long steps, FILE *out)
         if (loop > 0 && i != P_SETUP) fprintf(out, " %6.1f%%\n", 100.0 * ph->total_ns / loop);
         else fprintf(out, " %7s\n", "");
     }
+    fprintf(out, "share: of md_loop's wall time. Indented rows are part of the row above them;\n"
+                 "[dev] rows are device time from OpenCL events, which runs while the host rows\n"
+                 "run (a host row that waits for the device, e.g. nlist_check's one read per step,\n"
+                 "absorbs the kernels queued before it), so the shares do not add up to 100%%.\n");
     for (int k = 0; k < p->ncounters; k++)
         fprintf(out, "%-26s %10ld\n", p->counter_name[k], p->counter[k]);
 }

@@ -16,6 +16,7 @@
 #include "io/energylog.h"
 #include "io/h5md.h"
 #include "io/outfile.h"
+#include "io/pdbout.h"
 #include "md/barostat.h"
 #include "md/engine.h"
 #include "md/integrator.h"
@@ -251,6 +252,8 @@ struct clmd_run {
     clmd_run_minimized min;
     clmd_run_summary sum;
     char traj[CLMD_PATH_MAX + 8], energies[CLMD_PATH_MAX + 8], checkpoint[CLMD_PATH_MAX + 8];
+    char topology[CLMD_PATH_MAX + 16]; /* the trajectory's PDB topology */
+    char topology_name[CLMD_PATH_MAX + 16];
     const char *probe_json;
     clmd_h5md *h5;
     clmd_energylog *log;
@@ -426,8 +429,16 @@ static int open_outputs(clmd_run *r, clmd_err *err)
     /* every output checked before anything is written; a restart continues its run's files */
     const int restart = r->restart_step >= 0, replace = d->output.overwrite || restart;
     r->probe_json = r->o.probe_json ? r->o.probe_json : (d->probes_json[0] ? d->probes_json : NULL);
-    const char *names[3] = {d->output.trajectory, d->output.energies, d->output.checkpoint};
-    if ((rc = clmd_outfile_prepare(d->output.directory, names, 3, replace, err))) return rc;
+    /* the trajectory's topology: traj.h5 -> traj.pdb */
+    if (d->output.trajectory[0]) {
+        snprintf(r->topology_name, sizeof r->topology_name, "%s", d->output.trajectory);
+        char *dot = strrchr(r->topology_name, '.'), *slash = strrchr(r->topology_name, '/');
+        if (dot && (!slash || dot > slash)) *dot = '\0';
+        strncat(r->topology_name, ".pdb", sizeof r->topology_name - strlen(r->topology_name) - 1);
+    }
+    const char *names[4] = {d->output.trajectory, d->output.energies, d->output.checkpoint,
+                            r->topology_name};
+    if ((rc = clmd_outfile_prepare(d->output.directory, names, 4, replace, err))) return rc;
     if (r->probe_json && (rc = clmd_outfile_prepare("", &r->probe_json, 1, replace, err))) return rc;
     const char *dir = d->output.directory;
     if ((d->output.trajectory[0] &&
@@ -470,6 +481,18 @@ static int open_outputs(clmd_run *r, clmd_err *err)
                      : clmd_h5md_create(r->traj, &ho, &r->h5, err);
         clmd_free(anames);
         if (rc) return rc;
+        if ((rc = clmd_outfile_path(dir, r->topology_name, r->topology, sizeof r->topology, err)))
+            return rc;
+        const clmd_state *st = clmd_engine_state(r->s.eng);
+        clmd_pdb_atoms pa = {n, (const char(*)[8])sys->name, sys->residue,
+                             (const char(*)[8])sys->resname, sys->atomic_number, sys->x,
+                             sys->periodic, {{0}}, d->title};
+        memcpy(pa.box, st->box, sizeof pa.box);
+        if (!restart || access(r->topology, F_OK) != 0) {
+            if ((rc = clmd_engine_get_positions(r->s.eng, r->positions, err))) return rc;
+            pa.x = r->positions;
+            if ((rc = clmd_pdb_write(r->topology, &pa, err))) return rc;
+        }
     }
     return CLMD_OK;
 }
@@ -682,7 +705,6 @@ int clmd_run_execute(clmd_run *r, clmd_run_progress progress, void *ctx, clmd_er
         sum->mean_density_g_cm3 = dsum / nsamples;
     }
     clmd_probe_count(pr, "steps", sum->steps);
-    clmd_probe_count(pr, "nlist_builds_total", clmd_engine_list_builds(e));
     if (progress) progress(ctx, sum->steps, sum->steps, sum->elapsed_s, 1);
     if (r->log && (rc = clmd_energylog_close(&r->log, err))) return rc;
     if (r->h5 && (rc = clmd_h5md_close(&r->h5, err))) return rc;
