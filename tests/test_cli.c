@@ -612,6 +612,23 @@ static void help_and_usage(void)
     CU_ASSERT_EQUAL(run_clmd(args, NULL), 0);
 }
 
+/* A system larger than the memory it may use is refused up front (exit 2, with the numbers),
+ * never aborted half-way. CLMD_MEMORY_LIMIT_MB stands for a small machine. */
+static void too_large_a_system_is_refused_before_it_allocates(void)
+{
+    const char *dir = clmd_test_tmpdir();
+    const char *deck = write_deck(dir, "a.yaml", "system: {builtin: lj_fcc, cells: 20}\n");
+    char args[4300], *out = NULL;
+    snprintf(cmd, sizeof cmd, "CLMD_MEMORY_LIMIT_MB=20 %s run %s --steps 2 --quiet", clmd_test_binary(),
+             deck);
+    CU_ASSERT_EQUAL(clmd_test_run(cmd, &out), 2);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "needs about"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "32000 particles"));
+    free(out);
+    snprintf(args, sizeof args, "run %s --steps 2 --quiet --overwrite", deck);
+    CU_ASSERT_EQUAL(run_clmd(args, NULL), 0);
+}
+
 /* check validates what run would refuse, with file:line:column and key; eval keeps its JSON. */
 static void check_refuses_what_run_refuses(void)
 {
@@ -663,6 +680,7 @@ int main(int argc, char **argv)
         {"restart refuses another simulation naming the key", restart_refuses_another_simulation},
         {"help and usage", help_and_usage},
         {"check refuses what run refuses", check_refuses_what_run_refuses},
+        {"too large a system is refused before it allocates", too_large_a_system_is_refused_before_it_allocates},
         {NULL, NULL}};
     return clmd_test_main("cli", tests, argc, argv);
 }

@@ -3,6 +3,8 @@
 #include <math.h>
 #include <string.h>
 #include <strings.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 #include "core/mem.h"
 #include "io/checkpoint.h"
@@ -305,6 +307,90 @@ static int setup_device(clmd_engine *e, clmd_err *err)
     return CLMD_OK;
 }
 
+/* ---- memory ---- */
+
+/* Bytes the machine can give this run: MemAvailable from /proc/meminfo (or the physical memory),
+ * or CLMD_MEMORY_LIMIT_MB when set. */
+static double host_memory_available(void)
+{
+    const char *lim = getenv("CLMD_MEMORY_LIMIT_MB");
+    if (lim && *lim) {
+        char *end;
+        double v = strtod(lim, &end);
+        if (end != lim && v > 0) return v * 1048576.0;
+    }
+    FILE *f = fopen("/proc/meminfo", "r");
+    if (f) {
+        char line[256];
+        while (fgets(line, sizeof line, f)) {
+            double kb;
+            if (sscanf(line, "MemAvailable: %lf kB", &kb) == 1) {
+                fclose(f);
+                return kb * 1024.0;
+            }
+        }
+        fclose(f);
+    }
+    return (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE);
+}
+
+/* What the run will hold, before the big allocations: per-particle arrays, the pair list (its
+ * entries estimated from the density: each 8-atom cluster lists the atoms within rlist of any of
+ * its atoms), PME grids, on the host and on the device. An estimate within a factor ~1.5. */
+static void memory_estimate(const clmd_engine *e, double *host, double *device)
+{
+    const clmd_system *s = e->sys;
+    const double n = s->n;
+    double entries;
+    if (!e->plan.cutoff_on) {
+        entries = n / 8 * n; /* every pair: the open list is full */
+    } else {
+        double vol = e->plan.periodic ? clmd_box_volume(s->box) : 0;
+        if (!(vol > 0)) {
+            double lo[3] = {1e300, 1e300, 1e300}, hi[3] = {-1e300, -1e300, -1e300};
+            for (int i = 0; i < s->n; i++)
+                for (int d = 0; d < 3; d++) {
+                    lo[d] = fmin(lo[d], s->x[3 * i + d]);
+                    hi[d] = fmax(hi[d], s->x[3 * i + d]);
+                }
+            vol = fmax((hi[0] - lo[0]) * (hi[1] - lo[1]) * (hi[2] - lo[2]), n * 0.01);
+        }
+        double rho = n / vol, rc = cbrt(3 * 8 / (4 * M_PI * rho)); /* a cluster's radius */
+        double reach = e->plan.o.cutoff_nm + fmax(e->plan.o.skin_nm, 0.1) * (e->plan.o.skin_auto ? 2 : 1) + rc;
+        entries = n / 8 * fmin(n, rho * 4.0 / 3.0 * M_PI * reach * reach * reach);
+    }
+    /* host: particle arrays of the engine and the search, list entries twice (the build
+     * threads' buffers and the list), 5 bytes each */
+    *host = n * 400 + entries * 10;
+    *device = e->reference ? 0 : n * 300 + entries * 5;
+    if (e->plan.o.method == CLMD_NB_PME) {
+        double pts = (double)e->plan.pme_grid[0] * e->plan.pme_grid[1] * e->plan.pme_grid[2];
+        *host += pts * 24;
+        *device += e->reference ? 0 : pts * 24;
+    }
+}
+
+static int check_memory(const clmd_engine *e, clmd_err *err)
+{
+    double host, device, have = host_memory_available();
+    memory_estimate(e, &host, &device);
+    const int on_cpu = !e->reference && clmd_ocl_is_cpu(e->dev.ocl);
+    if (on_cpu) host += device;
+    const double MB = 1048576.0;
+    if (host > 0.9 * have)
+        return clmd_err_set(err, CLMD_ERUNTIME, "this system needs about %.0f MB of memory "
+                            "(%d particles%s) and %.0f MB are available: use a smaller system, a "
+                            "shorter cutoff or a machine with more memory", host / MB, e->sys->n,
+                            e->plan.cutoff_on ? "" : ", no cutoff: every pair is listed", have / MB);
+    if (!e->reference && !on_cpu) {
+        double dev_mem = (double)clmd_ocl_global_mem(e->dev.ocl);
+        if (dev_mem > 0 && device > 0.9 * dev_mem)
+            return clmd_err_set(err, CLMD_ERUNTIME, "this system needs about %.0f MB on the device "
+                                "and %s has %.0f MB", device / MB, e->device_desc, dev_mem / MB);
+    }
+    return CLMD_OK;
+}
+
 int clmd_engine_create(const clmd_system *sys, const clmd_ffopts *ff, const clmd_engine_opts *eo,
                        clmd_probe *probe, clmd_engine **out, clmd_err *err)
 {
@@ -345,6 +431,7 @@ int clmd_engine_create(const clmd_system *sys, const clmd_ffopts *ff, const clmd
         if ((rc = clmd_ocl_open(eo->device, probe, &e->dev.ocl, err))) goto fail;
         snprintf(e->device_desc, sizeof e->device_desc, "%s", clmd_ocl_description(e->dev.ocl));
     }
+    if ((rc = check_memory(e, err))) goto fail;
     /* the list's cost model depends on the kind of device */
     if ((rc = clmd_pairlist_create(sys, &e->plan, e->mols,
                                    !e->reference && clmd_ocl_is_gpu(e->dev.ocl), probe, &e->pl,

@@ -262,6 +262,27 @@ cl_command_queue clmd_ocl_queue(const clmd_ocl *o) { return o->queue; }
 cl_device_id clmd_ocl_device(const clmd_ocl *o) { return o->device; }
 int clmd_ocl_is_gpu(const clmd_ocl *o) { return o->is_gpu; }
 int clmd_ocl_compute_units(const clmd_ocl *o) { return o->compute_units; }
+
+unsigned long long clmd_ocl_global_mem(const clmd_ocl *o)
+{
+    cl_ulong v = 0;
+    clGetDeviceInfo(o->device, CL_DEVICE_GLOBAL_MEM_SIZE, sizeof v, &v, NULL);
+    return v;
+}
+
+unsigned long long clmd_ocl_max_alloc(const clmd_ocl *o)
+{
+    cl_ulong v = 0;
+    clGetDeviceInfo(o->device, CL_DEVICE_MAX_MEM_ALLOC_SIZE, sizeof v, &v, NULL);
+    return v;
+}
+
+int clmd_ocl_is_cpu(const clmd_ocl *o)
+{
+    cl_device_type t = 0;
+    clGetDeviceInfo(o->device, CL_DEVICE_TYPE, sizeof t, &t, NULL);
+    return (t & CL_DEVICE_TYPE_CPU) != 0;
+}
 const char *clmd_ocl_device_name(const clmd_ocl *o) { return o->device_name; }
 const char *clmd_ocl_platform_name(const clmd_ocl *o) { return o->platform_name; }
 const char *clmd_ocl_driver_version(const clmd_ocl *o) { return o->driver; }

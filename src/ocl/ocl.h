@@ -35,6 +35,11 @@ cl_device_id clmd_ocl_device(const clmd_ocl *o);
 /* Nonzero when GPU-style kernels are used: on GPUs, or anywhere with CLMD_GPU_KERNELS=1. */
 int clmd_ocl_is_gpu(const clmd_ocl *o);
 int clmd_ocl_compute_units(const clmd_ocl *o);
+/* Global memory of the device (bytes), and the largest single buffer it allows. */
+unsigned long long clmd_ocl_global_mem(const clmd_ocl *o);
+unsigned long long clmd_ocl_max_alloc(const clmd_ocl *o);
+/* Nonzero for a CPU device (its buffers live in the host's memory). */
+int clmd_ocl_is_cpu(const clmd_ocl *o);
 const char *clmd_ocl_device_name(const clmd_ocl *o);
 const char *clmd_ocl_platform_name(const clmd_ocl *o);
 const char *clmd_ocl_driver_version(const clmd_ocl *o);

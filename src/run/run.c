@@ -51,7 +51,7 @@ static int plan_problem(const clmd_deck *d, const clmd_ffplan *plan, clmd_err *e
     const char *key = plan->problem;
     char at[CLMD_PATH_MAX + 64];
     where(d, plan_mark(d, key), key, at, sizeof at);
-    return clmd_err_prefix(err, "%s: ", at);
+    return clmd_err_prefix(err, "%s", at);
 }
 
 /* Maxwell-Boltzmann velocities at temperature T from a seed (Philox stream, deterministic),
@@ -112,7 +112,7 @@ static int add_barostat(clmd_session *s, clmd_err *err)
     if (rc) {
         char at[CLMD_PATH_MAX + 64];
         where(d, d->barostat.mark, "barostat", at, sizeof at);
-        return clmd_err_prefix(err, "%s: ", at);
+        return clmd_err_prefix(err, "%s", at);
     }
     return clmd_engine_add_hook(s->eng, h, err);
 }
@@ -149,7 +149,7 @@ int clmd_session_open(clmd_session *s, const clmd_run_opts *o, int engine, clmd_
             if ((rc = clmd_ocl_open(d->device, NULL, &ocl, err))) {
                 char at[CLMD_PATH_MAX + 64];
                 where(d, d->device_mark, "device", at, sizeof at);
-                return clmd_err_prefix(err, "%s: ", at);
+                return clmd_err_prefix(err, "%s", at);
             }
             clmd_ocl_close(&ocl);
         }
@@ -172,7 +172,7 @@ int clmd_session_open(clmd_session *s, const clmd_run_opts *o, int engine, clmd_
     clmd_ffplan plan;
     if (clmd_ffplan_make(s->sys, &fo, &plan, err)) return plan_problem(d, &plan, err);
     if ((rc = clmd_engine_create(s->sys, &fo, &eo, s->probe, &s->eng, err)))
-        return clmd_err_prefix(err, "%s: ", d->path);
+        return clmd_err_prefix(err, "%s", d->path);
     return add_barostat(s, err);
 }
 
@@ -387,7 +387,7 @@ static int read_checkpoint(clmd_run *r, const char *path, clmd_err *err)
     clmd_ckpt_reader *rd = NULL;
     int rc = clmd_ckpt_reader_open(path, &rd, err);
     if (!rc) rc = check_run_records(r, rd, path, err);
-    if (!rc && (rc = clmd_engine_load_checkpoint(r->s.eng, rd, err))) clmd_err_prefix(err, "%s: ", path);
+    if (!rc && (rc = clmd_engine_load_checkpoint(r->s.eng, rd, err))) clmd_err_prefix(err, "%s", path);
     clmd_ckpt_reader_close(&rd);
     if (rc) return rc;
     r->restart_step = clmd_engine_step_count(r->s.eng);
