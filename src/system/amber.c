@@ -488,6 +488,11 @@ static int pairset_add(pairset *s, int i, int j)
     return 1;
 }
 
+static int same_pair2(int a, int b, int i, int j)
+{
+    return (a == i && b == j) || (a == j && b == i);
+}
+
 /* growable list of excluded pairs */
 typedef struct pairlist { int (*p)[2]; int n, cap; } pairlist;
 
@@ -628,6 +633,146 @@ static int read_cmap(const prmtop *p, const clmd_amber_opts *opts, int natom, cl
     return CLMD_OK;
 }
 
+/* ---------------------------------------------------------------- extra points */
+
+/* What one residue holding extra points is made of, and the force-field lengths (nm) and angle
+ * that place its extra point. */
+typedef struct epres {
+    int o, h[2], ep[2];   /* atoms; ep[1] only to name a second extra point */
+    int no, nh, nep, nother, other;
+    double oh[2], hh, oe, hoh;
+    int has_oh[2], has_hh, has_oe, has_hoh, bad_ep_bond;
+} epres;
+
+/* The extra points (massless atoms) become virtual sites, as OpenMM's AmberPrmtopFile makes
+ * them: one per water (one O and two H besides it), the ThreeParticleAverageSite
+ *   x_EP = (1 - w) x_O + w/2 x_H1 + w/2 x_H2,  w = d_OE / sqrt(d_OH^2 - (d_HH/2)^2),
+ * with the force field's O-EP, O-H and H-H bond lengths (tleap writes all three; without an
+ * H-H bond the H-O-H angle gives d_HH), so that the site sits at d_OE from O on the bisector of
+ * the rigid water. Bonds and angles with an extra point leave the lists (dihedrals never got
+ * there): Amber deletes them, since the site's frame fixes it; OpenMM 7.7 keeps the O-EP bond,
+ * which costs nothing for rigid water, as its length then never changes. Other layouts
+ * (TIP5P's two lone pairs, extra points off water) are errors naming the residue and atom. */
+static int place_extra_points(const prmtop *p, clmd_system *sys, clmd_err *err)
+{
+    int n = sys->n, nr = sys->nresidues, nep = 0;
+    for (int i = 0; i < n; i++) nep += sys->mass[i] == 0;
+    if (nep == 0) return CLMD_OK;
+    int line = find(p, "ATOM_NAME")->line, rc = CLMD_OK;
+    epres *w;
+    CLMD_NEW(w, nr);
+    for (int r = 0; r < nr; r++) w[r].o = w[r].h[0] = w[r].h[1] = w[r].ep[0] = w[r].ep[1] = w[r].other = -1;
+    for (int i = 0; i < n; i++) {
+        epres *e = &w[sys->residue[i]];
+        if (sys->mass[i] == 0) {
+            if (e->nep < 2) e->ep[e->nep] = i;
+            e->nep++;
+        } else if (sys->atomic_number[i] == 8) {
+            e->o = i;
+            e->no++;
+        } else if (sys->atomic_number[i] == 1) {
+            if (e->nh < 2) e->h[e->nh] = i;
+            e->nh++;
+        } else {
+            if (e->other < 0) e->other = i;
+            e->nother++;
+        }
+    }
+    for (int r = 0; r < nr && !rc; r++) {
+        const epres *e = &w[r];
+        if (e->nep == 0) continue;
+        int water = e->no == 1 && e->nh == 2 && e->nother == 0;
+        if (!water)
+            rc = clmd_err_set(err, CLMD_EINPUT,
+                              "%s:%d: extra point %s (atom %d) is in residue %s %d, which is not a "
+                              "water (one O and two H%s%s%s): clmd supports extra points only as "
+                              "the one extra point of a 4-point water (TIP4P-Ew, OPC)",
+                              p->path, line, sys->name[e->ep[0]], e->ep[0] + 1, sys->resname[r],
+                              r + 1, e->other >= 0 ? "; it has " : "",
+                              e->other >= 0 ? sys->name[e->other] : "",
+                              e->other >= 0 ? " too" : "");
+        else if (e->nep > 1)
+            rc = clmd_err_set(err, CLMD_EINPUT,
+                              "%s:%d: water %s %d has %d extra points (%s, atom %d, and %s, atom "
+                              "%d): 5-point water (TIP5P lone pairs, OpenMM's OutOfPlaneSite) is "
+                              "not supported; clmd supports one extra point per water",
+                              p->path, line, sys->resname[r], r + 1, e->nep, sys->name[e->ep[0]],
+                              e->ep[0] + 1, sys->name[e->ep[1]], e->ep[1] + 1);
+    }
+    /* the lengths and the angle that place each site, from the terms the file gives */
+    for (int k = 0; k < sys->nbonds && !rc; k++) {
+        int i = sys->bonds[k].i, j = sys->bonds[k].j;
+        epres *e = &w[sys->residue[i]];
+        if (e->nep == 0 || sys->residue[j] != sys->residue[i]) {
+            if (sys->mass[i] == 0 || sys->mass[j] == 0)
+                rc = clmd_err_set(err, CLMD_EINPUT,
+                                  "%s: a bond joins extra point %s (atom %d) to atom %s (atom %d) "
+                                  "of another residue",
+                                  p->path, sys->name[sys->mass[i] == 0 ? i : j],
+                                  (sys->mass[i] == 0 ? i : j) + 1,
+                                  sys->name[sys->mass[i] == 0 ? j : i], (sys->mass[i] == 0 ? j : i) + 1);
+            continue;
+        }
+        double r0 = sys->bonds[k].r0;
+        int ep = sys->mass[i] == 0 ? i : sys->mass[j] == 0 ? j : -1;
+        int other = ep == i ? j : i;
+        if (ep >= 0) {
+            if (other == e->o) e->oe = r0, e->has_oe = 1;
+            else e->bad_ep_bond = 1;
+        } else if (same_pair2(i, j, e->o, e->h[0])) {
+            e->oh[0] = r0, e->has_oh[0] = 1;
+        } else if (same_pair2(i, j, e->o, e->h[1])) {
+            e->oh[1] = r0, e->has_oh[1] = 1;
+        } else if (same_pair2(i, j, e->h[0], e->h[1])) {
+            e->hh = r0, e->has_hh = 1;
+        }
+    }
+    for (int k = 0; k < sys->nangles && !rc; k++) {
+        const clmd_angle *a = &sys->angles[k];
+        epres *e = &w[sys->residue[a->j]];
+        if (e->nep && a->j == e->o && same_pair2(a->i, a->k, e->h[0], e->h[1]))
+            e->hoh = a->theta0, e->has_hoh = 1;
+    }
+    for (int r = 0; r < nr && !rc; r++) {
+        const epres *e = &w[r];
+        if (e->nep == 0) continue;
+        const char *why = NULL;
+        if (e->bad_ep_bond) why = "its extra point is bonded to a hydrogen, not to the oxygen";
+        else if (!e->has_oe) why = "no O-EP bond gives the extra point's distance from the oxygen";
+        else if (!e->has_oh[0] || !e->has_oh[1]) why = "it lacks an O-H bond";
+        else if (fabs(e->oh[0] - e->oh[1]) > 1e-9 * e->oh[0])
+            why = "its two O-H bonds differ in length (the site is placed on a symmetric water)";
+        else if (!e->has_hh && !e->has_hoh) why = "neither an H-H bond nor an H-O-H angle gives its shape";
+        double hh = e->has_hh ? e->hh : 2 * e->oh[0] * sin(0.5 * e->hoh);
+        double height = e->oh[0] * e->oh[0] - 0.25 * hh * hh; /* O to the H-H midpoint, squared */
+        if (!why && !(height > 0)) why = "its O-H and H-H lengths do not make a triangle";
+        if (why) {
+            rc = clmd_err_set(err, CLMD_EINPUT,
+                              "%s:%d: cannot place extra point %s (atom %d) of water %s %d: %s",
+                              p->path, line, sys->name[e->ep[0]], e->ep[0] + 1, sys->resname[r],
+                              r + 1, why);
+            break;
+        }
+        double wh = e->oe / sqrt(height);
+        clmd_system_add_vsite(sys, e->ep[0], e->o, e->h[0], e->h[1], 1 - wh, wh / 2, wh / 2);
+    }
+    clmd_free(w);
+    if (rc) return rc;
+    int m = 0;
+    for (int k = 0; k < sys->nbonds; k++)
+        if (sys->mass[sys->bonds[k].i] != 0 && sys->mass[sys->bonds[k].j] != 0)
+            sys->bonds[m++] = sys->bonds[k];
+    sys->nbonds = m;
+    m = 0;
+    for (int k = 0; k < sys->nangles; k++) {
+        const clmd_angle *a = &sys->angles[k];
+        if (sys->mass[a->i] != 0 && sys->mass[a->j] != 0 && sys->mass[a->k] != 0)
+            sys->angles[m++] = sys->angles[k];
+    }
+    sys->nangles = m;
+    return CLMD_OK;
+}
+
 static int build_topology(const prmtop *p, const clmd_amber_opts *opts, clmd_system *sys,
                           clmd_err *err)
 {
@@ -659,11 +804,6 @@ static int build_topology(const prmtop *p, const clmd_amber_opts *opts, clmd_sys
         return clmd_err_set(err, CLMD_EINPUT,
                             "%s:%d: POINTERS IFCAP=%ld: the solvent cap (CAP_INFO) is not supported",
                             path, ps->line, P[P_IFCAP]);
-    if (P[P_NUMEXTRA])
-        return clmd_err_set(err, CLMD_EINPUT,
-                            "%s:%d: POINTERS NUMEXTRA=%ld: extra points (virtual sites of 4- and "
-                            "5-site water) in Amber topologies are not supported",
-                            path, ps->line, P[P_NUMEXTRA]);
     if (P[P_MBONA] != P[P_NBONA] || P[P_MTHETA] != P[P_NTHETA] || P[P_MPHIA] != P[P_NPHIA])
         return clmd_err_set(err, CLMD_EINPUT,
                             "%s:%d: POINTERS MBONA/MTHETA/MPHIA differ from NBONA/NTHETA/NPHIA "
@@ -764,12 +904,15 @@ static int build_topology(const prmtop *p, const clmd_amber_opts *opts, clmd_sys
         copy_name(sys->name[i], aname[i]);
         sys->charge[i] = charge[i] / AMBER_CHARGE;
         sys->mass[i] = mass[i];
-        if (!(mass[i] > 0)) {
+        /* extra points are the massless atoms; Amber names them EP* or LP* (lone pairs) */
+        int ep_name = strncmp(sys->name[i], "EP", 2) == 0 || strncmp(sys->name[i], "LP", 2) == 0;
+        if (mass[i] != 0 && (ep_name || !(mass[i] > 0))) {
             ts = find(p, "MASS");
             return clmd_err_set(err, CLMD_EINPUT,
-                                "%s:%d: section MASS: atom %d (%s) has mass %g (extra points are "
-                                "not supported)",
-                                path, ts->line, i + 1, sys->name[i], mass[i]);
+                                "%s:%d: section MASS: atom %d (%s) has mass %g%s", path, ts->line,
+                                i + 1, sys->name[i], mass[i],
+                                ep_name ? ": its name makes it an extra point, which must be "
+                                          "massless" : "");
         }
         if (atype[i] < 1 || atype[i] > nt) {
             ts = find(p, "ATOM_TYPE_INDEX");
@@ -924,6 +1067,11 @@ static int build_topology(const prmtop *p, const clmd_amber_opts *opts, clmd_sys
                                   e[3], t, natom, P[P_NPTRA]);
                 break;
             }
+            /* Amber deletes every bonded term with an extra point (the site's position is
+               fixed by its frame), and its 1-4 pair with it; bonds and angles go in
+               place_extra_points */
+            if (sys->mass[i] == 0 || sys->mass[j] == 0 || sys->mass[kk] == 0 || sys->mass[l] == 0)
+                continue;
             double per = dn[t - 1];
             if (per < 0 || per > 100) {
                 rc = clmd_err_set(err, CLMD_EINPUT,
@@ -963,8 +1111,10 @@ static int build_topology(const prmtop *p, const clmd_amber_opts *opts, clmd_sys
     clmd_free(L.rhalf);
     clmd_free(L.ek);
     if (rc) return rc;
+    if ((rc = place_extra_points(p, sys, err))) return rc;
 
-    /* exclusions: the file's list, every 1-2, 1-3 and 1-4 pair of the bond graph, 1-4 pairs */
+    /* exclusions: the file's list, every 1-2, 1-3 and 1-4 pair of the bond graph, 1-4 pairs,
+     * each extra point with the three atoms of its water */
     pairlist ex = {NULL, 0, 0};
     long at0 = 0;
     line = find(p, "NUMBER_EXCLUDED_ATOMS")->line;
@@ -1025,6 +1175,12 @@ static int build_topology(const prmtop *p, const clmd_amber_opts *opts, clmd_sys
             }
         }
     for (int k = 0; k < sys->npairs; k++) pairlist_add(&ex, sys->pairs[k].i, sys->pairs[k].j);
+    for (int k = 0; k < sys->nvsites; k++) {
+        const clmd_vsite *v = &sys->vsites[k];
+        pairlist_add(&ex, v->site, v->a);
+        pairlist_add(&ex, v->site, v->b);
+        pairlist_add(&ex, v->site, v->c);
+    }
     clmd_system_set_exclusions(sys, ex.n, (const int(*)[2])ex.p);
     clmd_free(ex.p);
     clmd_free(deg);

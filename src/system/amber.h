@@ -2,7 +2,10 @@
  * Fills a clmd_system: particles, charges (prmtop units / 18.2223), masses, LJ parameters,
  * exclusions, bonds, angles, torsions, 1-4 pairs with SCEE/SCNB scaling, CMAP correction maps
  * and terms (CMAP_* or CHARMM_CMAP_* sections), box, GB radii and screening factors, atomic
- * numbers. Unsupported features are errors naming the section.
+ * numbers, and the extra point of 4-point water (TIP4P-Ew, OPC) as a massless virtual site
+ * (ThreeParticleAverageSite of its water, OpenMM's weights; bonded terms with an extra point
+ * dropped, as Amber does). Unsupported features are errors naming the section, or the residue
+ * and atom for extra points clmd cannot place (TIP5P lone pairs, extra points off water).
  * The caller owns the result (clmd_system_destroy). */
 #ifndef CLMD_SYSTEM_AMBER_H
 #define CLMD_SYSTEM_AMBER_H
