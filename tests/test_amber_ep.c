@@ -19,27 +19,15 @@
 
 /* Path of a file under tests/data/ (NULL when absent). Stands in for clmd_test_data until that
  * looks in tests/data itself; replace the calls one for one then. */
-static const char *ep_data(const char *rel)
-{
-    static char buf[4][4096];
-    static int slot;
-    char *b = buf[slot++ % 4];
-    snprintf(b, 4096, "%s/tests/data/%s", CLMD_SOURCE_DIR, rel);
-    FILE *f = fopen(b, "rb");
-    if (!f) return NULL;
-    fclose(f);
-    return b;
-}
-
 static clmd_system *load_sys(const char *name)
 {
     char top[4096], crd[4096], rel[256];
     snprintf(rel, sizeof rel, "ep/%s.prmtop", name);
-    const char *p = ep_data(rel);
+    const char *p = clmd_test_data(rel);
     if (!p) return NULL;
     snprintf(top, sizeof top, "%s", p);
     snprintf(rel, sizeof rel, "ep/%s.inpcrd", name);
-    p = ep_data(rel);
+    p = clmd_test_data(rel);
     if (!p) return NULL;
     snprintf(crd, sizeof crd, "%s", p);
     clmd_system *s = NULL;
@@ -54,7 +42,7 @@ static clmd_jv *load_json(const char *name)
 {
     char rel[256];
     snprintf(rel, sizeof rel, "ep/%s.json", name);
-    const char *p = ep_data(rel);
+    const char *p = clmd_test_data(rel);
     return p ? clmd_jv_load(p) : NULL;
 }
 
@@ -78,7 +66,7 @@ static void import_matches_openmm(const char *name)
     if (!ref || !s) {
         clmd_jv_free(ref);
         clmd_system_destroy(&s);
-        CLMD_SKIP("tests/data/ep files missing");
+        CLMD_SKIP_DATA("tests/data/ep files missing");
     }
     const clmd_jv *vs = clmd_jv_get(ref, "virtual_sites");
     CU_ASSERT_PTR_NOT_NULL_FATAL(vs);
@@ -157,7 +145,7 @@ static void energy_forces_match_openmm(const char *name, const char *ref_case, d
     if (!ref || !s) {
         clmd_jv_free(ref);
         clmd_system_destroy(&s);
-        CLMD_SKIP("tests/data/ep files missing");
+        CLMD_SKIP_DATA("tests/data/ep files missing");
     }
     clmd_ffopts o;
     clmd_ffopts_defaults(&o);
@@ -243,12 +231,12 @@ static int run_clmd(const char *args, char **out)
 /* `clmd eval` on a deck pointing at the prmtop: the JSON it writes against OpenMM. */
 static void eval_deck_matches_openmm(void)
 {
-    const char *p = ep_data("ep/tip4pew_box.prmtop");
-    if (!p) CLMD_SKIP("tests/data/ep files missing");
+    const char *p = clmd_test_data("ep/tip4pew_box.prmtop");
+    if (!p) CLMD_SKIP_DATA("tests/data/ep files missing");
     char top[4096], crd[4096], refp[4096], text[16384], path[4200], jp[4200];
     snprintf(top, sizeof top, "%s", p);
-    snprintf(crd, sizeof crd, "%s", ep_data("ep/tip4pew_box.inpcrd"));
-    snprintf(refp, sizeof refp, "%s", ep_data("ep/tip4pew_box_pme_tight.json"));
+    snprintf(crd, sizeof crd, "%s", clmd_test_data("ep/tip4pew_box.inpcrd"));
+    snprintf(refp, sizeof refp, "%s", clmd_test_data("ep/tip4pew_box_pme_tight.json"));
     const char *dir = clmd_test_tmpdir();
     snprintf(text, sizeof text,
              "system: {amber: {prmtop: %s, inpcrd: %s}}\n"
@@ -332,7 +320,7 @@ static char *slurp(const char *path)
  * logged every 10 steps. */
 static void user_deck_runs_a_few_steps(void)
 {
-    if (!ep_data("ep/tip4pew_box.prmtop")) CLMD_SKIP("tests/data/ep files missing");
+    if (!clmd_test_data("ep/tip4pew_box.prmtop")) CLMD_SKIP_DATA("tests/data/ep files missing");
     char *deck = slurp(clmd_test_source("inputs/tip4pew_amber.yaml"));
     CU_ASSERT_PTR_NOT_NULL_FATAL(deck);
     char data[4200], outdir[4300], path[4300];
@@ -402,7 +390,7 @@ static void expect_error(const char *prmtop, const char *const *needles)
 
 static void tip5p_lone_pairs_are_an_error_naming_residue_and_atoms(void)
 {
-    const char *p = ep_data("ep/tip5p_small.prmtop");
+    const char *p = clmd_test_data("ep/tip5p_small.prmtop");
     if (!p) CLMD_SKIP("tests/data/ep/tip5p_small.prmtop missing");
     char top[4096];
     snprintf(top, sizeof top, "%s", p);
@@ -415,8 +403,8 @@ static void tip5p_lone_pairs_are_an_error_naming_residue_and_atoms(void)
  * extra point now sits on a residue that is not a water. */
 static void extra_point_off_water_is_an_error_naming_residue_and_atom(void)
 {
-    if (!ep_data("ep/tip4pew_box.prmtop")) CLMD_SKIP("tests/data/ep files missing");
-    char *t = slurp(ep_data("ep/tip4pew_box.prmtop"));
+    if (!clmd_test_data("ep/tip4pew_box.prmtop")) CLMD_SKIP_DATA("tests/data/ep files missing");
+    char *t = slurp(clmd_test_data("ep/tip4pew_box.prmtop"));
     CU_ASSERT_PTR_NOT_NULL_FATAL(t);
     char *names = strstr(t, "%FLAG ATOM_NAME"), *nums = strstr(t, "%FLAG ATOMIC_NUMBER");
     char *labels = strstr(t, "%FLAG RESIDUE_LABEL");
@@ -442,8 +430,8 @@ static void extra_point_off_water_is_an_error_naming_residue_and_atom(void)
 /* A massive atom named EP is a contradiction, not silently a site or an atom. */
 static void named_extra_point_with_mass_is_an_error(void)
 {
-    if (!ep_data("ep/tip4pew_box.prmtop")) CLMD_SKIP("tests/data/ep files missing");
-    char *t = slurp(ep_data("ep/tip4pew_box.prmtop"));
+    if (!clmd_test_data("ep/tip4pew_box.prmtop")) CLMD_SKIP_DATA("tests/data/ep files missing");
+    char *t = slurp(clmd_test_data("ep/tip4pew_box.prmtop"));
     CU_ASSERT_PTR_NOT_NULL_FATAL(t);
     char *mass = strstr(t, "%FLAG MASS");
     CU_ASSERT_PTR_NOT_NULL_FATAL(mass);
@@ -463,8 +451,8 @@ static void named_extra_point_with_mass_is_an_error(void)
  * whose site clmd cannot place from the bond lengths. */
 static void extra_point_bonded_to_hydrogen_is_an_error(void)
 {
-    if (!ep_data("ep/tip4pew_box.prmtop")) CLMD_SKIP("tests/data/ep files missing");
-    char *t = slurp(ep_data("ep/tip4pew_box.prmtop"));
+    if (!clmd_test_data("ep/tip4pew_box.prmtop")) CLMD_SKIP_DATA("tests/data/ep files missing");
+    char *t = slurp(clmd_test_data("ep/tip4pew_box.prmtop"));
     CU_ASSERT_PTR_NOT_NULL_FATAL(t);
     char *sec = strstr(t, "%FLAG BONDS_WITHOUT_HYDROGEN");
     CU_ASSERT_PTR_NOT_NULL_FATAL(sec);
