@@ -391,7 +391,7 @@ static void expect_error(const char *prmtop, const char *const *needles)
 static void tip5p_lone_pairs_are_an_error_naming_residue_and_atoms(void)
 {
     const char *p = clmd_test_data("ep/tip5p_small.prmtop");
-    if (!p) CLMD_SKIP("tests/data/ep/tip5p_small.prmtop missing");
+    if (!p) CLMD_SKIP_DATA("tests/data/ep/tip5p_small.prmtop missing");
     char top[4096];
     snprintf(top, sizeof top, "%s", p);
     const char *needles[] = {"tip5p_small.prmtop", "water WAT 3", "EP1, atom 16", "EP2, atom 17",
