@@ -111,6 +111,16 @@ static const sect *find(const prmtop *p, const char *name)
 }
 
 /* Parses "(10I8)", "(5E16.8)", "(20a4)", "(8(F9.5))" into the item kind and field width. */
+/* Nonzero when three angles (degrees, each in (0, 180)) form a cell: the squared volume factor
+ * 1 - cos^2 a - cos^2 b - cos^2 g + 2 cos a cos b cos g is positive (it is not for alpha +
+ * beta <= gamma, or all three >= 120). */
+static int cell_angles_ok(double a, double b, double g)
+{
+    if (!(a > 0 && a < 180 && b > 0 && b < 180 && g > 0 && g < 180)) return 0;
+    const double d = M_PI / 180, ca = cos(a * d), cb = cos(b * d), cg = cos(g * d);
+    return 1 - ca * ca - cb * cb - cg * cg + 2 * ca * cb * cg > 1e-9;
+}
+
 static int parse_format(const char *line, char *kind, int *width)
 {
     const char *p = strchr(line, '(');
@@ -227,6 +237,12 @@ static int prmtop_read(prmtop *p, const char *path, clmd_err *err)
         } else if (strncmp(line, "%FORMAT", 7) == 0) {
             if (!cur) {
                 rc = clmd_err_set(err, CLMD_EINPUT, "%s:%d: %%FORMAT before any %%FLAG", path, l + 1);
+                break;
+            }
+            if (have_format) {
+                /* the section's storage follows its one format: a second would reinterpret it */
+                rc = clmd_err_set(err, CLMD_EINPUT, "%s:%d: section %s has a second %%FORMAT line",
+                                  path, l + 1, cur->name);
                 break;
             }
             if (parse_format(line + 7, &cur->kind, &cur->width)) {
@@ -1189,9 +1205,11 @@ static int build_topology(const prmtop *p, const clmd_amber_opts *opts, clmd_sys
 
     if (boxd) {
         double beta = boxd[0];
-        if (!(boxd[1] > 0 && boxd[2] > 0 && boxd[3] > 0) || !(beta > 0 && beta < 180))
+        if (!(boxd[1] > 0 && boxd[2] > 0 && boxd[3] > 0) || !cell_angles_ok(beta, beta, beta))
             return clmd_err_set(err, CLMD_EINPUT,
-                                "%s:%d: section BOX_DIMENSIONS: beta %g, a %g, b %g, c %g", path,
+                                "%s:%d: section BOX_DIMENSIONS: beta %g, a %g, b %g, c %g is not a "
+                                "cell (edges must be > 0; one angle used three times must be below "
+                                "120 degrees)", path,
                                 find(p, "BOX_DIMENSIONS")->line, beta, boxd[1], boxd[2], boxd[3]);
         /* Amber stores one angle; OpenMM uses it for all three (truncated octahedron when 109.47) */
         clmd_system_set_box_angles(sys, 0.1 * boxd[1], 0.1 * boxd[2], 0.1 * boxd[3], beta, beta, beta);
@@ -1321,9 +1339,9 @@ static int read_inpcrd(const char *path, clmd_system *sys, int *has_box, double 
             rc = clmd_err_set(err, CLMD_EINPUT,
                               "%s:%d: the box line has %d numbers, expected a b c [alpha beta gamma]",
                               path, nl, k);
-        if (!rc && !(box[0] > 0 && box[1] > 0 && box[2] > 0 && box[3] > 0 && box[3] < 180 &&
-                     box[4] > 0 && box[4] < 180 && box[5] > 0 && box[5] < 180))
-            rc = clmd_err_set(err, CLMD_EINPUT, "%s:%d: box %g %g %g %g %g %g is not a valid cell",
+        if (!rc && !(box[0] > 0 && box[1] > 0 && box[2] > 0 && cell_angles_ok(box[3], box[4], box[5])))
+            rc = clmd_err_set(err, CLMD_EINPUT, "%s:%d: box %g %g %g %g %g %g is not a valid cell "
+                              "(edges must be > 0 and the angles must span a volume)",
                               path, nl, box[0], box[1], box[2], box[3], box[4], box[5]);
     }
 done:
