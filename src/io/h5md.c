@@ -375,11 +375,9 @@ static int create_layout(clmd_h5md *h, const clmd_h5md_opts *o)
     return ok ? 0 : -1;
 }
 
-int clmd_h5md_create(const char *path, const clmd_h5md_opts *o, clmd_h5md **out, clmd_err *err)
+/* A handle for the options (checked by the caller), with every id still closed. */
+static clmd_h5md *handle_new(const char *path, const clmd_h5md_opts *o)
 {
-    *out = NULL;
-    int rc = check_opts(path, o, err);
-    if (rc != CLMD_OK) return rc;
     clmd_h5md *h;
     CLMD_NEW(h, 1);
     h->path = clmd_strdup(path);
@@ -392,6 +390,28 @@ int clmd_h5md_create(const char *path, const clmd_h5md_opts *o, clmd_h5md **out,
     for (int i = 0; i < N_STD_OBS + h->n_extra; i++) h->obs[i] = -1;
     CLMD_NEW(h->buf, 3 * (size_t)h->n);
     h->last_step = -1;
+    return h;
+}
+
+/* The handle to the caller on success; closed and freed on failure. */
+static int hand_out(clmd_h5md *h, int rc, clmd_h5md **out)
+{
+    if (rc != CLMD_OK) {
+        close_ids(h);
+        H5Eclear2(H5E_DEFAULT);
+        handle_free(h);
+    } else {
+        *out = h;
+    }
+    return rc;
+}
+
+int clmd_h5md_create(const char *path, const clmd_h5md_opts *o, clmd_h5md **out, clmd_err *err)
+{
+    *out = NULL;
+    int rc = check_opts(path, o, err);
+    if (rc != CLMD_OK) return rc;
+    clmd_h5md *h = handle_new(path, o);
 
     quiet q = quiet_begin();
     /* File format of HDF5 1.8 (superblock 2), as the H5MD implementation notes recommend:
@@ -406,13 +426,7 @@ int clmd_h5md_create(const char *path, const clmd_h5md_opts *o, clmd_h5md **out,
     } else if (create_layout(h, o) < 0 || H5Fflush(h->file, H5F_SCOPE_LOCAL) < 0) {
         rc = h5fail(err, path, "write the H5MD layout");
     }
-    if (rc != CLMD_OK) {
-        close_ids(h);
-        H5Eclear2(H5E_DEFAULT);
-        handle_free(h);
-    } else {
-        *out = h;
-    }
+    rc = hand_out(h, rc, out);
     quiet_end(q);
     return rc;
 }
@@ -442,18 +456,7 @@ int clmd_h5md_continue(const char *path, const clmd_h5md_opts *o, long last_step
     if (access(path, F_OK) != 0) return clmd_h5md_create(path, o, out, err);
     int rc = check_opts(path, o, err);
     if (rc != CLMD_OK) return rc;
-    clmd_h5md *h;
-    CLMD_NEW(h, 1);
-    h->path = clmd_strdup(path);
-    h->n = o->n_particles;
-    h->periodic = o->periodic != 0;
-    h->velocities = o->write_velocities != 0;
-    h->n_extra = o->n_extra;
-    h->step = h->time = h->pos = h->vel = h->edges = -1;
-    CLMD_NEW(h->obs, N_STD_OBS + h->n_extra);
-    for (int i = 0; i < N_STD_OBS + h->n_extra; i++) h->obs[i] = -1;
-    CLMD_NEW(h->buf, 3 * (size_t)h->n);
-    h->last_step = -1;
+    clmd_h5md *h = handle_new(path, o);
     quiet q = quiet_begin();
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
     H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG);
@@ -526,13 +529,7 @@ int clmd_h5md_continue(const char *path, const clmd_h5md_opts *o, long last_step
 done:
     clmd_free(steps);
     clmd_free(times);
-    if (rc != CLMD_OK) {
-        close_ids(h);
-        H5Eclear2(H5E_DEFAULT);
-        handle_free(h);
-    } else {
-        *out = h;
-    }
+    rc = hand_out(h, rc, out);
     quiet_end(q);
     return rc;
 }
