@@ -256,11 +256,9 @@ static int minimize(clmd_run *r, clmd_err *err)
     const clmd_deck *d = &r->s.deck;
     clmd_engine *e = r->s.eng;
     int rc;
-    if ((rc = clmd_engine_evaluate(e, NULL, NULL, err))) return rc;
-    clmd_engine_energies(e, NULL, &r->min.e0, NULL);
     /* the velocities then satisfy the constraints of the minimized positions */
-    if ((rc = clmd_engine_minimize(e, d->minimize.max_steps, d->minimize.tolerance, &r->min.fmax,
-                                   &r->min.steps, err)) ||
+    if ((rc = clmd_engine_minimize(e, d->minimize.max_steps, d->minimize.tolerance, &r->min.e0,
+                                   &r->min.fmax, &r->min.steps, err)) ||
         (rc = clmd_engine_apply_constraints(e, err)))
         return rc;
     clmd_engine_energies(e, NULL, &r->min.e1, NULL);
