@@ -151,6 +151,13 @@ int clmd_session_eval(clmd_session *s, const char *path, int overwrite, clmd_err
         clmd_free(f);
         return rc;
     }
+    /* the engine refuses overflows; JSON has no nan or inf, so never write one regardless */
+    for (int i = 0; i < 3 * n + CLMD_E_NCOMP; i++)
+        if (!isfinite(i < 3 * n ? f[i] : e[i - 3 * n])) {
+            clmd_free(f);
+            return clmd_err_set(err, CLMD_ERUNTIME, "eval: a non-finite %s; nothing written",
+                                i < 3 * n ? "force" : "energy");
+        }
     char tmp[CLMD_PATH_MAX + 16];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     FILE *out = fopen(tmp, "w");
