@@ -327,6 +327,48 @@ static void pme_clash_minimizes_on_device_to_reference_minimum(void)
                "both in double precision on the host");
 }
 
+/* Alanine dipeptide in OBC2 implicit solvent (bonded terms, 1-4 pairs, GB): atom 20 moved to
+ * 0.01 nm from atom 1 (no bond between them), then onto it; evaluate fails naming them. */
+static void gb_contact(const char *device)
+{
+    const char *top = clmd_test_data("systems/alanine-dipeptide-implicit.prmtop");
+    char topp[4096];
+    if (!top) CLMD_SKIP_DATA("alanine dipeptide (tests/data/systems) not found");
+    snprintf(topp, sizeof topp, "%s", top);
+    const char *crd = clmd_test_data("systems/alanine-dipeptide-implicit.inpcrd");
+    if (!crd) CLMD_SKIP_DATA("alanine dipeptide (tests/data/systems) not found");
+    const char *dir = clmd_test_tmpdir();
+    char deck[16384];
+    snprintf(deck, sizeof deck,
+             "system: {amber: {prmtop: %s, inpcrd: %s}}\n"
+             "nonbonded: {method: nocutoff}\nimplicit_solvent: {model: obc2}\n",
+             topp, crd);
+    clmd_session s;
+    if (open_session(&s, write_file(dir, "ala2.yaml", deck), device)) CU_FAIL_FATAL("session");
+    CU_ASSERT_FATAL(!clmd_system_excluded(s.sys, 0, 19));
+    const double gaps[2] = {0.01, 0};
+    for (int k = 0; k < 2; k++) {
+        double *x = clmd_calloc(3 * (size_t)s.sys->n, sizeof(double));
+        clmd_err err = {0};
+        CU_ASSERT_EQUAL(clmd_engine_get_positions(s.eng, x, &err), 0);
+        for (int d = 0; d < 3; d++) x[3 * 19 + d] = x[d] + (d == 0 ? gaps[k] : 0);
+        CU_ASSERT_EQUAL(clmd_engine_set_positions(s.eng, x, &err), 0);
+        double en[CLMD_E_NCOMP];
+        int rc = clmd_engine_evaluate(s.eng, en, NULL, &err);
+        char apart[64];
+        snprintf(apart, sizeof apart, " are %g nm apart", gaps[k]);
+        int ok = rc == CLMD_ERUNTIME && strstr(err.msg, "lj") && strstr(err.msg, apart) &&
+                 has_pair(err.msg, 1, s.sys->name[0], 20, s.sys->name[19]);
+        if (!ok) printf("\n  %s: rc %d: %s", device, rc, err.msg);
+        CU_ASSERT(ok);
+        clmd_free(x);
+    }
+    clmd_session_close(&s);
+}
+
+static void gb_contact_evaluate_fails_reference(void) { gb_contact("reference"); }
+static void gb_contact_evaluate_fails_opencl(void) { gb_contact("auto"); }
+
 /* A fresh water_box: hydrogen-bonded orientations (well below a random lattice's -15 kJ/mol
  * per water), a minimizer that does not stall, and 0.1 ps at 300 K that stays near 300 K. */
 static void water_box_start_is_sensible(void)
@@ -376,6 +418,10 @@ int main(int argc, char **argv)
         {"PME water contact and coincident oxygens: eval fails with the pair (OpenCL)",
          pme_contact_eval_fails_opencl},
         {"the same systems apart evaluate to finite JSON", apart_eval_writes_finite_json},
+        {"GB (OBC2) Amber contact and coincident atoms: evaluate fails with the pair "
+         "(reference)", gb_contact_evaluate_fails_reference},
+        {"GB (OBC2) Amber contact and coincident atoms: evaluate fails with the pair (OpenCL)",
+         gb_contact_evaluate_fails_opencl},
         {"run overflow names step, particles, term (reference)",
          run_overflow_names_step_particles_term_reference},
         {"run overflow names step, particles, term (OpenCL)",
