@@ -280,8 +280,8 @@ static void minimize_case(const char *deck, long steps, double tol, double etol,
             continue;
         }
         clmd_err err = {0};
-        double fmax;
-        long it;
+        double fmax = NAN;
+        long it = 0;
         int rc = clmd_engine_apply_constraints(s.eng, &err);
         if (!rc) rc = clmd_engine_minimize(s.eng, steps, tol, &e0[k], &fmax, &it, &err);
         if (rc) printf("\n  minimize (%s): %s", devices[k], err.msg);

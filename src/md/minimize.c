@@ -88,7 +88,7 @@ int clmd_engine_minimize(clmd_engine *e, long max_steps, double tol, double *e0_
                          double *fmax_out, long *steps_out, clmd_err *err)
 {
     const int n3 = 3 * e->sys->n;
-    double *x, *xt, *f, *ft, *d, *fp, *v0, en[CLMD_E_NCOMP];
+    double *x, *xt, *f, *ft, *d, *fp, *v0, en[CLMD_E_NCOMP] = {0};
     CLMD_NEW(x, n3);
     CLMD_NEW(xt, n3);
     CLMD_NEW(f, n3);

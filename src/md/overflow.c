@@ -107,8 +107,8 @@ int clmd_engine_overflow_error(clmd_engine *e, long step, const clmd_overflow *o
     unsigned present = 1u << CLMD_E_NCOMP;
     for (int c = 0; c < CLMD_E_NCOMP; c++)
         if (e->plan.present[c]) present |= 1u << c;
-    unsigned fb = ovf->force & present ? ovf->force & present : ovf->force;
-    unsigned eb = ovf->energy & present ? ovf->energy & present : ovf->energy;
+    unsigned fb = (ovf->force & present) ? (ovf->force & present) : ovf->force;
+    unsigned eb = (ovf->energy & present) ? (ovf->energy & present) : ovf->energy;
     char fn[256], en[256], what[600];
     term_names(fb, fn, sizeof fn);
     term_names(eb, en, sizeof en);
