@@ -228,6 +228,50 @@ static void approach_reports_step_particles_term(const char *device)
     }
 }
 
+/* Rigid waters (SETTLE; the Langevin and Verlet kernels of constrained systems): water 2
+ * shot at water 1 from 0.5 nm at 1000 nm/ps. The first contact beyond the limit is reported as
+ * an overflow at a step of the approach (not a constraint failure), with the particles and the
+ * nonbonded terms. */
+static void water_approach(const char *device)
+{
+    const char *ints[2] = {"verlet", "langevin"};
+    for (int k = 0; k < 2; k++) {
+        const char *dir = clmd_test_tmpdir();
+        char extra[256];
+        snprintf(extra, sizeof extra,
+                 "integrator: {type: %s, timestep: 0.0001, friction: 0.1, remove_com_motion: "
+                 "false}\n",
+                 ints[k]);
+        clmd_session s;
+        if (open_session(&s, water_deck(dir, 0.5, extra), device)) {
+            CU_FAIL("session");
+            continue;
+        }
+        int n = s.sys->n;
+        double *x = clmd_calloc(3 * (size_t)n, sizeof(double));
+        double *v = clmd_calloc(3 * (size_t)n, sizeof(double));
+        clmd_err err = {0};
+        CU_ASSERT_EQUAL(clmd_engine_get_positions(s.eng, x, &err), 0);
+        double u[3], r = 0;
+        for (int d = 0; d < 3; d++) r += (u[d] = x[d] - x[9 + d]) * (x[d] - x[9 + d]);
+        for (int a = 3; a < 6; a++)
+            for (int d = 0; d < 3; d++) v[3 * a + d] = 1000 * u[d] / sqrt(r);
+        CU_ASSERT_EQUAL(clmd_engine_set_velocities(s.eng, v, &err), 0);
+        int rc = clmd_engine_step(s.eng, 20, 1, &err);
+        long step = strncmp(err.msg, "step ", 5) == 0 ? strtol(err.msg + 5, NULL, 10) : -1;
+        int ok = rc == CLMD_ERUNTIME && step >= 1 && step <= 5 && strstr(err.msg, "particles ") &&
+                 strstr(err.msg, " nm apart") && strstr(err.msg, "the forces of lj, coulomb");
+        if (!ok) printf("\n  %s %s: rc %d: %s", device, ints[k], rc, err.msg);
+        CU_ASSERT(ok);
+        clmd_free(x);
+        clmd_free(v);
+        clmd_session_close(&s);
+    }
+}
+
+static void constrained_run_overflow_reference(void) { water_approach("reference"); }
+static void constrained_run_overflow_opencl(void) { water_approach("auto"); }
+
 static void run_overflow_names_step_particles_term_reference(void)
 {
     approach_reports_step_particles_term("reference");
@@ -426,6 +470,10 @@ int main(int argc, char **argv)
          run_overflow_names_step_particles_term_reference},
         {"run overflow names step, particles, term (OpenCL)",
          run_overflow_names_step_particles_term_opencl},
+        {"rigid-water run overflow names step, particles, terms (reference)",
+         constrained_run_overflow_reference},
+        {"rigid-water run overflow names step, particles, terms (OpenCL)",
+         constrained_run_overflow_opencl},
         {"clmd run blow-up message", run_blowup_message},
         {"LJ clash minimizes on the device to the reference minimum",
          lj_clash_minimizes_on_device_to_reference_minimum},
