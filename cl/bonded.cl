@@ -58,14 +58,15 @@
 /* Energies to fixed point rounded to nearest: to_fixed truncates, which biases a sum of many
  * small positive terms (water bonds near r0) by half a unit each. */
 
-/* Sums each work-item's fixed-point energy over the work-group (fixed order, exact integer
- * sums) and, when want is nonzero, adds the total with one atomic. Every work-item of the group
+/* Sums each work-item's energy e in fixed point over the work-group (fixed order, exact
+ * integer sums; an e that is not admitted is saturated and flagged) and, when want is nonzero, adds the total with one atomic. Every work-item of the group
  * must call it, also when energies are not wanted: PoCL 3.1 miscompiles barriers inside a
  * uniform `if (want_energy)` (the group total was added once per work-item). */
-inline void group_energy(__local long *buf, long e, __global long *energy, int comp, int want)
+inline void group_energy(__local long *buf, real e, __global long *energy, int comp, int want)
 {
     const int lid = get_local_id(0);
-    buf[lid] = e;
+    if (want && fixed_bad(e)) flag_overflow(energy + E_FLAGS, TERM_BIT(comp));
+    buf[lid] = energy_fixed(e);
     barrier(CLK_LOCAL_MEM_FENCE);
     for (int s = BONDED_WG / 2; s > 0; s >>= 1) {
         if (lid < s) buf[lid] += buf[lid + s];
@@ -97,11 +98,11 @@ void bonds(__global const real4 *restrict posq, __global const real4 *restrict p
         e = 0.5f * p.x * dr * dr;
         if (r > 0) {
             const real g = p.x * dr / r; /* pulls i toward j when stretched */
-            add_force_atomic(force, npad, i, g * dx.x, g * dy.x, g * dz.x);
-            add_force_atomic(force, npad, j, -g * dx.x, -g * dy.x, -g * dz.x);
+            add_force_atomic(force, npad, i, g * dx.x, g * dy.x, g * dz.x, TERM_BIT(E_BOND));
+            add_force_atomic(force, npad, j, -g * dx.x, -g * dy.x, -g * dz.x, TERM_BIT(E_BOND));
         }
     }
-    group_energy(ebuf, energy_fixed(e), energy, E_BOND, want_energy);
+    group_energy(ebuf, e, energy, E_BOND, want_energy);
 }
 
 /* E = 1/2 k (theta - theta0)^2, theta the angle i-j-k. cs = (cos theta0 high, low,
@@ -143,12 +144,13 @@ void angles(__global const real4 *restrict posq, __global const real4 *restrict 
             const real de = k * dtheta;
             const real3 fi = cross(u, c) * (-de / (dot(u, u) * cn));
             const real3 fk = cross(c, v) * (-de / (dot(v, v) * cn));
-            add_force_atomic(force, npad, t.x, fi.x, fi.y, fi.z);
-            add_force_atomic(force, npad, t.z, fk.x, fk.y, fk.z);
-            add_force_atomic(force, npad, t.y, -fi.x - fk.x, -fi.y - fk.y, -fi.z - fk.z);
+            add_force_atomic(force, npad, t.x, fi.x, fi.y, fi.z, TERM_BIT(E_ANGLE));
+            add_force_atomic(force, npad, t.z, fk.x, fk.y, fk.z, TERM_BIT(E_ANGLE));
+            add_force_atomic(force, npad, t.y, -fi.x - fk.x, -fi.y - fk.y, -fi.z - fk.z,
+                             TERM_BIT(E_ANGLE));
         }
     }
-    group_energy(ebuf, energy_fixed(e), energy, E_ANGLE, want_energy);
+    group_energy(ebuf, e, energy, E_ANGLE, want_energy);
 }
 
 /* E = k (1 + cos(n phi - phase)), phi the dihedral i-j-k-l with OpenMM's (IUPAC) sign.
@@ -205,11 +207,11 @@ void torsions(__global const real4 *restrict posq, __global const real4 *restric
             const real s_i = dot(rij, rkj) / rkj2, s_l = dot(rkl, rkj) / rkj2;
             const real3 s = s_i * fi - s_l * fl;
             const real3 fj = fi - s, fk = fl + s;
-            add_force_atomic(force, npad, t.x, fi.x, fi.y, fi.z);
-            add_force_atomic(force, npad, t.y, -fj.x, -fj.y, -fj.z);
-            add_force_atomic(force, npad, t.z, -fk.x, -fk.y, -fk.z);
-            add_force_atomic(force, npad, t.w, fl.x, fl.y, fl.z);
+            add_force_atomic(force, npad, t.x, fi.x, fi.y, fi.z, TERM_BIT(E_TORSION));
+            add_force_atomic(force, npad, t.y, -fj.x, -fj.y, -fj.z, TERM_BIT(E_TORSION));
+            add_force_atomic(force, npad, t.z, -fk.x, -fk.y, -fk.z, TERM_BIT(E_TORSION));
+            add_force_atomic(force, npad, t.w, fl.x, fl.y, fl.z, TERM_BIT(E_TORSION));
         }
     }
-    group_energy(ebuf, energy_fixed(e), energy, E_TORSION, want_energy);
+    group_energy(ebuf, e, energy, E_TORSION, want_energy);
 }

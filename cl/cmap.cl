@@ -137,15 +137,16 @@ void cmap(__global const real4 *restrict posq, __global const real4 *restrict po
         fb += gb;
         fc += gc;
         fd += gd;
-        add_force_atomic(force, npad, t.s0, fa.x, fa.y, fa.z);
-        add_force_atomic(force, npad, t.s1, fb.x, fb.y, fb.z);
-        add_force_atomic(force, npad, t.s2, fc.x, fc.y, fc.z);
-        add_force_atomic(force, npad, t.s3, fd.x, fd.y, fd.z);
-        add_force_atomic(force, npad, t.s4, ge.x, ge.y, ge.z);
+        add_force_atomic(force, npad, t.s0, fa.x, fa.y, fa.z, TERM_BIT(E_CMAP));
+        add_force_atomic(force, npad, t.s1, fb.x, fb.y, fb.z, TERM_BIT(E_CMAP));
+        add_force_atomic(force, npad, t.s2, fc.x, fc.y, fc.z, TERM_BIT(E_CMAP));
+        add_force_atomic(force, npad, t.s3, fd.x, fd.y, fd.z, TERM_BIT(E_CMAP));
+        add_force_atomic(force, npad, t.s4, ge.x, ge.y, ge.z, TERM_BIT(E_CMAP));
     }
     /* group sum in fixed point, barriers outside any want_energy test (PoCL 3.1 miscompiles
        barriers inside a uniform branch: see bonded.cl) */
     const int lid = get_local_id(0);
+    if (want_energy && fixed_bad(e)) flag_overflow(energy + E_FLAGS, TERM_BIT(E_CMAP));
     ebuf[lid] = energy_fixed(e);
     barrier(CLK_LOCAL_MEM_FENCE);
     for (int s = CMAP_WG / 2; s > 0; s >>= 1) {

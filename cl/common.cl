@@ -58,13 +58,38 @@
     dy = ((xj).y - (xi).y) + ((xj_lo).y - (xi_lo).y);   \
     dz = ((xj).z - (xi).z) + ((xj_lo).z - (xi_lo).z);
 
+/* The largest magnitude a force component or energy contribution may have on its way into
+ * the 64-bit fixed-point accumulators (kJ/mol/nm, kJ/mol): 2^26, 1/32 of their range (+-2^31),
+ * so that no sum of fewer than 32 admitted contributions can wrap. A contribution at or beyond it,
+ * infinite or NaN is an overflow: the conversions saturate it (no undefined conversion, NaN
+ * saturates too) and every writer flags it, by term, in an overflow word (flag_overflow) the
+ * engine reads; the run then stops and names the particles (src/md/engine.c). Must equal
+ * CLMD_FIXED_LIMIT (ff/term.h). */
+#define FIXED_LIMIT 67108864.0f
+
+/* Nonzero when v is not admitted: NaN, infinite, or |v| >= FIXED_LIMIT. */
+inline int fixed_bad(real v) { return !(fabs(v) < FIXED_LIMIT); }
+
+/* v, or +-FIXED_LIMIT when it is not admitted (NaN takes its sign bit's side). */
+inline real fixed_clamp(real v) { return fixed_bad(v) ? copysign(FIXED_LIMIT, v) : v; }
+
 /* Fixed-point conversion for the force and energy accumulators, rounded to nearest (truncation
- * would bias sums of many small terms of one sign by half a unit each). */
+ * would bias sums of many small terms of one sign by half a unit each); saturates at
+ * +-FIXED_LIMIT. */
 inline long to_fixed(real v)
 {
-    const real s = v * FIXED_SCALE;
+    const real s = fixed_clamp(v) * FIXED_SCALE;
     return (long)(s + (s >= 0 ? 0.5f : -0.5f));
 }
+
+/* ORs term bits (1 << the term's energy component) into an overflow word: force[3 npad], the
+ * word after the force blocks (cleared with the forces), or energy[E_FLAGS]. */
+inline void flag_overflow(__global long *word, uint bits)
+{
+    atomic_or((__global uint *)word, bits);
+}
+
+#define TERM_BIT(comp) (1u << (comp))
 
 /* ---- double-float helpers: value = hi + lo, |lo| <= ulp(hi)/2 ----
  * Products are made exact by splitting floats into 12-bit halves with a bit mask: every partial
@@ -131,21 +156,43 @@ inline real2 df_cross1(real2 a, real2 b2, real2 a2, real2 b)
 }
 
 /* Energies to fixed point, rounded to nearest (the conversion the bonded-type kernels use for
- * their per-group sums). */
-inline long energy_fixed(real e) { return convert_long_rte(e * FIXED_SCALE); }
+ * their per-group sums); saturates at +-FIXED_LIMIT, the caller flags. */
+inline long energy_fixed(real e) { return convert_long_rte(fixed_clamp(e) * FIXED_SCALE); }
 
-/* Adds a force to atom i with 64-bit integer atomics (order-independent, deterministic). */
-inline void add_force_atomic(__global long *force, int npad, int i, real fx, real fy, real fz)
+/* Nonzero when a force (fx, fy, fz) is not admitted (see FIXED_LIMIT). */
+inline int force_bad(real fx, real fy, real fz)
 {
+    return fixed_bad(fx) | fixed_bad(fy) | fixed_bad(fz);
+}
+
+/* Adds a force to atom i with 64-bit integer atomics (order-independent, deterministic);
+ * flags term (TERM_BIT) when the force is not admitted. */
+inline void add_force_atomic(__global long *force, int npad, int i, real fx, real fy, real fz,
+                             uint term)
+{
+    if (force_bad(fx, fy, fz)) flag_overflow(force + 3 * npad, term);
     atom_add(&force[i], to_fixed(fx));
     atom_add(&force[i + npad], to_fixed(fy));
     atom_add(&force[i + 2 * npad], to_fixed(fz));
 }
 
+/* The same for a work-item that owns atom i's force (no atomics). */
+inline void add_force(__global long *force, int npad, int i, real fx, real fy, real fz, uint term)
+{
+    if (force_bad(fx, fy, fz)) flag_overflow(force + 3 * npad, term);
+    force[i] += to_fixed(fx);
+    force[i + npad] += to_fixed(fy);
+    force[i + 2 * npad] += to_fixed(fz);
+}
+
+#ifdef E_FLAGS
+/* Adds energy e to component comp; flags the component when e is not admitted. */
 inline void add_energy(__global long *energy, int comp, real e)
 {
+    if (fixed_bad(e)) flag_overflow(energy + E_FLAGS, TERM_BIT(comp));
     atom_add(&energy[comp], to_fixed(e));
 }
+#endif
 
 #ifdef HAVE_FP64
 /* Integration precision for the step-side programs (integrate, constraints, vsite): double

@@ -88,6 +88,15 @@ inline real gb_atom(real2 bd, real qi, real q, real4 gi, real dedb, real *e_self
 /* The k-th partner of cluster c: the neighbor list's entries first, then the supplement. */
 #define GB_PARTNER(k) ((k) < n1 ? (int)(jlist[e0 + (k)] >> 8) : slist[s0 + (k) - n1])
 
+/* Pair terms to fixed point, noting in the kernel's `bad` any that is not admitted (FIXED_LIMIT
+ * in common.cl); each kernel flags its term once at the end (gb_flag). */
+#define GB_FIX(v) (bad |= fixed_bad(v), to_fixed(v))
+
+inline void gb_flag(int bad, __global long *force, int npad)
+{
+    if (bad) flag_overflow(force + 3 * npad, TERM_BIT(E_GB) | TERM_BIT(E_SA));
+}
+
 #if CLMD_GPU
 
 /* Lane atom a of cluster c, its data, and the cluster's partner ranges (ntot = 0 for padding). */
@@ -120,10 +129,10 @@ inline real gb_atom(real2 bd, real qi, real q, real4 gi, real dedb, real *e_self
         const real qq = qi * posq[j].w;                                                     \
         const real dedr_r = -qq * (1.0f - 0.25f * ex) * if3; /* (dE/dr) / r */              \
         dedb -= 0.5f * qq * ex * (1.0f + dd) * if3 * bj;                                    \
-        fx += to_fixed(dedr_r * dx);                                                        \
-        fy += to_fixed(dedr_r * dy);                                                        \
-        fz += to_fixed(dedr_r * dz);                                                        \
-        if (want_energy) e += to_fixed(qq * (1.0f / fij - SHIFT));                          \
+        fx += GB_FIX(dedr_r * dx);                                                          \
+        fy += GB_FIX(dedr_r * dy);                                                          \
+        fz += GB_FIX(dedr_r * dz);                                                          \
+        if (want_energy) e += GB_FIX(qq * (1.0f / fij - SHIFT));                            \
     }
 
 /* Chain-pass body: forces through both atoms' Born radii. */
@@ -132,9 +141,9 @@ inline real gb_atom(real2 bd, real qi, real q, real4 gi, real dedb, real *e_self
         const real4 gj = gbp[j];                                                            \
         const real dedr = gc * hct_dtdr(gi.x, gj.y, r, ir) + chain[j] * hct_dtdr(gj.x, gi.y, r, ir); \
         const real sc = dedr * ir;                                                          \
-        fx += to_fixed(sc * dx);                                                            \
-        fy += to_fixed(sc * dy);                                                            \
-        fz += to_fixed(sc * dz);                                                            \
+        fx += GB_FIX(sc * dx);                                                              \
+        fy += GB_FIX(sc * dy);                                                              \
+        fz += GB_FIX(sc * dz);                                                              \
     }
 
 #define WG (8 * SLICES)
@@ -176,6 +185,7 @@ void gb_pair(GB_LIST_ARGS, __global const real2 *restrict born, __global real *r
     const real bi = born[s].x, qi = PRE * pi.w;
     long fx = 0, fy = 0, fz = 0, e = 0;
     real dedb = 0;
+    int bad = 0;
     GB_FOR_PARTNERS(slice, SLICES)
         GB_PAIR_BODY
     }
@@ -202,10 +212,11 @@ void gb_pair(GB_LIST_ARGS, __global const real2 *restrict born, __global real *r
             force[a] += fx;
             force[a + npad] += fy;
             force[a + 2 * npad] += fz;
-            e += to_fixed(es);
-            esa = to_fixed(ea);
+            e += GB_FIX(es);
+            esa = GB_FIX(ea);
         }
     }
+    gb_flag(bad, force, npad);
     if (!want_energy) return;
     barrier(CLK_LOCAL_MEM_FENCE);
     if (slice == 0) {
@@ -236,9 +247,11 @@ void gb_chain(GB_LIST_ARGS, __global const real *restrict chain, __global long *
     __local long redf[3 * WG];
     const real gc = chain[s];
     long fx = 0, fy = 0, fz = 0;
+    int bad = 0;
     GB_FOR_PARTNERS(slice, SLICES)
         GB_CHAIN_BODY
     }
+    gb_flag(bad, force, npad);
     redf[lid] = fx;
     redf[lid + WG] = fy;
     redf[lid + 2 * WG] = fz;
@@ -298,6 +311,7 @@ void gb_fused(GB_LIST_ARGS, __global real2 *restrict born, __global real *restri
     }
     /* pass 2 */
     long fx = 0, fy = 0, fz = 0, e = 0, esa = 0;
+    int bad = 0;
     {
         const real bi = born[s].x, qi = PRE * pi.w;
         real dedb = 0;
@@ -330,8 +344,8 @@ void gb_fused(GB_LIST_ARGS, __global real2 *restrict born, __global real *restri
             if (a >= 0) {
                 real es, ea;
                 chain[a] = gb_atom(born[a], qi, pi.w, gi, dedb, &es, &ea);
-                e += to_fixed(es);
-                esa = to_fixed(ea);
+                e += GB_FIX(es);
+                esa = GB_FIX(ea);
             }
         }
         barrier(CLK_GLOBAL_MEM_FENCE | CLK_LOCAL_MEM_FENCE);
@@ -351,9 +365,9 @@ void gb_fused(GB_LIST_ARGS, __global real2 *restrict born, __global real *restri
             const real r = sqrt(r2), ir = 1.0f / r;
             const real4 gj = gbp[j];
             const real sc = (gc * hct_dtdr(gi.x, gj.y, r, ir) + chain[j] * hct_dtdr(gj.x, gi.y, r, ir)) * ir;
-            cx += to_fixed(sc * dx);
-            cy += to_fixed(sc * dy);
-            cz += to_fixed(sc * dz);
+            cx += GB_FIX(sc * dx);
+            cy += GB_FIX(sc * dy);
+            cz += GB_FIX(sc * dz);
         }
         redf[lid] = cx;
         redf[lid + FUSED_WG] = cy;
@@ -371,6 +385,7 @@ void gb_fused(GB_LIST_ARGS, __global real2 *restrict born, __global real *restri
             force[a + 2 * npad] += fz;
         }
     }
+    gb_flag(bad, force, npad);
     if (!want_energy) return;
     barrier(CLK_LOCAL_MEM_FENCE);
     rede[lid] = active && slice == 0 ? e : 0;
@@ -391,7 +406,14 @@ void gb_fused(GB_LIST_ARGS, __global real2 *restrict born, __global real *restri
 
 GB_HCT_FUNCTIONS(float8, 8)
 
-inline long8 to_fixed8(float8 v) { return convert_long8(v * FIXED_SCALE); }
+/* to_fixed for 8 lanes (truncating), saturated at +-FIXED_LIMIT; GB_FIX8 notes a lane that is
+ * not admitted in `bad`, as GB_FIX. */
+inline long8 to_fixed8(float8 v)
+{
+    const int8 out = !(fabs(v) < (float8)FIXED_LIMIT);
+    return convert_long8(select(v, copysign((float8)FIXED_LIMIT, v), out) * FIXED_SCALE);
+}
+#define GB_FIX8(v) (bad |= any(!(fabs(v) < (float8)FIXED_LIMIT)), to_fixed8(v))
 inline long hsum8(long8 v) { return v.s0 + v.s1 + v.s2 + v.s3 + v.s4 + v.s5 + v.s6 + v.s7; }
 
 /* One work-item per cluster: the 8 lanes' positions and parameters as float8, partners broadcast
@@ -453,6 +475,7 @@ __kernel void gb_pair_cpu(GB_LIST_ARGS, __global const real2 *restrict born,
     const float8 bi = vload8(0, ba), qi = PRE * qv;
     long8 fx = 0, fy = 0, fz = 0, e = 0;
     float8 dedb = 0;
+    int bad = 0;
     GB_CPU_FOR_PARTNERS
         const real bj = born[j].x;
         const float8 bb = bi * bj, dd = 0.25f * r2 / bb, ex = exp(-dd);
@@ -460,10 +483,10 @@ __kernel void gb_pair_cpu(GB_LIST_ARGS, __global const real2 *restrict born,
         const float8 qq = select((float8)0.0f, qi * pj.w, m);
         const float8 dedr_r = -qq * (1.0f - 0.25f * ex) * if3;
         dedb -= 0.5f * qq * ex * (1.0f + dd) * if3 * bj;
-        fx += to_fixed8(dedr_r * dx);
-        fy += to_fixed8(dedr_r * dy);
-        fz += to_fixed8(dedr_r * dz);
-        if (want_energy) e += to_fixed8(qq * (1.0f / fij - SHIFT));
+        fx += GB_FIX8(dedr_r * dx);
+        fy += GB_FIX8(dedr_r * dy);
+        fz += GB_FIX8(dedr_r * dz);
+        if (want_energy) e += GB_FIX8(qq * (1.0f / fij - SHIFT));
     }
     long fxa[8], fya[8], fza[8], ea[8];
     real da[8];
@@ -481,9 +504,10 @@ __kernel void gb_pair_cpu(GB_LIST_ARGS, __global const real2 *restrict born,
         force[a] += fxa[l];
         force[a + npad] += fya[l];
         force[a + 2 * npad] += fza[l];
-        tg += ea[l] / 2 + to_fixed(es);
-        ts += to_fixed(esa);
+        tg += ea[l] / 2 + GB_FIX(es);
+        ts += GB_FIX(esa);
     }
+    gb_flag(bad, force, npad);
     if (want_energy) {
         atom_add(&energy[E_GB], tg);
         atom_add(&energy[E_SA], ts);
@@ -498,15 +522,17 @@ __kernel void gb_chain_cpu(GB_LIST_ARGS, __global const real *restrict chain,
     for (int l = 0; l < 8; l++) ga[l] = chain[atom[l] < 0 ? 0 : atom[l]];
     const float8 gc = vload8(0, ga);
     long8 fx = 0, fy = 0, fz = 0;
+    int bad = 0;
     GB_CPU_FOR_PARTNERS
         const real4 gj = gbp[j];
         const float8 dedr = gc * hct_dtdr8(ori, (float8)gj.y, r, ir) +
                             chain[j] * hct_dtdr8((float8)gj.x, sri, r, ir);
         const float8 sc = select((float8)0.0f, dedr * ir, m);
-        fx += to_fixed8(sc * dx);
-        fy += to_fixed8(sc * dy);
-        fz += to_fixed8(sc * dz);
+        fx += GB_FIX8(sc * dx);
+        fy += GB_FIX8(sc * dy);
+        fz += GB_FIX8(sc * dz);
     }
+    gb_flag(bad, force, npad);
     long fxa[8], fya[8], fza[8];
     vstore8(fx, 0, fxa);
     vstore8(fy, 0, fya);

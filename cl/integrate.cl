@@ -1,10 +1,26 @@
 /* Integrators and their helpers. Positions and velocities are integrated in `mixed`
  * precision (double where the device has it) and copied to the float posq the force kernels
  * read; forces arrive as 64-bit fixed point. Every kernel folds the maximum displacement since
- * the last neighbor-list build into *maxdisp (float bits, squared nm) for the rebuild check.
+ * the last neighbor-list build into flags[0] (float bits, squared nm) for the rebuild check.
+ * The engine's flag words (md/engine.c): flags[0] that displacement, flags[1] constraint failure,
+ * flags[2] the terms whose forces overflowed (bits as the force word, common.cl), flags[3] the
+ * step of the first such overflow.
  * Defines: HAVE_FP64 (0/1), WG (work-group size, a power of two). */
 
 #define INV_FIXED (1.0 / 4294967296.0)
+/* Force-overflow bits go this far up in the energy overflow word (CLMD_OVF_FORCE_SHIFT). */
+#define FORCE_BITS_SHIFT 16
+
+/* The integrator kernels' overflow check: the force word (the terms whose forces overflowed in
+ * the last evaluation) or an overflow already recorded in flags[2]. Work-item 0 records the
+ * word's bits in flags[2] and, the first time, the step in flags[3]. Nonzero: the kernel moves
+ * nothing, so the host finds the state whose forces overflowed. */
+inline uint overflow_seen(__global const long *force, int npad, __global uint *flags, uint step)
+{
+    const uint w = *(__global const uint *)(force + 3 * npad);
+    if (w != 0 && get_global_id(0) == 0 && atomic_or(&flags[2], w) == 0) flags[3] = step;
+    return w | flags[2];
+}
 
 /* Philox4x32-10 counter-based generator: the same (key, counter) gives the same numbers on
  * every device and on the host reference, so runs are reproducible and restartable. */
@@ -50,13 +66,14 @@ void verlet_kick_drift(__global real4 *restrict posq, __global real4 *restrict p
                        __global mixed4 *restrict pos,
                        __global mixed4 *restrict vel, __global const long *restrict force,
                        const int n, const int npad, const mixed dt,
-                       __global const real4 *restrict ref, __global uint *restrict maxdisp,
-                     __global const mixed4 *restrict pshift)
+                       __global const real4 *restrict ref, __global uint *restrict flags,
+                       __global const mixed4 *restrict pshift, const uint step)
 {
     __local float red[WG];
     const int i = get_global_id(0);
     float d2 = 0;
-    if (i < n) {
+    const uint ovf = overflow_seen(force, npad, flags, step);
+    if (i < n && !ovf) {
         mixed4 v = vel[i];
         if (v.w != 0) {
             const mixed4 f = force_of(force, npad, i);
@@ -68,15 +85,16 @@ void verlet_kick_drift(__global real4 *restrict posq, __global real4 *restrict p
             d2 = store_position(posq, posq_lo, pshift, i, x.xyz, ref);
         }
     }
-    reduce_max_disp(d2, red, maxdisp);
+    reduce_max_disp(d2, red, flags);
 }
 
 /* Velocity Verlet, second half: v += dt/2 F/m with the new forces. */
 __kernel void verlet_kick(__global mixed4 *restrict vel, __global const long *restrict force,
-                          const int n, const int npad, const mixed dt)
+                          const int n, const int npad, const mixed dt,
+                          __global uint *restrict flags, const uint step)
 {
     const int i = get_global_id(0);
-    if (i >= n) return;
+    if (overflow_seen(force, npad, flags, step) || i >= n) return;
     mixed4 v = vel[i];
     if (v.w == 0) return;
     v.xyz += (mixed)0.5 * dt * v.w * force_of(force, npad, i).xyz;
@@ -112,13 +130,14 @@ void langevin_middle(__global real4 *restrict posq, __global real4 *restrict pos
                      __global mixed4 *restrict vel, __global const long *restrict force,
                      const int n, const int npad, const mixed dt, const mixed a,
                      const mixed b_kt, const uint2 key, const uint step_lo, const uint step_hi,
-                     __global const real4 *restrict ref, __global uint *restrict maxdisp,
+                     __global const real4 *restrict ref, __global uint *restrict flags,
                      __global const mixed4 *restrict pshift)
 {
     __local float red[WG];
     const int i = get_global_id(0);
     float d2 = 0;
-    if (i < n) {
+    const uint ovf = overflow_seen(force, npad, flags, step_lo);
+    if (i < n && !ovf) {
         mixed4 v = vel[i];
         if (v.w != 0) {
             v.xyz += dt * v.w * force_of(force, npad, i).xyz;
@@ -126,36 +145,39 @@ void langevin_middle(__global real4 *restrict posq, __global real4 *restrict pos
                                    posq_lo, pshift, ref);
         }
     }
-    reduce_max_disp(d2, red, maxdisp);
+    reduce_max_disp(d2, red, flags);
 }
 
 /* The Langevin middle scheme split for constraints (OpenMM's LangevinMiddleIntegrator order):
  * the engine kicks (verlet_kick with 2 dt) and constrains the velocities first, then this does
  * x += dt/2 v; v = a v + sqrt(1-a^2) sqrt(kT/m) R; x += dt/2 v, and the position constraints
- * follow. Same random stream as langevin_middle. */
+ * follow. Same random stream as langevin_middle; moves nothing after the kick saw an overflow. */
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
 void langevin_drift(__global real4 *restrict posq, __global real4 *restrict posq_lo,
                     __global mixed4 *restrict pos, __global mixed4 *restrict vel, const int n,
                     const mixed dt, const mixed a, const mixed b_kt, const uint2 key,
                     const uint step_lo, const uint step_hi, __global const real4 *restrict ref,
-                    __global uint *restrict maxdisp, __global const mixed4 *restrict pshift)
+                    __global uint *restrict flags, __global const mixed4 *restrict pshift)
 {
     __local float red[WG];
     const int i = get_global_id(0);
     float d2 = 0;
-    if (i < n) {
+    if (i < n && !flags[2]) {
         const mixed4 v = vel[i];
         if (v.w != 0)
             d2 = drift_noise_drift(i, v, pos, vel, dt, a, b_kt, key, step_lo, step_hi, posq,
                                    posq_lo, pshift, ref);
     }
-    reduce_max_disp(d2, red, maxdisp);
+    reduce_max_disp(d2, red, flags);
 }
 
-/* Kinetic energy 1/2 m v^2 into energy[slot] (fixed point, one atomic per work-group). */
+/* Kinetic energy 1/2 m v^2 into energy[slot] (fixed point, one atomic per work-group). The
+ * overflow word energy[slot + 1] receives bit `slot` when a group's sum is not admitted (it is
+ * saturated), and the force word's bits shifted by FORCE_BITS_SHIFT, so that the one read of
+ * the energies also tells whether the forces of this state overflowed. */
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
 void kinetic(__global const mixed4 *restrict vel, const int n, __global long *restrict energy,
-             const int slot)
+             const int slot, __global const long *restrict force, const int npad)
 {
     __local mixed red[WG];
     const int i = get_global_id(0), lid = get_local_id(0);
@@ -170,7 +192,16 @@ void kinetic(__global const mixed4 *restrict vel, const int n, __global long *re
         if (lid < s) red[lid] += red[lid + s];
         barrier(CLK_LOCAL_MEM_FENCE);
     }
-    if (lid == 0) atom_add(&energy[slot], (long)(red[0] * (mixed)4294967296.0));
+    if (lid == 0) {
+        mixed k = red[0];
+        if (!(k < (mixed)FIXED_LIMIT)) { /* NaN too */
+            flag_overflow(energy + slot + 1, TERM_BIT(slot));
+            k = FIXED_LIMIT;
+        }
+        atom_add(&energy[slot], (long)(k * (mixed)4294967296.0));
+        const uint w = *(__global const uint *)(force + 3 * npad);
+        if (i == 0 && w != 0) flag_overflow(energy + slot + 1, w << FORCE_BITS_SHIFT);
+    }
 }
 
 /* Removes the centre-of-mass velocity; one work-group sums momenta in a fixed order. */

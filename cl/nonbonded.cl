@@ -14,6 +14,8 @@
  * pair), so the inner loop needs no rounding. */
 
 #define TWO_OVER_SQRT_PI 1.1283791670955126f
+/* A force overflow here is flagged for both components (the kernels sum them per atom). */
+#define NB_TERMS (TERM_BIT(E_LJ) | TERM_BIT(E_COULOMB))
 
 #if !CLMD_GPU
 /* CPU devices: one work-item per i-cluster, the 8 lanes of the cluster in one float8 vector,
@@ -145,9 +147,7 @@ __kernel void nonbonded(__global const real4 *restrict posq, __global const real
     for (int l = 0; l < 8; l++) {
         const int a = atom[l];
         if (a < 0) continue;
-        force[a] += to_fixed(fxa[l]);
-        force[a + npad] += to_fixed(fya[l]);
-        force[a + 2 * npad] += to_fixed(fza[l]);
+        add_force(force, npad, a, fxa[l], fya[l], fza[l], NB_TERMS);
     }
     if (want_energy) {
         real el = 0.5f * (elj.s0 + elj.s1 + elj.s2 + elj.s3 + elj.s4 + elj.s5 + elj.s6 + elj.s7);
@@ -253,11 +253,7 @@ void nonbonded(__global const real4 *restrict posq, __global const real4 *restri
     if (slice == 0) {
         real4 t = red[lane];
         for (int k = 1; k < 8; k++) t += red[lane + 8 * k];
-        if (a >= 0) {
-            force[a] += to_fixed(t.x);
-            force[a + npad] += to_fixed(t.y);
-            force[a + 2 * npad] += to_fixed(t.z);
-        }
+        if (a >= 0) add_force(force, npad, a, t.x, t.y, t.z, NB_TERMS);
     }
     if (want_energy && lid == 0) {
         real2 t = 0;
@@ -303,8 +299,8 @@ __kernel void pairs14(__global const real4 *restrict posq, __global const real4 
         f -= p.w * (erf_ar * inv_r - EWALD_ALPHA * TWO_OVER_SQRT_PI * exp(-ar * ar)) * inv_r2;
     }
 #endif
-    add_force_atomic(force, npad, i, -f * dx, -f * dy, -f * dz);
-    add_force_atomic(force, npad, j, f * dx, f * dy, f * dz);
+    add_force_atomic(force, npad, i, -f * dx, -f * dy, -f * dz, NB_TERMS);
+    add_force_atomic(force, npad, j, f * dx, f * dy, f * dz, NB_TERMS);
     if (want_energy) {
         add_energy(energy, E_COULOMB, e_c);
         add_energy(energy, E_LJ, e_lj);

@@ -169,7 +169,5 @@ __kernel void pme_gather(__global const real4 *restrict posq, __global const rea
     const real fx = -q * (g0 * recip0.x + g1 * recip1.x + g2 * recip2.x);
     const real fy = -q * (g0 * recip0.y + g1 * recip1.y + g2 * recip2.y);
     const real fz = -q * (g0 * recip0.z + g1 * recip1.z + g2 * recip2.z);
-    force[i] += to_fixed(fx);
-    force[i + npad] += to_fixed(fy);
-    force[i + 2 * npad] += to_fixed(fz);
+    add_force(force, npad, i, fx, fy, fz, TERM_BIT(E_PME_RECIP));
 }

@@ -268,9 +268,12 @@ inline size_t line_start(int L)
     return (size_t)o * LINE_OUTER_STRIDE + (size_t)(L - o * LINE_INNER);
 }
 
+/* Saturated (never an undefined conversion); the reciprocal energy is bounded by the charges
+ * and cannot come near the limit for finite positions, which the engine checks. */
 inline long esum_to_fixed(esum v)
 {
-    const esum s = v * (esum)FIXED_SCALE;
+    esum s = v * (esum)FIXED_SCALE;
+    if (!(fabs(s) < (esum)4.0e18)) s = copysign((esum)4.0e18, s);
     return (long)(s + (s >= 0 ? (esum)0.5 : (esum)-0.5));
 }
 

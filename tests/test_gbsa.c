@@ -360,8 +360,11 @@ static void bad_parameters_are_refused_with_a_message(void)
     p.cutoff_nm = 1.0;
     CU_ASSERT_EQUAL(clmd_gbsa_ref(&p, 2, x, box, f, &e, NULL, NULL, &err), CLMD_OK);
 
+    /* coincident atoms are no input error here: their energy is not finite, and the engine's
+     * overflow check names them (tests/test_contacts.c) */
     const double same[6] = {0.1, 0.2, 0.3, 0.1, 0.2, 0.3};
-    CU_ASSERT_EQUAL(clmd_gbsa_ref(&p, 2, same, NULL, f, &e, NULL, NULL, &err), CLMD_EINPUT);
+    CU_ASSERT_EQUAL(clmd_gbsa_ref(&p, 2, same, NULL, f, &e, NULL, NULL, &err), CLMD_OK);
+    CU_ASSERT(!isfinite(e));
 
     clmd_system *sys = clmd_system_create();
     clmd_system_alloc_particles(sys, 2);

@@ -74,5 +74,6 @@ const char *clmd_dev_defines(const clmd_dev *d)
     for (int c = 0; c < CLMD_E_NCOMP; c++)
         len += snprintf(b + len, sizeof buf[k] - (size_t)len, "#define %s %d\n",
                         clmd_ecomp_define[c], c);
+    snprintf(b + len, sizeof buf[k] - (size_t)len, "#define E_FLAGS %d\n", CLMD_E_FLAGS);
     return b;
 }

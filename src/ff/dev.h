@@ -16,8 +16,9 @@ typedef struct clmd_dev {
     cl_mem posq;        /* float4 [npad]: x, y, z (nm), charge (e) */
     cl_mem posq_lo;     /* float4 [npad]: x - (float)x etc., w = 0: with posq a double-float
                            position, so pair distances keep ~1e-7 relative accuracy in big boxes */
-    cl_mem force;       /* long [3*npad]: x block, then y, then z; value * 2^32 */
-    cl_mem energy;      /* long [CLMD_E_NCOMP + 1]; value * 2^32 */
+    cl_mem force;       /* long [3*npad + 1]: x block, then y, then z; value * 2^32; then the
+                           force overflow word (ff/term.h, cl/common.cl) */
+    cl_mem energy;      /* long [CLMD_E_SLOTS]; value * 2^32; then the energy overflow word */
     /* The current box for kernels: box = (a_x, b_y, c_z, 0), inv_box = 1/box, box_b and box_c
      * full vectors, and the low parts (value - (float)value) of box, box_b and box_c. Valid for
      * box_version (the state's); terms re-set their box arguments when it changes. */

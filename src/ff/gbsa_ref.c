@@ -96,8 +96,9 @@ static int gbsa_hct(double ori, double srj, double r, int inside_correction, dou
     return 1;
 }
 
-/* Stage 1. Fails only on two atoms at the same place (T is singular there). */
-static int gbsa_born_sums(gbsa_ctx *c, clmd_err *err)
+/* Stage 1. Two atoms at the same place make T singular: their sums become NaN, which the
+ * engine's overflow check reports with the particles (md/overflow.c). */
+static void gbsa_born_sums(gbsa_ctx *c)
 {
     const clmd_gbsa_params *p = c->p;
     for (int i = 0; i < c->n; i++) {
@@ -105,15 +106,15 @@ static int gbsa_born_sums(gbsa_ctx *c, clmd_err *err)
         for (int j = i + 1; j < c->n; j++) {
             double d[3], r2 = gbsa_delta(c, i, j, d);
             if (r2 > c->rc2) continue;
-            if (r2 == 0.0)
-                return clmd_err_set(err, CLMD_EINPUT, "GBSA: atoms %d and %d are at the same position",
-                                    i + 1, j + 1);
+            if (r2 == 0.0) {
+                c->sum[i] = c->sum[j] = NAN;
+                continue;
+            }
             double r = sqrt(r2), orj = p->radius[j] - p->offset_nm, srj = p->scale[j] * orj, t, dt;
             if (gbsa_hct(ori, srj, r, p->inside_correction, &t, &dt)) c->sum[i] += t;
             if (gbsa_hct(orj, sri, r, p->inside_correction, &t, &dt)) c->sum[j] += t;
         }
     }
-    return CLMD_OK;
 }
 
 /* Stage 2: Born radii and dB/dS; self and ACE energies with their dE/dB. */
@@ -241,25 +242,23 @@ int clmd_gbsa_ref(const clmd_gbsa_params *p, int n, const double *x, const doubl
     CLMD_NEW(c.born, n);
     CLMD_NEW(c.dbds, n);
     CLMD_NEW(c.dedb, n);
-    rc = gbsa_born_sums(&c, err);
-    if (rc == CLMD_OK) {
-        double pre = -p->coulomb * (1.0 / p->solute_dielectric - 1.0 / p->solvent_dielectric);
-        double egb = 0.0, esa = 0.0;
-        double *fl = NULL;
-        if (f) CLMD_NEW(fl, 3 * n); /* summed apart, then added: callers' f holds other terms' forces */
-        gbsa_born_radii(&c, pre, &egb, &esa);
-        gbsa_pair_forces(&c, pre, fl, &egb);
-        gbsa_born_chain(&c);
-        if (f) {
-            gbsa_chain_forces(&c, fl);
-            for (int k = 0; k < 3 * n; k++) f[k] += fl[k];
-            clmd_free(fl);
-        }
-        if (e_gb) *e_gb = egb;
-        if (e_sa) *e_sa = esa;
-        if (born_radii_out)
-            for (int i = 0; i < n; i++) born_radii_out[i] = c.born[i];
+    gbsa_born_sums(&c);
+    double pre = -p->coulomb * (1.0 / p->solute_dielectric - 1.0 / p->solvent_dielectric);
+    double egb = 0.0, esa = 0.0;
+    double *fl = NULL;
+    if (f) CLMD_NEW(fl, 3 * n); /* summed apart, then added: callers' f holds other terms' forces */
+    gbsa_born_radii(&c, pre, &egb, &esa);
+    gbsa_pair_forces(&c, pre, fl, &egb);
+    gbsa_born_chain(&c);
+    if (f) {
+        gbsa_chain_forces(&c, fl);
+        for (int k = 0; k < 3 * n; k++) f[k] += fl[k];
+        clmd_free(fl);
     }
+    if (e_gb) *e_gb = egb;
+    if (e_sa) *e_sa = esa;
+    if (born_radii_out)
+        for (int i = 0; i < n; i++) born_radii_out[i] = c.born[i];
     clmd_free(c.sum);
     clmd_free(c.born);
     clmd_free(c.dbds);

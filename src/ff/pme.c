@@ -309,7 +309,11 @@ static double pme_convolve(pme *p, int want_energy)
 /* Force gathering; e (kJ/mol, double on the host) goes into the energy in fixed point. */
 static int pme_launch_gather(pme *p, clmd_dev *dev, int want_energy, double e, clmd_err *err)
 {
-    cl_long e_fixed = want_energy ? (cl_long)llround(e * CLMD_FIXED_SCALE) : 0;
+    /* saturated, never an undefined conversion: the reciprocal energy is bounded by the
+     * charges and stays far below the limit for the finite positions the engine admits */
+    const double cap = 1073741824.0; /* 2^30, half the accumulator's range */
+    double ec = isfinite(e) ? fmax(-cap, fmin(cap, e)) : cap;
+    cl_long e_fixed = want_energy ? (cl_long)llround(ec * CLMD_FIXED_SCALE) : 0;
     CLMD_ARG(p->k_gather, 13, want_energy, err);
     CLMD_ARG(p->k_gather, 14, e_fixed, err);
     size_t n = (size_t)p->sys->n;

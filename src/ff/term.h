@@ -35,6 +35,19 @@ extern const char *const clmd_ecomp_define[CLMD_E_NCOMP];
  * Integer sums are associative, so forces are bit-identical whatever the thread order. */
 #define CLMD_FIXED_SCALE 4294967296.0 /* 2^32 */
 
+/* Overflow. The accumulators hold +-2^31 kJ/mol/nm (kJ/mol); a force component or energy
+ * contribution must stay below CLMD_FIXED_LIMIT = 2^26 (1/32 of that, so that no sum of fewer
+ * than 32 admitted contributions wraps) on its way in. The kernels saturate one that does not,
+ * or that is not finite, and flag its term (bit 1 << clmd_ecomp) in an overflow word (FIXED_LIMIT
+ * in cl/common.cl); the engine reads the words and stops with the particles named. The reference
+ * path holds the same limit on every particle's force, so both paths refuse the same states. */
+#define CLMD_FIXED_LIMIT 67108864.0 /* 2^26 */
+
+/* The device energy buffer: the components, the kinetic energy, then the energy overflow word
+ * (E_FLAGS in kernels): bit c for component c, bit CLMD_E_NCOMP for the kinetic energy, and the
+ * force word's bits shifted up by CLMD_OVF_FORCE_SHIFT (cl/integrate.cl, kernel kinetic). */
+enum { CLMD_E_KINETIC = CLMD_E_NCOMP, CLMD_E_FLAGS, CLMD_E_SLOTS, CLMD_OVF_FORCE_SHIFT = 16 };
+
 struct clmd_system;
 struct clmd_ffplan;
 struct clmd_nlist;

@@ -20,7 +20,7 @@
 #include "system/system.h"
 
 #define WG CLMD_ENGINE_WG
-enum { E_SLOTS = CLMD_E_NCOMP + 1 /* + kinetic */ };
+enum { E_SLOTS = CLMD_E_SLOTS /* components, kinetic, overflow word */, NFLAGS = 4 };
 
 /* Bar to kJ/mol/nm^3: 1e5 Pa * 1e-27 m^3/nm^3 * N_A / 1000. */
 #define CLMD_BAR_TO_KJ_NM3 (6.02214076e23 * 1e-25)
@@ -45,6 +45,12 @@ static const term_ctor term_ctors[] = {clmd_pme_create, clmd_nonbonded_create, c
                                        clmd_cmap_create, clmd_gbsa_create};
 
 static size_t groups(int items) { return (size_t)(items + WG - 1) / WG * WG; }
+
+/* The device force buffer: three blocks of npad, then the force overflow word. */
+static size_t force_bytes(const clmd_engine *e)
+{
+    return sizeof(cl_long) * (3 * (size_t)e->dev.npad + 1);
+}
 
 /* ---- kernel argument binder ---- */
 
@@ -184,13 +190,23 @@ int clmd_engine_rebuild_list(clmd_engine *e, clmd_err *err)
     return clmd_pairlist_build(e->pl, e->st->x, e->st->box, e->st->step, err);
 }
 
-/* Reads the displacement / failure flags (one small blocking read). */
-static int read_flags(clmd_engine *e, cl_uint flags[2], clmd_err *err)
+/* Reads the flag words (one small blocking read): [0] the largest squared displacement,
+ * [1] constraint failure, [2] the terms whose forces overflowed (cl/integrate.cl records the
+ * force word there and freezes the particles), [3] the step of that overflow. */
+static int read_flags(clmd_engine *e, cl_uint flags[NFLAGS], clmd_err *err)
 {
     PROBE_START(e->probe, P_NLIST_CHECK);
-    int rc = clmd_ocl_read(e->dev.ocl, e->flags, 0, sizeof(cl_uint) * 2, flags, err);
+    int rc = clmd_ocl_read(e->dev.ocl, e->flags, 0, sizeof(cl_uint) * NFLAGS, flags, err);
     PROBE_STOP(e->probe, P_NLIST_CHECK);
-    if (!rc && flags[1])
+    if (rc) return rc;
+    e->flags_step = e->st->step;
+    if (flags[2]) {
+        /* cleared once reported, so that an engine that goes on is not frozen for good */
+        clmd_overflow ovf = {flags[2], 0};
+        rc = clmd_ocl_zero(e->dev.ocl, e->flags, sizeof(cl_uint) * NFLAGS, err);
+        return rc ? rc : clmd_engine_overflow_error(e, (long)flags[3], &ovf, NULL, NULL, err);
+    }
+    if (flags[1])
         rc = clmd_err_set(err, CLMD_ERUNTIME, "step %ld: the constraints could not be satisfied "
                           "(SHAKE did not converge to relative tolerance %g or a water's geometry "
                           "broke): the simulation blew up; try a smaller timestep",
@@ -209,7 +225,7 @@ int clmd_engine_update_list(clmd_engine *e, clmd_err *err)
         return stale ? clmd_engine_rebuild_list(e, err) : CLMD_OK;
     }
     if (!clmd_pairlist_checks(e->pl) && !e->cons) return CLMD_OK;
-    cl_uint flags[2];
+    cl_uint flags[NFLAGS];
     if ((rc = read_flags(e, flags, err))) return rc;
     float d2;
     memcpy(&d2, &flags[0], sizeof d2);
@@ -247,18 +263,18 @@ static int setup_device(clmd_engine *e, clmd_err *err)
     size_t np = (size_t)d->npad;
     if ((rc = clmd_ocl_alloc(d->ocl, sizeof(cl_float4) * np, &d->posq, err)) ||
         (rc = clmd_ocl_alloc(d->ocl, sizeof(cl_float4) * np, &d->posq_lo, err)) ||
-        (rc = clmd_ocl_alloc(d->ocl, sizeof(cl_long) * 3 * np, &d->force, err)) ||
+        (rc = clmd_ocl_alloc(d->ocl, force_bytes(e), &d->force, err)) ||
         (rc = clmd_ocl_alloc(d->ocl, sizeof(cl_long) * E_SLOTS, &d->energy, err)) ||
         (rc = clmd_ocl_alloc(d->ocl, e->mixed_size * np, &e->pos, err)) ||
         (rc = clmd_ocl_alloc(d->ocl, e->mixed_size * np, &e->vel, err)) ||
-        (rc = clmd_ocl_alloc(d->ocl, sizeof(cl_uint) * 2, &e->flags, err)) ||
-        (rc = clmd_ocl_zero(d->ocl, e->flags, sizeof(cl_uint) * 2, err)) ||
-        (rc = clmd_ocl_zero(d->ocl, d->force, sizeof(cl_long) * 3 * np, err)) ||
+        (rc = clmd_ocl_alloc(d->ocl, sizeof(cl_uint) * NFLAGS, &e->flags, err)) ||
+        (rc = clmd_ocl_zero(d->ocl, e->flags, sizeof(cl_uint) * NFLAGS, err)) ||
+        (rc = clmd_ocl_zero(d->ocl, d->force, force_bytes(e), err)) ||
         (rc = clmd_ocl_zero(d->ocl, d->energy, sizeof(cl_long) * E_SLOTS, err)))
         return rc;
     if (e->cons && (rc = clmd_ocl_alloc(d->ocl, e->mixed_size * np, &e->pos_old, err))) return rc;
     e->mixed_host = clmd_calloc(np, e->mixed_size);
-    CLMD_NEW(e->force_host, 3 * np);
+    CLMD_NEW(e->force_host, 3 * np + 1);
     /* charges ride in posq.w and never change; the xyz parts are written from pos */
     {
         cl_float4 *pq = clmd_calloc(np, sizeof *pq);
@@ -283,7 +299,9 @@ static int setup_device(clmd_engine *e, clmd_err *err)
     clmd_bind_mem(&b, e->vel);
     clmd_bind_int(&b, s->n);
     clmd_bind_mem(&b, d->energy);
-    clmd_bind_int(&b, CLMD_E_NCOMP);
+    clmd_bind_int(&b, CLMD_E_KINETIC);
+    clmd_bind_mem(&b, d->force);
+    clmd_bind_int(&b, d->npad);
     if ((rc = clmd_bind_done(&b, err))) return rc;
 
     e->mb = (clmd_mdbuf){d->ocl, e->fp64, s->n, d->npad, e->pos, e->pos_old, e->vel, d->posq,
@@ -400,6 +418,7 @@ int clmd_engine_create(const clmd_system *sys, const clmd_ffopts *ff, const clmd
     e->eo = *eo;
     e->probe = probe;
     e->reference = strcasecmp(eo->device, "reference") == 0;
+    e->flags_step = -1;
     e->dof = clmd_system_dof(sys, eo->remove_com);
     int n = sys->n, rc;
     PROBE_START(probe, P_SETUP);
@@ -495,10 +514,10 @@ void clmd_engine_destroy(clmd_engine **pe)
 
 /* ---- force evaluation ---- */
 
-static clmd_fenv force_env(clmd_engine *e)
+clmd_fenv clmd_engine_fenv(clmd_engine *e, int host)
 {
     clmd_fenv env = {e->sys, &e->plan, e->st->box, e->st->box_version, clmd_pairlist_host(e->pl),
-                     e->reference ? NULL : &e->dev, e->probe, e->st->step};
+                     host ? NULL : &e->dev, e->probe, e->st->step};
     return env;
 }
 
@@ -508,11 +527,12 @@ static int forces_device(clmd_engine *e, int want_energy, clmd_err *err)
     int rc;
     if (d->box_version != e->st->box_version) clmd_dev_set_box(d, e->st->box, e->st->box_version);
     PROBE_START(e->probe, P_FORCE_CLEAR);
-    rc = clmd_ocl_zero(d->ocl, d->force, sizeof(cl_long) * 3 * (size_t)d->npad, err);
+    /* the force overflow word after the blocks is cleared with them */
+    rc = clmd_ocl_zero(d->ocl, d->force, force_bytes(e), err);
     if (!rc && want_energy) rc = clmd_ocl_zero(d->ocl, d->energy, sizeof(cl_long) * E_SLOTS, err);
     PROBE_STOP(e->probe, P_FORCE_CLEAR);
     if (rc) return rc;
-    clmd_fenv env = force_env(e);
+    clmd_fenv env = clmd_engine_fenv(e, 0);
     for (int t = 0; t < e->nterms; t++)
         if ((rc = e->terms[t]->ops->enqueue(e->terms[t], &env, want_energy, err))) return rc;
     for (int t = 0; t < e->nterms; t++)
@@ -522,11 +542,14 @@ static int forces_device(clmd_engine *e, int want_energy, clmd_err *err)
     return e->vs ? clmd_vsites_enqueue_spread(e->vs, err) : CLMD_OK;
 }
 
+/* The double-precision terms on the host at the state's positions, into e->f and e->energy,
+ * with the overflow check into e->ovf (the reference path, and the minimizer's fallback on the
+ * device path). */
 static int forces_reference(clmd_engine *e, clmd_err *err)
 {
     memset(e->f, 0, sizeof(double) * 3 * (size_t)e->sys->n);
     memset(e->energy, 0, sizeof e->energy);
-    clmd_fenv env = force_env(e);
+    clmd_fenv env = clmd_engine_fenv(e, 1);
     for (int t = 0; t < e->nterms; t++) {
         int rc = e->terms[t]->ops->reference(e->terms[t], &env, e->st->x, e->f, e->energy, err);
         if (rc) return rc;
@@ -536,20 +559,36 @@ static int forces_reference(clmd_engine *e, clmd_err *err)
         clmd_vsites_spread_ref(e->vs, e->f);
         PROBE_STOP(e->probe, P_VSITE_SPREAD);
     }
-    return CLMD_OK;
+    return clmd_overflow_check_host(e, &e->ovf, err);
 }
 
-int clmd_engine_read_energies(clmd_engine *e, clmd_err *err)
+/* Reads the device's energy accumulators into e->energy / e->ekin and the overflow word. */
+static int read_energies_raw(clmd_engine *e, clmd_overflow *ovf, clmd_err *err)
 {
-    if (e->reference) return CLMD_OK;
     cl_long buf[E_SLOTS];
     PROBE_START(e->probe, P_DOWNLOAD);
     int rc = clmd_ocl_read(e->dev.ocl, e->dev.energy, 0, sizeof buf, buf, err);
     PROBE_STOP(e->probe, P_DOWNLOAD);
     if (rc) return rc;
     for (int c = 0; c < CLMD_E_NCOMP; c++) e->energy[c] = (double)buf[c] / CLMD_FIXED_SCALE;
-    e->ekin = (double)buf[CLMD_E_NCOMP] / CLMD_FIXED_SCALE;
+    e->ekin = (double)buf[CLMD_E_KINETIC] / CLMD_FIXED_SCALE;
+    uint32_t w;
+    memcpy(&w, &buf[CLMD_E_FLAGS], sizeof w); /* the kernels OR the word's first four bytes */
+    ovf->energy = w & ((1u << CLMD_OVF_FORCE_SHIFT) - 1);
+    ovf->force = w >> CLMD_OVF_FORCE_SHIFT;
     return CLMD_OK;
+}
+
+int clmd_engine_read_energies(clmd_engine *e, clmd_err *err)
+{
+    if (e->reference) return CLMD_OK;
+    clmd_overflow ovf = {0, 0};
+    int rc = read_energies_raw(e, &ovf, err);
+    cl_uint flags[NFLAGS];
+    /* an overflow the integrator recorded earlier (and froze the particles at) comes first */
+    if (!rc && (ovf.force || ovf.energy) && !(rc = read_flags(e, flags, err)))
+        rc = clmd_engine_overflow_error(e, e->st->step, &ovf, NULL, NULL, err);
+    return rc;
 }
 
 static double kinetic_reference(const clmd_engine *e)
@@ -563,7 +602,8 @@ static double kinetic_reference(const clmd_engine *e)
     return k;
 }
 
-int clmd_engine_forces(clmd_engine *e, int want_energy, clmd_err *err)
+/* Forces (and energies) without the overflow check. */
+static int forces_raw(clmd_engine *e, int want_energy, clmd_err *err)
 {
     if (e->forces_valid && (!want_energy || e->energy_valid)) return CLMD_OK;
     int rc = e->reference ? forces_reference(e, err) : forces_device(e, want_energy, err);
@@ -573,15 +613,41 @@ int clmd_engine_forces(clmd_engine *e, int want_energy, clmd_err *err)
     return CLMD_OK;
 }
 
-/* Kinetic energy into e->ekin and the potential energies into e->energy (device: one read). */
-static int finish_energies(clmd_engine *e, clmd_err *err)
+/* The device's overflows surface when the engine reads its flags or energies; the reference
+ * path's at once. */
+int clmd_engine_forces(clmd_engine *e, int want_energy, clmd_err *err)
+{
+    int rc = forces_raw(e, want_energy, err);
+    if (!rc && e->reference && (e->ovf.force || e->ovf.energy))
+        rc = clmd_engine_overflow_error(e, e->st->step, &e->ovf, e->f, NULL, err);
+    return rc;
+}
+
+/* Kinetic energy into e->ekin and the potential energies into e->energy (device: one read),
+ * and what overflowed into *ovf. */
+static int finish_energies_raw(clmd_engine *e, clmd_overflow *ovf, clmd_err *err)
 {
     if (e->reference) {
         e->ekin = kinetic_reference(e);
+        *ovf = e->ovf;
+        if (!isfinite(e->ekin)) ovf->energy |= 1u << CLMD_E_NCOMP;
         return CLMD_OK;
     }
     int rc = clmd_ocl_launch(e->dev.ocl, e->k_kinetic, groups(e->sys->n), WG, P_ENERGY, err);
-    return rc ? rc : clmd_engine_read_energies(e, err);
+    return rc ? rc : read_energies_raw(e, ovf, err);
+}
+
+static int finish_energies(clmd_engine *e, clmd_err *err)
+{
+    if (!e->reference) {
+        int rc = clmd_ocl_launch(e->dev.ocl, e->k_kinetic, groups(e->sys->n), WG, P_ENERGY, err);
+        return rc ? rc : clmd_engine_read_energies(e, err);
+    }
+    clmd_overflow ovf = {0, 0};
+    int rc = finish_energies_raw(e, &ovf, err);
+    if (!rc && (ovf.force || ovf.energy))
+        rc = clmd_engine_overflow_error(e, e->st->step, &ovf, e->f, NULL, err);
+    return rc;
 }
 
 /* ---- stepping ---- */
@@ -616,41 +682,74 @@ int clmd_engine_step(clmd_engine *e, long nsteps, int want_energy, clmd_err *err
 {
     int rc = clmd_engine_forces(e, 0, err);
     for (long s = 0; s < nsteps && !rc; s++) rc = step_one(e, want_energy && s == nsteps - 1, err);
+    /* without a per-step read (no cutoff, no constraints) the flags are read once here: the
+     * integrator froze the particles at the first overflow and recorded its step */
+    cl_uint flags[NFLAGS];
+    if (!rc && !e->reference && e->flags_step != e->st->step) rc = read_flags(e, flags, err);
     if (!rc && want_energy) {
-        double epot = 0;
-        for (int c = 0; c < CLMD_E_NCOMP; c++) epot += e->energy[c];
-        /* fixed-point accumulators wrap around instead of overflowing to infinity, so a
-         * negative or absurd kinetic energy is the device's sign of a blow-up */
+        /* every energy passed the overflow check when read; what is left is a finite but
+         * absurd temperature */
         double T = clmd_engine_temperature(e, e->ekin);
-        if (!isfinite(epot) || !isfinite(e->ekin) || e->ekin < 0 || T > 1e6)
+        if (!(T <= 1e6))
             return clmd_err_set(err, CLMD_ERUNTIME, "the simulation blew up at step %ld: "
-                                "potential %g kJ/mol, temperature %g K (try a smaller timestep, "
-                                "constraints, or minimize/equilibrate the input)", e->st->step,
-                                epot, T);
+                                "temperature %g K (kinetic energy %g kJ/mol; try a smaller "
+                                "timestep, constraints, or minimize/equilibrate the input)",
+                                e->st->step, T, e->ekin);
     }
     return rc;
 }
 
-int clmd_engine_evaluate(clmd_engine *e, double *energies, double *forces, clmd_err *err)
+/* Device forces (kJ/mol/nm, [3n]) and the force word from the device buffer. */
+int clmd_engine_read_forces(clmd_engine *e, double *forces, unsigned *word, clmd_err *err)
+{
+    int np = e->dev.npad, n = e->sys->n;
+    int rc = clmd_ocl_read(e->dev.ocl, e->dev.force, 0, force_bytes(e), e->force_host, err);
+    if (rc) return rc;
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < 3; k++)
+            forces[3 * i + k] = (double)e->force_host[i + k * np] / CLMD_FIXED_SCALE;
+    uint32_t w;
+    memcpy(&w, &e->force_host[3 * (size_t)np], sizeof w);
+    if (word) *word = w;
+    return CLMD_OK;
+}
+
+int clmd_engine_evaluate_raw(clmd_engine *e, int host, double *energies, double *forces,
+                             clmd_overflow *ovf, clmd_err *err)
 {
     int rc;
+    ovf->force = ovf->energy = 0;
     e->forces_valid = e->energy_valid = 0;
-    if ((rc = clmd_engine_forces(e, 1, err)) || (rc = finish_energies(e, err))) return rc;
+    if (host && !e->reference) {
+        /* the device's buffers stay as they were: nothing is valid for them afterwards */
+        if ((rc = clmd_engine_download_positions(e, err)) || (rc = forces_reference(e, err)))
+            return rc;
+        *ovf = e->ovf;
+        if (forces) memcpy(forces, e->f, sizeof(double) * 3 * (size_t)e->sys->n);
+        if (energies) memcpy(energies, e->energy, sizeof e->energy);
+        return CLMD_OK;
+    }
+    if ((rc = forces_raw(e, 1, err)) || (rc = finish_energies_raw(e, ovf, err))) return rc;
     if (forces) {
         if (e->reference) {
             memcpy(forces, e->f, sizeof(double) * 3 * (size_t)e->sys->n);
         } else {
-            int np = e->dev.npad, n = e->sys->n;
-            rc = clmd_ocl_read(e->dev.ocl, e->dev.force, 0, sizeof(cl_long) * 3 * (size_t)np,
-                               e->force_host, err);
-            if (rc) return rc;
-            for (int i = 0; i < n; i++)
-                for (int k = 0; k < 3; k++)
-                    forces[3 * i + k] = (double)e->force_host[i + k * np] / CLMD_FIXED_SCALE;
+            unsigned w;
+            if ((rc = clmd_engine_read_forces(e, forces, &w, err))) return rc;
+            ovf->force |= w;
         }
     }
     if (energies) memcpy(energies, e->energy, sizeof e->energy);
     return CLMD_OK;
+}
+
+int clmd_engine_evaluate(clmd_engine *e, double *energies, double *forces, clmd_err *err)
+{
+    clmd_overflow ovf;
+    int rc = clmd_engine_evaluate_raw(e, 0, energies, forces, &ovf, err);
+    if (!rc && (ovf.force || ovf.energy))
+        rc = clmd_engine_overflow_error(e, e->st->step, &ovf, forces, NULL, err);
+    return rc;
 }
 
 void clmd_engine_energies(const clmd_engine *e, double *components, double *potential,
@@ -890,7 +989,7 @@ int clmd_engine_apply_constraints(clmd_engine *e, clmd_err *err)
         PROBE_STOP(e->probe, P_CONSTRAINTS);
         if (rc) return rc;
     } else {
-        cl_uint flags[2];
+        cl_uint flags[NFLAGS];
         CL_CHECK(clEnqueueCopyBuffer(clmd_ocl_queue(e->dev.ocl), e->pos, e->pos_old, 0, 0,
                                      e->mixed_size * (size_t)e->sys->n, 0, NULL, NULL),
                  err);
@@ -939,7 +1038,7 @@ int clmd_engine_snapshot_create(clmd_engine *e, clmd_engine_snapshot **out, clmd
         (rc = clmd_ocl_alloc(o, e->mixed_size * np, &s->vel, err)) ||
         (rc = clmd_ocl_alloc(o, sizeof(cl_float4) * np, &s->posq, err)) ||
         (rc = clmd_ocl_alloc(o, sizeof(cl_float4) * np, &s->posq_lo, err)) ||
-        (rc = clmd_ocl_alloc(o, sizeof(cl_long) * 3 * np, &s->force, err)) ||
+        (rc = clmd_ocl_alloc(o, force_bytes(e), &s->force, err)) ||
         (rc = clmd_ocl_alloc(o, sizeof(cl_long) * E_SLOTS, &s->energy_dev, err))) {
         clmd_engine_snapshot_destroy(out);
         return rc;
@@ -975,7 +1074,7 @@ static int copy_state(clmd_engine *e, const clmd_engine_snapshot *s, int save, c
     const clmd_dev *d = &e->dev;
     cl_mem live[6] = {e->pos, e->vel, d->posq, d->posq_lo, d->force, d->energy};
     cl_mem copy[6] = {s->pos, s->vel, s->posq, s->posq_lo, s->force, s->energy_dev};
-    size_t bytes[6] = {m4, m4, f4, f4, sizeof(cl_long) * 3 * np, sizeof(cl_long) * E_SLOTS};
+    size_t bytes[6] = {m4, m4, f4, f4, force_bytes(e), sizeof(cl_long) * E_SLOTS};
     for (int k = 0; k < 6; k++) {
         int rc = save ? copy_buffer(e, live[k], copy[k], bytes[k], err)
                       : copy_buffer(e, copy[k], live[k], bytes[k], err);

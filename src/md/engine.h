@@ -59,9 +59,13 @@ int clmd_engine_evaluate(clmd_engine *e, double *energies, double *forces, clmd_
 /* Steepest-descent energy minimization of the current positions (constraints kept): moves
  * along the forces with an adaptive step (grown 1.2x on success, cut 5x on failure, at most
  * 0.01 nm to start) until the largest force falls below tol (kJ/mol/nm) or max_steps is reached.
- * Writes *fmax_out (largest force) and *steps_out. Velocities are not changed. */
-int clmd_engine_minimize(clmd_engine *e, long max_steps, double tol, double *fmax_out,
-                         long *steps_out, clmd_err *err);
+ * States the device's fixed point cannot represent (clashes) are evaluated in double precision
+ * on the host until they can (md/minimize.c). Writes *e0_out (the starting potential energy),
+ * *fmax_out (largest force) and *steps_out; the engine's energies are then those of the
+ * result. Velocities are not changed. Coincident particles cannot be separated (no force
+ * direction): an error naming them. */
+int clmd_engine_minimize(clmd_engine *e, long max_steps, double tol, double *e0_out,
+                         double *fmax_out, long *steps_out, clmd_err *err);
 
 /* Energies of the last state computed with want_energy (or by evaluate). */
 void clmd_engine_energies(const clmd_engine *e, double *components, double *potential,

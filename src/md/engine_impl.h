@@ -20,6 +20,13 @@ struct clmd_vsites;
 
 enum { CLMD_ENGINE_MAX_TERMS = 16, CLMD_ENGINE_MAX_HOOKS = 8, CLMD_ENGINE_WG = 64 };
 
+/* What overflowed in an evaluation (CLMD_FIXED_LIMIT in ff/term.h): the terms, as bits
+ * 1 << clmd_ecomp, whose forces and whose energies went beyond the limit or were not finite;
+ * energy bit CLMD_E_NCOMP is the kinetic energy. */
+typedef struct clmd_overflow {
+    unsigned force, energy;
+} clmd_overflow;
+
 struct clmd_engine {
     const struct clmd_system *sys;
     clmd_ffplan plan;
@@ -41,6 +48,8 @@ struct clmd_engine {
     int dof;
     double energy[CLMD_E_NCOMP], ekin;
     double last_d2;                /* largest squared displacement at the last list check */
+    clmd_overflow ovf;             /* of the last evaluation on the host (md/overflow.c) */
+    long flags_step;               /* the step at which the device flags were last read */
     /* host (reference path; on the device path x/v of the state are download targets) */
     double *f, *invmass, *xold;
     /* device */
@@ -48,7 +57,8 @@ struct clmd_engine {
     int fp64;
     size_t mixed_size;             /* bytes of one mixed4 */
     cl_mem pos, vel, pos_old;
-    cl_mem flags;                  /* uint[2]: max squared displacement bits; constraint failure */
+    cl_mem flags;                  /* uint[4]: max squared displacement bits; constraint failure;
+                                      overflowed force terms; step of that overflow */
     clmd_mdbuf mb;
     void *mixed_host;              /* staging [npad] mixed4 */
     cl_long *force_host;           /* staging [3 npad] */
@@ -76,6 +86,28 @@ int clmd_engine_potential(clmd_engine *e, double *u, clmd_err *err);
 int clmd_engine_read_energies(clmd_engine *e, clmd_err *err);
 /* Places the virtual sites from their parents (both paths). */
 int clmd_engine_build_vsites(clmd_engine *e, clmd_err *err);
+
+/* What force terms see: host selects the host view (no device; the reference terms). */
+clmd_fenv clmd_engine_fenv(clmd_engine *e, int host);
+/* One evaluation at the current positions like clmd_engine_evaluate, but an overflow is
+ * reported in *ovf instead of failing; host evaluates the double-precision terms on the host
+ * also on the device path (the minimizer's way past states the device cannot represent; the
+ * device's forces and energies are then left invalid). energies, forces may be NULL. */
+int clmd_engine_evaluate_raw(clmd_engine *e, int host, double *energies, double *forces,
+                             clmd_overflow *ovf, clmd_err *err);
+/* Device path: the forces (kJ/mol/nm, [3n]) and the force overflow word from the device. */
+int clmd_engine_read_forces(clmd_engine *e, double *forces, unsigned *word, clmd_err *err);
+
+/* md/overflow.c. The error (CLMD_ERUNTIME) for an overflow at step: the terms, the particle
+ * with the largest force (a non-finite one first) and its nearest interacting particle, and
+ * their distance, then advice (NULL: the usual for step 0 or a run). forces: the
+ * evaluation's ([3n]), or NULL to read them (device) or take the host's. */
+int clmd_engine_overflow_error(clmd_engine *e, long step, const clmd_overflow *ovf,
+                               const double *forces, const char *advice, clmd_err *err);
+/* The host check of the forces e->f and energies e->energy just computed: the same limit per
+ * particle force component as the device's per contribution, energies finite and within the
+ * accumulators' range; fills *ovf, finding the terms at fault by evaluating each alone. */
+int clmd_overflow_check_host(clmd_engine *e, clmd_overflow *ovf, clmd_err *err);
 
 /* Kernel arguments in order, without literal indices scattered over files: bind(k) starts at
  * argument 0, each arg_* call takes the next. */

@@ -19,6 +19,7 @@
 typedef struct langevin {
     cl_kernel k_middle, k_kick, k_drift;
     cl_uint middle_arg, drift_arg; /* first per-step argument (a, b_kt, key, step_lo, step_hi) */
+    cl_uint kick_step;             /* the kick's step argument (its overflow record) */
 } langevin;
 
 static size_t groups(int items)
@@ -78,6 +79,9 @@ static int lm_setup_device(clmd_integrator *it, clmd_engine *e, clmd_err *err)
     clmd_bind_int(&b, m->n);
     clmd_bind_int(&b, m->npad);
     clmd_bind_mixed(&b, 2 * e->eo.dt_ps);
+    clmd_bind_mem(&b, m->flags);
+    l->kick_step = b.next;
+    clmd_bind_uint(&b, 0);
     if ((rc = clmd_bind_done(&b, err))) return rc;
     b = bind_front(l->k_drift, e, 0);
     l->drift_arg = b.next;
@@ -117,7 +121,10 @@ static int lm_before_device(langevin *l, clmd_engine *e, clmd_err *err)
         if ((rc = bind_step(l->k_middle, l->middle_arg, e, err))) return rc;
         rc = clmd_ocl_launch(o, l->k_middle, groups(n), CLMD_ENGINE_WG, P_INTEGRATE, err);
     } else {
-        if ((rc = bind_step(l->k_drift, l->drift_arg, e, err)) ||
+        clmd_binder b = clmd_bind(l->k_kick, e->fp64);
+        b.next = l->kick_step;
+        clmd_bind_uint(&b, (unsigned)e->st->step);
+        if ((rc = clmd_bind_done(&b, err)) || (rc = bind_step(l->k_drift, l->drift_arg, e, err)) ||
             (rc = clmd_ocl_launch(o, l->k_kick, groups(n), CLMD_ENGINE_WG, P_INTEGRATE, err)) ||
             (rc = clmd_constraints_enqueue_velocities(e->cons, dt, err)))
             return rc;

@@ -14,6 +14,7 @@
 
 typedef struct verlet {
     cl_kernel k_kick_drift, k_kick;
+    cl_uint kick_drift_step, kick_step; /* the step argument (the overflow record) */
 } verlet;
 
 static size_t groups(int items)
@@ -46,6 +47,8 @@ static int vv_setup_device(clmd_integrator *it, clmd_engine *e, clmd_err *err)
     clmd_bind_mem(&b, m->posq_ref);
     clmd_bind_mem(&b, m->flags);
     clmd_bind_mem(&b, m->pos_shift);
+    v->kick_drift_step = b.next;
+    clmd_bind_uint(&b, 0);
     if ((rc = clmd_bind_done(&b, err))) return rc;
     /* the kernel applies half its step argument: v += dt/2 F/m */
     b = clmd_bind(v->k_kick, e->fp64);
@@ -54,6 +57,18 @@ static int vv_setup_device(clmd_integrator *it, clmd_engine *e, clmd_err *err)
     clmd_bind_int(&b, m->n);
     clmd_bind_int(&b, m->npad);
     clmd_bind_mixed(&b, dt);
+    clmd_bind_mem(&b, m->flags);
+    v->kick_step = b.next;
+    clmd_bind_uint(&b, 0);
+    return clmd_bind_done(&b, err);
+}
+
+/* The step the kernel records with a force overflow it finds (that of the forces it reads). */
+static int bind_step(cl_kernel k, cl_uint arg, const clmd_engine *e, clmd_err *err)
+{
+    clmd_binder b = clmd_bind(k, e->fp64);
+    b.next = arg;
+    clmd_bind_uint(&b, (unsigned)e->st->step);
     return clmd_bind_done(&b, err);
 }
 
@@ -68,7 +83,10 @@ static int vv_before(clmd_integrator *it, clmd_engine *e, clmd_err *err)
         if (e->cons) CL_CHECK(clEnqueueCopyBuffer(clmd_ocl_queue(e->dev.ocl), e->pos, e->pos_old,
                                                   0, 0, e->mixed_size * (size_t)n, 0, NULL, NULL),
                               err);
-        rc = clmd_ocl_launch(e->dev.ocl, v->k_kick_drift, groups(n), CLMD_ENGINE_WG, P_INTEGRATE, err);
+        rc = bind_step(v->k_kick_drift, v->kick_drift_step, e, err);
+        if (!rc)
+            rc = clmd_ocl_launch(e->dev.ocl, v->k_kick_drift, groups(n), CLMD_ENGINE_WG,
+                                 P_INTEGRATE, err);
         if (!rc && e->cons) rc = clmd_constraints_enqueue_positions(e->cons, dt, err);
         return rc ? rc : clmd_engine_build_vsites(e, err);
     }
@@ -96,7 +114,8 @@ static int vv_after(clmd_integrator *it, clmd_engine *e, clmd_err *err)
     const double dt = e->eo.dt_ps;
     int rc;
     if (!e->reference) {
-        rc = clmd_ocl_launch(e->dev.ocl, v->k_kick, groups(n), CLMD_ENGINE_WG, P_INTEGRATE, err);
+        rc = bind_step(v->k_kick, v->kick_step, e, err);
+        if (!rc) rc = clmd_ocl_launch(e->dev.ocl, v->k_kick, groups(n), CLMD_ENGINE_WG, P_INTEGRATE, err);
         if (!rc && e->cons) rc = clmd_constraints_enqueue_velocities(e->cons, dt, err);
         return rc;
     }

@@ -193,6 +193,13 @@ int clmd_session_eval(clmd_session *s, const char *path, int overwrite, clmd_err
         clmd_free(f);
         return rc;
     }
+    /* the engine refuses overflows; JSON has no nan or inf, so never write one regardless */
+    for (int i = 0; i < 3 * n + CLMD_E_NCOMP; i++)
+        if (!isfinite(i < 3 * n ? f[i] : e[i - 3 * n])) {
+            clmd_free(f);
+            return clmd_err_set(err, CLMD_ERUNTIME, "eval: a non-finite %s; nothing written",
+                                i < 3 * n ? "force" : "energy");
+        }
     char tmp[CLMD_PATH_MAX + 16];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     FILE *out = fopen(tmp, "w");
@@ -407,11 +414,9 @@ static int minimize(clmd_run *r, clmd_err *err)
     const clmd_deck *d = &r->s.deck;
     clmd_engine *e = r->s.eng;
     int rc;
-    if ((rc = clmd_engine_evaluate(e, NULL, NULL, err))) return rc;
-    clmd_engine_energies(e, NULL, &r->min.e0, NULL);
     /* the velocities then satisfy the constraints of the minimized positions */
-    if ((rc = clmd_engine_minimize(e, d->minimize.max_steps, d->minimize.tolerance, &r->min.fmax,
-                                   &r->min.steps, err)) ||
+    if ((rc = clmd_engine_minimize(e, d->minimize.max_steps, d->minimize.tolerance, &r->min.e0,
+                                   &r->min.fmax, &r->min.steps, err)) ||
         (rc = clmd_engine_apply_constraints(e, err)))
         return rc;
     clmd_engine_energies(e, NULL, &r->min.e1, NULL);

@@ -100,57 +100,139 @@ static int cmp_int(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Smallest distance between the real atoms of water w (positions xw, [natoms][3]) and those
- * of the waters already placed in neighbouring grid cells, O-O pairs left out (the lattice
- * fixes them). */
-typedef struct {
-    int ncell;
-    double L, cell;
-    int *head, *next; /* linked lists of placed waters per cell */
-    double *pos;      /* [nwaters][natoms][3] */
-    int natoms;
-    const int *real;  /* [natoms] 1 for massive atoms */
-    int o;            /* template index of the oxygen */
-} grid;
+/* Orientation search: random tries per water and sweeps over all waters (see below). */
+enum { WATER_TRIES = 24, WATER_SWEEPS = 3 };
+/* First shell: the neighbours whose oxygen is this close (nm); any contact below 0.2 nm needs
+ * one, and they decide the hydrogen bonds. */
+#define WATER_SHELL 0.4
 
-static int cell_of(const grid *g, const double *x)
+/* The waters and, for each, its first shell: neighbours shell[sstart[w] .. sstart[w+1]-1] with
+ * the lattice shift (nm) that takes the neighbour's periodic image next to w. */
+typedef struct {
+    long nw;
+    int natoms;
+    double *pos;      /* [nwaters][natoms][3] */
+    const int *real;  /* [natoms] 1 for massive atoms */
+    const double *q;  /* [natoms] charges (e) */
+    int o;            /* template index of the oxygen */
+    long *sstart, *shell;
+    double *shift;    /* [3] per shell entry */
+} waters;
+
+/* The first shells of oxygens O ([nw][3]) in a cubic box of edge L, through a cell grid. */
+static void build_shells(waters *g, const double *O, double L)
 {
-    int c[3];
-    for (int d = 0; d < 3; d++) {
-        double f = x[d] / g->L;
-        f -= floor(f);
-        c[d] = (int)(f * g->ncell);
-        if (c[d] >= g->ncell) c[d] = g->ncell - 1;
+    long nw = g->nw;
+    int nc = (int)floor(L / WATER_SHELL);
+    if (nc < 3) nc = 1; /* fewer than 3 cells a side: one cell, every pair checked */
+    long ncells = (long)nc * nc * nc, *head, *next, *cell;
+    CLMD_NEW(head, ncells);
+    CLMD_NEW(next, nw);
+    CLMD_NEW(cell, nw);
+    for (long c = 0; c < ncells; c++) head[c] = -1;
+    for (long w = 0; w < nw; w++) {
+        int c[3];
+        for (int d = 0; d < 3; d++) {
+            double f = O[3 * w + d] / L;
+            f -= floor(f);
+            c[d] = (int)(f * nc);
+            if (c[d] >= nc) c[d] = nc - 1;
+        }
+        cell[w] = ((long)c[0] * nc + c[1]) * nc + c[2];
+        next[w] = head[cell[w]];
+        head[cell[w]] = w;
     }
-    return (c[0] * g->ncell + c[1]) * g->ncell + c[2];
+    long cap = 16 * nw + 16, n = 0;
+    CLMD_NEW(g->sstart, nw + 1);
+    CLMD_NEW(g->shell, cap);
+    CLMD_NEW(g->shift, 3 * cap);
+    int span = nc >= 3 ? 1 : 0;
+    for (long w = 0; w < nw; w++) {
+        g->sstart[w] = n;
+        long ci = cell[w] / ((long)nc * nc), cj = cell[w] / nc % nc, ck = cell[w] % nc;
+        for (int di = -span; di <= span; di++)
+            for (int dj = -span; dj <= span; dj++)
+                for (int dk = -span; dk <= span; dk++) {
+                    long c = (((ci + di + nc) % nc) * nc + (cj + dj + nc) % nc) * nc +
+                             (ck + dk + nc) % nc;
+                    for (long v = head[c]; v >= 0; v = next[v]) {
+                        double sh[3], r2 = 0;
+                        for (int d = 0; d < 3; d++) {
+                            double dx = O[3 * v + d] - O[3 * w + d];
+                            sh[d] = -L * round(dx / L);
+                            r2 += (dx + sh[d]) * (dx + sh[d]);
+                        }
+                        if (v == w || r2 > WATER_SHELL * WATER_SHELL) continue;
+                        if (n == cap) {
+                            size_t b = sizeof(long) * (size_t)cap;
+                            g->shell = clmd_realloc(g->shell, b, 2 * b);
+                            b = sizeof(double) * 3 * (size_t)cap;
+                            g->shift = clmd_realloc(g->shift, b, 2 * b);
+                            cap *= 2;
+                        }
+                        g->shell[n] = v;
+                        memcpy(g->shift + 3 * n, sh, sizeof sh);
+                        n++;
+                    }
+                }
+    }
+    g->sstart[nw] = n;
+    clmd_free(head);
+    clmd_free(next);
+    clmd_free(cell);
 }
 
-static double contact(const grid *g, const double *xw)
+/* For water `self` at xw ([natoms][3]) against the waters of its first shell below `upto`
+ * (those placed): the smallest distance between real atoms, O-O pairs left out (the lattice
+ * fixes them), and the Coulomb energy (kJ/mol, plain 1/r, every charged site). */
+static double contact(const waters *g, const double *xw, long self, long upto, double *coulomb)
 {
-    double best = INFINITY;
-    int c0 = cell_of(g, xw + 3 * g->o), nc = g->ncell;
-    int ci = c0 / (nc * nc), cj = (c0 / nc) % nc, ck = c0 % nc;
-    int span = nc >= 3 ? 1 : 0; /* a 1-cell grid holds every water */
-    for (int di = -span; di <= span; di++)
-        for (int dj = -span; dj <= span; dj++)
-            for (int dk = -span; dk <= span; dk++) {
-                int c = (((ci + di + nc) % nc) * nc + (cj + dj + nc) % nc) * nc + (ck + dk + nc) % nc;
-                for (int w = g->head[c]; w >= 0; w = g->next[w]) {
-                    const double *xo = g->pos + (size_t)w * g->natoms * 3;
-                    for (int a = 0; a < g->natoms; a++)
-                        for (int b = 0; b < g->natoms; b++) {
-                            if (!g->real[a] || !g->real[b] || (a == g->o && b == g->o)) continue;
-                            double r2 = 0;
-                            for (int d = 0; d < 3; d++) {
-                                double dx = xw[3 * a + d] - xo[3 * b + d];
-                                dx -= g->L * round(dx / g->L);
-                                r2 += dx * dx;
-                            }
-                            if (r2 < best) best = r2;
-                        }
+    double best = INFINITY, ec = 0;
+    for (long e = g->sstart[self]; e < g->sstart[self + 1]; e++) {
+        long v = g->shell[e];
+        if (v >= upto) continue;
+        const double *xo = g->pos + (size_t)v * g->natoms * 3, *sh = g->shift + 3 * e;
+        for (int a = 0; a < g->natoms; a++)
+            for (int b = 0; b < g->natoms; b++) {
+                int both_real = g->real[a] && g->real[b];
+                if (!(both_real || (g->q[a] != 0 && g->q[b] != 0))) continue;
+                double r2 = 0;
+                for (int d = 0; d < 3; d++) {
+                    double dx = xo[3 * b + d] + sh[d] - xw[3 * a + d];
+                    r2 += dx * dx;
                 }
+                if (both_real && !(a == g->o && b == g->o) && r2 < best) best = r2;
+                if (r2 > 0) ec += g->q[a] * g->q[b] / sqrt(r2);
             }
+    }
+    *coulomb = 138.935456 * ec;
     return sqrt(best);
+}
+
+/* Turns water w (oxygen at O) into the orientation, among `tries` random ones (and its current
+ * one in xw when keep), with the lowest Coulomb energy against the placed waters (index below
+ * upto) that keeps every contact at least 0.17 nm (an H-bond's H...O, so hydrogen bonds may
+ * form), else the one with the widest contact; writes xw. */
+static void orient(const waters *g, long w, long upto, const double O[3],
+                   const double (*body)[3], uint64_t *rng, int tries, int keep, double *xw)
+{
+    double trial[64 * 3], best_d = -1, best_e = INFINITY;
+    if (keep) best_d = contact(g, xw, w, upto, &best_e);
+    for (int t = 0; t < tries; t++) {
+        double r[3][3], ec;
+        random_rotation(rng, r);
+        for (int k = 0; k < g->natoms; k++)
+            for (int d = 0; d < 3; d++)
+                trial[3 * k + d] = O[d] + r[d][0] * body[k][0] + r[d][1] * body[k][1] +
+                                   r[d][2] * body[k][2];
+        double dmin = contact(g, trial, w, upto, &ec);
+        int ok = dmin >= 0.17, was_ok = best_d >= 0.17;
+        if ((ok && (!was_ok || ec < best_e)) || (!ok && !was_ok && dmin > best_d)) {
+            best_d = dmin;
+            best_e = ec;
+            memcpy(xw, trial, sizeof(double) * 3 * (size_t)g->natoms);
+        }
+    }
 }
 
 int clmd_builtin_water_box(const clmd_ff *ff, double L, clmd_system **out, clmd_err *err)
@@ -232,44 +314,39 @@ int clmd_builtin_water_box(const clmd_ff *ff, double L, clmd_system **out, clmd_
         }
     }
 
-    grid g = {.L = L, .natoms = na, .real = real, .o = o};
-    g.ncell = (int)floor(L / 0.45); /* atoms within 0.1 nm of O, contacts checked to 0.25 nm */
-    if (g.ncell < 3) g.ncell = 1; /* fewer than 3 cells a side: one cell, every pair checked */
-    CLMD_NEW(g.head, (size_t)g.ncell * g.ncell * g.ncell);
-    CLMD_NEW(g.next, nw);
+    double q[64];
+    for (int k = 0; k < na; k++) q[k] = ff->types[t->atoms[k].type].charge;
+    waters g = {.nw = nw, .natoms = na, .real = real, .q = q, .o = o};
     CLMD_NEW(g.pos, (size_t)nw * na * 3);
-    for (int c = 0; c < g.ncell * g.ncell * g.ncell; c++) g.head[c] = -1;
+    double *O;
+    CLMD_NEW(O, 3 * nw);
+    for (long w = 0; w < nw; w++) {
+        int sidx = site[w], cellidx = sidx / nbasis[lat], b = sidx % nbasis[lat];
+        int ci = cellidx / (m * m), cj = (cellidx / m) % m, ck = cellidx % m;
+        O[3 * w + 0] = (ci + basis[lat][b][0] + 0.25) * a;
+        O[3 * w + 1] = (cj + basis[lat][b][1] + 0.25) * a;
+        O[3 * w + 2] = (ck + basis[lat][b][2] + 0.25) * a;
+    }
+    build_shells(&g, O, L);
 
     clmd_coords *c = clmd_coords_create((int)(nw * na), (int)nw);
     snprintf(c->source, sizeof c->source, "builtin water_box (%g nm, %.400s)", L, ff->path);
     c->has_cell = 1;
     c->cell[0] = c->cell[1] = c->cell[2] = L;
     c->cell[3] = c->cell[4] = c->cell[5] = 90;
-    /* Orientations: up to 50 random tries per water, keeping the first whose closest contact
-     * with earlier waters (O-H, H-H) is at least 0.2 nm, else the best seen; this avoids the
-     * worst like-charge clashes before the first minimization or MD step. */
+    /* Orientations: a lattice of randomly turned waters has no hydrogen bonds and lies some
+     * 30 kJ/mol per water above the liquid, which a run turns into heat (730 K after 0.1 ps
+     * at 300 K). Each water takes the orientation of lowest Coulomb energy with its first shell
+     * among random tries (orient): first against the waters placed before it, then, in further
+     * sweeps, against all of them, keeping its orientation unless a try is better: a
+     * hydrogen-bond network of sorts, some 13 kJ/mol per water lower. It stays a lattice:
+     * minimize before dynamics (docs/input.md). */
+    for (int sweep = 0; sweep < WATER_SWEEPS; sweep++)
+        for (long w = 0; w < nw; w++)
+            orient(&g, w, sweep ? nw : w, O + 3 * w, (const double(*)[3])body, &rng, WATER_TRIES,
+                   sweep > 0, g.pos + (size_t)w * na * 3);
     for (long w = 0; w < nw; w++) {
-        int sidx = site[w], cellidx = sidx / nbasis[lat], b = sidx % nbasis[lat];
-        int ci = cellidx / (m * m), cj = (cellidx / m) % m, ck = cellidx % m;
-        double O[3] = {(ci + basis[lat][b][0] + 0.25) * a, (cj + basis[lat][b][1] + 0.25) * a,
-                       (ck + basis[lat][b][2] + 0.25) * a};
-        double *xw = g.pos + (size_t)w * na * 3, trial[64 * 3], best_d = -1;
-        for (int tries = 0; tries < 50 && best_d < 0.2; tries++) {
-            double r[3][3];
-            random_rotation(&rng, r);
-            for (int k = 0; k < na; k++)
-                for (int d = 0; d < 3; d++)
-                    trial[3 * k + d] = O[d] + r[d][0] * body[k][0] + r[d][1] * body[k][1] +
-                                       r[d][2] * body[k][2];
-            double dmin = contact(&g, trial);
-            if (dmin > best_d) {
-                best_d = dmin;
-                memcpy(xw, trial, sizeof(double) * 3 * (size_t)na);
-            }
-        }
-        int cell = cell_of(&g, xw + 3 * o);
-        g.next[w] = g.head[cell];
-        g.head[cell] = (int)w;
+        const double *xw = g.pos + (size_t)w * na * 3;
         snprintf(c->resname[w], sizeof c->resname[0], "%s", t->name);
         for (int k = 0; k < na; k++) {
             long i = w * na + k;
@@ -282,8 +359,10 @@ int clmd_builtin_water_box(const clmd_ff *ff, double L, clmd_system **out, clmd_
         }
     }
     clmd_free(site);
-    clmd_free(g.head);
-    clmd_free(g.next);
+    clmd_free(O);
+    clmd_free(g.sstart);
+    clmd_free(g.shell);
+    clmd_free(g.shift);
     clmd_free(g.pos);
     int st = clmd_ff_build(ff, c, out, err);
     clmd_coords_destroy(&c);
