@@ -60,6 +60,24 @@ static int invert3(const double m[3][3], double inv[3][3])
     return 0;
 }
 
+/* Gives c room for cap atoms, keeping the first `used`. The room follows the atom lines read
+ * (doubling up to the count), not the count line alone, which would otherwise let a file of a
+ * few bytes claim gigabytes. */
+static void grow(clmd_coords **c, int used, int cap)
+{
+    clmd_coords *old = *c, *g = clmd_coords_create(cap, 0);
+    memcpy(g->x, old->x, sizeof(double) * 3 * (size_t)used);
+    memcpy(g->name, old->name, sizeof *g->name * (size_t)used);
+    memcpy(g->element, old->element, sizeof *g->element * (size_t)used);
+    memcpy(g->atomic_number, old->atomic_number, sizeof(int) * (size_t)used);
+    memcpy(g->line, old->line, sizeof(int) * (size_t)used);
+    g->has_cell = old->has_cell;
+    memcpy(g->cell, old->cell, sizeof g->cell);
+    memcpy(g->source, old->source, sizeof g->source);
+    clmd_coords_destroy(c);
+    *c = g;
+}
+
 int clmd_xyz_read(const char *path, clmd_coords **out, clmd_err *err)
 {
     *out = NULL;
@@ -88,7 +106,7 @@ int clmd_xyz_read(const char *path, clmd_coords **out, clmd_err *err)
         status = clmd_err_set(err, CLMD_EINPUT, "%s:2: missing comment line", path);
         goto done;
     }
-    c = clmd_coords_create((int)n, 0);
+    c = clmd_coords_create(n < 1024 ? (int)n : 1024, 0);
     snprintf(c->source, sizeof c->source, "%s", path);
 
     double lat[3][3], inv[3][3];
@@ -133,6 +151,7 @@ int clmd_xyz_read(const char *path, clmd_coords **out, clmd_err *err)
                                   lineno + 1, i, n);
             goto done;
         }
+        if (i == c->n) grow(&c, i, n - i < i ? (int)n : 2 * i);
         char *p = line;
         while (isspace((unsigned char)*p)) p++;
         char *sym = p;
