@@ -6,6 +6,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,7 +37,7 @@ static int number(const char *line, size_t len, int c0, int c1, double *v)
     char *end;
     errno = 0;
     *v = strtod(buf, &end);
-    return (*end != '\0' || errno == ERANGE) ? -1 : 0;
+    return (*end != '\0' || errno == ERANGE || !isfinite(*v)) ? -1 : 0; /* "nan", "inf" too */
 }
 
 /* Element from the atom-name columns when the element columns are blank (PDB convention:
