@@ -6,6 +6,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,7 +37,7 @@ static int number(const char *line, size_t len, int c0, int c1, double *v)
     char *end;
     errno = 0;
     *v = strtod(buf, &end);
-    return (*end != '\0' || errno == ERANGE) ? -1 : 0;
+    return (*end != '\0' || errno == ERANGE || !isfinite(*v)) ? -1 : 0; /* "nan", "inf" too */
 }
 
 /* Element from the atom-name columns when the element columns are blank (PDB convention:
@@ -163,6 +164,17 @@ int clmd_pdb_read(const char *path, clmd_coords **out, clmd_err *err)
             has_cell = !(cell[0] == 1 && cell[1] == 1 && cell[2] == 1 && cell[3] == 90 &&
                          cell[4] == 90 && cell[5] == 90);
             for (int k = 0; k < 3; k++) cell[k] *= 0.1;
+            /* angles each in range can still describe no cell (alpha + beta < gamma): its
+             * vectors would be flat, or the volume out of range */
+            double vec[3][3], back[6];
+            clmd_cell_vectors(cell, vec);
+            if (has_cell && clmd_cell_from_vectors(vec, back) != CLMD_OK) {
+                status = clmd_err_set(err, CLMD_EINPUT,
+                                      "%s:%d: CRYST1 record: cell %g %g %g %g %g %g has no volume",
+                                      path, lineno, 10 * cell[0], 10 * cell[1], 10 * cell[2],
+                                      cell[3], cell[4], cell[5]);
+                goto done;
+            }
             continue;
         }
         if (strcmp(rec, "ATOM") != 0 && strcmp(rec, "HETATM") != 0) continue;

@@ -2,6 +2,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,6 +61,36 @@ static int invert3(const double m[3][3], double inv[3][3])
     return 0;
 }
 
+/* The canonical vectors of a cell (a along x, b in the xy plane), or -1 when lengths and angles
+ * no longer describe a cell: a lattice sheared so far that an angle rounds to 0 or 180 degrees,
+ * or whose canonical vectors lose the volume (NaN, flat, overflowing). */
+static int canonical(const double cell[6], double can[3][3])
+{
+    double back[6];
+    for (int k = 3; k < 6; k++)
+        if (!(cell[k] > 0 && cell[k] < 180)) return -1;
+    clmd_cell_vectors(cell, can);
+    return clmd_cell_from_vectors(can, back) == CLMD_OK ? 0 : -1;
+}
+
+/* Gives c room for cap atoms, keeping the first `used`. The room follows the atom lines read
+ * (doubling up to the count), not the count line alone, which would otherwise let a file of a
+ * few bytes claim gigabytes. */
+static void grow(clmd_coords **c, int used, int cap)
+{
+    clmd_coords *old = *c, *g = clmd_coords_create(cap, 0);
+    memcpy(g->x, old->x, sizeof(double) * 3 * (size_t)used);
+    memcpy(g->name, old->name, sizeof *g->name * (size_t)used);
+    memcpy(g->element, old->element, sizeof *g->element * (size_t)used);
+    memcpy(g->atomic_number, old->atomic_number, sizeof(int) * (size_t)used);
+    memcpy(g->line, old->line, sizeof(int) * (size_t)used);
+    g->has_cell = old->has_cell;
+    memcpy(g->cell, old->cell, sizeof g->cell);
+    memcpy(g->source, old->source, sizeof g->source);
+    clmd_coords_destroy(c);
+    *c = g;
+}
+
 int clmd_xyz_read(const char *path, clmd_coords **out, clmd_err *err)
 {
     *out = NULL;
@@ -88,10 +119,10 @@ int clmd_xyz_read(const char *path, clmd_coords **out, clmd_err *err)
         status = clmd_err_set(err, CLMD_EINPUT, "%s:2: missing comment line", path);
         goto done;
     }
-    c = clmd_coords_create((int)n, 0);
+    c = clmd_coords_create(n < 1024 ? (int)n : 1024, 0);
     snprintf(c->source, sizeof c->source, "%s", path);
 
-    double lat[3][3], inv[3][3];
+    double lat[3][3], inv[3][3], can[3][3];
     char value[1024];
     if (find_key(line, "Properties", value, sizeof value) &&
         strncasecmp(value, "species:S:1:pos:R:3", 19) != 0) {
@@ -106,7 +137,7 @@ int clmd_xyz_read(const char *path, clmd_coords **out, clmd_err *err)
         for (int k = 0; k < 9; k++) {
             errno = 0;
             double v = strtod(p, &end);
-            if (end == p || errno == ERANGE) {
+            if (end == p || errno == ERANGE || !isfinite(v)) {
                 status = clmd_err_set(err, CLMD_EINPUT,
                                       "%s:2: Lattice=\"%s\": expected 9 numbers (Angstrom), "
                                       "number %d is missing or bad",
@@ -117,7 +148,8 @@ int clmd_xyz_read(const char *path, clmd_coords **out, clmd_err *err)
             p = end;
         }
         while (isspace((unsigned char)*p)) p++;
-        if (*p || clmd_cell_from_vectors(lat, c->cell) != CLMD_OK || invert3(lat, inv) != 0) {
+        if (*p || clmd_cell_from_vectors(lat, c->cell) != CLMD_OK || invert3(lat, inv) != 0 ||
+            canonical(c->cell, can) != 0) {
             status = clmd_err_set(err, CLMD_EINPUT,
                                   "%s:2: Lattice=\"%s\": expected 9 numbers giving three "
                                   "independent vectors",
@@ -133,6 +165,7 @@ int clmd_xyz_read(const char *path, clmd_coords **out, clmd_err *err)
                                   lineno + 1, i, n);
             goto done;
         }
+        if (i == c->n) grow(&c, i, n - i < i ? (int)n : 2 * i);
         char *p = line;
         while (isspace((unsigned char)*p)) p++;
         char *sym = p;
@@ -158,7 +191,8 @@ int clmd_xyz_read(const char *path, clmd_coords **out, clmd_err *err)
         for (int d = 0; d < 3; d++) {
             errno = 0;
             x[d] = strtod(p, &end);
-            if (end == p || errno == ERANGE || (*end && !isspace((unsigned char)*end))) {
+            if (end == p || errno == ERANGE || !isfinite(x[d]) ||
+                (*end && !isspace((unsigned char)*end))) {
                 status = clmd_err_set(err, CLMD_EINPUT,
                                       "%s:%d: atom %d: coordinate %c is missing or not a number",
                                       path, lineno, i + 1, 'x' + d);
@@ -170,10 +204,16 @@ int clmd_xyz_read(const char *path, clmd_coords **out, clmd_err *err)
         if (c->has_cell) {
             /* into the canonical frame of the cell (a along x, b in the xy plane) through
              * fractional coordinates, so any lattice orientation is accepted */
-            double can[3][3], fr[3];
-            clmd_cell_vectors(c->cell, can);
+            double fr[3];
             for (int k = 0; k < 3; k++) fr[k] = x[0] * inv[0][k] + x[1] * inv[1][k] + x[2] * inv[2][k];
             for (int d = 0; d < 3; d++) x[d] = fr[0] * can[0][d] + fr[1] * can[1][d] + fr[2] * can[2][d];
+            if (!(isfinite(x[0]) && isfinite(x[1]) && isfinite(x[2]))) {
+                status = clmd_err_set(err, CLMD_EINPUT,
+                                      "%s:%d: atom %d: the position overflows in the frame of the "
+                                      "cell",
+                                      path, lineno, i + 1);
+                goto done;
+            }
         }
         for (int d = 0; d < 3; d++) c->x[3 * i + d] = x[d];
     }
