@@ -37,17 +37,6 @@ static void write_prmtop(FILE *f, int natom)
     section(f, "LENNARD_JONES_BCOEF", "5E16.8", "  6.25581680E+02", 1);
 }
 
-/* A known bug of amber.c, recorded in tests/fuzz/findings/README.md and left to its rewrite: a
- * box whose angles are each in range but form no cell is refused only by clmd_system_validate,
- * with a message naming the prmtop. With CLMD_FUZZ_SKIP_KNOWN set (bench/fuzz sets it unless
- * --all) that message is let through, so that fuzzing time goes to other bugs. */
-static int known_bug(const char *msg)
-{
-    static int skip = -1;
-    if (skip < 0) skip = getenv("CLMD_FUZZ_SKIP_KNOWN") != NULL;
-    return skip && strstr(msg, "the box is not in reduced form") != NULL;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1) return 0;
@@ -68,7 +57,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int rc = clmd_amber_load(ppath, cpath, &sys, &err);
     if (rc != CLMD_OK) {
         /* the topology is valid, so the complaint must be about the coordinates */
-        int named = strstr(err.msg, cpath) != NULL || known_bug(err.msg);
+        int named = strstr(err.msg, cpath) != NULL;
         if (!named) fprintf(stderr, "fuzz: the message does not name the inpcrd: %s\n", err.msg);
         FUZZ_CHECK(rc == CLMD_EINPUT && sys == NULL && named);
     } else {

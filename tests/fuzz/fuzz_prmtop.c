@@ -49,29 +49,8 @@ static void load(const char *path, const clmd_amber_opts *opts)
     FUZZ_CHECK(sys == NULL);
 }
 
-/* A known bug of amber.c, recorded in tests/fuzz/findings/README.md and left to its rewrite: a
- * section with a second %FORMAT line. With CLMD_FUZZ_SKIP_KNOWN set in the environment
- * (bench/fuzz sets it unless --all) such inputs are skipped, so that fuzzing time goes to other
- * bugs instead of finding this one again and again. */
-static int known_bug(const uint8_t *data, size_t size)
-{
-    static int skip = -1;
-    if (skip < 0) skip = getenv("CLMD_FUZZ_SKIP_KNOWN") != NULL;
-    if (!skip) return 0;
-    int formats = 0;
-    for (size_t at = 0; at < size;) {
-        const uint8_t *nl = memchr(data + at, '\n', size - at);
-        size_t len = nl ? (size_t)(nl - (data + at)) : size - at;
-        if (len >= 5 && memcmp(data + at, "%FLAG", 5) == 0) formats = 0;
-        else if (len >= 7 && memcmp(data + at, "%FORMAT", 7) == 0 && ++formats > 1) return 1;
-        at += len + 1;
-    }
-    return 0;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (known_bug(data, size)) return 0;
     char path[256];
     int fd = fuzz_file(data, size, path, sizeof path);
     FUZZ_CHECK(fd >= 0);
