@@ -603,6 +603,40 @@ static void npt_restart_repeats_the_run_bit_for_bit(const char *device)
 static void npt_restart_reference(void) { npt_restart_repeats_the_run_bit_for_bit("reference"); }
 static void npt_restart_device(void) { npt_restart_repeats_the_run_bit_for_bit("auto"); }
 
+/* The hot path allocates nothing: NPT steps with volume moves, pair-list rebuilds, energy and
+ * pressure evaluations, on both paths, after a warm-up that sizes every buffer. */
+static void steps_allocate_nothing(void)
+{
+    clmd_system *s = water(2.0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    clmd_ffopts o;
+    pme_opts(&o);
+    const char *devices[2] = {"reference", "auto"};
+    for (int dv = 0; dv < 2; dv++) {
+        clmd_barostat_opts bo = {0, {1, 1, 1}, 5, 1, 4};
+        clmd_engine *e = make_engine(s, &o, devices[dv], 300, &bo);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+        clmd_err err = {0};
+        double P;
+        CU_ASSERT_EQUAL_FATAL(clmd_engine_step(e, 60, 1, &err), CLMD_OK);
+        CU_ASSERT_EQUAL_FATAL(clmd_engine_pressure(e, &P, &err), CLMD_OK);
+        long builds0 = clmd_engine_list_builds(e);
+        size_t a0 = clmd_mem_allocations();
+        for (int k = 0; k < 10 && !err.code; k++) {
+            CU_ASSERT_EQUAL(clmd_engine_step(e, 20, 1, &err), CLMD_OK);
+            CU_ASSERT_EQUAL(clmd_engine_pressure(e, &P, &err), CLMD_OK);
+        }
+        size_t a1 = clmd_mem_allocations();
+        long builds = clmd_engine_list_builds(e) - builds0;
+        printf("\n  %s: %zu allocations in 200 NPT steps (40 volume moves, %ld list builds)",
+               devices[dv], a1 - a0, builds);
+        CU_ASSERT(builds > 0); /* the loop exercised the rebuild path */
+        CU_ASSERT_EQUAL(a1 - a0, 0);
+        clmd_engine_destroy(&e);
+    }
+    clmd_system_destroy(&s);
+}
+
 /* The barostat refuses what it cannot do, with a message saying why. */
 static void barostat_needs_a_box_and_a_cutoff(void)
 {
@@ -640,6 +674,7 @@ int main(int argc, char **argv)
         {"npt_restart_reference", npt_restart_reference},
         {"npt_restart_device", npt_restart_device},
         {"barostat_needs_a_box_and_a_cutoff", barostat_needs_a_box_and_a_cutoff},
+        {"steps_allocate_nothing", steps_allocate_nothing},
         {NULL, NULL}};
     return clmd_test_main("barostat", tests, argc, argv);
 }

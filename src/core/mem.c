@@ -11,7 +11,7 @@
 enum { HEADER = 64 };
 
 /* atomic: the neighbor-list search grows its buffers from several threads */
-static _Atomic size_t current_bytes, peak_bytes;
+static _Atomic size_t current_bytes, peak_bytes, allocations;
 
 void *clmd_alloc_at(size_t bytes, const char *file, int line)
 {
@@ -22,6 +22,7 @@ void *clmd_alloc_at(size_t bytes, const char *file, int line)
     }
     memset(base, 0, bytes + HEADER);
     *(size_t *)base = bytes;
+    atomic_fetch_add(&allocations, 1);
     size_t now = atomic_fetch_add(&current_bytes, bytes) + bytes;
     size_t peak = atomic_load(&peak_bytes);
     while (now > peak && !atomic_compare_exchange_weak(&peak_bytes, &peak, now)) {
@@ -60,3 +61,5 @@ char *clmd_strdup(const char *s)
 
 size_t clmd_mem_current(void) { return atomic_load(&current_bytes); }
 size_t clmd_mem_peak(void) { return atomic_load(&peak_bytes); }
+
+size_t clmd_mem_allocations(void) { return atomic_load(&allocations); }

@@ -13,6 +13,8 @@ char *clmd_strdup(const char *s);
 /* Bytes currently allocated through these wrappers, and the peak. */
 size_t clmd_mem_current(void);
 size_t clmd_mem_peak(void);
+/* Allocations made so far (the per-step path must make none: tests count them). */
+size_t clmd_mem_allocations(void);
 
 #define clmd_alloc(bytes) clmd_alloc_at((bytes), __FILE__, __LINE__)
 #define clmd_calloc(count, size) clmd_alloc_at((size_t)(count) * (size_t)(size), __FILE__, __LINE__)

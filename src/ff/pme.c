@@ -52,6 +52,8 @@ typedef struct pme {
     float *rgrid;             /* real grid [K0][K1][K2]: charges, then potential */
     fftwf_complex *cgrid;     /* half-complex grid [K0][K1][K2/2+1] */
     float *g;                 /* influence function on the half-complex grid (both paths) */
+    double *gd;               /* its double-precision scratch, made with g */
+    double *mod[3];           /* B-spline moduli per dimension (box-independent), made with g */
     fftwf_plan fwd, bwd;
     cl_kernel k_spread, k_finish, k_gather;
     cl_mem grid_fixed, grid_dev;
@@ -97,10 +99,10 @@ static int pme_set_box(pme *p, const double box[3][3], clmd_err *err)
     int rc = clmd_pme_recip_box(box, p->recip, &v, err);
     if (rc) return rc;
     if (p->g) {
-        double *gd = clmd_calloc(p->nhalf, sizeof *gd);
-        rc = clmd_pme_influence(p->order, p->K, p->alpha, box, gd, err);
-        for (int k = 0; k < p->nhalf && !rc; k++) p->g[k] = (float)gd[k];
-        clmd_free(gd);
+        /* a barostat changes the box every few steps: the scratch is kept, not allocated */
+        rc = clmd_pme_influence_moduli(p->order, p->K, p->alpha, box, (const double *const *)p->mod,
+                                       p->gd, err);
+        for (int k = 0; k < p->nhalf && !rc; k++) p->g[k] = (float)p->gd[k];
         if (!rc && p->fft) rc = clmd_pme_fft_set_influence(p->fft, p->g, err);
         if (rc) return rc;
     }
@@ -248,6 +250,11 @@ static int pme_setup_device(clmd_term *t, const clmd_fenv *env, clmd_err *err)
         return rc;
 
     p->g = clmd_calloc(p->nhalf, sizeof *p->g);
+    p->gd = clmd_calloc(p->nhalf, sizeof *p->gd);
+    for (int d = 0; d < 3; d++) {
+        CLMD_NEW(p->mod[d], p->K[d]);
+        clmd_pme_bspline_moduli(p->order, p->K[d], p->mod[d]);
+    }
     if (!p->fft) {
         p->rgrid = clmd_calloc(p->npoints, sizeof *p->rgrid);
         p->cgrid = clmd_calloc(p->nhalf, sizeof *p->cgrid);
@@ -399,6 +406,8 @@ static void pme_destroy(clmd_term *t)
     clmd_free(p->rgrid);
     clmd_free(p->cgrid);
     clmd_free(p->g);
+    clmd_free(p->gd);
+    for (int d = 0; d < 3; d++) clmd_free(p->mod[d]);
     clmd_pme_ref_destroy(&p->ref);
     clmd_free(p);
     clmd_free(t);

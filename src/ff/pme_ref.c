@@ -155,22 +155,31 @@ static void influence_fill(const int grid[3], double *const mod[3], double alpha
     }
 }
 
-int clmd_pme_influence(int order, const int grid[3], double alpha, const double box[3][3],
-                       double *g, clmd_err *err)
+int clmd_pme_influence_moduli(int order, const int grid[3], double alpha, const double box[3][3],
+                              const double *const mod[3], double *g, clmd_err *err)
 {
     double recip[3][3], v;
     int rc = clmd_pme_recip_box(box, recip, &v, err);
     if (rc) return rc;
     if (order < 2 || order > PME_MAX_ORDER || !(alpha > 0))
         return clmd_err_set(err, CLMD_EINPUT, "PME influence: bad order %d or alpha %g", order, alpha);
+    influence_fill(grid, (double **)mod, alpha, recip, v, g);
+    return CLMD_OK;
+}
+
+int clmd_pme_influence(int order, const int grid[3], double alpha, const double box[3][3],
+                       double *g, clmd_err *err)
+{
+    if (order < 2 || order > PME_MAX_ORDER)
+        return clmd_err_set(err, CLMD_EINPUT, "PME influence: bad order %d or alpha %g", order, alpha);
     double *mod[3];
     for (int d = 0; d < 3; d++) {
         CLMD_NEW(mod[d], grid[d]);
         clmd_pme_bspline_moduli(order, grid[d], mod[d]);
     }
-    influence_fill(grid, mod, alpha, recip, v, g);
+    int rc = clmd_pme_influence_moduli(order, grid, alpha, box, (const double *const *)mod, g, err);
     for (int d = 0; d < 3; d++) clmd_free(mod[d]);
-    return CLMD_OK;
+    return rc;
 }
 
 /* ---- PME ---- */

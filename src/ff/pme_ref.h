@@ -58,6 +58,10 @@ int clmd_pme_recip_box(const double box[3][3], double recip[3][3], double *volum
  * the c2r transform of G S. G(0) = 0. Includes CLMD_COULOMB. */
 int clmd_pme_influence(int order, const int grid[3], double alpha, const double box[3][3],
                        double *g, clmd_err *err);
+/* The same with the B-spline moduli of each dimension given (clmd_pme_bspline_moduli; they do not
+ * depend on the box, so a run whose box changes computes them once). */
+int clmd_pme_influence_moduli(int order, const int grid[3], double alpha, const double box[3][3],
+                              const double *const mod[3], double *g, clmd_err *err);
 
 typedef struct clmd_pme_ref clmd_pme_ref;
 
