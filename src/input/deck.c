@@ -36,7 +36,7 @@ static const char *const K_INT[] = {"type", "timestep", "temperature", "friction
                                     "seed", "remove_com_motion", "com_interval", NULL};
 static const char *const K_BARO[] = {"type", "pressure", "interval", "adapt", "seed", NULL};
 static const char *const K_REMD[] = {"temperatures", "exchange_interval", "exchanges", "seed",
-                                     NULL};
+                                     "scheme", "velocities", "replicas_per_device", NULL};
 static const char *const K_LADDER[] = {"min", "max", "count", NULL};
 static const char *const K_OUT[] = {"directory", "trajectory", "energies", "checkpoint",
                                     "overwrite", NULL};
@@ -170,10 +170,15 @@ static const schema_field F_BAROSTAT[] = {
     {FIELD("seed", SCHEMA_SEED, barostat.seed)},
     END};
 
+static const char *const E_REMD_SCHEME[] = {"neighbors", "all", NULL};
+static const char *const E_REMD_VELOCITIES[] = {"rescale", "resample", NULL};
 static const schema_field F_REMD[] = {
     {FIELD("exchange_interval", SCHEMA_LONG, remd.exchange_interval), .range = SCHEMA_GE(1)},
     {FIELD("exchanges", SCHEMA_LONG, remd.exchanges), .range = SCHEMA_GE(1)},
     {FIELD("seed", SCHEMA_SEED, remd.seed)},
+    {FIELD("scheme", SCHEMA_ENUM, remd.scheme), .names = E_REMD_SCHEME},
+    {FIELD("velocities", SCHEMA_ENUM, remd.resample_velocities), .names = E_REMD_VELOCITIES},
+    {FIELD("replicas_per_device", SCHEMA_INT, remd.replicas_per_device), .range = SCHEMA_GE(0)},
     END};
 
 static const schema_field F_OUTPUT[] = {
@@ -1172,8 +1177,11 @@ void clmd_deck_print(const clmd_deck *d, FILE *out)
             if (i) fputs(", ", out);
             put_num(out, d->remd.temps[i]);
         }
-        fprintf(out, "]\n  exchange_interval: %ld\n  exchanges: %ld\n  seed: %lu\n",
-                d->remd.exchange_interval, d->remd.exchanges, d->remd.seed);
+        fprintf(out, "]\n  exchange_interval: %ld\n  exchanges: %ld\n  seed: %lu\n"
+                "  scheme: %s\n  velocities: %s\n  replicas_per_device: %d\n",
+                d->remd.exchange_interval, d->remd.exchanges, d->remd.seed,
+                E_REMD_SCHEME[d->remd.scheme], E_REMD_VELOCITIES[d->remd.resample_velocities],
+                d->remd.replicas_per_device);
     }
 
     fputs("output:\n  directory: ", out);

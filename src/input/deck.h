@@ -131,6 +131,9 @@ typedef struct clmd_deck {
         long exchange_interval;          /* steps between attempts (default 500) */
         long exchanges;                  /* number of attempts (default 100) */
         unsigned long seed;              /* default 11 */
+        int scheme;                      /* 0 neighbors (default), 1 all */
+        int resample_velocities;         /* 0 rescale by sqrt(T_new/T_old) (default), 1 resample */
+        int replicas_per_device;         /* 0 (default): all of this process's replicas at once */
         clmd_mark mark;
     } remd;
 

@@ -96,6 +96,9 @@ static size_t pad8(size_t n) { return (8 - n % 8) % 8; }
 struct clmd_ckpt_writer {
     FILE *f;
     char *path, *tmp;
+    char *membuf;    /* memory writers (open_memstream): the bytes, and their count */
+    size_t memlen;
+    int memory;
     uint32_t crc;
     int failed; /* a put failed: the file is unusable */
     int n, cap;
@@ -120,6 +123,16 @@ static void writer_free(clmd_ckpt_writer *w)
     clmd_free(w);
 }
 
+static int write_header(clmd_ckpt_writer *w)
+{
+    unsigned char head[HEADER_BYTES];
+    uint32_t version = CLMD_CKPT_VERSION;
+    memcpy(head, MAGIC, 8);
+    memcpy(head + 8, &version, 4);
+    memcpy(head + 12, &BYTE_ORDER_MARK, 4);
+    return w_bytes(w, head, sizeof head);
+}
+
 int clmd_ckpt_writer_open(const char *path, clmd_ckpt_writer **out, clmd_err *err)
 {
     *out = NULL;
@@ -136,12 +149,7 @@ int clmd_ckpt_writer_open(const char *path, clmd_ckpt_writer **out, clmd_err *er
         writer_free(w);
         return CLMD_ERUNTIME;
     }
-    unsigned char head[HEADER_BYTES];
-    uint32_t version = CLMD_CKPT_VERSION;
-    memcpy(head, MAGIC, 8);
-    memcpy(head + 8, &version, 4);
-    memcpy(head + 12, &BYTE_ORDER_MARK, 4);
-    int e = w_bytes(w, head, sizeof head);
+    int e = write_header(w);
     if (e) {
         clmd_err_set(err, CLMD_ERUNTIME, "cannot write checkpoint %s: %s", w->tmp, strerror(e));
         clmd_ckpt_writer_abort(&w);
@@ -150,6 +158,7 @@ int clmd_ckpt_writer_open(const char *path, clmd_ckpt_writer **out, clmd_err *er
     *out = w;
     return CLMD_OK;
 }
+
 
 int clmd_ckpt_put(clmd_ckpt_writer *w, const char *name, clmd_ckpt_type type, const void *data,
                   size_t count, clmd_err *err)
@@ -237,6 +246,65 @@ static int sync_parent(const char *path)
     return e;
 }
 
+/* The end record and the checksum. */
+static int write_trailer(clmd_ckpt_writer *w)
+{
+    record end;
+    memset(&end, 0, sizeof end);
+    end.type = TYPE_END;
+    end.count = (uint64_t)w->n;
+    unsigned char rec[RECORD_BYTES];
+    record_pack(&end, rec);
+    int e = w_bytes(w, rec, sizeof rec);
+    uint32_t crc = w->crc;
+    if (!e) e = w_bytes(w, &crc, sizeof crc);
+    return e;
+}
+
+static int write_header(clmd_ckpt_writer *w);
+
+int clmd_ckpt_writer_open_memory(clmd_ckpt_writer **out, clmd_err *err)
+{
+    *out = NULL;
+    clmd_ckpt_writer *w;
+    CLMD_NEW(w, 1);
+    w->memory = 1;
+    w->path = clmd_strdup("(memory)");
+    w->tmp = clmd_strdup("(memory)");
+    w->f = open_memstream(&w->membuf, &w->memlen);
+    if (!w->f) {
+        writer_free(w);
+        return clmd_err_set(err, CLMD_ERUNTIME, "cannot open a checkpoint in memory");
+    }
+    if (write_header(w)) {
+        clmd_ckpt_writer_abort(&w);
+        return clmd_err_set(err, CLMD_ERUNTIME, "cannot write a checkpoint in memory");
+    }
+    *out = w;
+    return CLMD_OK;
+}
+
+int clmd_ckpt_writer_finish_memory(clmd_ckpt_writer **wp, void **bytes, size_t *n, clmd_err *err)
+{
+    clmd_ckpt_writer *w = *wp;
+    *bytes = NULL;
+    *n = 0;
+    int e = w->failed ? EIO : write_trailer(w);
+    if (fclose(w->f) != 0 && !e) e = EIO;
+    w->f = NULL;
+    if (e) {
+        free(w->membuf);
+        writer_free(w);
+        *wp = NULL;
+        return clmd_err_set(err, CLMD_ERUNTIME, "cannot finish a checkpoint in memory");
+    }
+    *bytes = w->membuf;
+    *n = w->memlen;
+    writer_free(w);
+    *wp = NULL;
+    return CLMD_OK;
+}
+
 int clmd_ckpt_writer_commit(clmd_ckpt_writer **wp, clmd_err *err)
 {
     CLMD_ASSERT(wp && *wp);
@@ -247,15 +315,7 @@ int clmd_ckpt_writer_commit(clmd_ckpt_writer **wp, clmd_err *err)
         clmd_ckpt_writer_abort(wp);
         return CLMD_ERUNTIME;
     }
-    record end;
-    memset(&end, 0, sizeof end);
-    end.type = TYPE_END;
-    end.count = (uint64_t)w->n;
-    unsigned char rec[RECORD_BYTES];
-    record_pack(&end, rec);
-    int e = w_bytes(w, rec, sizeof rec);
-    uint32_t crc = w->crc;
-    if (!e) e = w_bytes(w, &crc, sizeof crc);
+    int e = write_trailer(w);
     const char *step = "write";
     if (!e && fflush(w->f) != 0) e = errno ? errno : EIO, step = "flush";
     if (!e && fsync(fileno(w->f)) != 0) e = errno, step = "fsync";
@@ -296,6 +356,12 @@ void clmd_ckpt_writer_abort(clmd_ckpt_writer **wp)
     if (!wp || !*wp) return;
     clmd_ckpt_writer *w = *wp;
     if (w->f) fclose(w->f);
+    if (w->memory) {
+        free(w->membuf);
+        writer_free(w);
+        *wp = NULL;
+        return;
+    }
     /* Only a regular file we made is removed (a folder in the way is left alone). */
     struct stat st;
     if (lstat(w->tmp, &st) == 0 && S_ISREG(st.st_mode)) unlink(w->tmp);
@@ -343,6 +409,8 @@ static int bad(clmd_ckpt_reader *r, clmd_err *err, const char *fmt, ...)
     return CLMD_EINPUT;
 }
 
+static int reader_open_stream(FILE *f, const char *path, clmd_ckpt_reader **out, clmd_err *err);
+
 int clmd_ckpt_reader_open(const char *path, clmd_ckpt_reader **out, clmd_err *err)
 {
     *out = NULL;
@@ -351,13 +419,27 @@ int clmd_ckpt_reader_open(const char *path, clmd_ckpt_reader **out, clmd_err *er
         int e = errno;
         return clmd_err_set(err, CLMD_EINPUT, "cannot open checkpoint %s: %s", path, strerror(e));
     }
+    return reader_open_stream(f, path, out, err);
+}
+
+int clmd_ckpt_reader_open_memory(const void *bytes, size_t n, const char *name,
+                                 clmd_ckpt_reader **out, clmd_err *err)
+{
+    *out = NULL;
+    FILE *f = n ? fmemopen((void *)bytes, n, "rb") : NULL;
+    if (!f) return clmd_err_set(err, CLMD_EINPUT, "%s: an empty or unreadable checkpoint", name);
+    return reader_open_stream(f, name, out, err);
+}
+
+static int reader_open_stream(FILE *f, const char *path, clmd_ckpt_reader **out, clmd_err *err)
+{
     clmd_ckpt_reader *r;
     CLMD_NEW(r, 1);
     r->f = f;
     r->path = clmd_strdup(path);
-    struct stat st;
-    if (fstat(fileno(f), &st) != 0) return bad(r, err, "cannot stat the file");
-    const off_t file_size = st.st_size;
+    if (fseeko(f, 0, SEEK_END) != 0) return bad(r, err, "cannot find the file's size");
+    const off_t file_size = ftello(f);
+    if (file_size < 0 || fseeko(f, 0, SEEK_SET) != 0) return bad(r, err, "cannot find the file's size");
 
     uint32_t crc = 0;
     unsigned char head[HEADER_BYTES];

@@ -66,6 +66,11 @@ int clmd_ckpt_put_f64(clmd_ckpt_writer *w, const char *name, double value, clmd_
  * removed and the old target left as it was. Frees the writer and sets *w to NULL. */
 int clmd_ckpt_writer_commit(clmd_ckpt_writer **w, clmd_err *err);
 
+/* A checkpoint written to memory instead of a file (a replica's state carried inside a
+ * campaign's checkpoint, or sent between MPI ranks): finish hands back the bytes (free() them). */
+int clmd_ckpt_writer_open_memory(clmd_ckpt_writer **out, clmd_err *err);
+int clmd_ckpt_writer_finish_memory(clmd_ckpt_writer **w, void **bytes, size_t *n, clmd_err *err);
+
 /* Gives up: removes the temporary file, frees the writer, sets *w to NULL (NULL-safe). */
 void clmd_ckpt_writer_abort(clmd_ckpt_writer **w);
 
@@ -75,6 +80,11 @@ typedef struct clmd_ckpt_reader clmd_ckpt_reader;
  * missing file, not a checkpoint (bad magic), unsupported version, other byte order, truncated,
  * corrupt entry record, bad checksum, trailing bytes. Close with clmd_ckpt_reader_close(). */
 int clmd_ckpt_reader_open(const char *path, clmd_ckpt_reader **out, clmd_err *err);
+
+/* The same on n bytes in memory (validated as a file is); name is used in messages. The bytes
+ * must stay valid until the reader is closed. */
+int clmd_ckpt_reader_open_memory(const void *bytes, size_t n, const char *name,
+                                 clmd_ckpt_reader **out, clmd_err *err);
 
 /* Number of entries, and the name of entry i (in file order). */
 int clmd_ckpt_count(const clmd_ckpt_reader *r);

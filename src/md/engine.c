@@ -447,7 +447,8 @@ int clmd_engine_create(const clmd_system *sys, const clmd_ffopts *ff, const clmd
     if (e->reference) {
         snprintf(e->device_desc, sizeof e->device_desc, "reference (double-precision CPU)");
     } else {
-        if ((rc = clmd_ocl_open(eo->device, probe, &e->dev.ocl, err))) goto fail;
+        if (eo->ocl) e->dev.ocl = eo->ocl;
+        else if ((rc = clmd_ocl_open(eo->device, probe, &e->dev.ocl, err))) goto fail;
         snprintf(e->device_desc, sizeof e->device_desc, "%s", clmd_ocl_description(e->dev.ocl));
     }
     if ((rc = check_memory(e, err))) goto fail;
@@ -500,7 +501,7 @@ void clmd_engine_destroy(clmd_engine **pe)
     cl_mem *ms[] = {&d->posq, &d->posq_lo, &d->force, &d->energy, &e->pos, &e->vel, &e->flags,
                     &e->pos_old, &e->mol_start, &e->mol_atoms};
     for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++) clmd_ocl_release(ms[i]);
-    clmd_ocl_close(&d->ocl);
+    if (!e->eo.ocl) clmd_ocl_close(&d->ocl);
     clmd_molecules_destroy(&e->mols);
     clmd_state_destroy(&e->st);
     clmd_free(e->f);

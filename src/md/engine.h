@@ -36,6 +36,9 @@ typedef struct clmd_engine_opts {
     int remove_com;          /* remove centre-of-mass motion every com_interval steps */
     int com_interval;
     double constraint_tol;   /* relative, see md/constraints.h */
+    /* An OpenCL device already open (engines of one campaign share it: one context, one program
+     * cache); the engine does not close it. NULL: the engine opens `device` itself. */
+    struct clmd_ocl *ocl;
 } clmd_engine_opts;
 
 void clmd_engine_opts_defaults(clmd_engine_opts *o);

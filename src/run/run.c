@@ -54,30 +54,6 @@ static int plan_problem(const clmd_deck *d, const clmd_ffplan *plan, clmd_err *e
     return clmd_err_prefix(err, "%s", at);
 }
 
-/* Maxwell-Boltzmann velocities at temperature T from a seed (Philox stream, deterministic),
- * centre-of-mass motion removed. */
-static void maxwell_boltzmann(const clmd_system *s, double T, unsigned long seed, int remove_com,
-                              double *v)
-{
-    uint32_t key[2];
-    clmd_seed_key(seed, key);
-    double p[3] = {0, 0, 0}, mtot = 0;
-    for (int i = 0; i < s->n; i++) {
-        double g[3] = {0, 0, 0};
-        if (s->mass[i] > 0) clmd_gaussian3(key, (uint32_t)i, UINT64_MAX, g);
-        double sd = s->mass[i] > 0 ? sqrt(CLMD_BOLTZMANN * T / s->mass[i]) : 0;
-        for (int k = 0; k < 3; k++) {
-            v[3 * i + k] = sd * g[k];
-            p[k] += s->mass[i] * v[3 * i + k];
-        }
-        mtot += s->mass[i];
-    }
-    if (remove_com && mtot > 0)
-        for (int i = 0; i < s->n; i++)
-            if (s->mass[i] > 0)
-                for (int k = 0; k < 3; k++) v[3 * i + k] -= p[k] / mtot;
-}
-
 /* "deck.yaml:12:3: key 'barostat'" (line and column left out when defaulted). */
 static void where(const clmd_deck *d, clmd_mark m, const char *key, char *buf, size_t size)
 {
@@ -85,28 +61,12 @@ static void where(const clmd_deck *d, clmd_mark m, const char *key, char *buf, s
     else snprintf(buf, size, "%s: key '%s'", d->path, key);
 }
 
-static void engine_opts_from_deck(const clmd_deck *d, clmd_engine_opts *eo)
-{
-    clmd_engine_opts_defaults(eo);
-    snprintf(eo->device, sizeof eo->device, "%s", d->device);
-    eo->integrator = d->integrator.type == CLMD_INT_VERLET ? CLMD_VERLET : CLMD_LANGEVIN;
-    eo->dt_ps = d->integrator.timestep_ps;
-    eo->temperature_K = d->integrator.temperature;
-    eo->friction_per_ps = d->integrator.friction;
-    eo->seed = d->integrator.seed;
-    eo->remove_com = d->integrator.remove_com_motion;
-    eo->com_interval = d->integrator.com_interval;
-    eo->constraint_tol = d->constraint_tolerance;
-}
-
 static int add_barostat(clmd_session *s, clmd_err *err)
 {
     const clmd_deck *d = &s->deck;
     if (!d->barostat.enabled) return CLMD_OK;
-    clmd_barostat_opts bo = {d->barostat.anisotropic,
-                             {d->barostat.pressure_bar[0], d->barostat.pressure_bar[1],
-                              d->barostat.pressure_bar[2]},
-                             d->barostat.interval, d->barostat.adapt, d->barostat.seed};
+    clmd_barostat_opts bo;
+    clmd_barostat_opts_from_deck(d, &bo);
     clmd_hook *h = NULL;
     int rc = clmd_barostat_create(&bo, s->eng, &h, err);
     if (rc) {
@@ -164,11 +124,11 @@ int clmd_session_open(clmd_session *s, const clmd_run_opts *o, int engine, clmd_
     if (!use_file) {
         clmd_system_alloc_velocities(s->sys);
         double T = d->velocities.given ? d->velocities.temperature : d->integrator.temperature;
-        maxwell_boltzmann(s->sys, T, d->velocities.given ? d->velocities.seed : 1,
-                          d->integrator.remove_com_motion, s->sys->v);
+        clmd_draw_velocities(s->sys, T, d->velocities.given ? d->velocities.seed : 1,
+                             d->integrator.remove_com_motion, s->sys->v);
     }
     clmd_engine_opts eo;
-    engine_opts_from_deck(d, &eo);
+    clmd_engine_opts_from_deck(d, &eo);
     clmd_ffplan plan;
     if (clmd_ffplan_make(s->sys, &fo, &plan, err)) return plan_problem(d, &plan, err);
     if ((rc = clmd_engine_create(s->sys, &fo, &eo, s->probe, &s->eng, err)))

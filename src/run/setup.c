@@ -1,6 +1,13 @@
 #include "run/setup.h"
 
+#include <math.h>
+#include <stdio.h>
+
 #include "input/deck.h"
+#include "md/barostat.h"
+#include "md/engine.h"
+#include "md/rng.h"
+#include "system/system.h"
 
 static clmd_nbmethod nb_method(clmd_deck_nbmethod m)
 {
@@ -48,3 +55,51 @@ void clmd_ffopts_from_deck(const clmd_deck *d, clmd_ffopts *o)
     o->sa_energy = gb->sa_energy;
     o->probe_radius_nm = gb->probe_radius_nm;
 }
+
+void clmd_engine_opts_from_deck(const clmd_deck *d, clmd_engine_opts *eo)
+{
+    clmd_engine_opts_defaults(eo);
+    snprintf(eo->device, sizeof eo->device, "%s", d->device);
+    eo->integrator = d->integrator.type == CLMD_INT_VERLET ? CLMD_VERLET : CLMD_LANGEVIN;
+    eo->dt_ps = d->integrator.timestep_ps;
+    eo->temperature_K = d->integrator.temperature;
+    eo->friction_per_ps = d->integrator.friction;
+    eo->seed = d->integrator.seed;
+    eo->remove_com = d->integrator.remove_com_motion;
+    eo->com_interval = d->integrator.com_interval;
+    eo->constraint_tol = d->constraint_tolerance;
+}
+
+void clmd_barostat_opts_from_deck(const clmd_deck *d, clmd_barostat_opts *bo)
+{
+    bo->anisotropic = d->barostat.anisotropic;
+    for (int k = 0; k < 3; k++) bo->pressure_bar[k] = d->barostat.pressure_bar[k];
+    bo->interval = d->barostat.interval;
+    bo->adapt = d->barostat.adapt;
+    bo->seed = d->barostat.seed;
+}
+
+/* Maxwell-Boltzmann velocities at temperature T from a seed (Philox stream, deterministic),
+ * centre-of-mass motion removed. */
+void clmd_draw_velocities(const clmd_system *s, double T, unsigned long seed, int remove_com,
+                          double *v)
+{
+    uint32_t key[2];
+    clmd_seed_key(seed, key);
+    double p[3] = {0, 0, 0}, mtot = 0;
+    for (int i = 0; i < s->n; i++) {
+        double g[3] = {0, 0, 0};
+        if (s->mass[i] > 0) clmd_gaussian3(key, (uint32_t)i, UINT64_MAX, g);
+        double sd = s->mass[i] > 0 ? sqrt(CLMD_BOLTZMANN * T / s->mass[i]) : 0;
+        for (int k = 0; k < 3; k++) {
+            v[3 * i + k] = sd * g[k];
+            p[k] += s->mass[i] * v[3 * i + k];
+        }
+        mtot += s->mass[i];
+    }
+    if (remove_com && mtot > 0)
+        for (int i = 0; i < s->n; i++)
+            if (s->mass[i] > 0)
+                for (int k = 0; k < 3; k++) v[3 * i + k] -= p[k] / mtot;
+}
+
