@@ -12,6 +12,9 @@
 #include "md/engine.h"
 #include "ocl/ocl.h"
 #include "probe/probe.h"
+#include "remd/campaign.h"
+#include "remd/comm.h"
+#include "remd/report.h"
 #include "run/run.h"
 #include "system/system.h"
 
@@ -31,12 +34,18 @@ void clmd_usage(FILE *out)
             "                  [--quiet] [--restart CHECKPOINT]\n"
             "  clmd eval  DECK --json FILE [--device SPEC] [--overwrite]\n"
             "  clmd check DECK\n"
+            "  clmd remd-report OUTDIR\n"
             "  clmd devices\n"
             "  clmd --version\n"
             "run      simulate the deck (Ctrl-C: finish the step, write a checkpoint, stop);\n"
-            "         --restart continues a run from its checkpoint and its output files\n"
+            "         --restart continues a run from its checkpoint and its output files;\n"
+            "         a deck with replica_exchange runs a campaign (mpirun -np R clmd run DECK\n"
+            "         spreads its replicas over R processes)\n"
             "eval     one energy and force evaluation, written as JSON\n"
             "check    validate the deck and its system, print the resolved deck\n"
+            "remd-report  mixing statistics of a campaign's replica_exchange.h5 (running or\n"
+            "         finished): acceptance, transition matrix, round trips, a better ladder;\n"
+            "         writes summary.json, walk.svg and acceptance.svg into OUTDIR\n"
             "devices  list the OpenCL devices (--device SPEC: auto, reference, or a platform or\n"
             "         device name with an optional :INDEX, e.g. pocl or nvidia:0)\n"
             "Exit status: 0 success, 1 bad input or usage, 2 runtime failure. The user guide is\n"
@@ -242,6 +251,65 @@ static void print_summary(clmd_run *r)
     clmd_probe_report(s->probe, u->steps, stdout);
 }
 
+static void campaign_progress(void *ctx, long done, long total, double elapsed, int final)
+{
+    const clmd_campaign *cp = ctx;
+    const clmd_deck *d = clmd_campaign_deck(cp);
+    double dt = d->integrator.timestep_ps, per = d->remd.ntemps;
+    double nsday = elapsed > 0 ? done / per * dt * 1e-3 / elapsed * 86400 : 0;
+    double eta = done > 0 ? elapsed / done * (total - done) : 0;
+    fprintf(stderr, "\rreplica-step %ld/%ld  %.3f ns/day per replica  %.1f replica-steps/s  "
+            "ETA %.0f s   ", done, total, nsday, elapsed > 0 ? done / elapsed : 0, eta);
+    if (final) fputc('\n', stderr);
+}
+
+/* A replica-exchange campaign: every rank runs its replicas; rank 0 prints and writes. A rank
+ * that fails takes the others down with it (they would wait in a collective forever). */
+static int run_campaign(cli *c)
+{
+    clmd_err err = {0};
+    clmd_campaign *cp = NULL;
+    const clmd_comm *w = clmd_comm_world();
+    int rc = clmd_campaign_create(&c->run, &cp, &err);
+    long worst = clmd_comm_max(w, rc);
+    if (!rc && worst) {
+        rc = (int)worst;
+        clmd_err_set(&err, rc, "another MPI rank failed to set up its replicas");
+    }
+    if (!rc) {
+        int r0 = w->rank == 0;
+        if (r0 && !c->quiet) clmd_campaign_describe(cp, stdout);
+        int tty = r0 && !c->quiet && isatty(2);
+        rc = clmd_campaign_execute(cp, tty ? campaign_progress : NULL, cp, &err);
+        if (!rc && r0 && !c->quiet) clmd_campaign_report(cp, stdout);
+    }
+    clmd_campaign_destroy(&cp);
+    if (rc) {
+        if (w->size > 1) {
+            fprintf(stderr, "clmd: error (MPI rank %d): %s\n", w->rank, err.msg);
+            rc = err.code ? err.code : CLMD_ERUNTIME;
+        } else {
+            rc = fail(&err);
+        }
+        if (w->size > 1 && rc != CLMD_OK) clmd_comm_abort(rc);
+    }
+    return rc;
+}
+
+/* ---- clmd remd-report ---- */
+
+int clmd_cmd_remd_report(int argc, char **argv)
+{
+    if (wants_help(argc, argv)) {
+        clmd_usage(stdout);
+        return CLMD_OK;
+    }
+    if (argc != 1) return usage_error("remd-report", "%s", "takes one argument: a campaign's output directory");
+    clmd_err err = {0};
+    int rc = clmd_remd_report_dir(argv[0], stdout, &err);
+    return rc ? fail(&err) : CLMD_OK;
+}
+
 int clmd_cmd_run(int argc, char **argv)
 {
     cli c;
@@ -257,6 +325,12 @@ int clmd_cmd_run(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     c.run.interrupt = &interrupted;
     clmd_err err = {0};
+    {
+        /* a deck with replica_exchange is a campaign */
+        clmd_deck d;
+        if ((rc = clmd_deck_load(c.run.deck, &d, &err))) return fail(&err);
+        if (d.remd.enabled) return run_campaign(&c);
+    }
     clmd_run *r = NULL;
     if ((rc = clmd_run_create(&c.run, &r, &err))) return fail(&err);
     if (!c.quiet) print_header(r);

@@ -13,5 +13,6 @@ int clmd_cmd_run(int argc, char **argv);
 int clmd_cmd_eval(int argc, char **argv);
 int clmd_cmd_check(int argc, char **argv);
 int clmd_cmd_devices(int argc, char **argv);
+int clmd_cmd_remd_report(int argc, char **argv);
 
 #endif

@@ -4,6 +4,7 @@
 
 #include "buildinfo.h"
 #include "cli/commands.h"
+#include "remd/comm.h"
 
 int main(int argc, char **argv)
 {
@@ -17,7 +18,14 @@ int main(int argc, char **argv)
         clmd_usage(stdout);
         return 0;
     }
-    if (strcmp(cmd, "run") == 0) return clmd_cmd_run(argc - 2, argv + 2);
+    if (strcmp(cmd, "run") == 0) {
+        /* a campaign under mpirun is one of several processes */
+        clmd_comm_init(&argc, &argv, NULL);
+        int rc = clmd_cmd_run(argc - 2, argv + 2);
+        clmd_comm_finish(NULL);
+        return rc;
+    }
+    if (strcmp(cmd, "remd-report") == 0) return clmd_cmd_remd_report(argc - 2, argv + 2);
     if (strcmp(cmd, "eval") == 0) return clmd_cmd_eval(argc - 2, argv + 2);
     if (strcmp(cmd, "check") == 0) return clmd_cmd_check(argc - 2, argv + 2);
     if (strcmp(cmd, "devices") == 0) return clmd_cmd_devices(argc - 2, argv + 2);

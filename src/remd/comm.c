@@ -51,6 +51,14 @@ void clmd_comm_finish(clmd_comm *c)
 
 const clmd_comm *clmd_comm_world(void) { return &world; }
 
+void clmd_comm_abort(int code)
+{
+#ifdef CLMD_HAVE_MPI
+    if (world.mpi) MPI_Abort(MPI_COMM_WORLD, code);
+#endif
+    (void)code;
+}
+
 void clmd_comm_block(const clmd_comm *c, int rank, int R, int *first, int *count)
 {
     int base = R / c->size, extra = R % c->size;
@@ -114,6 +122,56 @@ int clmd_comm_gather(const clmd_comm *c, int R, int per, const double *mine, dou
     clmd_free(counts);
     clmd_free(displs);
     if (rc != MPI_SUCCESS) return clmd_err_set(err, CLMD_ERUNTIME, "MPI_Gatherv failed (%d)", rc);
+#endif
+    (void)err;
+    return CLMD_OK;
+}
+
+int clmd_comm_gather_bytes(const clmd_comm *c, int R, const long *sizes, const void *bytes,
+                           long *all_sizes, void **all, clmd_err *err)
+{
+    int first, count;
+    clmd_comm_block(c, c->rank, R, &first, &count);
+    long mine = 0;
+    for (int i = 0; i < count; i++) mine += sizes[i];
+    if (!c->mpi || c->size == 1) {
+        memcpy(all_sizes, sizes, sizeof(long) * (size_t)R);
+        *all = clmd_alloc((size_t)mine + 1);
+        memcpy(*all, bytes, (size_t)mine);
+        return CLMD_OK;
+    }
+#ifdef CLMD_HAVE_MPI
+    int *counts = NULL, *displs = NULL;
+    double t0 = now_s();
+    counts_displs(c, R, 1, &counts, &displs);
+    int rc = MPI_Gatherv(sizes, count, MPI_LONG, all_sizes, counts, displs, MPI_LONG, 0,
+                         MPI_COMM_WORLD);
+    int *bc = NULL, *bd = NULL;
+    if (rc == MPI_SUCCESS && c->rank == 0) {
+        CLMD_NEW(bc, c->size);
+        CLMD_NEW(bd, c->size);
+        long at = 0;
+        for (int p = 0; p < c->size; p++) {
+            int f, n;
+            clmd_comm_block(c, p, R, &f, &n);
+            long len = 0;
+            for (int i = 0; i < n; i++) len += all_sizes[f + i];
+            if (at + len > 0x7fffffffL) rc = MPI_ERR_COUNT;
+            bc[p] = (int)len;
+            bd[p] = (int)at;
+            at += len;
+        }
+        *all = clmd_alloc((size_t)at + 1);
+    }
+    if (rc == MPI_SUCCESS)
+        rc = MPI_Gatherv(bytes, (int)mine, MPI_BYTE, c->rank == 0 ? *all : NULL, bc, bd, MPI_BYTE, 0,
+                         MPI_COMM_WORLD);
+    wait_s += now_s() - t0;
+    clmd_free(counts);
+    clmd_free(displs);
+    clmd_free(bc);
+    clmd_free(bd);
+    if (rc != MPI_SUCCESS) return clmd_err_set(err, CLMD_ERUNTIME, "MPI_Gatherv of checkpoint data failed (%d)", rc);
 #endif
     (void)err;
     return CLMD_OK;

@@ -18,6 +18,8 @@ void clmd_comm_init(int *argc, char ***argv, clmd_comm *c);
 void clmd_comm_finish(clmd_comm *c);
 /* The process's comm (set by clmd_comm_init; one process otherwise). */
 const clmd_comm *clmd_comm_world(void);
+/* Ends every rank of the job (after an error on one: the others would wait forever). */
+void clmd_comm_abort(int code);
 
 /* The block of replicas [*first, *first + *count) rank `rank` holds of R. */
 void clmd_comm_block(const clmd_comm *c, int rank, int R, int *first, int *count);
@@ -29,6 +31,11 @@ int clmd_comm_allgather(const clmd_comm *c, int R, int per, const double *mine, 
 /* The same, to rank 0 only (all may be NULL elsewhere). */
 int clmd_comm_gather(const clmd_comm *c, int R, int per, const double *mine, double *all,
                      clmd_err *err);
+/* Every rank's replicas' byte blobs (sizes[i] bytes for its i-th replica, concatenated in
+ * bytes) to rank 0, which gets all sizes ([R]) and the blobs concatenated in replica order in a
+ * new buffer (*all, clmd_free it; NULL elsewhere). */
+int clmd_comm_gather_bytes(const clmd_comm *c, int R, const long *sizes, const void *bytes,
+                           long *all_sizes, void **all, clmd_err *err);
 /* Sends rank 0's n doubles to every rank. */
 int clmd_comm_bcast(const clmd_comm *c, double *v, int n, clmd_err *err);
 /* The largest of every rank's x (status codes, step counts) on every rank. */

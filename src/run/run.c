@@ -86,9 +86,9 @@ int clmd_session_open(clmd_session *s, const clmd_run_opts *o, int engine, clmd_
     if (o->device) snprintf(d->device, sizeof d->device, "%s", o->device);
     if (o->steps >= 0) d->integrator.steps = o->steps;
     if (o->overwrite) d->output.overwrite = 1;
-    if (d->remd.enabled)
-        return clmd_err_set(err, CLMD_EINPUT, "%s:%d:%d: key 'replica_exchange': replica exchange "
-                            "is not available in this version of clmd", d->path,
+    if (d->remd.enabled && engine && o->restart)
+        return clmd_err_set(err, CLMD_EINPUT, "%s:%d:%d: key 'replica_exchange': a campaign's "
+                            "checkpoint continues with clmd run (remd/campaign.h)", d->path,
                             d->remd.mark.line, d->remd.mark.column);
     s->probe = clmd_probe_create(o->probes);
     if ((rc = clmd_system_from_deck(d, &s->sys, err))) return rc;
