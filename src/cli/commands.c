@@ -31,7 +31,7 @@ void clmd_usage(FILE *out)
     fprintf(out,
             "usage:\n"
             "  clmd run   DECK [--steps N] [--device SPEC] [--probe-json FILE] [--overwrite]\n"
-            "                  [--quiet] [--restart CHECKPOINT]\n"
+            "                  [--quiet] [--restart CHECKPOINT] [--replicas-per-device K|auto]\n"
             "  clmd eval  DECK --json FILE [--device SPEC] [--overwrite]\n"
             "  clmd check DECK\n"
             "  clmd remd-report OUTDIR\n"
@@ -40,7 +40,8 @@ void clmd_usage(FILE *out)
             "run      simulate the deck (Ctrl-C: finish the step, write a checkpoint, stop);\n"
             "         --restart continues a run from its checkpoint and its output files;\n"
             "         a deck with replica_exchange runs a campaign (mpirun -np R clmd run DECK\n"
-            "         spreads its replicas over R processes)\n"
+            "         spreads its replicas over R processes; --replicas-per-device K runs them\n"
+            "         in batches of K sharing one set of device buffers, auto: all at once)\n"
             "eval     one energy and force evaluation, written as JSON\n"
             "check    validate the deck and its system, print the resolved deck\n"
             "remd-report  mixing statistics of a campaign's replica_exchange.h5 (running or\n"
@@ -105,6 +106,15 @@ static int parse_cli(const char *cmd, int argc, char **argv, const char *allowed
         } else if (OPT("--restart", 'r')) {
             if (!val) return usage_error(cmd, "%s needs a value", a);
             c->run.restart = val;
+            i++;
+        } else if (OPT("--replicas-per-device", 'R')) {
+            if (!val) return usage_error(cmd, "%s needs a value", a);
+            char *end;
+            errno = 0;
+            long k = strcmp(val, "auto") == 0 ? -1 : strtol(val, &end, 10);
+            if (k != -1 && (*end || end == val || errno || k < 1 || k > 100000))
+                return usage_error(cmd, "--replicas-per-device '%s' is neither auto nor a positive integer", val);
+            c->run.replicas_per_device = (int)k;
             i++;
         } else if (OPT("--overwrite", 'o')) {
             c->run.overwrite = 1;
@@ -313,7 +323,7 @@ int clmd_cmd_remd_report(int argc, char **argv)
 int clmd_cmd_run(int argc, char **argv)
 {
     cli c;
-    int rc = parse_cli("run", argc, argv, "sdpoqr", &c);
+    int rc = parse_cli("run", argc, argv, "sdpoqrR", &c);
     if (rc) return rc < 0 ? CLMD_OK : rc;
     c.run.probes = 1;
     /* SIGINT/SIGTERM: the loop finishes its step, checkpoints and stops */

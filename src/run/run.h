@@ -26,6 +26,8 @@ typedef struct clmd_run_opts {
     const char *restart;     /* checkpoint to continue from, or NULL */
     int overwrite;           /* outputs may be replaced */
     int probes;              /* record timing probes */
+    int replicas_per_device; /* campaigns: 0 the deck's replica_exchange.replicas_per_device,
+                              * -1 automatic, 1 one replica at a time, k: batches of k */
     /* Set (to nonzero) by the caller's signal handler: the loop then finishes its step, writes
      * a checkpoint, flushes the outputs and returns CLMD_ERUNTIME saying so. May be NULL. */
     volatile int *interrupt;
