@@ -62,9 +62,23 @@
  * integer sums; an e that is not admitted is saturated and flagged) and, when want is nonzero, adds the total with one atomic. Every work-item of the group
  * must call it, also when energies are not wanted: PoCL 3.1 miscompiles barriers inside a
  * uniform `if (want_energy)` (the group total was added once per work-item). */
-inline void group_energy(__local long *buf, real e, __global long *energy, int comp, int want)
+inline void group_energy(__local long *buf, real e, __global long *energy, int comp, int want,
+                         int atom)
 {
     const int lid = get_local_id(0);
+#if NSEG > 1
+    /* batched copies: a group's terms may belong to several copies, so each work-item adds its
+     * own (integer sums: the same totals as the group's) into its copy's slots; energies are
+     * wanted on few steps */
+    (void)buf;
+    if (want && atom >= 0) {
+        __global long *eseg = energy + E_SEG(atom);
+        if (fixed_bad(e)) flag_overflow(eseg + E_FLAGS, TERM_BIT(comp));
+        const long v = energy_fixed(e);
+        if (v != 0) atom_add(&eseg[comp], v);
+    }
+    return;
+#endif
     if (want && fixed_bad(e)) flag_overflow(energy + E_FLAGS, TERM_BIT(comp));
     buf[lid] = energy_fixed(e);
     barrier(CLK_LOCAL_MEM_FENCE);
@@ -102,7 +116,7 @@ void bonds(__global const real4 *restrict posq, __global const real4 *restrict p
             add_force_atomic(force, npad, j, -g * dx.x, -g * dy.x, -g * dz.x, TERM_BIT(E_BOND));
         }
     }
-    group_energy(ebuf, e, energy, E_BOND, want_energy);
+    group_energy(ebuf, e, energy, E_BOND, want_energy, b < nbonds ? ij[b].x : -1);
 }
 
 /* E = 1/2 k (theta - theta0)^2, theta the angle i-j-k. cs = (cos theta0 high, low,
@@ -150,7 +164,7 @@ void angles(__global const real4 *restrict posq, __global const real4 *restrict 
                              TERM_BIT(E_ANGLE));
         }
     }
-    group_energy(ebuf, e, energy, E_ANGLE, want_energy);
+    group_energy(ebuf, e, energy, E_ANGLE, want_energy, a < nangles ? ijk[a].x : -1);
 }
 
 /* E = k (1 + cos(n phi - phase)), phi the dihedral i-j-k-l with OpenMM's (IUPAC) sign.
@@ -213,5 +227,5 @@ void torsions(__global const real4 *restrict posq, __global const real4 *restric
             add_force_atomic(force, npad, t.w, fl.x, fl.y, fl.z, TERM_BIT(E_TORSION));
         }
     }
-    group_energy(ebuf, e, energy, E_TORSION, want_energy);
+    group_energy(ebuf, e, energy, E_TORSION, want_energy, q < ntorsions ? ijkl[q].x : -1);
 }

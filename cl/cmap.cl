@@ -146,6 +146,16 @@ void cmap(__global const real4 *restrict posq, __global const real4 *restrict po
     /* group sum in fixed point, barriers outside any want_energy test (PoCL 3.1 miscompiles
        barriers inside a uniform branch: see bonded.cl) */
     const int lid = get_local_id(0);
+#if NSEG > 1
+    /* batched copies: each work-item into its copy's slots (see bonded.cl's group_energy) */
+    if (want_energy && q < nterms) {
+        __global long *eseg = energy + E_SEG(terms[q].s0);
+        if (fixed_bad(e)) flag_overflow(eseg + E_FLAGS, TERM_BIT(E_CMAP));
+        const long v = energy_fixed(e);
+        if (v != 0) atom_add(&eseg[E_CMAP], v);
+    }
+    return;
+#endif
     if (want_energy && fixed_bad(e)) flag_overflow(energy + E_FLAGS, TERM_BIT(E_CMAP));
     ebuf[lid] = energy_fixed(e);
     barrier(CLK_LOCAL_MEM_FENCE);

@@ -185,6 +185,17 @@ inline void add_force(__global long *force, int npad, int i, real fx, real fy, r
     force[i + 2 * npad] += to_fixed(fz);
 }
 
+/* Batched copies of one system (NSEG > 1, src/system/replicate.c): particle a belongs to copy
+ * a / SEG_LEN, whose energy slots start at E_SEG(a) (components, kinetic, overflow word, as
+ * one copy's). Programs built without the device defines see one copy. */
+#ifndef NSEG
+#define NSEG 1
+#define SEG_LEN 0x3fffffff
+#endif
+#ifdef E_STRIDE
+#define E_SEG(a) (NSEG > 1 ? ((a) / SEG_LEN) * E_STRIDE : 0)
+#endif
+
 #ifdef E_FLAGS
 /* Adds energy e to component comp; flags the component when e is not admitted. */
 inline void add_energy(__global long *energy, int comp, real e)

@@ -230,8 +230,9 @@ void gb_pair(GB_LIST_ARGS, __global const real2 *restrict born, __global real *r
             tg += rede[k];
             ts += rede[k + 8];
         }
-        atom_add(&energy[E_GB], tg);
-        atom_add(&energy[E_SA], ts);
+        __global long *eseg = energy + E_SEG(cluster_atoms[8 * c]);
+        atom_add(&eseg[E_GB], tg);
+        atom_add(&eseg[E_SA], ts);
     }
 }
 
@@ -509,8 +510,9 @@ __kernel void gb_pair_cpu(GB_LIST_ARGS, __global const real2 *restrict born,
     }
     gb_flag(bad, force, npad);
     if (want_energy) {
-        atom_add(&energy[E_GB], tg);
-        atom_add(&energy[E_SA], ts);
+        __global long *eseg = energy + E_SEG(cluster_atoms[8 * c]);
+        atom_add(&eseg[E_GB], tg);
+        atom_add(&eseg[E_SA], ts);
     }
 }
 

@@ -5,7 +5,9 @@
  * The engine's flag words (md/engine.c): flags[0] that displacement, flags[1] constraint failure,
  * flags[2] the terms whose forces overflowed (bits as the force word, common.cl), flags[3] the
  * step of the first such overflow.
- * Defines: HAVE_FP64 (0/1), WG (work-group size, a power of two). */
+ * Defines: HAVE_FP64 (0/1), WG (work-group size, a power of two); with batched copies of one
+ * system (src/system/replicate.c) NSEG, SEG_LEN (a multiple of WG, so that no work-group spans
+ * two copies) and E_STRIDE: each copy has its own energy slots, bath and noise stream. */
 
 #define INV_FIXED (1.0 / 4294967296.0)
 /* Force-overflow bits go this far up in the energy overflow word (CLMD_OVF_FORCE_SHIFT). */
@@ -111,7 +113,8 @@ inline float drift_noise_drift(int i, mixed4 v, __global mixed4 *pos, __global m
 {
     mixed4 x = pos[i];
     x.xyz += (mixed)0.5 * dt * v.xyz;
-    const float4 g = gaussian3(key, (uint)i, step_lo, step_hi);
+    /* a copy's particles draw the numbers of the one system: its own key, its own indices */
+    const float4 g = gaussian3(key, (uint)(i % SEG_LEN), step_lo, step_hi);
     const mixed sd = b_kt * sqrt(v.w);
     v.x = a * v.x + sd * g.x;
     v.y = a * v.y + sd * g.y;
@@ -131,7 +134,8 @@ void langevin_middle(__global real4 *restrict posq, __global real4 *restrict pos
                      const int n, const int npad, const mixed dt, const mixed a,
                      const mixed b_kt, const uint2 key, const uint step_lo, const uint step_hi,
                      __global const real4 *restrict ref, __global uint *restrict flags,
-                     __global const mixed4 *restrict pshift)
+                     __global const mixed4 *restrict pshift, __global const mixed *restrict seg_bkt,
+                     __global const uint2 *restrict seg_key)
 {
     __local float red[WG];
     const int i = get_global_id(0);
@@ -141,7 +145,9 @@ void langevin_middle(__global real4 *restrict posq, __global real4 *restrict pos
         mixed4 v = vel[i];
         if (v.w != 0) {
             v.xyz += dt * v.w * force_of(force, npad, i).xyz;
-            d2 = drift_noise_drift(i, v, pos, vel, dt, a, b_kt, key, step_lo, step_hi, posq,
+            const int g = i / SEG_LEN;
+            d2 = drift_noise_drift(i, v, pos, vel, dt, a, NSEG > 1 ? seg_bkt[g] : b_kt,
+                                   NSEG > 1 ? seg_key[g] : key, step_lo, step_hi, posq,
                                    posq_lo, pshift, ref);
         }
     }
@@ -157,15 +163,18 @@ void langevin_drift(__global real4 *restrict posq, __global real4 *restrict posq
                     __global mixed4 *restrict pos, __global mixed4 *restrict vel, const int n,
                     const mixed dt, const mixed a, const mixed b_kt, const uint2 key,
                     const uint step_lo, const uint step_hi, __global const real4 *restrict ref,
-                    __global uint *restrict flags, __global const mixed4 *restrict pshift)
+                    __global uint *restrict flags, __global const mixed4 *restrict pshift,
+                    __global const mixed *restrict seg_bkt, __global const uint2 *restrict seg_key)
 {
     __local float red[WG];
     const int i = get_global_id(0);
     float d2 = 0;
     if (i < n && !flags[2]) {
         const mixed4 v = vel[i];
+        const int g = i / SEG_LEN;
         if (v.w != 0)
-            d2 = drift_noise_drift(i, v, pos, vel, dt, a, b_kt, key, step_lo, step_hi, posq,
+            d2 = drift_noise_drift(i, v, pos, vel, dt, a, NSEG > 1 ? seg_bkt[g] : b_kt,
+                                   NSEG > 1 ? seg_key[g] : key, step_lo, step_hi, posq,
                                    posq_lo, pshift, ref);
     }
     reduce_max_disp(d2, red, flags);
@@ -195,21 +204,27 @@ void kinetic(__global const mixed4 *restrict vel, const int n, __global long *re
     if (lid == 0) {
         mixed k = red[0];
         if (!(k < (mixed)FIXED_LIMIT)) { /* NaN too */
-            flag_overflow(energy + slot + 1, TERM_BIT(slot));
+            flag_overflow(energy + (NSEG > 1 ? (i / SEG_LEN) * E_STRIDE : 0) + slot + 1, TERM_BIT(slot));
             k = FIXED_LIMIT;
         }
-        atom_add(&energy[slot], (long)(k * (mixed)4294967296.0));
+        /* a work-group lies within one copy (SEG_LEN is a multiple of WG) */
+        __global long *eseg = energy + (NSEG > 1 ? (i / SEG_LEN) * E_STRIDE : 0);
+        atom_add(&eseg[slot], (long)(k * (mixed)4294967296.0));
         const uint w = *(__global const uint *)(force + 3 * npad);
         if (i == 0 && w != 0) flag_overflow(energy + slot + 1, w << FORCE_BITS_SHIFT);
     }
 }
 
-/* Removes the centre-of-mass velocity; one work-group sums momenta in a fixed order. */
+/* Removes the centre-of-mass velocity; one work-group sums momenta in a fixed order. Batched
+ * copies: work-group g does copy g. */
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
-void remove_com(__global mixed4 *restrict vel, const int n)
+void remove_com(__global mixed4 *restrict vel, const int n_all)
 {
     __local mixed4 red[WG];
     const int lid = get_local_id(0);
+    const int first = NSEG > 1 ? get_group_id(0) * SEG_LEN : 0;
+    vel += first;
+    const int n = NSEG > 1 ? min(SEG_LEN, n_all - first) : n_all;
     mixed4 p = 0;
     for (int i = lid; i < n; i += WG) {
         const mixed4 v = vel[i];

@@ -153,9 +153,11 @@ __kernel void nonbonded(__global const real4 *restrict posq, __global const real
         real el = 0.5f * (elj.s0 + elj.s1 + elj.s2 + elj.s3 + elj.s4 + elj.s5 + elj.s6 + elj.s7);
         real ec = 0.5f * (ecoul.s0 + ecoul.s1 + ecoul.s2 + ecoul.s3 + ecoul.s4 + ecoul.s5 +
                           ecoul.s6 + ecoul.s7);
-        add_energy(energy, E_LJ, el);
-        add_energy(energy, E_COULOMB, ec);
-        if (c == 0) atom_add(&energy[E_DISP], e_const);
+        __global long *eseg = energy + E_SEG(atom[0]);
+        add_energy(eseg, E_LJ, el);
+        add_energy(eseg, E_COULOMB, ec);
+        /* the constant once per copy (clusters never span copies, each copy has one) */
+        if (c < NSEG) atom_add(&energy[c * E_STRIDE + E_DISP], e_const);
     }
 }
 
@@ -258,9 +260,10 @@ void nonbonded(__global const real4 *restrict posq, __global const real4 *restri
     if (want_energy && lid == 0) {
         real2 t = 0;
         for (int k = 0; k < 64; k++) t += ered[k];
-        add_energy(energy, E_LJ, 0.5f * t.x);
-        add_energy(energy, E_COULOMB, 0.5f * t.y);
-        if (c == 0) atom_add(&energy[E_DISP], e_const);
+        __global long *eseg = energy + E_SEG(cluster_atoms[8 * c]);
+        add_energy(eseg, E_LJ, 0.5f * t.x);
+        add_energy(eseg, E_COULOMB, 0.5f * t.y);
+        if (c < NSEG) atom_add(&energy[c * E_STRIDE + E_DISP], e_const);
     }
 }
 #endif
@@ -302,7 +305,7 @@ __kernel void pairs14(__global const real4 *restrict posq, __global const real4 
     add_force_atomic(force, npad, i, -f * dx, -f * dy, -f * dz, NB_TERMS);
     add_force_atomic(force, npad, j, f * dx, f * dy, f * dz, NB_TERMS);
     if (want_energy) {
-        add_energy(energy, E_COULOMB, e_c);
-        add_energy(energy, E_LJ, e_lj);
+        add_energy(energy + E_SEG(i), E_COULOMB, e_c);
+        add_energy(energy + E_SEG(i), E_LJ, e_lj);
     }
 }

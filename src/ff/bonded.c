@@ -171,6 +171,8 @@ static int bd_setup_device(clmd_term *t, const clmd_fenv *env, clmd_err *err)
      * box's shape */
     clmd_dev boxdev;
     clmd_dev_box_view(&boxdev, s->periodic, env->box, env->box_version);
+    boxdev.nseg = env->dev->nseg; /* the batched copies' energy slots */
+    boxdev.seg_stride = env->dev->seg_stride;
     char defs[1024];
     snprintf(defs, sizeof defs, "%s#define BONDED_WG %d\n", clmd_dev_defines(&boxdev), BONDED_WG);
     cl_program prog;

@@ -58,6 +58,8 @@ static int cm_setup_device(clmd_term *t, const clmd_fenv *env, clmd_err *err)
     const clmd_system *s = c->sys;
     clmd_dev boxdev;
     clmd_dev_box_view(&boxdev, s->periodic, env->box, env->box_version);
+    boxdev.nseg = env->dev->nseg; /* the batched copies' energy slots */
+    boxdev.seg_stride = env->dev->seg_stride;
     char defs[1024];
     snprintf(defs, sizeof defs, "%s#define CMAP_WG %d\n", clmd_dev_defines(&boxdev), CMAP_WG);
     cl_program prog;

@@ -66,14 +66,15 @@ void clmd_dev_box_view(clmd_dev *boxdev, int has_box, const double b[3][3], long
 
 const char *clmd_dev_defines(const clmd_dev *d)
 {
-    static char buf[4][512];
-    int k = 2 * (d->periodic != 0) + (d->periodic && d->triclinic);
-    char *b = buf[k];
-    int len = snprintf(b, sizeof buf[k], "#define PERIODIC %d\n#define TRICLINIC %d\n",
+    /* callers copy the text into their program's defines at once */
+    static char b[1024];
+    const int nseg = d->nseg > 1 ? d->nseg : 1;
+    int len = snprintf(b, sizeof b, "#define PERIODIC %d\n#define TRICLINIC %d\n",
                        d->periodic != 0, d->periodic && d->triclinic);
     for (int c = 0; c < CLMD_E_NCOMP; c++)
-        len += snprintf(b + len, sizeof buf[k] - (size_t)len, "#define %s %d\n",
-                        clmd_ecomp_define[c], c);
-    snprintf(b + len, sizeof buf[k] - (size_t)len, "#define E_FLAGS %d\n", CLMD_E_FLAGS);
+        len += snprintf(b + len, sizeof b - (size_t)len, "#define %s %d\n", clmd_ecomp_define[c], c);
+    snprintf(b + len, sizeof b - (size_t)len,
+             "#define E_FLAGS %d\n#define E_STRIDE %d\n#define NSEG %d\n#define SEG_LEN %d\n",
+             CLMD_E_FLAGS, CLMD_E_SLOTS, nseg, nseg > 1 ? d->seg_stride : 0x3fffffff);
     return b;
 }

@@ -32,6 +32,10 @@ typedef struct clmd_dev {
                          * high then low parts; rewritten in place when the box changes */
     int nl_nclusters;
     long nl_version;
+    /* Batched copies of one system (system.h, nseg): copy s owns particles [s * seg_stride,
+     * (s + 1) * seg_stride) and energy slots [s * CLMD_E_SLOTS, (s + 1) * CLMD_E_SLOTS); energy
+     * is then long [nseg * CLMD_E_SLOTS]. 0 or 1: one system. */
+    int nseg, seg_stride;
 } clmd_dev;
 
 /* Sets the box kernel arguments (BOX_PARAMS in cl/common.cl: 7 of them) at index first.. of k. */
@@ -49,8 +53,10 @@ void clmd_dev_set_box(clmd_dev *d, const double b[3][3], long version);
  * nonbonded method (bonded terms, CMAP): periodic when has_box, triclinic from b. */
 void clmd_dev_box_view(clmd_dev *boxdev, int has_box, const double b[3][3], long version);
 
-/* Defines every kernel program of this device state needs: PERIODIC, TRICLINIC and the energy
- * component indices (E_LJ, E_COULOMB, ... as in ff/term.h). Returns a static string. */
+/* Defines every kernel program of this device state needs: PERIODIC, TRICLINIC, the energy
+ * component indices (E_LJ, E_COULOMB, ... as in ff/term.h), E_FLAGS, E_STRIDE (slots per copy),
+ * NSEG and SEG_LEN (the batched copies: cl/common.cl's E_SEG). Returns a static string the
+ * caller copies at once. */
 const char *clmd_dev_defines(const clmd_dev *d);
 
 #endif

@@ -160,7 +160,8 @@ static int gb_setup_device(clmd_term *t, const clmd_fenv *env, clmd_err *err)
              err);
     g->slices = GB_SLICES;
     while (g->slices > 1 && (size_t)(8 * g->slices) > maxwg) g->slices /= 2;
-    g->fused_wg = maxwg >= GB_FUSED_WG ? GB_FUSED_WG : 0;
+    /* the fused kernel sums the whole system's energy in one group: one copy only */
+    g->fused_wg = maxwg >= GB_FUSED_WG && dev->nseg <= 1 ? GB_FUSED_WG : 0;
     double pre = -p->coulomb * (1.0 / p->solute_dielectric - 1.0 / p->solvent_dielectric);
     char defs[1536];
     snprintf(defs, sizeof defs,

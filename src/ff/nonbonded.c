@@ -391,7 +391,9 @@ int clmd_nonbonded_create(const clmd_system *sys, const clmd_ffplan *plan, clmd_
     nb->krf = plan->krf;
     nb->crf = plan->crf;
     nb->alpha = plan->ewald_alpha;
-    if (plan->present[CLMD_E_DISP]) nb->disp_coef = dispersion_coefficient(sys, o);
+    /* batched copies: each copy's own correction (copies do not interact) */
+    if (plan->present[CLMD_E_DISP])
+        nb->disp_coef = dispersion_coefficient(sys->nseg > 1 ? sys->seg_base : sys, o);
 
     /* records: every exception, plus (Ewald) every charged excluded pair */
     int cap = sys->npairs + (nb->coulomb == 3 && sys->excl ? sys->excl_start[sys->n] / 2 : 0) + 1;

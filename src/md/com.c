@@ -14,8 +14,8 @@ typedef struct com {
 static int com_setup_device(clmd_hook *h, clmd_engine *e, clmd_err *err)
 {
     com *c = h->impl;
-    char defs[96];
-    snprintf(defs, sizeof defs, "#define HAVE_FP64 %d\n#define WG %d\n", e->fp64, CLMD_ENGINE_WG);
+    char defs[256];
+    clmd_engine_step_defines(e, defs, sizeof defs);
     cl_program prog;
     int rc;
     if ((rc = clmd_ocl_program(e->dev.ocl, "integrate.cl", defs, &prog, err)) ||
@@ -31,7 +31,8 @@ static int com_apply(clmd_hook *h, clmd_engine *e, clmd_err *err)
 {
     com *c = h->impl;
     if (!e->reference)
-        return clmd_ocl_launch(e->dev.ocl, c->k, CLMD_ENGINE_WG, CLMD_ENGINE_WG, P_INTEGRATE, err);
+        return clmd_ocl_launch(e->dev.ocl, c->k, (size_t)CLMD_ENGINE_WG * e->nseg, CLMD_ENGINE_WG,
+                               P_INTEGRATE, err);
     double p[3] = {0, 0, 0}, m = 0, *v = e->st->v;
     const int n = e->sys->n;
     for (int i = 0; i < n; i++) {

@@ -10,6 +10,7 @@
 #include "io/checkpoint.h"
 #include "md/constraints.h"
 #include "md/engine_impl.h"
+#include "md/rng.h"
 #include "md/vsite.h"
 #include "nlist/nlist.h"
 #include "nlist/pairlist.h"
@@ -109,6 +110,16 @@ int clmd_bind_done(const clmd_binder *b, clmd_err *err)
 }
 
 /* ---- host <-> device ---- */
+
+void clmd_engine_step_defines(const clmd_engine *e, char *buf, size_t size)
+{
+    snprintf(buf, size, "#define HAVE_FP64 %d\n#define WG %d\n#define NSEG %d\n#define SEG_LEN %d\n"
+             "#define E_STRIDE %d\n", e->fp64, WG, e->nseg,
+             e->nseg > 1 ? e->sys->seg_stride : 0x3fffffff, E_SLOTS);
+}
+
+/* Bytes of the energy accumulators: every copy's slots. */
+static size_t energy_bytes(const clmd_engine *e) { return sizeof(cl_long) * E_SLOTS * (size_t)e->nseg; }
 
 static void to_mixed(const clmd_engine *e, const double *a, const double *w, void *buf)
 {
@@ -254,6 +265,8 @@ static int setup_device(clmd_engine *e, clmd_err *err)
     d->n = s->n;
     d->npad = (s->n + 63) / 64 * 64;
     d->periodic = e->plan.periodic;
+    d->nseg = e->nseg;
+    d->seg_stride = e->nseg > 1 ? s->seg_stride : 0;
     d->triclinic = d->periodic && !clmd_box_is_rectangular(e->st->box);
     clmd_dev_set_box(d, e->st->box, e->st->box_version);
     cl_device_fp_config fp = 0;
@@ -264,13 +277,13 @@ static int setup_device(clmd_engine *e, clmd_err *err)
     if ((rc = clmd_ocl_alloc(d->ocl, sizeof(cl_float4) * np, &d->posq, err)) ||
         (rc = clmd_ocl_alloc(d->ocl, sizeof(cl_float4) * np, &d->posq_lo, err)) ||
         (rc = clmd_ocl_alloc(d->ocl, force_bytes(e), &d->force, err)) ||
-        (rc = clmd_ocl_alloc(d->ocl, sizeof(cl_long) * E_SLOTS, &d->energy, err)) ||
+        (rc = clmd_ocl_alloc(d->ocl, energy_bytes(e), &d->energy, err)) ||
         (rc = clmd_ocl_alloc(d->ocl, e->mixed_size * np, &e->pos, err)) ||
         (rc = clmd_ocl_alloc(d->ocl, e->mixed_size * np, &e->vel, err)) ||
         (rc = clmd_ocl_alloc(d->ocl, sizeof(cl_uint) * NFLAGS, &e->flags, err)) ||
         (rc = clmd_ocl_zero(d->ocl, e->flags, sizeof(cl_uint) * NFLAGS, err)) ||
         (rc = clmd_ocl_zero(d->ocl, d->force, force_bytes(e), err)) ||
-        (rc = clmd_ocl_zero(d->ocl, d->energy, sizeof(cl_long) * E_SLOTS, err)))
+        (rc = clmd_ocl_zero(d->ocl, d->energy, energy_bytes(e), err)))
         return rc;
     if (e->cons && (rc = clmd_ocl_alloc(d->ocl, e->mixed_size * np, &e->pos_old, err))) return rc;
     e->mixed_host = clmd_calloc(np, e->mixed_size);
@@ -290,7 +303,7 @@ static int setup_device(clmd_engine *e, clmd_err *err)
     if ((rc = clmd_pairlist_setup_device(e->pl, d, e->pos, e->fp64, err))) return rc;
 
     char defs[256];
-    snprintf(defs, sizeof defs, "#define HAVE_FP64 %d\n#define WG %d\n", e->fp64, WG);
+    clmd_engine_step_defines(e, defs, sizeof defs);
     cl_program prog;
     if ((rc = clmd_ocl_program(d->ocl, "integrate.cl", defs, &prog, err)) ||
         (rc = clmd_ocl_kernel(d->ocl, prog, "kinetic", &e->k_kinetic, err)))
@@ -420,11 +433,30 @@ int clmd_engine_create(const clmd_system *sys, const clmd_ffopts *ff, const clmd
     e->reference = strcasecmp(eo->device, "reference") == 0;
     e->flags_step = -1;
     e->dof = clmd_system_dof(sys, eo->remove_com);
+    e->nseg = sys->nseg > 1 ? sys->nseg : 1;
     int n = sys->n, rc;
     PROBE_START(probe, P_SETUP);
     if ((rc = clmd_ffplan_make(sys, ff, &e->plan, err))) goto fail;
     e->st = clmd_state_create(sys);
     clmd_state_set_thermostat(e->st, eo->temperature_K, eo->friction_per_ps, eo->seed);
+    CLMD_NEW(e->seg_energy, (size_t)e->nseg * (CLMD_E_NCOMP + 1));
+    CLMD_NEW(e->seg_T, e->nseg);
+    CLMD_NEW(e->seg_key, e->nseg);
+    for (int g = 0; g < e->nseg; g++) {
+        e->seg_T[g] = e->st->temperature_K;
+        memcpy(e->seg_key[g], e->st->key, sizeof e->seg_key[g]);
+    }
+    if (e->nseg > 1) {
+        /* batched copies: what the kernels keep apart (system/replicate.c) */
+        const char *why = e->reference ? "the reference path evaluates one system"
+                        : e->plan.present[CLMD_E_PME_RECIP] ? "PME's grids hold one system"
+                        : NULL;
+        if (why) {
+            rc = clmd_err_set(err, CLMD_EINPUT, "batched replicas are not available here: %s "
+                              "(run the replicas one at a time)", why);
+            goto fail;
+        }
+    }
     e->mols = clmd_molecules_create(sys);
     CLMD_NEW(e->f, 3 * n);
     CLMD_NEW(e->invmass, n);
@@ -478,6 +510,13 @@ int clmd_engine_add_hook(clmd_engine *e, clmd_hook *h, clmd_err *err)
         clmd_hook_destroy(&h);
         return clmd_err_set(err, CLMD_ERUNTIME, "too many step hooks");
     }
+    if (e->nseg > 1 && h->needs_energy) {
+        /* a hook that reads the energy (the barostat) acts on one system's */
+        const char *name = h->ops->name;
+        clmd_hook_destroy(&h);
+        return clmd_err_set(err, CLMD_EINPUT, "batched replicas are not available with the %s "
+                            "(run the replicas one at a time)", name);
+    }
     e->hooks[e->nhooks++] = h;
     if (!e->reference && h->ops->setup_device) return h->ops->setup_device(h, e, err);
     return CLMD_OK;
@@ -509,6 +548,9 @@ void clmd_engine_destroy(clmd_engine **pe)
     clmd_free(e->xold);
     clmd_free(e->mixed_host);
     clmd_free(e->force_host);
+    clmd_free(e->seg_energy);
+    clmd_free(e->seg_T);
+    clmd_free(e->seg_key);
     clmd_free(e);
     *pe = NULL;
 }
@@ -530,7 +572,7 @@ static int forces_device(clmd_engine *e, int want_energy, clmd_err *err)
     PROBE_START(e->probe, P_FORCE_CLEAR);
     /* the force overflow word after the blocks is cleared with them */
     rc = clmd_ocl_zero(d->ocl, d->force, force_bytes(e), err);
-    if (!rc && want_energy) rc = clmd_ocl_zero(d->ocl, d->energy, sizeof(cl_long) * E_SLOTS, err);
+    if (!rc && want_energy) rc = clmd_ocl_zero(d->ocl, d->energy, energy_bytes(e), err);
     PROBE_STOP(e->probe, P_FORCE_CLEAR);
     if (rc) return rc;
     clmd_fenv env = clmd_engine_fenv(e, 0);
@@ -566,17 +608,28 @@ static int forces_reference(clmd_engine *e, clmd_err *err)
 /* Reads the device's energy accumulators into e->energy / e->ekin and the overflow word. */
 static int read_energies_raw(clmd_engine *e, clmd_overflow *ovf, clmd_err *err)
 {
-    cl_long buf[E_SLOTS];
+    cl_long one[E_SLOTS], *buf = e->nseg > 1 ? (cl_long *)e->force_host : one;
     PROBE_START(e->probe, P_DOWNLOAD);
-    int rc = clmd_ocl_read(e->dev.ocl, e->dev.energy, 0, sizeof buf, buf, err);
+    int rc = clmd_ocl_read(e->dev.ocl, e->dev.energy, 0, energy_bytes(e), buf, err);
     PROBE_STOP(e->probe, P_DOWNLOAD);
     if (rc) return rc;
-    for (int c = 0; c < CLMD_E_NCOMP; c++) e->energy[c] = (double)buf[c] / CLMD_FIXED_SCALE;
-    e->ekin = (double)buf[CLMD_E_KINETIC] / CLMD_FIXED_SCALE;
-    uint32_t w;
-    memcpy(&w, &buf[CLMD_E_FLAGS], sizeof w); /* the kernels OR the word's first four bytes */
-    ovf->energy = w & ((1u << CLMD_OVF_FORCE_SHIFT) - 1);
-    ovf->force = w >> CLMD_OVF_FORCE_SHIFT;
+    /* every copy's slots (one read), their sums the totals */
+    memset(e->energy, 0, sizeof e->energy);
+    e->ekin = 0;
+    ovf->energy = ovf->force = 0;
+    for (int g = 0; g < e->nseg; g++) {
+        const cl_long *b = buf + (size_t)g * E_SLOTS;
+        double *se = e->seg_energy + (size_t)g * (CLMD_E_NCOMP + 1);
+        for (int c = 0; c <= CLMD_E_NCOMP; c++) {
+            se[c] = (double)b[c] / CLMD_FIXED_SCALE;
+            if (c < CLMD_E_NCOMP) e->energy[c] += se[c];
+        }
+        e->ekin += se[CLMD_E_NCOMP];
+        uint32_t w;
+        memcpy(&w, &b[CLMD_E_FLAGS], sizeof w); /* the kernels OR the word's first four bytes */
+        ovf->energy |= w & ((1u << CLMD_OVF_FORCE_SHIFT) - 1);
+        ovf->force |= w >> CLMD_OVF_FORCE_SHIFT;
+    }
     return CLMD_OK;
 }
 
@@ -630,6 +683,8 @@ static int finish_energies_raw(clmd_engine *e, clmd_overflow *ovf, clmd_err *err
 {
     if (e->reference) {
         e->ekin = kinetic_reference(e);
+        memcpy(e->seg_energy, e->energy, sizeof e->energy);
+        e->seg_energy[CLMD_E_NCOMP] = e->ekin;
         *ovf = e->ovf;
         if (!isfinite(e->ekin)) ovf->energy |= 1u << CLMD_E_NCOMP;
         return CLMD_OK;
@@ -771,6 +826,37 @@ double clmd_engine_temperature(const clmd_engine *e, double kinetic)
 }
 
 int clmd_engine_dof(const clmd_engine *e) { return e->dof; }
+
+int clmd_engine_segments(const clmd_engine *e) { return e->nseg; }
+
+void clmd_engine_segment_energies(const clmd_engine *e, int seg, double *components,
+                                  double *potential, double *kinetic)
+{
+    const double *se = e->seg_energy + (size_t)seg * (CLMD_E_NCOMP + 1);
+    double epot = 0;
+    for (int c = 0; c < CLMD_E_NCOMP; c++) {
+        if (components) components[c] = se[c];
+        epot += se[c];
+    }
+    if (potential) *potential = epot;
+    if (kinetic) *kinetic = se[CLMD_E_NCOMP];
+}
+
+double clmd_engine_segment_temperature(const clmd_engine *e, double kinetic)
+{
+    return 2 * kinetic / ((double)e->dof / e->nseg * CLMD_BOLTZMANN);
+}
+
+void clmd_engine_set_segment_bath(clmd_engine *e, int seg, double temperature_K,
+                                  unsigned long seed)
+{
+    e->seg_T[seg] = temperature_K;
+    clmd_seed_key(seed, e->seg_key[seg]);
+    e->seg_bath_version++;
+    if (e->nseg == 1) clmd_state_set_thermostat(e->st, temperature_K, e->st->friction_per_ps, seed);
+}
+
+double clmd_engine_segment_bath(const clmd_engine *e, int seg) { return e->seg_T[seg]; }
 
 /* ---- positions, velocities, box ---- */
 
@@ -943,13 +1029,14 @@ int clmd_engine_potential(clmd_engine *e, double *u, clmd_err *err)
     return CLMD_OK;
 }
 
-int clmd_engine_pressure(clmd_engine *e, double *pressure_bar, clmd_err *err)
+int clmd_engine_segment_pressures(clmd_engine *e, double *pressure_bar, clmd_err *err)
 {
     if (!e->sys->periodic)
         return clmd_err_set(err, CLMD_EINPUT, "pressure: the system is not periodic");
     const double delta = 1e-3;
+    const int G = e->nseg;
     PROBE_START(e->probe, P_PRESSURE);
-    double u1 = 0, u2 = 0, ke[3];
+    double *u1 = clmd_calloc(5 * (size_t)G, sizeof *u1), *u2 = u1 + G, *ke = u2 + G; /* ke[3G] */
     int rc = e->psnap ? CLMD_OK : clmd_engine_snapshot_create(e, &e->psnap, err);
     clmd_engine_snapshot *snap = e->psnap;
     if (!rc) rc = clmd_engine_save(e, snap, err);
@@ -960,19 +1047,50 @@ int clmd_engine_pressure(clmd_engine *e, double *pressure_bar, clmd_err *err)
         rc = clmd_engine_rebuild_list(e, err);
         if (!rc) rc = clmd_engine_save(e, snap, err);
     }
+    double u;
     if (!rc) rc = clmd_engine_scale_box(e, s1, err);
-    if (!rc) rc = clmd_engine_potential(e, &u1, err);
+    if (!rc) rc = clmd_engine_potential(e, &u, err);
+    for (int g = 0; !rc && g < G; g++) clmd_engine_segment_energies(e, g, NULL, &u1[g], NULL);
     if (!rc) rc = clmd_engine_restore(e, snap, err);
     if (!rc) rc = clmd_engine_scale_box(e, s2, err);
-    if (!rc) rc = clmd_engine_potential(e, &u2, err);
+    if (!rc) rc = clmd_engine_potential(e, &u, err);
+    for (int g = 0; !rc && g < G; g++) clmd_engine_segment_energies(e, g, NULL, &u2[g], NULL);
     if (!rc) rc = clmd_engine_restore(e, snap, err);
-    if (!rc) rc = clmd_engine_molecular_kinetic(e, ke, err);
+    if (!rc) rc = download_velocities(e, err);
+    if (!rc) {
+        /* each copy's molecular kinetic energy (molecules never span copies) */
+        const clmd_molecules *m = e->mols;
+        const double *v = e->st->v;
+        for (int k = 0; k < m->n; k++) {
+            double p[3] = {0, 0, 0}, mass = 0;
+            for (int a = m->start[k]; a < m->start[k + 1]; a++) {
+                int i = m->atoms[a];
+                if (e->invmass[i] == 0) continue;
+                double mi = 1 / e->invmass[i];
+                for (int d = 0; d < 3; d++) p[d] += mi * v[3 * i + d];
+                mass += mi;
+            }
+            const int g = clmd_system_segment(e->sys, m->atoms[m->start[k]]);
+            if (mass > 0)
+                for (int d = 0; d < 3; d++) ke[3 * g + d] += 0.5 * p[d] * p[d] / mass;
+        }
+    }
     PROBE_STOP(e->probe, P_PRESSURE);
-    if (rc) return rc;
-    double dV = V * (s1[0] * s1[0] * s1[0] - s2[0] * s2[0] * s2[0]);
-    double p = (2.0 / 3.0) * (ke[0] + ke[1] + ke[2]) / V - (u1 - u2) / dV;
-    *pressure_bar = p / CLMD_BAR_TO_KJ_NM3;
-    return CLMD_OK;
+    const double dV = V * (s1[0] * s1[0] * s1[0] - s2[0] * s2[0] * s2[0]);
+    for (int g = 0; !rc && g < G; g++) {
+        double p = (2.0 / 3.0) * (ke[3 * g] + ke[3 * g + 1] + ke[3 * g + 2]) / V - (u1[g] - u2[g]) / dV;
+        pressure_bar[g] = p / CLMD_BAR_TO_KJ_NM3;
+    }
+    clmd_free(u1);
+    return rc;
+}
+
+int clmd_engine_pressure(clmd_engine *e, double *pressure_bar, clmd_err *err)
+{
+    if (e->nseg > 1)
+        return clmd_err_set(err, CLMD_ERUNTIME, "pressure: batched copies have one each "
+                            "(clmd_engine_segment_pressures)");
+    return clmd_engine_segment_pressures(e, pressure_bar, err);
 }
 
 int clmd_engine_apply_constraints(clmd_engine *e, clmd_err *err)
@@ -1013,6 +1131,7 @@ struct clmd_engine_snapshot {
     clmd_state st;            /* scalars */
     double *x, *v, *f;        /* reference path */
     double energy[CLMD_E_NCOMP], ekin, last_d2;
+    double *seg_energy;       /* [nseg * (CLMD_E_NCOMP + 1)] */
     int forces_valid, energy_valid;
     clmd_pairlist_snapshot *list;
     cl_mem pos, vel, posq, posq_lo, force, energy_dev; /* device path */
@@ -1023,6 +1142,7 @@ int clmd_engine_snapshot_create(clmd_engine *e, clmd_engine_snapshot **out, clmd
     clmd_engine_snapshot *s = clmd_alloc(sizeof *s);
     int n = e->sys->n, rc = CLMD_OK;
     *out = s;
+    CLMD_NEW(s->seg_energy, (size_t)e->nseg * (CLMD_E_NCOMP + 1));
     if ((rc = clmd_pairlist_snapshot_create(e->pl, &s->list, err))) {
         clmd_engine_snapshot_destroy(out);
         return rc;
@@ -1040,7 +1160,7 @@ int clmd_engine_snapshot_create(clmd_engine *e, clmd_engine_snapshot **out, clmd
         (rc = clmd_ocl_alloc(o, sizeof(cl_float4) * np, &s->posq, err)) ||
         (rc = clmd_ocl_alloc(o, sizeof(cl_float4) * np, &s->posq_lo, err)) ||
         (rc = clmd_ocl_alloc(o, force_bytes(e), &s->force, err)) ||
-        (rc = clmd_ocl_alloc(o, sizeof(cl_long) * E_SLOTS, &s->energy_dev, err))) {
+        (rc = clmd_ocl_alloc(o, energy_bytes(e), &s->energy_dev, err))) {
         clmd_engine_snapshot_destroy(out);
         return rc;
     }
@@ -1054,6 +1174,7 @@ void clmd_engine_snapshot_destroy(clmd_engine_snapshot **ps)
     clmd_free(s->x);
     clmd_free(s->v);
     clmd_free(s->f);
+    clmd_free(s->seg_energy);
     clmd_pairlist_snapshot_destroy(&s->list);
     cl_mem *ms[] = {&s->pos, &s->vel, &s->posq, &s->posq_lo, &s->force, &s->energy_dev};
     for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++) clmd_ocl_release(ms[i]);
@@ -1075,7 +1196,7 @@ static int copy_state(clmd_engine *e, const clmd_engine_snapshot *s, int save, c
     const clmd_dev *d = &e->dev;
     cl_mem live[6] = {e->pos, e->vel, d->posq, d->posq_lo, d->force, d->energy};
     cl_mem copy[6] = {s->pos, s->vel, s->posq, s->posq_lo, s->force, s->energy_dev};
-    size_t bytes[6] = {m4, m4, f4, f4, force_bytes(e), sizeof(cl_long) * E_SLOTS};
+    size_t bytes[6] = {m4, m4, f4, f4, force_bytes(e), energy_bytes(e)};
     for (int k = 0; k < 6; k++) {
         int rc = save ? copy_buffer(e, live[k], copy[k], bytes[k], err)
                       : copy_buffer(e, copy[k], live[k], bytes[k], err);
@@ -1089,6 +1210,7 @@ int clmd_engine_save(clmd_engine *e, clmd_engine_snapshot *s, clmd_err *err)
     int n = e->sys->n;
     clmd_state_copy_scalars(&s->st, e->st);
     memcpy(s->energy, e->energy, sizeof s->energy);
+    memcpy(s->seg_energy, e->seg_energy, sizeof(double) * (size_t)e->nseg * (CLMD_E_NCOMP + 1));
     s->ekin = e->ekin;
     s->last_d2 = e->last_d2;
     s->forces_valid = e->forces_valid;
@@ -1112,6 +1234,7 @@ int clmd_engine_restore(clmd_engine *e, const clmd_engine_snapshot *s, clmd_err 
     /* a new version, so whatever was derived from the trial box is derived again */
     e->st->box_version = version + 1;
     memcpy(e->energy, s->energy, sizeof e->energy);
+    memcpy(e->seg_energy, s->seg_energy, sizeof(double) * (size_t)e->nseg * (CLMD_E_NCOMP + 1));
     e->ekin = s->ekin;
     e->last_d2 = s->last_d2;
     e->forces_valid = s->forces_valid;

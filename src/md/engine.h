@@ -76,6 +76,21 @@ void clmd_engine_energies(const clmd_engine *e, double *components, double *pote
 double clmd_engine_temperature(const clmd_engine *e, double kinetic);
 int clmd_engine_dof(const clmd_engine *e);
 
+/* Batched copies of one system (an engine made for a clmd_system_replicate system; every
+ * function above then sees all copies together: positions of all, energies summed). Copy
+ * `seg`'s own energies as of the last energy read, its temperature from its kinetic energy, and
+ * its bath: temperature and the seed of its noise stream (the stream a one-system engine with
+ * that seed draws). An engine of one system has one copy. */
+int clmd_engine_segments(const clmd_engine *e);
+void clmd_engine_segment_energies(const clmd_engine *e, int seg, double *components,
+                                  double *potential, double *kinetic);
+double clmd_engine_segment_temperature(const clmd_engine *e, double kinetic);
+void clmd_engine_set_segment_bath(clmd_engine *e, int seg, double temperature_K,
+                                  unsigned long seed);
+double clmd_engine_segment_bath(const clmd_engine *e, int seg);
+/* Every copy's instantaneous pressure (bar) as clmd_engine_pressure, into p[nseg]. */
+int clmd_engine_segment_pressures(clmd_engine *e, double *p, clmd_err *err);
+
 /* The instantaneous pressure (bar) as OpenMM's MonteCarloBarostat::computeCurrentPressure: the
  * molecular virial from the energies of the box scaled by 1 +- 1e-3 (molecules moved as rigid
  * units about their centroids) plus the molecules' centre-of-mass kinetic energy:

@@ -67,8 +67,19 @@ struct clmd_engine {
     cl_kernel k_scale;
     cl_uint scale_arg;             /* the scaling kernel's per-call argument */
     clmd_engine_snapshot *psnap;   /* the pressure probe's undo, made on first use */
+    /* Batched copies (system.h nseg; 1 for one system): each copy's energies, and its bath
+     * (temperature, Philox key of the noise); seg_bath_version changes with any of them. */
+    int nseg;
+    double *seg_energy;            /* [nseg * (CLMD_E_NCOMP + 1)]: components, kinetic */
+    double *seg_T;                 /* [nseg] K */
+    uint32_t (*seg_key)[2];        /* [nseg] */
+    long seg_bath_version;
     char device_desc[900];
 };
+
+/* The defines of the step-side programs built from cl/integrate.cl: HAVE_FP64, WG and the
+ * batched copies' NSEG, SEG_LEN, E_STRIDE. */
+void clmd_engine_step_defines(const clmd_engine *e, char *buf, size_t size);
 
 /* Forces (and energies with want_energy) at the current positions, unless already valid. */
 int clmd_engine_forces(clmd_engine *e, int want_energy, clmd_err *err);

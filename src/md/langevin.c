@@ -18,6 +18,8 @@
 
 typedef struct langevin {
     cl_kernel k_middle, k_kick, k_drift;
+    cl_mem seg_bkt, seg_key;       /* batched copies: each one's b_kt (mixed) and key (uint2) */
+    long seg_version;              /* the engine's seg_bath_version uploaded */
     cl_uint middle_arg, drift_arg; /* first per-step argument (a, b_kt, key, step_lo, step_hi) */
     cl_uint kick_step;             /* the kick's step argument (its overflow record) */
 } langevin;
@@ -44,13 +46,15 @@ static clmd_binder bind_front(cl_kernel k, const clmd_engine *e, int with_force)
     return b;
 }
 
-/* The arguments after the per-step ones: list reference, flags, wraps. */
-static int bind_back(clmd_binder *b, const clmd_engine *e, clmd_err *err)
+/* The arguments after the per-step ones: list reference, flags, wraps, the copies' baths. */
+static int bind_back(clmd_binder *b, const clmd_engine *e, const langevin *l, clmd_err *err)
 {
     b->next += 5;
     clmd_bind_mem(b, e->mb.posq_ref);
     clmd_bind_mem(b, e->mb.flags);
     clmd_bind_mem(b, e->mb.pos_shift);
+    clmd_bind_mem(b, l->seg_bkt);
+    clmd_bind_mem(b, l->seg_key);
     return clmd_bind_done(b, err);
 }
 
@@ -58,16 +62,20 @@ static int lm_setup_device(clmd_integrator *it, clmd_engine *e, clmd_err *err)
 {
     langevin *l = it->impl;
     const clmd_mdbuf *m = &e->mb;
-    char defs[96];
-    snprintf(defs, sizeof defs, "#define HAVE_FP64 %d\n#define WG %d\n", e->fp64, CLMD_ENGINE_WG);
+    char defs[256];
+    clmd_engine_step_defines(e, defs, sizeof defs);
     cl_program prog;
     int rc;
     if ((rc = clmd_ocl_program(m->ocl, "integrate.cl", defs, &prog, err))) return rc;
+    if ((rc = clmd_ocl_alloc(m->ocl, sizeof(cl_double) * (size_t)e->nseg, &l->seg_bkt, err)) ||
+        (rc = clmd_ocl_alloc(m->ocl, sizeof(cl_uint2) * (size_t)e->nseg, &l->seg_key, err)))
+        return rc;
+    l->seg_version = -1;
     if (!e->cons) {
         if ((rc = clmd_ocl_kernel(m->ocl, prog, "langevin_middle", &l->k_middle, err))) return rc;
         clmd_binder b = bind_front(l->k_middle, e, 1);
         l->middle_arg = b.next;
-        return bind_back(&b, e, err);
+        return bind_back(&b, e, l, err);
     }
     if ((rc = clmd_ocl_kernel(m->ocl, prog, "verlet_kick", &l->k_kick, err)) ||
         (rc = clmd_ocl_kernel(m->ocl, prog, "langevin_drift", &l->k_drift, err)))
@@ -85,7 +93,7 @@ static int lm_setup_device(clmd_integrator *it, clmd_engine *e, clmd_err *err)
     if ((rc = clmd_bind_done(&b, err))) return rc;
     b = bind_front(l->k_drift, e, 0);
     l->drift_arg = b.next;
-    return bind_back(&b, e, err);
+    return bind_back(&b, e, l, err);
 }
 
 /* a = exp(-friction dt) and b_kt = sqrt((1 - a^2) kT) for the state's bath. */
@@ -93,6 +101,30 @@ static void bath(const clmd_engine *e, double *a, double *b_kt)
 {
     *a = exp(-e->st->friction_per_ps * e->eo.dt_ps);
     *b_kt = sqrt((1 - *a * *a) * CLMD_BOLTZMANN * e->st->temperature_K);
+}
+
+/* Batched copies: each copy's b_kt and noise key to the device when a bath changed. */
+static int upload_baths(langevin *l, const clmd_engine *e, clmd_err *err)
+{
+    if (e->nseg <= 1 || l->seg_version == e->seg_bath_version) return CLMD_OK;
+    const double a = exp(-e->st->friction_per_ps * e->eo.dt_ps);
+    cl_double *bd = clmd_calloc(e->nseg, sizeof *bd);
+    cl_float *bf = (cl_float *)bd;
+    cl_uint2 *keys = clmd_calloc(e->nseg, sizeof *keys);
+    for (int g = 0; g < e->nseg; g++) {
+        /* the same arithmetic as bath() for one system */
+        double b_kt = sqrt((1 - a * a) * CLMD_BOLTZMANN * e->seg_T[g]);
+        if (e->fp64) bd[g] = b_kt;
+        else bf[g] = (cl_float)b_kt;
+        keys[g].s[0] = e->seg_key[g][0];
+        keys[g].s[1] = e->seg_key[g][1];
+    }
+    int rc = clmd_ocl_write(e->dev.ocl, l->seg_bkt, 0, (e->fp64 ? sizeof(cl_double) : sizeof(cl_float)) * (size_t)e->nseg, bd, err);
+    if (!rc) rc = clmd_ocl_write(e->dev.ocl, l->seg_key, 0, sizeof *keys * (size_t)e->nseg, keys, err);
+    clmd_free(bd);
+    clmd_free(keys);
+    if (!rc) l->seg_version = e->seg_bath_version;
+    return rc;
 }
 
 static int bind_step(cl_kernel k, cl_uint first, const clmd_engine *e, clmd_err *err)
@@ -117,6 +149,7 @@ static int lm_before_device(langevin *l, clmd_engine *e, clmd_err *err)
     const double dt = e->eo.dt_ps;
     clmd_ocl *o = e->dev.ocl;
     int rc;
+    if ((rc = upload_baths(l, e, err))) return rc;
     if (!e->cons) {
         if ((rc = bind_step(l->k_middle, l->middle_arg, e, err))) return rc;
         rc = clmd_ocl_launch(o, l->k_middle, groups(n), CLMD_ENGINE_WG, P_INTEGRATE, err);
@@ -202,6 +235,8 @@ static void lm_destroy(clmd_integrator *it)
     cl_kernel ks[] = {l->k_middle, l->k_kick, l->k_drift};
     for (size_t i = 0; i < sizeof ks / sizeof ks[0]; i++)
         if (ks[i]) clReleaseKernel(ks[i]);
+    clmd_ocl_release(&l->seg_bkt);
+    clmd_ocl_release(&l->seg_key);
     clmd_free(l);
     clmd_free(it);
 }

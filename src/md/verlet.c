@@ -26,8 +26,8 @@ static int vv_setup_device(clmd_integrator *it, clmd_engine *e, clmd_err *err)
 {
     verlet *v = it->impl;
     const clmd_mdbuf *m = &e->mb;
-    char defs[96];
-    snprintf(defs, sizeof defs, "#define HAVE_FP64 %d\n#define WG %d\n", e->fp64, CLMD_ENGINE_WG);
+    char defs[256];
+    clmd_engine_step_defines(e, defs, sizeof defs);
     cl_program prog;
     int rc;
     if ((rc = clmd_ocl_program(m->ocl, "integrate.cl", defs, &prog, err)) ||

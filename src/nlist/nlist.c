@@ -111,6 +111,15 @@ struct clmd_nlist {
     unsigned *jlist;
     unsigned char *jshift; /* per entry image code */
     long njlist, cap_jlist, npairs;
+    /* Batched copies (system.h nseg > 1): each copy searched on its own by a one-thread list of
+     * the base system, the copies shared out over this list's team, the results laid end to end
+     * (clusters, entries and images shifted to the copy's particles). */
+    int nseg, seg_stride;
+    struct clmd_nlist **sub;
+    const double *seg_x;   /* the build's positions and box, for the team */
+    const double (*seg_box)[3];
+    atomic_int next_seg;
+    int seg_failed;
 };
 
 
@@ -130,8 +139,18 @@ static void barrier_wait(nlist_barrier *b)
 
 static void *worker_main(void *arg);
 
+static int nlist_create(const clmd_system *sys, int periodic, double cutoff_nm, double skin_nm,
+                        int max_threads, clmd_nlist **out, clmd_err *err);
+
 int clmd_nlist_create(const clmd_system *sys, int periodic, double cutoff_nm, double skin_nm,
                       clmd_nlist **out, clmd_err *err)
+{
+    return nlist_create(sys, periodic, cutoff_nm, skin_nm, 0, out, err);
+}
+
+/* max_threads 0: as many as the cores and the size make useful. */
+static int nlist_create(const clmd_system *sys, int periodic, double cutoff_nm, double skin_nm,
+                        int max_threads, clmd_nlist **out, clmd_err *err)
 {
     *out = NULL;
     if (!(cutoff_nm > 0) || skin_nm < 0)
@@ -150,6 +169,18 @@ int clmd_nlist_create(const clmd_system *sys, int periodic, double cutoff_nm, do
     nl->skin = skin_nm;
     nl->rlist = cutoff_nm + skin_nm;
     int n = sys->n;
+    if (sys->nseg > 1) {
+        nl->nseg = sys->nseg;
+        nl->seg_stride = sys->seg_stride;
+        CLMD_NEW(nl->sub, nl->nseg);
+        for (int g = 0; g < nl->nseg; g++) {
+            int rc = nlist_create(sys->seg_base, periodic, cutoff_nm, skin_nm, 1, &nl->sub[g], err);
+            if (rc) {
+                clmd_nlist_destroy(&nl);
+                return rc;
+            }
+        }
+    }
     CLMD_NEW(nl->xref, 3 * n);
     CLMD_NEW(nl->w, 3 * n);
     CLMD_NEW(nl->s, 3 * n);
@@ -163,10 +194,12 @@ int clmd_nlist_create(const clmd_system *sys, int periodic, double cutoff_nm, do
     /* about 64 clusters per thread at least: smaller shares cost more in waking threads */
     long useful = 1 + n / 512;
     if (cores > useful) cores = useful;
+    if (max_threads > 0 && cores > max_threads) cores = max_threads;
     nl->nthreads = cores < 1 ? 1 : cores > CLMD_NLIST_MAX_THREADS ? CLMD_NLIST_MAX_THREADS : (int)cores;
     for (int t = 0; t < nl->nthreads; t++) {
         nl->th[t].nl = nl;
         nl->th[t].t = t;
+        if (nl->nseg > 1) continue; /* the copies' lists search */
         CLMD_NEW(nl->th[t].cstamp, n);
         CLMD_NEW(nl->th[t].cvisit, n);
         for (int i = 0; i < n; i++) nl->th[t].cstamp[i] = -1;
@@ -189,6 +222,8 @@ void clmd_nlist_destroy(clmd_nlist **pnl)
 {
     if (!pnl || !*pnl) return;
     clmd_nlist *nl = *pnl;
+    for (int g = 0; nl->sub && g < nl->nseg; g++) clmd_nlist_destroy(&nl->sub[g]);
+    clmd_free(nl->sub);
     nl->quit = 1;
     barrier_wait(&nl->bar); /* the workers wake, see quit and return */
     for (int t = 0; t < nl->nworkers; t++) pthread_join(nl->tid[t], NULL);
@@ -639,6 +674,61 @@ static void build_phases(clmd_nlist *nl, int t)
     barrier_wait(&nl->bar);
 }
 
+/* Batched copies: the team takes copies in turn, each built by its own one-thread list. */
+static void build_segments(clmd_nlist *nl)
+{
+    int g;
+    while ((g = atomic_fetch_add(&nl->next_seg, 1)) < nl->nseg) {
+        clmd_err e = {0};
+        if (clmd_nlist_build(nl->sub[g], nl->seg_x + 3 * (size_t)g * nl->seg_stride, nl->seg_box, &e))
+            nl->seg_failed = 1;
+    }
+    barrier_wait(&nl->bar);
+}
+
+/* The copies' lists end to end: copy g's particle a is g * stride + a. */
+static void join_segments(clmd_nlist *nl)
+{
+    long C = 0, E = 0;
+    for (int g = 0; g < nl->nseg; g++) {
+        C += nl->sub[g]->nclusters;
+        E += nl->sub[g]->njlist;
+    }
+    grow_clusters(nl, (int)C);
+    nl->nclusters = (int)C;
+    if (E > nl->cap_jlist) {
+        long nc = nl->cap_jlist ? nl->cap_jlist : 4096;
+        while (nc < E) nc *= 2;
+        nl->jlist = clmd_realloc(nl->jlist, sizeof *nl->jlist * (size_t)nl->cap_jlist,
+                                 sizeof *nl->jlist * (size_t)nc);
+        nl->jshift = clmd_realloc(nl->jshift, (size_t)nl->cap_jlist, (size_t)nc);
+        nl->cap_jlist = nc;
+    }
+    memset(nl->image, 0, sizeof(int) * 3 * (size_t)nl->n);
+    long c0 = 0, e0 = 0;
+    nl->npairs = 0;
+    for (int g = 0; g < nl->nseg; g++) {
+        const clmd_nlist *s = nl->sub[g];
+        const unsigned off = (unsigned)g * (unsigned)nl->seg_stride;
+        for (long k = 0; k < (long)s->nclusters * CLMD_CLUSTER; k++) {
+            int a = s->cluster_atoms[k];
+            nl->cluster_atoms[c0 * CLMD_CLUSTER + k] = a < 0 ? -1 : a + (int)off;
+        }
+        for (int c = 0; c < s->nclusters; c++) nl->jstart[c0 + c] = (int)(s->jstart[c] + e0);
+        for (long k = 0; k < s->njlist; k++)
+            nl->jlist[e0 + k] = ((( s->jlist[k] >> 8) + off) << 8) | (s->jlist[k] & 0xffu);
+        memcpy(nl->jshift + e0, s->jshift, (size_t)s->njlist);
+        memcpy(nl->image + 3 * (size_t)off, s->image, sizeof(int) * 3 * (size_t)s->n);
+        nl->npairs += s->npairs;
+        c0 += s->nclusters;
+        e0 += s->njlist;
+    }
+    nl->jstart[C] = (int)E;
+    nl->njlist = E;
+    nl->f = nl->sub[0]->f;
+    nl->shift_ok = nl->sub[0]->shift_ok;
+}
+
 static void *worker_main(void *arg)
 {
     nlist_thread *th = arg;
@@ -646,7 +736,8 @@ static void *worker_main(void *arg)
     for (;;) {
         barrier_wait(&nl->bar); /* a build starts, or the list is destroyed */
         if (nl->quit) return NULL;
-        build_phases(nl, th->t);
+        if (nl->nseg > 1) build_segments(nl);
+        else build_phases(nl, th->t);
     }
 }
 
@@ -654,6 +745,20 @@ int clmd_nlist_build(clmd_nlist *nl, const double *x, const double box[3][3], cl
 {
     const int n = nl->n;
     memcpy(nl->xref, x, sizeof(double) * 3 * (size_t)n);
+    if (nl->nseg > 1) {
+        nl->seg_x = x;
+        nl->seg_box = box;
+        nl->seg_failed = 0;
+        atomic_store(&nl->next_seg, 0);
+        barrier_wait(&nl->bar); /* wakes the workers */
+        build_segments(nl);
+        if (nl->seg_failed) return clmd_err_set(err, CLMD_ERUNTIME, "neighbor list of a copy failed");
+        join_segments(nl);
+        if (nl->njlist >= 0x7fffffffL)
+            return clmd_err_set(err, CLMD_ERUNTIME, "neighbor list too long (%ld entries)", nl->njlist);
+        nl->builds++;
+        return CLMD_OK;
+    }
     make_frame(nl, x, box, &nl->f);
     if (nl->periodic) {
         const double(*b)[3] = nl->f.b;
@@ -700,6 +805,7 @@ clmd_nlist_view clmd_nlist_get(const clmd_nlist *nl)
 
 void clmd_nlist_set_skin(clmd_nlist *nl, double skin_nm)
 {
+    for (int g = 0; g < nl->nseg; g++) clmd_nlist_set_skin(nl->sub[g], skin_nm);
     nl->skin = skin_nm;
     nl->rlist = nl->cutoff + skin_nm;
 }

@@ -326,6 +326,8 @@ int clmd_system_validate(const clmd_system *s, clmd_err *err)
 
 int clmd_system_dof(const clmd_system *s, int com_removed)
 {
+    /* batched copies: each its own molecule, with its own centre-of-mass removal */
+    if (s->nseg > 1) return s->nseg * clmd_system_dof(s->seg_base, com_removed);
     int massive = 0;
     for (int i = 0; i < s->n; i++) massive += s->mass[i] > 0;
     int dof = 3 * massive - s->nconstraints - (com_removed ? 3 : 0);

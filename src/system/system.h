@@ -98,6 +98,14 @@ typedef struct clmd_system {
     int cap_cmap_maps, cap_cmaps;
 
     char source[512]; /* where it came from, for messages and outputs */
+
+    /* Replicas batched in one system (clmd_system_replicate): nseg independent copies of
+     * seg_base, copy s at particles [s * seg_stride, s * seg_stride + seg_base->n); the rest of
+     * each stride are ghosts (mass 0, no charge, no LJ, in no list and no term) that align every
+     * copy to the kernels' work-groups. Copies never interact: the pair list pairs particles of
+     * one copy only. nseg 0 or 1: an ordinary system. seg_base must outlive the system. */
+    int nseg, seg_stride;
+    const struct clmd_system *seg_base;
 } clmd_system;
 
 clmd_system *clmd_system_create(void);
@@ -144,6 +152,17 @@ double clmd_system_box_volume(const clmd_system *sys);
 /* Checks internal consistency (indices in range, masses, box reduced form); returns CLMD_OK or
  * an error naming what is wrong. Importers call it before handing the system out. */
 int clmd_system_validate(const clmd_system *sys, clmd_err *err);
+
+/* K copies of base in one system (see nseg above), each stride particles long (stride >= base->n,
+ * a multiple of 64 for the device kernels), positions and velocities of every copy those of base.
+ * The copies' topologies are base's shifted by s * stride. */
+int clmd_system_replicate(const clmd_system *base, int K, int stride, clmd_system **out,
+                          clmd_err *err);
+/* The copy particle i belongs to (0 for an ordinary system). */
+static inline int clmd_system_segment(const clmd_system *s, int i)
+{
+    return s->nseg > 1 ? i / s->seg_stride : 0;
+}
 
 /* Degrees of freedom: 3 * (massive particles) - nconstraints - (3 if centre-of-mass motion is removed). */
 int clmd_system_dof(const clmd_system *sys, int com_removed);
