@@ -441,6 +441,7 @@ int clmd_engine_create(const clmd_system *sys, const clmd_ffopts *ff, const clmd
     clmd_state_set_thermostat(e->st, eo->temperature_K, eo->friction_per_ps, eo->seed);
     CLMD_NEW(e->seg_energy, (size_t)e->nseg * (CLMD_E_NCOMP + 1));
     CLMD_NEW(e->seg_T, e->nseg);
+    CLMD_NEW(e->seg_scratch, 5 * (size_t)e->nseg);
     CLMD_NEW(e->seg_key, e->nseg);
     for (int g = 0; g < e->nseg; g++) {
         e->seg_T[g] = e->st->temperature_K;
@@ -550,6 +551,7 @@ void clmd_engine_destroy(clmd_engine **pe)
     clmd_free(e->force_host);
     clmd_free(e->seg_energy);
     clmd_free(e->seg_T);
+    clmd_free(e->seg_scratch);
     clmd_free(e->seg_key);
     clmd_free(e);
     *pe = NULL;
@@ -829,10 +831,15 @@ int clmd_engine_dof(const clmd_engine *e) { return e->dof; }
 
 int clmd_engine_segments(const clmd_engine *e) { return e->nseg; }
 
-void clmd_engine_segment_energies(const clmd_engine *e, int seg, double *components,
+void clmd_engine_segment_energies(clmd_engine *e, int seg, double *components,
                                   double *potential, double *kinetic)
 {
+    /* one system: the engine's own (the reference path computes no slots) */
     const double *se = e->seg_energy + (size_t)seg * (CLMD_E_NCOMP + 1);
+    if (e->nseg == 1) {
+        memcpy(e->seg_energy, e->energy, sizeof e->energy);
+        e->seg_energy[CLMD_E_NCOMP] = e->ekin;
+    }
     double epot = 0;
     for (int c = 0; c < CLMD_E_NCOMP; c++) {
         if (components) components[c] = se[c];
@@ -1036,7 +1043,8 @@ int clmd_engine_segment_pressures(clmd_engine *e, double *pressure_bar, clmd_err
     const double delta = 1e-3;
     const int G = e->nseg;
     PROBE_START(e->probe, P_PRESSURE);
-    double *u1 = clmd_calloc(5 * (size_t)G, sizeof *u1), *u2 = u1 + G, *ke = u2 + G; /* ke[3G] */
+    double *u1 = e->seg_scratch, *u2 = u1 + G, *ke = u2 + G; /* ke[3G] */
+    memset(u1, 0, sizeof(double) * 5 * (size_t)G);
     int rc = e->psnap ? CLMD_OK : clmd_engine_snapshot_create(e, &e->psnap, err);
     clmd_engine_snapshot *snap = e->psnap;
     if (!rc) rc = clmd_engine_save(e, snap, err);
@@ -1081,7 +1089,6 @@ int clmd_engine_segment_pressures(clmd_engine *e, double *pressure_bar, clmd_err
         double p = (2.0 / 3.0) * (ke[3 * g] + ke[3 * g + 1] + ke[3 * g + 2]) / V - (u1[g] - u2[g]) / dV;
         pressure_bar[g] = p / CLMD_BAR_TO_KJ_NM3;
     }
-    clmd_free(u1);
     return rc;
 }
 

@@ -82,7 +82,7 @@ int clmd_engine_dof(const clmd_engine *e);
  * its bath: temperature and the seed of its noise stream (the stream a one-system engine with
  * that seed draws). An engine of one system has one copy. */
 int clmd_engine_segments(const clmd_engine *e);
-void clmd_engine_segment_energies(const clmd_engine *e, int seg, double *components,
+void clmd_engine_segment_energies(clmd_engine *e, int seg, double *components,
                                   double *potential, double *kinetic);
 double clmd_engine_segment_temperature(const clmd_engine *e, double kinetic);
 void clmd_engine_set_segment_bath(clmd_engine *e, int seg, double temperature_K,

@@ -72,6 +72,7 @@ struct clmd_engine {
     int nseg;
     double *seg_energy;            /* [nseg * (CLMD_E_NCOMP + 1)]: components, kinetic */
     double *seg_T;                 /* [nseg] K */
+    double *seg_scratch;           /* [5 nseg]: the pressure's energies and kinetic energies */
     uint32_t (*seg_key)[2];        /* [nseg] */
     long seg_bath_version;
     char device_desc[900];

@@ -29,7 +29,8 @@ static const struct {
     [P_OUT_TRAJ] = {"output_trajectory", 1}, [P_OUT_ENERGY] = {"output_energies", 1},
     [P_CHECKPOINT] = {"checkpoint", 1},  [P_REMD_EXCHANGE] = {"remd_exchange", 1},
     [P_BAROSTAT] = {"barostat", 1},      [P_BOX_SCALE] = {"box_scale", 2},
-    [P_PRESSURE] = {"pressure", 1},
+    [P_PRESSURE] = {"pressure", 1},      [P_REMD_MD] = {"remd_md", 1},
+    [P_REMD_ENERGIES] = {"remd_energies", 1}, [P_MPI_WAIT] = {"mpi_wait", 2},
 };
 
 enum { MAX_SAMPLES = 200000, MAX_COUNTERS = 32, MAX_INFO = 48 };

@@ -46,6 +46,9 @@ typedef enum clmd_probe_id {
     P_BAROSTAT,       /* Monte Carlo volume moves: the trial evaluation and its undo */
     P_BOX_SCALE,      /* the rigid-molecule scaling kernel (barostat, pressure) */
     P_PRESSURE,       /* the pressure observable: two energies of scaled boxes */
+    P_REMD_MD,        /* a campaign's MD segments between exchanges (all of a process's engines) */
+    P_REMD_ENERGIES,  /* a campaign's per-replica energies and their exchange between processes */
+    P_MPI_WAIT,       /* time in MPI collectives (one sample per round; inside the rows above) */
     P_NPROBES
 } clmd_probe_id;
 

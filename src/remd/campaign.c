@@ -32,6 +32,8 @@
 #include "system/box.h"
 #include "system/system.h"
 
+enum { CLMD_CAMPAIGN_MAX_DEVICES = 16 };
+
 _Static_assert(CLMD_REMD_MAX_STATES == CLMD_MAX_REPLICAS, "one limit for ladders");
 
 #define BAR_TO_KJ_NM3 (6.02214076e23 * 1e-25)
@@ -50,8 +52,21 @@ struct clmd_campaign {
     double P;                   /* barostat pressure (bar), < 0 without one */
     clmd_remd_scheme scheme;
     uint32_t key[2];            /* the exchange test's random stream */
-    clmd_ocl *ocl;              /* shared by this rank's engines (device path) */
-    clmd_engine **eng;          /* [count] */
+    /* OpenCL devices of the deck's device list ("nvidia:0,nvidia:1"), shared by this rank's
+     * engines: engine b of rank p runs on ocls[(p + b) % nocl] */
+    clmd_ocl *ocls[CLMD_CAMPAIGN_MAX_DEVICES];
+    int nocl;
+    /* This rank's replicas run in neng engines: engine b holds local replicas
+     * eng_first[b] .. eng_first[b + 1] - 1, as the copies of a batched system (system/replicate.c,
+     * one launch per kernel for all) or, one replica per engine, the system itself. */
+    int neng, per_engine, stride;   /* replicas per engine; particles per copy */
+    clmd_engine **eng;          /* [neng] */
+    clmd_system **bsys;         /* [neng] the batched systems (NULL: the engine runs sys) */
+    int *eng_first;             /* [neng + 1] */
+    int *rep_eng, *rep_seg;     /* [count] each local replica's engine and copy */
+    double *xv;                 /* [3 * per_engine * stride] positions or velocities of an engine */
+    const char *one_at_a_time;  /* why replicas run one at a time when batching was automatic */
+    int use_input_v;            /* every replica starts from the input's velocities */
     int *state_of;              /* [K] */
     long round, interval, exchanges;
     long *prop, *acc, *rprop, *racc; /* [K*K] cumulative and of the last round */
@@ -95,38 +110,58 @@ int clmd_campaign_rank(const clmd_campaign *c) { return c->comm->rank; }
 
 /* ---- set-up ---- */
 
-/* Replica r's engine: its own noise seed, its state's bath, velocities drawn at its temperature
- * (or the input's), sharing the device. */
-static int make_engine(clmd_campaign *c, int r, clmd_err *err)
+/* Engine b: its replicas' starting velocities (drawn at each replica's temperature, or the
+ * input's), their baths (each replica's temperature and its own noise seed, which stays with the
+ * replica through swaps), sharing the device; the barostat with one replica per engine. */
+static int make_engine(clmd_campaign *c, int b, clmd_err *err)
 {
     const clmd_deck *d = &c->d;
+    const int i0 = c->eng_first[b], k = c->eng_first[b + 1] - i0, r0 = c->first + i0;
     clmd_engine_opts eo;
     clmd_engine_opts_from_deck(d, &eo);
-    eo.seed = d->integrator.seed + (unsigned long)r;
-    eo.temperature_K = c->T[r];
-    eo.ocl = c->ocl;
+    eo.seed = d->integrator.seed + (unsigned long)r0;
+    eo.temperature_K = c->T[r0];
+    eo.ocl = c->nocl ? c->ocls[(c->comm->rank + b) % c->nocl] : NULL;
     clmd_ffopts fo;
     clmd_ffopts_from_deck(d, &fo);
     clmd_system *s = c->sys;
-    int use_file = s->v && (d->velocities.from_input || !d->velocities.given);
-    double *v0 = NULL;
-    if (!use_file) {
-        if (!s->v) clmd_system_alloc_velocities(s);
-        clmd_draw_velocities(s, c->T[r], (d->velocities.given ? d->velocities.seed : 1) + (unsigned long)r,
-                             d->integrator.remove_com_motion, s->v);
-    } else if (r > 0) {
-        /* the input's velocities for every replica */
-        CLMD_NEW(v0, 3 * s->n);
-        memcpy(v0, s->v, sizeof(double) * 3 * (size_t)s->n);
+    const int n = s->n;
+    double *v;
+    CLMD_NEW(v, 3 * (size_t)n * k);
+    for (int j = 0; j < k; j++) {
+        const int r = r0 + j;
+        if (c->use_input_v)
+            memcpy(v + 3 * (size_t)n * j, s->v, sizeof(double) * 3 * (size_t)n);
+        else
+            clmd_draw_velocities(s, c->T[r], (d->velocities.given ? d->velocities.seed : 1) + (unsigned long)r,
+                                 d->integrator.remove_com_motion, v + 3 * (size_t)n * j);
     }
-    clmd_engine **e = &c->eng[r - c->first];
-    int rc = clmd_engine_create(s, &fo, &eo, c->probe, e, err);
-    clmd_free(v0);
-    if (rc) return clmd_err_prefix(err, "%s: replica %d", d->path, r);
+    clmd_system *run = s;
+    int rc = CLMD_OK;
+    if (c->per_engine > 1) {
+        if ((rc = clmd_system_replicate(s, k, c->stride, &c->bsys[b], err))) {
+            clmd_free(v);
+            return rc;
+        }
+        run = c->bsys[b];
+        if (!run->v) clmd_system_alloc_velocities(run);
+        for (int j = 0; j < k; j++)
+            memcpy(run->v + 3 * (size_t)c->stride * j, v + 3 * (size_t)n * j, sizeof(double) * 3 * (size_t)n);
+    } else {
+        /* the engine takes its state's velocities from the system when it is made */
+        if (!s->v) clmd_system_alloc_velocities(s);
+        memcpy(s->v, v, sizeof(double) * 3 * (size_t)n);
+    }
+    clmd_free(v);
+    clmd_engine **e = &c->eng[b];
+    if ((rc = clmd_engine_create(run, &fo, &eo, c->probe, e, err)))
+        return clmd_err_prefix(err, "%s: replica %d", d->path, r0);
+    for (int j = 0; j < k; j++)
+        clmd_engine_set_segment_bath(*e, j, c->T[r0 + j], d->integrator.seed + (unsigned long)(r0 + j));
     if (d->barostat.enabled) {
         clmd_barostat_opts bo;
         clmd_barostat_opts_from_deck(d, &bo);
-        bo.seed += (unsigned long)r;
+        bo.seed += (unsigned long)r0;
         clmd_hook *h = NULL;
         char at[CLMD_PATH_MAX + 64];
         where(d, d->barostat.mark, "barostat", at, sizeof at);
@@ -148,11 +183,12 @@ void clmd_campaign_destroy(clmd_campaign **pc)
     if (!pc || !*pc) return;
     clmd_campaign *c = *pc;
     free_outputs(c);
-    for (int i = 0; c->eng && i < c->count; i++) clmd_engine_destroy(&c->eng[i]);
-    if (c->ocl) clmd_ocl_close(&c->ocl);
+    for (int b = 0; c->eng && b < c->neng; b++) clmd_engine_destroy(&c->eng[b]);
+    for (int b = 0; c->bsys && b < c->neng; b++) clmd_system_destroy(&c->bsys[b]);
+    for (int k = 0; k < c->nocl; k++) clmd_ocl_close(&c->ocls[k]);
     clmd_system_destroy(&c->sys);
     clmd_probe_destroy(&c->probe);
-    void *arrays[] = {c->eng, c->state_of, c->prop, c->acc, c->rprop, c->racc, c->history, c->u,
+    void *arrays[] = {c->eng, c->bsys, c->eng_first, c->rep_eng, c->rep_seg, c->xv, c->state_of, c->prop, c->acc, c->rprop, c->racc, c->history, c->u,
                       c->mine, c->all, c->log, c->h5, c->frames, c->frame_mine};
     for (size_t i = 0; i < sizeof arrays / sizeof arrays[0]; i++) clmd_free(arrays[i]);
     clmd_free(c);
@@ -174,24 +210,28 @@ static int history_push(clmd_campaign *c)
     return CLMD_OK;
 }
 
+/* The campaign's checkpoint: rank 0 writes the ladder, the round, the history and the counts,
+ * and every engine's own checkpoint as a blob ("engine_NNN" with the replicas it holds), gathered
+ * from the ranks; atomically (io/checkpoint.h). */
 static int write_checkpoint(clmd_campaign *c, clmd_err *err)
 {
     const clmd_deck *d = &c->d;
     int rc = CLMD_OK;
     PROBE_START(c->probe, P_CHECKPOINT);
-    /* every local replica's engine, as a checkpoint in memory */
     long *sizes = NULL, *all_sizes = NULL;
     char *blob = NULL;
     void *all = NULL;
     size_t total = 0;
-    CLMD_NEW(sizes, c->count);
-    CLMD_NEW(all_sizes, c->K);
-    for (int i = 0; i < c->count && !rc; i++) {
+    int nall = 0;
+    CLMD_NEW(sizes, c->neng);
+    for (int b = 0; b < c->neng && !rc; b++) {
         clmd_ckpt_writer *w = NULL;
         void *bytes = NULL;
         size_t n = 0;
         if ((rc = clmd_ckpt_writer_open_memory(&w, err)) ||
-            (rc = clmd_engine_save_checkpoint(c->eng[i], w, err)) ||
+            (rc = clmd_ckpt_put_i64(w, "remd_first", c->first + c->eng_first[b], err)) ||
+            (rc = clmd_ckpt_put_i64(w, "remd_count", c->eng_first[b + 1] - c->eng_first[b], err)) ||
+            (rc = clmd_engine_save_checkpoint(c->eng[b], w, err)) ||
             (rc = clmd_ckpt_writer_finish_memory(&w, &bytes, &n, err))) {
             clmd_ckpt_writer_abort(&w);
             break;
@@ -199,11 +239,11 @@ static int write_checkpoint(clmd_campaign *c, clmd_err *err)
         blob = clmd_realloc(blob, total, total + n);
         memcpy(blob + total, bytes, n);
         total += n;
-        sizes[i] = (long)n;
+        sizes[b] = (long)n;
         free(bytes);
     }
     if (clmd_comm_max(c->comm, rc)) rc = rc ? rc : clmd_err_set(err, CLMD_ERUNTIME, "checkpoint: another rank failed");
-    if (!rc) rc = clmd_comm_gather_bytes(c->comm, c->K, sizes, blob, all_sizes, &all, err);
+    if (!rc) rc = clmd_comm_gather_bytes(c->comm, c->neng, sizes, blob, &nall, &all_sizes, &all, err);
     if (!rc && c->comm->rank == 0) {
         clmd_ckpt_writer *w = NULL;
         const long hist = (c->round + 1) * c->K;
@@ -219,12 +259,13 @@ static int write_checkpoint(clmd_campaign *c, clmd_err *err)
         if (!rc) rc = clmd_ckpt_put(w, "remd_history", CLMD_CKPT_I64, h64, (size_t)hist, err);
         if (!rc) rc = clmd_ckpt_put(w, "remd_proposed", CLMD_CKPT_I64, c->prop, (size_t)c->K * c->K, err);
         if (!rc) rc = clmd_ckpt_put(w, "remd_accepted", CLMD_CKPT_I64, c->acc, (size_t)c->K * c->K, err);
+        if (!rc) rc = clmd_ckpt_put_i64(w, "remd_engines", nall, err);
         long at = 0;
-        for (int r = 0; r < c->K && !rc; r++) {
+        for (int b = 0; b < nall && !rc; b++) {
             char name[32];
-            snprintf(name, sizeof name, "replica_%03d", r);
-            rc = clmd_ckpt_put(w, name, CLMD_CKPT_BYTES, (char *)all + at, (size_t)all_sizes[r], err);
-            at += all_sizes[r];
+            snprintf(name, sizeof name, "engine_%03d", b);
+            rc = clmd_ckpt_put(w, name, CLMD_CKPT_BYTES, (char *)all + at, (size_t)all_sizes[b], err);
+            at += all_sizes[b];
         }
         if (!rc) rc = clmd_ckpt_writer_commit(&w, err);
         if (w) clmd_ckpt_writer_abort(&w);
@@ -236,6 +277,39 @@ static int write_checkpoint(clmd_campaign *c, clmd_err *err)
     clmd_free(all);
     PROBE_STOP(c->probe, P_CHECKPOINT);
     return rc;
+}
+
+/* Finds the blob of the engine holding replicas first .. first + count - 1 and loads it. */
+static int load_engine(clmd_campaign *c, clmd_ckpt_reader *rd, const char *path, int b, clmd_err *err)
+{
+    int64_t nblobs = 0;
+    int rc = clmd_ckpt_get_i64(rd, "remd_engines", &nblobs, err);
+    const int64_t first = c->first + c->eng_first[b], count = c->eng_first[b + 1] - c->eng_first[b];
+    for (int64_t k = 0; !rc && k < nblobs; k++) {
+        char name[32];
+        snprintf(name, sizeof name, "engine_%03d", (int)k);
+        size_t n = 0;
+        clmd_ckpt_type type;
+        if (!clmd_ckpt_find(rd, name, &type, &n) || type != CLMD_CKPT_BYTES)
+            return clmd_err_set(err, CLMD_EINPUT, "%s: no %s", path, name);
+        char *bytes = clmd_alloc(n + 1);
+        clmd_ckpt_reader *sub = NULL;
+        int64_t f = -1, m = -1;
+        if (!(rc = clmd_ckpt_get(rd, name, CLMD_CKPT_BYTES, bytes, n, err)) &&
+            !(rc = clmd_ckpt_reader_open_memory(bytes, n, name, &sub, err)) &&
+            !(rc = clmd_ckpt_get_i64(sub, "remd_first", &f, err)) &&
+            !(rc = clmd_ckpt_get_i64(sub, "remd_count", &m, err)) && f == first && m == count)
+            rc = clmd_engine_load_checkpoint(c->eng[b], sub, err);
+        clmd_ckpt_reader_close(&sub);
+        clmd_free(bytes);
+        if (rc) return clmd_err_prefix(err, "%s: %s", path, name);
+        if (f == first && m == count) return CLMD_OK;
+    }
+    if (rc) return rc;
+    return clmd_err_set(err, CLMD_EINPUT, "%s: written by a campaign that split its replicas "
+                        "differently over processes and engines (no engine of replicas %lld-%lld); "
+                        "continue it with the same number of MPI ranks and --replicas-per-device",
+                        path, (long long)first, (long long)(first + count - 1));
 }
 
 static int read_checkpoint(clmd_campaign *c, const char *path, clmd_err *err)
@@ -254,6 +328,7 @@ static int read_checkpoint(clmd_campaign *c, const char *path, clmd_err *err)
                           "%lld replicas", at, c->K, path, (long long)R);
         goto done;
     }
+    if (rc) goto done;
     if ((rc = clmd_ckpt_get(rd, "remd_ladder", CLMD_CKPT_F64, ladder, (size_t)c->K, err)) ||
         (rc = clmd_ckpt_get_i64(rd, "remd_interval", &interval, err)) ||
         (rc = clmd_ckpt_get_i64(rd, "remd_round", &round, err)))
@@ -282,24 +357,12 @@ static int read_checkpoint(clmd_campaign *c, const char *path, clmd_err *err)
     if ((rc = clmd_ckpt_get(rd, "remd_proposed", CLMD_CKPT_I64, c->prop, (size_t)c->K * c->K, err)) ||
         (rc = clmd_ckpt_get(rd, "remd_accepted", CLMD_CKPT_I64, c->acc, (size_t)c->K * c->K, err)))
         goto done;
+    for (int b = 0; b < c->neng && !rc; b++) rc = load_engine(c, rd, path, b, err);
+    /* each replica's bath: its state's temperature, its own noise seed */
     for (int i = 0; i < c->count && !rc; i++) {
-        int r = c->first + i;
-        char name[32];
-        snprintf(name, sizeof name, "replica_%03d", r);
-        size_t n = 0;
-        clmd_ckpt_type type;
-        if (!clmd_ckpt_find(rd, name, &type, &n) || type != CLMD_CKPT_BYTES) {
-            rc = clmd_err_set(err, CLMD_EINPUT, "%s: no %s", path, name);
-            break;
-        }
-        char *bytes = clmd_alloc(n + 1);
-        clmd_ckpt_reader *sub = NULL;
-        if (!(rc = clmd_ckpt_get(rd, name, CLMD_CKPT_BYTES, bytes, n, err)) &&
-            !(rc = clmd_ckpt_reader_open_memory(bytes, n, name, &sub, err)))
-            rc = clmd_engine_load_checkpoint(c->eng[i], sub, err);
-        clmd_ckpt_reader_close(&sub);
-        clmd_free(bytes);
-        if (rc) clmd_err_prefix(err, "%s: %s", path, name);
+        const int r = c->first + i;
+        clmd_engine_set_segment_bath(c->eng[c->rep_eng[i]], c->rep_seg[i], c->T[c->state_of[r]],
+                                     c->d.integrator.seed + (unsigned long)r);
     }
 done:
     clmd_ckpt_reader_close(&rd);
@@ -314,6 +377,7 @@ static int open_outputs(clmd_campaign *c, clmd_err *err)
     const clmd_system *sys = c->sys;
     const clmd_ffplan *plan = clmd_engine_plan(c->eng[0]);
     const int K = c->K, n = sys->n, replace = d->output.overwrite || c->restart;
+    CLMD_NEW(c->xv, 3 * (size_t)c->per_engine * c->stride);
     int rc;
     for (int k = 0; k < CLMD_E_NCOMP; k++)
         if (plan->present[k]) {
@@ -423,6 +487,68 @@ static int open_outputs(clmd_campaign *c, clmd_err *err)
                       : clmd_remdlog_create(c->rlog_path, &lo, &c->rlog, err);
 }
 
+/* How this rank's replicas are split over engines: replicas_per_device (the option, else the
+ * deck's; automatic: all of them in one engine) where the system can be batched (an OpenCL
+ * device, no PME, no barostat), else one replica per engine. */
+static int plan_engines(clmd_campaign *c, const clmd_run_opts *o, const clmd_ffplan *plan,
+                        clmd_err *err)
+{
+    const clmd_deck *d = &c->d;
+    int k = o->replicas_per_device != 0 ? o->replicas_per_device : d->remd.replicas_per_device;
+    const int automatic = k <= 0;
+    if (automatic) k = c->count;
+    if (k > c->count) k = c->count;
+    const char *why = strcasecmp(d->device, "reference") == 0 ? "the reference path runs one system"
+                    : plan->present[CLMD_E_PME_RECIP] ? "PME is not batched yet"
+                    : d->barostat.enabled ? "each replica has its own box under the barostat"
+                    : NULL;
+    if (k > 1 && why) {
+        if (!automatic) {
+            char at[CLMD_PATH_MAX + 64];
+            where(d, d->remd.mark, "replica_exchange.replicas_per_device", at, sizeof at);
+            return clmd_err_set(err, CLMD_EINPUT, "%s (or --replicas-per-device): %d replicas per "
+                                "device asked for, but %s: use 1", at, k, why);
+        }
+        c->one_at_a_time = why;
+        k = 1;
+    }
+    c->per_engine = k;
+    c->stride = k > 1 ? (c->sys->n + 63) / 64 * 64 : c->sys->n;
+    c->neng = (c->count + k - 1) / k;
+    CLMD_NEW(c->eng, c->neng);
+    CLMD_NEW(c->bsys, c->neng);
+    CLMD_NEW(c->eng_first, c->neng + 1);
+    CLMD_NEW(c->rep_eng, c->count);
+    CLMD_NEW(c->rep_seg, c->count);
+    for (int b = 0; b <= c->neng; b++) c->eng_first[b] = b * k < c->count ? b * k : c->count;
+    for (int i = 0; i < c->count; i++) {
+        c->rep_eng[i] = i / k;
+        c->rep_seg[i] = i % k;
+    }
+    return CLMD_OK;
+}
+
+/* The deck's minimization, once, on one copy of the system: every replica starts from its
+ * result, however the replicas are split (so the split does not change the campaign). */
+static int minimize_start(clmd_campaign *c, clmd_err *err)
+{
+    const clmd_deck *d = &c->d;
+    clmd_engine_opts eo;
+    clmd_engine_opts_from_deck(d, &eo);
+    eo.ocl = c->nocl ? c->ocls[c->comm->rank % c->nocl] : NULL;
+    clmd_ffopts fo;
+    clmd_ffopts_from_deck(d, &fo);
+    clmd_engine *e = NULL;
+    double e0, fmax;
+    long steps;
+    int rc = clmd_engine_create(c->sys, &fo, &eo, c->probe, &e, err);
+    if (!rc) rc = clmd_engine_minimize(e, d->minimize.max_steps, d->minimize.tolerance, &e0, &fmax,
+                                       &steps, err);
+    if (!rc) rc = clmd_engine_get_positions(e, c->sys->x, err);
+    clmd_engine_destroy(&e);
+    return rc;
+}
+
 int clmd_campaign_create(const clmd_run_opts *o, clmd_campaign **out, clmd_err *err)
 {
     *out = NULL;
@@ -459,10 +585,22 @@ int clmd_campaign_create(const clmd_run_opts *o, clmd_campaign **out, clmd_err *
     clmd_comm_block(c->comm, c->comm->rank, c->K, &c->first, &c->count);
     c->probe = clmd_probe_create(o->probes);
     if ((rc = clmd_system_from_deck(d, &c->sys, err))) goto fail;
-    if (strcasecmp(d->device, "reference") != 0 &&
-        (rc = clmd_ocl_open(d->device, c->probe, &c->ocl, err)))
-        goto fail;
-    CLMD_NEW(c->eng, c->count);
+    if (strcasecmp(d->device, "reference") != 0) {
+        /* a list of devices: the engines take them in turn */
+        char list[sizeof d->device], *save = NULL;
+        snprintf(list, sizeof list, "%s", d->device);
+        for (char *tok = strtok_r(list, ",", &save); tok && !rc; tok = strtok_r(NULL, ",", &save)) {
+            while (*tok == ' ') tok++;
+            if (c->nocl == CLMD_CAMPAIGN_MAX_DEVICES) {
+                rc = clmd_err_set(err, CLMD_EINPUT, "device list '%s': more than %d devices",
+                                  d->device, CLMD_CAMPAIGN_MAX_DEVICES);
+                break;
+            }
+            rc = clmd_ocl_open(tok, c->probe, &c->ocls[c->nocl], err);
+            if (!rc) c->nocl++;
+        }
+        if (rc) goto fail;
+    }
     CLMD_NEW(c->state_of, c->K);
     CLMD_NEW(c->prop, c->K * c->K);
     CLMD_NEW(c->acc, c->K * c->K);
@@ -470,13 +608,16 @@ int clmd_campaign_create(const clmd_run_opts *o, clmd_campaign **out, clmd_err *
     CLMD_NEW(c->racc, c->K * c->K);
     CLMD_NEW(c->u, c->K * c->K);
     for (int r = 0; r < c->K; r++) c->state_of[r] = r;
+    clmd_ffplan plan;
     {
         clmd_ffopts fo;
         clmd_ffopts_from_deck(d, &fo);
-        clmd_ffplan plan;
         if ((rc = clmd_ffplan_make(c->sys, &fo, &plan, err))) goto fail;
     }
-    for (int i = 0; i < c->count && !rc; i++) rc = make_engine(c, c->first + i, err);
+    c->use_input_v = c->sys->v && (d->velocities.from_input || !d->velocities.given);
+    if ((rc = plan_engines(c, o, &plan, err))) goto fail;
+    if (!o->restart && d->minimize.enabled && (rc = minimize_start(c, err))) goto fail;
+    for (int b = 0; b < c->neng && !rc; b++) rc = make_engine(c, b, err);
     if (rc) goto fail;
     for (int i = 0; i < c->sys->n; i++) c->total_mass += c->sys->mass[i];
     if (o->restart) {
@@ -492,16 +633,7 @@ int clmd_campaign_create(const clmd_run_opts *o, clmd_campaign **out, clmd_err *
         }
     } else {
         history_push(c);
-        for (int i = 0; i < c->count && !rc; i++) {
-            clmd_engine *e = c->eng[i];
-            if (d->minimize.enabled) {
-                double e0, fmax;
-                long steps;
-                rc = clmd_engine_minimize(e, d->minimize.max_steps, d->minimize.tolerance, &e0,
-                                          &fmax, &steps, err);
-            }
-            if (!rc) rc = clmd_engine_apply_constraints(e, err);
-        }
+        for (int b = 0; b < c->neng && !rc; b++) rc = clmd_engine_apply_constraints(c->eng[b], err);
         if (rc) goto fail;
     }
     if ((rc = open_outputs(c, err))) goto fail;
@@ -517,30 +649,38 @@ fail:
 /* Each local replica's row (thermo, columns, U, V) into c->mine, gathered to c->all on every rank. */
 static int gather_rows(clmd_campaign *c, int pressure, clmd_err *err)
 {
-    for (int i = 0; i < c->count; i++) {
-        clmd_engine *e = c->eng[i];
-        double comp[CLMD_E_NCOMP], epot, ekin, *row = c->mine + (size_t)i * c->per;
-        clmd_engine_energies(e, comp, &epot, &ekin);
+    double P[CLMD_MAX_REPLICAS] = {0};
+    for (int b = 0; b < c->neng; b++) {
+        clmd_engine *e = c->eng[b];
         const clmd_state *st = clmd_engine_state(e);
-        double V = c->sys->periodic ? clmd_box_volume(st->box) : 0;
-        row[0] = epot;
-        row[1] = ekin;
-        row[2] = epot + ekin;
-        row[3] = clmd_engine_temperature(e, ekin);
-        int k = 4;
-        for (int t = 0; t < c->nterms; t++) row[k++] = comp[c->col_comp[t]];
-        if (c->sys->periodic) {
-            row[k++] = V;
-            row[k++] = c->total_mass / V * AMU_NM3_TO_G_CM3;
-            double P = 0;
-            /* the pressure costs two evaluations: only for rows that are written */
-            int rc = pressure ? clmd_engine_pressure(e, &P, err) : CLMD_OK;
-            if (rc) return rc;
-            row[k++] = P;
+        const double V = c->sys->periodic ? clmd_box_volume(st->box) : 0;
+        const int i0 = c->eng_first[b], k = c->eng_first[b + 1] - i0;
+        for (int j = 0; j < k; j++) {
+            double comp[CLMD_E_NCOMP], epot, ekin, *row = c->mine + (size_t)(i0 + j) * c->per;
+            clmd_engine_segment_energies(e, j, comp, &epot, &ekin);
+            row[0] = epot;
+            row[1] = ekin;
+            row[2] = epot + ekin;
+            row[3] = clmd_engine_segment_temperature(e, ekin);
+            int m = 4;
+            for (int t = 0; t < c->nterms; t++) row[m++] = comp[c->col_comp[t]];
+            if (c->sys->periodic) {
+                row[m++] = V;
+                row[m++] = c->total_mass / V * AMU_NM3_TO_G_CM3;
+                m++; /* the pressure, below */
+            }
+            row[m++] = c->first + i0 + j;
+            row[m++] = epot;
+            row[m++] = V;
         }
-        row[k++] = c->first + i;
-        row[k++] = epot;
-        row[k++] = V;
+        /* the pressure costs two evaluations: only for rows that are written (after the energies
+         * are read: the evaluations of scaled boxes replace them) */
+        if (c->sys->periodic && pressure) {
+            int rc = clmd_engine_segment_pressures(e, P, err);
+            if (rc) return rc;
+        }
+        if (c->sys->periodic)
+            for (int j = 0; j < k; j++) c->mine[(size_t)(i0 + j) * c->per + 4 + c->nterms + 2] = P[j];
     }
     return clmd_comm_allgather(c->comm, c->K, c->per, c->mine, c->all, err);
 }
@@ -555,10 +695,14 @@ static int write_outputs(clmd_campaign *c, long step, int rows, int frames, clmd
     double t0 = now_s();
     if (frames) {
         PROBE_START(c->probe, P_OUT_TRAJ);
-        for (int i = 0; i < c->count && !rc; i++) {
-            double *x = c->frame_mine + (size_t)i * (3 * (size_t)n + 9);
-            rc = clmd_engine_get_positions(c->eng[i], x, err);
-            memcpy(x + 3 * n, clmd_engine_state(c->eng[i])->box, 9 * sizeof(double));
+        for (int b = 0; b < c->neng && !rc; b++) {
+            clmd_engine *e = c->eng[b];
+            if ((rc = clmd_engine_get_positions(e, c->xv, err))) break;
+            for (int i = c->eng_first[b]; i < c->eng_first[b + 1]; i++) {
+                double *x = c->frame_mine + (size_t)i * (3 * (size_t)n + 9);
+                memcpy(x, c->xv + 3 * (size_t)c->stride * c->rep_seg[i], sizeof(double) * 3 * (size_t)n);
+                memcpy(x + 3 * n, clmd_engine_state(e)->box, 9 * sizeof(double));
+            }
         }
         if (!rc) rc = clmd_comm_gather(c->comm, c->K, 3 * n + 9, c->frame_mine, c->frames, err);
         for (int r = 0; r < c->K && !rc && c->comm->rank == 0; r++) {
@@ -611,26 +755,30 @@ static int exchange(clmd_campaign *c, clmd_err *err)
     }
     int rc = CLMD_OK;
     const int n = c->sys->n;
-    double *v = NULL;
-    for (int i = 0; i < c->count && !rc; i++) {
-        int r = c->first + i;
-        if (c->state_of[r] == old[r]) continue;
-        clmd_engine *e = c->eng[i];
-        clmd_state *st = clmd_engine_state(e);
-        double To = c->T[old[r]], Tn = c->T[c->state_of[r]];
-        clmd_state_set_thermostat(st, Tn, st->friction_per_ps, st->seed);
-        if (!v) CLMD_NEW(v, 3 * n);
-        if (c->d.remd.resample_velocities) {
-            uint64_t seed = (uint64_t)c->d.remd.seed * 1000003u + (uint64_t)c->round * 4096u + (uint64_t)r;
-            clmd_draw_velocities(c->sys, Tn, seed, c->d.integrator.remove_com_motion, v);
-            if (!(rc = clmd_engine_set_velocities(e, v, err))) rc = clmd_engine_apply_constraints(e, err);
-        } else if ((rc = clmd_engine_get_velocities(e, v, err)) == CLMD_OK) {
-            const double s = sqrt(Tn / To);
-            for (int k = 0; k < 3 * n; k++) v[k] *= s;
-            rc = clmd_engine_set_velocities(e, v, err);
+    for (int b = 0; b < c->neng && !rc; b++) {
+        clmd_engine *e = c->eng[b];
+        int moved = 0, drawn = 0;
+        for (int i = c->eng_first[b]; i < c->eng_first[b + 1]; i++) moved |= c->state_of[c->first + i] != old[c->first + i];
+        if (!moved) continue;
+        if ((rc = clmd_engine_get_velocities(e, c->xv, err))) break;
+        for (int i = c->eng_first[b]; i < c->eng_first[b + 1]; i++) {
+            const int r = c->first + i;
+            if (c->state_of[r] == old[r]) continue;
+            const double To = c->T[old[r]], Tn = c->T[c->state_of[r]];
+            double *v = c->xv + 3 * (size_t)c->stride * c->rep_seg[i];
+            clmd_engine_set_segment_bath(e, c->rep_seg[i], Tn, c->d.integrator.seed + (unsigned long)r);
+            if (c->d.remd.resample_velocities) {
+                uint64_t seed = (uint64_t)c->d.remd.seed * 1000003u + (uint64_t)c->round * 4096u + (uint64_t)r;
+                clmd_draw_velocities(c->sys, Tn, seed, c->d.integrator.remove_com_motion, v);
+                drawn = 1;
+            } else {
+                const double f = sqrt(Tn / To);
+                for (int k = 0; k < 3 * n; k++) v[k] *= f;
+            }
         }
+        if (!(rc = clmd_engine_set_velocities(e, c->xv, err)) && drawn)
+            rc = clmd_engine_apply_constraints(e, err);
     }
-    clmd_free(v);
     clmd_free(old);
     c->round++;
     history_push(c);
@@ -669,7 +817,7 @@ int clmd_campaign_execute(clmd_campaign *c, clmd_run_progress progress, void *ct
     int rc = CLMD_OK;
     PROBE_START(c->probe, P_TOTAL);
     /* the state at the start: evaluated, and written by a fresh campaign */
-    for (int i = 0; i < c->count && !rc; i++) rc = clmd_engine_evaluate(c->eng[i], NULL, NULL, err);
+    for (int b = 0; b < c->neng && !rc; b++) rc = clmd_engine_evaluate(c->eng[b], NULL, NULL, err);
     if (!rc) rc = gather_rows(c, ei > 0, err);
     if (!rc && !c->restart) rc = write_outputs(c, step, ei > 0, ti > 0, err);
     while (!rc && step < end) {
@@ -679,14 +827,19 @@ int clmd_campaign_execute(clmd_campaign *c, clmd_run_progress progress, void *ct
         if (ei) next = fmin(next, (step / ei + 1) * ei);
         if (ti) next = fmin(next, (step / ti + 1) * ti);
         const int rows = ei && next % ei == 0, frames = ti && next % ti == 0;
-        double tm = now_s();
-        for (int i = 0; i < c->count && !rc; i++) rc = clmd_engine_step(c->eng[i], next - step, 1, err);
+        double tm = now_s(), w0 = clmd_comm_wait_s();
+        PROBE_START(c->probe, P_REMD_MD);
+        for (int b = 0; b < c->neng && !rc; b++) rc = clmd_engine_step(c->eng[b], next - step, 1, err);
+        PROBE_STOP(c->probe, P_REMD_MD);
         c->t_md += now_s() - tm;
         if (clmd_comm_max(c->comm, rc)) rc = rc ? rc : clmd_err_set(err, CLMD_ERUNTIME, "another MPI rank failed");
         if (rc) break;
         c->steps_done += (next - step) * c->K;
         step = next;
-        if ((rc = gather_rows(c, rows, err))) break;
+        PROBE_START(c->probe, P_REMD_ENERGIES);
+        rc = gather_rows(c, rows, err);
+        PROBE_STOP(c->probe, P_REMD_ENERGIES);
+        if (rc) break;
         if ((rows || frames) && (rc = write_outputs(c, step, rows, frames, err))) break;
         if (step == round_end) {
             if ((rc = exchange(c, err))) break;
@@ -704,6 +857,7 @@ int clmd_campaign_execute(clmd_campaign *c, clmd_run_progress progress, void *ct
                 break;
             }
         }
+        if (c->comm->size > 1) clmd_probe_add_sample(c->probe, P_MPI_WAIT, 1e9 * (clmd_comm_wait_s() - w0));
         if (progress && c->comm->rank == 0 && now_s() - last_progress > 1.0) {
             progress(ctx, (step - step0) * c->K, (end - step0) * c->K, now_s() - t0, 0);
             last_progress = now_s();
@@ -732,7 +886,10 @@ void clmd_campaign_describe(const clmd_campaign *c, FILE *out)
     fprintf(out, "clmd %s (%s)\n%s\n", CLMD_VERSION, CLMD_GIT_COMMIT, d->title);
     fprintf(out, "system: %s: %d particles%s\n", c->sys->source, c->sys->n,
             c->sys->periodic ? ", periodic box" : "");
-    fprintf(out, "device: %s\n", clmd_engine_device(c->eng[0]));
+    if (c->nocl > 1)
+        for (int k = 0; k < c->nocl; k++) fprintf(out, "device %d: %s\n", k, clmd_ocl_description(c->ocls[k]));
+    else
+        fprintf(out, "device: %s\n", clmd_engine_device(c->eng[0]));
     clmd_engine_describe(c->eng[0], out);
     fprintf(out, "replica exchange: %d replicas over %d process%s, temperatures", c->K,
             c->comm->size, c->comm->size == 1 ? "" : "es");
@@ -741,6 +898,13 @@ void clmd_campaign_describe(const clmd_campaign *c, FILE *out)
             c->scheme == CLMD_REMD_ALL ? "all-pairs" : "neighbour",
             d->remd.resample_velocities ? "resampled" : "rescaled",
             c->restart ? " (continued)" : "");
+    if (c->per_engine > 1)
+        fprintf(out, "batched: %d replicas per engine in one set of device buffers (one launch per "
+                "kernel for all), %d engine%s on this process\n", c->per_engine, c->neng,
+                c->neng == 1 ? "" : "s");
+    else
+        fprintf(out, "one replica per engine (%d on this process)%s%s\n", c->neng,
+                c->one_at_a_time ? ": " : "", c->one_at_a_time ? c->one_at_a_time : "");
 }
 
 void clmd_campaign_report(const clmd_campaign *c, FILE *out)

@@ -127,48 +127,55 @@ int clmd_comm_gather(const clmd_comm *c, int R, int per, const double *mine, dou
     return CLMD_OK;
 }
 
-int clmd_comm_gather_bytes(const clmd_comm *c, int R, const long *sizes, const void *bytes,
-                           long *all_sizes, void **all, clmd_err *err)
+int clmd_comm_gather_bytes(const clmd_comm *c, int nmine, const long *sizes, const void *bytes,
+                           int *nall, long **all_sizes, void **all, clmd_err *err)
 {
-    int first, count;
-    clmd_comm_block(c, c->rank, R, &first, &count);
     long mine = 0;
-    for (int i = 0; i < count; i++) mine += sizes[i];
+    for (int i = 0; i < nmine; i++) mine += sizes[i];
+    *nall = 0;
+    *all_sizes = NULL;
+    *all = NULL;
     if (!c->mpi || c->size == 1) {
-        memcpy(all_sizes, sizes, sizeof(long) * (size_t)R);
+        *nall = nmine;
+        CLMD_NEW(*all_sizes, nmine + 1);
+        memcpy(*all_sizes, sizes, sizeof(long) * (size_t)nmine);
         *all = clmd_alloc((size_t)mine + 1);
         memcpy(*all, bytes, (size_t)mine);
         return CLMD_OK;
     }
 #ifdef CLMD_HAVE_MPI
-    int *counts = NULL, *displs = NULL;
     double t0 = now_s();
-    counts_displs(c, R, 1, &counts, &displs);
-    int rc = MPI_Gatherv(sizes, count, MPI_LONG, all_sizes, counts, displs, MPI_LONG, 0,
-                         MPI_COMM_WORLD);
-    int *bc = NULL, *bd = NULL;
-    if (rc == MPI_SUCCESS && c->rank == 0) {
+    int *nb = NULL, *nd = NULL, *bc = NULL, *bd = NULL, mine_i = (int)mine;
+    const int root = c->rank == 0;
+    if (root) {
+        CLMD_NEW(nb, c->size);
+        CLMD_NEW(nd, c->size);
         CLMD_NEW(bc, c->size);
         CLMD_NEW(bd, c->size);
+    }
+    int rc = mine > 0x7fffffffL ? MPI_ERR_COUNT : MPI_SUCCESS;
+    /* how many blobs and bytes each rank has, then their sizes, then the bytes */
+    if (rc == MPI_SUCCESS) rc = MPI_Gather(&nmine, 1, MPI_INT, nb, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    if (rc == MPI_SUCCESS) rc = MPI_Gather(&mine_i, 1, MPI_INT, bc, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    if (rc == MPI_SUCCESS && root) {
         long at = 0;
         for (int p = 0; p < c->size; p++) {
-            int f, n;
-            clmd_comm_block(c, p, R, &f, &n);
-            long len = 0;
-            for (int i = 0; i < n; i++) len += all_sizes[f + i];
-            if (at + len > 0x7fffffffL) rc = MPI_ERR_COUNT;
-            bc[p] = (int)len;
+            nd[p] = *nall;
+            *nall += nb[p];
             bd[p] = (int)at;
-            at += len;
+            at += bc[p];
+            if (at > 0x7fffffffL) rc = MPI_ERR_COUNT;
         }
+        CLMD_NEW(*all_sizes, *nall + 1);
         *all = clmd_alloc((size_t)at + 1);
     }
     if (rc == MPI_SUCCESS)
-        rc = MPI_Gatherv(bytes, (int)mine, MPI_BYTE, c->rank == 0 ? *all : NULL, bc, bd, MPI_BYTE, 0,
-                         MPI_COMM_WORLD);
+        rc = MPI_Gatherv(sizes, nmine, MPI_LONG, *all_sizes, nb, nd, MPI_LONG, 0, MPI_COMM_WORLD);
+    if (rc == MPI_SUCCESS)
+        rc = MPI_Gatherv(bytes, mine_i, MPI_BYTE, *all, bc, bd, MPI_BYTE, 0, MPI_COMM_WORLD);
     wait_s += now_s() - t0;
-    clmd_free(counts);
-    clmd_free(displs);
+    clmd_free(nb);
+    clmd_free(nd);
     clmd_free(bc);
     clmd_free(bd);
     if (rc != MPI_SUCCESS) return clmd_err_set(err, CLMD_ERUNTIME, "MPI_Gatherv of checkpoint data failed (%d)", rc);

@@ -31,11 +31,11 @@ int clmd_comm_allgather(const clmd_comm *c, int R, int per, const double *mine, 
 /* The same, to rank 0 only (all may be NULL elsewhere). */
 int clmd_comm_gather(const clmd_comm *c, int R, int per, const double *mine, double *all,
                      clmd_err *err);
-/* Every rank's replicas' byte blobs (sizes[i] bytes for its i-th replica, concatenated in
- * bytes) to rank 0, which gets all sizes ([R]) and the blobs concatenated in replica order in a
- * new buffer (*all, clmd_free it; NULL elsewhere). */
-int clmd_comm_gather_bytes(const clmd_comm *c, int R, const long *sizes, const void *bytes,
-                           long *all_sizes, void **all, clmd_err *err);
+/* Every rank's byte blobs (nmine of them, sizes[i] bytes each, concatenated in bytes) to rank 0,
+ * in rank order: rank 0 gets their number (*nall), sizes (*all_sizes) and bytes (*all), new
+ * buffers to clmd_free; elsewhere they come back NULL. */
+int clmd_comm_gather_bytes(const clmd_comm *c, int nmine, const long *sizes, const void *bytes,
+                           int *nall, long **all_sizes, void **all, clmd_err *err);
 /* Sends rank 0's n doubles to every rank. */
 int clmd_comm_bcast(const clmd_comm *c, double *v, int n, clmd_err *err);
 /* The largest of every rank's x (status codes, step counts) on every rank. */
