@@ -10,7 +10,11 @@
  * s_d = x . recip_d. Grid point floor(u) - j (u = K s, wrapped into [0, K)) gets the weight
  * M(w + j), w = u - floor(u), as in the double-precision reference (src/ff/pme_ref.c).
  * Spreading adds fixed-point integers (value * FIXED_SCALE) with 64-bit atomics, so the grid is
- * the same bits whatever the order in which atoms arrive. */
+ * the same bits whatever the order in which atoms arrive. Batched copies of a system (NSEG > 1)
+ * have a grid each, laid end to end: copy a / SEG_LEN spreads into and gathers from its own. */
+
+#define GRID_POINTS ((size_t)GRID_K0 * GRID_K1 * GRID_K2)
+#define GRID_OF(a) (NSEG > 1 ? (size_t)((a) / SEG_LEN) * GRID_POINTS : 0)
 
 /* Reciprocal box vectors as double-float pairs: recip_d = recipd + recipd_lo. */
 #define RECIP_PARAMS const real4 recip0, const real4 recip1, const real4 recip2, \
@@ -81,6 +85,7 @@ __kernel void pme_spread(__global const real4 *restrict posq, __global const rea
     const real4 p = posq[i], pl = posq_lo[i];
     const real q = p.w;
     if (q == 0.0f) return;
+    grid += GRID_OF(i);
     spline w0, w1, w2;
     real t0[PME_ORDER], t1[PME_ORDER], t2[PME_ORDER];
     const int i0 = pme_index(p, pl, recip0, recip0_lo, GRID_K0, &w0);
@@ -125,14 +130,18 @@ __kernel void pme_gather(__global const real4 *restrict posq, __global const rea
                          const int n, __global const real *restrict phi, RECIP_PARAMS,
                          __global long *restrict force,
                          const int npad, __global long *restrict energy, const int want_energy,
-                         const long e_fixed)
+                         const long e_fixed, __global const long *restrict e_seg)
 {
     const int i = get_global_id(0);
-    if (want_energy && i == 0) atom_add(&energy[E_PME_RECIP], e_fixed);
+    /* one copy: e_fixed; batched copies: each copy's own, from e_seg, at its first particle */
+    if (NSEG == 1 && want_energy && i == 0) atom_add(&energy[E_PME_RECIP], e_fixed);
     if (i >= n) return;
+    if (NSEG > 1 && want_energy && i % SEG_LEN == 0)
+        atom_add(&energy[E_SEG(i) + E_PME_RECIP], e_seg[i / SEG_LEN]);
     const real4 p = posq[i], pl = posq_lo[i];
     const real q = p.w;
     if (q == 0.0f) return;
+    phi += GRID_OF(i);
     spline w0, w1, w2;
     real t0[PME_ORDER], t1[PME_ORDER], t2[PME_ORDER];
     real d0[PME_ORDER], d1[PME_ORDER], d2[PME_ORDER];

@@ -189,6 +189,9 @@ void pme_fft_z_r2c(__global long *restrict grid_fixed, __global cpx *restrict c,
                    __global const cpx *restrict tw)
 {
     __local cpx buf[2 * FFT_T * FFT_N];
+    /* batched grids: the second dimension of the launch is the grid */
+    grid_fixed += (size_t)get_group_id(1) * NROWS * FFT_N;
+    c += (size_t)get_group_id(1) * NROWS * GRID_H2;
     const int p0 = get_group_id(0) * FFT_T;
     for (int i = get_local_id(0); i < FFT_T * FFT_N; i += FFT_WG) {
         const int t = i % FFT_T, j = i / FFT_T, ra = 2 * (p0 + t), rb = ra + 1;
@@ -224,6 +227,8 @@ void pme_fft_z_c2r(__global const cpx *restrict c, __global float *restrict phi,
                    __global const cpx *restrict tw)
 {
     __local cpx buf[2 * FFT_T * FFT_N];
+    c += (size_t)get_group_id(1) * NROWS * GRID_H2;
+    phi += (size_t)get_group_id(1) * NROWS * FFT_N;
     const int p0 = get_group_id(0) * FFT_T;
     for (int i = get_local_id(0); i < FFT_T * GRID_H2; i += FFT_WG) {
         const int t = i % FFT_T, k = i / FFT_T, ra = 2 * (p0 + t), rb = ra + 1;
@@ -284,10 +289,12 @@ inline long esum_to_fixed(esum v)
 __kernel __attribute__((reqd_work_group_size(FFT_WG, 1, 1)))
 void pme_fft_lines(__global cpx *restrict c, __global const cpx *restrict tw, const int mode,
                    __global const float *restrict g, __global long *restrict energy,
-                   const int e_index, const int want_energy)
+                   const int e_index, const int want_energy, const int e_stride)
 {
     __local cpx buf[2 * FFT_T * FFT_N];
     __local esum red[FFT_WG];
+    c += (size_t)get_group_id(1) * GRID_K0 * GRID_K1 * GRID_H2;
+    energy += get_group_id(1) * e_stride;
     const int L0 = get_group_id(0) * FFT_T, lid = get_local_id(0);
     for (int i = lid; i < FFT_T * FFT_N; i += FFT_WG) {
         const int t = i % FFT_T, j = i / FFT_T;

@@ -10,7 +10,10 @@
  *   other terms)
  *   pme_gather (OpenCL)
  * CLMD_PME_FFT=device|host forces one path (auto, the default, picks by device type).
- * Reference path: clmd_pme_ref (double precision) + self + plasma. */
+ * Reference path: clmd_pme_ref (double precision) + self + plasma.
+ * Batched copies of a system (system/replicate.c): G grids end to end, spread and gathered per
+ * copy, transformed by one batched launch per FFT kernel (device) or one FFTW many-plan (host);
+ * each copy's energy into its own slots. */
 #include "ff/pme.h"
 
 #include <fftw3.h>
@@ -36,6 +39,9 @@ enum { PME_WG = 64 };
 
 typedef struct pme {
     const clmd_system *sys;
+    int G;                    /* grids: batched copies (1: one system) */
+    cl_mem e_seg;             /* long [G]: each copy's energy the gather adds (batched) */
+    long *e_seg_host;
     cl_event grid_event; /* the grid's copy to the host, between enqueue and finish */
     int order, K[3], npoints, nhalf;
     double alpha;
@@ -173,8 +179,16 @@ static int pme_plan(pme *p)
 #endif
     const int *K = p->K;
     /* MEASURE overwrites the arrays while planning; nothing is in them yet */
-    p->fwd = fftwf_plan_dft_r2c_3d(K[0], K[1], K[2], p->rgrid, p->cgrid, FFTW_MEASURE);
-    p->bwd = fftwf_plan_dft_c2r_3d(K[0], K[1], K[2], p->cgrid, p->rgrid, FFTW_MEASURE);
+    if (p->G == 1) {
+        p->fwd = fftwf_plan_dft_r2c_3d(K[0], K[1], K[2], p->rgrid, p->cgrid, FFTW_MEASURE);
+        p->bwd = fftwf_plan_dft_c2r_3d(K[0], K[1], K[2], p->cgrid, p->rgrid, FFTW_MEASURE);
+    } else {
+        /* batched copies: every grid in one plan */
+        p->fwd = fftwf_plan_many_dft_r2c(3, K, p->G, p->rgrid, NULL, 1, p->npoints, p->cgrid, NULL,
+                                         1, p->nhalf, FFTW_MEASURE);
+        p->bwd = fftwf_plan_many_dft_c2r(3, K, p->G, p->cgrid, NULL, 1, p->nhalf, p->rgrid, NULL, 1,
+                                         p->npoints, FFTW_MEASURE);
+    }
     if (!p->fwd || !p->bwd) return 1;
     p->wisdom = had ? 1 : 0;
     /* write-then-rename, so concurrent runs never read half a file; failure is harmless */
@@ -224,7 +238,7 @@ static int pme_setup_device(clmd_term *t, const clmd_fenv *env, clmd_err *err)
      * FFTW on CPU devices (its threads beat our kernels there) */
     int on_device = where == PME_FFT_DEVICE || (where == PME_FFT_AUTO && clmd_ocl_is_gpu(dev->ocl));
     if (on_device) {
-        rc = clmd_pme_fft_create(dev->ocl, p->K, &p->fft, err);
+        rc = clmd_pme_fft_create_batch(dev->ocl, p->K, p->G, CLMD_E_SLOTS, &p->fft, err);
         /* auto falls back to FFTW for a grid our kernels cannot take (a line too long for
          * local memory); a forced device path reports it */
         if (rc == CLMD_EINPUT && where == PME_FFT_AUTO) {
@@ -245,9 +259,13 @@ static int pme_setup_device(clmd_term *t, const clmd_fenv *env, clmd_err *err)
         (rc = clmd_ocl_kernel(dev->ocl, prog, "pme_finish_spread", &p->k_finish, err)) ||
         (rc = clmd_ocl_kernel(dev->ocl, prog, "pme_gather", &p->k_gather, err)))
         return rc;
-    if ((rc = clmd_ocl_alloc(dev->ocl, sizeof(cl_long) * (size_t)p->npoints, &p->grid_fixed, err)) ||
-        (rc = clmd_ocl_alloc(dev->ocl, sizeof(cl_float) * (size_t)p->npoints, &p->grid_dev, err)))
+    const size_t allpoints = (size_t)p->npoints * p->G;
+    if ((rc = clmd_ocl_alloc(dev->ocl, sizeof(cl_long) * allpoints, &p->grid_fixed, err)) ||
+        (rc = clmd_ocl_zero(dev->ocl, p->grid_fixed, sizeof(cl_long) * allpoints, err)) ||
+        (rc = clmd_ocl_alloc(dev->ocl, sizeof(cl_float) * allpoints, &p->grid_dev, err)) ||
+        (rc = clmd_ocl_alloc(dev->ocl, sizeof(cl_long) * (size_t)p->G, &p->e_seg, err)))
         return rc;
+    CLMD_NEW(p->e_seg_host, p->G);
 
     p->g = clmd_calloc(p->nhalf, sizeof *p->g);
     p->gd = clmd_calloc(p->nhalf, sizeof *p->gd);
@@ -256,8 +274,8 @@ static int pme_setup_device(clmd_term *t, const clmd_fenv *env, clmd_err *err)
         clmd_pme_bspline_moduli(p->order, p->K[d], p->mod[d]);
     }
     if (!p->fft) {
-        p->rgrid = clmd_calloc(p->npoints, sizeof *p->rgrid);
-        p->cgrid = clmd_calloc(p->nhalf, sizeof *p->cgrid);
+        p->rgrid = clmd_calloc(allpoints, sizeof *p->rgrid);
+        p->cgrid = clmd_calloc((size_t)p->nhalf * p->G, sizeof *p->cgrid);
         if (pme_plan(p))
             return clmd_err_set(err, CLMD_ERUNTIME, "PME: FFTW could not plan a %dx%dx%d "
                                 "transform", p->K[0], p->K[1], p->K[2]);
@@ -274,7 +292,8 @@ static int pme_setup_device(clmd_term *t, const clmd_fenv *env, clmd_err *err)
     k = p->k_finish;
     CLMD_ARG(k, 0, p->grid_fixed, err);
     CLMD_ARG(k, 1, p->grid_dev, err);
-    CLMD_ARG(k, 2, p->npoints, err);
+    const cl_int npts = (cl_int)allpoints;
+    CLMD_ARG(k, 2, npts, err);
     k = p->k_gather;
     CLMD_ARG(k, 0, dev->posq, err);
     CLMD_ARG(k, 1, dev->posq_lo, err);
@@ -283,19 +302,20 @@ static int pme_setup_device(clmd_term *t, const clmd_fenv *env, clmd_err *err)
     CLMD_ARG(k, 10, dev->force, err);
     CLMD_ARG(k, 11, dev->npad, err);
     CLMD_ARG(k, 12, dev->energy, err);
+    CLMD_ARG(k, 15, p->e_seg, err);
     return CLMD_OK;
 }
 
 /* Multiplies the transformed charge grid by the influence function; returns the reciprocal
  * energy 1/2 sum over the full grid of G |S|^2 (each stored k2 other than 0 and K2/2 stands
  * for its conjugate mirror too) when want_energy, else 0. */
-static double pme_convolve(pme *p, int want_energy)
+static double pme_convolve(pme *p, int grid, int want_energy)
 {
     const int H2 = p->K[2] / 2 + 1, K2even = p->K[2] % 2 == 0;
     const size_t rows = (size_t)p->K[0] * p->K[1];
     double e = 0;
     for (size_t r = 0; r < rows; r++) {
-        fftwf_complex *c = p->cgrid + r * H2;
+        fftwf_complex *c = p->cgrid + (size_t)grid * p->nhalf + r * H2;
         const float *g = p->g + r * H2;
         if (want_energy) {
             double er = 0;
@@ -314,13 +334,25 @@ static double pme_convolve(pme *p, int want_energy)
 }
 
 /* Force gathering; e (kJ/mol, double on the host) goes into the energy in fixed point. */
-static int pme_launch_gather(pme *p, clmd_dev *dev, int want_energy, double e, clmd_err *err)
+/* saturated, never an undefined conversion: the reciprocal energy is bounded by the charges
+ * and stays far below the limit for the finite positions the engine admits */
+static cl_long energy_fixed(double e)
 {
-    /* saturated, never an undefined conversion: the reciprocal energy is bounded by the
-     * charges and stays far below the limit for the finite positions the engine admits */
     const double cap = 1073741824.0; /* 2^30, half the accumulator's range */
     double ec = isfinite(e) ? fmax(-cap, fmin(cap, e)) : cap;
-    cl_long e_fixed = want_energy ? (cl_long)llround(ec * CLMD_FIXED_SCALE) : 0;
+    return (cl_long)llround(ec * CLMD_FIXED_SCALE);
+}
+
+/* Force gathering; e (kJ/mol, double on the host) goes into the energy in fixed point, and
+ * with batched copies e_seg_host[g] (fixed point) into copy g's. */
+static int pme_launch_gather(pme *p, clmd_dev *dev, int want_energy, double e, clmd_err *err)
+{
+    cl_long e_fixed = want_energy ? energy_fixed(e) : 0;
+    if (want_energy && p->G > 1) {
+        int rc = clmd_ocl_write_async(dev->ocl, p->e_seg, 0, sizeof(cl_long) * (size_t)p->G,
+                                      p->e_seg_host, err);
+        if (rc) return rc;
+    }
     CLMD_ARG(p->k_gather, 13, want_energy, err);
     CLMD_ARG(p->k_gather, 14, e_fixed, err);
     size_t n = (size_t)p->sys->n;
@@ -346,13 +378,15 @@ static int pme_enqueue(clmd_term *t, const clmd_fenv *env, int want_energy, clmd
         if ((rc = clmd_pme_fft_convolve(p->fft, p->grid_fixed, p->grid_dev, dev->energy,
                                         CLMD_E_PME_RECIP, want_energy, err)))
             return rc;
+        for (int g = 0; g < p->G; g++) p->e_seg_host[g] = energy_fixed(p->e_self + p->e_plasma);
         return pme_launch_gather(p, dev, want_energy, p->e_self + p->e_plasma, err);
     }
-    if ((rc = clmd_ocl_launch(dev->ocl, p->k_finish, (size_t)p->npoints, PME_WG, P_PME_SPREAD, err)))
+    const size_t allpoints = (size_t)p->npoints * p->G;
+    if ((rc = clmd_ocl_launch(dev->ocl, p->k_finish, allpoints, PME_WG, P_PME_SPREAD, err)))
         return rc;
     /* the grid comes back while the device goes on with the other terms' kernels */
-    return clmd_ocl_read_async(dev->ocl, p->grid_dev, 0, sizeof(float) * (size_t)p->npoints,
-                               p->rgrid, &p->grid_event, err);
+    return clmd_ocl_read_async(dev->ocl, p->grid_dev, 0, sizeof(float) * allpoints, p->rgrid,
+                               &p->grid_event, err);
 }
 
 /* Second half of the host-FFT path: FFT, convolution and inverse FFT on the host, grid back,
@@ -373,7 +407,12 @@ static int pme_finish(clmd_term *t, const clmd_fenv *env, int want_energy, clmd_
     fftwf_execute(p->fwd);
     PROBE_STOP(pr, P_PME_FFT_FWD);
     PROBE_START(pr, P_PME_CONVOLVE);
-    double e = pme_convolve(p, want_energy);
+    double e = 0;
+    for (int g = 0; g < p->G; g++) {
+        double eg = pme_convolve(p, g, want_energy);
+        p->e_seg_host[g] = energy_fixed(eg + p->e_self + p->e_plasma);
+        e += eg;
+    }
     PROBE_STOP(pr, P_PME_CONVOLVE);
     PROBE_START(pr, P_PME_FFT_INV);
     fftwf_execute(p->bwd);
@@ -382,7 +421,7 @@ static int pme_finish(clmd_term *t, const clmd_fenv *env, int want_energy, clmd_
     /* in-order queue: the gather sees the grid, and the next step's read of rgrid waits for
      * this write, so the host buffer may be reused without blocking here */
     PROBE_START(pr, P_PME_GRID_COPY);
-    rc = clmd_ocl_write_async(dev->ocl, p->grid_dev, 0, sizeof(float) * (size_t)p->npoints,
+    rc = clmd_ocl_write_async(dev->ocl, p->grid_dev, 0, sizeof(float) * (size_t)p->npoints * p->G,
                               p->rgrid, err);
     PROBE_STOP(pr, P_PME_GRID_COPY);
     if (rc) return rc;
@@ -401,6 +440,8 @@ static void pme_destroy(clmd_term *t)
     if (p->k_gather) clReleaseKernel(p->k_gather);
     clmd_ocl_release(&p->grid_fixed);
     clmd_ocl_release(&p->grid_dev);
+    clmd_ocl_release(&p->e_seg);
+    clmd_free(p->e_seg_host);
     if (p->fwd) fftwf_destroy_plan(p->fwd);
     if (p->bwd) fftwf_destroy_plan(p->bwd);
     clmd_free(p->rgrid);
@@ -426,14 +467,17 @@ int clmd_pme_create(const clmd_system *sys, const clmd_ffplan *plan, clmd_term *
     int rc;
     pme *p = clmd_alloc(sizeof *p);
     p->sys = sys;
+    p->G = sys->nseg > 1 ? sys->nseg : 1;
+    /* batched copies: each copy's own self and plasma energies */
+    const clmd_system *one = sys->nseg > 1 ? sys->seg_base : sys;
     p->order = plan->o.pme_order;
     p->alpha = alpha;
     memcpy(p->K, K, sizeof p->K);
     p->npoints = K[0] * K[1] * K[2];
     p->nhalf = K[0] * K[1] * (K[2] / 2 + 1);
     p->nthreads = 1;
-    for (int i = 0; i < sys->n; i++) p->qtot += sys->charge[i];
-    p->e_self = clmd_ewald_self_energy(sys->n, sys->charge, alpha);
+    for (int i = 0; i < one->n; i++) p->qtot += one->charge[i];
+    p->e_self = clmd_ewald_self_energy(one->n, one->charge, alpha);
     if ((rc = pme_set_box(p, sys->box, err))) {
         clmd_free(p);
         return rc;

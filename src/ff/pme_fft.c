@@ -25,6 +25,7 @@ typedef struct fft_axis {
 struct clmd_pme_fft {
     clmd_ocl *ocl;
     int K[3], H2;
+    int batch, e_stride;    /* grids transformed per launch; energy slots between their sums */
     size_t nhalf;
     fft_axis ax[FFT_AXES];
     cl_kernel k_r2c, k_c2r, k_y, k_x;
@@ -124,7 +125,14 @@ static int check_wg(clmd_pme_fft *f, cl_kernel k, int wg, clmd_err *err)
 
 int clmd_pme_fft_create(clmd_ocl *ocl, const int K[3], clmd_pme_fft **out, clmd_err *err)
 {
+    return clmd_pme_fft_create_batch(ocl, K, 1, 0, out, err);
+}
+
+int clmd_pme_fft_create_batch(clmd_ocl *ocl, const int K[3], int batch, int e_stride,
+                              clmd_pme_fft **out, clmd_err *err)
+{
     *out = NULL;
+    if (batch < 1) return clmd_err_set(err, CLMD_EINPUT, "PME device FFT: batch of %d grids", batch);
     for (int d = 0; d < 3; d++)
         if (!clmd_pme_fft_size_ok(K[d]))
             return clmd_err_set(err, CLMD_EINPUT, "PME device FFT: grid size %d has a prime factor "
@@ -142,6 +150,8 @@ int clmd_pme_fft_create(clmd_ocl *ocl, const int K[3], clmd_pme_fft **out, clmd_
 
     clmd_pme_fft *f = clmd_alloc(sizeof *f);
     f->ocl = ocl;
+    f->batch = batch;
+    f->e_stride = e_stride;
     memcpy(f->K, K, sizeof f->K);
     f->H2 = K[2] / 2 + 1;
     f->nhalf = (size_t)K[0] * K[1] * f->H2;
@@ -172,7 +182,7 @@ int clmd_pme_fft_create(clmd_ocl *ocl, const int K[3], clmd_pme_fft **out, clmd_
     if (!rc) rc = check_wg(f, f->k_c2r, f->ax[2].wg, err);
     if (!rc) rc = check_wg(f, f->k_y, f->ax[1].wg, err);
     if (!rc) rc = check_wg(f, f->k_x, f->ax[0].wg, err);
-    if (!rc) rc = clmd_ocl_alloc(ocl, sizeof(cl_float2) * f->nhalf, &f->spec, err);
+    if (!rc) rc = clmd_ocl_alloc(ocl, sizeof(cl_float2) * f->nhalf * (size_t)batch, &f->spec, err);
     if (!rc) rc = clmd_ocl_alloc(ocl, sizeof(cl_float) * f->nhalf, &f->g, err);
     if (!rc) rc = clmd_ocl_alloc(ocl, sizeof(cl_long), &f->e_dummy, err);
     if (rc) {
@@ -194,7 +204,8 @@ int clmd_pme_fft_create(clmd_ocl *ocl, const int K[3], clmd_pme_fft **out, clmd_
             (rc = clSetKernelArg(k, 3, sizeof f->g, &f->g)) ||
             (rc = clSetKernelArg(k, 4, sizeof f->e_dummy, &f->e_dummy)) ||
             (rc = clSetKernelArg(k, 5, sizeof zero, &zero)) ||
-            (rc = clSetKernelArg(k, 6, sizeof zero, &zero)))
+            (rc = clSetKernelArg(k, 6, sizeof zero, &zero)) ||
+            (rc = clSetKernelArg(k, 7, sizeof e_stride, &e_stride)))
             goto cl_fail;
     }
     *out = f;
@@ -251,21 +262,21 @@ static int run_lines(clmd_pme_fft *f, int d, int mode, cl_mem energy, int e_inde
     CLMD_ARG(k, 4, energy, err);
     CLMD_ARG(k, 5, e_index, err);
     CLMD_ARG(k, 6, want_energy, err);
-    return clmd_ocl_launch(f->ocl, k, f->ax[d].global, (size_t)f->ax[d].wg, pid, err);
+    return clmd_ocl_launch_batch(f->ocl, k, f->ax[d].global, (size_t)f->ax[d].wg, (size_t)f->batch, pid, err);
 }
 
 static int run_r2c(clmd_pme_fft *f, cl_mem grid_fixed, clmd_err *err)
 {
     CLMD_ARG(f->k_r2c, 0, grid_fixed, err);
-    return clmd_ocl_launch(f->ocl, f->k_r2c, f->ax[2].global, (size_t)f->ax[2].wg, P_PME_FFT_FWD,
-                           err);
+    return clmd_ocl_launch_batch(f->ocl, f->k_r2c, f->ax[2].global, (size_t)f->ax[2].wg,
+                                 (size_t)f->batch, P_PME_FFT_FWD, err);
 }
 
 static int run_c2r(clmd_pme_fft *f, cl_mem phi, clmd_err *err)
 {
     CLMD_ARG(f->k_c2r, 1, phi, err);
-    return clmd_ocl_launch(f->ocl, f->k_c2r, f->ax[2].global, (size_t)f->ax[2].wg, P_PME_FFT_INV,
-                           err);
+    return clmd_ocl_launch_batch(f->ocl, f->k_c2r, f->ax[2].global, (size_t)f->ax[2].wg,
+                                 (size_t)f->batch, P_PME_FFT_INV, err);
 }
 
 int clmd_pme_fft_forward(clmd_pme_fft *f, cl_mem grid_fixed, clmd_err *err)

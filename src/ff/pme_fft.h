@@ -25,6 +25,11 @@ int clmd_pme_fft_size_ok(int n);
  * device's local memory and compute units). CLMD_EINPUT when a size is not 2,3,5,7-smooth or a
  * line does not fit in local memory. */
 int clmd_pme_fft_create(clmd_ocl *ocl, const int K[3], clmd_pme_fft **out, clmd_err *err);
+/* The same for `batch` grids laid end to end (batched replicas: grid_fixed, phi and the spectrum
+ * hold batch grids, one launch per kernel transforms them all, grid b's energy goes into
+ * energy[b * e_stride + e_index]); the influence function is shared (one box). */
+int clmd_pme_fft_create_batch(clmd_ocl *ocl, const int K[3], int batch, int e_stride,
+                              clmd_pme_fft **out, clmd_err *err);
 void clmd_pme_fft_destroy(clmd_pme_fft **f);
 
 /* One line saying how the transforms are laid out (lines per work-group, radices). */

@@ -449,9 +449,7 @@ int clmd_engine_create(const clmd_system *sys, const clmd_ffopts *ff, const clmd
     }
     if (e->nseg > 1) {
         /* batched copies: what the kernels keep apart (system/replicate.c) */
-        const char *why = e->reference ? "the reference path evaluates one system"
-                        : e->plan.present[CLMD_E_PME_RECIP] ? "PME's grids hold one system"
-                        : NULL;
+        const char *why = e->reference ? "the reference path evaluates one system" : NULL;
         if (why) {
             rc = clmd_err_set(err, CLMD_EINPUT, "batched replicas are not available here: %s "
                               "(run the replicas one at a time)", why);

@@ -560,8 +560,16 @@ int clmd_ocl_zero(clmd_ocl *o, cl_mem m, size_t bytes, clmd_err *err)
 int clmd_ocl_launch(clmd_ocl *o, cl_kernel k, size_t global, size_t local, clmd_probe_id pid,
                     clmd_err *err)
 {
-    if (global == 0) return CLMD_OK;
+    return clmd_ocl_launch_batch(o, k, global, local, 1, pid, err);
+}
+
+int clmd_ocl_launch_batch(clmd_ocl *o, cl_kernel k, size_t global, size_t local, size_t batch,
+                          clmd_probe_id pid, clmd_err *err)
+{
+    if (global == 0 || batch == 0) return CLMD_OK;
     if (local) global = (global + local - 1) / local * local;
+    const size_t g2[2] = {global, batch}, l2[2] = {local, 1};
+    const cl_uint dims = batch > 1 ? 2 : 1;
     cl_event ev = NULL;
     cl_event *pev = o->profiling ? &ev : NULL;
     if (o->profiling && o->nevents == MAX_EVENTS) {
@@ -569,8 +577,7 @@ int clmd_ocl_launch(clmd_ocl *o, cl_kernel k, size_t global, size_t local, clmd_
         CL_CHECK(clFinish(o->queue), err);
         harvest(o);
     }
-    cl_int e = clEnqueueNDRangeKernel(o->queue, k, 1, NULL, &global, local ? &local : NULL, 0,
-                                      NULL, pev);
+    cl_int e = clEnqueueNDRangeKernel(o->queue, k, dims, NULL, g2, local ? l2 : NULL, 0, NULL, pev);
     if (e != CL_SUCCESS) {
         char name[128] = "?";
         clGetKernelInfo(k, CL_KERNEL_FUNCTION_NAME, sizeof name, name, NULL);

@@ -76,6 +76,10 @@ void clmd_ocl_cache_dir(char *out, size_t n);
  * The kernel's device time is credited to probe id `pid`. */
 int clmd_ocl_launch(clmd_ocl *o, cl_kernel k, size_t global, size_t local, clmd_probe_id pid,
                     clmd_err *err);
+/* The same launch repeated over `batch` copies as the second dimension (get_group_id(1) is the
+ * copy; one launch for all): batched replicas' grids. batch 1 is clmd_ocl_launch. */
+int clmd_ocl_launch_batch(clmd_ocl *o, cl_kernel k, size_t global, size_t local, size_t batch,
+                          clmd_probe_id pid, clmd_err *err);
 /* Waits for the queue and harvests profiling events. */
 int clmd_ocl_finish(clmd_ocl *o, clmd_err *err);
 

@@ -489,9 +489,8 @@ static int open_outputs(clmd_campaign *c, clmd_err *err)
 
 /* How this rank's replicas are split over engines: replicas_per_device (the option, else the
  * deck's; automatic: all of them in one engine) where the system can be batched (an OpenCL
- * device, no PME, no barostat), else one replica per engine. */
-static int plan_engines(clmd_campaign *c, const clmd_run_opts *o, const clmd_ffplan *plan,
-                        clmd_err *err)
+ * device, no barostat), else one replica per engine. */
+static int plan_engines(clmd_campaign *c, const clmd_run_opts *o, clmd_err *err)
 {
     const clmd_deck *d = &c->d;
     int k = o->replicas_per_device != 0 ? o->replicas_per_device : d->remd.replicas_per_device;
@@ -499,7 +498,6 @@ static int plan_engines(clmd_campaign *c, const clmd_run_opts *o, const clmd_ffp
     if (automatic) k = c->count;
     if (k > c->count) k = c->count;
     const char *why = strcasecmp(d->device, "reference") == 0 ? "the reference path runs one system"
-                    : plan->present[CLMD_E_PME_RECIP] ? "PME is not batched yet"
                     : d->barostat.enabled ? "each replica has its own box under the barostat"
                     : NULL;
     if (k > 1 && why) {
@@ -615,7 +613,7 @@ int clmd_campaign_create(const clmd_run_opts *o, clmd_campaign **out, clmd_err *
         if ((rc = clmd_ffplan_make(c->sys, &fo, &plan, err))) goto fail;
     }
     c->use_input_v = c->sys->v && (d->velocities.from_input || !d->velocities.given);
-    if ((rc = plan_engines(c, o, &plan, err))) goto fail;
+    if ((rc = plan_engines(c, o, err))) goto fail;
     if (!o->restart && d->minimize.enabled && (rc = minimize_start(c, err))) goto fail;
     for (int b = 0; b < c->neng && !rc; b++) rc = make_engine(c, b, err);
     if (rc) goto fail;
