@@ -142,6 +142,10 @@ def main():
     check("overlap matrix rows sum to 1, neighbours overlap",
           bool(np.allclose(O.sum(axis=1), 1, atol=1e-6) and np.all(np.diag(O, 1) > 0.03)),
           "neighbour overlaps " + " ".join(f"{x:.3f}" for x in np.diag(O, 1)))
+    A = np.array(m["swap_acceptance_estimate"])
+    est = np.diag(A, 1)
+    check("estimated neighbour acceptance matches the swaps made", bool(np.all(np.abs(est - pair_acc) < 0.05)),
+          "estimated " + " ".join(f"{x:.3f}" for x in est))
     g = m["statistical_inefficiency_rounds"]
     check("correlated samples are subsampled", g > 1.5 and m["samples_per_state"] < a.rounds * 0.9 / 1.5,
           f"g = {g:.2f} rounds, {m['samples_per_state']} samples per state of "
