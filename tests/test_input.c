@@ -1030,7 +1030,14 @@ static void reference_doc_example_parses(void)
     CU_ASSERT_EQUAL(d.system.kind, CLMD_SRC_AMBER);
     CU_ASSERT_EQUAL(d.implicit_solvent.model, CLMD_DECK_GB_OBC2);
     CU_ASSERT_EQUAL(d.constraints, CLMD_CONSTRAIN_HBONDS);
-    CU_ASSERT_EQUAL(d.remd.enabled, 0); /* documented as reserved until replica exchange runs */
+    /* the example shows a campaign: the geometric ladder and the keys as written */
+    CU_ASSERT_EQUAL(d.remd.enabled, 1);
+    CU_ASSERT_EQUAL(d.remd.ntemps, 8);
+    CU_ASSERT_EQUAL(d.remd.temps[0], 300.0);
+    CU_ASSERT_EQUAL(d.remd.temps[7], 450.0);
+    CU_ASSERT_EQUAL(d.remd.exchange_interval, 500);
+    CU_ASSERT_EQUAL(d.remd.exchanges, 2000);
+    CU_ASSERT_EQUAL(d.remd.seed, 11UL);
     CU_ASSERT_EQUAL(d.output.checkpoint_interval, 10000);
     CU_ASSERT_EQUAL(d.output.checkpoint_wall_minutes, 15.0);
 }
