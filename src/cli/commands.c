@@ -293,7 +293,13 @@ static int run_campaign(cli *c)
         rc = clmd_campaign_execute(cp, tty ? campaign_progress : NULL, cp, &err);
         if (!rc && r0 && !c->quiet) clmd_campaign_report(cp, stdout);
     }
+    const int interrupted_all = cp && clmd_campaign_interrupted(cp);
     clmd_campaign_destroy(&cp);
+    if (rc && interrupted_all) {
+        /* every rank stopped at the same round after the checkpoint: a clean end, said once */
+        if (w->rank == 0) fprintf(stderr, "\nclmd: %s\n", err.msg);
+        return CLMD_ERUNTIME;
+    }
     if (rc) {
         if (w->size > 1) {
             fprintf(stderr, "clmd: error (MPI rank %d): %s\n", w->rank, err.msg);

@@ -87,7 +87,7 @@ struct clmd_campaign {
     double *frames;             /* [K*3n] rank 0, [count*3n] elsewhere */
     double *frame_mine;
     double total_mass;
-    int restart;
+    int restart, interrupted;
     double elapsed, t_md, t_exchange, t_io;
     long steps_done;
 };
@@ -107,6 +107,7 @@ static void where(const clmd_deck *d, clmd_mark m, const char *key, char *buf, s
 
 const clmd_deck *clmd_campaign_deck(const clmd_campaign *c) { return &c->d; }
 int clmd_campaign_rank(const clmd_campaign *c) { return c->comm->rank; }
+int clmd_campaign_interrupted(const clmd_campaign *c) { return c->interrupted; }
 
 /* ---- set-up ---- */
 
@@ -623,10 +624,13 @@ int clmd_campaign_create(const clmd_run_opts *o, clmd_campaign **out, clmd_err *
         if ((rc = read_checkpoint(c, o->restart, err))) goto fail;
         if (c->round > c->exchanges) {
             char at[CLMD_PATH_MAX + 64];
-            where(d, d->remd.mark, "replica_exchange.exchanges", at, sizeof at);
-            rc = clmd_err_set(err, CLMD_EINPUT, "%s: the campaign is asked to end after %ld rounds, "
-                              "but checkpoint %s is already at round %ld", at, c->exchanges,
-                              o->restart, c->round);
+            if (o->steps >= 0)
+                snprintf(at, sizeof at, "--steps %ld", o->steps);
+            else
+                where(d, d->remd.mark, "replica_exchange.exchanges", at, sizeof at);
+            rc = clmd_err_set(err, CLMD_EINPUT, "%s: the campaign is asked to end after %ld rounds "
+                              "(%ld steps), but checkpoint %s is already at round %ld", at,
+                              c->exchanges, c->exchanges * c->interval, o->restart, c->round);
             goto fail;
         }
     } else {
@@ -806,7 +810,9 @@ int clmd_campaign_execute(clmd_campaign *c, clmd_run_progress progress, void *ct
     const clmd_deck *d = &c->d;
     const long ei = d->output.energies[0] ? d->output.energies_interval : 0;
     const long ti = d->output.trajectory[0] ? d->output.trajectory_interval : 0;
-    const long ci = c->ckpt[0] || c->comm->rank != 0 ? d->output.checkpoint_interval : 0;
+    /* the deck's, the same on every rank (only rank 0 knows the file's path) */
+    const int has_ckpt = d->output.checkpoint[0] != 0;
+    const long ci = has_ckpt ? d->output.checkpoint_interval : 0;
     const double wall = d->output.checkpoint[0] ? d->output.checkpoint_wall_minutes * 60 : 0;
     const long end = c->exchanges * c->interval;
     long step = c->round * c->interval;
@@ -843,15 +849,20 @@ int clmd_campaign_execute(clmd_campaign *c, clmd_run_progress progress, void *ct
             if ((rc = exchange(c, err))) break;
             int due = (ci && step % ci == 0) || (wall > 0 && now_s() - t_ckpt >= wall);
             int stop = c->o.interrupt && clmd_comm_max(c->comm, *c->o.interrupt);
-            if (c->ckpt[0] || c->comm->rank != 0) {
+            if (has_ckpt) {
                 if ((due || stop) && step < end) {
                     if ((rc = write_checkpoint(c, err)) || (rc = write_summary(c, 0, err))) break;
                     t_ckpt = now_s();
                 }
             }
             if (stop) {
-                rc = clmd_err_set(err, CLMD_ERUNTIME, "interrupted after round %ld: checkpoint %s "
-                                  "written; continue with --restart %s", c->round, c->ckpt, c->ckpt);
+                c->interrupted = 1;
+                if (has_ckpt)
+                    rc = clmd_err_set(err, CLMD_ERUNTIME, "interrupted after round %ld: checkpoint %s "
+                                      "written; continue with --restart %s", c->round, c->ckpt, c->ckpt);
+                else
+                    rc = clmd_err_set(err, CLMD_ERUNTIME, "interrupted after round %ld (checkpoints "
+                                      "are off: output.checkpoint)", c->round);
                 break;
             }
         }
@@ -864,7 +875,7 @@ int clmd_campaign_execute(clmd_campaign *c, clmd_run_progress progress, void *ct
     PROBE_STOP(c->probe, P_TOTAL);
     c->elapsed = now_s() - t0;
     if (rc) return rc;
-    if ((c->ckpt[0] || c->comm->rank != 0) && d->output.checkpoint[0] && (rc = write_checkpoint(c, err)))
+    if (has_ckpt && (rc = write_checkpoint(c, err)))
         return rc;
     if ((rc = write_summary(c, 1, err))) return rc;
     if (progress && c->comm->rank == 0) progress(ctx, c->steps_done, c->steps_done, c->elapsed, 1);

@@ -30,6 +30,8 @@ void clmd_campaign_destroy(clmd_campaign **c);
 /* For printing (rank 0): the deck, the ladder, the current statistics, timing. */
 const clmd_deck *clmd_campaign_deck(const clmd_campaign *c);
 int clmd_campaign_rank(const clmd_campaign *c);
+/* Nonzero when execute stopped for the interrupt flag (every rank stops at the same round). */
+int clmd_campaign_interrupted(const clmd_campaign *c);
 /* Describes the system, device, terms, ladder and layout. */
 void clmd_campaign_describe(const clmd_campaign *c, FILE *out);
 /* Writes the end-of-campaign report (acceptance per pair, round trips, relaxation, timing). */

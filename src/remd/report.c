@@ -42,16 +42,23 @@ int clmd_remd_write_walk_svg(const char *path, int K, long rounds, const int *hi
     char tmp[CLMD_PATH_MAX + 16];
     FILE *f = start(path, tmp, sizeof tmp, err);
     if (!f) return CLMD_ERUNTIME;
-    const double W = 760, H = 420, L = 70, R = 20, T = 30, B = 50;
+    const double W = 860, H = 420, L = 70, R = 110, T = 30, B = 50;
     const double pw = W - L - R, ph = H - T - B;
-    const long last = rounds > 1 ? rounds - 1 : 1;
-    /* at most ~1500 points per replica: a long campaign is drawn from every s-th round */
-    const long s = rounds > 1500 ? (rounds + 1499) / 1500 : 1;
+    /* a walk is readable over a few hundred rounds: a longer campaign shows its last WINDOW */
+    enum { WINDOW = 120 };
+    const long t0 = rounds > WINDOW + 1 ? rounds - 1 - WINDOW : 0;
+    const long last = rounds - 1 > t0 ? rounds - 1 - t0 : 1;
+    const long s = 1;
     fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%g\" height=\"%g\" "
             "font-family=\"sans-serif\" font-size=\"12\">\n", W, H);
     fprintf(f, "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n");
-    fprintf(f, "<text x=\"%g\" y=\"18\" text-anchor=\"middle\" font-size=\"14\">Replica walks over "
-            "the ladder (%d replicas, %ld rounds)</text>\n", W / 2, K, rounds - 1);
+    if (t0 > 0)
+        fprintf(f, "<text x=\"%g\" y=\"18\" text-anchor=\"middle\" font-size=\"14\">Replica walks over "
+                "the ladder (%d replicas; rounds %ld-%ld of %ld)</text>\n", (L + L + pw) / 2, K, t0,
+                rounds - 1, rounds - 1);
+    else
+        fprintf(f, "<text x=\"%g\" y=\"18\" text-anchor=\"middle\" font-size=\"14\">Replica walks over "
+                "the ladder (%d replicas, %ld rounds)</text>\n", (L + L + pw) / 2, K, rounds - 1);
     fprintf(f, "<rect x=\"%g\" y=\"%g\" width=\"%g\" height=\"%g\" fill=\"none\" stroke=\"black\"/>\n",
             L, T, pw, ph);
     for (int k = 0; k < K; k++) {
@@ -63,18 +70,20 @@ int clmd_remd_write_walk_svg(const char *path, int K, long rounds, const int *hi
     for (int i = 0; i <= 4; i++) {
         double x = L + pw * i / 4;
         fprintf(f, "<text x=\"%g\" y=\"%g\" text-anchor=\"middle\">%ld</text>\n", x, T + ph + 16,
-                (long)llround((double)last * i / 4));
+                t0 + (long)llround((double)last * i / 4));
     }
     fprintf(f, "<text x=\"%g\" y=\"%g\" text-anchor=\"middle\">exchange round</text>\n", L + pw / 2,
             H - 10);
     fprintf(f, "<text transform=\"translate(16,%g) rotate(-90)\" text-anchor=\"middle\">state (%s)</text>\n",
             T + ph / 2, unit);
     const int shown = K < 10 ? K : 10;
+    /* replicas 0 and K-1 stand out, the others stay in the background */
     for (int r = 0; r < K; r++) {
+        const int bold = r == 0 || r == K - 1;
         fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"%s\" stroke-opacity=\"%s\" points=\"",
-                palette[r % 10], r < shown ? "1.4" : "0.7", r < shown ? "0.9" : "0.4");
-        for (long t = 0; t < rounds; t += s) {
-            double x = L + pw * (double)t / last;
+                palette[r % 10], bold ? "2.2" : "1.0", bold ? "0.95" : "0.3");
+        for (long t = t0; t < rounds; t += s) {
+            double x = L + pw * (double)(t - t0) / last;
             int k = history[t * K + r];
             double y = T + ph - (K > 1 ? ph * k / (K - 1) : ph / 2);
             fprintf(f, "%.1f,%.1f ", x, y);
@@ -82,8 +91,8 @@ int clmd_remd_write_walk_svg(const char *path, int K, long rounds, const int *hi
         fprintf(f, "\"/>\n");
     }
     for (int r = 0; r < shown; r++)
-        fprintf(f, "<text x=\"%g\" y=\"%g\" fill=\"%s\" font-size=\"10\">replica %d</text>\n",
-                L + pw + 2 - 60, T + 12 + 12.0 * r, palette[r], r);
+        fprintf(f, "<text x=\"%g\" y=\"%g\" fill=\"%s\" font-size=\"11\">replica %d</text>\n",
+                L + pw + 10, T + 12 + 14.0 * r, palette[r], r);
     fprintf(f, "</svg>\n");
     return finish(f, tmp, path, err);
 }
