@@ -931,7 +931,8 @@ static int have_opencl(void)
 #define BACKEND_ONE_AT_A_TIME "--replicas-per-device 1"
 /* >>> BATCHED BACKEND: when `--replicas-per-device auto` exists, add
  *     #define BACKEND_BATCHED "--replicas-per-device auto"
- * and the two tests marked "BATCHED BACKEND" in main(), running on `device: auto`. <<< */
+ * and the tests marked "BATCHED BACKEND" in main() (temperatures_case, velocities_case and
+ * resume_case called with it; their decks already run on `device: auto`). <<< */
 
 /* 5a. Argon (256 LJ atoms, built in), 4 states 100-112 K, Langevin at friction 20/ps: every
  * state's mean kinetic temperature within 2% of its target.
@@ -1062,6 +1063,82 @@ static void temperatures_case(const char *backend)
 }
 
 static void temperatures_one_replica_at_a_time(void) { temperatures_case(BACKEND_ONE_AT_A_TIME); }
+
+/* Velocities follow a swap: with `velocities: rescale` a replica entering a state of temperature
+ * T_new from T_old has its velocities scaled by sqrt(T_new / T_old). Argon (108 atoms), 2 states
+ * 100 and 110 K, friction 0.1/ps (nearly Hamiltonian over one step), energies written every
+ * step: for every swap, the kinetic temperature one step after it over the one at the round's
+ * end (the row just before it) is T_new / T_old to within a third of |T_new / T_old - 1| (one
+ * 5 fs step changes the kinetic energy by well under 1%; the ratio is 1.1 or 1/1.1). Without
+ * the rescaling it would stay near 1. The temperature test cannot see this: its friction
+ * relaxes a wrong kinetic energy within a few steps. */
+static void velocities_case(const char *backend)
+{
+    if (!have_opencl()) CLMD_SKIP("no OpenCL device (clmd devices lists none)");
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s", clmd_test_tmpdir());
+    enum { K = 2, ROUNDS = 40, INTERVAL = 10 };
+    const double T[K] = {100, 110};
+    char text[4096], args[4096];
+    snprintf(text, sizeof text,
+             "system: {builtin: lj_fcc, cells: 3, reduced_density: 0.8442}\n"
+             "nonbonded: {method: cutoff, cutoff: 0.7}\n"
+             "velocities: {temperature: 100, seed: 3}\n"
+             "integrator: {type: langevin, timestep: 0.005, temperature: 100, friction: 0.1, seed: 1}\n"
+             "replica_exchange: {temperatures: [%g, %g], exchange_interval: %d, exchanges: %d, "
+             "velocities: rescale, seed: 8}\n"
+             "output: {directory: out, energies: {file: energies.csv, interval: 1}, checkpoint: null}\n"
+             "device: auto\n",
+             T[0], T[1], INTERVAL, ROUNDS);
+    snprintf(args, sizeof args, "run %s --quiet %s", write_deck(dir, "v.yaml", text), backend);
+    CU_ASSERT_EQUAL_FATAL(run_expect(args, 0), 0);
+    /* temperature_K by state and step (rows are written every step from 0) */
+    double *Tk[K];
+    int ok_rows = 1;
+    for (int k = 0; k < K; k++) {
+        char path[1100];
+        snprintf(path, sizeof path, "%s/out/state_%03d/energies.csv", dir, k);
+        table t;
+        CU_ASSERT_EQUAL_FATAL(table_read(path, &t), 0);
+        int cT = table_col(&t, "temperature_K"), cs = table_col(&t, "step");
+        CU_ASSERT_FATAL(cT >= 0 && cs >= 0 && t.nrow == ROUNDS * INTERVAL + 1);
+        Tk[k] = calloc((size_t)t.nrow, sizeof(double));
+        for (long i = 0; i < t.nrow; i++) {
+            ok_rows &= (long)t.v[i * t.ncol + cs] == i;
+            Tk[k][i] = t.v[i * t.ncol + cT];
+        }
+        table_free(&t);
+    }
+    CU_ASSERT(ok_rows);
+    char path[1100];
+    snprintf(path, sizeof path, "%s/out/replica_exchange.h5", dir);
+    clmd_remdlog_data d;
+    clmd_err err = {0};
+    CU_ASSERT_EQUAL_FATAL(clmd_remdlog_read(path, &d, &err), CLMD_OK);
+    CU_ASSERT_FATAL(d.rounds == ROUNDS && d.replicas == K);
+    int swaps = 0, ok = 1;
+    double worst = 0;
+    for (long t = 0; t + 1 < ROUNDS; t++) { /* the last round's swap has no row after it */
+        const int *before = t ? d.history + (t - 1) * K : (const int[K]){0, 1}, *after = d.history + t * K;
+        for (int r = 0; r < K; r++) {
+            if (before[r] == after[r]) continue;
+            long step = (t + 1) * INTERVAL;
+            double ratio = Tk[after[r]][step + 1] / Tk[before[r]][step], want = T[after[r]] / T[before[r]];
+            double miss = fabs(ratio - want) / fabs(want - 1);
+            worst = fmax(worst, miss);
+            ok &= miss < 1.0 / 3;
+            swaps++;
+        }
+    }
+    printf("\n  %d replica moves; T(after one step) / T(before) vs T_new / T_old: worst miss %.3f of "
+           "|T_new / T_old - 1|", swaps, worst);
+    CU_ASSERT(swaps >= 4);
+    CU_ASSERT(ok);
+    clmd_remdlog_data_free(&d);
+    for (int k = 0; k < K; k++) free(Tk[k]);
+}
+
+static void velocities_one_replica_at_a_time(void) { velocities_case(BACKEND_ONE_AT_A_TIME); }
 
 /* The alanine dipeptide in OBC2 (22 atoms, hbonds constraints), 4 states 300-450 K: the
  * system of inputs/remd_ala2.yaml, shortened. */
@@ -1260,6 +1337,30 @@ static void bad_campaigns_exit_1_naming_line_and_key(void)
     snprintf(args, sizeof args, "run %s --quiet --restart %s/a/state.chk", write_deck(dir, "c.yaml", text), dir);
     const char *w5[] = {"c.yaml:4:", "replica_exchange.temperatures", "a/state.chk"};
     expect_error(args, w5, 3);
+    /* a checkpoint that is missing, not a checkpoint, or a plain run's: exit 1 naming it (not
+     * an internal error), the plain run's also naming the deck's line and key */
+    snprintf(text, sizeof text, SMALL_CAMPAIGN, "[100, 110]", "5", "d");
+    char deck_d[2048];
+    snprintf(deck_d, sizeof deck_d, "%s", write_deck(dir, "d.yaml", text));
+    snprintf(args, sizeof args, "run %s --quiet --restart %s/missing.chk", deck_d, dir);
+    const char *w6[] = {"missing.chk"};
+    expect_error(args, w6, 1);
+    snprintf(args, sizeof args, "run %s --quiet --restart %s/a/energies.csv", deck_d, dir);
+    const char *w7[] = {"energies.csv"};
+    expect_error(args, w7, 1);
+    snprintf(text, sizeof text,
+             "system: {builtin: lj_fcc, cells: 3}\n"
+             "nonbonded: {method: cutoff, cutoff: 0.85}\n"
+             "integrator: {type: langevin, timestep: 0.005, temperature: 100, steps: 10}\n"
+             "output: {directory: plain}\n"
+             "device: reference\n");
+    snprintf(args, sizeof args, "run %s --quiet", write_deck(dir, "plain.yaml", text));
+    CU_ASSERT_EQUAL_FATAL(run_expect(args, 0), 0);
+    snprintf(args, sizeof args, "run %s --quiet --restart %s/plain/state.chk", deck_d, dir);
+    const char *w8[] = {"d.yaml:4:", "replica_exchange", "plain/state.chk"};
+    expect_error(args, w8, 3);
+    snprintf(args, sizeof args, "test ! -e %s/d", dir);
+    CU_ASSERT_EQUAL(clmd_test_run(args, NULL), 0);
 
     /* more ranks than replicas */
     if (!have_mpirun()) CLMD_SKIP("clmd built without MPI or mpirun not installed: 3 ranks on 2 replicas not run");
@@ -1372,6 +1473,8 @@ int main(int argc, char **argv)
         {"remdlog: create, append, continue, read back", remdlog_create_append_continue_read},
         {"campaign: every state's temperature within 2% (one replica at a time)", temperatures_one_replica_at_a_time},
         /* BATCHED BACKEND: {"campaign: every state's temperature within 2% (batched)", ...} */
+        {"campaign: velocities rescaled with the swap (one replica at a time)", velocities_one_replica_at_a_time},
+        /* BATCHED BACKEND: {"campaign: velocities rescaled with the swap (batched)", ...} */
         {"campaign: resume bit for bit on PoCL (one replica at a time)", resume_one_replica_at_a_time},
         /* BATCHED BACKEND: {"campaign: resume bit for bit on PoCL (batched)", ...} */
         {"campaign: 2 MPI ranks equal one process", two_mpi_ranks_equal_one_process},
