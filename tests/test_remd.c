@@ -1299,7 +1299,9 @@ static const char *SMALL_CAMPAIGN =
     "device: reference\n";
 
 /* 5d. Bad campaigns exit 1 naming file:line and the key: a ladder not ascending, one replica,
- * exchange_interval 0, more MPI ranks than replicas, and a checkpoint of another campaign. */
+ * exchange_interval 0, and a checkpoint of another campaign (another ladder, another number of
+ * replicas, a plain run's; a missing or corrupt one exits 1 too). More ranks than replicas is the
+ * next test (it needs MPI). */
 static void bad_campaigns_exit_1_naming_line_and_key(void)
 {
     char dir[1024];
@@ -1361,21 +1363,30 @@ static void bad_campaigns_exit_1_naming_line_and_key(void)
     expect_error(args, w8, 3);
     snprintf(args, sizeof args, "test ! -e %s/d", dir);
     CU_ASSERT_EQUAL(clmd_test_run(args, NULL), 0);
+}
 
-    /* more ranks than replicas */
-    if (!have_mpirun()) CLMD_SKIP("clmd built without MPI or mpirun not installed: 3 ranks on 2 replicas not run");
+/* 5d (MPI). Three ranks for a campaign of two replicas: every rank refuses (exit 1), naming the
+ * deck's line and the key, before anything is written. */
+static void more_mpi_ranks_than_replicas_exit_1(void)
+{
+    if (!have_mpirun()) CLMD_SKIP("clmd built without MPI (CLMD_HAVE_MPI) or mpirun not installed");
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s", clmd_test_tmpdir());
+    char text[4096], args[4096];
     snprintf(text, sizeof text, SMALL_CAMPAIGN, "[100, 110]", "5", "m");
     const char *deck = write_deck(dir, "ranks.yaml", text);
     char *out = NULL;
     snprintf(args, sizeof args, MPIRUN "3 %s run %s --quiet", clmd_test_binary(), deck);
     int rc = clmd_test_run(args, &out);
-    /* mpirun reports the first non-zero exit status of its ranks */
+    /* mpirun exits with the status its ranks gave MPI_Abort */
     CU_ASSERT_EQUAL(rc, 1);
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "ranks.yaml:4:"));
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "replica_exchange.temperatures"));
-    CU_ASSERT_PTR_NOT_NULL(strstr(out, "MPI ranks"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "3 MPI ranks"));
     if (rc != 1) printf("\n%s\n", out);
     free(out);
+    snprintf(args, sizeof args, "test ! -e %s/m", dir);
+    CU_ASSERT_EQUAL(clmd_test_run(args, NULL), 0);
 }
 
 /* Every value of two JSON documents equal (numbers exactly). */
@@ -1479,6 +1490,7 @@ int main(int argc, char **argv)
         /* BATCHED BACKEND: {"campaign: resume bit for bit on PoCL (batched)", ...} */
         {"campaign: 2 MPI ranks equal one process", two_mpi_ranks_equal_one_process},
         {"campaign: bad decks exit 1 naming line and key", bad_campaigns_exit_1_naming_line_and_key},
+        {"campaign: more MPI ranks than replicas exit 1 naming line and key", more_mpi_ranks_than_replicas_exit_1},
         {"campaign: remd-report matches the campaign's summary", remd_report_matches_the_campaign},
         {NULL, NULL}};
     return clmd_test_main("test_remd", tests, argc, argv);
