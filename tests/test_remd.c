@@ -287,7 +287,7 @@ static void all_scheme_acceptance_matches_exact_chain(void)
         /* d of the current assignment; after a swap it is -d */
         int a = s[0] == 0 ? 0 : 1, b = 1 - a; /* a holds state 0 */
         double d = u[a * K + 1] + u[b * K + 0] - u[a * K + 0] - u[b * K + 1];
-        double pr[2] = {fmin(1, exp(-d)), fmin(1, exp(d))};
+        const double pr[2] = {fmin(1, exp(-d)), fmin(1, exp(d))};
         double dist[2][9] = {{1}, {0}};
         for (int t = 0; t < tries; t++) {
             double nd[2][9] = {{0}};
