@@ -319,10 +319,18 @@ static int read_checkpoint(clmd_campaign *c, const char *path, clmd_err *err)
     int rc = clmd_ckpt_reader_open(path, &rd, err);
     int64_t R = 0, round = 0, interval = 0;
     double ladder[CLMD_MAX_REPLICAS], dt = 0;
-    if (!rc && ((rc = clmd_ckpt_get_i64(rd, "remd_replicas", &R, err)) ||
-                (rc = clmd_ckpt_get_f64(rd, "timestep_ps", &dt, err))))
+    if (rc) goto done; /* missing or corrupt: the reader's message names the file */
+    if (!clmd_ckpt_find(rd, "remd_replicas", NULL, NULL)) {
+        char at[CLMD_PATH_MAX + 64];
+        where(&c->d, c->d.remd.mark, "replica_exchange", at, sizeof at);
+        rc = clmd_err_set(err, CLMD_EINPUT, "%s: checkpoint %s is not a replica-exchange campaign's "
+                          "(a plain run's continues with a deck without replica_exchange)", at, path);
         goto done;
-    if (!rc && R != c->K) {
+    }
+    if ((rc = clmd_ckpt_get_i64(rd, "remd_replicas", &R, err)) ||
+        (rc = clmd_ckpt_get_f64(rd, "timestep_ps", &dt, err)))
+        goto done;
+    if (R != c->K) {
         char at[CLMD_PATH_MAX + 64];
         where(&c->d, c->d.remd.mark, "replica_exchange.temperatures", at, sizeof at);
         rc = clmd_err_set(err, CLMD_EINPUT, "%s: %d states, but checkpoint %s is of a campaign of "
