@@ -139,7 +139,7 @@ static int make_engine(clmd_campaign *c, int b, clmd_err *err)
     }
     clmd_system *run = s;
     int rc = CLMD_OK;
-    if (c->per_engine > 1) {
+    if (k > 1) { /* a batch (the last one may hold a single replica: that runs the system) */
         if ((rc = clmd_system_replicate(s, k, c->stride, &c->bsys[b], err))) {
             clmd_free(v);
             return rc;

@@ -20,7 +20,7 @@ int clmd_system_replicate(const clmd_system *base, int K, int stride, clmd_syste
                           clmd_err *err)
 {
     *pout = NULL;
-    if (K < 1 || stride < base->n || stride % 64 != 0 || (long)K * stride >= (1L << 24))
+    if (K < 2 || stride < base->n || stride % 64 != 0 || (long)K * stride >= (1L << 24))
         return clmd_err_set(err, CLMD_EINPUT, "cannot batch %d copies of %d particles (stride %d)",
                             K, base->n, stride);
     if (base->nseg > 1)

@@ -153,7 +153,7 @@ double clmd_system_box_volume(const clmd_system *sys);
  * an error naming what is wrong. Importers call it before handing the system out. */
 int clmd_system_validate(const clmd_system *sys, clmd_err *err);
 
-/* K copies of base in one system (see nseg above), each stride particles long (stride >= base->n,
+/* K >= 2 copies of base in one system (see nseg above), each stride particles long (stride >= base->n,
  * a multiple of 64 for the device kernels), positions and velocities of every copy those of base.
  * The copies' topologies are base's shifted by s * stride. */
 int clmd_system_replicate(const clmd_system *base, int K, int stride, clmd_system **out,
