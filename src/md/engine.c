@@ -198,12 +198,16 @@ int clmd_engine_rebuild_list(clmd_engine *e, clmd_err *err)
     if ((rc = clmd_engine_download_positions(e, err)) || (rc = check_finite(e, e->st->x, err)))
         return rc;
     e->last_d2 = 0;
+    e->list_step = e->st->step;
+    e->disp_prev = 0;
     return clmd_pairlist_build(e->pl, e->st->x, e->st->box, e->st->step, err);
 }
 
 /* Reads the flag words (one small blocking read): [0] the largest squared displacement,
  * [1] constraint failure, [2] the terms whose forces overflowed (cl/integrate.cl records the
  * force word there and freezes the particles), [3] the step of that overflow. */
+static int examine_flags(clmd_engine *e, const cl_uint flags[NFLAGS], clmd_err *err);
+
 static int read_flags(clmd_engine *e, cl_uint flags[NFLAGS], clmd_err *err)
 {
     PROBE_START(e->probe, P_NLIST_CHECK);
@@ -211,6 +215,13 @@ static int read_flags(clmd_engine *e, cl_uint flags[NFLAGS], clmd_err *err)
     PROBE_STOP(e->probe, P_NLIST_CHECK);
     if (rc) return rc;
     e->flags_step = e->st->step;
+    return examine_flags(e, flags, err);
+}
+
+/* The overflow and constraint words of a flag read. */
+static int examine_flags(clmd_engine *e, const cl_uint flags[NFLAGS], clmd_err *err)
+{
+    int rc = CLMD_OK;
     if (flags[2]) {
         /* cleared once reported, so that an engine that goes on is not frozen for good */
         clmd_overflow ovf = {flags[2], 0};
@@ -223,6 +234,56 @@ static int read_flags(clmd_engine *e, cl_uint flags[NFLAGS], clmd_err *err)
                           "broke): the simulation blew up; try a smaller timestep",
                           e->st->step, e->eo.constraint_tol);
     return rc;
+}
+
+/* The lagged check (e->lag > 0): enqueues this step's flag read, then examines the one of
+ * lag steps ago (waiting for it only if the device is that far behind). */
+static int update_list_lagged(clmd_engine *e, clmd_err *err)
+{
+    const long step = e->st->step;
+    const int slot = (int)(step % CLMD_FLAG_RING);
+    int rc;
+    if (e->flag_ev[slot]) {
+        clReleaseEvent(e->flag_ev[slot]);
+        e->flag_ev[slot] = NULL;
+    }
+    if ((rc = clmd_ocl_read_async(e->dev.ocl, e->flags, 0, sizeof(cl_uint) * NFLAGS,
+                                  e->flag_ring_host + (size_t)slot * NFLAGS, &e->flag_ev[slot], err)))
+        return rc;
+    clFlush(clmd_ocl_queue(e->dev.ocl));
+    if (step - e->list_step <= e->lag) {
+        /* a list younger than the lag: checked now, blocking, so that it is never used unchecked */
+        cl_uint f[NFLAGS];
+        if ((rc = read_flags(e, f, err))) return rc;
+        float d2;
+        memcpy(&d2, &f[0], sizeof d2);
+        const double d = sqrt(d2 > 0 ? (double)d2 : 0);
+        e->disp_growth = fmax(d / (double)(step - e->list_step), 0.999 * e->disp_growth);
+        e->last_d2 = d2;
+        return clmd_pairlist_stale_d2(e->pl, d2) ? clmd_engine_rebuild_list(e, err) : CLMD_OK;
+    }
+    const long seen = step - e->lag;
+    if (seen <= e->list_step) return CLMD_OK; /* reads of the list before: nothing to examine */
+    const int s = (int)(seen % CLMD_FLAG_RING);
+    PROBE_START(e->probe, P_NLIST_CHECK);
+    rc = clmd_ocl_wait(e->dev.ocl, &e->flag_ev[s], err);
+    PROBE_STOP(e->probe, P_NLIST_CHECK);
+    if (rc) return rc;
+    const cl_uint *flags = e->flag_ring_host + (size_t)s * NFLAGS;
+    if ((rc = examine_flags(e, flags, err))) return rc;
+    if (!clmd_pairlist_checks(e->pl)) return CLMD_OK;
+    float d2;
+    memcpy(&d2, &flags[0], sizeof d2);
+    const double d = sqrt(d2 > 0 ? (double)d2 : 0);
+    /* growth per step: from the previous examined step, or from the build (zero) */
+    const double g = seen - 1 > e->list_step ? d - e->disp_prev : d;
+    e->disp_growth = fmax(g, 0.999 * e->disp_growth);
+    e->disp_prev = d;
+    e->last_d2 = d2;
+    const double room = clmd_pairlist_room(e->pl);
+    if (d > room) clmd_probe_count(e->probe, "nlist_late_rebuilds", 1); /* the net caught it late */
+    if (d + 2 * e->lag * e->disp_growth >= room) return clmd_engine_rebuild_list(e, err);
+    return CLMD_OK;
 }
 
 int clmd_engine_update_list(clmd_engine *e, clmd_err *err)
@@ -286,6 +347,23 @@ static int setup_device(clmd_engine *e, clmd_err *err)
         (rc = clmd_ocl_zero(d->ocl, d->energy, energy_bytes(e), err)))
         return rc;
     if (e->cons && (rc = clmd_ocl_alloc(d->ocl, e->mixed_size * np, &e->pos_old, err))) return rc;
+    /* the lag of the list check: on GPUs the host runs ahead of the device (no blocking read per
+     * step); on CPU devices the read costs nothing next to the kernels. CLMD_LIST_LAG overrides. */
+    {
+        const char *v = getenv("CLMD_LIST_LAG");
+        e->lag = clmd_ocl_is_gpu(d->ocl) ? 2 : 0;
+        if (v && *v) {
+            char *end;
+            long l = strtol(v, &end, 10);
+            if (*end || l < 0 || l >= CLMD_FLAG_RING)
+                return clmd_err_set(err, CLMD_EINPUT, "CLMD_LIST_LAG is '%s': use 0 to %d", v,
+                                    CLMD_FLAG_RING - 1);
+            e->lag = (int)l;
+        }
+    }
+    if ((rc = clmd_ocl_alloc_pinned(d->ocl, sizeof(cl_uint) * NFLAGS * CLMD_FLAG_RING, &e->flag_ring,
+                                    (void **)&e->flag_ring_host, err)))
+        return rc;
     e->mixed_host = clmd_calloc(np, e->mixed_size);
     CLMD_NEW(e->force_host, 3 * np + 1);
     /* charges ride in posq.w and never change; the xyz parts are written from pos */
@@ -517,6 +595,8 @@ int clmd_engine_add_hook(clmd_engine *e, clmd_hook *h, clmd_err *err)
                             "(run the replicas one at a time)", name);
     }
     e->hooks[e->nhooks++] = h;
+    /* a hook that reads energies also judges the list on the current displacement (barostat) */
+    if (h->needs_energy) e->lag = 0;
     if (!e->reference && h->ops->setup_device) return h->ops->setup_device(h, e, err);
     return CLMD_OK;
 }
@@ -533,6 +613,9 @@ void clmd_engine_destroy(clmd_engine **pe)
     clmd_pairlist_destroy(&e->pl);
     clmd_constraints_destroy(&e->cons);
     clmd_vsites_destroy(&e->vs);
+    for (int k = 0; k < CLMD_FLAG_RING; k++)
+        if (e->flag_ev[k]) clReleaseEvent(e->flag_ev[k]);
+    if (e->flag_ring) clmd_ocl_release_pinned(e->dev.ocl, &e->flag_ring, (void **)&e->flag_ring_host);
     if (e->k_kinetic) clReleaseKernel(e->k_kinetic);
     if (e->k_scale) clReleaseKernel(e->k_scale);
     clmd_dev *d = &e->dev;
@@ -720,7 +803,10 @@ static int step_one(clmd_engine *e, int want_energy, clmd_err *err)
     if ((rc = e->integ->ops->before_forces(e->integ, e, err))) return rc;
     e->st->step = next;
     e->forces_valid = e->energy_valid = 0;
-    if ((rc = clmd_engine_update_list(e, err))) return rc;
+    rc = e->lag > 0 && !e->reference && (clmd_pairlist_checks(e->pl) || e->cons)
+             ? update_list_lagged(e, err)
+             : clmd_engine_update_list(e, err);
+    if (rc) return rc;
     if ((rc = clmd_engine_forces(e, need_e, err))) return rc;
     if ((rc = e->integ->ops->after_forces(e->integ, e, err))) return rc;
     for (int h = 0; h < e->nhooks; h++)
@@ -1044,6 +1130,15 @@ int clmd_engine_segment_pressures(clmd_engine *e, double *pressure_bar, clmd_err
     double *u1 = e->seg_scratch, *u2 = u1 + G, *ke = u2 + G; /* ke[3G] */
     memset(u1, 0, sizeof(double) * 5 * (size_t)G);
     int rc = e->psnap ? CLMD_OK : clmd_engine_snapshot_create(e, &e->psnap, err);
+    if (!rc && e->lag > 0 && !e->reference) {
+        /* the lagged displacement is old: the list's room is judged on the current one */
+        cl_uint f[NFLAGS];
+        float d2;
+        if (!(rc = read_flags(e, f, err))) {
+            memcpy(&d2, &f[0], sizeof d2);
+            e->last_d2 = d2;
+        }
+    }
     clmd_engine_snapshot *snap = e->psnap;
     if (!rc) rc = clmd_engine_save(e, snap, err);
     const double V = clmd_box_volume(e->st->box);
@@ -1274,6 +1369,25 @@ int clmd_engine_save_checkpoint(clmd_engine *e, clmd_ckpt_writer *w, clmd_err *e
         (rc = clmd_ckpt_put(w, "velocities", CLMD_CKPT_F64, st->v, 3 * (size_t)n, err)) ||
         (rc = clmd_pairlist_write_checkpoint(e->pl, w, err)))
         return rc;
+    if (e->lag > 0 && !e->reference) {
+        /* the lagged check's state: a restart decides the rebuilds of the next steps as the
+         * straight run does (the flag reads still to be examined, the growth estimate) */
+        cl_uint ring[CLMD_FLAG_RING][NFLAGS];
+        memset(ring, 0, sizeof ring);
+        for (int k = 0; k < e->lag; k++) {
+            const long s = st->step - k;
+            if (s <= e->list_step) break;
+            const int slot = (int)(s % CLMD_FLAG_RING);
+            if ((rc = clmd_ocl_wait(e->dev.ocl, &e->flag_ev[slot], err))) return rc;
+            memcpy(ring[k], e->flag_ring_host + (size_t)slot * NFLAGS, sizeof ring[k]);
+        }
+        double g[2] = {e->disp_growth, e->disp_prev};
+        if ((rc = clmd_ckpt_put_i64(w, "list_lag", e->lag, err)) ||
+            (rc = clmd_ckpt_put_i64(w, "list_lag_build_step", e->list_step, err)) ||
+            (rc = clmd_ckpt_put(w, "list_lag_growth", CLMD_CKPT_F64, g, 2, err)) ||
+            (rc = clmd_ckpt_put(w, "list_lag_flags", CLMD_CKPT_U32, ring, (size_t)e->lag * NFLAGS, err)))
+            return rc;
+    }
     for (int h = 0; h < e->nhooks; h++)
         if (e->hooks[h]->ops->save && (rc = e->hooks[h]->ops->save(e->hooks[h], w, err))) return rc;
     return CLMD_OK;
@@ -1307,6 +1421,33 @@ int clmd_engine_load_checkpoint(clmd_engine *e, clmd_ckpt_reader *r, clmd_err *e
     /* the identical list (and on the device posq from pos with its wraps), then the sites as
      * the original run placed them */
     if ((rc = clmd_pairlist_read_checkpoint(e->pl, r, st->box, err))) return rc;
+    e->list_step = st->step; /* a list from now (checkpoints of other lags or the reference) */
+    e->disp_prev = e->disp_growth = 0;
+    clmd_ckpt_type type;
+    size_t len;
+    int64_t lag = -1, built = 0;
+    if (!e->reference && e->lag > 0 && clmd_ckpt_find(r, "list_lag", &type, &len) &&
+        !(rc = clmd_ckpt_get_i64(r, "list_lag", &lag, err)) && lag == e->lag) {
+        cl_uint ring[CLMD_FLAG_RING][NFLAGS];
+        double g[2];
+        if ((rc = clmd_ckpt_get_i64(r, "list_lag_build_step", &built, err)) ||
+            (rc = clmd_ckpt_get(r, "list_lag_growth", CLMD_CKPT_F64, g, 2, err)) ||
+            (rc = clmd_ckpt_get(r, "list_lag_flags", CLMD_CKPT_U32, ring, (size_t)e->lag * NFLAGS, err)))
+            return rc;
+        e->list_step = (long)built;
+        e->disp_growth = g[0];
+        e->disp_prev = g[1];
+        for (int k = 0; k < e->lag; k++) {
+            const long s = st->step - k;
+            const int slot = (int)(s % CLMD_FLAG_RING);
+            if (e->flag_ev[slot]) {
+                clReleaseEvent(e->flag_ev[slot]);
+                e->flag_ev[slot] = NULL;
+            }
+            memcpy(e->flag_ring_host + (size_t)slot * NFLAGS, ring[k], sizeof ring[k]);
+        }
+    }
+    if (rc) return rc;
     if (e->vs) {
         if (e->reference) clmd_vsites_build_ref(e->vs, st->x);
         else if ((rc = clmd_vsites_enqueue_build(e->vs, err))) return rc;
@@ -1325,6 +1466,10 @@ const char *clmd_engine_driver(const clmd_engine *e)
 }
 int clmd_engine_is_reference(const clmd_engine *e) { return e->reference; }
 long clmd_engine_list_builds(const clmd_engine *e) { return clmd_pairlist_builds(e->pl); }
+long clmd_engine_kernel_launches(const clmd_engine *e)
+{
+    return e->reference ? 0 : clmd_ocl_launches(e->dev.ocl);
+}
 
 void clmd_engine_describe(const clmd_engine *e, FILE *out)
 {

@@ -18,7 +18,8 @@ struct clmd_pairlist;
 struct clmd_constraints;
 struct clmd_vsites;
 
-enum { CLMD_ENGINE_MAX_TERMS = 16, CLMD_ENGINE_MAX_HOOKS = 8, CLMD_ENGINE_WG = 64 };
+enum { CLMD_ENGINE_MAX_TERMS = 16, CLMD_ENGINE_MAX_HOOKS = 8, CLMD_ENGINE_WG = 64,
+       CLMD_FLAG_RING = 8 /* lagged flag reads in flight, at most */ };
 
 /* What overflowed in an evaluation (CLMD_FIXED_LIMIT in ff/term.h): the terms, as bits
  * 1 << clmd_ecomp, whose forces and whose energies went beyond the limit or were not finite;
@@ -75,6 +76,17 @@ struct clmd_engine {
     double *seg_scratch;           /* [5 nseg]: the pressure's energies and kinetic energies */
     uint32_t (*seg_key)[2];        /* [nseg] */
     long seg_bath_version;
+    /* Lagged flag reads (GPUs: no blocking read per step). The flag words of step s are read
+     * asynchronously into slot s % CLMD_FLAG_RING of pinned memory and examined at step
+     * s + lag, which rebuilds the list when the displacement then, plus lag steps of its largest
+     * growth per step (twice), reaches the list's room; the decision depends on data only, so
+     * runs repeat bit for bit. lag 0: the flags are read (blocking) every step. */
+    int lag;
+    cl_mem flag_ring;
+    cl_uint *flag_ring_host;       /* [CLMD_FLAG_RING][4] */
+    cl_event flag_ev[CLMD_FLAG_RING];
+    long list_step;                /* step of the last list build */
+    double disp_prev, disp_growth; /* sqrt of the last examined max d2 (nm); its largest growth */
     char device_desc[900];
 };
 

@@ -303,6 +303,8 @@ static double half_room(const clmd_pairlist *pl)
     return 0.5 * (clmd_nlist_skin(pl->nl) - pl->slack_nm);
 }
 
+double clmd_pairlist_room(const clmd_pairlist *pl) { return pl->check ? half_room(pl) : INFINITY; }
+
 int clmd_pairlist_stale_host(const clmd_pairlist *pl, const double *x)
 {
     if (!pl->check) return 0;

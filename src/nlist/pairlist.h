@@ -61,6 +61,9 @@ int clmd_pairlist_build(clmd_pairlist *pl, const double *x, const double b[3][3]
 int clmd_pairlist_checks(const clmd_pairlist *pl);
 /* Host check (reference path): nonzero when positions x make the list invalid. */
 int clmd_pairlist_stale_host(const clmd_pairlist *pl, const double *x);
+/* How far (nm) an atom may still move from the reference positions with the list valid (half
+ * the unspent buffer; infinite when the list never ages). */
+double clmd_pairlist_room(const clmd_pairlist *pl);
 /* Device check: nonzero when the largest squared displacement the kernels found (nm^2)
  * makes the list invalid. */
 int clmd_pairlist_stale_d2(const clmd_pairlist *pl, double max_d2);

@@ -31,6 +31,7 @@ struct clmd_ocl {
     cl_event events[MAX_EVENTS];
     clmd_probe_id event_probe[MAX_EVENTS];
     int nevents;
+    long launches;          /* kernel launches so far (the probes' launches per step) */
 };
 
 const char *clmd_ocl_errstr(cl_int code)
@@ -498,6 +499,46 @@ int clmd_ocl_alloc(clmd_ocl *o, size_t bytes, cl_mem *out, clmd_err *err)
     return clmd_ocl_zero(o, *out, bytes ? bytes : 16, err);
 }
 
+int clmd_ocl_alloc_pinned(clmd_ocl *o, size_t bytes, cl_mem *out, void **host, clmd_err *err)
+{
+    cl_int e;
+    *host = NULL;
+    *out = clCreateBuffer(o->context, CL_MEM_READ_WRITE | CL_MEM_ALLOC_HOST_PTR, bytes ? bytes : 16,
+                          NULL, &e);
+    if (e != CL_SUCCESS)
+        return clmd_err_set(err, CLMD_ERUNTIME, "allocating %zu pinned bytes on %s: %s", bytes,
+                            o->device_name, clmd_ocl_errstr(e));
+    *host = clEnqueueMapBuffer(o->queue, *out, CL_TRUE, CL_MAP_READ | CL_MAP_WRITE, 0,
+                               bytes ? bytes : 16, 0, NULL, NULL, &e);
+    if (e != CL_SUCCESS) {
+        clmd_ocl_release(out);
+        return clmd_err_set(err, CLMD_ERUNTIME, "mapping %zu pinned bytes on %s: %s", bytes,
+                            o->device_name, clmd_ocl_errstr(e));
+    }
+    memset(*host, 0, bytes);
+    return CLMD_OK;
+}
+
+void clmd_ocl_release_pinned(clmd_ocl *o, cl_mem *m, void **host)
+{
+    if (m && *m && host && *host) {
+        clEnqueueUnmapMemObject(o->queue, *m, *host, 0, NULL, NULL);
+        clFinish(o->queue);
+    }
+    if (host) *host = NULL;
+    clmd_ocl_release(m);
+}
+
+long clmd_ocl_launches(const clmd_ocl *o) { return o ? o->launches : 0; }
+
+int clmd_ocl_event_done(cl_event ev)
+{
+    cl_int st = CL_COMPLETE;
+    if (ev && clGetEventInfo(ev, CL_EVENT_COMMAND_EXECUTION_STATUS, sizeof st, &st, NULL) != CL_SUCCESS)
+        return 1;
+    return st == CL_COMPLETE || st < 0;
+}
+
 void clmd_ocl_release(cl_mem *m)
 {
     if (m && *m) {
@@ -578,6 +619,7 @@ int clmd_ocl_launch_batch(clmd_ocl *o, cl_kernel k, size_t global, size_t local,
         harvest(o);
     }
     cl_int e = clEnqueueNDRangeKernel(o->queue, k, dims, NULL, g2, local ? l2 : NULL, 0, NULL, pev);
+    o->launches++;
     if (e != CL_SUCCESS) {
         char name[128] = "?";
         clGetKernelInfo(k, CL_KERNEL_FUNCTION_NAME, sizeof name, name, NULL);

@@ -68,6 +68,14 @@ int clmd_ocl_read_async(clmd_ocl *o, cl_mem m, size_t offset, size_t bytes, void
 int clmd_ocl_write_async(clmd_ocl *o, cl_mem m, size_t offset, size_t bytes, const void *src,
                          clmd_err *err);
 int clmd_ocl_wait(clmd_ocl *o, cl_event *ev, clmd_err *err);
+/* A buffer in pinned host memory, mapped once for good (*host): asynchronous reads into it
+ * overlap with the device's work on GPUs. Release with clmd_ocl_release_pinned. */
+int clmd_ocl_alloc_pinned(clmd_ocl *o, size_t bytes, cl_mem *out, void **host, clmd_err *err);
+void clmd_ocl_release_pinned(clmd_ocl *o, cl_mem *m, void **host);
+/* Kernel launches so far on this handle. */
+long clmd_ocl_launches(const clmd_ocl *o);
+/* Nonzero when the command of ev has finished (or failed); never waits. */
+int clmd_ocl_event_done(cl_event ev);
 /* The folder of clmd's caches (kernel binaries, FFT plans): CLMD_CACHE_DIR, else
  * $XDG_CACHE_HOME/clmd, else ~/.cache/clmd. */
 void clmd_ocl_cache_dir(char *out, size_t n);

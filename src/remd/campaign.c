@@ -888,6 +888,11 @@ int clmd_campaign_execute(clmd_campaign *c, clmd_run_progress progress, void *ct
     if ((rc = write_summary(c, 1, err))) return rc;
     if (progress && c->comm->rank == 0) progress(ctx, c->steps_done, c->steps_done, c->elapsed, 1);
     clmd_probe_count(c->probe, "replica_steps", c->steps_done);
+    if (c->nocl) {
+        long launches = 0;
+        for (int k = 0; k < c->nocl; k++) launches += clmd_ocl_launches(c->ocls[k]);
+        clmd_probe_count(c->probe, "kernel_launches", launches);
+    }
     clmd_probe_count(c->probe, "exchange_rounds", c->round);
     if (c->comm->rank == 0 && c->probe_json &&
         (rc = clmd_probe_write_json(c->probe, c->steps_done, c->probe_json, err)))

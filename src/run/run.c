@@ -599,6 +599,7 @@ int clmd_run_execute(clmd_run *r, clmd_run_progress progress, void *ctx, clmd_er
     int skip_frame = r->h5 && clmd_h5md_last_step(r->h5) >= step;
     clmd_run_summary *sum = &r->sum;
     sum->first_step = step0;
+    const long launches0 = clmd_engine_kernel_launches(e);
     PROBE_START(pr, P_TOTAL);
     if (step > total) rc = clmd_err_set(err, CLMD_EINPUT, "the run is at step %ld, past its end at %ld",
                                         step, total);
@@ -670,6 +671,7 @@ int clmd_run_execute(clmd_run *r, clmd_run_progress progress, void *ctx, clmd_er
         sum->mean_density_g_cm3 = dsum / nsamples;
     }
     clmd_probe_count(pr, "steps", sum->steps);
+    clmd_probe_count(pr, "kernel_launches", clmd_engine_kernel_launches(e) - launches0);
     if (progress) progress(ctx, sum->steps, sum->steps, sum->elapsed_s, 1);
     if (r->log && (rc = clmd_energylog_close(&r->log, err))) return rc;
     if (r->h5 && (rc = clmd_h5md_close(&r->h5, err))) return rc;
