@@ -198,7 +198,7 @@ int clmd_engine_rebuild_list(clmd_engine *e, clmd_err *err)
     if ((rc = clmd_engine_download_positions(e, err)) || (rc = check_finite(e, e->st->x, err)))
         return rc;
     e->last_d2 = 0;
-    e->list_step = e->st->step;
+    e->list_step = e->ref_step = e->st->step;
     e->disp_prev = 0;
     return clmd_pairlist_build(e->pl, e->st->x, e->st->box, e->st->step, err);
 }
@@ -258,7 +258,7 @@ static int update_list_lagged(clmd_engine *e, clmd_err *err)
         float d2;
         memcpy(&d2, &f[0], sizeof d2);
         const double d = sqrt(d2 > 0 ? (double)d2 : 0);
-        e->disp_growth = fmax(d / (double)(step - e->list_step), 0.999 * e->disp_growth);
+        e->disp_growth = fmax(d / (double)(step - e->ref_step), 0.999 * e->disp_growth);
         e->last_d2 = d2;
         return clmd_pairlist_stale_d2(e->pl, d2) ? clmd_engine_rebuild_list(e, err) : CLMD_OK;
     }
@@ -276,13 +276,30 @@ static int update_list_lagged(clmd_engine *e, clmd_err *err)
     memcpy(&d2, &flags[0], sizeof d2);
     const double d = sqrt(d2 > 0 ? (double)d2 : 0);
     /* growth per step: from the previous examined step, or from the build (zero) */
-    const double g = seen - 1 > e->list_step ? d - e->disp_prev : d;
+    const double g = seen - 1 > e->list_step ? d - e->disp_prev : d / (double)(seen - e->ref_step);
     e->disp_growth = fmax(g, 0.999 * e->disp_growth);
     e->disp_prev = d;
     e->last_d2 = d2;
     const double room = clmd_pairlist_room(e->pl);
     if (d > room) clmd_probe_count(e->probe, "nlist_late_rebuilds", 1); /* the net caught it late */
-    if (d + 2 * e->lag * e->disp_growth >= room) return clmd_engine_rebuild_list(e, err);
+    const int stale = d + e->lag * e->disp_growth >= room;
+    const long bg = clmd_pairlist_bg_step(e->pl);
+    if (bg >= 0 && (stale || step >= bg + e->overlap)) {
+        /* the overlapped list, built from the snapshot of step bg: checked from now on against
+         * that snapshot (blocking for lag steps, as a new list) */
+        if ((rc = clmd_pairlist_bg_switch(e->pl, e->st->box, step, err))) return rc;
+        e->list_step = step;
+        e->ref_step = bg;
+        e->disp_prev = 0;
+        return CLMD_OK;
+    }
+    if (stale) return clmd_engine_rebuild_list(e, err);
+    if (e->overlap > 0 && bg < 0 && d + (e->lag + e->overlap) * e->disp_growth >= room) {
+        /* stale within `overlap` steps: the next list from a snapshot of now, on host threads,
+         * its buffer wider by the motion expected until it is used */
+        const double skin = clmd_pairlist_nominal_skin(e->pl) + 2 * (e->overlap + e->lag) * e->disp_growth;
+        return clmd_pairlist_bg_start(e->pl, e->st->box, step, skin, err);
+    }
     return CLMD_OK;
 }
 
@@ -359,6 +376,16 @@ static int setup_device(clmd_engine *e, clmd_err *err)
                 return clmd_err_set(err, CLMD_EINPUT, "CLMD_LIST_LAG is '%s': use 0 to %d", v,
                                     CLMD_FLAG_RING - 1);
             e->lag = (int)l;
+        }
+        /* the overlapped search needs the lag (no blocking read) and host cores of its own */
+        v = getenv("CLMD_LIST_OVERLAP");
+        e->overlap = e->lag > 0 && clmd_ocl_is_gpu(d->ocl) ? 8 : 0;
+        if (v && *v) {
+            char *end;
+            long a = strtol(v, &end, 10);
+            if (*end || a < 0 || a > 1000)
+                return clmd_err_set(err, CLMD_EINPUT, "CLMD_LIST_OVERLAP is '%s': use 0 to 1000", v);
+            e->overlap = e->lag > 0 ? (int)a : 0;
         }
     }
     if ((rc = clmd_ocl_alloc_pinned(d->ocl, sizeof(cl_uint) * NFLAGS * CLMD_FLAG_RING, &e->flag_ring,
@@ -596,7 +623,7 @@ int clmd_engine_add_hook(clmd_engine *e, clmd_hook *h, clmd_err *err)
     }
     e->hooks[e->nhooks++] = h;
     /* a hook that reads energies also judges the list on the current displacement (barostat) */
-    if (h->needs_energy) e->lag = 0;
+    if (h->needs_energy) e->lag = e->overlap = 0;
     if (!e->reference && h->ops->setup_device) return h->ops->setup_device(h, e, err);
     return CLMD_OK;
 }
@@ -1381,10 +1408,10 @@ int clmd_engine_save_checkpoint(clmd_engine *e, clmd_ckpt_writer *w, clmd_err *e
             if ((rc = clmd_ocl_wait(e->dev.ocl, &e->flag_ev[slot], err))) return rc;
             memcpy(ring[k], e->flag_ring_host + (size_t)slot * NFLAGS, sizeof ring[k]);
         }
-        double g[2] = {e->disp_growth, e->disp_prev};
+        double g[3] = {e->disp_growth, e->disp_prev, (double)e->ref_step};
         if ((rc = clmd_ckpt_put_i64(w, "list_lag", e->lag, err)) ||
             (rc = clmd_ckpt_put_i64(w, "list_lag_build_step", e->list_step, err)) ||
-            (rc = clmd_ckpt_put(w, "list_lag_growth", CLMD_CKPT_F64, g, 2, err)) ||
+            (rc = clmd_ckpt_put(w, "list_lag_growth", CLMD_CKPT_F64, g, 3, err)) ||
             (rc = clmd_ckpt_put(w, "list_lag_flags", CLMD_CKPT_U32, ring, (size_t)e->lag * NFLAGS, err)))
             return rc;
     }
@@ -1421,7 +1448,7 @@ int clmd_engine_load_checkpoint(clmd_engine *e, clmd_ckpt_reader *r, clmd_err *e
     /* the identical list (and on the device posq from pos with its wraps), then the sites as
      * the original run placed them */
     if ((rc = clmd_pairlist_read_checkpoint(e->pl, r, st->box, err))) return rc;
-    e->list_step = st->step; /* a list from now (checkpoints of other lags or the reference) */
+    e->list_step = e->ref_step = st->step; /* a list from now (other lags, the reference) */
     e->disp_prev = e->disp_growth = 0;
     clmd_ckpt_type type;
     size_t len;
@@ -1429,14 +1456,15 @@ int clmd_engine_load_checkpoint(clmd_engine *e, clmd_ckpt_reader *r, clmd_err *e
     if (!e->reference && e->lag > 0 && clmd_ckpt_find(r, "list_lag", &type, &len) &&
         !(rc = clmd_ckpt_get_i64(r, "list_lag", &lag, err)) && lag == e->lag) {
         cl_uint ring[CLMD_FLAG_RING][NFLAGS];
-        double g[2];
+        double g[3];
         if ((rc = clmd_ckpt_get_i64(r, "list_lag_build_step", &built, err)) ||
-            (rc = clmd_ckpt_get(r, "list_lag_growth", CLMD_CKPT_F64, g, 2, err)) ||
+            (rc = clmd_ckpt_get(r, "list_lag_growth", CLMD_CKPT_F64, g, 3, err)) ||
             (rc = clmd_ckpt_get(r, "list_lag_flags", CLMD_CKPT_U32, ring, (size_t)e->lag * NFLAGS, err)))
             return rc;
         e->list_step = (long)built;
         e->disp_growth = g[0];
         e->disp_prev = g[1];
+        e->ref_step = (long)g[2];
         for (int k = 0; k < e->lag; k++) {
             const long s = st->step - k;
             const int slot = (int)(s % CLMD_FLAG_RING);

@@ -82,10 +82,14 @@ struct clmd_engine {
      * growth per step (twice), reaches the list's room; the decision depends on data only, so
      * runs repeat bit for bit. lag 0: the flags are read (blocking) every step. */
     int lag;
+    int overlap;                   /* steps between an overlapped build's snapshot and its use
+                                    * (0: lists built synchronously) */
     cl_mem flag_ring;
     cl_uint *flag_ring_host;       /* [CLMD_FLAG_RING][4] */
     cl_event flag_ev[CLMD_FLAG_RING];
-    long list_step;                /* step of the last list build */
+    long list_step;                /* step of the last list build (or switch to one) */
+    long ref_step;                 /* step of its displacement reference (an overlapped list's
+                                    * snapshot is older than the switch) */
     double disp_prev, disp_growth; /* sqrt of the last examined max d2 (nm); its largest growth */
     char device_desc[900];
 };

@@ -1,6 +1,7 @@
 #include "nlist/pairlist.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <string.h>
 
 #include "core/mem.h"
@@ -40,6 +41,24 @@ struct clmd_pairlist {
     cl_int4 *image_host;    /* staging, [npad] */
     void *mixed_host;       /* staging, [npad] mixed4 */
     cl_kernel k_shift, k_positions, k_reference;
+    double skin_nominal;    /* the buffer of a list built now (neighbor_skin, or tuned) */
+    long nbuilds;           /* lists made (built, switched to, restored): never goes back */
+    /* The overlapped search (clmd_pairlist_bg_*): the next list built on host threads from a
+     * snapshot of the positions while the device goes on with the current one. */
+    struct {
+        int active;         /* a build was started and not yet switched to or dropped */
+        int running;        /* its thread has not been joined */
+        long step;          /* the snapshot's step */
+        double skin, box[3][3];
+        double *x;          /* [3n] the snapshot's positions */
+        clmd_nlist *nl;     /* the list being built (swapped with pl->nl at the switch) */
+        pthread_t tid;
+        int rc;
+        cl_event ev;        /* the snapshot's read into pinned memory */
+        cl_mem pinned;
+        void *pinned_host;
+        cl_mem pos_snap;    /* the snapshot on the device: the new list's displacement reference */
+    } bg;
 };
 
 int clmd_pairlist_create(const clmd_system *sys, const clmd_ffplan *plan,
@@ -54,6 +73,7 @@ int clmd_pairlist_create(const clmd_system *sys, const clmd_ffplan *plan,
     pl->probe = probe;
     pl->gpu = gpu;
     CLMD_NEW(pl->xevent, 3 * sys->n);
+    pl->skin_nominal = plan->o.skin_nm;
     int rc;
     if (!plan->cutoff_on) {
         /* every pair, once: an open list that never goes stale */
@@ -76,7 +96,12 @@ void clmd_pairlist_destroy(clmd_pairlist **ppl)
 {
     if (!ppl || !*ppl) return;
     clmd_pairlist *pl = *ppl;
+    clmd_pairlist_bg_cancel(pl);
     clmd_nlist_destroy(&pl->nl);
+    clmd_nlist_destroy(&pl->bg.nl);
+    clmd_free(pl->bg.x);
+    if (pl->bg.pinned) clmd_ocl_release_pinned(pl->dev->ocl, &pl->bg.pinned, &pl->bg.pinned_host);
+    clmd_ocl_release(&pl->bg.pos_snap);
     if (pl->k_shift) clReleaseKernel(pl->k_shift);
     if (pl->k_positions) clReleaseKernel(pl->k_positions);
     if (pl->k_reference) clReleaseKernel(pl->k_reference);
@@ -256,7 +281,10 @@ static void tune_skin(clmd_pairlist *pl, long step)
     clmd_nlist_view v = clmd_nlist_get(pl->nl);
     if (v.npairs_in_list <= 0) return;
     const double R = pl->gpu ? 30000.0 : 300.0, rc = pl->plan->o.cutoff_nm;
-    const double s0 = clmd_nlist_skin(pl->nl), P0 = (double)v.npairs_in_list, L0 = (double)lasted;
+    /* the retired list may have had a wider buffer (an overlapped build's): its pairs scaled
+     * to the nominal one */
+    const double s0 = pl->skin_nominal, sc = (rc + s0) / (rc + clmd_nlist_skin(pl->nl));
+    const double P0 = (double)v.npairs_in_list * sc * sc * sc, L0 = (double)lasted;
     double best = s0, best_f = INFINITY;
     for (int k = 0; k <= 72; k++) {
         double s = 0.04 + 0.005 * k; /* 0.04 .. 0.40 nm */
@@ -268,17 +296,20 @@ static void tune_skin(clmd_pairlist *pl, long step)
             best = s;
         }
     }
-    if (best != s0) clmd_nlist_set_skin(pl->nl, best);
+    pl->skin_nominal = best;
 }
 
 int clmd_pairlist_build(clmd_pairlist *pl, const double *x, const double b[3][3], long step,
                         clmd_err *err)
 {
     int rc;
+    clmd_pairlist_bg_cancel(pl); /* a list now: an overlapped one is not needed */
     tune_skin(pl, step);
+    if (pl->check) clmd_nlist_set_skin(pl->nl, pl->skin_nominal);
     PROBE_START(pl->probe, P_NLIST_BUILD);
     rc = clmd_nlist_build(pl->nl, x, b, err);
     if (!rc) {
+        pl->nbuilds++;
         memcpy(pl->xevent, x, sizeof(double) * 3 * (size_t)pl->sys->n);
         pl->slack_nm = 0;
         /* atoms stay within skin/2 of these positions while the list lives, their centroids too */
@@ -294,6 +325,125 @@ int clmd_pairlist_build(clmd_pairlist *pl, const double *x, const double b[3][3]
     PROBE_STOP(pl->probe, P_UPLOAD);
     return rc;
 }
+
+/* ---- the overlapped search ---- */
+
+static int copy_mem(const clmd_pairlist *pl, cl_mem from, cl_mem to, size_t bytes, clmd_err *err);
+
+static void *bg_main(void *arg)
+{
+    clmd_pairlist *pl = arg;
+    const int n = pl->sys->n;
+    if (pl->bg.ev) {
+        /* the snapshot's read, enqueued by the main thread */
+        if (clWaitForEvents(1, &pl->bg.ev) != CL_SUCCESS) {
+            pl->bg.rc = CLMD_ERUNTIME;
+            return NULL;
+        }
+        for (int i = 0; i < n; i++)
+            for (int k = 0; k < 3; k++)
+                pl->bg.x[3 * i + k] = pl->fp64 ? ((double *)pl->bg.pinned_host)[4 * i + k]
+                                               : ((float *)pl->bg.pinned_host)[4 * i + k];
+    }
+    clmd_err e = {0};
+    clmd_nlist_set_skin(pl->bg.nl, pl->bg.skin);
+    pl->bg.rc = clmd_nlist_build(pl->bg.nl, pl->bg.x, (const double(*)[3])pl->bg.box, &e);
+    return NULL;
+}
+
+static int bg_setup(clmd_pairlist *pl, clmd_err *err)
+{
+    if (pl->bg.nl) return CLMD_OK;
+    const int n = pl->sys->n;
+    size_t np = (size_t)pl->dev->npad;
+    int rc = clmd_nlist_create(pl->sys, pl->plan->periodic, pl->plan->o.cutoff_nm, pl->skin_nominal,
+                               &pl->bg.nl, err);
+    if (!rc) rc = clmd_ocl_alloc_pinned(pl->dev->ocl, pl->mixed_size * np, &pl->bg.pinned,
+                                        &pl->bg.pinned_host, err);
+    if (!rc) rc = clmd_ocl_alloc(pl->dev->ocl, pl->mixed_size * np, &pl->bg.pos_snap, err);
+    if (!rc) CLMD_NEW(pl->bg.x, 3 * (size_t)n);
+    return rc;
+}
+
+static void bg_join(clmd_pairlist *pl)
+{
+    if (!pl->bg.running) return;
+    pthread_join(pl->bg.tid, NULL);
+    pl->bg.running = 0;
+    if (pl->bg.ev) {
+        clReleaseEvent(pl->bg.ev);
+        pl->bg.ev = NULL;
+    }
+}
+
+int clmd_pairlist_bg_start(clmd_pairlist *pl, const double b[3][3], long step, double skin,
+                           clmd_err *err)
+{
+    if (!pl->check || !pl->dev) return CLMD_OK;
+    clmd_pairlist_bg_cancel(pl);
+    int rc = bg_setup(pl, err);
+    if (rc) return rc;
+    const size_t bytes = pl->mixed_size * (size_t)pl->sys->n;
+    /* the snapshot on the device (the new list's reference) and its copy to pinned memory */
+    if ((rc = copy_mem(pl, pl->pos, pl->bg.pos_snap, bytes, err)) ||
+        (rc = clmd_ocl_read_async(pl->dev->ocl, pl->bg.pos_snap, 0, bytes, pl->bg.pinned_host,
+                                  &pl->bg.ev, err)))
+        return rc;
+    clFlush(clmd_ocl_queue(pl->dev->ocl));
+    pl->bg.step = step;
+    pl->bg.skin = skin;
+    memcpy(pl->bg.box, b, sizeof pl->bg.box);
+    pl->bg.rc = CLMD_OK;
+    if (pthread_create(&pl->bg.tid, NULL, bg_main, pl) != 0) {
+        /* no thread: build here */
+        bg_main(pl);
+        if (pl->bg.ev) {
+            clReleaseEvent(pl->bg.ev);
+            pl->bg.ev = NULL;
+        }
+    } else {
+        pl->bg.running = 1;
+    }
+    pl->bg.active = 1;
+    return CLMD_OK;
+}
+
+long clmd_pairlist_bg_step(const clmd_pairlist *pl) { return pl->bg.active ? pl->bg.step : -1; }
+
+void clmd_pairlist_bg_cancel(clmd_pairlist *pl)
+{
+    bg_join(pl);
+    pl->bg.active = 0;
+}
+
+int clmd_pairlist_bg_switch(clmd_pairlist *pl, const double b[3][3], long step, clmd_err *err)
+{
+    if (!pl->bg.active) return CLMD_OK;
+    PROBE_START(pl->probe, P_NLIST_BUILD); /* only the wait for the build shows */
+    bg_join(pl);
+    PROBE_STOP(pl->probe, P_NLIST_BUILD);
+    pl->bg.active = 0;
+    if (pl->bg.rc) return clmd_err_set(err, CLMD_ERUNTIME, "the overlapped neighbor-list build failed");
+    tune_skin(pl, step);
+    clmd_nlist *t = pl->nl;
+    pl->nl = pl->bg.nl;
+    pl->bg.nl = t;
+    pl->nbuilds++;
+    const int n = pl->sys->n;
+    memcpy(pl->xevent, pl->bg.x, sizeof(double) * 3 * (size_t)n);
+    pl->slack_nm = 0;
+    pl->reach_nm = molecular_reach(pl, pl->bg.x) + clmd_nlist_skin(pl->nl);
+    clmd_probe_count(pl->probe, "nlist_builds", 1);
+    clmd_probe_count(pl->probe, "nlist_overlapped_builds", 1);
+    PROBE_START(pl->probe, P_UPLOAD);
+    int rc = upload_list(pl, err);
+    if (!rc) rc = device_box(pl, b, err);
+    if (!rc) rc = device_reference(pl, pl->bg.pos_snap, err);
+    PROBE_STOP(pl->probe, P_UPLOAD);
+    return rc;
+}
+
+double clmd_pairlist_nominal_skin(const clmd_pairlist *pl) { return pl->skin_nominal; }
 
 int clmd_pairlist_checks(const clmd_pairlist *pl) { return pl->check; }
 
@@ -428,7 +578,7 @@ static int copy_mem(const clmd_pairlist *pl, cl_mem from, cl_mem to, size_t byte
 int clmd_pairlist_save(const clmd_pairlist *pl, clmd_pairlist_snapshot *s, clmd_err *err)
 {
     int n = pl->sys->n, rc;
-    s->builds = clmd_nlist_builds(pl->nl);
+    s->builds = pl->nbuilds;
     s->last_build = pl->last_build;
     s->skin = clmd_nlist_skin(pl->nl);
     s->slack = pl->slack_nm;
@@ -450,7 +600,7 @@ int clmd_pairlist_restore(clmd_pairlist *pl, const clmd_pairlist_snapshot *s, co
                           clmd_err *err)
 {
     int n = pl->sys->n, rc;
-    int rebuilt = clmd_nlist_builds(pl->nl) != s->builds;
+    int rebuilt = pl->nbuilds != s->builds;
     if (rebuilt) {
         /* the identical list: the same positions, box and buffer as the saved build */
         clmd_nlist_set_skin(pl->nl, s->skin);
@@ -458,6 +608,7 @@ int clmd_pairlist_restore(clmd_pairlist *pl, const clmd_pairlist_snapshot *s, co
         rc = clmd_nlist_build(pl->nl, s->xbuild, s->box, err);
         PROBE_STOP(pl->probe, P_NLIST_BUILD);
         if (rc) return rc;
+        pl->nbuilds++;
     }
     pl->last_build = s->last_build;
     pl->slack_nm = s->slack;
@@ -475,7 +626,7 @@ int clmd_pairlist_restore(clmd_pairlist *pl, const clmd_pairlist_snapshot *s, co
 }
 
 clmd_nlist *clmd_pairlist_host(const clmd_pairlist *pl) { return pl->nl; }
-long clmd_pairlist_builds(const clmd_pairlist *pl) { return clmd_nlist_builds(pl->nl); }
+long clmd_pairlist_builds(const clmd_pairlist *pl) { return pl->nbuilds; }
 double clmd_pairlist_skin(const clmd_pairlist *pl) { return clmd_nlist_skin(pl->nl); }
 long clmd_pairlist_last_build(const clmd_pairlist *pl) { return pl->last_build; }
 
@@ -507,8 +658,18 @@ int clmd_pairlist_write_checkpoint(const clmd_pairlist *pl_c, clmd_ckpt_writer *
         (rc = clmd_ckpt_put(w, "list_box", CLMD_CKPT_F64, box, 9, err)) ||
         (rc = clmd_ckpt_put(w, "list_positions", CLMD_CKPT_F64, clmd_nlist_reference_positions(pl->nl),
                             3 * (size_t)n, err)) ||
-        (rc = clmd_ckpt_put(w, "list_reference", CLMD_CKPT_F64, pl->xevent, 3 * (size_t)n, err)))
+        (rc = clmd_ckpt_put(w, "list_reference", CLMD_CKPT_F64, pl->xevent, 3 * (size_t)n, err)) ||
+        (rc = clmd_ckpt_put_f64(w, "list_skin_nominal", pl->skin_nominal, err)))
         return rc;
+    if (pl->bg.active) {
+        /* an overlapped build in flight: a restart makes the same list from the same snapshot */
+        bg_join(pl);
+        if ((rc = clmd_ckpt_put_i64(w, "list_bg_step", pl->bg.step, err)) ||
+            (rc = clmd_ckpt_put_f64(w, "list_bg_skin", pl->bg.skin, err)) ||
+            (rc = clmd_ckpt_put(w, "list_bg_box", CLMD_CKPT_F64, pl->bg.box, 9, err)) ||
+            (rc = clmd_ckpt_put(w, "list_bg_positions", CLMD_CKPT_F64, pl->bg.x, 3 * (size_t)n, err)))
+            return rc;
+    }
     return CLMD_OK;
 }
 
@@ -533,6 +694,7 @@ int clmd_pairlist_read_checkpoint(clmd_pairlist *pl, clmd_ckpt_reader *r, const 
     rc = clmd_nlist_build(pl->nl, xb, box, err);
     PROBE_STOP(pl->probe, P_NLIST_BUILD);
     if (rc) goto done;
+    pl->nbuilds++;
     pl->last_build = (long)built_at;
     pl->slack_nm = slack;
     pl->reach_nm = reach;
@@ -551,6 +713,33 @@ int clmd_pairlist_read_checkpoint(clmd_pairlist *pl, clmd_ckpt_reader *r, const 
                              pl->mixed_host, err)) ||
         (rc = device_reference(pl, pl->pos_event, err)))
         goto done;
+    clmd_ckpt_type type;
+    size_t len;
+    if (clmd_ckpt_find(r, "list_skin_nominal", &type, &len) &&
+        (rc = clmd_ckpt_get_f64(r, "list_skin_nominal", &pl->skin_nominal, err)))
+        goto done;
+    clmd_pairlist_bg_cancel(pl);
+    if (clmd_ckpt_find(r, "list_bg_step", &type, &len)) {
+        int64_t bstep;
+        if ((rc = bg_setup(pl, err)) || (rc = clmd_ckpt_get_i64(r, "list_bg_step", &bstep, err)) ||
+            (rc = clmd_ckpt_get_f64(r, "list_bg_skin", &pl->bg.skin, err)) ||
+            (rc = clmd_ckpt_get(r, "list_bg_box", CLMD_CKPT_F64, pl->bg.box, 9, err)) ||
+            (rc = clmd_ckpt_get(r, "list_bg_positions", CLMD_CKPT_F64, pl->bg.x, 3 * (size_t)n, err)))
+            goto done;
+        memset(pl->mixed_host, 0, pl->mixed_size * (size_t)np);
+        for (int i = 0; i < n; i++)
+            for (int k = 0; k < 3; k++) {
+                if (pl->fp64) ((double *)pl->mixed_host)[4 * i + k] = pl->bg.x[3 * i + k];
+                else ((float *)pl->mixed_host)[4 * i + k] = (float)pl->bg.x[3 * i + k];
+            }
+        if ((rc = clmd_ocl_write(pl->dev->ocl, pl->bg.pos_snap, 0, pl->mixed_size * (size_t)np,
+                                 pl->mixed_host, err)))
+            goto done;
+        pl->bg.step = (long)bstep;
+        pl->bg.ev = NULL;
+        bg_main(pl); /* here: the restart's first steps wait for it anyway */
+        pl->bg.active = 1;
+    }
 done:
     clmd_free(xb);
     return rc;

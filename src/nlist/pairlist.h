@@ -61,6 +61,20 @@ int clmd_pairlist_build(clmd_pairlist *pl, const double *x, const double b[3][3]
 int clmd_pairlist_checks(const clmd_pairlist *pl);
 /* Host check (reference path): nonzero when positions x make the list invalid. */
 int clmd_pairlist_stale_host(const clmd_pairlist *pl, const double *x);
+/* The overlapped search (GPUs): clmd_pairlist_bg_start snapshots the device positions at this
+ * point of the queue and builds the next list from them with buffer `skin` on host threads while
+ * the device goes on; clmd_pairlist_bg_switch (at a later step) waits for the build, uploads the
+ * list and makes the snapshot the displacement reference, so the checks that follow measure
+ * the motion since the snapshot. A synchronous build (clmd_pairlist_build) drops a build in
+ * flight. bg_step is the snapshot's step, -1 when none. Checkpoints hold a build in flight, so
+ * a restart switches to the same list. */
+int clmd_pairlist_bg_start(clmd_pairlist *pl, const double b[3][3], long step, double skin,
+                           clmd_err *err);
+long clmd_pairlist_bg_step(const clmd_pairlist *pl);
+int clmd_pairlist_bg_switch(clmd_pairlist *pl, const double b[3][3], long step, clmd_err *err);
+void clmd_pairlist_bg_cancel(clmd_pairlist *pl);
+/* The buffer a list built now gets (neighbor_skin, or as tuned). */
+double clmd_pairlist_nominal_skin(const clmd_pairlist *pl);
 /* How far (nm) an atom may still move from the reference positions with the list valid (half
  * the unspent buffer; infinite when the list never ages). */
 double clmd_pairlist_room(const clmd_pairlist *pl);

@@ -1,0 +1,191 @@
+/* Suite: the pair list on GPUs' terms, run on any OpenCL device. With the lagged check (flag
+ * words read asynchronously and judged `lag` steps later, CLMD_LIST_LAG) and the overlapped
+ * search (the next list built on host threads from a snapshot while the device goes on,
+ * CLMD_LIST_OVERLAP), the list must stay exact: at every sampled step the forces from the list
+ * in use equal those from a list built at that moment (only the float summation order differs),
+ * no rebuild comes late, overlapped builds do happen, and a run restarted from a checkpoint taken
+ * while an overlapped build was in flight repeats the straight run bit for bit. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/mem.h"
+#include "md/engine.h"
+#include "md/engine_impl.h"
+#include "probe/probe.h"
+#include "system/amber.h"
+#include "system/constrain.h"
+#include "nlist/nlist.h"
+#include "nlist/pairlist.h"
+#include "state/state.h"
+#include "system/box.h"
+#include "system/system.h"
+#include "testutil.h"
+
+static clmd_system *ala2_water(void)
+{
+    const char *top = clmd_test_data("systems/alanine-dipeptide-explicit.prmtop");
+    const char *crd = clmd_test_data("systems/alanine-dipeptide-explicit.inpcrd");
+    if (!top || !crd) return NULL;
+    clmd_system *s = NULL;
+    clmd_err err = {0};
+    if (clmd_amber_load(top, crd, &s, &err) || clmd_constrain(s, CLMD_RIGID_HBONDS, 1, NULL, &err))
+        return NULL;
+    return s;
+}
+
+/* Pairs within the cutoff at positions x (minimum image), excluded pairs left out: brute force. */
+static long pairs_within(const clmd_system *s, const double *x, const double b[3][3], double rc)
+{
+    long count = 0;
+    const double rc2 = rc * rc;
+    for (int i = 0; i < s->n; i++)
+        for (int j = i + 1; j < s->n; j++) {
+            double d[3] = {x[3 * j] - x[3 * i], x[3 * j + 1] - x[3 * i + 1], x[3 * j + 2] - x[3 * i + 2]};
+            clmd_box_min_image(b, d);
+            if (d[0] * d[0] + d[1] * d[1] + d[2] * d[2] < rc2 && !clmd_system_excluded(s, i, j)) count++;
+        }
+    return count;
+}
+
+static void exact_list(int lag, int overlap)
+{
+    clmd_system *s = ala2_water();
+    if (!s) CLMD_SKIP_DATA("alanine-dipeptide-explicit prmtop/inpcrd");
+    char v[16];
+    snprintf(v, sizeof v, "%d", lag);
+    setenv("CLMD_LIST_LAG", v, 1);
+    snprintf(v, sizeof v, "%d", overlap);
+    setenv("CLMD_LIST_OVERLAP", v, 1);
+    clmd_ffopts fo;
+    clmd_ffopts_defaults(&fo);
+    fo.method = CLMD_NB_PME;
+    fo.cutoff_nm = 0.9;
+    fo.skin_auto = 0;
+    fo.skin_nm = 0.2;
+    clmd_engine_opts eo;
+    clmd_engine_opts_defaults(&eo);
+    snprintf(eo.device, sizeof eo.device, "auto");
+    eo.temperature_K = 300;
+    eo.dt_ps = 0.002;
+    clmd_probe *probe = clmd_probe_create(1);
+    clmd_engine *e = NULL, *fresh = NULL;
+    clmd_err err = {0};
+    int rc = clmd_engine_create(s, &fo, &eo, probe, &e, &err);
+    unsetenv("CLMD_LIST_LAG");
+    unsetenv("CLMD_LIST_OVERLAP");
+    /* the judge: an engine that gets the positions and builds its list from them */
+    if (!rc) rc = clmd_engine_create(s, &fo, &eo, NULL, &fresh, &err);
+    if (rc && strstr(err.msg, "OpenCL")) {
+        clmd_system_destroy(&s);
+        clmd_probe_destroy(&probe);
+        CLMD_SKIP("no OpenCL device");
+    }
+    CU_ASSERT_FATAL(rc == CLMD_OK);
+    CU_ASSERT_EQUAL(e->lag, lag);
+    CU_ASSERT_EQUAL(e->overlap, lag > 0 ? overlap : 0);
+    const int n = s->n;
+    double *f = clmd_calloc(3 * (size_t)n, sizeof *f), *g = clmd_calloc(3 * (size_t)n, sizeof *g);
+    double *x = clmd_calloc(3 * (size_t)n, sizeof *x);
+    double worst = 0;
+    long missing = 0;
+    /* 600 steps in pieces of 7 (so that samples fall at every phase of a list's life) */
+    for (int k = 0; k < 85; k++) {
+        CU_ASSERT_FATAL(clmd_engine_step(e, 7, 0, &err) == CLMD_OK);
+        CU_ASSERT_FATAL(clmd_engine_evaluate(e, NULL, f, &err) == CLMD_OK);
+        CU_ASSERT_FATAL(clmd_engine_get_positions(e, x, &err) == CLMD_OK);
+        CU_ASSERT_FATAL(clmd_engine_set_positions(fresh, x, &err) == CLMD_OK);
+        CU_ASSERT_FATAL(clmd_engine_rebuild_list(fresh, &err) == CLMD_OK);
+        CU_ASSERT_FATAL(clmd_engine_evaluate(fresh, NULL, g, &err) == CLMD_OK);
+        worst = fmax(worst, clmd_force_rms_rel(f, g, n));
+        /* every pair within the cutoff now is in the list in use */
+        const double(*b)[3] = (const double(*)[3])clmd_engine_state(e)->box;
+        long listed = clmd_nlist_for_each_pair(clmd_pairlist_host(e->pl), x, b, fo.cutoff_nm, NULL, NULL);
+        missing += pairs_within(s, x, b, fo.cutoff_nm) - listed;
+    }
+    CU_ASSERT_EQUAL(missing, 0);
+    clmd_free(x);
+    clmd_engine_destroy(&fresh);
+    printf("\n  lag %d, overlap %d: %ld lists, %ld overlapped, %ld late; forces of the list in use vs "
+           "a fresh one: %.3g rms relative; pairs within the cutoff missing: %ld", lag, overlap,
+           clmd_engine_list_builds(e),
+           clmd_probe_counter(probe, "nlist_overlapped_builds"),
+           clmd_probe_counter(probe, "nlist_late_rebuilds"), worst, missing);
+    /* a missed pair near the cutoff shows as ~1e-4 or more; summation order as ~1e-7 */
+    ASSERT_BELOW(worst, 2e-6, "forces: list in use vs a fresh list (rms relative)");
+    CU_ASSERT_EQUAL(clmd_probe_counter(probe, "nlist_late_rebuilds"), 0);
+    if (lag > 0 && overlap > 0) CU_ASSERT(clmd_probe_counter(probe, "nlist_overlapped_builds") > 0);
+    clmd_free(f);
+    clmd_free(g);
+    clmd_engine_destroy(&e);
+    clmd_probe_destroy(&probe);
+    clmd_system_destroy(&s);
+}
+
+static void test_lag0(void) { exact_list(0, 0); }
+static void test_lag2(void) { exact_list(2, 0); }
+static void test_lag2_overlap(void) { exact_list(2, 6); }
+static void test_lag4_overlap(void) { exact_list(4, 10); }
+
+/* A run stopped at several steps (some while an overlapped build is in flight) and continued
+ * from its checkpoint ends with the straight run's energies, byte for byte. */
+static void test_restart_bitwise(void)
+{
+    const char *top = clmd_test_data("systems/alanine-dipeptide-explicit.prmtop");
+    const char *crd = clmd_test_data("systems/alanine-dipeptide-explicit.inpcrd");
+    if (!top || !crd) CLMD_SKIP_DATA("alanine-dipeptide-explicit prmtop/inpcrd");
+    char *out = NULL;
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, "'%s' devices", clmd_test_binary());
+    if (clmd_test_run(cmd, &out) != 0 || !out || !strstr(out, "platform 0")) {
+        free(out);
+        CLMD_SKIP("no OpenCL device");
+    }
+    free(out);
+    const char *dir = clmd_test_tmpdir();
+    char deck[2][4096];
+    for (int k = 0; k < 2; k++) {
+        char text[8192];
+        snprintf(text, sizeof text,
+                 "title: list restart\n"
+                 "system:\n  amber: {prmtop: %s, inpcrd: %s}\n"
+                 "nonbonded: {method: pme, cutoff: 0.9, neighbor_skin: 0.2}\n"
+                 "constraints: hbonds\n"
+                 "integrator: {type: langevin, timestep: 0.002, temperature: 300, friction: 1.0, "
+                 "steps: 300, seed: 1}\n"
+                 "velocities: {temperature: 300, seed: 3}\n"
+                 "output:\n  directory: %s\n  energies: {file: energies.csv, interval: 10}\n"
+                 "  checkpoint: {file: state.chk, interval: 1000}\n"
+                 "device: auto\n",
+                 top, crd, k == 0 ? "straight" : "cut");
+        snprintf(deck[k], sizeof deck[k], "%s/%s.yaml", dir, k == 0 ? "straight" : "cut");
+        CU_ASSERT_EQUAL_FATAL(clmd_test_write_file(deck[k], text), 0);
+    }
+    const char *env = "CLMD_LIST_LAG=2 CLMD_LIST_OVERLAP=6";
+    /* output directories are relative to the deck's folder */
+    snprintf(cmd, sizeof cmd, "%s '%s' run '%s' --quiet", env, clmd_test_binary(), deck[0]);
+    CU_ASSERT_EQUAL_FATAL(clmd_test_run(cmd, NULL), 0);
+    const int cuts[] = {97, 151, 173, 222};
+    for (size_t c = 0; c < sizeof cuts / sizeof cuts[0]; c++) {
+        snprintf(cmd, sizeof cmd,
+                 "%s '%.1000s' run '%.1000s' --quiet --overwrite --steps %d && %s '%.1000s' run "
+                 "'%.1000s' --quiet --restart '%.1000s/cut/state.chk' && cmp -s "
+                 "'%.1000s/straight/energies.csv' '%.1000s/cut/energies.csv'",
+                 env, clmd_test_binary(), deck[1], cuts[c], env, clmd_test_binary(), deck[1], dir, dir,
+                 dir);
+        int rc = clmd_test_run(cmd, NULL);
+        if (rc) printf("\n  cut at step %d: the continued run differs from the straight one", cuts[c]);
+        CU_ASSERT_EQUAL(rc, 0);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    static const clmd_test tests[] = {{"blocking check, exact list", test_lag0},
+                                      {"lag 2, exact list", test_lag2},
+                                      {"lag 2 + overlapped search, exact list", test_lag2_overlap},
+                                      {"lag 4 + overlapped search, exact list", test_lag4_overlap},
+                                      {"restart bit for bit with overlapped builds", test_restart_bitwise},
+                                      {NULL, NULL}};
+    return clmd_test_main("test_listsearch", tests, argc, argv);
+}
