@@ -534,7 +534,7 @@ int clmd_pairlist_fits_fresh(const clmd_pairlist *pl, double eps)
 
 struct clmd_pairlist_snapshot {
     long builds, last_build;
-    double skin, slack, reach, box[3][3];
+    double skin, nominal, slack, reach, box[3][3];
     double *xbuild, *xevent;    /* [3n] */
     cl_mem posq_ref, pos_event; /* device */
 };
@@ -581,6 +581,7 @@ int clmd_pairlist_save(const clmd_pairlist *pl, clmd_pairlist_snapshot *s, clmd_
     s->builds = pl->nbuilds;
     s->last_build = pl->last_build;
     s->skin = clmd_nlist_skin(pl->nl);
+    s->nominal = pl->skin_nominal;
     s->slack = pl->slack_nm;
     s->reach = pl->reach_nm;
     memcpy(s->box, clmd_nlist_box(pl->nl), sizeof s->box);
@@ -611,6 +612,7 @@ int clmd_pairlist_restore(clmd_pairlist *pl, const clmd_pairlist_snapshot *s, co
         pl->nbuilds++;
     }
     pl->last_build = s->last_build;
+    pl->skin_nominal = s->nominal;
     pl->slack_nm = s->slack;
     pl->reach_nm = s->reach;
     if (!pl->dev) {
@@ -698,6 +700,15 @@ int clmd_pairlist_read_checkpoint(clmd_pairlist *pl, clmd_ckpt_reader *r, const 
     pl->last_build = (long)built_at;
     pl->slack_nm = slack;
     pl->reach_nm = reach;
+    {
+        clmd_ckpt_type t;
+        size_t l;
+        if (clmd_ckpt_find(r, "list_skin_nominal", &t, &l) &&
+            (rc = clmd_ckpt_get_f64(r, "list_skin_nominal", &pl->skin_nominal, err)))
+            goto done;
+        /* written before the nominal buffer was kept apart: the list's own */
+        if (!clmd_ckpt_find(r, "list_skin_nominal", &t, &l)) pl->skin_nominal = skin;
+    }
     if (!pl->dev) goto done;
     /* wraps for the current box, posq from the restored positions, and the reference from the
      * event positions exactly as the original run's kernels made it */
@@ -715,9 +726,6 @@ int clmd_pairlist_read_checkpoint(clmd_pairlist *pl, clmd_ckpt_reader *r, const 
         goto done;
     clmd_ckpt_type type;
     size_t len;
-    if (clmd_ckpt_find(r, "list_skin_nominal", &type, &len) &&
-        (rc = clmd_ckpt_get_f64(r, "list_skin_nominal", &pl->skin_nominal, err)))
-        goto done;
     clmd_pairlist_bg_cancel(pl);
     if (clmd_ckpt_find(r, "list_bg_step", &type, &len)) {
         int64_t bstep;
