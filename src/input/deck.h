@@ -14,6 +14,18 @@
 
 #define CLMD_PATH_MAX 4096
 #define CLMD_MAX_REPLICAS 256
+#define CLMD_MAX_SELECTION 64
+
+/* A set of particles (the alchemical region, REST2's solute): 0-based particle indices and
+ * inclusive ranges "a-b", or residue names (every particle of every residue of that name). The
+ * system resolves it (clmd_selection_flags, system/select.h). */
+typedef struct clmd_deck_selection {
+    int nranges;
+    int range[CLMD_MAX_SELECTION][2];   /* first, last (inclusive); a single index has first == last */
+    int nresidues;
+    char residue[CLMD_MAX_SELECTION][8];
+    clmd_mark mark;                     /* the key holding it (atoms: or residues:) */
+} clmd_deck_selection;
 /* system.cells: the largest lj_fcc the loader builds (run/load.c checks that the two agree with
  * CLMD_LJ_FCC_MAX_CELLS of system/builtin.h, which says why this many). */
 #define CLMD_DECK_MAX_CELLS 200
@@ -134,8 +146,36 @@ typedef struct clmd_deck {
         int scheme;                      /* 0 neighbors (default), 1 all */
         int resample_velocities;         /* 0 rescale by sqrt(T_new/T_old) (default), 1 resample */
         int replicas_per_device;         /* 0 (default): all of this process's replicas at once */
+        /* A lambda ladder instead of temperatures (lambdas: {sterics: [...], electrostatics:
+         * [...]}, lists of equal length, one state per index; needs the alchemical section):
+         * nlambdas states, all at integrator.temperature. */
+        int nlambdas;
+        double lambda_sterics[CLMD_MAX_REPLICAS], lambda_electrostatics[CLMD_MAX_REPLICAS];
         clmd_mark mark;
     } remd;
+
+    /* alchemical: a region whose coupling to the rest is scaled (soft-core LJ with
+     * lambda_sterics, the region's charges times lambda_electrostatics); null: off. */
+    struct {
+        int enabled;
+        clmd_deck_selection region;      /* atoms: [...] or residues: [...] */
+        double lambda_sterics;           /* default 1 (fully coupled) */
+        double lambda_electrostatics;    /* default 1 */
+        double softcore_alpha;           /* default 0.5 */
+        int annihilate_sterics;          /* default 0: LJ inside the region unchanged */
+        clmd_mark mark;
+    } alchemical;
+
+    /* solute_tempering (REST2): {atoms|residues: selection, temperatures: [...] or
+     * {min, max, count}}: the solute's effective temperatures, the first the physical one; with
+     * replica_exchange it is the campaign's ladder (replica_exchange.temperatures then absent). */
+    struct {
+        int enabled;
+        clmd_deck_selection solute;
+        int ntemps;
+        double temps[CLMD_MAX_REPLICAS];
+        clmd_mark mark;
+    } solute_tempering;
 
     struct {
         int enabled;                     /* barostat: {...} given (null or absent: off) */
