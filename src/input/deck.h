@@ -14,18 +14,7 @@
 
 #define CLMD_PATH_MAX 4096
 #define CLMD_MAX_REPLICAS 256
-#define CLMD_MAX_SELECTION 64
 
-/* A set of particles (the alchemical region, REST2's solute): 0-based particle indices and
- * inclusive ranges "a-b", or residue names (every particle of every residue of that name). The
- * system resolves it (clmd_selection_flags, system/select.h). */
-typedef struct clmd_deck_selection {
-    int nranges;
-    int range[CLMD_MAX_SELECTION][2];   /* first, last (inclusive); a single index has first == last */
-    int nresidues;
-    char residue[CLMD_MAX_SELECTION][8];
-    clmd_mark mark;                     /* the key holding it (atoms: or residues:) */
-} clmd_deck_selection;
 /* system.cells: the largest lj_fcc the loader builds (run/load.c checks that the two agree with
  * CLMD_LJ_FCC_MAX_CELLS of system/builtin.h, which says why this many). */
 #define CLMD_DECK_MAX_CELLS 200
@@ -72,6 +61,19 @@ typedef struct clmd_deck_implicit {
 typedef struct clmd_mark {
     int line, column;
 } clmd_mark;
+
+#define CLMD_MAX_SELECTION 64
+
+/* A set of particles (the alchemical region, REST2's solute): 0-based particle indices and
+ * inclusive ranges "a-b", or residue names (every particle of every residue of that name). The
+ * system resolves it (clmd_selection_flags, system/select.h). */
+typedef struct clmd_deck_selection {
+    int nranges;
+    int range[CLMD_MAX_SELECTION][2];   /* first, last (inclusive); a single index has first == last */
+    int nresidues;
+    char residue[CLMD_MAX_SELECTION][8];
+    clmd_mark mark;                     /* the key holding it (atoms: or residues:) */
+} clmd_deck_selection;
 
 typedef struct clmd_deck {
     char path[CLMD_PATH_MAX]; /* the deck file as given */
