@@ -7,7 +7,8 @@
     openmm_npt.py run SPEC.json
         The NPT protocol with OpenMM's MonteCarloBarostat; SPEC holds pdb, model, cutoff,
         ewald_tolerance, temperature, pressure_bar, friction, dt, interval, steps, sample_steps,
-        minimize_steps, seed, threads, platform, out (CSV path). The CSV has clmd's energies.csv
+        minimize_steps, seed, threads, platform, out (CSV path), final_pdb (optional: the last
+        configuration is written there). The CSV has clmd's energies.csv
         column names for what both engines write: step, time_ps, potential, temperature_K,
         volume_nm3, density_g_cm3. The last stdout line is a JSON summary (acceptance is not
         exposed by OpenMM 7.7's Python API, so it is not reported).
@@ -94,6 +95,12 @@ def run(spec):
             sample(f, step)
             f.flush()
     wall = time.perf_counter() - t0
+    if spec.get("final_pdb"):  # the last configuration, for bench/npt/pressure_check
+        st = ctx.getState(getPositions=True, enforcePeriodicBox=True)
+        top = pdb.topology
+        top.setPeriodicBoxVectors(st.getPeriodicBoxVectors())
+        with open(spec["final_pdb"], "w") as f:
+            app.PDBFile.writeFile(top, st.getPositions(), f)
     print(json.dumps({"engine": "openmm", "version": mm.version.full_version, "platform": plat.getName(),
                       "threads": spec.get("threads"), "steps": spec["steps"], "wall_s": wall,
                       "steps_per_s": spec["steps"] / wall, "particles": system.getNumParticles(),
