@@ -52,6 +52,26 @@ def add_ratios(rows):
     return rows
 
 
+def add_relative_costs(rows, twins):
+    """Rows of a benchmark that has a twin (twins: {benchmark: twin benchmark}, e.g. NPT: NVT of the
+    same system) get `relative_cost` {twin row name: this row's time per step / the twin row's}
+    from the medians (> 1: this row's step costs more). The twin row is the one whose name has the
+    twin's benchmark name in place of this one's; rows without an ok twin get an empty mapping."""
+    by_name = {r["name"]: r for r in rows}
+    for r in rows:
+        twin = twins.get(r.get("bench"))
+        if not twin or not r["name"].startswith(r["bench"] + "/"):
+            continue
+        other = twin + r["name"][len(r["bench"]):]
+        o = by_name.get(other)
+        r["relative_cost"] = {}
+        if o and r["status"] == o["status"] == "ok" and r["metric"] == o["metric"] and r["median"] and o["median"]:
+            # steps/s: time per step is 1/rate; ms_per_step is a time already
+            ratio = o["median"] / r["median"] if stats.higher_is_better(r["metric"]) else r["median"] / o["median"]
+            r["relative_cost"][other] = ratio
+    return rows
+
+
 def validate(capsule):
     """Problems with a capsule's shape, as a list of strings (empty when it is well formed)."""
     errs = []

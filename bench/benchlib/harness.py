@@ -283,6 +283,8 @@ def summary_table(cap):
             ratio = ""
             if r.get("ratios"):
                 ratio = "  " + " ".join("x%.2f vs %s" % (v, k.split("/")[-1]) for k, v in r["ratios"].items() if v)
+            if r.get("relative_cost"):
+                ratio += "  " + " ".join("step cost x%.3f of %s" % (v, k) for k, v in r["relative_cost"].items())
             lines.append("%-36s %-14s %8d %12.4g %12.4g %12.4g  ok%s" % (r["name"], r["metric"], len(r["samples"]),
                                                                         r["median"], r["min"], r["max"], ratio))
         else:
@@ -328,6 +330,7 @@ def main(argv):
         for p in b.peers_for(opt.quick):
             if opt.wants(b.peer_row(p)) and not peers_seen.get(p.engine):
                 peers_seen[p.engine] = p.get_version()
+    capsule.add_relative_costs(rows, {b.name: b.relative_to for b in benches() if b.relative_to})
     cap = build_capsule(rows, probes, opt, argv, peers_seen, started)
     cap["budget"] = {"seconds": opt.budget, "cut_short": cut}
     errs = capsule.validate(cap)

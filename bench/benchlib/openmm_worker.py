@@ -96,6 +96,11 @@ def build(spec, mm, app, u):
             f.setUseDispersionCorrection(bool(spec.get("dispersion_correction", True)))
         if isinstance(f, mm.CMMotionRemover) and spec.get("com_interval"):
             f.setFrequency(spec["com_interval"])
+    if spec.get("barostat"):  # NPT: isotropic Monte Carlo moves at the integrator's temperature
+        b = spec["barostat"]
+        baro = mm.MonteCarloBarostat(b["pressure_bar"] * u.bar, spec["temperature"] * u.kelvin, b["interval"])
+        baro.setRandomNumberSeed(b.get("seed", 0))
+        s.addForce(baro)
     return s, pos, box
 
 
@@ -137,6 +142,9 @@ def main():
         pe = st.getPotentialEnergy().value_in_unit(u.kilojoule_per_mole)
         facts = {name: plat.getPropertyValue(ctx, name) for name in plat.getPropertyNames()
                  if name in ("Precision", "Threads", "OpenCLPlatformIndex", "DeviceIndex")}
+        if spec.get("barostat"):
+            facts["barostat"] = "MonteCarloBarostat %g bar every %d steps" % (spec["barostat"]["pressure_bar"],
+                                                                             spec["barostat"]["interval"])
         say({"ok": True, "ready": True, "openmm": mm.version.full_version, "platform": plat.getName(),
              "properties": facts, "particles": system.getNumParticles(), "setup_s": setup_s,
              "warmup_s": warm_s, "warmup_steps": done, "potential_energy": pe})

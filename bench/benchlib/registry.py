@@ -6,25 +6,28 @@
 - `peers` are runners from peers.py, measured on the same system in the same run;
 - `phases` are clmd probe phases reported as rows of their own ("<name>/clmd/<phase>", ms/step):
   this is how single force terms and the neighbor-build / force-evaluation split are measured;
-- `steps` are the timed MD steps per sample in --quick and full mode (quick None: full mode only).
+- `steps` are the timed MD steps per sample in --quick and full mode (quick None: full mode only);
+- `relative_to` names the benchmark of the same system without this one's addition (the NVT twin of
+  an NPT benchmark): each of this benchmark's rows then carries `relative_cost`, its time per step
+  over that of the same row of the twin (capsule.add_relative_costs), when both ran.
 Rows: "<name>/clmd" and "<name>/<peer engine>" (steps/s), and the phase rows.
 """
 import collections
 
 from .peers import Gromacs, Lammps, OpenMM
-from .systems import MD, Amber, LJFcc, WaterPdb
+from .systems import MD, Amber, Barostat, LJFcc, WaterPdb
 
 Steps = collections.namedtuple("Steps", "quick full")
 
 
 class Bench:
     def __init__(self, name, system, particles, peers=(), phases=(), steps=Steps(100, 1000), quick_peers=True,
-                 note=""):
+                 note="", relative_to=None):
         if getattr(system, "particles", particles) != particles:
             raise ValueError("%s: system has %s particles, entry says %d" % (name, system.particles, particles))
         self.name, self.system, self.particles = name, system, particles
         self.peers, self.phases, self.steps = list(peers), tuple(phases), steps
-        self.quick_peers, self.note = quick_peers, note
+        self.quick_peers, self.note, self.relative_to = quick_peers, note, relative_to
 
     def in_mode(self, quick):
         return (self.steps.quick if quick else self.steps.full) is not None
@@ -88,4 +91,12 @@ def benches():
                                       particles=3544, molecules=886),
               3544, peers=openmm() + [Gromacs()], phases=NB_SPLIT + PME + ("constraints", "vsite_build", "vsite_spread"),
               steps=Steps(30, 1000)),
+        # the same box at constant pressure: a Monte Carlo volume move every 25 steps (steps are a
+        # multiple of 25, so every sample holds whole barostat periods); relative_cost is the NPT
+        # step over the NVT step above (issue 9: at most 1.1)
+        Bench("tip4pew-npt", WaterPdb("tip4pew_box.pdb", "tip4pew", particles=3544, molecules=886, barostat=Barostat(),
+                                      label="TIP4P-Ew water box (886 waters), PME 0.9 nm, NPT: Monte Carlo barostat "
+                                            "1 atm, a move every 25 steps"),
+              3544, peers=openmm(), phases=("barostat", "box_scale", "nlist_build", "nonbonded"),
+              steps=Steps(50, 1000), relative_to="tip4pew-pme"),
     ]

@@ -238,6 +238,22 @@ def markdown(cap, capsule_path, svg_name):
                 ", ".join("%s %.0f%%%s" % (n, 100 * p["share"], " [dev]" if p.get("device") else "") for n, p in top) or "-"))
         L.append("")
 
+    rel = [r for r in cap["rows"] if r.get("relative_cost")]
+    if rel:
+        byname = {r["name"]: r for r in cap["rows"]}
+        L += ["## Step cost against a twin benchmark (NPT over NVT)", "",
+              "A benchmark with a twin (`relative_to` in the registry: the same system without the addition, e.g. "
+              "NVT for an NPT row) reports each row's time per step over the same row of the twin, from the "
+              "medians (> 1: the step costs more).", "",
+              "| row | twin row | ms/step | twin ms/step | ratio |", "|---|---|---:|---:|---:|"]
+
+        def ms(r):
+            return 1000.0 / r["median"] if r["metric"] == "steps_per_s" else r["median"]
+        for r in rel:
+            for other, ratio in r["relative_cost"].items():
+                L.append("| %s | %s | %s | %s | %.3f |" % (r["name"], other, _fmt(ms(r)), _fmt(ms(byname[other])), ratio))
+        L.append("")
+
     phase_rows = [r for r in cap["rows"] if r.get("phase")]
     if phase_rows:
         L += ["## Force terms and phases (clmd probes)", "",

@@ -44,6 +44,21 @@ class MD:
         self.minimize = minimize
 
 
+class Barostat:
+    """A Monte Carlo barostat every engine builds the same way: clmd's `barostat` deck key, OpenMM's
+    MonteCarloBarostat (isotropic, at the integrator's temperature; the move size adapts in both)."""
+
+    def __init__(self, pressure_bar=1.01325, interval=25, seed=13):
+        self.pressure_bar, self.interval, self.seed = pressure_bar, interval, seed
+
+    def deck_line(self):
+        return ("barostat: {type: isotropic, pressure: %g, interval: %d, adapt: true, seed: %d}"
+                % (self.pressure_bar, self.interval, self.seed))
+
+    def spec(self):
+        return {"pressure_bar": self.pressure_bar, "interval": self.interval, "seed": self.seed}
+
+
 class System:
     kind = "?"
     label = "?"
@@ -173,10 +188,10 @@ class LJFcc(System):
 
 
 class _Solvated(System):
-    def __init__(self, method, cutoff, ewald_tolerance, constraints, rigid_water, implicit, skin, md):
+    def __init__(self, method, cutoff, ewald_tolerance, constraints, rigid_water, implicit, skin, md, barostat=None):
         self.method, self.cutoff, self.ewald_tolerance = method, cutoff, ewald_tolerance
         self.constraints, self.rigid_water, self.implicit, self.skin = constraints, rigid_water, implicit, skin
-        self.md = md
+        self.md, self.barostat = md, barostat
 
     def deck_nonbonded(self):
         out = ["method: %s" % self.method]
@@ -192,6 +207,8 @@ class _Solvated(System):
             out.append("implicit_solvent: {model: %s, solvent_dielectric: 78.5, solute_dielectric: 1.0, surface_area: ace}"
                        % self.implicit)
         out += ["constraints: %s" % self.constraints, "rigid_water: %s" % str(self.rigid_water).lower()]
+        if self.barostat:
+            out.append(self.barostat.deck_line())
         return out
 
     def _nb_spec(self):
@@ -199,6 +216,8 @@ class _Solvated(System):
              "constraints": self.constraints, "rigid_water": self.rigid_water, "implicit": self.implicit,
              "dispersion_correction": True}
         s.update(self._md_spec())
+        if self.barostat:
+            s["barostat"] = self.barostat.spec()
         return s
 
 
@@ -225,13 +244,14 @@ class Amber(_Solvated):
 
 
 class WaterPdb(_Solvated):
-    """A water box from a PDB with a CRYST1 box (TIP4P-Ew: O, H1, H2, M per molecule)."""
+    """A water box from a PDB with a CRYST1 box (TIP4P-Ew: O, H1, H2, M per molecule); with
+    `barostat` (a Barostat) at constant pressure (NPT) instead of constant volume."""
     kind = "pdb_water"
 
     def __init__(self, pdb, model, label, particles, molecules, method="pme", cutoff=0.9, ewald_tolerance=5e-4,
-                 skin=0.1, md=None):
+                 skin=0.1, md=None, barostat=None):
         super().__init__(method, cutoff, ewald_tolerance, "hbonds", True, None, skin,
-                         md or MD(dt=0.002, temperature=300.0))
+                         md or MD(dt=0.002, temperature=300.0), barostat)
         self.pdb, self.model, self.label, self.particles, self.molecules = pdb, model, label, particles, molecules
 
     def input_files(self):

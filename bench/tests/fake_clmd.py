@@ -5,6 +5,8 @@ command-line contract (run/eval/--version) and writes clmd-probes/1 and eval JSO
   FAKE_CLMD_SPEED  steps/s of the loop after warm-up (default 100); the first 10% of steps take 5x longer
   FAKE_CLMD_FERR   relative error of the "device" forces against the "reference" ones (default 1e-5)
   FAKE_CLMD_MODE   ok | fail (exit 2 with a message) | noprobe (exit 0, no file) | badschema
+  FAKE_CLMD_NPT_COST  with a `barostat:` deck key, steps take this many times longer (default 1.08)
+                   and the probe has barostat and box_scale phases
 """
 import json
 import os
@@ -38,6 +40,9 @@ def main(argv):
         return 0
     steps = int(arg(argv, "--steps", "10"))
     speed = float(os.environ.get("FAKE_CLMD_SPEED", "100"))
+    npt = "barostat:" in deck
+    if npt:
+        speed /= float(os.environ.get("FAKE_CLMD_NPT_COST", "1.08"))
     if mode == "noprobe":
         return 0
     per = 1e9 / speed
@@ -48,6 +53,8 @@ def main(argv):
     if "method: pme" in deck:
         names += [("pme_spread", 0.05, 2), ("pme_fft_forward", 0.03, 2), ("pme_convolve", 0.01, 2),
                   ("pme_fft_inverse", 0.03, 2), ("pme_gather", 0.04, 2)]
+    if npt:
+        names += [("barostat", 0.07, 1), ("box_scale", 0.001, 2)]
     phases = [{"name": "md_loop", "level": 0, "device": False, "calls": steps, "total_ms": loop * 1e-6,
                "ms_per_step": loop * 1e-6 / steps, "share": 1.0, "samples_ns": samples}]
     for n, share, level in names:

@@ -130,6 +130,27 @@ class CapsuleTest(unittest.TestCase):
         capsule.add_ratios(rows)
         self.assertEqual(rows[0]["ratios"], {"a/openmm-opencl": 3.0, "a/lammps": 0.5})
 
+    def test_relative_cost_is_time_per_step_over_the_twin_benchmarks_same_row(self):
+        rows = [row("nvt/clmd", "clmd", "steps_per_s", [100, 101, 99], bench="nvt"),
+                row("nvt/openmm-cpu", "openmm-cpu", "steps_per_s", [50], bench="nvt"),
+                row("nvt/clmd/nlist_build", "clmd", "ms_per_step", [1.0], bench="nvt", phase="nlist_build"),
+                row("npt/clmd", "clmd", "steps_per_s", [80, 80, 81], bench="npt"),
+                row("npt/openmm-cpu", "openmm-cpu", "steps_per_s", [40], bench="npt"),
+                row("npt/openmm-opencl", "openmm-opencl", "steps_per_s", [10], bench="npt"),
+                row("npt/clmd/nlist_build", "clmd", "ms_per_step", [1.5], bench="npt", phase="nlist_build"),
+                row("npt/clmd/barostat", "clmd", "ms_per_step", [0.3], bench="npt", phase="barostat")]
+        capsule.add_relative_costs(rows, {"npt": "nvt"})
+        got = {r["name"]: r.get("relative_cost") for r in rows}
+        self.assertEqual(got["npt/clmd"], {"nvt/clmd": 100 / 80})
+        self.assertEqual(got["npt/openmm-cpu"], {"nvt/openmm-cpu": 50 / 40})
+        self.assertEqual(got["npt/clmd/nlist_build"], {"nvt/clmd/nlist_build": 1.5})
+        self.assertEqual(got["npt/openmm-opencl"], {})   # no twin row ran
+        self.assertEqual(got["npt/clmd/barostat"], {})
+        self.assertIsNone(got["nvt/clmd"])                # the twin itself is not annotated
+        blocked = [row("nvt/clmd", "clmd", "steps_per_s", [], bench="nvt", reason="x"),
+                   row("npt/clmd", "clmd", "steps_per_s", [80], bench="npt")]
+        self.assertEqual(capsule.add_relative_costs(blocked, {"npt": "nvt"})[1]["relative_cost"], {})
+
     def test_validate_catches_malformed_capsules(self):
         cap = synthetic_capsule([row("a/clmd", "clmd", "steps_per_s", [1])])
         bad = copy.deepcopy(cap)
@@ -222,6 +243,24 @@ class PeerInputTest(unittest.TestCase):
         self.assertEqual(gb.openmm_spec()["implicit"], "obc2")
 
 
+    def test_npt_benchmark_is_the_nvt_box_plus_a_barostat_in_every_engine(self):
+        b = {x.name: x for x in registry.benches()}
+        npt, nvt = b["tip4pew-npt"], b["tip4pew-pme"]
+        self.assertEqual(npt.relative_to, "tip4pew-pme")
+        self.assertEqual(npt.steps.quick % 25, 0)   # whole barostat periods per sample
+        self.assertEqual(npt.steps.full % 25, 0)
+        deck = npt.system.clmd_deck("t", 50, "/tmp/o")
+        self.assertIn("barostat: {type: isotropic, pressure: 1.01325, interval: 25, adapt: true, seed: 13}", deck)
+        self.assertNotIn("barostat", nvt.system.clmd_deck("t", 50, "/tmp/o"))
+        # apart from the barostat, the decks are the same system and settings
+        strip = lambda d: [l for l in d.splitlines() if not l.startswith(("barostat", "# generated", "title"))]
+        self.assertEqual(strip(deck), strip(nvt.system.clmd_deck("t", 50, "/tmp/o")))
+        spec = npt.system.openmm_spec()
+        self.assertEqual(spec["barostat"], {"pressure_bar": 1.01325, "interval": 25, "seed": 13})
+        self.assertNotIn("barostat", nvt.system.openmm_spec())
+        self.assertEqual({k: v for k, v in spec.items() if k != "barostat"}, nvt.system.openmm_spec())
+
+
 class FidelityDeckTest(unittest.TestCase):
     def test_lj_fidelity_uses_a_jittered_copy_of_the_builtin_lattice(self):
         d = tempfile.mkdtemp()
@@ -272,13 +311,45 @@ class OpenMMWorkerTest(unittest.TestCase):
             shutil.rmtree(d)
 
 
+@unittest.skipUnless(openmm_available(), "OpenMM not importable by %s: worker test skipped" % peers.openmm_python())
+class OpenMMBarostatTest(unittest.TestCase):
+    def test_worker_adds_a_monte_carlo_barostat_to_npt_water(self):
+        import subprocess
+        d = tempfile.mkdtemp()
+        try:
+            pdb = os.path.join(d, "w.pdb")
+            with open(pdb, "w") as f:  # two TIP4P-Ew waters in a 2 nm box (PME 0.9 nm fits)
+                f.write("CRYST1   20.000   20.000   20.000  90.00  90.00  90.00 P 1           1\n")
+                k = 0
+                for m, x0 in ((1, 2.0), (2, 8.0)):
+                    for n, dx, dy in (("O", 0.0, 0.0), ("H1", 0.9572, 0.0), ("H2", -0.2400, 0.9266), ("M", 0.0, 0.15)):
+                        k += 1
+                        f.write("HETATM%5d %-4s HOH A%4d    %8.3f%8.3f%8.3f  1.00  0.00\n" % (k, n if len(n) == 4 else " " + n,
+                                                                                       m, x0 + dx, 5.0 + dy, 5.0))
+                f.write("END\n")
+            s = systems.WaterPdb(pdb, "tip4pew", label="t", particles=8, molecules=2, barostat=systems.Barostat(2.5, 10, 7))
+            spec = s.openmm_spec()
+            code = ("import json, sys; sys.path.insert(0, %r); import openmm_worker as w, openmm as mm, openmm.app as app, "
+                    "openmm.unit as u; s, pos, box = w.build(json.loads(sys.argv[1]), mm, app, u); "
+                    "b = [f for f in s.getForces() if isinstance(f, mm.MonteCarloBarostat)]; "
+                    "sys.stderr.write(json.dumps([len(b), b[0].getDefaultPressure().value_in_unit(u.bar), b[0].getFrequency(), "
+                    "b[0].getDefaultTemperature().value_in_unit(u.kelvin), b[0].getRandomNumberSeed(), s.getNumParticles()]))"
+                    % os.path.join(os.path.dirname(HERE), "benchlib"))
+            p = subprocess.run([peers.openmm_python(), "-c", code, json.dumps(spec)], capture_output=True, text=True, timeout=120)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            got = json.loads(p.stderr.strip().splitlines()[-1])
+            self.assertEqual(got, [1, 2.5, 10, 300.0, 7, 8])
+        finally:
+            shutil.rmtree(d)
+
+
 class RegistryTest(unittest.TestCase):
     def test_row_names_unique_and_quick_mode_drops_256k(self):
         names = [n for b in registry.benches() for n in b.row_names(False)]
         self.assertEqual(len(names), len(set(names)))
         quick = [b.name for b in registry.benches() if b.in_mode(True)]
         self.assertNotIn("lj-fcc-256k", quick)
-        for want in ("lj-fcc-4k", "lj-fcc-32k", "ala2-pme", "protein-obc2", "18protein-pme", "tip4pew-pme"):
+        for want in ("lj-fcc-4k", "lj-fcc-32k", "ala2-pme", "protein-obc2", "18protein-pme", "tip4pew-pme", "tip4pew-npt"):
             self.assertIn(want, quick)
         self.assertEqual([b.particles for b in registry.benches() if b.name.startswith("lj-fcc")], [4000, 32000, 256000])
 
@@ -369,6 +440,24 @@ class HarnessTest(unittest.TestCase):
         self.assertEqual(rows["tip4pew-pme/clmd/vsite_build"]["status"], "blocked")
         self.assertIn("not in clmd's probe report", rows["tip4pew-pme/clmd/vsite_build"]["reason"])
 
+    def test_npt_rows_report_their_step_cost_over_the_nvt_twin(self):
+        data = os.path.join(self.tmp, "data", "systems")
+        os.makedirs(data)
+        open(os.path.join(data, "tip4pew_box.pdb"), "w").close()  # the fake clmd does not read it
+        with Env(CLMD_BIN=FAKE, FAKE_CLMD_MODE="ok", FAKE_CLMD_SPEED="100", FAKE_CLMD_NPT_COST="1.25",
+                 CLMD_BENCH_DATA=os.path.dirname(data)):
+            rc, out, _ = run_harness(["--quick", "--repeats", "1", "--no-fidelity", "--only",
+                                      "^tip4pew-(pme|npt)/clmd(/barostat|/nlist_build)?$", "--out", os.path.join(self.tmp, "n")])
+        self.assertEqual(rc, 0, out)
+        cap = self.cap("n")
+        self.assertEqual(capsule.validate(cap), [])
+        rows = {r["name"]: r for r in cap["rows"]}
+        self.assertAlmostEqual(rows["tip4pew-npt/clmd"]["relative_cost"]["tip4pew-pme/clmd"], 1.25, places=6)
+        self.assertIn("barostat: {type: isotropic", rows["tip4pew-npt/clmd"]["deck"])
+        self.assertEqual(rows["tip4pew-npt/clmd/barostat"]["status"], "ok")
+        self.assertIn("tip4pew-pme/clmd/nlist_build", rows["tip4pew-npt/clmd/nlist_build"]["relative_cost"])
+        self.assertIn("step cost x1.250 of tip4pew-pme/clmd", out)
+
     def test_exhausted_budget_blocks_the_benchmarks_not_started(self):
         with Env(CLMD_BIN=FAKE, FAKE_CLMD_MODE="ok"):
             rc, _, _ = run_harness(["--quick", "--budget", "1e-9", "--only", "^lj-fcc-(4k|32k)/clmd$", "--out",
@@ -420,6 +509,14 @@ class ReportTest(unittest.TestCase):
         svg = report.svg_plot(cap)
         self.assertTrue(svg.startswith("<svg") and svg.rstrip().endswith("</svg>"))
         self.assertEqual(svg.count("<title>"), 4)
+
+    def test_report_lists_step_costs_against_twin_benchmarks(self):
+        rows = capsule.add_relative_costs([row("nvt/clmd", "clmd", "steps_per_s", [100], bench="nvt"),
+                                           row("npt/clmd", "clmd", "steps_per_s", [80], bench="npt")], {"npt": "nvt"})
+        md = report.markdown(synthetic_capsule(rows), "c.json", "p.svg")
+        self.assertIn("| npt/clmd | nvt/clmd | 12.50 | 10.00 | 1.250 |", md)
+        self.assertNotIn("Step cost against", report.markdown(synthetic_capsule([row("nvt/clmd", "clmd", "steps_per_s", [100],
+                                                                                    bench="nvt")]), "c.json", "p.svg"))
 
     def test_report_of_an_all_blocked_capsule_lists_peer_targets(self):
         cap = synthetic_capsule([row("lj/clmd", "clmd", "steps_per_s", [], bench="lj", reason="clmd binary not found"),
