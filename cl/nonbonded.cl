@@ -268,19 +268,186 @@ void nonbonded(__global const real4 *restrict posq, __global const real4 *restri
 }
 #endif
 
+#if REGION
+/* Systems with a scaled region (src/ff/nonbonded.c, ff/options.h): one work-group of 64 per
+ * i-cluster as the GPU kernel, on every kind of device. A region particle has the sign bit of its
+ * ljp.x set. Each copy's factors are seg_scale[copy] = (charge, lj, lambda_sterics, torsion):
+ * region charges times .x, region 2 sqrt(eps) times .y; with SOFTCORE the LJ of a pair with one
+ * particle in the region (both, with ANNIHILATE) is openmmtools' soft-core form
+ *   U = l 4 eps x (x - 1), x = sigma^6 / (SC_ALPHA sigma^6 (1 - l) + r^6), l = .z,
+ * and dU/dl goes into the copy's E_DUDL_S slot. The Coulomb energy of region-rest and
+ * region-region pairs with the region's charges unscaled goes into E_ELEC_RE and E_ELEC_RR
+ * (dU/dlambda_elec = E_re + 2 lambda E_rr for the direct part). e_disp[copy] is each copy's
+ * dispersion correction (fixed point), e_disp[NSEG + copy] its dU/dl. */
+__kernel __attribute__((reqd_work_group_size(64, 1, 1)))
+void nonbonded_region(__global const real4 *restrict posq, __global const real4 *restrict posq_lo,
+                      __global const real2 *restrict ljp,
+                      __global const int *restrict cluster_atoms, __global const int *restrict jstart,
+                      __global const uint *restrict jlist, const int nclusters,
+                      __global long *restrict force, const int npad, __global long *restrict energy,
+                      const int want_energy, __global const long *restrict e_disp, BOX_PARAMS,
+                      __global const uchar *restrict jshift, __global const real4 *restrict shifts,
+                      __global const float4 *restrict seg_scale)
+{
+    const int c = get_group_id(0);
+    const int lid = get_local_id(0);
+    const int lane = lid & 7, slice = lid >> 3;
+    __local real4 red[64];
+    __local real4 ered[64];
+    __local real2 dred[64];
+    const int a = cluster_atoms[8 * c + lane];
+    const int s = a < 0 ? 0 : a;
+    const int a0 = cluster_atoms[8 * c];
+    const float4 sc = seg_scale[NSEG > 1 ? a0 / SEG_LEN : 0];
+    const real4 pi = posq[s], pil = posq_lo[s];
+    const real2 lji = ljp[s];
+    const int reg_i = signbit(lji.x);
+    const real si = fabs(lji.x), ei = lji.y * (reg_i ? sc.y : 1.0f);
+    const real qi_u = pi.w * ONE_4PI_EPS0, qi = qi_u * (reg_i ? sc.x : 1.0f);
+    const uint bit = 1u << lane;
+    real fx = 0, fy = 0, fz = 0, elj = 0, ecoul = 0, dudl = 0, ere = 0, err_ = 0;
+    const int e1 = jstart[c + 1];
+    for (int e = jstart[c] + slice; e < e1; e += 8) {
+        const uint ent = jlist[e];
+        const int j = (int)(ent >> 8);
+        const real4 pj = posq[j], pjl = posq_lo[j];
+        const real2 ljj = ljp[j];
+        real dx, dy, dz;
+#if PERIODIC
+        const uint code = jshift[e];
+        if (code < 27) {
+            const real4 sh = shifts[code], sl = shifts[27 + code];
+            dx = ((pj.x + sh.x) - pi.x) + ((pjl.x + sl.x) - pil.x);
+            dy = ((pj.y + sh.y) - pi.y) + ((pjl.y + sl.y) - pil.y);
+            dz = ((pj.z + sh.z) - pi.z) + ((pjl.z + sl.z) - pil.z);
+        } else {
+            DELTA(dx, dy, dz, pi, pil, pj, pjl);
+            MIN_IMAGE(real, dx, dy, dz);
+        }
+#else
+        DELTA(dx, dy, dz, pi, pil, pj, pjl);
+#endif
+        const real r2 = dx * dx + dy * dy + dz * dz;
+        bool m = (ent & bit) != 0;
+#if CUTOFF
+        m = m && r2 < CUTOFF2;
+#endif
+        if (!m) continue;
+        const int reg_j = signbit(ljj.x);
+        const real inv_r2 = 1.0f / r2;
+        const real sig = si + fabs(ljj.x), eps4 = ei * ljj.y * (reg_j ? sc.y : 1.0f);
+        real e_lj, f;
+#if SOFTCORE
+        const int soft = reg_i != reg_j || (ANNIHILATE && reg_i && reg_j);
+#else
+        const int soft = 0;
+#endif
+        real dl = 0;
+        if (soft) {
+            const real l = sc.z, s2 = sig * sig, s6 = s2 * s2 * s2, r6 = r2 * r2 * r2;
+            const real D = SC_ALPHA * s6 * (1.0f - l) + r6, x = D > 0 ? s6 / D : 0.0f;
+            e_lj = l * eps4 * x * (x - 1.0f);
+            f = D > 0 ? 6.0f * l * eps4 * (2.0f * x - 1.0f) * x * r2 * r2 / D : 0.0f;
+            dl = eps4 * (x * (x - 1.0f) + l * (2.0f * x - 1.0f) * SC_ALPHA * x * x);
+        } else {
+            const real s2 = sig * sig * inv_r2, s6 = s2 * s2 * s2;
+            e_lj = eps4 * (s6 * s6 - s6);
+            f = eps4 * (12.0f * s6 * s6 - 6.0f * s6) * inv_r2;
+        }
+#if LJ_SWITCH
+        {
+            const real r = sqrt(r2);
+            const real t = clamp((r - SWITCH_START) * SWITCH_INV_WIDTH, 0.0f, 1.0f);
+            const real sw = 1.0f + t * t * t * (-10.0f + t * (15.0f - 6.0f * t));
+            const real dsw = t * t * (-30.0f + t * (60.0f - 30.0f * t)) * SWITCH_INV_WIDTH;
+            f = f * sw - e_lj * dsw / r;
+            e_lj *= sw;
+            dl *= sw;
+        }
+#endif
+#if COULOMB != 0
+        const real qj_u = pj.w, qq = qi * qj_u * (reg_j ? sc.x : 1.0f);
+        const real inv_r = rsqrt(r2);
+#if COULOMB == 1
+        const real g = inv_r;
+        f += qq * inv_r * inv_r2;
+#elif COULOMB == 2
+        const real g = inv_r + KRF * r2 - CRF;
+        f += qq * (inv_r * inv_r2 - 2.0f * KRF);
+#else
+        const real ar = EWALD_ALPHA * r2 * inv_r;
+        const real erfc_ar = erfc(ar);
+        const real g = erfc_ar * inv_r;
+        f += qq * (erfc_ar * inv_r + EWALD_ALPHA * TWO_OVER_SQRT_PI * exp(-ar * ar)) * inv_r2;
+#endif
+        ecoul += qq * g;
+        /* the unscaled region parts of the Coulomb energy */
+        if (reg_i != reg_j) ere += qi_u * qj_u * g;
+        else if (reg_i) err_ += qi_u * qj_u * g;
+#endif
+        fx -= f * dx;
+        fy -= f * dy;
+        fz -= f * dz;
+        elj += e_lj;
+        dudl += dl;
+    }
+    red[lid] = (real4)(fx, fy, fz, 0);
+    ered[lid] = (real4)(elj, ecoul, dudl, 0);
+    dred[lid] = (real2)(ere, err_);
+    barrier(CLK_LOCAL_MEM_FENCE);
+    if (slice == 0) {
+        real4 t = red[lane];
+        for (int k = 1; k < 8; k++) t += red[lane + 8 * k];
+        if (a >= 0) add_force(force, npad, a, t.x, t.y, t.z, NB_TERMS);
+    }
+    if (want_energy && lid == 0) {
+        real4 t = 0;
+        real2 u = 0;
+        for (int k = 0; k < 64; k++) {
+            t += ered[k];
+            u += dred[k];
+        }
+        __global long *eseg = energy + E_SEG(a0);
+        add_energy(eseg, E_LJ, 0.5f * t.x);
+        add_energy(eseg, E_COULOMB, 0.5f * t.y);
+        add_energy(eseg, E_DUDL_S, 0.5f * t.z);
+        add_energy(eseg, E_ELEC_RE, 0.5f * u.x);
+        add_energy(eseg, E_ELEC_RR, 0.5f * u.y);
+        if (c < NSEG) {
+            atom_add(&energy[c * E_STRIDE + E_DISP], e_disp[c]);
+            atom_add(&energy[c * E_STRIDE + E_DUDL_S], e_disp[NSEG + c]);
+        }
+    }
+}
+#endif
+
 /* 1-4 exceptions and exclusion corrections, one work-item per record.
  * par = (4 pi eps0-scaled charge product of the exception, sigma, 4 eps, charge product for
  * the Ewald erf correction). Exceptions have no cutoff, as in OpenMM. */
 __kernel void pairs14(__global const real4 *restrict posq, __global const real4 *restrict posq_lo,
-                      __global const int2 *restrict ij,
+                      __global const int4 *restrict ij,
                       __global const real4 *restrict par, const int npairs,
                       __global long *restrict force, const int npad,
-                      __global long *restrict energy, const int want_energy, BOX_PARAMS)
+                      __global long *restrict energy, const int want_energy, BOX_PARAMS,
+                      __global const float4 *restrict seg_scale)
 {
     const int k = get_global_id(0);
     if (k >= npairs) return;
     const int i = ij[k].x, j = ij[k].y;
-    const real4 p = par[k];
+    real4 p = par[k];
+#if REGION
+    /* ij.z: how many of the two are in the region; charges and LJ depths scaled per copy */
+    const int nreg = ij[k].z;
+    const float4 sc = seg_scale[NSEG > 1 ? i / SEG_LEN : 0];
+    const real fq = nreg == 0 ? 1.0f : nreg == 1 ? sc.x : sc.x * sc.x;
+    const real fl = nreg == 0 ? 1.0f : nreg == 1 ? sc.y : sc.y * sc.y;
+    const real qq_u = p.x, qe_u = p.w;
+    p.x *= fq;
+    p.z *= fl;
+    p.w *= fq;
+#else
+    (void)seg_scale;
+#endif
     real dx, dy, dz;
     DELTA(dx, dy, dz, posq[i], posq_lo[i], posq[j], posq_lo[j]);
     MIN_IMAGE(real, dx, dy, dz);
@@ -307,5 +474,15 @@ __kernel void pairs14(__global const real4 *restrict posq, __global const real4 
     if (want_energy) {
         add_energy(energy + E_SEG(i), E_COULOMB, e_c);
         add_energy(energy + E_SEG(i), E_LJ, e_lj);
+#if REGION
+        if (nreg > 0) {
+            /* the unscaled Coulomb energy of the pair (exception minus Ewald correction) */
+            real eu = qq_u * inv_r;
+#if COULOMB == 3
+            if (qe_u != 0) eu -= qe_u * erf(EWALD_ALPHA * r2 * inv_r) * inv_r;
+#endif
+            add_energy(energy + E_SEG(i), nreg == 1 ? E_ELEC_RE : E_ELEC_RR, eu);
+        }
+#endif
     }
 }

@@ -77,13 +77,22 @@ inline void pme_bspline(spline w, real *theta, real *dtheta)
 }
 
 /* One work-item per atom: q * theta0 theta1 theta2 added to the order^3 grid points. */
+/* A scaled region (REGION): the region's charges times each copy's factor seg_scale[copy].x. */
+#if REGION
+#define REGION_PARAMS , __global const uchar *restrict region, __global const float4 *restrict seg_scale
+#define Q_EFF(i, q) ((q) * (region[i] ? seg_scale[NSEG > 1 ? (i) / SEG_LEN : 0].x : 1.0f))
+#else
+#define REGION_PARAMS
+#define Q_EFF(i, q) (q)
+#endif
+
 __kernel void pme_spread(__global const real4 *restrict posq, __global const real4 *restrict posq_lo,
-                         const int n, __global long *restrict grid, RECIP_PARAMS)
+                         const int n, __global long *restrict grid, RECIP_PARAMS REGION_PARAMS)
 {
     const int i = get_global_id(0);
     if (i >= n) return;
     const real4 p = posq[i], pl = posq_lo[i];
-    const real q = p.w;
+    const real q = Q_EFF(i, p.w);
     if (q == 0.0f) return;
     grid += GRID_OF(i);
     spline w0, w1, w2;
@@ -130,17 +139,27 @@ __kernel void pme_gather(__global const real4 *restrict posq, __global const rea
                          const int n, __global const real *restrict phi, RECIP_PARAMS,
                          __global long *restrict force,
                          const int npad, __global long *restrict energy, const int want_energy,
-                         const long e_fixed, __global const long *restrict e_seg)
+                         const long e_fixed, __global const long *restrict e_seg REGION_PARAMS)
 {
     const int i = get_global_id(0);
-    /* one copy: e_fixed; batched copies: each copy's own, from e_seg, at its first particle */
+    /* one copy: e_fixed; batched copies: each copy's own, from e_seg, at its first particle;
+     * with a region e_seg[NSEG + copy] is the constant part's dU/dlambda_elec */
     if (NSEG == 1 && want_energy && i == 0) atom_add(&energy[E_PME_RECIP], e_fixed);
     if (i >= n) return;
     if (NSEG > 1 && want_energy && i % SEG_LEN == 0)
         atom_add(&energy[E_SEG(i) + E_PME_RECIP], e_seg[i / SEG_LEN]);
+#if REGION
+    if (want_energy && i % SEG_LEN == 0)
+        atom_add(&energy[E_SEG(i) + E_DUDL_E], e_seg[NSEG + (NSEG > 1 ? i / SEG_LEN : 0)]);
+#endif
     const real4 p = posq[i], pl = posq_lo[i];
-    const real q = p.w;
+    const real q = Q_EFF(i, p.w);
+#if REGION
+    const int reg = region[i];
+    if (q == 0.0f && !reg) return;
+#else
     if (q == 0.0f) return;
+#endif
     phi += GRID_OF(i);
     spline w0, w1, w2;
     real t0[PME_ORDER], t1[PME_ORDER], t2[PME_ORDER];
@@ -152,6 +171,7 @@ __kernel void pme_gather(__global const real4 *restrict posq, __global const rea
     pme_bspline(w1, t1, d1);
     pme_bspline(w2, t2, d2);
     real g0 = 0, g1 = 0, g2 = 0; /* dE/du_d / q */
+    real phi_i = 0;               /* the potential at the particle (a region's dU/dlambda) */
     for (int j0 = 0; j0 < PME_ORDER; j0++) {
         int k0 = i0 - j0;
         if (k0 < 0) k0 += GRID_K0;
@@ -170,6 +190,7 @@ __kernel void pme_gather(__global const real4 *restrict posq, __global const rea
             g0 += d0[j0] * t1[j1] * s;
             g1 += t0[j0] * d1[j1] * s;
             g2 += t0[j0] * t1[j1] * sd;
+            phi_i += t0[j0] * t1[j1] * s;
         }
     }
     g0 *= GRID_K0;
@@ -179,4 +200,10 @@ __kernel void pme_gather(__global const real4 *restrict posq, __global const rea
     const real fy = -q * (g0 * recip0.y + g1 * recip1.y + g2 * recip2.y);
     const real fz = -q * (g0 * recip0.z + g1 * recip1.z + g2 * recip2.z);
     add_force(force, npad, i, fx, fy, fz, TERM_BIT(E_PME_RECIP));
+#if REGION
+    /* dE/dlambda = sum over the region of q (unscaled) phi */
+    if (want_energy && reg) add_energy(energy + E_SEG(i), E_DUDL_E, p.w * phi_i);
+#else
+    (void)phi_i;
+#endif
 }

@@ -74,7 +74,9 @@ const char *clmd_dev_defines(const clmd_dev *d)
     for (int c = 0; c < CLMD_E_NCOMP; c++)
         len += snprintf(b + len, sizeof b - (size_t)len, "#define %s %d\n", clmd_ecomp_define[c], c);
     snprintf(b + len, sizeof b - (size_t)len,
-             "#define E_FLAGS %d\n#define E_STRIDE %d\n#define NSEG %d\n#define SEG_LEN %d\n",
-             CLMD_E_FLAGS, CLMD_E_SLOTS, nseg, nseg > 1 ? d->seg_stride : 0x3fffffff);
+             "#define E_FLAGS %d\n#define E_STRIDE %d\n#define NSEG %d\n#define SEG_LEN %d\n"
+             "#define E_DUDL_S %d\n#define E_DUDL_E %d\n#define E_ELEC_RE %d\n#define E_ELEC_RR %d\n",
+             CLMD_E_FLAGS, CLMD_E_SLOTS, nseg, nseg > 1 ? d->seg_stride : 0x3fffffff, CLMD_E_DUDL_S,
+             CLMD_E_DUDL_E, CLMD_E_ELEC_RE, CLMD_E_ELEC_RR);
     return b;
 }

@@ -36,6 +36,11 @@ typedef struct clmd_dev {
      * (s + 1) * seg_stride) and energy slots [s * CLMD_E_SLOTS, (s + 1) * CLMD_E_SLOTS); energy
      * is then long [nseg * CLMD_E_SLOTS]. 0 or 1: one system. */
     int nseg, seg_stride;
+    /* A scaled region (system.h region): each copy's factors, float4 [nseg] (charge, lj,
+     * lambda_sterics, torsion; clmd_region_scale), rewritten when scale_version changes; and the
+     * region flag of every particle, uchar [npad]. NULL without a region. */
+    cl_mem seg_scale, region;
+    long scale_version;
 } clmd_dev;
 
 /* Sets the box kernel arguments (BOX_PARAMS in cl/common.cl: 7 of them) at index first.. of k. */

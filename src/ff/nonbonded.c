@@ -32,12 +32,17 @@ typedef struct nonbonded {
     int periodic;
     double krf, crf, alpha;
     double disp_coef; /* dispersion correction times the volume: E_disp = disp_coef / V */
+    /* with a scaled region: the correction's rest-rest, region-rest and region-region parts
+     * (times V); a copy's is rest + f_re re + f_rr rr (see disp_copy) */
+    double disp_ee, disp_re, disp_rr;
+    int region, softcore, annihilate;
+    double alpha_sc;
     int npairs;
     nb_pair *pairs;
     /* device */
     cl_kernel k_nb, k_pairs;
-    cl_mem ljp, pair_ij, pair_par;
-    long nl_version, box_version;
+    cl_mem ljp, pair_ij, pair_par, e_disp;
+    long nl_version, box_version, scale_version;
 } nonbonded;
 
 /* OpenMM's long-range dispersion correction for plain truncation or switching at the cutoff:
@@ -55,13 +60,25 @@ static int cmp_class(const void *a, const void *b)
     return (p->eps > q->eps) - (p->eps < q->eps);
 }
 
-/* The correction times the volume (it scales as 1/V; the box may change during a run). */
+/* The correction times the volume (it scales as 1/V; the box may change during a run); with
+ * `which` (0 everything, 1 rest-rest, 2 region-rest, 3 region-region) only those pairs, the
+ * normalization of the whole system kept (OpenMM's N^2 / (N (N+1) / 2) factor). */
+static double dispersion_part(const clmd_system *sys, const clmd_ffopts *o, int which);
+
 static double dispersion_coefficient(const clmd_system *sys, const clmd_ffopts *o)
+{
+    return dispersion_part(sys, o, 0);
+}
+
+static double dispersion_part(const clmd_system *sys, const clmd_ffopts *o, int which)
 {
     int n = sys->n, ncls = 0;
     lj_class *all;
     CLMD_NEW(all, n);
-    for (int i = 0; i < n; i++) all[i] = (lj_class){sys->sigma[i], sys->epsilon[i]};
+    /* region particles are their own classes: eps kept, sigma marked by the sign */
+    for (int i = 0; i < n; i++)
+        all[i] = (lj_class){sys->region && sys->region[i] ? -sys->sigma[i] - 1 : sys->sigma[i],
+                            sys->epsilon[i]};
     qsort(all, (size_t)n, sizeof *all, cmp_class);
     lj_class *cls;
     double *cnt;
@@ -89,8 +106,12 @@ static double dispersion_coefficient(const clmd_system *sys, const clmd_ffopts *
     double sum1 = 0, sum2 = 0, sum3 = 0;
     for (int a = 0; a < ncls; a++)
         for (int b = a; b < ncls; b++) {
+            const int ra = cls[a].sigma < 0, rb = cls[b].sigma < 0;
+            const int kind = ra + rb == 0 ? 1 : ra + rb == 1 ? 2 : 3;
+            if (which && kind != which) continue;
             double count = a == b ? 0.5 * cnt[a] * (cnt[a] + 1) : cnt[a] * cnt[b];
-            double sig = 0.5 * (cls[a].sigma + cls[b].sigma), eps = sqrt(cls[a].eps * cls[b].eps);
+            const double sa = ra ? -cls[a].sigma - 1 : cls[a].sigma, sb = rb ? -cls[b].sigma - 1 : cls[b].sigma;
+            double sig = 0.5 * (sa + sb), eps = sqrt(cls[a].eps * cls[b].eps);
             double s2 = sig * sig, s6 = s2 * s2 * s2;
             sum1 += count * eps * s6 * s6;
             sum2 += count * eps * s6;
@@ -101,6 +122,21 @@ static double dispersion_coefficient(const clmd_system *sys, const clmd_ffopts *
     clmd_free(cnt);
     return 8 * M_PI * (double)n * n *
            (sum1 / pairs / (9 * pow(rc, 9)) - sum2 / pairs / (3 * pow(rc, 3)) + sum3 / pairs);
+}
+
+/* A copy's dispersion correction times V, and its derivative in lambda_sterics (times V). */
+static double disp_copy(const nonbonded *nb, const clmd_region_scale *sc, double *dudl)
+{
+    if (!nb->region || !sc) {
+        if (dudl) *dudl = 0;
+        return nb->disp_coef;
+    }
+    const double lj = sc->lj, l = sc->sterics;
+    const double f_re = nb->softcore ? l * lj : lj;
+    const double f_rr = nb->softcore && nb->annihilate ? l * lj * lj : lj * lj;
+    if (dudl)
+        *dudl = nb->softcore ? nb->disp_re * lj + (nb->annihilate ? nb->disp_rr * lj * lj : 0) : 0;
+    return nb->disp_ee + f_re * nb->disp_re + f_rr * nb->disp_rr;
 }
 
 static void nb_describe(const clmd_term *t, FILE *out)
@@ -170,18 +206,64 @@ typedef struct ref_ctx {
     const double *x;
     const double (*box)[3];
     double *f, elj, ec;
+    const clmd_region_scale *sc; /* the region's factors (NULL: no region) */
+    double dudl, ere, err;       /* dU/dlambda_sterics; unscaled region Coulomb energies */
 } ref_ctx;
+
+/* Soft-core LJ (openmmtools): U = l 4 eps x (x - 1), x = sig^6 / (alpha sig^6 (1 - l) + r^6);
+ * *f_over_r = -dU/dr / r, *dudl = dU/dl; the LJ switch (if any) applied as to plain LJ. */
+static double softcore(const nonbonded *nb, double sig, double eps, double l, double r2,
+                       double *f_over_r, double *dudl)
+{
+    const double s6 = pow(sig, 6), r6 = r2 * r2 * r2, D = nb->alpha_sc * s6 * (1 - l) + r6;
+    const double x = D > 0 ? s6 / D : 0;
+    double e = l * 4 * eps * x * (x - 1);
+    double f = D > 0 ? 6 * l * 4 * eps * (2 * x - 1) * x * r2 * r2 / D : 0;
+    double dl = 4 * eps * (x * (x - 1) + l * (2 * x - 1) * nb->alpha_sc * x * x);
+    const double r = sqrt(r2);
+    if (nb->cutoff_on && nb->o.switch_nm > 0 && r > nb->o.switch_nm) {
+        double w = 1 / (nb->o.cutoff_nm - nb->o.switch_nm), t = (r - nb->o.switch_nm) * w;
+        double sw = 1 + t * t * t * (-10 + t * (15 - 6 * t));
+        double dsw = t * t * (-30 + t * (60 - 30 * t)) * w;
+        f = f * sw - e * dsw / r;
+        e *= sw;
+        dl *= sw;
+    }
+    *f_over_r = f;
+    *dudl = dl;
+    return e;
+}
 
 static void ref_pair(int i, int j, double r2, void *p)
 {
     ref_ctx *c = p;
-    const clmd_system *s = c->nb->sys;
+    const nonbonded *nb = c->nb;
+    const clmd_system *s = nb->sys;
     double d[3] = {c->x[3 * j] - c->x[3 * i], c->x[3 * j + 1] - c->x[3 * i + 1],
                    c->x[3 * j + 2] - c->x[3 * i + 2]};
-    if (c->nb->periodic) clmd_box_min_image(c->box, d);
+    if (nb->periodic) clmd_box_min_image(c->box, d);
+    const int ri = c->sc && s->region[i], rj = c->sc && s->region[j];
+    const double fq = (ri ? c->sc->charge : 1) * (rj ? c->sc->charge : 1);
+    const double fl = (ri ? c->sc->lj : 1) * (rj ? c->sc->lj : 1);
+    const double sig = 0.5 * (s->sigma[i] + s->sigma[j]), eps = sqrt(s->epsilon[i] * s->epsilon[j]) * fl;
+    const double qq = s->charge[i] * s->charge[j];
     double elj, ec, fr;
-    pair_energy(c->nb, s->charge[i] * s->charge[j], 0.5 * (s->sigma[i] + s->sigma[j]),
-                sqrt(s->epsilon[i] * s->epsilon[j]), r2, &elj, &ec, &fr);
+    const int soft = nb->softcore && c->sc && ((ri != rj) || (nb->annihilate && ri && rj));
+    /* Coulomb (and LJ unless soft) as usual, the charges scaled */
+    pair_energy(nb, qq * fq, sig, soft ? 0 : eps, r2, &elj, &ec, &fr);
+    if (soft) {
+        double fs, dl;
+        elj = softcore(nb, sig, eps, c->sc->sterics, r2, &fs, &dl);
+        fr += fs;
+        c->dudl += dl;
+    }
+    if (ri != rj || (ri && rj)) {
+        /* the unscaled Coulomb energy: ec / fq, or recomputed when fq is 0 */
+        double e0, ec0, f0;
+        pair_energy(nb, qq, sig, 0, r2, &e0, &ec0, &f0);
+        if (ri != rj) c->ere += ec0;
+        else c->err += ec0;
+    }
     c->elj += elj;
     c->ec += ec;
     add_pair_force(c->f, i, j, d, fr);
@@ -192,7 +274,9 @@ static int nb_reference(clmd_term *t, const clmd_fenv *env, const double *x, dou
 {
     nonbonded *nb = t->impl;
     const clmd_system *s = nb->sys;
-    ref_ctx c = {nb, x, env->box, f, 0, 0};
+    ref_ctx c = {nb, x, env->box, f, 0, 0, nb->region ? env->scale : NULL, 0, 0, 0};
+    if (nb->region && !env->scale)
+        return clmd_err_set(err, CLMD_ERUNTIME, "nonbonded reference: a region without its factors");
     if (nb->cutoff_on) {
         if (!env->nl) return clmd_err_set(err, CLMD_ERUNTIME, "nonbonded reference: no neighbor list");
         clmd_nlist_for_each_pair(env->nl, x, env->box, nb->o.cutoff_nm, ref_pair, &c);
@@ -210,25 +294,40 @@ static int nb_reference(clmd_term *t, const clmd_fenv *env, const double *x, dou
         double d[3] = {x[3 * p->j] - x[3 * p->i], x[3 * p->j + 1] - x[3 * p->i + 1],
                        x[3 * p->j + 2] - x[3 * p->i + 2]};
         if (nb->periodic) clmd_box_min_image(env->box, d);
+        /* a region's exceptions: charges and LJ depths scaled per particle in the region */
+        const int nreg = c.sc ? s->region[p->i] + s->region[p->j] : 0;
+        const double fq = nreg == 0 ? 1 : nreg == 1 ? c.sc->charge : c.sc->charge * c.sc->charge;
+        const double fl = nreg == 0 ? 1 : nreg == 1 ? c.sc->lj : c.sc->lj * c.sc->lj;
         double r2 = d[0] * d[0] + d[1] * d[1] + d[2] * d[2], r = sqrt(r2);
-        double qq = CLMD_COULOMB * p->qq14, ec = qq / r, fr = ec / r2, elj = 0;
+        double qq = CLMD_COULOMB * p->qq14 * fq, ec = qq / r, fr = ec / r2, elj = 0;
+        double eu = CLMD_COULOMB * p->qq14 / r; /* unscaled */
         if (p->eps != 0) {
             double s2 = p->sigma * p->sigma / r2, s6 = s2 * s2 * s2;
-            elj = 4 * p->eps * (s6 * s6 - s6);
-            fr += 4 * p->eps * (12 * s6 * s6 - 6 * s6) / r2;
+            elj = 4 * p->eps * fl * (s6 * s6 - s6);
+            fr += 4 * p->eps * fl * (12 * s6 * s6 - 6 * s6) / r2;
         }
         if (nb->coulomb == 3 && p->qq_erf != 0) {
-            double qe = CLMD_COULOMB * p->qq_erf, ar = nb->alpha * r, erf_ar = erf(ar);
+            double qe = CLMD_COULOMB * p->qq_erf * fq, ar = nb->alpha * r, erf_ar = erf(ar);
             ec -= qe * erf_ar / r;
             fr -= qe * (erf_ar / r - nb->alpha * M_2_SQRTPI * exp(-ar * ar)) / r2;
+            eu -= CLMD_COULOMB * p->qq_erf * erf_ar / r;
         }
+        if (nreg == 1) c.ere += eu;
+        else if (nreg == 2) c.err += eu;
         c.elj += elj;
         c.ec += ec;
         add_pair_force(f, p->i, p->j, d, fr);
     }
     e[CLMD_E_LJ] += c.elj;
     e[CLMD_E_COULOMB] += c.ec;
-    if (nb->disp_coef != 0) e[CLMD_E_DISP] += nb->disp_coef / clmd_box_volume(env->box);
+    double ddisp = 0, V = clmd_box_volume(env->box);
+    if (nb->disp_coef != 0) e[CLMD_E_DISP] += disp_copy(nb, c.sc, &ddisp) / V;
+    if (c.sc) {
+        /* the region's slots (the engine's reference energy buffer holds CLMD_E_SLOTS) */
+        e[CLMD_E_DUDL_S] += c.dudl + (nb->disp_coef != 0 ? ddisp / V : 0);
+        e[CLMD_E_ELEC_RE] += c.ere;
+        e[CLMD_E_ELEC_RR] += c.err;
+    }
     return CLMD_OK;
 }
 
@@ -244,19 +343,24 @@ static int nb_setup_device(clmd_term *t, const clmd_fenv *env, clmd_err *err)
              "%s#define CUTOFF %d\n#define CUTOFF2 ((real)%.17g)\n#define COULOMB %d\n"
              "#define KRF ((real)%.17g)\n#define CRF ((real)%.17g)\n#define EWALD_ALPHA ((real)%.17g)\n"
              "#define LJ_SWITCH %d\n#define SWITCH_START ((real)%.17g)\n"
-             "#define SWITCH_INV_WIDTH ((real)%.17g)\n",
+             "#define SWITCH_INV_WIDTH ((real)%.17g)\n#define REGION %d\n#define SOFTCORE %d\n"
+             "#define ANNIHILATE %d\n#define SC_ALPHA ((real)%.17g)\n",
              clmd_dev_defines(dev), nb->cutoff_on, nb->o.cutoff_nm * nb->o.cutoff_nm, nb->coulomb,
              nb->krf, nb->crf, nb->alpha, lj_switch, lj_switch ? sw_start : 0.0,
-             lj_switch ? 1.0 / (nb->o.cutoff_nm - sw_start) : 0.0);
+             lj_switch ? 1.0 / (nb->o.cutoff_nm - sw_start) : 0.0, nb->region, nb->softcore,
+             nb->annihilate, nb->alpha_sc);
     cl_program prog;
     int rc;
     if ((rc = clmd_ocl_program(dev->ocl, "nonbonded.cl", defs, &prog, err))) return rc;
-    if ((rc = clmd_ocl_kernel(dev->ocl, prog, "nonbonded", &nb->k_nb, err))) return rc;
+    if ((rc = clmd_ocl_kernel(dev->ocl, prog, nb->region ? "nonbonded_region" : "nonbonded",
+                              &nb->k_nb, err)))
+        return rc;
     if ((rc = clmd_ocl_kernel(dev->ocl, prog, "pairs14", &nb->k_pairs, err))) return rc;
 
     cl_float2 *lj = clmd_calloc(dev->npad, sizeof *lj);
     for (int i = 0; i < s->n; i++) {
-        lj[i].s[0] = (float)(0.5 * s->sigma[i]);
+        /* a region particle: the sign bit of sigma/2 (-0 for sigma 0) */
+        lj[i].s[0] = copysignf((float)(0.5 * s->sigma[i]), nb->region && s->region[i] ? -1.0f : 1.0f);
         lj[i].s[1] = (float)(2 * sqrt(s->epsilon[i]));
     }
     rc = clmd_ocl_alloc(dev->ocl, sizeof *lj * dev->npad, &nb->ljp, err);
@@ -265,11 +369,12 @@ static int nb_setup_device(clmd_term *t, const clmd_fenv *env, clmd_err *err)
     if (rc) return rc;
 
     int np = nb->npairs;
-    cl_int2 *ij = clmd_calloc(np ? np : 1, sizeof *ij);
+    cl_int4 *ij = clmd_calloc(np ? np : 1, sizeof *ij);
     cl_float4 *par = clmd_calloc(np ? np : 1, sizeof *par);
     for (int k = 0; k < np; k++) {
         ij[k].s[0] = nb->pairs[k].i;
         ij[k].s[1] = nb->pairs[k].j;
+        ij[k].s[2] = nb->region ? s->region[nb->pairs[k].i] + s->region[nb->pairs[k].j] : 0;
         par[k].s[0] = (float)(CLMD_COULOMB * nb->pairs[k].qq14);
         par[k].s[1] = (float)nb->pairs[k].sigma;
         par[k].s[2] = (float)(4 * nb->pairs[k].eps);
@@ -300,21 +405,46 @@ static int nb_setup_device(clmd_term *t, const clmd_fenv *env, clmd_err *err)
     CLMD_ARG(k, 5, dev->force, err);
     CLMD_ARG(k, 6, dev->npad, err);
     CLMD_ARG(k, 7, dev->energy, err);
-    nb->nl_version = nb->box_version = -1;
+    /* each copy's region factors (a dummy without a region) and dispersion constants */
+    const int G = dev->nseg > 1 ? dev->nseg : 1;
+    if ((rc = clmd_ocl_alloc(dev->ocl, sizeof(cl_long) * 2 * (size_t)G, &nb->e_disp, err))) return rc;
+    cl_mem scale = dev->seg_scale ? dev->seg_scale : nb->e_disp;
+    CLMD_ARG(k, 9 + CLMD_BOX_NARGS, scale, err);
+    if (nb->region) {
+        CLMD_ARG(nb->k_nb, 11, nb->e_disp, err);
+        CLMD_ARG(nb->k_nb, 21, scale, err);
+    }
+    nb->nl_version = nb->box_version = nb->scale_version = -1;
     return CLMD_OK;
 }
 
 /* The box and what follows from it (the dispersion correction, added once in fixed point by
  * the pair kernel), when the state's box changed. */
-static int set_box_args(nonbonded *nb, clmd_dev *dev, clmd_err *err)
+static int set_box_args(nonbonded *nb, const clmd_fenv *env, clmd_err *err)
 {
-    if (nb->box_version == dev->box_version) return CLMD_OK;
+    clmd_dev *dev = env->dev;
+    if (nb->box_version == dev->box_version &&
+        (!nb->region || nb->scale_version == env->scale_version))
+        return CLMD_OK;
     int rc;
-    cl_long e_disp = nb->disp_coef != 0
-                         ? (cl_long)llround(nb->disp_coef / clmd_box_volume(dev->box_rows) *
-                                            CLMD_FIXED_SCALE)
-                         : 0;
-    CLMD_ARG(nb->k_nb, 11, e_disp, err);
+    const double V = clmd_box_volume(dev->box_rows);
+    if (nb->region) {
+        /* each copy's correction and its dU/dlambda_sterics, in fixed point */
+        const int G = dev->nseg > 1 ? dev->nseg : 1;
+        cl_long *ed = clmd_calloc(2 * (size_t)G, sizeof *ed);
+        for (int g = 0; g < G && nb->disp_coef != 0; g++) {
+            double dl = 0, e = disp_copy(nb, env->scale ? &env->scale[g] : NULL, &dl);
+            ed[g] = (cl_long)llround(e / V * CLMD_FIXED_SCALE);
+            ed[G + g] = (cl_long)llround(dl / V * CLMD_FIXED_SCALE);
+        }
+        rc = clmd_ocl_write(dev->ocl, nb->e_disp, 0, sizeof *ed * 2 * (size_t)G, ed, err);
+        clmd_free(ed);
+        if (rc) return rc;
+        nb->scale_version = env->scale_version;
+    } else {
+        cl_long e_disp = nb->disp_coef != 0 ? (cl_long)llround(nb->disp_coef / V * CLMD_FIXED_SCALE) : 0;
+        CLMD_ARG(nb->k_nb, 11, e_disp, err);
+    }
     if ((rc = clmd_dev_box_args(dev, nb->k_nb, 12, err)) ||
         (rc = clmd_dev_box_args(dev, nb->k_pairs, 9, err)))
         return rc;
@@ -337,8 +467,9 @@ static int nb_enqueue(clmd_term *t, const clmd_fenv *env, int want_energy, clmd_
     }
     CLMD_ARG(k, 10, want_energy, err);
     int rc;
-    if ((rc = set_box_args(nb, dev, err))) return rc;
-    int gpu = clmd_ocl_is_gpu(dev->ocl);
+    if ((rc = set_box_args(nb, env, err))) return rc;
+    /* the region kernel is the work-group-per-cluster one on every device */
+    int gpu = clmd_ocl_is_gpu(dev->ocl) || nb->region;
     size_t global = gpu ? (size_t)dev->nl_nclusters * 64 : (size_t)dev->nl_nclusters;
     /* CPU devices: the driver picks the work-group size (measured: no effect on PoCL) */
     if ((rc = clmd_ocl_launch(dev->ocl, k, global, gpu ? 64 : 0, P_NONBONDED, err))) return rc;
@@ -358,6 +489,7 @@ static void nb_destroy(clmd_term *t)
     clmd_ocl_release(&nb->ljp);
     clmd_ocl_release(&nb->pair_ij);
     clmd_ocl_release(&nb->pair_par);
+    clmd_ocl_release(&nb->e_disp);
     clmd_free(nb->pairs);
     clmd_free(nb);
     clmd_free(t);
@@ -392,8 +524,19 @@ int clmd_nonbonded_create(const clmd_system *sys, const clmd_ffplan *plan, clmd_
     nb->crf = plan->crf;
     nb->alpha = plan->ewald_alpha;
     /* batched copies: each copy's own correction (copies do not interact) */
-    if (plan->present[CLMD_E_DISP])
-        nb->disp_coef = dispersion_coefficient(sys->nseg > 1 ? sys->seg_base : sys, o);
+    const clmd_system *one = sys->nseg > 1 ? sys->seg_base : sys;
+    nb->region = sys->region != NULL;
+    nb->softcore = o->region_softcore;
+    nb->annihilate = o->region_annihilate;
+    nb->alpha_sc = o->softcore_alpha;
+    if (plan->present[CLMD_E_DISP]) {
+        nb->disp_coef = dispersion_coefficient(one, o);
+        if (nb->region) {
+            nb->disp_ee = dispersion_part(one, o, 1);
+            nb->disp_re = dispersion_part(one, o, 2);
+            nb->disp_rr = dispersion_part(one, o, 3);
+        }
+    }
 
     /* records: every exception, plus (Ewald) every charged excluded pair */
     int cap = sys->npairs + (nb->coulomb == 3 && sys->excl ? sys->excl_start[sys->n] / 2 : 0) + 1;

@@ -30,6 +30,16 @@ typedef struct clmd_ffopts {
     int surface_area;            /* 1: ACE nonpolar term */
     double sa_energy;            /* ACE surface tension, kJ/mol/nm^2 (2.25936) */
     double probe_radius_nm;      /* ACE solvent probe (0.14) */
+    /* The system's region (system.h) and how its interactions are scaled; each copy's factors
+     * are the engine's (clmd_engine_set_segment_scale), these are how they act:
+     * alchemical (openmmtools' AlchemicalFactory): soft-core LJ between the region and the rest
+     * with lambda_sterics, U = lambda 4 eps x (x - 1), x = sigma^6 / (alpha sigma^6 (1 - lambda) +
+     * r^6); the region's charges times lambda_electrostatics everywhere (PME included);
+     * annihilate: soft-core inside the region too. REST2: charges and LJ depths scaled (no
+     * soft-core) and the region's torsions. */
+    int region_softcore;         /* 1: alchemical soft-core sterics */
+    int region_annihilate;       /* 1: soft-core inside the region too */
+    double softcore_alpha;       /* 0.5 */
 } clmd_ffopts;
 
 static inline void clmd_ffopts_defaults(clmd_ffopts *o)
@@ -51,6 +61,9 @@ static inline void clmd_ffopts_defaults(clmd_ffopts *o)
     o->surface_area = 1;
     o->sa_energy = 2.25936;
     o->probe_radius_nm = 0.14;
+    o->region_softcore = 0;
+    o->region_annihilate = 0;
+    o->softcore_alpha = 0.5;
 }
 
 #endif

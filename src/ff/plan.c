@@ -70,6 +70,10 @@ int clmd_ffplan_make(const clmd_system *sys, const clmd_ffopts *o, clmd_ffplan *
         if (!sys->gb_radius || !sys->gb_scale)
             return PROBLEM("implicit_solvent", "%s: the system has no GB radii and scale factors",
                            sys->source[0] ? sys->source : "system");
+        if (sys->region)
+            return PROBLEM("implicit_solvent", "a scaled region (alchemical, solute_tempering) "
+                           "with implicit solvent is not supported: the GB terms would not follow "
+                           "the region's charges");
     }
 
     int *pr = p->present;

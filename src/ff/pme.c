@@ -31,6 +31,7 @@
 #include "ff/pme_ref.h"
 #include "ff/term.h"
 #include "probe/probe.h"
+#include "system/box.h"
 #include "system/system.h"
 
 /* Work-group size of the per-atom and per-point kernels (they check their bounds): a fixed
@@ -40,8 +41,13 @@ enum { PME_WG = 64 };
 typedef struct pme {
     const clmd_system *sys;
     int G;                    /* grids: batched copies (1: one system) */
-    cl_mem e_seg;             /* long [G]: each copy's energy the gather adds (batched) */
+    cl_mem e_seg;             /* long [2G]: each copy's energy the gather adds (batched), then
+                               * (region) its dU/dlambda_elec */
     long *e_seg_host;
+    /* a scaled region: sums over one copy's rest and region of q^2 and q */
+    int region;
+    double q2_rest, q2_reg, q_rest, q_reg;
+    long scale_version;
     cl_event grid_event; /* the grid's copy to the host, between enqueue and finish */
     int order, K[3], npoints, nhalf;
     double alpha;
@@ -66,6 +72,7 @@ typedef struct pme {
 } pme;
 
 static const clmd_term_ops pme_ops;
+static double region_constants(const pme *p, double a, double V, double *dudl);
 
 static void pme_describe(const clmd_term *t, FILE *out)
 {
@@ -128,8 +135,35 @@ static int pme_reference(clmd_term *t, const clmd_fenv *env, const double *x, do
         return rc;
     if ((rc = pme_set_box(p, env->box, err))) return rc;
     double e_recip = 0;
-    if ((rc = clmd_pme_ref_compute(p->ref, p->sys->charge, x, p->box, f, &e_recip, err))) return rc;
-    e[CLMD_E_PME_RECIP] += e_recip + p->e_self + p->e_plasma;
+    if (!p->region) {
+        if ((rc = clmd_pme_ref_compute(p->ref, p->sys->charge, x, p->box, f, &e_recip, err))) return rc;
+        e[CLMD_E_PME_RECIP] += e_recip + p->e_self + p->e_plasma;
+        return CLMD_OK;
+    }
+    /* a scaled region: its charges times a; the energy is quadratic in a, E0 + a E1 + a^2 E2,
+     * so three more evaluations (a = 0, 1/2, 1) give the derivative exactly */
+    const int n = p->sys->n;
+    const double a = env->scale ? env->scale[0].charge : 1;
+    double *q = clmd_calloc((size_t)n, sizeof *q), *scratch = clmd_calloc(3 * (size_t)n, sizeof *scratch);
+    double Eab[3];
+    const double at[3] = {0, 0.5, 1};
+    for (int k = 0; k < 4 && !rc; k++) {
+        const double s = k < 3 ? at[k] : a;
+        for (int i = 0; i < n; i++) q[i] = p->sys->charge[i] * (p->sys->region[i] ? s : 1);
+        if (k < 3) {
+            memset(scratch, 0, sizeof(double) * 3 * (size_t)n);
+            rc = clmd_pme_ref_compute(p->ref, q, x, p->box, scratch, &Eab[k], err);
+        } else {
+            rc = clmd_pme_ref_compute(p->ref, q, x, p->box, f, &e_recip, err);
+        }
+    }
+    clmd_free(q);
+    clmd_free(scratch);
+    if (rc) return rc;
+    const double E2 = 2 * (Eab[2] - 2 * Eab[1] + Eab[0]), E1 = Eab[2] - Eab[0] - E2;
+    double dudl = 0, c = region_constants(p, a, clmd_box_volume(env->box), &dudl);
+    e[CLMD_E_PME_RECIP] += e_recip + c;
+    e[CLMD_E_DUDL_E] += E1 + 2 * a * E2 + dudl;
     return CLMD_OK;
 }
 
@@ -251,8 +285,8 @@ static int pme_setup_device(clmd_term *t, const clmd_fenv *env, clmd_err *err)
     cl_device_fp_config fp = 0;
     clGetDeviceInfo(clmd_ocl_device(dev->ocl), CL_DEVICE_DOUBLE_FP_CONFIG, sizeof fp, &fp, NULL);
     snprintf(defs, sizeof defs, "%s#define PME_ORDER %d\n#define GRID_K0 %d\n#define GRID_K1 %d\n"
-             "#define GRID_K2 %d\n#define HAVE_FP64 %d\n", clmd_dev_defines(dev), p->order, p->K[0],
-             p->K[1], p->K[2], fp != 0);
+             "#define GRID_K2 %d\n#define HAVE_FP64 %d\n#define REGION %d\n", clmd_dev_defines(dev),
+             p->order, p->K[0], p->K[1], p->K[2], fp != 0, p->region);
     cl_program prog;
     if ((rc = clmd_ocl_program(dev->ocl, "pme.cl", defs, &prog, err)) ||
         (rc = clmd_ocl_kernel(dev->ocl, prog, "pme_spread", &p->k_spread, err)) ||
@@ -263,9 +297,9 @@ static int pme_setup_device(clmd_term *t, const clmd_fenv *env, clmd_err *err)
     if ((rc = clmd_ocl_alloc(dev->ocl, sizeof(cl_long) * allpoints, &p->grid_fixed, err)) ||
         (rc = clmd_ocl_zero(dev->ocl, p->grid_fixed, sizeof(cl_long) * allpoints, err)) ||
         (rc = clmd_ocl_alloc(dev->ocl, sizeof(cl_float) * allpoints, &p->grid_dev, err)) ||
-        (rc = clmd_ocl_alloc(dev->ocl, sizeof(cl_long) * (size_t)p->G, &p->e_seg, err)))
+        (rc = clmd_ocl_alloc(dev->ocl, sizeof(cl_long) * 2 * (size_t)p->G, &p->e_seg, err)))
         return rc;
-    CLMD_NEW(p->e_seg_host, p->G);
+    CLMD_NEW(p->e_seg_host, 2 * (size_t)p->G);
 
     p->g = clmd_calloc(p->nhalf, sizeof *p->g);
     p->gd = clmd_calloc(p->nhalf, sizeof *p->gd);
@@ -303,8 +337,29 @@ static int pme_setup_device(clmd_term *t, const clmd_fenv *env, clmd_err *err)
     CLMD_ARG(k, 11, dev->npad, err);
     CLMD_ARG(k, 12, dev->energy, err);
     CLMD_ARG(k, 15, p->e_seg, err);
+    if (p->region) {
+        CLMD_ARG(p->k_spread, 10, dev->region, err);
+        CLMD_ARG(p->k_spread, 11, dev->seg_scale, err);
+        CLMD_ARG(p->k_gather, 16, dev->region, err);
+        CLMD_ARG(p->k_gather, 17, dev->seg_scale, err);
+    }
     return CLMD_OK;
 }
+
+/* A copy's self and plasma energies and their dU/dlambda_elec, with its region's charges times
+ * a (volume V). */
+static double region_constants(const pme *p, double a, double V, double *dudl)
+{
+    const double k = CLMD_COULOMB, sp = sqrt(M_PI), Q = p->q_rest + a * p->q_reg;
+    const double self = -p->alpha / sp * k * (p->q2_rest + a * a * p->q2_reg);
+    const double plasma = -M_PI * k * Q * Q / (2 * V * p->alpha * p->alpha);
+    *dudl = -p->alpha / sp * k * 2 * a * p->q2_reg - M_PI * k * 2 * Q * p->q_reg / (2 * V * p->alpha * p->alpha);
+    return self + plasma;
+}
+
+/* Each copy's constant energy (self + plasma, and with a region its dU/dlambda) into
+ * e_seg_host, fixed point; e_grid[g] (host FFT path) the copy's grid energy, or NULL. */
+static void fill_constants(pme *p, const clmd_fenv *env, const double *e_grid);
 
 /* Multiplies the transformed charge grid by the influence function; returns the reciprocal
  * energy 1/2 sum over the full grid of G |S|^2 (each stored k2 other than 0 and K2/2 stands
@@ -348,8 +403,8 @@ static cl_long energy_fixed(double e)
 static int pme_launch_gather(pme *p, clmd_dev *dev, int want_energy, double e, clmd_err *err)
 {
     cl_long e_fixed = want_energy ? energy_fixed(e) : 0;
-    if (want_energy && p->G > 1) {
-        int rc = clmd_ocl_write_async(dev->ocl, p->e_seg, 0, sizeof(cl_long) * (size_t)p->G,
+    if (want_energy && (p->G > 1 || p->region)) {
+        int rc = clmd_ocl_write_async(dev->ocl, p->e_seg, 0, sizeof(cl_long) * 2 * (size_t)p->G,
                                       p->e_seg_host, err);
         if (rc) return rc;
     }
@@ -378,8 +433,9 @@ static int pme_enqueue(clmd_term *t, const clmd_fenv *env, int want_energy, clmd
         if ((rc = clmd_pme_fft_convolve(p->fft, p->grid_fixed, p->grid_dev, dev->energy,
                                         CLMD_E_PME_RECIP, want_energy, err)))
             return rc;
-        for (int g = 0; g < p->G; g++) p->e_seg_host[g] = energy_fixed(p->e_self + p->e_plasma);
-        return pme_launch_gather(p, dev, want_energy, p->e_self + p->e_plasma, err);
+        fill_constants(p, env, NULL);
+        return pme_launch_gather(p, dev, want_energy,
+                                 (double)p->e_seg_host[0] / CLMD_FIXED_SCALE, err);
     }
     const size_t allpoints = (size_t)p->npoints * p->G;
     if ((rc = clmd_ocl_launch(dev->ocl, p->k_finish, allpoints, PME_WG, P_PME_SPREAD, err)))
@@ -407,12 +463,14 @@ static int pme_finish(clmd_term *t, const clmd_fenv *env, int want_energy, clmd_
     fftwf_execute(p->fwd);
     PROBE_STOP(pr, P_PME_FFT_FWD);
     PROBE_START(pr, P_PME_CONVOLVE);
-    double e = 0;
+    double e = 0, eg1[1];
+    double *eg = p->G > 1 ? clmd_calloc(p->G, sizeof *eg) : eg1;
     for (int g = 0; g < p->G; g++) {
-        double eg = pme_convolve(p, g, want_energy);
-        p->e_seg_host[g] = energy_fixed(eg + p->e_self + p->e_plasma);
-        e += eg;
+        eg[g] = pme_convolve(p, g, want_energy);
+        e += eg[g];
     }
+    fill_constants(p, env, eg);
+    if (eg != eg1) clmd_free(eg);
     PROBE_STOP(pr, P_PME_CONVOLVE);
     PROBE_START(pr, P_PME_FFT_INV);
     fftwf_execute(p->bwd);
@@ -427,7 +485,20 @@ static int pme_finish(clmd_term *t, const clmd_fenv *env, int want_energy, clmd_
     if (rc) return rc;
 
     /* energy in double on the host, handed to the kernel already in fixed point */
-    return pme_launch_gather(p, dev, want_energy, e + p->e_self + p->e_plasma, err);
+    return pme_launch_gather(p, dev, want_energy,
+                             p->region ? (double)p->e_seg_host[0] / CLMD_FIXED_SCALE
+                                       : e + p->e_self + p->e_plasma, err);
+}
+
+static void fill_constants(pme *p, const clmd_fenv *env, const double *e_grid)
+{
+    const double V = clmd_box_volume(env->box);
+    for (int g = 0; g < p->G; g++) {
+        double c = p->e_self + p->e_plasma, dudl = 0;
+        if (p->region) c = region_constants(p, env->scale ? env->scale[g].charge : 1, V, &dudl);
+        p->e_seg_host[g] = energy_fixed(c + (e_grid ? e_grid[g] : 0));
+        p->e_seg_host[p->G + g] = energy_fixed(dudl);
+    }
 }
 
 static void pme_destroy(clmd_term *t)
@@ -478,6 +549,17 @@ int clmd_pme_create(const clmd_system *sys, const clmd_ffplan *plan, clmd_term *
     p->nthreads = 1;
     for (int i = 0; i < one->n; i++) p->qtot += one->charge[i];
     p->e_self = clmd_ewald_self_energy(one->n, one->charge, alpha);
+    p->region = one->region != NULL;
+    for (int i = 0; p->region && i < one->n; i++) {
+        const double q = one->charge[i];
+        if (one->region[i]) {
+            p->q2_reg += q * q;
+            p->q_reg += q;
+        } else {
+            p->q2_rest += q * q;
+            p->q_rest += q;
+        }
+    }
     if ((rc = pme_set_box(p, sys->box, err))) {
         clmd_free(p);
         return rc;

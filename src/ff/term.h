@@ -46,7 +46,27 @@ extern const char *const clmd_ecomp_define[CLMD_E_NCOMP];
 /* The device energy buffer: the components, the kinetic energy, then the energy overflow word
  * (E_FLAGS in kernels): bit c for component c, bit CLMD_E_NCOMP for the kinetic energy, and the
  * force word's bits shifted up by CLMD_OVF_FORCE_SHIFT (cl/integrate.cl, kernel kinetic). */
-enum { CLMD_E_KINETIC = CLMD_E_NCOMP, CLMD_E_FLAGS, CLMD_E_SLOTS, CLMD_OVF_FORCE_SHIFT = 16 };
+enum {
+    CLMD_E_KINETIC = CLMD_E_NCOMP,
+    CLMD_E_FLAGS,
+    /* with a scaled region (ff/options.h): dU/dlambda_sterics; the part of dU/dlambda_elec the
+     * kernels compute directly (PME reciprocal: sum over the region of q phi); the region-rest
+     * and region-region Coulomb energies with the region's charges unscaled (dU/dlambda_elec's
+     * direct part is E_re + 2 lambda E_rr) */
+    CLMD_E_DUDL_S,
+    CLMD_E_DUDL_E,
+    CLMD_E_ELEC_RE,
+    CLMD_E_ELEC_RR,
+    CLMD_E_SLOTS,
+    CLMD_OVF_FORCE_SHIFT = 16
+};
+
+/* One copy's scaling of the region (ff/options.h): charge factor (lambda_electrostatics, or
+ * sqrt(beta_m/beta_0) in REST2), LJ factor on 2 sqrt(eps) (1, or sqrt(beta_m/beta_0)), soft-core
+ * lambda_sterics, torsion factor (REST2: beta_m/beta_0). */
+typedef struct clmd_region_scale {
+    double charge, lj, sterics, torsion;
+} clmd_region_scale;
 
 struct clmd_system;
 struct clmd_ffplan;
@@ -66,6 +86,10 @@ typedef struct clmd_fenv {
     struct clmd_dev *dev;       /* device state, NULL on the reference path */
     struct clmd_probe *probe;   /* may be NULL */
     long step;
+    /* each copy's region scaling ([nseg]; NULL without a region) and its version (changes when
+     * a factor does) */
+    const clmd_region_scale *scale;
+    long scale_version;
 } clmd_fenv;
 
 typedef struct clmd_term clmd_term;

@@ -335,6 +335,22 @@ int clmd_engine_build_vsites(clmd_engine *e, clmd_err *err)
 
 /* ---- set-up ---- */
 
+/* Each copy's region factors to the device (float4 per copy). */
+static int upload_scale(clmd_engine *e, clmd_err *err)
+{
+    cl_float4 *v = clmd_calloc(e->nseg, sizeof *v);
+    for (int g = 0; g < e->nseg; g++) {
+        v[g].s[0] = (float)e->seg_scale[g].charge;
+        v[g].s[1] = (float)e->seg_scale[g].lj;
+        v[g].s[2] = (float)e->seg_scale[g].sterics;
+        v[g].s[3] = (float)e->seg_scale[g].torsion;
+    }
+    int rc = clmd_ocl_write(e->dev.ocl, e->dev.seg_scale, 0, sizeof *v * (size_t)e->nseg, v, err);
+    clmd_free(v);
+    if (!rc) e->dev.scale_version = e->scale_version;
+    return rc;
+}
+
 static int setup_device(clmd_engine *e, clmd_err *err)
 {
     const clmd_system *s = e->sys;
@@ -406,6 +422,17 @@ static int setup_device(clmd_engine *e, clmd_err *err)
     }
     if ((rc = upload_positions(e, err)) || (rc = upload_velocities(e, err))) return rc;
     if ((rc = clmd_pairlist_setup_device(e->pl, d, e->pos, e->fp64, err))) return rc;
+    if (s->region) {
+        /* the region's flags and each copy's factors, for the force kernels */
+        unsigned char *flags = clmd_calloc(np, 1);
+        memcpy(flags, s->region, (size_t)s->n);
+        if (!(rc = clmd_ocl_alloc(d->ocl, np, &d->region, err)))
+            rc = clmd_ocl_write(d->ocl, d->region, 0, np, flags, err);
+        clmd_free(flags);
+        if (!rc) rc = clmd_ocl_alloc(d->ocl, sizeof(cl_float4) * (size_t)e->nseg, &d->seg_scale, err);
+        if (!rc) rc = upload_scale(e, err);
+        if (rc) return rc;
+    }
 
     char defs[256];
     clmd_engine_step_defines(e, defs, sizeof defs);
@@ -431,8 +458,7 @@ static int setup_device(clmd_engine *e, clmd_err *err)
     for (int h = 0; h < e->nhooks; h++)
         if (e->hooks[h]->ops->setup_device && (rc = e->hooks[h]->ops->setup_device(e->hooks[h], e, err)))
             return rc;
-    clmd_fenv env = {s, &e->plan, e->st->box, e->st->box_version, clmd_pairlist_host(e->pl), d,
-                     e->probe, e->st->step};
+    clmd_fenv env = clmd_engine_fenv(e, 0);
     for (int t = 0; t < e->nterms; t++)
         if (e->terms[t]->ops->setup_device &&
             (rc = e->terms[t]->ops->setup_device(e->terms[t], &env, err)))
@@ -544,8 +570,10 @@ int clmd_engine_create(const clmd_system *sys, const clmd_ffopts *ff, const clmd
     if ((rc = clmd_ffplan_make(sys, ff, &e->plan, err))) goto fail;
     e->st = clmd_state_create(sys);
     clmd_state_set_thermostat(e->st, eo->temperature_K, eo->friction_per_ps, eo->seed);
-    CLMD_NEW(e->seg_energy, (size_t)e->nseg * (CLMD_E_NCOMP + 1));
+    CLMD_NEW(e->seg_energy, (size_t)e->nseg * CLMD_SEG_VALUES);
     CLMD_NEW(e->seg_T, e->nseg);
+    CLMD_NEW(e->seg_scale, e->nseg);
+    for (int g = 0; g < e->nseg; g++) e->seg_scale[g] = (clmd_region_scale){1, 1, 1, 1};
     CLMD_NEW(e->seg_scratch, 5 * (size_t)e->nseg);
     CLMD_NEW(e->seg_key, e->nseg);
     for (int g = 0; g < e->nseg; g++) {
@@ -646,7 +674,7 @@ void clmd_engine_destroy(clmd_engine **pe)
     if (e->k_kinetic) clReleaseKernel(e->k_kinetic);
     if (e->k_scale) clReleaseKernel(e->k_scale);
     clmd_dev *d = &e->dev;
-    cl_mem *ms[] = {&d->posq, &d->posq_lo, &d->force, &d->energy, &e->pos, &e->vel, &e->flags,
+    cl_mem *ms[] = {&d->seg_scale, &d->region, &d->posq, &d->posq_lo, &d->force, &d->energy, &e->pos, &e->vel, &e->flags,
                     &e->pos_old, &e->mol_start, &e->mol_atoms};
     for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++) clmd_ocl_release(ms[i]);
     if (!e->eo.ocl) clmd_ocl_close(&d->ocl);
@@ -659,6 +687,7 @@ void clmd_engine_destroy(clmd_engine **pe)
     clmd_free(e->force_host);
     clmd_free(e->seg_energy);
     clmd_free(e->seg_T);
+    clmd_free(e->seg_scale);
     clmd_free(e->seg_scratch);
     clmd_free(e->seg_key);
     clmd_free(e);
@@ -670,7 +699,8 @@ void clmd_engine_destroy(clmd_engine **pe)
 clmd_fenv clmd_engine_fenv(clmd_engine *e, int host)
 {
     clmd_fenv env = {e->sys, &e->plan, e->st->box, e->st->box_version, clmd_pairlist_host(e->pl),
-                     host ? NULL : &e->dev, e->probe, e->st->step};
+                     host ? NULL : &e->dev, e->probe, e->st->step,
+                     e->sys->region ? e->seg_scale : NULL, e->scale_version};
     return env;
 }
 
@@ -679,6 +709,7 @@ static int forces_device(clmd_engine *e, int want_energy, clmd_err *err)
     clmd_dev *d = &e->dev;
     int rc;
     if (d->box_version != e->st->box_version) clmd_dev_set_box(d, e->st->box, e->st->box_version);
+    if (d->seg_scale && d->scale_version != e->scale_version && (rc = upload_scale(e, err))) return rc;
     PROBE_START(e->probe, P_FORCE_CLEAR);
     /* the force overflow word after the blocks is cleared with them */
     rc = clmd_ocl_zero(d->ocl, d->force, force_bytes(e), err);
@@ -701,12 +732,14 @@ static int forces_device(clmd_engine *e, int want_energy, clmd_err *err)
 static int forces_reference(clmd_engine *e, clmd_err *err)
 {
     memset(e->f, 0, sizeof(double) * 3 * (size_t)e->sys->n);
-    memset(e->energy, 0, sizeof e->energy);
+    double slots[CLMD_E_SLOTS] = {0};
     clmd_fenv env = clmd_engine_fenv(e, 1);
     for (int t = 0; t < e->nterms; t++) {
-        int rc = e->terms[t]->ops->reference(e->terms[t], &env, e->st->x, e->f, e->energy, err);
+        int rc = e->terms[t]->ops->reference(e->terms[t], &env, e->st->x, e->f, slots, err);
         if (rc) return rc;
     }
+    memcpy(e->energy, slots, sizeof e->energy);
+    for (int k = 0; k < 4; k++) e->seg_energy[CLMD_E_NCOMP + 1 + k] = slots[CLMD_E_DUDL_S + k];
     if (e->vs) {
         PROBE_START(e->probe, P_VSITE_SPREAD);
         clmd_vsites_spread_ref(e->vs, e->f);
@@ -729,11 +762,12 @@ static int read_energies_raw(clmd_engine *e, clmd_overflow *ovf, clmd_err *err)
     ovf->energy = ovf->force = 0;
     for (int g = 0; g < e->nseg; g++) {
         const cl_long *b = buf + (size_t)g * E_SLOTS;
-        double *se = e->seg_energy + (size_t)g * (CLMD_E_NCOMP + 1);
+        double *se = e->seg_energy + (size_t)g * CLMD_SEG_VALUES;
         for (int c = 0; c <= CLMD_E_NCOMP; c++) {
             se[c] = (double)b[c] / CLMD_FIXED_SCALE;
             if (c < CLMD_E_NCOMP) e->energy[c] += se[c];
         }
+        for (int k = 0; k < 4; k++) se[CLMD_E_NCOMP + 1 + k] = (double)b[CLMD_E_DUDL_S + k] / CLMD_FIXED_SCALE;
         e->ekin += se[CLMD_E_NCOMP];
         uint32_t w;
         memcpy(&w, &b[CLMD_E_FLAGS], sizeof w); /* the kernels OR the word's first four bytes */
@@ -946,7 +980,7 @@ void clmd_engine_segment_energies(clmd_engine *e, int seg, double *components,
                                   double *potential, double *kinetic)
 {
     /* one system: the engine's own (the reference path computes no slots) */
-    const double *se = e->seg_energy + (size_t)seg * (CLMD_E_NCOMP + 1);
+    const double *se = e->seg_energy + (size_t)seg * CLMD_SEG_VALUES;
     if (e->nseg == 1) {
         memcpy(e->seg_energy, e->energy, sizeof e->energy);
         e->seg_energy[CLMD_E_NCOMP] = e->ekin;
@@ -975,6 +1009,26 @@ void clmd_engine_set_segment_bath(clmd_engine *e, int seg, double temperature_K,
 }
 
 double clmd_engine_segment_bath(const clmd_engine *e, int seg) { return e->seg_T[seg]; }
+
+void clmd_engine_set_segment_scale(clmd_engine *e, int seg, const clmd_region_scale *sc)
+{
+    if (memcmp(&e->seg_scale[seg], sc, sizeof *sc) == 0) return;
+    e->seg_scale[seg] = *sc;
+    e->scale_version++;
+    e->forces_valid = e->energy_valid = 0;
+}
+
+clmd_region_scale clmd_engine_segment_scale(const clmd_engine *e, int seg) { return e->seg_scale[seg]; }
+
+void clmd_engine_segment_dudl(const clmd_engine *e, int seg, double *dudl_sterics,
+                              double *dudl_electrostatics)
+{
+    const double *v = e->seg_energy + (size_t)seg * CLMD_SEG_VALUES + CLMD_E_NCOMP + 1;
+    if (dudl_sterics) *dudl_sterics = v[0];
+    /* E(l) = E_rest + l E_re + l^2 E_rr for the direct and exception parts, the reciprocal and
+     * self parts' derivative computed by their terms */
+    if (dudl_electrostatics) *dudl_electrostatics = v[1] + v[2] + 2 * e->seg_scale[seg].charge * v[3];
+}
 
 /* ---- positions, velocities, box ---- */
 
@@ -1258,7 +1312,7 @@ struct clmd_engine_snapshot {
     clmd_state st;            /* scalars */
     double *x, *v, *f;        /* reference path */
     double energy[CLMD_E_NCOMP], ekin, last_d2;
-    double *seg_energy;       /* [nseg * (CLMD_E_NCOMP + 1)] */
+    double *seg_energy;       /* [nseg * CLMD_SEG_VALUES] */
     int forces_valid, energy_valid;
     clmd_pairlist_snapshot *list;
     cl_mem pos, vel, posq, posq_lo, force, energy_dev; /* device path */
@@ -1269,7 +1323,7 @@ int clmd_engine_snapshot_create(clmd_engine *e, clmd_engine_snapshot **out, clmd
     clmd_engine_snapshot *s = clmd_alloc(sizeof *s);
     int n = e->sys->n, rc = CLMD_OK;
     *out = s;
-    CLMD_NEW(s->seg_energy, (size_t)e->nseg * (CLMD_E_NCOMP + 1));
+    CLMD_NEW(s->seg_energy, (size_t)e->nseg * CLMD_SEG_VALUES);
     if ((rc = clmd_pairlist_snapshot_create(e->pl, &s->list, err))) {
         clmd_engine_snapshot_destroy(out);
         return rc;
@@ -1337,7 +1391,7 @@ int clmd_engine_save(clmd_engine *e, clmd_engine_snapshot *s, clmd_err *err)
     int n = e->sys->n;
     clmd_state_copy_scalars(&s->st, e->st);
     memcpy(s->energy, e->energy, sizeof s->energy);
-    memcpy(s->seg_energy, e->seg_energy, sizeof(double) * (size_t)e->nseg * (CLMD_E_NCOMP + 1));
+    memcpy(s->seg_energy, e->seg_energy, sizeof(double) * (size_t)e->nseg * CLMD_SEG_VALUES);
     s->ekin = e->ekin;
     s->last_d2 = e->last_d2;
     s->forces_valid = e->forces_valid;
@@ -1361,7 +1415,7 @@ int clmd_engine_restore(clmd_engine *e, const clmd_engine_snapshot *s, clmd_err 
     /* a new version, so whatever was derived from the trial box is derived again */
     e->st->box_version = version + 1;
     memcpy(e->energy, s->energy, sizeof e->energy);
-    memcpy(e->seg_energy, s->seg_energy, sizeof(double) * (size_t)e->nseg * (CLMD_E_NCOMP + 1));
+    memcpy(e->seg_energy, s->seg_energy, sizeof(double) * (size_t)e->nseg * CLMD_SEG_VALUES);
     e->ekin = s->ekin;
     e->last_d2 = s->last_d2;
     e->forces_valid = s->forces_valid;

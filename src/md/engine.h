@@ -88,6 +88,14 @@ double clmd_engine_segment_temperature(const clmd_engine *e, double kinetic);
 void clmd_engine_set_segment_bath(clmd_engine *e, int seg, double temperature_K,
                                   unsigned long seed);
 double clmd_engine_segment_bath(const clmd_engine *e, int seg);
+/* A scaled region (system.h region, ff/options.h): each copy's factors (all 1 at the start;
+ * the deck's alchemical lambdas or a ladder's state set them), and its dU/dlambda_sterics and
+ * dU/dlambda_electrostatics as of the last energy read (alchemical region: charge factor =
+ * lambda_electrostatics). */
+void clmd_engine_set_segment_scale(clmd_engine *e, int seg, const clmd_region_scale *sc);
+clmd_region_scale clmd_engine_segment_scale(const clmd_engine *e, int seg);
+void clmd_engine_segment_dudl(const clmd_engine *e, int seg, double *dudl_sterics,
+                              double *dudl_electrostatics);
 /* Every copy's instantaneous pressure (bar) as clmd_engine_pressure, into p[nseg]. */
 int clmd_engine_segment_pressures(clmd_engine *e, double *p, clmd_err *err);
 

@@ -18,6 +18,7 @@ struct clmd_pairlist;
 struct clmd_constraints;
 struct clmd_vsites;
 
+enum { CLMD_SEG_VALUES = CLMD_E_NCOMP + 5 };
 enum { CLMD_ENGINE_MAX_TERMS = 16, CLMD_ENGINE_MAX_HOOKS = 8, CLMD_ENGINE_WG = 64,
        CLMD_FLAG_RING = 8 /* lagged flag reads in flight, at most */ };
 
@@ -71,8 +72,11 @@ struct clmd_engine {
     /* Batched copies (system.h nseg; 1 for one system): each copy's energies, and its bath
      * (temperature, Philox key of the noise); seg_bath_version changes with any of them. */
     int nseg;
-    double *seg_energy;            /* [nseg * (CLMD_E_NCOMP + 1)]: components, kinetic */
+    double *seg_energy;            /* [nseg * CLMD_SEG_VALUES]: components, kinetic, and the
+                                    * region slots dU/dl_s, dU/dl_e part, E_re, E_rr */
     double *seg_T;                 /* [nseg] K */
+    clmd_region_scale *seg_scale;  /* [nseg] each copy's region factors (all 1 without) */
+    long scale_version;
     double *seg_scratch;           /* [5 nseg]: the pressure's energies and kinetic energies */
     uint32_t (*seg_key)[2];        /* [nseg] */
     long seg_bath_version;

@@ -65,6 +65,11 @@ int clmd_system_replicate(const clmd_system *base, int K, int stride, clmd_syste
             }
         }
     }
+    if (base->region) {
+        CLMD_NEW(out->region, n);
+        for (int g = 0; g < K; g++) memcpy(out->region + (size_t)g * stride, base->region, (size_t)nb);
+        out->nregion = K * base->nregion;
+    }
     out->ntypes = base->ntypes;
     out->lj_table = base->lj_table;
     if (base->c6) {

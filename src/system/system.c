@@ -43,6 +43,7 @@ void clmd_system_destroy(clmd_system **sys)
     for (int m = 0; m < s->ncmap_maps; m++) clmd_free(s->cmap_maps[m].energy);
     clmd_free(s->cmap_maps);
     clmd_free(s->cmaps);
+    clmd_free(s->region);
     clmd_free(s);
     *sys = NULL;
 }

@@ -99,6 +99,12 @@ typedef struct clmd_system {
 
     char source[512]; /* where it came from, for messages and outputs */
 
+    /* A region whose interactions are scaled (alchemical decoupling, REST2's solute): region[i]
+     * is 1 for its particles; NULL: none. Set from the deck (system/select.h); the force terms
+     * read it with the scaling factors of ff/options.h and the engine's per-copy parameters. */
+    unsigned char *region;
+    int nregion;
+
     /* Replicas batched in one system (clmd_system_replicate): nseg independent copies of
      * seg_base, copy s at particles [s * seg_stride, s * seg_stride + seg_base->n); the rest of
      * each stride are ghosts (mass 0, no charge, no LJ, in no list and no term) that align every

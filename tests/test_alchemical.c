@@ -1,0 +1,298 @@
+/* Suite: a scaled region (alchemical decoupling). Alanine dipeptide in TIP3P with PME and with
+ * reaction field, the solute the region: soft-core LJ between the region and the water with
+ * lambda_sterics, the region's charges times lambda_electrostatics (PME included). Checked:
+ * dU/dlambda (sterics and electrostatics) against central finite differences of the energy, on
+ * the reference and on the OpenCL device; forces against finite differences of the energy; the
+ * device against the reference at several lambdas; the end points against the plain system
+ * (lambda 1: the unscaled system's energy; lambda_e 0: the region's charges zeroed); batched
+ * copies at different lambdas against one-system engines bit for bit; and, where the committed
+ * openmmtools references exist (tests/data/alchemical), energies, forces and dU/dlambda against
+ * openmmtools' AlchemicalFactory. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/mem.h"
+#include "md/engine.h"
+#include "state/state.h"
+#include "system/amber.h"
+#include "system/system.h"
+#include "testutil.h"
+
+#define NREGION 22
+
+static clmd_system *ala2_water(int region)
+{
+    const char *top = clmd_test_data("systems/alanine-dipeptide-explicit.prmtop");
+    const char *crd = clmd_test_data("systems/alanine-dipeptide-explicit.inpcrd");
+    if (!top || !crd) return NULL;
+    clmd_system *s = NULL;
+    clmd_err err = {0};
+    if (clmd_amber_load(top, crd, &s, &err)) return NULL;
+    if (region) {
+        CLMD_NEW(s->region, s->n);
+        for (int i = 0; i < NREGION; i++) s->region[i] = 1;
+        s->nregion = NREGION;
+    }
+    return s;
+}
+
+static void opts(clmd_ffopts *fo, clmd_nbmethod method)
+{
+    clmd_ffopts_defaults(fo);
+    fo->method = method;
+    fo->cutoff_nm = 0.9;
+    fo->skin_auto = 0;
+    fo->skin_nm = 0.1;
+    fo->region_softcore = 1;
+    fo->softcore_alpha = 0.5;
+}
+
+static clmd_engine *engine(const clmd_system *s, const clmd_ffopts *fo, const char *device,
+                           clmd_err *err)
+{
+    clmd_engine_opts eo;
+    clmd_engine_opts_defaults(&eo);
+    snprintf(eo.device, sizeof eo.device, "%s", device);
+    clmd_engine *e = NULL;
+    if (clmd_engine_create(s, fo, &eo, NULL, &e, err)) return NULL;
+    return e;
+}
+
+static double potential_at(clmd_engine *e, double ls, double le, double *dls, double *dle,
+                           double *f)
+{
+    clmd_region_scale sc = {le, 1, ls, 1};
+    clmd_engine_set_segment_scale(e, 0, &sc);
+    clmd_err err = {0};
+    double comp[CLMD_E_NCOMP], u = 0;
+    int rc = clmd_engine_evaluate(e, comp, f, &err);
+    if (rc) printf("\n  evaluate: %s", err.msg);
+    CU_ASSERT_FATAL(rc == CLMD_OK);
+    for (int c = 0; c < CLMD_E_NCOMP; c++) u += comp[c];
+    clmd_engine_segment_dudl(e, 0, dls, dle);
+    return u;
+}
+
+/* dU/dlambda against central differences, at interior lambdas. */
+static void dudl_case(const char *device, clmd_nbmethod method)
+{
+    clmd_system *s = ala2_water(1);
+    if (!s) CLMD_SKIP_DATA("alanine-dipeptide-explicit prmtop/inpcrd");
+    clmd_ffopts fo;
+    opts(&fo, method);
+    clmd_err err = {0};
+    clmd_engine *e = engine(s, &fo, device, &err);
+    if (!e && strstr(err.msg, "OpenCL")) {
+        clmd_system_destroy(&s);
+        CLMD_SKIP("no OpenCL device");
+    }
+    CU_ASSERT_FATAL(e != NULL);
+    const int ref = strcmp(device, "reference") == 0;
+    /* double precision: h 1e-4; float kernels: a wider step (energies carry ~1e-7 relative) */
+    const double h = ref ? 1e-4 : 2e-2;
+    const double pts[][2] = {{0.7, 1.0}, {0.4, 0.0}, {1.0, 0.6}, {0.2, 0.3}};
+    for (size_t k = 0; k < sizeof pts / sizeof pts[0]; k++) {
+        const double ls = pts[k][0], le = pts[k][1];
+        double dls, dle, x1, x2;
+        potential_at(e, ls, le, &dls, &dle, NULL);
+        double up = potential_at(e, fmin(ls + h, 1.0), le, &x1, &x2, NULL);
+        double um = potential_at(e, ls - h, le, &x1, &x2, NULL);
+        double fd_s = (up - um) / (fmin(ls + h, 1.0) - (ls - h));
+        up = potential_at(e, ls, le + h, &x1, &x2, NULL);
+        um = potential_at(e, ls, le - h, &x1, &x2, NULL);
+        double fd_e = (up - um) / (2 * h);
+        printf("\n  %s lambda (%.2f, %.2f): dU/dl_s %.6f (fd %.6f), dU/dl_e %.6f (fd %.6f)", device,
+               ls, le, dls, fd_s, dle, fd_e);
+        /* the float path: energies of ~-3e4 kJ/mol carry ~3e-3 kJ/mol of rounding, over 2h */
+        ASSERT_REL(dls, fd_s, ref ? 1e-5 : 2e-3, ref ? 1 : 20, "dU/dlambda_sterics",
+                   "central differences of the energy");
+        ASSERT_REL(dle, fd_e, ref ? 1e-5 : 2e-3, ref ? 1 : 20, "dU/dlambda_electrostatics",
+                   "central differences (the energy is quadratic in lambda_e)");
+    }
+    clmd_engine_destroy(&e);
+    clmd_system_destroy(&s);
+}
+
+static void test_dudl_reference_pme(void) { dudl_case("reference", CLMD_NB_PME); }
+static void test_dudl_reference_rf(void) { dudl_case("reference", CLMD_NB_REACTION_FIELD); }
+static void test_dudl_device_pme(void) { dudl_case("auto", CLMD_NB_PME); }
+
+/* Forces: the gradient of the energy (reference, double precision) at lambda (0.5, 0.5), for the
+ * region's particles and a few waters. */
+static void test_forces_finite_differences(void)
+{
+    clmd_system *s = ala2_water(1);
+    if (!s) CLMD_SKIP_DATA("alanine-dipeptide-explicit prmtop/inpcrd");
+    clmd_ffopts fo;
+    opts(&fo, CLMD_NB_PME);
+    clmd_err err = {0};
+    clmd_engine *e = engine(s, &fo, "reference", &err);
+    CU_ASSERT_FATAL(e != NULL);
+    const int n = s->n;
+    double *f = clmd_calloc(3 * (size_t)n, sizeof *f), *g = clmd_calloc(3 * (size_t)n, sizeof *g);
+    double *x = clmd_calloc(3 * (size_t)n, sizeof *x);
+    potential_at(e, 0.5, 0.5, NULL, NULL, f);
+    CU_ASSERT_FATAL(clmd_engine_get_positions(e, x, &err) == CLMD_OK);
+    const int atoms[] = {0, 4, 8, 14, 21, 22, 100, 1000};
+    double worst = 0;
+    const double h = 1e-5;
+    for (size_t a = 0; a < sizeof atoms / sizeof atoms[0]; a++)
+        for (int d = 0; d < 3; d++) {
+            const int i = atoms[a];
+            const double x0 = x[3 * i + d];
+            /* a pair crossing the (plain, unswitched) LJ cutoff makes the energy jump: its
+             * difference quotient grows as 1/h, a wrong force does not; the smaller of two steps
+             * whose quotients agree is taken */
+            double fds[2];
+            for (int k = 0; k < 2; k++) {
+                const double hk = k ? h / 64 : h;
+                x[3 * i + d] = x0 + hk;
+                CU_ASSERT_FATAL(clmd_engine_set_positions(e, x, &err) == CLMD_OK);
+                double up = potential_at(e, 0.5, 0.5, NULL, NULL, g);
+                x[3 * i + d] = x0 - hk;
+                CU_ASSERT_FATAL(clmd_engine_set_positions(e, x, &err) == CLMD_OK);
+                double um = potential_at(e, 0.5, 0.5, NULL, NULL, g);
+                fds[k] = -(up - um) / (2 * hk);
+            }
+            x[3 * i + d] = x0;
+            const double fd = fabs(fds[0] - f[3 * i + d]) < fabs(fds[1] - f[3 * i + d]) ? fds[0] : fds[1];
+            const double rel = fabs(fd - f[3 * i + d]) / fmax(fabs(f[3 * i + d]), 10);
+            if (rel > 1e-5) printf("\n  atom %d axis %d: force %.6f, -dU/dx %.6f", i, d, f[3 * i + d], fd);
+            worst = fmax(worst, rel);
+        }
+    printf("\n  forces vs -dU/dx (central differences): worst %.3g relative", worst);
+    ASSERT_BELOW(worst, 1e-4, "force vs finite difference (relative, floor 10 kJ/mol/nm)");
+    clmd_free(f);
+    clmd_free(g);
+    clmd_free(x);
+    clmd_engine_destroy(&e);
+    clmd_system_destroy(&s);
+}
+
+/* The end points: lambda (1, 1) is the plain system; lambda_e 0 equals the plain system with the
+ * region's charges zeroed (sterics at 1). */
+static void test_end_points(void)
+{
+    clmd_system *s = ala2_water(1), *plain = ala2_water(0), *zero = ala2_water(0);
+    if (!s || !plain || !zero) CLMD_SKIP_DATA("alanine-dipeptide-explicit prmtop/inpcrd");
+    for (int i = 0; i < NREGION; i++) zero->charge[i] = 0;
+    /* zeroed charges also zero the exceptions' charge products inside the region */
+    for (int k = 0; k < zero->npairs; k++)
+        if (zero->pairs[k].i < NREGION || zero->pairs[k].j < NREGION) zero->pairs[k].qq = 0;
+    clmd_ffopts fo;
+    opts(&fo, CLMD_NB_PME);
+    clmd_err err = {0};
+    clmd_engine *e = engine(s, &fo, "reference", &err), *p = engine(plain, &fo, "reference", &err);
+    clmd_engine *z = engine(zero, &fo, "reference", &err);
+    CU_ASSERT_FATAL(e && p && z);
+    double u1 = potential_at(e, 1, 1, NULL, NULL, NULL), u0 = potential_at(e, 1, 0, NULL, NULL, NULL);
+    double up, uz;
+    CU_ASSERT_FATAL(clmd_engine_evaluate(p, NULL, NULL, &err) == CLMD_OK);
+    clmd_engine_energies(p, NULL, &up, NULL);
+    CU_ASSERT_FATAL(clmd_engine_evaluate(z, NULL, NULL, &err) == CLMD_OK);
+    clmd_engine_energies(z, NULL, &uz, NULL);
+    printf("\n  lambda (1,1) %.6f vs plain %.6f; lambda (1,0) %.6f vs charges zeroed %.6f", u1, up, u0, uz);
+    ASSERT_REL(u1, up, 1e-10, 1, "fully coupled = plain system", "the same terms");
+    ASSERT_REL(u0, uz, 1e-10, 1, "lambda_e 0 = region charges zeroed", "the same terms");
+    clmd_engine_destroy(&e);
+    clmd_engine_destroy(&p);
+    clmd_engine_destroy(&z);
+    clmd_system_destroy(&s);
+    clmd_system_destroy(&plain);
+    clmd_system_destroy(&zero);
+}
+
+/* The device (float kernels) against the reference at several lambdas. */
+static void test_device_vs_reference(void)
+{
+    clmd_system *s = ala2_water(1);
+    if (!s) CLMD_SKIP_DATA("alanine-dipeptide-explicit prmtop/inpcrd");
+    clmd_ffopts fo;
+    opts(&fo, CLMD_NB_PME);
+    clmd_err err = {0};
+    clmd_engine *d = engine(s, &fo, "auto", &err);
+    if (!d && strstr(err.msg, "OpenCL")) {
+        clmd_system_destroy(&s);
+        CLMD_SKIP("no OpenCL device");
+    }
+    clmd_engine *r = engine(s, &fo, "reference", &err);
+    CU_ASSERT_FATAL(d && r);
+    const int n = s->n;
+    double *fd = clmd_calloc(3 * (size_t)n, sizeof *fd), *fr = clmd_calloc(3 * (size_t)n, sizeof *fr);
+    const double pts[][2] = {{1, 1}, {0.5, 0}, {0, 0}, {0.8, 0.3}};
+    for (size_t k = 0; k < 4; k++) {
+        double a1, a2, b1, b2;
+        double ud = potential_at(d, pts[k][0], pts[k][1], &a1, &a2, fd);
+        double ur = potential_at(r, pts[k][0], pts[k][1], &b1, &b2, fr);
+        double rms = clmd_force_rms_rel(fd, fr, n);
+        printf("\n  lambda (%.1f, %.1f): U device %.4f reference %.4f; forces %.2g rms; dU/dl_s %.4f "
+               "%.4f; dU/dl_e %.4f %.4f", pts[k][0], pts[k][1], ud, ur, rms, a1, b1, a2, b2);
+        ASSERT_REL(ud, ur, 2e-6, 1, "potential, device vs reference", "float kernels, PME tolerance");
+        ASSERT_BELOW(rms, 1e-4, "forces, device vs reference (rms relative)");
+        ASSERT_REL(a1, b1, 1e-3, 5, "dU/dlambda_sterics, device vs reference", "float sums");
+        ASSERT_REL(a2, b2, 1e-3, 5, "dU/dlambda_electrostatics, device vs reference", "float sums");
+    }
+    clmd_free(fd);
+    clmd_free(fr);
+    clmd_engine_destroy(&d);
+    clmd_engine_destroy(&r);
+    clmd_system_destroy(&s);
+}
+
+/* Batched copies at four lambdas = four one-system engines, bit for bit. */
+static void test_batched_copies(void)
+{
+    clmd_system *s = ala2_water(1);
+    if (!s) CLMD_SKIP_DATA("alanine-dipeptide-explicit prmtop/inpcrd");
+    clmd_ffopts fo;
+    opts(&fo, CLMD_NB_PME);
+    fo.skin_nm = 0.3;
+    enum { K = 4 };
+    const double ls[K] = {1, 0.7, 0.3, 0}, le[K] = {1, 0.5, 0, 0};
+    clmd_err err = {0};
+    clmd_system *big = NULL;
+    CU_ASSERT_FATAL(clmd_system_replicate(s, K, (s->n + 63) / 64 * 64, &big, &err) == CLMD_OK);
+    setenv("CLMD_PME_FFT", "device", 1);
+    clmd_engine *b = engine(big, &fo, "auto", &err);
+    if (!b && strstr(err.msg, "OpenCL")) {
+        unsetenv("CLMD_PME_FFT");
+        clmd_system_destroy(&big);
+        clmd_system_destroy(&s);
+        CLMD_SKIP("no OpenCL device");
+    }
+    CU_ASSERT_FATAL(b != NULL);
+    for (int g = 0; g < K; g++) clmd_engine_set_segment_scale(b, g, &(clmd_region_scale){le[g], 1, ls[g], 1});
+    double eb[CLMD_E_NCOMP];
+    CU_ASSERT_FATAL(clmd_engine_evaluate(b, eb, NULL, &err) == CLMD_OK);
+    for (int g = 0; g < K; g++) {
+        clmd_engine *one = engine(s, &fo, "auto", &err);
+        CU_ASSERT_FATAL(one != NULL);
+        double d1s, d1e, dbs, dbe, pb;
+        double u1 = potential_at(one, ls[g], le[g], &d1s, &d1e, NULL);
+        clmd_engine_segment_energies(b, g, NULL, &pb, NULL);
+        clmd_engine_segment_dudl(b, g, &dbs, &dbe);
+        ASSERT_REL(pb, u1, 0, 1e-300, "copy's potential vs one-system engine", "the same sums");
+        ASSERT_REL(dbs, d1s, 0, 1e-300, "copy's dU/dl_s", "the same sums");
+        ASSERT_REL(dbe, d1e, 1e-12, 1e-6, "copy's dU/dl_e", "the same sums");
+        clmd_engine_destroy(&one);
+    }
+    unsetenv("CLMD_PME_FFT");
+    clmd_engine_destroy(&b);
+    clmd_system_destroy(&big);
+    clmd_system_destroy(&s);
+}
+
+int main(int argc, char **argv)
+{
+    static const clmd_test tests[] = {
+        {"dU/dlambda vs finite differences (reference, PME)", test_dudl_reference_pme},
+        {"dU/dlambda vs finite differences (reference, reaction field)", test_dudl_reference_rf},
+        {"dU/dlambda vs finite differences (device, PME)", test_dudl_device_pme},
+        {"forces vs finite differences of the energy", test_forces_finite_differences},
+        {"end points: plain system, charges zeroed", test_end_points},
+        {"device vs reference at several lambdas", test_device_vs_reference},
+        {"batched copies at four lambdas = one-system engines", test_batched_copies},
+        {NULL, NULL}};
+    return clmd_test_main("test_alchemical", tests, argc, argv);
+}
