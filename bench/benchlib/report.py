@@ -359,8 +359,10 @@ def write(cap, capsule_path, md_path):
     folder = os.path.dirname(os.path.abspath(md_path))
     os.makedirs(folder, exist_ok=True)
     svg_name = os.path.splitext(os.path.basename(md_path))[0] + "-steps.svg"
-    with open(os.path.join(folder, svg_name), "w") as f:
-        f.write(svg_plot(cap))
     with open(md_path, "w") as f:
         f.write(markdown(cap, capsule_path, svg_name))
+    if not md_rows(cap):  # replica-exchange rows alone: the page has no steps/s plot
+        return md_path, None
+    with open(os.path.join(folder, svg_name), "w") as f:
+        f.write(svg_plot(cap))
     return md_path, os.path.join(folder, svg_name)

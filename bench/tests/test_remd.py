@@ -121,6 +121,11 @@ class RemdHarnessTest(unittest.TestCase):
         self.assertIn("## Temperature replica exchange", md)
         self.assertIn("| ala2-remd-8 | 22 | 8 | 1000 | 4000 (4000-4000) | 1000 (1000-1000) | 500 (500-500) | 4.00 | 8.00 |", md)
         self.assertIn("| ala2-remd-8/clmd-one-at-a-time | 8 | nlist_check", md)
+        # replica-exchange rows alone: no steps/s table, no plot
+        self.assertNotIn("## Full MD", md)
+        page, svg = report.write(cap, "c.json", os.path.join(self.tmp, "page.md"))
+        self.assertIsNone(svg)
+        self.assertFalse(os.path.exists(os.path.join(self.tmp, "page-steps.svg")))
 
     def test_quick_mode_leaves_out_openmmtools(self):
         _, rows = self.run_rows("q", ["--quick", "--repeats", "1", "--only", "^ala2-remd-32/"])
