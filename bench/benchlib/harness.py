@@ -64,6 +64,7 @@ def _row_base(bench):
 def run_bench(bench, opt, workdir, deadline, cut):
     """All rows of one benchmark (only the selected ones), measured interleaved."""
     quick, steps = opt.quick, bench.nsteps(opt.quick)
+    metric = getattr(bench, "metric", "steps_per_s")  # REMD benchmarks: replica_steps_per_s
     peers = [p for p in bench.peers_for(quick) if opt.wants(bench.peer_row(p))]
     phases = [ph for ph in bench.phases if opt.wants(bench.phase_row(ph))]
     want_clmd = opt.wants(bench.clmd_row()) or bool(phases)
@@ -85,7 +86,9 @@ def run_bench(bench, opt, workdir, deadline, cut):
                     why = clmd.binary_problem()
                     if why:
                         raise Blocked(why)
-                    sessions[e] = clmd.ClmdSession(bench, os.path.join(workdir, "clmd"), opt.device, opt.timeout, steps)
+                    # a benchmark may bring its own clmd session (remd.RemdBench: campaigns)
+                    session = getattr(bench, "clmd_session", clmd.ClmdSession)
+                    sessions[e] = session(bench, os.path.join(workdir, "clmd"), opt.device, opt.timeout, steps)
                     sessions[e].warmup()
                 else:
                     t = time.monotonic()
@@ -112,7 +115,7 @@ def run_bench(bench, opt, workdir, deadline, cut):
                     else:
                         v = sessions[e].sample()
                     samples[e].append(v)
-                    log("  %-14s %d/%d  %10.3f steps/s" % (e, rep + 1, opt.repeats, v))
+                    log("  %-14s %d/%d  %10.3f %s" % (e, rep + 1, opt.repeats, v, metric.replace("_per_s", "/s")))
                 except Blocked as b:
                     blocked[e] = str(b)
                     log("  %-14s blocked: %s" % (e, b))
@@ -150,16 +153,18 @@ def run_bench(bench, opt, workdir, deadline, cut):
                          probe_info=probes[-1].get("info", {}), probe_build=probes[-1].get("build", {}))
         if opt.wants(bench.clmd_row()):
             rows.append(capsule.make_row(bench.clmd_row(), "clmd", reason=blocked.get("clmd"), samples=samples.get("clmd", []),
-                                         metric="steps_per_s", fidelity=fidelity, **extra))
+                                         metric=metric, fidelity=fidelity, **extra))
         for ph in phases:
             rows.append(_phase_row(bench, ph, probes, blocked.get("clmd"), fidelity, steps, quick))
     for p in peers:
         e = p.engine
-        rows.append(capsule.make_row(bench.peer_row(p), e, reason=blocked.get(e), samples=samples[e], metric="steps_per_s",
+        rows.append(capsule.make_row(bench.peer_row(p), e, reason=blocked.get(e), samples=samples[e], metric=metric,
                                      steps=steps, peer=p.describe(), version=p.get_version(), facts=facts.get(e, {}),
                                      reproduce="bench/run%s --only '^%s/%s$'" % (" --quick" if quick else "",
                                                                                  bench.name, e),
                                      **_row_base(bench)))
+    if hasattr(bench, "finish_rows"):
+        bench.finish_rows(rows)
     return rows, probes
 
 

@@ -65,7 +65,12 @@ ALA2 = ("alanine-dipeptide-explicit.prmtop", "alanine-dipeptide-explicit.inpcrd"
 
 
 def benches():
-    """Fresh runner objects each call (peers remember versions)."""
+    """Fresh runner objects each call (peers remember versions): the MD benchmarks, then the
+    replica-exchange ones."""
+    return md_benches() + remd_benches()
+
+
+def md_benches():
     return [
         Bench("lj-fcc-4k", LJFcc(cells=10), 4000, peers=openmm() + [Lammps()], phases=NB_SPLIT,
               steps=Steps(50, 2000)),
@@ -99,4 +104,23 @@ def benches():
                                             "1 atm, a move every 25 steps"),
               3544, peers=openmm(), phases=("barostat", "box_scale", "nlist_build", "nonbonded"),
               steps=Steps(50, 1000), relative_to="tip4pew-pme"),
+    ]
+
+
+def remd_benches():
+    """Temperature replica exchange (remd.py): rows in replica-steps/s, `<bench>/clmd` (batched),
+    `<bench>/clmd-one-at-a-time` and `<bench>/openmmtools` (full mode only). Steps are per replica
+    and per sample, whole 100-step rounds; ladder 300-450 K, Langevin 1/ps, 2 fs, HBonds, OBC2."""
+    from .remd import Remd, RemdBench
+    ala2 = Amber("alanine-dipeptide-implicit.prmtop", "alanine-dipeptide-implicit.inpcrd", method="nocutoff",
+                 implicit="obc2", label="alanine dipeptide, OBC2 + ACE, no cutoff, HBonds", particles=22)
+    protein = Amber("lcpo_test.prmtop", "lcpo_test.inpcrd", method="nocutoff", implicit="obc2",
+                    label="697-atom protein, OBC2 + ACE, no cutoff, HBonds", particles=697)
+    return [
+        RemdBench("ala2-remd-8", Remd(ala2, 8), 22, steps=Steps(200, 1000)),
+        RemdBench("ala2-remd-32", Remd(ala2, 32), 22, steps=Steps(100, 500)),
+        # one round of the protein is 800 (8 replicas) or 3200 replica-steps, ~10 s or ~40 s one at
+        # a time on PoCL: full mode only
+        RemdBench("protein-remd-8", Remd(protein, 8), 697, steps=Steps(None, 200)),
+        RemdBench("protein-remd-32", Remd(protein, 32), 697, steps=Steps(None, 100)),
     ]

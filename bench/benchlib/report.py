@@ -6,6 +6,8 @@ reproduce. Standard library only.
 import math
 import os
 
+from . import remd
+
 ENGINE_ORDER = ["clmd", "openmm-opencl", "openmm-cpu", "lammps", "gromacs"]
 COLORS = {"clmd": "#d62728", "openmm-opencl": "#1f77b4", "openmm-cpu": "#17becf", "lammps": "#2ca02c",
           "gromacs": "#9467bd"}
@@ -200,6 +202,7 @@ def markdown(cap, capsule_path, svg_name):
 
     groups = md_rows(cap)
     engines = [e for e in engines_in(cap) if any(r["engine"] == e for rows in groups.values() for r in rows)]
+    md_start = len(L)
     L += ["## Full MD: steps/s", "",
           "Median (min-max) over the samples; the last column is clmd's speedup over each peer (> 1: clmd faster).", "",
           "| benchmark | particles | " + " | ".join(engines) + " | clmd speedup |",
@@ -222,6 +225,8 @@ def markdown(cap, capsule_path, svg_name):
             return "%.3g" % (r["median"] * n)
         L.append("| %s | %s | %s |" % (bench, n, " | ".join(rate(by.get(e)) for e in engines)))
     L += ["", "![steps/s vs particles](%s)" % svg_name, ""]
+    if not groups:  # a capsule of replica-exchange rows alone (bench/baseline/remd.json)
+        del L[md_start:]
     facts = [(b, r) for b, rows in groups.items() for r in rows if r["engine"] == "clmd" and r["status"] == "ok"]
     if facts:
         L += ["clmd runs (last sample): steps timed, neighbor-list builds, setup time, the three largest phases.", "",
@@ -289,6 +294,8 @@ def markdown(cap, capsule_path, svg_name):
                 L.append("| %s | %s | %s | %s | %s |" % (b, (nl or nb)["particles"], _cell(nl) or "-", _cell(nb) or "-", ratio))
             L.append("")
 
+    L += remd.report_section(cap)  # replica exchange: replica-steps/s, ns/day per replica, ratios
+
     fid = [(b, next((r for r in rows if r["engine"] == "clmd"), None)) for b, rows in groups.items()]
     fid = [(b, r) for b, r in fid if r]
     if fid:
@@ -353,6 +360,7 @@ def markdown(cap, capsule_path, svg_name):
           "bench/run --quick                                # < 3 min on 2 cores: 4k/32k LJ + molecular rows",
           "bench/run                                        # full mode: 256k LJ, longer runs, 5 samples",
           "bench/run --only '^lj-fcc-32k/' --repeats 7      # one benchmark",
+          "bench/run --only remd --repeats 3                # replica exchange (openmmtools: CLMD_BENCH_OPENMMTOOLS_PYTHON)",
           "bench/run --quick --baseline bench/baseline/quick.json   # exits 1 on a regression",
           "bench/report out/bench-*/capsule.json            # regenerates this page",
           "```", "",
@@ -367,8 +375,10 @@ def write(cap, capsule_path, md_path):
     folder = os.path.dirname(os.path.abspath(md_path))
     os.makedirs(folder, exist_ok=True)
     svg_name = os.path.splitext(os.path.basename(md_path))[0] + "-steps.svg"
-    with open(os.path.join(folder, svg_name), "w") as f:
-        f.write(svg_plot(cap))
     with open(md_path, "w") as f:
         f.write(markdown(cap, capsule_path, svg_name))
+    if not md_rows(cap):  # replica-exchange rows alone: the page has no steps/s plot
+        return md_path, None
+    with open(os.path.join(folder, svg_name), "w") as f:
+        f.write(svg_plot(cap))
     return md_path, os.path.join(folder, svg_name)

@@ -5,7 +5,7 @@ comparisons go through `faster_factor` so that a ratio > 1 always means "the fir
 """
 import statistics
 
-HIGHER_IS_BETTER = {"steps_per_s": True, "ns_per_day": True, "ms_per_step": False, "ms_per_call": False,
+HIGHER_IS_BETTER = {"steps_per_s": True, "replica_steps_per_s": True, "ns_per_day": True, "ms_per_step": False, "ms_per_call": False,
                     "ms_per_eval": False, "seconds": False}
 
 # A regression must exceed this fraction even when the repeated samples agree perfectly: below it,

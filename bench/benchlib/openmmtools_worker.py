@@ -1,0 +1,137 @@
+#!/usr/bin/env python3
+"""openmmtools peer worker for clmd's REMD benchmarks (run by $CLMD_BENCH_OPENMMTOOLS_PYTHON or the
+venv-omt Python: openmmtools and a recent OpenMM live there, not in /usr/bin/python3).
+
+It builds the Amber system of a JSON spec (argv[1]) as prmtop.createSystem(implicitSolvent=OBC2,
+constraints=HBonds, nonbondedMethod=NoCutoff), one ThermodynamicState per temperature, a
+ReplicaExchangeSampler with a LangevinSplittingDynamicsMove (dt, friction, exchange_interval steps
+per iteration, velocities kept), neighbour swaps, no online analysis, both context caches on the
+requested platform, and storage in a temporary folder (removed at exit). It runs the warm-up
+iteration(s), then serves timing requests on stdin:
+
+    stdin  "run N"   -> stdout {"ok": true, "iterations": N, "replica_steps": R, "seconds": S}
+    stdin  "quit"    -> exits
+The first stdout line is {"ok": true, "ready": true, ...facts...} or {"ok": false, "error": "..."}.
+The timed region is sampler.extend(N): propagation of every replica, the energy matrix, the swaps
+and the storage writes of N iterations. Stdout carries only the protocol.
+"""
+import json
+import logging
+import math
+import os
+import shutil
+import sys
+import tempfile
+import time
+import traceback
+
+_proto = os.fdopen(os.dup(1), "w", buffering=1)
+os.dup2(2, 1)  # anything the libraries print goes to stderr
+
+
+def say(obj):
+    _proto.write(json.dumps(obj) + "\n")
+    _proto.flush()
+
+
+def build(spec, mm, app, u):
+    if spec.get("kind") != "amber" or spec.get("method") != "nocutoff":
+        raise ValueError("the openmmtools peer builds Amber systems without cutoff only (got %s, %s)"
+                         % (spec.get("kind"), spec.get("method")))
+    implicit = {"obc2": app.OBC2, "obc1": app.OBC1, None: None}[spec.get("implicit")]
+    cons = {"none": None, "hbonds": app.HBonds, "allbonds": app.AllBonds}[spec.get("constraints", "none")]
+    top = app.AmberPrmtopFile(spec["prmtop"])
+    crd = app.AmberInpcrdFile(spec["inpcrd"])
+    system = top.createSystem(implicitSolvent=implicit, constraints=cons, nonbondedMethod=app.NoCutoff)
+    for f in system.getForces():  # the COM remover every com_interval steps, as the OpenMM peer rows
+        if isinstance(f, mm.CMMotionRemover) and spec.get("com_interval"):
+            f.setFrequency(spec["com_interval"])
+    return system, crd.positions
+
+
+def main():
+    spec = json.loads(sys.argv[1])
+    store = None
+    try:
+        t0 = time.perf_counter()
+        logging.basicConfig(level=logging.ERROR, stream=sys.stderr)
+        import openmm as mm
+        import openmm.app as app
+        import openmm.unit as u
+        import openmmtools
+        from openmmtools import cache, mcmc, multistate, states
+        logging.getLogger("openmmtools").setLevel(logging.ERROR)
+        system, pos = build(spec, mm, app, u)
+        plat = mm.Platform.getPlatformByName(spec["platform"])
+        temps = spec["temperatures"]
+        K, nsteps = len(temps), int(spec["exchange_interval"])
+        thermo = [states.ThermodynamicState(system=system, temperature=T * u.kelvin) for T in temps]
+        move = mcmc.LangevinSplittingDynamicsMove(timestep=spec["dt"] * u.picoseconds,
+                                                  collision_rate=spec.get("friction", 1.0) / u.picosecond,
+                                                  n_steps=nsteps, reassign_velocities=False)
+        sampler = multistate.ReplicaExchangeSampler(mcmc_moves=move, number_of_iterations=1,
+                                                    online_analysis_interval=None,
+                                                    replica_mixing_scheme="swap-neighbors")
+        # every Context on the requested platform (the global cache would pick the fastest one)
+        cache.global_context_cache.platform = plat
+        sampler.energy_context_cache = cache.ContextCache(capacity=None, time_to_live=None, platform=plat)
+        sampler.sampler_context_cache = cache.ContextCache(capacity=None, time_to_live=None, platform=plat)
+        store = tempfile.mkdtemp(prefix="clmd-bench-openmmtools-")
+        # positions/velocities checkpoints far apart: every iteration still writes energies and states
+        reporter = multistate.MultiStateReporter(os.path.join(store, "remd.nc"), checkpoint_interval=1000)
+        sampler_state = states.SamplerState(positions=pos)
+        sampler.create(thermodynamic_states=thermo, sampler_states=sampler_state, storage=reporter)
+        setup_s = time.perf_counter() - t0
+        t1 = time.perf_counter()
+        warm = int(spec.get("warmup_iterations", 1))
+        sampler.extend(n_iterations=warm)
+        warm_s = time.perf_counter() - t1
+        n_ctx = len(sampler.sampler_context_cache)
+        # the Context the moves ran in (without an integrator, the cache returns any it holds for the state)
+        ctx, _ = sampler.sampler_context_cache.get_context(thermo[0])
+        props = {n: plat.getPropertyValue(ctx, n) for n in plat.getPropertyNames()
+                 if n in ("Precision", "OpenCLPlatformIndex", "DeviceIndex", "DeviceName", "OpenCLPlatformName")}
+        props["contexts"] = n_ctx
+        say({"ok": True, "ready": True, "openmm": mm.version.full_version, "openmmtools": openmmtools.__version__,
+             "platform": plat.getName(), "properties": props, "particles": system.getNumParticles(),
+             "replicas": K, "setup_s": setup_s, "warmup_s": warm_s, "warmup_iterations": warm, "storage": store})
+    except Exception as e:  # the harness turns this into a "blocked" row
+        traceback.print_exc()
+        say({"ok": False, "error": "%s: %s" % (type(e).__name__, e)})
+        if store:
+            shutil.rmtree(store, ignore_errors=True)
+        return 0
+    try:
+        for line in sys.stdin:
+            words = line.split()
+            if not words or words[0] == "quit":
+                break
+            if words[0] != "run" or len(words) != 2:
+                say({"ok": False, "error": "bad request %r" % line.strip()})
+                continue
+            try:
+                n = int(words[1])
+                t = time.perf_counter()
+                sampler.extend(n_iterations=n)
+                dt = time.perf_counter() - t
+                e = sampler._sampler_states[0].potential_energy
+                pe = e.value_in_unit(u.kilojoule_per_mole) if e is not None else 0.0
+                if not math.isfinite(pe):
+                    say({"ok": False, "error": "potential energy is %r after %d iterations" % (pe, n)})
+                    continue
+                say({"ok": True, "iterations": n, "replica_steps": n * nsteps * K, "seconds": dt,
+                     "potential_energy": pe})
+            except Exception as e:
+                traceback.print_exc()
+                say({"ok": False, "error": "%s: %s" % (type(e).__name__, e)})
+    finally:
+        try:
+            reporter.close()
+        except Exception:
+            pass
+        shutil.rmtree(store, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
