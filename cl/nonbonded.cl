@@ -278,7 +278,11 @@ void nonbonded(__global const real4 *restrict posq, __global const real4 *restri
  * and dU/dl goes into the copy's E_DUDL_S slot. The Coulomb energy of region-rest and
  * region-region pairs with the region's charges unscaled goes into E_ELEC_RE and E_ELEC_RR
  * (dU/dlambda_elec = E_re + 2 lambda E_rr for the direct part). e_disp[copy] is each copy's
- * dispersion correction (fixed point), e_disp[NSEG + copy] its dU/dl. */
+ * dispersion correction (fixed point), e_disp[NSEG + copy] its dU/dl.
+ * ELEC_MODE: 0 the region's charges scaled (REST2; region-region pairs go as .x^2); 1
+ * openmmtools' alchemical PME ("exact": charges scaled, 1-4 charge products linear in lambda);
+ * 2 openmmtools without PME (every Coulomb term touching the region times lambda, region-region
+ * pairs too). E_ELEC_RE collects the terms linear in lambda, E_ELEC_RR the quadratic ones. */
 __kernel __attribute__((reqd_work_group_size(64, 1, 1)))
 void nonbonded_region(__global const real4 *restrict posq, __global const real4 *restrict posq_lo,
                       __global const real2 *restrict ljp,
@@ -366,7 +370,12 @@ void nonbonded_region(__global const real4 *restrict posq, __global const real4 
         }
 #endif
 #if COULOMB != 0
-        const real qj_u = pj.w, qq = qi * qj_u * (reg_j ? sc.x : 1.0f);
+        const real qj_u = pj.w;
+#if ELEC_MODE == 2
+        const real qq = qi_u * qj_u * (reg_i || reg_j ? sc.x : 1.0f);
+#else
+        const real qq = qi * qj_u * (reg_j ? sc.x : 1.0f);
+#endif
         const real inv_r = rsqrt(r2);
 #if COULOMB == 1
         const real g = inv_r;
@@ -382,7 +391,7 @@ void nonbonded_region(__global const real4 *restrict posq, __global const real4 
 #endif
         ecoul += qq * g;
         /* the unscaled region parts of the Coulomb energy */
-        if (reg_i != reg_j) ere += qi_u * qj_u * g;
+        if (reg_i != reg_j || (ELEC_MODE == 2 && reg_i)) ere += qi_u * qj_u * g;
         else if (reg_i) err_ += qi_u * qj_u * g;
 #endif
         fx -= f * dx;
@@ -439,12 +448,18 @@ __kernel void pairs14(__global const real4 *restrict posq, __global const real4 
     /* ij.z: how many of the two are in the region; charges and LJ depths scaled per copy */
     const int nreg = ij[k].z;
     const float4 sc = seg_scale[NSEG > 1 ? i / SEG_LEN : 0];
+    /* the particles' charge factor (Ewald exclusion part), the exception's (its charge
+     * product: linear in lambda for openmmtools' alchemical modes) */
     const real fq = nreg == 0 ? 1.0f : nreg == 1 ? sc.x : sc.x * sc.x;
+    const real fx = ELEC_MODE == 0 ? fq : nreg ? sc.x : 1.0f;
+    const real fw = ELEC_MODE == 2 ? fx : fq;
     const real fl = nreg == 0 ? 1.0f : nreg == 1 ? sc.y : sc.y * sc.y;
     const real qq_u = p.x, qe_u = p.w;
-    p.x *= fq;
+    p.x *= fx;
     p.z *= fl;
-    p.w *= fq;
+    p.w *= fw;
+    /* soft-core 1-4 LJ across the region's boundary (openmmtools: no cutoff, lambda_sterics) */
+    const int soft14 = SOFTCORE && (nreg == 1 || (ANNIHILATE && nreg == 2)) && p.z != 0;
 #else
     (void)seg_scale;
 #endif
@@ -455,7 +470,16 @@ __kernel void pairs14(__global const real4 *restrict posq, __global const real4 
     const real inv_r2 = 1.0f / r2, inv_r = rsqrt(r2);
     real e_c = p.x * inv_r;
     real f = e_c * inv_r2;
-    real e_lj = 0;
+    real e_lj = 0, dl14 = 0;
+#if REGION
+    if (soft14) {
+        const real l = sc.z, s2 = p.y * p.y, s6 = s2 * s2 * s2, r6 = r2 * r2 * r2;
+        const real D = SC_ALPHA * s6 * (1.0f - l) + r6, x = D > 0 ? s6 / D : 0.0f;
+        e_lj = l * p.z * x * (x - 1.0f);
+        f += D > 0 ? 6.0f * l * p.z * (2.0f * x - 1.0f) * x * r2 * r2 / D : 0.0f;
+        dl14 = p.z * (x * (x - 1.0f) + l * (2.0f * x - 1.0f) * SC_ALPHA * x * x);
+    } else
+#endif
     if (p.z != 0) {
         const real s2 = p.y * p.y * inv_r2, s6 = s2 * s2 * s2;
         e_lj = p.z * (s6 * s6 - s6);
@@ -476,12 +500,21 @@ __kernel void pairs14(__global const real4 *restrict posq, __global const real4 
         add_energy(energy + E_SEG(i), E_LJ, e_lj);
 #if REGION
         if (nreg > 0) {
-            /* the unscaled Coulomb energy of the pair (exception minus Ewald correction) */
-            real eu = qq_u * inv_r;
+            /* the unscaled Coulomb energy: the exception's charge product goes as fx, the Ewald
+             * exclusion part as fw (linear or quadratic in lambda) */
+            real lin = 0, quad = 0, ex = qq_u * inv_r;
+            if (ELEC_MODE == 0 && nreg == 2) quad += ex;
+            else lin += ex;
 #if COULOMB == 3
-            if (qe_u != 0) eu -= qe_u * erf(EWALD_ALPHA * r2 * inv_r) * inv_r;
+            if (qe_u != 0) {
+                const real ew = -qe_u * erf(EWALD_ALPHA * r2 * inv_r) * inv_r;
+                if (ELEC_MODE != 2 && nreg == 2) quad += ew;
+                else lin += ew;
+            }
 #endif
-            add_energy(energy + E_SEG(i), nreg == 1 ? E_ELEC_RE : E_ELEC_RR, eu);
+            add_energy(energy + E_SEG(i), E_ELEC_RE, lin);
+            add_energy(energy + E_SEG(i), E_ELEC_RR, quad);
+            if (soft14) add_energy(energy + E_SEG(i), E_DUDL_S, dl14);
         }
 #endif
     }

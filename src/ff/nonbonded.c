@@ -35,7 +35,14 @@ typedef struct nonbonded {
     /* with a scaled region: the correction's rest-rest, region-rest and region-region parts
      * (times V); a copy's is rest + f_re re + f_rr rr (see disp_copy) */
     double disp_ee, disp_re, disp_rr;
+    /* soft-core sterics: the class pairs of region-rest [0] and region-region [1] (sigma, eps,
+     * count), whose tail is integrated at each lambda, and OpenMM's normalization 2 pi N^2 /
+     * (N (N + 1) / 2) */
+    int sc_n[2];
+    double *sc_sig[2], *sc_eps[2], *sc_cnt[2];
+    double disp_norm;
     int region, softcore, annihilate;
+    int elec_mode;    /* 0 charges scaled, 1 openmmtools PME (1-4 linear), 2 openmmtools linear */
     double alpha_sc;
     int npairs;
     nb_pair *pairs;
@@ -70,7 +77,19 @@ static double dispersion_coefficient(const clmd_system *sys, const clmd_ffopts *
     return dispersion_part(sys, o, 0);
 }
 
+static double dispersion_part_pairs(const clmd_system *sys, const clmd_ffopts *o, int which,
+                                   int *npairs, double **sig_out, double **eps_out, double **cnt_out);
+
 static double dispersion_part(const clmd_system *sys, const clmd_ffopts *o, int which)
+{
+    return dispersion_part_pairs(sys, o, which, NULL, NULL, NULL, NULL);
+}
+
+/* The same, and (npairs not NULL) the class pairs it summed: their sigma, eps and count. With
+ * soft-core sterics a region-region class with itself counts n (n - 1) / 2 pairs, as an
+ * interaction group does in OpenMM (openmmtools' alchemical forces). */
+static double dispersion_part_pairs(const clmd_system *sys, const clmd_ffopts *o, int which,
+                                   int *npairs, double **sig_out, double **eps_out, double **cnt_out)
 {
     int n = sys->n, ncls = 0;
     lj_class *all;
@@ -104,18 +123,30 @@ static double dispersion_part(const clmd_system *sys, const clmd_ffopts *o, int 
         }
     }
     double sum1 = 0, sum2 = 0, sum3 = 0;
+    if (npairs) {
+        *npairs = 0;
+        CLMD_NEW(*sig_out, ncls * ncls + 1);
+        CLMD_NEW(*eps_out, ncls * ncls + 1);
+        CLMD_NEW(*cnt_out, ncls * ncls + 1);
+    }
     for (int a = 0; a < ncls; a++)
         for (int b = a; b < ncls; b++) {
             const int ra = cls[a].sigma < 0, rb = cls[b].sigma < 0;
             const int kind = ra + rb == 0 ? 1 : ra + rb == 1 ? 2 : 3;
             if (which && kind != which) continue;
-            double count = a == b ? 0.5 * cnt[a] * (cnt[a] + 1) : cnt[a] * cnt[b];
+            const double self = kind == 3 && o->region_softcore ? -1 : 1;
+            double count = a == b ? 0.5 * cnt[a] * (cnt[a] + self) : cnt[a] * cnt[b];
             const double sa = ra ? -cls[a].sigma - 1 : cls[a].sigma, sb = rb ? -cls[b].sigma - 1 : cls[b].sigma;
             double sig = 0.5 * (sa + sb), eps = sqrt(cls[a].eps * cls[b].eps);
             double s2 = sig * sig, s6 = s2 * s2 * s2;
             sum1 += count * eps * s6 * s6;
             sum2 += count * eps * s6;
             sum3 += count * eps * (s6 * s6 * i12 - s6 * i6);
+            if (npairs) {
+                (*sig_out)[*npairs] = sig;
+                (*eps_out)[*npairs] = eps;
+                (*cnt_out)[(*npairs)++] = count;
+            }
         }
     double pairs = 0.5 * (double)n * (n + 1);
     clmd_free(cls);
@@ -124,12 +155,64 @@ static double dispersion_part(const clmd_system *sys, const clmd_ffopts *o, int 
            (sum1 / pairs / (9 * pow(rc, 9)) - sum2 / pairs / (3 * pow(rc, 3)) + sum3 / pairs);
 }
 
+/* Sum over the class pairs of group g of count * integral over r >= rc (with switching: of
+ * (1 - S) over r >= rs) of r^2 U_sc(r) dr, the soft-core LJ at lambda l, and of dU_sc/dl (*dl).
+ * A change of lambda costs one integral per class pair, never a sum over particle pairs. */
+static double softcore_tail(const nonbonded *nb, int g, double l, double *dl)
+{
+    const double rc = nb->o.cutoff_nm, a = nb->alpha_sc;
+    const int sw = nb->o.switch_nm > 0 && nb->o.switch_nm < rc;
+    double e = 0, d = 0;
+    for (int k = 0; k < nb->sc_n[g]; k++) {
+        const double s6 = pow(nb->sc_sig[g][k], 6), eps4 = 4 * nb->sc_eps[g][k];
+        double ek = 0, dk = 0;
+        /* r >= rc with u = 1/r: the integrand u^-4 U(1/u) goes as u^2, smooth down to u = 0 */
+        const int m = 400;
+        const double h = 1 / rc / m;
+        for (int j = 0; j <= m; j++) {
+            const double u = j * h, w = ((j == 0 || j == m) ? 1 : (j % 2 ? 4 : 2)) * h / 3;
+            if (u == 0) continue;
+            const double r2 = 1 / (u * u), r6 = r2 * r2 * r2, D = a * s6 * (1 - l) + r6, x = s6 / D;
+            const double u4 = u * u * u * u;
+            ek += w * l * eps4 * x * (x - 1) / u4;
+            dk += w * eps4 * (x * (x - 1) + l * (2 * x - 1) * a * x * x) / u4;
+        }
+        if (sw) {
+            /* the switched shell [rs, rc]: (1 - S) of the pair energy */
+            const int ms = 400;
+            const double rs = nb->o.switch_nm, hs = (rc - rs) / ms;
+            for (int j = 0; j <= ms; j++) {
+                const double r = rs + j * hs, t = (r - rs) / (rc - rs);
+                const double S = 1 + t * t * t * (-10 + t * (15 - 6 * t));
+                const double w = ((j == 0 || j == ms) ? 1 : (j % 2 ? 4 : 2)) * hs / 3 * (1 - S);
+                const double r2 = r * r, r6 = r2 * r2 * r2, D = a * s6 * (1 - l) + r6, x = s6 / D;
+                ek += w * r2 * l * eps4 * x * (x - 1);
+                dk += w * r2 * eps4 * (x * (x - 1) + l * (2 * x - 1) * a * x * x);
+            }
+        }
+        e += nb->sc_cnt[g][k] * ek;
+        d += nb->sc_cnt[g][k] * dk;
+    }
+    *dl = d;
+    return e;
+}
+
 /* A copy's dispersion correction times V, and its derivative in lambda_sterics (times V). */
 static double disp_copy(const nonbonded *nb, const clmd_region_scale *sc, double *dudl)
 {
     if (!nb->region || !sc) {
         if (dudl) *dudl = 0;
         return nb->disp_coef;
+    }
+    if (nb->softcore) {
+        /* openmmtools: the soft-core tails at this lambda (region-rest; region-region when
+         * annihilated, else plain LJ), OpenMM's normalization */
+        double d1 = 0, d2 = 0, e = nb->disp_ee;
+        e += nb->disp_norm * softcore_tail(nb, 0, sc->sterics, &d1);
+        if (nb->annihilate) e += nb->disp_norm * softcore_tail(nb, 1, sc->sterics, &d2);
+        else e += nb->disp_rr;
+        if (dudl) *dudl = nb->disp_norm * (d1 + d2);
+        return e;
     }
     const double lj = sc->lj, l = sc->sterics;
     const double f_re = nb->softcore ? l * lj : lj;
@@ -243,7 +326,9 @@ static void ref_pair(int i, int j, double r2, void *p)
                    c->x[3 * j + 2] - c->x[3 * i + 2]};
     if (nb->periodic) clmd_box_min_image(c->box, d);
     const int ri = c->sc && s->region[i], rj = c->sc && s->region[j];
-    const double fq = (ri ? c->sc->charge : 1) * (rj ? c->sc->charge : 1);
+    /* openmmtools without PME: every Coulomb pair touching the region times lambda */
+    const double fq = nb->elec_mode == 2 ? (ri || rj ? c->sc->charge : 1)
+                                         : (ri ? c->sc->charge : 1) * (rj ? c->sc->charge : 1);
     const double fl = (ri ? c->sc->lj : 1) * (rj ? c->sc->lj : 1);
     const double sig = 0.5 * (s->sigma[i] + s->sigma[j]), eps = sqrt(s->epsilon[i] * s->epsilon[j]) * fl;
     const double qq = s->charge[i] * s->charge[j];
@@ -261,7 +346,7 @@ static void ref_pair(int i, int j, double r2, void *p)
         /* the unscaled Coulomb energy: ec / fq, or recomputed when fq is 0 */
         double e0, ec0, f0;
         pair_energy(nb, qq, sig, 0, r2, &e0, &ec0, &f0);
-        if (ri != rj) c->ere += ec0;
+        if (ri != rj || nb->elec_mode == 2) c->ere += ec0;
         else c->err += ec0;
     }
     c->elj += elj;
@@ -296,24 +381,41 @@ static int nb_reference(clmd_term *t, const clmd_fenv *env, const double *x, dou
         if (nb->periodic) clmd_box_min_image(env->box, d);
         /* a region's exceptions: charges and LJ depths scaled per particle in the region */
         const int nreg = c.sc ? s->region[p->i] + s->region[p->j] : 0;
+        /* the particles' charge factor (Ewald exclusion part), the exception's own (its charge
+         * product: linear in lambda in openmmtools' alchemical modes) */
         const double fq = nreg == 0 ? 1 : nreg == 1 ? c.sc->charge : c.sc->charge * c.sc->charge;
+        const double fx = nb->elec_mode == 0 ? fq : nreg ? c.sc->charge : 1;
+        const double fw = nb->elec_mode == 2 ? fx : fq;
         const double fl = nreg == 0 ? 1 : nreg == 1 ? c.sc->lj : c.sc->lj * c.sc->lj;
         double r2 = d[0] * d[0] + d[1] * d[1] + d[2] * d[2], r = sqrt(r2);
-        double qq = CLMD_COULOMB * p->qq14 * fq, ec = qq / r, fr = ec / r2, elj = 0;
-        double eu = CLMD_COULOMB * p->qq14 / r; /* unscaled */
-        if (p->eps != 0) {
+        double qq = CLMD_COULOMB * p->qq14 * fx, ec = qq / r, fr = ec / r2, elj = 0;
+        double lin = 0, quad = 0, ex = CLMD_COULOMB * p->qq14 / r; /* unscaled */
+        if (nb->elec_mode == 0 && nreg == 2) quad += ex;
+        else lin += ex;
+        const int soft14 = nb->softcore && c.sc && (nreg == 1 || (nb->annihilate && nreg == 2));
+        if (p->eps != 0 && soft14) {
+            /* openmmtools: soft-core 1-4 LJ across the region's boundary, no cutoff */
+            double fs, dl;
+            elj = softcore(nb, p->sigma, p->eps * fl, c.sc->sterics, r2, &fs, &dl);
+            fr += fs;
+            c.dudl += dl;
+        } else if (p->eps != 0) {
             double s2 = p->sigma * p->sigma / r2, s6 = s2 * s2 * s2;
             elj = 4 * p->eps * fl * (s6 * s6 - s6);
             fr += 4 * p->eps * fl * (12 * s6 * s6 - 6 * s6) / r2;
         }
         if (nb->coulomb == 3 && p->qq_erf != 0) {
-            double qe = CLMD_COULOMB * p->qq_erf * fq, ar = nb->alpha * r, erf_ar = erf(ar);
+            double qe = CLMD_COULOMB * p->qq_erf * fw, ar = nb->alpha * r, erf_ar = erf(ar);
             ec -= qe * erf_ar / r;
             fr -= qe * (erf_ar / r - nb->alpha * M_2_SQRTPI * exp(-ar * ar)) / r2;
-            eu -= CLMD_COULOMB * p->qq_erf * erf_ar / r;
+            double ew = -CLMD_COULOMB * p->qq_erf * erf_ar / r;
+            if (nb->elec_mode != 2 && nreg == 2) quad += ew;
+            else lin += ew;
         }
-        if (nreg == 1) c.ere += eu;
-        else if (nreg == 2) c.err += eu;
+        if (nreg > 0) {
+            c.ere += lin;
+            c.err += quad;
+        }
         c.elj += elj;
         c.ec += ec;
         add_pair_force(f, p->i, p->j, d, fr);
@@ -344,11 +446,11 @@ static int nb_setup_device(clmd_term *t, const clmd_fenv *env, clmd_err *err)
              "#define KRF ((real)%.17g)\n#define CRF ((real)%.17g)\n#define EWALD_ALPHA ((real)%.17g)\n"
              "#define LJ_SWITCH %d\n#define SWITCH_START ((real)%.17g)\n"
              "#define SWITCH_INV_WIDTH ((real)%.17g)\n#define REGION %d\n#define SOFTCORE %d\n"
-             "#define ANNIHILATE %d\n#define SC_ALPHA ((real)%.17g)\n",
+             "#define ANNIHILATE %d\n#define SC_ALPHA ((real)%.17g)\n#define ELEC_MODE %d\n",
              clmd_dev_defines(dev), nb->cutoff_on, nb->o.cutoff_nm * nb->o.cutoff_nm, nb->coulomb,
              nb->krf, nb->crf, nb->alpha, lj_switch, lj_switch ? sw_start : 0.0,
              lj_switch ? 1.0 / (nb->o.cutoff_nm - sw_start) : 0.0, nb->region, nb->softcore,
-             nb->annihilate, nb->alpha_sc);
+             nb->annihilate, nb->alpha_sc, nb->elec_mode);
     cl_program prog;
     int rc;
     if ((rc = clmd_ocl_program(dev->ocl, "nonbonded.cl", defs, &prog, err))) return rc;
@@ -491,6 +593,11 @@ static void nb_destroy(clmd_term *t)
     clmd_ocl_release(&nb->pair_par);
     clmd_ocl_release(&nb->e_disp);
     clmd_free(nb->pairs);
+    for (int g = 0; g < 2; g++) {
+        clmd_free(nb->sc_sig[g]);
+        clmd_free(nb->sc_eps[g]);
+        clmd_free(nb->sc_cnt[g]);
+    }
     clmd_free(nb);
     clmd_free(t);
 }
@@ -529,12 +636,16 @@ int clmd_nonbonded_create(const clmd_system *sys, const clmd_ffplan *plan, clmd_
     nb->softcore = o->region_softcore;
     nb->annihilate = o->region_annihilate;
     nb->alpha_sc = o->softcore_alpha;
+    nb->elec_mode = !nb->softcore ? 0 : nb->coulomb == 3 ? 1 : 2;
     if (plan->present[CLMD_E_DISP]) {
         nb->disp_coef = dispersion_coefficient(one, o);
         if (nb->region) {
             nb->disp_ee = dispersion_part(one, o, 1);
-            nb->disp_re = dispersion_part(one, o, 2);
-            nb->disp_rr = dispersion_part(one, o, 3);
+            nb->disp_re = dispersion_part_pairs(one, o, 2, &nb->sc_n[0], &nb->sc_sig[0], &nb->sc_eps[0],
+                                                &nb->sc_cnt[0]);
+            nb->disp_rr = dispersion_part_pairs(one, o, 3, &nb->sc_n[1], &nb->sc_sig[1], &nb->sc_eps[1],
+                                                &nb->sc_cnt[1]);
+            nb->disp_norm = 2 * M_PI * (double)one->n * one->n / (0.5 * (double)one->n * (one->n + 1));
         }
     }
 
