@@ -692,7 +692,7 @@ static void parse_selection(schema_ctx *c, yaml_node_t *map, const char *section
 {
     yaml_mark_t am, rm;
     yaml_node_t *a = schema_get(c, map, "atoms", &am), *r = schema_get(c, map, "residues", &rm);
-    char path[96], buf[128];
+    char path[96];
     if (!a && !r) {
         schema_problem_add(c, map->start_mark, section,
                            "no particles selected: give exactly one of atoms: [indices or "
@@ -714,6 +714,7 @@ static void parse_selection(schema_ctx *c, yaml_node_t *map, const char *section
     schema_join(path, sizeof path, section, what);
     int n = schema_list_len(v);
     if (n < 0) {
+        char buf[128];
         schema_problem_add(c, v->start_mark, path,
                            a ? "expected a list of particle indices and \"a-b\" ranges, got %s"
                              : "expected a list of residue names, got %s",
@@ -772,7 +773,7 @@ static void parse_solute_tempering(schema_ctx *c, yaml_node_t *s)
 static int parse_lambda_list(schema_ctx *c, yaml_node_t *map, const char *key, double *out)
 {
     const char *P = "replica_exchange.lambdas";
-    char path[96], buf[128];
+    char path[96];
     schema_join(path, sizeof path, P, key);
     yaml_node_t *v = schema_get(c, map, key, NULL);
     if (!v) {
@@ -781,6 +782,7 @@ static int parse_lambda_list(schema_ctx *c, yaml_node_t *map, const char *key, d
     }
     int n = schema_list_len(v);
     if (n < 0) {
+        char buf[128];
         schema_problem_add(c, v->start_mark, path,
                            "expected a list of values in [0, 1], one per state, got %s",
                            schema_describe(v, buf, sizeof buf));
