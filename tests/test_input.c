@@ -42,10 +42,24 @@ static const char *CONTRACT_DECK =
     "  friction: 1.0                           # 1/ps\n"
     "  steps: 10000\n"
     "  seed: 1\n"
+    "barostat: null                            # or (Langevin only):\n"
+    "  # type: isotropic                       # isotropic | anisotropic\n"
+    "  # pressure: 1.01325                     # bar (anisotropic: a number or [px, py, pz])\n"
+    "  # interval: 25                          # steps between Monte Carlo volume moves\n"
+    "  # adapt: true                           # adapt the move size (freeze it for production)\n"
+    "  # seed: 13\n"
+    "alchemical: null                          # or: a region whose coupling to the rest is scaled\n"
+    "  # atoms: [0, \"5-9\"]                     # 0-based indices and \"a-b\" ranges, or residues: [LIG]\n"
+    "  # lambda_sterics: 1.0                   # 1 = fully coupled, 0 = decoupled (soft-core LJ)\n"
+    "  # lambda_electrostatics: 1.0            # charges of the region scaled linearly\n"
+    "  # softcore_alpha: 0.5\n"
     "replica_exchange: null                    # or:\n"
     "  # temperatures: {min: 300, max: 450, count: 8}   # geometric ladder, or an explicit list\n"
+    "  # lambdas: {sterics: [...], electrostatics: [...]}  # instead: a ladder over the alchemical region\n"
     "  # exchange_interval: 500                          # steps between attempts\n"
     "  # exchanges: 200\n"
+    "  # scheme: neighbors                               # neighbors | all\n"
+    "  # velocities: rescale                             # rescale | resample (after a temperature swap)\n"
     "  # seed: 11\n"
     "output:\n"
     "  directory: out/argon\n"
@@ -184,6 +198,9 @@ static void contract_example_parses_with_the_values_shown(void)
     CU_ASSERT_EQUAL(d.integrator.friction, 1.0);
     CU_ASSERT_EQUAL(d.integrator.steps, 10000);
     CU_ASSERT_EQUAL(d.integrator.seed, 1UL);
+    CU_ASSERT_EQUAL(d.barostat.enabled, 0);
+    CU_ASSERT_EQUAL(d.alchemical.enabled, 0);
+    CU_ASSERT_EQUAL(d.alchemical.mark.line, 38);
     CU_ASSERT_EQUAL(d.remd.enabled, 0);
 
     cwd_join(want, sizeof want, tmp);
@@ -247,6 +264,15 @@ static void minimal_deck_gets_every_documented_default(void)
     CU_ASSERT_EQUAL(d.remd.exchange_interval, 500);
     CU_ASSERT_EQUAL(d.remd.exchanges, 100);
     CU_ASSERT_EQUAL(d.remd.seed, 11UL);
+    CU_ASSERT_EQUAL(d.remd.nlambdas, 0);
+    CU_ASSERT_EQUAL(d.alchemical.enabled, 0);
+    CU_ASSERT_EQUAL(d.alchemical.lambda_sterics, 1.0);
+    CU_ASSERT_EQUAL(d.alchemical.lambda_electrostatics, 1.0);
+    CU_ASSERT_EQUAL(d.alchemical.softcore_alpha, 0.5);
+    CU_ASSERT_EQUAL(d.alchemical.annihilate_sterics, 0);
+    CU_ASSERT_EQUAL(d.alchemical.region.nranges + d.alchemical.region.nresidues, 0);
+    CU_ASSERT_EQUAL(d.solute_tempering.enabled, 0);
+    CU_ASSERT_EQUAL(d.solute_tempering.ntemps, 0);
     CU_ASSERT_STRING_EQUAL(d.output.directory, "/decks/out");
     CU_ASSERT_STRING_EQUAL(d.output.trajectory, "");
     CU_ASSERT_EQUAL(d.output.trajectory_interval, 0);
@@ -760,6 +786,8 @@ static void strip_marks(clmd_deck *d)
     d->constraints_mark = d->velocities.mark = d->integrator.mark = d->remd.mark = none;
     d->output.mark = d->device_mark = d->probes_mark = d->minimize.mark = none;
     d->barostat.mark = none;
+    d->alchemical.mark = d->alchemical.region.mark = none;
+    d->solute_tempering.mark = d->solute_tempering.solute.mark = none;
 }
 
 static char *print_to_string(const clmd_deck *d)
@@ -1042,6 +1070,455 @@ static void reference_doc_example_parses(void)
     CU_ASSERT_EQUAL(d.output.checkpoint_wall_minutes, 15.0);
 }
 
+/* ---------------------------------------------------------------- alchemical, lambdas, REST2 */
+
+static void alchemical_region_reads_every_form_and_key(void)
+{
+    clmd_deck d;
+    clmd_err err = {0};
+    int rc = parse("system: {builtin: lj_fcc}\n"
+                   "alchemical:\n"
+                   "  atoms: [0, \"5-9\", 12, 3-4, \"7\", 1e1, \"2-2\"]\n"
+                   "  lambda_sterics: 0.25\n"
+                   "  lambda_electrostatics: 0\n"
+                   "  softcore_alpha: 0.3\n"
+                   "  annihilate_sterics: yes\n", &d, &err);
+    if (rc) printf("\n%s\n", err.msg);
+    CU_ASSERT_EQUAL_FATAL(rc, CLMD_OK);
+    const clmd_deck_selection *s = &d.alchemical.region;
+    CU_ASSERT_EQUAL(d.alchemical.enabled, 1);
+    CU_ASSERT_EQUAL(d.alchemical.mark.line, 2);
+    CU_ASSERT_EQUAL_FATAL(s->nranges, 7);
+    CU_ASSERT_EQUAL(s->nresidues, 0);
+    /* one range per item, in the order written */
+    const int want[7][2] = {{0, 0}, {5, 9}, {12, 12}, {3, 4}, {7, 7}, {10, 10}, {2, 2}};
+    for (int i = 0; i < 7; i++) {
+        CU_ASSERT_EQUAL(s->range[i][0], want[i][0]);
+        CU_ASSERT_EQUAL(s->range[i][1], want[i][1]);
+    }
+    CU_ASSERT_EQUAL(s->mark.line, 3);
+    CU_ASSERT_EQUAL(s->mark.column, 3);
+    CU_ASSERT_STRING_EQUAL(s->key, "alchemical.atoms");
+    CU_ASSERT_EQUAL(d.alchemical.lambda_sterics, 0.25);
+    CU_ASSERT_EQUAL(d.alchemical.lambda_electrostatics, 0.0);
+    CU_ASSERT_EQUAL(d.alchemical.softcore_alpha, 0.3);
+    CU_ASSERT_EQUAL(d.alchemical.annihilate_sterics, 1);
+
+    /* residues, the other keys at their defaults */
+    rc = parse("system: {builtin: lj_fcc}\nalchemical: {residues: [LIG, \"ALA\", Na+, NO]}\n", &d,
+               &err);
+    if (rc) printf("\n%s\n", err.msg);
+    CU_ASSERT_EQUAL_FATAL(rc, CLMD_OK);
+    CU_ASSERT_EQUAL(d.alchemical.enabled, 1);
+    CU_ASSERT_EQUAL(s->nranges, 0);
+    CU_ASSERT_EQUAL_FATAL(s->nresidues, 4);
+    CU_ASSERT_STRING_EQUAL(s->residue[0], "LIG");
+    CU_ASSERT_STRING_EQUAL(s->residue[1], "ALA");
+    CU_ASSERT_STRING_EQUAL(s->residue[2], "Na+");
+    CU_ASSERT_STRING_EQUAL(s->residue[3], "NO"); /* a name, not a boolean */
+    CU_ASSERT_STRING_EQUAL(s->key, "alchemical.residues");
+    CU_ASSERT_EQUAL(s->mark.line, 2);
+    CU_ASSERT_EQUAL(s->mark.column, 14);
+    CU_ASSERT_EQUAL(d.alchemical.lambda_sterics, 1.0);
+    CU_ASSERT_EQUAL(d.alchemical.lambda_electrostatics, 1.0);
+    CU_ASSERT_EQUAL(d.alchemical.softcore_alpha, 0.5);
+    CU_ASSERT_EQUAL(d.alchemical.annihilate_sterics, 0);
+
+    /* 64 items fit; null is off */
+    char big[1024];
+    size_t len = (size_t)snprintf(big, sizeof big, "system: {builtin: lj_fcc}\nalchemical: {atoms: [");
+    for (int i = 0; i < CLMD_MAX_SELECTION; i++)
+        len += (size_t)snprintf(big + len, sizeof big - len, "%s%d", i ? ", " : "", 2 * i);
+    snprintf(big + len, sizeof big - len, "]}\n");
+    CU_ASSERT_EQUAL_FATAL(parse(big, &d, &err), CLMD_OK);
+    CU_ASSERT_EQUAL(s->nranges, CLMD_MAX_SELECTION);
+    CU_ASSERT_EQUAL(s->range[63][0], 126);
+    CU_ASSERT_EQUAL_FATAL(parse("system: {builtin: lj_fcc}\nalchemical: null\n", &d, &err), CLMD_OK);
+    CU_ASSERT_EQUAL(d.alchemical.enabled, 0);
+    CU_ASSERT_EQUAL(d.alchemical.mark.line, 2);
+}
+
+static void alchemical_errors_name_the_key_and_where(void)
+{
+    clmd_deck d;
+    clmd_err err = {0};
+    const char *deck = "system: {builtin: lj_fcc}\n"
+                       "alchemical:\n"
+                       "  atoms: [-1, \"9-5\", x, 2.5, null, \"99999999999\", [1]]\n"
+                       "  lambda_sterics: 1.5\n"
+                       "  lambda_electrostatics: -0.1\n"
+                       "  softcore_alpha: 0\n"
+                       "  annihilate_sterics: maybe\n";
+    CU_ASSERT_EQUAL(parse(deck, &d, &err), CLMD_EINPUT);
+    ASSERT_PROBLEM(&err, "3:11", "alchemical.atoms[0]", "0-based: must be >= 0 (got -1)");
+    ASSERT_PROBLEM(&err, "3:15", "alchemical.atoms[1]", "needs a <= b (got 9-5)");
+    ASSERT_PROBLEM(&err, "3:22", "alchemical.atoms[2]",
+                   "expected a particle index (0-based) or a range \"a-b\", got 'x'");
+    ASSERT_PROBLEM(&err, "3:25", "alchemical.atoms[3]", "expected a whole number, got 2.5");
+    ASSERT_PROBLEM(&err, "3:30", "alchemical.atoms[4]", "got null");
+    ASSERT_PROBLEM(&err, "3:36", "alchemical.atoms[5]", "too large (got 99999999999)");
+    ASSERT_PROBLEM(&err, "3:51", "alchemical.atoms[6]", "got a list");
+    ASSERT_PROBLEM(&err, "4:19", "alchemical.lambda_sterics", "must be in [0, 1] (got 1.5)");
+    ASSERT_PROBLEM(&err, "5:26", "alchemical.lambda_electrostatics", "must be in [0, 1] (got -0.1)");
+    ASSERT_PROBLEM(&err, "6:19", "alchemical.softcore_alpha", "must be > 0 (got 0)");
+    ASSERT_PROBLEM(&err, "7:23", "alchemical.annihilate_sterics", "expected true or false");
+    CU_ASSERT_EQUAL(count_lines(err.msg), 11);
+
+    /* exactly one of atoms and residues, not empty, a list */
+    CU_ASSERT_EQUAL(parse("system: {builtin: lj_fcc}\nalchemical: {}\n", &d, &err), CLMD_EINPUT);
+    ASSERT_PROBLEM(&err, "2:13", "alchemical", "no particles selected: give exactly one of atoms");
+    CU_ASSERT_EQUAL(count_lines(err.msg), 1);
+    CU_ASSERT_EQUAL(parse("system: {builtin: lj_fcc}\nalchemical: {atoms: [0], residues: [LIG]}\n",
+                          &d, &err), CLMD_EINPUT);
+    ASSERT_PROBLEM(&err, "2:26", "alchemical.residues",
+                   "give exactly one of atoms or residues (atoms is given at 2:14)");
+    CU_ASSERT_EQUAL(count_lines(err.msg), 1);
+    CU_ASSERT_EQUAL(parse("system: {builtin: lj_fcc}\nalchemical: {residues: [LIG], atoms: [0]}\n",
+                          &d, &err), CLMD_EINPUT);
+    ASSERT_PROBLEM(&err, "2:31", "alchemical.atoms", "(residues is given at 2:14)");
+    CU_ASSERT_EQUAL(parse("system: {builtin: lj_fcc}\nalchemical: {atoms: []}\n", &d, &err),
+                    CLMD_EINPUT);
+    ASSERT_PROBLEM(&err, "2:21", "alchemical.atoms", "needs 1 to 64 items, got 0");
+    CU_ASSERT_EQUAL(parse("system: {builtin: lj_fcc}\nalchemical: {atoms: 5}\n", &d, &err),
+                    CLMD_EINPUT);
+    ASSERT_PROBLEM(&err, "2:21", "alchemical.atoms",
+                   "expected a list of particle indices and \"a-b\" ranges, got '5'");
+    CU_ASSERT_EQUAL(parse("system: {builtin: lj_fcc}\nalchemical: {residues: LIG}\n", &d, &err),
+                    CLMD_EINPUT);
+    ASSERT_PROBLEM(&err, "2:24", "alchemical.residues", "expected a list of residue names");
+    char big[1024];
+    size_t len = (size_t)snprintf(big, sizeof big, "system: {builtin: lj_fcc}\nalchemical: {atoms: [");
+    for (int i = 0; i <= CLMD_MAX_SELECTION; i++)
+        len += (size_t)snprintf(big + len, sizeof big - len, "%s%d", i ? ", " : "", i);
+    snprintf(big + len, sizeof big - len, "]}\n");
+    CU_ASSERT_EQUAL(parse(big, &d, &err), CLMD_EINPUT);
+    ASSERT_PROBLEM(&err, "2:21", "alchemical.atoms", "needs 1 to 64 items, got 65 (write runs");
+
+    /* residue names: 1 to 7 characters, no blanks, a scalar */
+    CU_ASSERT_EQUAL(parse("system: {builtin: lj_fcc}\n"
+                          "alchemical: {residues: [ABCDEFGH, \"A B\", null, \"\", [X]]}\n", &d,
+                          &err), CLMD_EINPUT);
+    ASSERT_PROBLEM(&err, "2:25", "alchemical.residues[0]", "1 to 7 characters, got 'ABCDEFGH'");
+    ASSERT_PROBLEM(&err, "2:35", "alchemical.residues[1]", "no blanks");
+    ASSERT_PROBLEM(&err, "2:42", "alchemical.residues[2]", "expected a residue name, got null");
+    ASSERT_PROBLEM(&err, "2:48", "alchemical.residues[3]", "1 to 7 characters");
+    ASSERT_PROBLEM(&err, "2:52", "alchemical.residues[4]", "expected a residue name, got a list");
+    CU_ASSERT_EQUAL(count_lines(err.msg), 5);
+
+    /* other spellings that are not an index */
+    CU_ASSERT_EQUAL(parse("system: {builtin: lj_fcc}\n"
+                          "alchemical: {atoms: [\"5-\", 0x10, \"1-2-3\", \" 4\", 3.0e0]}\n", &d,
+                          &err), CLMD_EINPUT);
+    ASSERT_PROBLEM(&err, "2:22", "alchemical.atoms[0]", "expected a particle index");
+    ASSERT_PROBLEM(&err, "2:28", "alchemical.atoms[1]", "expected a particle index");
+    ASSERT_PROBLEM(&err, "2:34", "alchemical.atoms[2]", "expected a particle index");
+    ASSERT_PROBLEM(&err, "2:43", "alchemical.atoms[3]", "expected a particle index");
+    CU_ASSERT_EQUAL(count_lines(err.msg), 4); /* 3.0e0 is the index 3 */
+
+    /* keys: unknown ones get the closest; a selection key at the top level is pointed home */
+    CU_ASSERT_EQUAL(parse("system: {builtin: lj_fcc}\nalchemical: {atom: [1]}\natoms: [1]\n"
+                          "alchemcal: null\n", &d, &err), CLMD_EINPUT);
+    ASSERT_PROBLEM(&err, "2:14", "alchemical.atom", "did you mean 'atoms'?");
+    ASSERT_PROBLEM(&err, "2:13", "alchemical", "no particles selected");
+    ASSERT_PROBLEM(&err, "3:1", "atoms",
+                   "did you mean 'alchemical.atoms' or 'solute_tempering.atoms'?");
+    ASSERT_PROBLEM(&err, "4:1", "alchemcal", "did you mean 'alchemical'?");
+    CU_ASSERT_EQUAL(parse("system: {builtin: lj_fcc}\nalchemical: [0, 1]\n", &d, &err),
+                    CLMD_EINPUT);
+    ASSERT_PROBLEM(&err, "2:13", "alchemical", "expected a mapping of keys, got a list");
+}
+
+static void lambda_ladder_is_read_with_the_alchemical_region(void)
+{
+    clmd_deck d;
+    clmd_err err = {0};
+    int rc = parse("system: {builtin: lj_fcc}\n"
+                   "alchemical: {residues: [LIG]}\n"
+                   "barostat: {}\n"
+                   "replica_exchange:\n"
+                   "  lambdas:\n"
+                   "    sterics: [1, 1, 0.5, 0]\n"
+                   "    electrostatics: [1, 0.5, 0, 0]\n"
+                   "  exchange_interval: 100\n", &d, &err);
+    if (rc) printf("\n%s\n", err.msg);
+    CU_ASSERT_EQUAL_FATAL(rc, CLMD_OK);
+    CU_ASSERT_EQUAL(d.remd.enabled, 1);
+    CU_ASSERT_EQUAL(d.remd.ntemps, 0); /* every state at integrator.temperature */
+    CU_ASSERT_EQUAL_FATAL(d.remd.nlambdas, 4);
+    const double st[4] = {1, 1, 0.5, 0}, el[4] = {1, 0.5, 0, 0};
+    for (int i = 0; i < 4; i++) {
+        CU_ASSERT_EQUAL(d.remd.lambda_sterics[i], st[i]);
+        CU_ASSERT_EQUAL(d.remd.lambda_electrostatics[i], el[i]);
+    }
+    CU_ASSERT_EQUAL(d.remd.exchange_interval, 100);
+    CU_ASSERT_EQUAL(d.barostat.enabled, 1); /* NPT alchemical campaigns */
+    CU_ASSERT_EQUAL(d.solute_tempering.enabled, 0);
+
+    /* 256 states fit, any order */
+    char big[8192];
+    size_t len = (size_t)snprintf(big, sizeof big, "system: {builtin: lj_fcc}\n"
+                                  "alchemical: {atoms: [0]}\nreplica_exchange:\n  lambdas:\n");
+    for (int k = 0; k < 2; k++) {
+        len += (size_t)snprintf(big + len, sizeof big - len, "    %s: [",
+                                k ? "electrostatics" : "sterics");
+        for (int i = 0; i < CLMD_MAX_REPLICAS; i++)
+            len += (size_t)snprintf(big + len, sizeof big - len, "%s%g", i ? ", " : "",
+                                    k ? (i % 2) * 0.5 : i / 255.0);
+        len += (size_t)snprintf(big + len, sizeof big - len, "]\n");
+    }
+    rc = parse(big, &d, &err);
+    if (rc) printf("\n%s\n", err.msg);
+    CU_ASSERT_EQUAL_FATAL(rc, CLMD_OK);
+    CU_ASSERT_EQUAL(d.remd.nlambdas, CLMD_MAX_REPLICAS);
+    CU_ASSERT_EQUAL(d.remd.lambda_electrostatics[1], 0.5);
+    CU_ASSERT_EQUAL(d.remd.lambda_sterics[255], 1.0);
+}
+
+static void lambda_ladder_errors_name_the_key_and_where(void)
+{
+    clmd_deck d;
+    clmd_err err = {0};
+    const char *head = "system: {builtin: lj_fcc}\nalchemical: {atoms: [0]}\nreplica_exchange:\n";
+    char deck[1024];
+#define WITH(body) (snprintf(deck, sizeof deck, "%s%s", head, (body)), deck)
+    CU_ASSERT_EQUAL(parse(WITH("  lambdas: {sterics: [1, 0.5, 0], electrostatics: [1, 0]}\n"),
+                          &d, &err), CLMD_EINPUT);
+    ASSERT_PROBLEM(&err, "4:51", "replica_exchange.lambdas.electrostatics",
+                   "has 2 values and sterics 3");
+    CU_ASSERT_EQUAL(count_lines(err.msg), 1);
+    CU_ASSERT_EQUAL(parse(WITH("  lambdas: {sterics: [1.5, x], electrostatics: [1]}\n"), &d,
+                          &err), CLMD_EINPUT);
+    ASSERT_PROBLEM(&err, "4:23", "replica_exchange.lambdas.sterics[0]",
+                   "must be in [0, 1] (got 1.5)");
+    ASSERT_PROBLEM(&err, "4:28", "replica_exchange.lambdas.sterics[1]",
+                   "expected a number, got 'x'");
+    ASSERT_PROBLEM(&err, "4:48", "replica_exchange.lambdas.electrostatics",
+                   "needs 2 to 256 values, got 1");
+    CU_ASSERT_EQUAL(count_lines(err.msg), 3);
+    CU_ASSERT_EQUAL(parse(WITH("  lambdas: {sterics: [1, 0]}\n"), &d, &err), CLMD_EINPUT);
+    ASSERT_PROBLEM(&err, "4:12", "replica_exchange.lambdas.electrostatics",
+                   "required key is missing");
+    CU_ASSERT_EQUAL(count_lines(err.msg), 1);
+    CU_ASSERT_EQUAL(parse(WITH("  lambdas: {sterics: 1, electrostatics: [1, 0], coulomb: [1]}\n"),
+                          &d, &err), CLMD_EINPUT);
+    ASSERT_PROBLEM(&err, "4:22", "replica_exchange.lambdas.sterics", "expected a list");
+    ASSERT_PROBLEM(&err, "4:49", "replica_exchange.lambdas.coulomb", "unknown key");
+    CU_ASSERT_EQUAL(parse(WITH("  lambdas: [1, 0]\n"), &d, &err), CLMD_EINPUT);
+    ASSERT_PROBLEM(&err, "4:12", "replica_exchange.lambdas",
+                   "expected a mapping {sterics: [...], electrostatics: [...]}, got a list");
+    CU_ASSERT_EQUAL(count_lines(err.msg), 1);
+    /* one ladder only */
+    CU_ASSERT_EQUAL(parse(WITH("  temperatures: [300, 310]\n"
+                               "  lambdas: {sterics: [1, 0], electrostatics: [1, 0]}\n"), &d,
+                          &err), CLMD_EINPUT);
+    ASSERT_PROBLEM(&err, "5:3", "replica_exchange.lambdas",
+                   "give exactly one of temperatures, lambdas or a solute_tempering section as "
+                   "the ladder (temperatures is given at 4:3)");
+    CU_ASSERT_EQUAL(count_lines(err.msg), 1);
+#undef WITH
+    /* the lambdas scale the alchemical region: without one they mean nothing */
+    CU_ASSERT_EQUAL(parse("system: {builtin: lj_fcc}\nalchemical: null\nreplica_exchange:\n"
+                          "  lambdas: {sterics: [1, 0], electrostatics: [1, 0]}\n", &d, &err),
+                    CLMD_EINPUT);
+    ASSERT_PROBLEM(&err, "4:3", "replica_exchange.lambdas", "needs the alchemical section");
+    CU_ASSERT_EQUAL(count_lines(err.msg), 1);
+    /* no ladder at all: the message names the three ways to give one */
+    CU_ASSERT_EQUAL(parse("system: {builtin: lj_fcc}\nreplica_exchange: {seed: 3}\n", &d, &err),
+                    CLMD_EINPUT);
+    ASSERT_PROBLEM(&err, "2:19", "replica_exchange.temperatures",
+                   "give exactly one of temperatures ({min, max, count} or an ascending list), "
+                   "lambdas, or a solute_tempering section");
+    /* a lambda campaign needs a thermostat as any other */
+    CU_ASSERT_EQUAL(parse("system: {builtin: lj_fcc}\nintegrator: {type: verlet}\n"
+                          "alchemical: {atoms: [0]}\nreplica_exchange:\n"
+                          "  lambdas: {sterics: [1, 0], electrostatics: [1, 0]}\n", &d, &err),
+                    CLMD_EINPUT);
+    ASSERT_PROBLEM(&err, "4:1", "replica_exchange", "needs a thermostat");
+}
+
+static void solute_tempering_reads_its_ladder_and_solute(void)
+{
+    clmd_deck d;
+    clmd_err err = {0};
+    int rc = parse("system: {builtin: lj_fcc}\n"
+                   "integrator: {temperature: 300}\n"
+                   "solute_tempering:\n"
+                   "  residues: [ALA]\n"
+                   "  temperatures: {min: 300, max: 600, count: 6}\n"
+                   "replica_exchange: {exchange_interval: 100}\n", &d, &err);
+    if (rc) printf("\n%s\n", err.msg);
+    CU_ASSERT_EQUAL_FATAL(rc, CLMD_OK);
+    CU_ASSERT_EQUAL(d.solute_tempering.enabled, 1);
+    CU_ASSERT_EQUAL(d.solute_tempering.mark.line, 3);
+    CU_ASSERT_EQUAL(d.solute_tempering.solute.nresidues, 1);
+    CU_ASSERT_STRING_EQUAL(d.solute_tempering.solute.residue[0], "ALA");
+    CU_ASSERT_STRING_EQUAL(d.solute_tempering.solute.key, "solute_tempering.residues");
+    CU_ASSERT_EQUAL(d.solute_tempering.solute.mark.line, 4);
+    CU_ASSERT_EQUAL_FATAL(d.solute_tempering.ntemps, 6);
+    CU_ASSERT_EQUAL(d.solute_tempering.temps[0], 300.0);
+    CU_ASSERT_EQUAL(d.solute_tempering.temps[5], 600.0);
+    for (int i = 1; i < 6; i++)
+        ASSERT_REL(d.solute_tempering.temps[i] / d.solute_tempering.temps[i - 1], pow(2.0, 0.2),
+                   1e-13, 0, "REST2 ladder ratio", "pow() and one division: a few ulps");
+    /* the campaign's ladder is REST2's: replica_exchange has none of its own */
+    CU_ASSERT_EQUAL(d.remd.enabled, 1);
+    CU_ASSERT_EQUAL(d.remd.ntemps, 0);
+    CU_ASSERT_EQUAL(d.remd.nlambdas, 0);
+    CU_ASSERT_EQUAL(d.remd.exchange_interval, 100);
+
+    rc = parse("system: {builtin: lj_fcc}\nintegrator: {temperature: 310.5}\n"
+               "solute_tempering: {atoms: [\"0-21\"], temperatures: [310.5, 350, 420.25]}\n"
+               "replica_exchange: {}\nbarostat: {}\n", &d, &err);
+    if (rc) printf("\n%s\n", err.msg);
+    CU_ASSERT_EQUAL_FATAL(rc, CLMD_OK);
+    CU_ASSERT_EQUAL(d.solute_tempering.solute.nranges, 1);
+    CU_ASSERT_EQUAL(d.solute_tempering.solute.range[0][1], 21);
+    CU_ASSERT_EQUAL_FATAL(d.solute_tempering.ntemps, 3);
+    CU_ASSERT_EQUAL(d.solute_tempering.temps[2], 420.25);
+    CU_ASSERT_EQUAL_FATAL(parse("system: {builtin: lj_fcc}\nsolute_tempering: ~\n", &d, &err),
+                          CLMD_OK);
+    CU_ASSERT_EQUAL(d.solute_tempering.enabled, 0);
+}
+
+static void solute_tempering_errors_name_the_key_and_where(void)
+{
+    clmd_deck d;
+    clmd_err err = {0};
+    /* T0 is the physical temperature */
+    CU_ASSERT_EQUAL(parse("system: {builtin: lj_fcc}\nintegrator: {temperature: 310}\n"
+                          "solute_tempering: {atoms: [0], temperatures: [300, 350]}\n"
+                          "replica_exchange: {}\n", &d, &err), CLMD_EINPUT);
+    ASSERT_PROBLEM(&err, "3:47", "solute_tempering.temperatures[0]",
+                   "the first temperature (300 K) must equal integrator.temperature (310 K)");
+    CU_ASSERT_EQUAL(count_lines(err.msg), 1);
+    CU_ASSERT_EQUAL(parse("system: {builtin: lj_fcc}\n"
+                          "solute_tempering: {atoms: [0], temperatures: {min: 290, max: 400, "
+                          "count: 4}}\nreplica_exchange: {}\n", &d, &err), CLMD_EINPUT);
+    ASSERT_PROBLEM(&err, "2:52", "solute_tempering.temperatures.min",
+                   "must equal integrator.temperature (300 K)");
+    CU_ASSERT_EQUAL(count_lines(err.msg), 1);
+    /* a bad integrator temperature is reported once, not again as a mismatch */
+    CU_ASSERT_EQUAL(parse("system: {builtin: lj_fcc}\nintegrator: {temperature: -1}\n"
+                          "solute_tempering: {atoms: [0], temperatures: [300, 350]}\n"
+                          "replica_exchange: {}\n", &d, &err), CLMD_EINPUT);
+    CU_ASSERT_EQUAL(count_lines(err.msg), 1);
+    ASSERT_PROBLEM(&err, "2:27", "integrator.temperature", "must be > 0");
+
+    /* the ladder itself: ascending, > 0, 2 or more, present */
+    CU_ASSERT_EQUAL(parse("system: {builtin: lj_fcc}\n"
+                          "solute_tempering: {atoms: [0], temperatures: [300, 290, -5]}\n"
+                          "replica_exchange: {}\n", &d, &err), CLMD_EINPUT);
+    ASSERT_PROBLEM(&err, "2:52", "solute_tempering.temperatures[1]", "strictly ascending");
+    ASSERT_PROBLEM(&err, "2:57", "solute_tempering.temperatures[2]", "must be > 0");
+    CU_ASSERT_EQUAL(parse("system: {builtin: lj_fcc}\n"
+                          "solute_tempering: {atoms: [0], temperatures: [300]}\n"
+                          "replica_exchange: {}\n", &d, &err), CLMD_EINPUT);
+    ASSERT_PROBLEM(&err, "2:46", "solute_tempering.temperatures", "needs 2 to 256 temperatures, got 1");
+    CU_ASSERT_EQUAL(parse("system: {builtin: lj_fcc}\n"
+                          "solute_tempering: {atoms: [0], temperatures: {min: 300, max: 300, count: 3}}\n"
+                          "replica_exchange: {}\n", &d, &err), CLMD_EINPUT);
+    ASSERT_PROBLEM(&err, "2:62", "solute_tempering.temperatures.max", "greater than min");
+    CU_ASSERT_EQUAL(parse("system: {builtin: lj_fcc}\nsolute_tempering: {residues: [ALA]}\n"
+                          "replica_exchange: {}\n", &d, &err), CLMD_EINPUT);
+    ASSERT_PROBLEM(&err, "2:19", "solute_tempering.temperatures", "required key is missing");
+    CU_ASSERT_EQUAL(count_lines(err.msg), 1);
+    CU_ASSERT_EQUAL(parse("system: {builtin: lj_fcc}\nsolute_tempering: {temperatures: [300, 400]}\n"
+                          "replica_exchange: {}\n", &d, &err), CLMD_EINPUT);
+    ASSERT_PROBLEM(&err, "2:19", "solute_tempering", "no particles selected");
+    CU_ASSERT_EQUAL(count_lines(err.msg), 1);
+
+    /* a REST2 ladder is a campaign: replica_exchange is required, without a ladder of its own */
+    CU_ASSERT_EQUAL(parse("system: {builtin: lj_fcc}\n"
+                          "solute_tempering: {atoms: [0], temperatures: [300, 400]}\n", &d, &err),
+                    CLMD_EINPUT);
+    ASSERT_PROBLEM(&err, "2:1", "solute_tempering", "needs replica_exchange");
+    CU_ASSERT_EQUAL(count_lines(err.msg), 1);
+    CU_ASSERT_EQUAL(parse("system: {builtin: lj_fcc}\n"
+                          "solute_tempering: {atoms: [0], temperatures: [300, 400]}\n"
+                          "replica_exchange: null\n", &d, &err), CLMD_EINPUT);
+    ASSERT_PROBLEM(&err, "2:1", "solute_tempering", "needs replica_exchange");
+    CU_ASSERT_EQUAL(parse("system: {builtin: lj_fcc}\n"
+                          "solute_tempering: {atoms: [0], temperatures: [300, 400]}\n"
+                          "replica_exchange: {temperatures: [300, 400]}\n", &d, &err), CLMD_EINPUT);
+    ASSERT_PROBLEM(&err, "3:20", "replica_exchange.temperatures",
+                   "the ladder is given by solute_tempering (at 2:1): give exactly one of "
+                   "temperatures, lambdas or a solute_tempering section");
+    CU_ASSERT_EQUAL(count_lines(err.msg), 1);
+    /* not with an alchemical region (nor its lambdas) */
+    CU_ASSERT_EQUAL(parse("system: {builtin: lj_fcc}\nalchemical: {atoms: [1]}\n"
+                          "solute_tempering: {atoms: [0], temperatures: [300, 400]}\n"
+                          "replica_exchange: {}\n", &d, &err), CLMD_EINPUT);
+    ASSERT_PROBLEM(&err, "3:1", "solute_tempering",
+                   "solute_tempering and alchemical (given at 2:1) cannot be used together");
+    CU_ASSERT_EQUAL(count_lines(err.msg), 1);
+    CU_ASSERT_EQUAL(parse("system: {builtin: lj_fcc}\nalchemical: {atoms: [1]}\n"
+                          "solute_tempering: {atoms: [0], temperatures: [300, 400]}\n"
+                          "replica_exchange: {lambdas: {sterics: [1, 0], electrostatics: [1, 0]}}\n",
+                          &d, &err), CLMD_EINPUT);
+    ASSERT_PROBLEM(&err, "3:1", "solute_tempering", "cannot be used together");
+    ASSERT_PROBLEM(&err, "4:20", "replica_exchange.lambdas", "the ladder is given by solute_tempering");
+    CU_ASSERT_EQUAL(count_lines(err.msg), 2);
+    /* a key of the ladder written one level off is pointed home */
+    CU_ASSERT_EQUAL(parse("system: {builtin: lj_fcc}\n"
+                          "solute_tempering: {atoms: [0], temperatures: [300, 400], count: 3}\n"
+                          "replica_exchange: {}\n", &d, &err), CLMD_EINPUT);
+    ASSERT_PROBLEM(&err, "2:58", "solute_tempering.count",
+                   "did you mean 'solute_tempering.temperatures.count' or "
+                   "'replica_exchange.temperatures.count'?");
+}
+
+static void printed_alchemical_sections_parse_back_to_the_same_values(void)
+{
+    const char *tmp = clmd_test_tmpdir();
+    round_trip("system: {builtin: lj_fcc}\n"
+               "alchemical: {atoms: [0, \"5-9\", 12, \"3-3\", 1e1], lambda_sterics: 0.123456789,\n"
+               "             lambda_electrostatics: 0, softcore_alpha: 0.3, annihilate_sterics: true}\n",
+               tmp);
+    round_trip("system: {builtin: lj_fcc}\n"
+               "alchemical: {residues: [LIG, \"a:b\", \"x#y\", '\"q\"', NO, \"1\"]}\n"
+               "replica_exchange: {temperatures: [300, 310]}\n", tmp);
+    round_trip("system: {builtin: lj_fcc}\nalchemical: {residues: [LIG]}\nbarostat: {}\n"
+               "replica_exchange:\n"
+               "  lambdas: {sterics: [1, 0.9, 0.1, 0], electrostatics: [0.3333333333333333, 0, 0, 1]}\n"
+               "  exchanges: 7\n  scheme: all\n", tmp);
+    round_trip("system: {builtin: lj_fcc}\nintegrator: {temperature: 298.15}\n"
+               "solute_tempering: {residues: [ALA, NME], temperatures: {min: 298.15, max: 500, "
+               "count: 7}}\n"
+               "replica_exchange: {exchange_interval: 50, seed: 4}\n", tmp);
+    round_trip("system: {builtin: lj_fcc}\n"
+               "solute_tempering: {atoms: [\"0-21\", 30], temperatures: [300, 301.5]}\n"
+               "replica_exchange: {}\n", tmp);
+
+    clmd_deck d;
+    clmd_err err = {0};
+    CU_ASSERT_EQUAL_FATAL(parse("system: {builtin: lj_fcc}\nalchemical: {atoms: [0, \"5-9\"]}\n"
+                                "replica_exchange:\n"
+                                "  lambdas: {sterics: [1, 0.5], electrostatics: [1, 0]}\n", &d,
+                                &err), CLMD_OK);
+    char *printed = print_to_string(&d);
+    CU_ASSERT_PTR_NOT_NULL(strstr(printed, "\nalchemical:\n  atoms: [0, \"5-9\"]\n"
+                                           "  lambda_sterics: 1\n  lambda_electrostatics: 1\n"
+                                           "  softcore_alpha: 0.5\n  annihilate_sterics: false\n"
+                                           "solute_tempering: null\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(printed, "\nreplica_exchange:\n  lambdas:\n    sterics: [1, 0.5]\n"
+                                           "    electrostatics: [1, 0]\n  exchange_interval: 500\n"));
+    CU_ASSERT_PTR_NULL(strstr(printed, "temperatures"));
+    free(printed);
+    CU_ASSERT_EQUAL_FATAL(parse("system: {builtin: lj_fcc}\n"
+                                "solute_tempering: {residues: [ALA], temperatures: [300, 400]}\n"
+                                "replica_exchange: {}\n", &d, &err), CLMD_OK);
+    printed = print_to_string(&d);
+    CU_ASSERT_PTR_NOT_NULL(strstr(printed, "\nalchemical: null\nsolute_tempering:\n"
+                                           "  residues: [\"ALA\"]\n  temperatures: [300, 400]\n"
+                                           "replica_exchange:\n  # the ladder"));
+    free(printed);
+    CU_ASSERT_EQUAL_FATAL(parse("system: {builtin: lj_fcc}\n", &d, &err), CLMD_OK);
+    printed = print_to_string(&d);
+    CU_ASSERT_PTR_NOT_NULL(strstr(printed, "\nalchemical: null\nsolute_tempering: null\n"
+                                           "replica_exchange: null\n"));
+    free(printed);
+}
+
 int main(int argc, char **argv)
 {
     const clmd_test tests[] = {
@@ -1069,6 +1546,13 @@ int main(int argc, char **argv)
         {"barostat errors name the key and where", barostat_errors_name_the_key_and_where},
         {"printed barostat parses back to the same values", printed_barostat_parses_back_to_the_same_values},
         {"cells limit is what the loader builds", cells_limit_is_what_the_loader_builds},
+        {"alchemical region reads every form and key", alchemical_region_reads_every_form_and_key},
+        {"alchemical errors name the key and where", alchemical_errors_name_the_key_and_where},
+        {"lambda ladder is read with the alchemical region", lambda_ladder_is_read_with_the_alchemical_region},
+        {"lambda ladder errors name the key and where", lambda_ladder_errors_name_the_key_and_where},
+        {"solute tempering reads its ladder and solute", solute_tempering_reads_its_ladder_and_solute},
+        {"solute tempering errors name the key and where", solute_tempering_errors_name_the_key_and_where},
+        {"printed alchemical sections parse back to the same values", printed_alchemical_sections_parse_back_to_the_same_values},
         {NULL, NULL}};
     return clmd_test_main("input", tests, argc, argv);
 }

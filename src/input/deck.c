@@ -6,7 +6,9 @@
  * of its own is needed only for a key that is more than one scalar or a rule across keys. */
 #include "input/deck.h"
 
+#include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -21,7 +23,8 @@
 static const char *const K_TOP[] = {"title", "system", "nonbonded", "implicit_solvent",
                                     "constraints", "constraint_tolerance", "rigid_water",
                                     "velocities", "minimize", "integrator", "barostat",
-                                    "replica_exchange", "output", "device", "probes", NULL};
+                                    "alchemical", "solute_tempering", "replica_exchange",
+                                    "output", "device", "probes", NULL};
 static const char *const K_MIN[] = {"max_steps", "tolerance", NULL};
 static const char *const K_SYSTEM[] = {"builtin", "cells", "reduced_density", "model", "edge",
                                        "forcefield", "amber", "coordinates", "box", NULL};
@@ -35,9 +38,13 @@ static const char *const K_VEL[] = {"temperature", "seed", NULL};
 static const char *const K_INT[] = {"type", "timestep", "temperature", "friction", "steps",
                                     "seed", "remove_com_motion", "com_interval", NULL};
 static const char *const K_BARO[] = {"type", "pressure", "interval", "adapt", "seed", NULL};
-static const char *const K_REMD[] = {"temperatures", "exchange_interval", "exchanges", "seed",
-                                     "scheme", "velocities", "replicas_per_device", NULL};
+static const char *const K_REMD[] = {"temperatures", "lambdas", "exchange_interval", "exchanges",
+                                     "seed", "scheme", "velocities", "replicas_per_device", NULL};
 static const char *const K_LADDER[] = {"min", "max", "count", NULL};
+static const char *const K_LAMBDAS[] = {"sterics", "electrostatics", NULL};
+static const char *const K_ALCH[] = {"atoms", "residues", "lambda_sterics", "lambda_electrostatics",
+                                     "softcore_alpha", "annihilate_sterics", NULL};
+static const char *const K_REST[] = {"atoms", "residues", "temperatures", NULL};
 static const char *const K_OUT[] = {"directory", "trajectory", "energies", "checkpoint",
                                     "overwrite", NULL};
 static const char *const K_FILE[] = {"file", "interval", NULL};
@@ -170,6 +177,15 @@ static const schema_field F_BAROSTAT[] = {
     {FIELD("seed", SCHEMA_SEED, barostat.seed)},
     END};
 
+/* atoms/residues are read by parse_selection. */
+static const schema_field F_ALCHEMICAL[] = {
+    {FIELD("lambda_sterics", SCHEMA_NUM, alchemical.lambda_sterics), .range = SCHEMA_CLOSED(0, 1)},
+    {FIELD("lambda_electrostatics", SCHEMA_NUM, alchemical.lambda_electrostatics),
+     .range = SCHEMA_CLOSED(0, 1)},
+    {FIELD("softcore_alpha", SCHEMA_NUM, alchemical.softcore_alpha), .range = SCHEMA_GT(0)},
+    {FIELD("annihilate_sterics", SCHEMA_BOOL, alchemical.annihilate_sterics)},
+    END};
+
 static const char *const E_REMD_SCHEME[] = {"neighbors", "all", NULL};
 static const char *const E_REMD_VELOCITIES[] = {"rescale", "resample", NULL};
 static const schema_field F_REMD[] = {
@@ -240,6 +256,8 @@ static void parse_nonbonded(schema_ctx *c, yaml_node_t *nb);
 static void parse_velocities(schema_ctx *c, yaml_node_t *v);
 static void velocities_word(schema_ctx *c, yaml_node_t *v);
 static void parse_barostat(schema_ctx *c, yaml_node_t *b);
+static void parse_alchemical(schema_ctx *c, yaml_node_t *a);
+static void parse_solute_tempering(schema_ctx *c, yaml_node_t *s);
 static void parse_remd(schema_ctx *c, yaml_node_t *r);
 static void parse_output(schema_ctx *c, yaml_node_t *o);
 
@@ -267,10 +285,18 @@ static const schema_section SECTIONS[] = {
      .mark_off = AT(integrator.mark), .fields = F_INTEGRATOR},
     {.name = "barostat", .keys = K_BARO, .flags = SCHEMA_NULLABLE, .mark_off = AT(barostat.mark),
      .enabled_off = AT(barostat.enabled), .fields = F_BAROSTAT, .parse = parse_barostat},
+    {.name = "alchemical", .keys = K_ALCH, .flags = SCHEMA_NULLABLE,
+     .mark_off = AT(alchemical.mark), .enabled_off = AT(alchemical.enabled),
+     .fields = F_ALCHEMICAL, .parse = parse_alchemical},
+    {.name = "solute_tempering", .keys = K_REST, .flags = SCHEMA_NULLABLE,
+     .mark_off = AT(solute_tempering.mark), .enabled_off = AT(solute_tempering.enabled),
+     .parse = parse_solute_tempering},
+    {.name = "solute_tempering.temperatures", .keys = K_LADDER, .flags = SCHEMA_NESTED},
     {.name = "replica_exchange", .keys = K_REMD, .flags = SCHEMA_NULLABLE,
      .mark_off = AT(remd.mark), .enabled_off = AT(remd.enabled), .fields = F_REMD,
      .parse = parse_remd},
     {.name = "replica_exchange.temperatures", .keys = K_LADDER, .flags = SCHEMA_NESTED},
+    {.name = "replica_exchange.lambdas", .keys = K_LAMBDAS, .flags = SCHEMA_NESTED},
     {.name = "output", .keys = K_OUT, .flags = SCHEMA_NULLABLE, .mark_off = AT(output.mark),
      .fields = F_OUTPUT, .parse = parse_output},
     {.name = "output.trajectory", .keys = K_FILE, .flags = SCHEMA_NESTED},
@@ -512,11 +538,10 @@ static void parse_barostat(schema_ctx *c, yaml_node_t *b)
     if (ok) memcpy(d->barostat.pressure_bar, p, sizeof p);
 }
 
-/* temperatures: an ascending list, or a geometric ladder {min, max, count}. */
-static void parse_ladder(schema_ctx *c, yaml_node_t *t)
+/* A temperature ladder at P: an ascending list, or a geometric ladder {min, max, count}; *n is
+ * set only when every value is good. */
+static void parse_ladder(schema_ctx *c, yaml_node_t *t, const char *P, double *temps, int *ntemps)
 {
-    clmd_deck *d = c->d;
-    const char *P = "replica_exchange.temperatures";
     int n = schema_list_len(t);
     if (n >= 0) {
         if (n < 2 || n > CLMD_MAX_REPLICAS) {
@@ -543,9 +568,9 @@ static void parse_ladder(schema_ctx *c, yaml_node_t *t)
                 ok = 0;
             }
             prev = x;
-            d->remd.temps[i] = x;
+            temps[i] = x;
         }
-        if (ok) d->remd.ntemps = n;
+        if (ok) *ntemps = n;
         return;
     }
     if (t->type != YAML_MAPPING_NODE) {
@@ -562,27 +587,273 @@ static void parse_ladder(schema_ctx *c, yaml_node_t *t)
         good += schema_read_field(c, t, P, f, &l) == SCHEMA_GOOD;
     if (good != 3) return;
     if (!(l.max > l.min)) {
-        schema_problem_add(c, schema_get(c, t, "max", NULL)->start_mark,
-                           "replica_exchange.temperatures.max", "must be greater than min (%g)",
-                           l.min);
+        char path[96];
+        schema_join(path, sizeof path, P, "max");
+        schema_problem_add(c, schema_get(c, t, "max", NULL)->start_mark, path,
+                           "must be greater than min (%g)", l.min);
         return;
     }
     /* Geometric spacing gives roughly equal exchange rates when the heat capacity is flat. */
     for (int i = 0; i < l.count; i++)
-        d->remd.temps[i] = l.min * pow(l.max / l.min, (double)i / (l.count - 1));
-    d->remd.temps[0] = l.min;
-    d->remd.temps[l.count - 1] = l.max;
-    d->remd.ntemps = l.count;
+        temps[i] = l.min * pow(l.max / l.min, (double)i / (l.count - 1));
+    temps[0] = l.min;
+    temps[l.count - 1] = l.max;
+    *ntemps = l.count;
 }
 
+/* One item of an atoms list: a 0-based index (5, or "5"), or an inclusive range "a-b", a <= b.
+ * Whole numbers in other spellings (1e2, 4.0) are indices too, as for any integer key. */
+static int parse_atom_item(schema_ctx *c, yaml_node_t *e, const char *path, int range[2])
+{
+    char buf[128];
+    const char *s = e->type == YAML_SCALAR_NODE && !schema_is_null(e) ? schema_sval(e) : NULL;
+    if (s && isdigit((unsigned char)s[0])) {
+        char *end;
+        errno = 0;
+        long a = strtol(s, &end, 10), b = a;
+        if (*end == '-' && isdigit((unsigned char)end[1])) b = strtol(end + 1, &end, 10);
+        if (*end == '\0') {
+            if (errno != 0 || a > INT_MAX || b > INT_MAX) {
+                schema_problem_add(c, e->start_mark, path, "too large (got %s)", s);
+                return 0;
+            }
+            if (a > b) {
+                schema_problem_add(c, e->start_mark, path,
+                                   "a range \"a-b\" needs a <= b (got %s)", s);
+                return 0;
+            }
+            range[0] = (int)a;
+            range[1] = (int)b;
+            return 1;
+        }
+    }
+    if (s) {
+        char *end;
+        double x = strtod(s, &end);
+        /* no hexadecimal (strtod reads it), no blanks before */
+        if (end != s && *end == '\0' && isfinite(x) && !isspace((unsigned char)s[0]) &&
+            !strpbrk(s, "xX")) {
+            if (x < 0) {
+                schema_problem_add(c, e->start_mark, path,
+                                   "particle indices are 0-based: must be >= 0 (got %s)", s);
+                return 0;
+            }
+            if (x != floor(x)) {
+                schema_problem_add(c, e->start_mark, path, "expected a whole number, got %s", s);
+                return 0;
+            }
+            if (x > INT_MAX) {
+                schema_problem_add(c, e->start_mark, path, "too large (got %s)", s);
+                return 0;
+            }
+            range[0] = range[1] = (int)x;
+            return 1;
+        }
+    }
+    schema_problem_add(c, e->start_mark, path,
+                       "expected a particle index (0-based) or a range \"a-b\", got %s",
+                       schema_describe(e, buf, sizeof buf));
+    return 0;
+}
+
+/* One item of a residues list: a name as the system spells it, 1 to 7 characters, no blanks. */
+static int parse_residue_item(schema_ctx *c, yaml_node_t *e, const char *path, char name[8])
+{
+    char buf[128];
+    if (e->type != YAML_SCALAR_NODE || schema_is_null(e)) {
+        schema_problem_add(c, e->start_mark, path, "expected a residue name, got %s",
+                           schema_describe(e, buf, sizeof buf));
+        return 0;
+    }
+    const char *s = schema_sval(e);
+    size_t len = e->data.scalar.length;
+    if (len == 0 || len > 7) {
+        schema_problem_add(c, e->start_mark, path,
+                           "a residue name has 1 to 7 characters, got %s",
+                           schema_describe(e, buf, sizeof buf));
+        return 0;
+    }
+    for (size_t i = 0; i < len; i++)
+        if (isspace((unsigned char)s[i]) || s[i] == '\0') {
+            schema_problem_add(c, e->start_mark, path,
+                               "a residue name has no blanks, got %s",
+                               schema_describe(e, buf, sizeof buf));
+            return 0;
+        }
+    schema_set_str(name, 8, s);
+    return 1;
+}
+
+/* The particles of a section: exactly one of atoms: [0, "5-9", ...] and residues: [LIG, ...],
+ * a list of 1 to CLMD_MAX_SELECTION items. Each list item is kept as written (one range per
+ * item, in order), so that messages of later stages can name it by its index. */
+static void parse_selection(schema_ctx *c, yaml_node_t *map, const char *section,
+                            clmd_deck_selection *sel)
+{
+    yaml_mark_t am, rm;
+    yaml_node_t *a = schema_get(c, map, "atoms", &am), *r = schema_get(c, map, "residues", &rm);
+    char path[96];
+    if (!a && !r) {
+        schema_problem_add(c, map->start_mark, section,
+                           "no particles selected: give exactly one of atoms: [indices or "
+                           "\"a-b\" ranges] or residues: [names]");
+        return;
+    }
+    if (a && r) {
+        int r_first = rm.index < am.index;
+        schema_join(path, sizeof path, section, r_first ? "atoms" : "residues");
+        yaml_mark_t first = r_first ? rm : am;
+        schema_problem_add(c, r_first ? am : rm, path,
+                           "give exactly one of atoms or residues (%s is given at %d:%d)",
+                           r_first ? "residues" : "atoms", (int)first.line + 1,
+                           (int)first.column + 1);
+        return;
+    }
+    yaml_node_t *v = a ? a : r;
+    const char *what = a ? "atoms" : "residues";
+    schema_join(path, sizeof path, section, what);
+    int n = schema_list_len(v);
+    if (n < 0) {
+        char buf[128];
+        schema_problem_add(c, v->start_mark, path,
+                           a ? "expected a list of particle indices and \"a-b\" ranges, got %s"
+                             : "expected a list of residue names, got %s",
+                           schema_describe(v, buf, sizeof buf));
+        return;
+    }
+    if (n == 0 || n > CLMD_MAX_SELECTION) {
+        schema_problem_add(c, v->start_mark, path, "needs 1 to %d items, got %d%s",
+                           CLMD_MAX_SELECTION, n,
+                           n && a ? " (write runs of indices as ranges \"a-b\")" : "");
+        return;
+    }
+    clmd_deck_selection s;
+    memset(&s, 0, sizeof s);
+    int ok = 1;
+    for (int i = 0; i < n; i++) {
+        char item[112];
+        snprintf(item, sizeof item, "%s[%d]", path, i);
+        yaml_node_t *e = schema_list_item(c, v, i);
+        if (a)
+            ok &= parse_atom_item(c, e, item, s.range[i]);
+        else
+            ok &= parse_residue_item(c, e, item, s.residue[i]);
+    }
+    if (!ok) return;
+    if (a)
+        s.nranges = n;
+    else
+        s.nresidues = n;
+    s.mark = schema_mark(a ? am : rm);
+    schema_set_str(s.key, sizeof s.key, path);
+    *sel = s;
+}
+
+static void parse_alchemical(schema_ctx *c, yaml_node_t *a)
+{
+    parse_selection(c, a, "alchemical", &c->d->alchemical.region);
+}
+
+/* REST2: the solute and its ladder (the rules that involve other sections: cross_checks). */
+static void parse_solute_tempering(schema_ctx *c, yaml_node_t *s)
+{
+    clmd_deck *d = c->d;
+    parse_selection(c, s, "solute_tempering", &d->solute_tempering.solute);
+    yaml_node_t *t = schema_get(c, s, "temperatures", NULL);
+    if (!t)
+        schema_missing(c, s, "solute_tempering", "temperatures",
+                       "the solute's temperatures, {min, max, count} or an ascending list "
+                       "starting at integrator.temperature");
+    else
+        parse_ladder(c, t, "solute_tempering.temperatures", d->solute_tempering.temps,
+                     &d->solute_tempering.ntemps);
+}
+
+/* One list of a lambda ladder (replica_exchange.lambdas.KEY); its length, or -1. */
+static int parse_lambda_list(schema_ctx *c, yaml_node_t *map, const char *key, double *out)
+{
+    const char *P = "replica_exchange.lambdas";
+    char path[96];
+    schema_join(path, sizeof path, P, key);
+    yaml_node_t *v = schema_get(c, map, key, NULL);
+    if (!v) {
+        schema_missing(c, map, P, key, "a list of values in [0, 1], one per state");
+        return -1;
+    }
+    int n = schema_list_len(v);
+    if (n < 0) {
+        char buf[128];
+        schema_problem_add(c, v->start_mark, path,
+                           "expected a list of values in [0, 1], one per state, got %s",
+                           schema_describe(v, buf, sizeof buf));
+        return -1;
+    }
+    if (n < 2 || n > CLMD_MAX_REPLICAS) {
+        schema_problem_add(c, v->start_mark, path, "needs 2 to %d values, got %d",
+                           CLMD_MAX_REPLICAS, n);
+        return -1;
+    }
+    int ok = 1;
+    for (int i = 0; i < n; i++) {
+        yaml_node_t *e = schema_list_item(c, v, i);
+        char item[112];
+        snprintf(item, sizeof item, "%s[%d]", path, i);
+        if (!schema_number(c, e, item, 0, &out[i]) ||
+            !schema_in_range(c, e, item, SCHEMA_R(SCHEMA_CLOSED(0, 1)), out[i]))
+            ok = 0;
+    }
+    return ok ? n : -1;
+}
+
+/* lambdas: {sterics: [...], electrostatics: [...]}: state i is (sterics[i], electrostatics[i]). */
+static void parse_lambdas(schema_ctx *c, yaml_node_t *l)
+{
+    clmd_deck *d = c->d;
+    const char *P = "replica_exchange.lambdas";
+    if (l->type != YAML_MAPPING_NODE) {
+        char buf[128];
+        schema_problem_add(c, l->start_mark, P,
+                           "expected a mapping {sterics: [...], electrostatics: [...]}, got %s",
+                           schema_describe(l, buf, sizeof buf));
+        return;
+    }
+    if (!schema_check_map(c, l, P, K_LAMBDAS)) return;
+    double st[CLMD_MAX_REPLICAS], el[CLMD_MAX_REPLICAS];
+    int ns = parse_lambda_list(c, l, "sterics", st);
+    int ne = parse_lambda_list(c, l, "electrostatics", el);
+    if (ns < 0 || ne < 0) return;
+    if (ns != ne) {
+        schema_problem_add(c, schema_get(c, l, "electrostatics", NULL)->start_mark,
+                           "replica_exchange.lambdas.electrostatics",
+                           "has %d values and sterics %d: one state per index, so the two "
+                           "lists must be equally long", ne, ns);
+        return;
+    }
+    memcpy(d->remd.lambda_sterics, st, sizeof(double) * (size_t)ns);
+    memcpy(d->remd.lambda_electrostatics, el, sizeof(double) * (size_t)ns);
+    d->remd.nlambdas = ns;
+}
+
+/* The ladder: temperatures or lambdas here, or a solute_tempering section (checked with the
+ * other sections in cross_checks). */
 static void parse_remd(schema_ctx *c, yaml_node_t *r)
 {
-    yaml_node_t *t = schema_get(c, r, "temperatures", NULL);
-    if (!t)
-        schema_missing(c, r, "replica_exchange", "temperatures",
-                       "{min, max, count} or an ascending list");
-    else
-        parse_ladder(c, t);
+    clmd_deck *d = c->d;
+    yaml_mark_t tm, lm;
+    yaml_node_t *t = schema_get(c, r, "temperatures", &tm);
+    yaml_node_t *l = schema_get(c, r, "lambdas", &lm);
+    if (t) parse_ladder(c, t, "replica_exchange.temperatures", d->remd.temps, &d->remd.ntemps);
+    if (l) parse_lambdas(c, l);
+    if (t && l) {
+        int l_first = lm.index < tm.index;
+        yaml_mark_t first = l_first ? lm : tm;
+        schema_problem_add(c, l_first ? tm : lm,
+                           l_first ? "replica_exchange.temperatures" : "replica_exchange.lambdas",
+                           "give exactly one of temperatures, lambdas or a solute_tempering "
+                           "section as the ladder (%s is given at %d:%d)",
+                           l_first ? "lambdas" : "temperatures", (int)first.line + 1,
+                           (int)first.column + 1);
+    }
 }
 
 /* One output stream: absent keeps the default, null turns it off, {file, interval} sets it;
@@ -677,6 +948,61 @@ static void parse_output(schema_ctx *c, yaml_node_t *o)
 
 /* ---------------------------------------------------------------- rules across sections */
 
+/* Who gives a replica-exchange ladder (exactly one of replica_exchange.temperatures,
+ * replica_exchange.lambdas and a solute_tempering section), what each needs, and REST2's first
+ * temperature. */
+static void ladder_checks(schema_ctx *c)
+{
+    clmd_deck *d = c->d;
+    yaml_node_t *r = schema_find(c, "replica_exchange");
+    const int remd = d->remd.enabled, rest = d->solute_tempering.enabled;
+    yaml_mark_t tm = {0, 0, 0}, lm = {0, 0, 0};
+    yaml_node_t *t = remd ? schema_get(c, r, "temperatures", &tm) : NULL;
+    yaml_node_t *l = remd ? schema_get(c, r, "lambdas", &lm) : NULL;
+    const clmd_mark rest_at = d->solute_tempering.mark;
+    if (remd && !t && !l && !rest)
+        schema_missing(c, r, "replica_exchange", "temperatures",
+                       "a campaign needs a ladder: give exactly one of temperatures "
+                       "({min, max, count} or an ascending list), lambdas, or a "
+                       "solute_tempering section");
+    if (rest && (t || l))
+        schema_problem_add(c, t ? tm : lm,
+                           t ? "replica_exchange.temperatures" : "replica_exchange.lambdas",
+                           "the ladder is given by solute_tempering (at %d:%d): give exactly "
+                           "one of temperatures, lambdas or a solute_tempering section",
+                           rest_at.line, rest_at.column);
+    if (rest && (!r || schema_is_null(r)))
+        schema_problem_at(c, rest_at, "solute_tempering",
+                          "needs replica_exchange: a REST2 ladder is run as a replica-exchange "
+                          "campaign (replica_exchange: {...} without temperatures or lambdas; "
+                          "the ladder is solute_tempering.temperatures)");
+    if (l && !d->alchemical.enabled)
+        schema_problem_add(c, lm, "replica_exchange.lambdas",
+                           "a lambda ladder needs the alchemical section (the region whose "
+                           "coupling the lambdas scale)");
+    if (rest && d->alchemical.enabled)
+        schema_problem_at(c, rest_at, "solute_tempering",
+                          "solute_tempering and alchemical (given at %d:%d) cannot be used "
+                          "together: give one of them",
+                          d->alchemical.mark.line, d->alchemical.mark.column);
+    /* REST2 scales only the solute's interactions: every replica runs at the physical
+     * temperature, which is the ladder's first (unscaled) state. */
+    const double T = d->integrator.temperature;
+    if (rest && d->solute_tempering.ntemps > 0 && schema_read_ok(c, "integrator.temperature") &&
+        d->solute_tempering.temps[0] != T) {
+        yaml_node_t *v = schema_find(c, "solute_tempering.temperatures");
+        int list = schema_list_len(v) >= 0;
+        yaml_node_t *at = list ? schema_list_item(c, v, 0) : schema_get(c, v, "min", NULL);
+        schema_problem_add(c, at->start_mark,
+                           list ? "solute_tempering.temperatures[0]"
+                                : "solute_tempering.temperatures.min",
+                           "the first temperature (%g K) must equal integrator.temperature "
+                           "(%g K): it is the physical temperature of every replica, the "
+                           "others the solute's effective ones",
+                           d->solute_tempering.temps[0], T);
+    }
+}
+
 /* Each rule is checked only when the values involved were read without a problem. */
 static void cross_checks(schema_ctx *c)
 {
@@ -707,6 +1033,7 @@ static void cross_checks(schema_ctx *c)
     if (d->remd.enabled && d->integrator.type == CLMD_INT_VERLET)
         schema_problem_at(c, d->remd.mark, "replica_exchange",
                           "replica exchange needs a thermostat: set integrator.type to langevin");
+    ladder_checks(c);
     if (d->barostat.enabled && d->integrator.type == CLMD_INT_VERLET)
         schema_problem_at(c, d->barostat.mark, "barostat",
                           "NPT needs a thermostat: the barostat runs only with integrator.type "
@@ -793,6 +1120,10 @@ void clmd_deck_defaults(clmd_deck *d)
     d->remd.exchange_interval = 500;
     d->remd.exchanges = 100;
     d->remd.seed = 11;
+    d->alchemical.lambda_sterics = 1.0;
+    d->alchemical.lambda_electrostatics = 1.0;
+    d->alchemical.softcore_alpha = 0.5;
+    d->alchemical.annihilate_sterics = 0;
     schema_set_str(d->output.energies, sizeof d->output.energies, "energies.csv");
     d->output.energies_interval = 100;
     schema_set_str(d->output.checkpoint, sizeof d->output.checkpoint, "state.chk");
@@ -1014,6 +1345,39 @@ static void put_stream(FILE *out, const char *key, const char *file, long interv
     fprintf(out, ", interval: %ld}\n", interval);
 }
 
+/* "[a, b, ...]" of n numbers. */
+static void put_nums(FILE *out, const double *x, int n)
+{
+    fputc('[', out);
+    for (int i = 0; i < n; i++) {
+        if (i) fputs(", ", out);
+        put_num(out, x[i]);
+    }
+    fputc(']', out);
+}
+
+/* "  atoms: [0, "5-9"]" or "  residues: ["LIG"]", one item per item read. */
+static void put_selection(FILE *out, const clmd_deck_selection *s)
+{
+    if (s->nresidues > 0) {
+        fputs("  residues: [", out);
+        for (int i = 0; i < s->nresidues; i++) {
+            if (i) fputs(", ", out);
+            put_str(out, s->residue[i]);
+        }
+    } else {
+        fputs("  atoms: [", out);
+        for (int i = 0; i < s->nranges; i++) {
+            if (i) fputs(", ", out);
+            if (s->range[i][0] == s->range[i][1])
+                fprintf(out, "%d", s->range[i][0]);
+            else
+                fprintf(out, "\"%d-%d\"", s->range[i][0], s->range[i][1]);
+        }
+    }
+    fputs("]\n", out);
+}
+
 /* One simple field's value, as the parser reads it back. */
 static void put_field(FILE *out, const schema_field *f, const void *base)
 {
@@ -1169,15 +1533,47 @@ void clmd_deck_print(const clmd_deck *d, FILE *out)
         fputc('\n', out);
     }
 
-    if (!d->remd.enabled || d->remd.ntemps == 0) {
+    /* (an empty selection: only a struct filled by hand, which no deck gives) */
+    const clmd_deck_selection *region = &d->alchemical.region, *solute = &d->solute_tempering.solute;
+    if (!d->alchemical.enabled || region->nranges + region->nresidues == 0) {
+        fputs("alchemical: null\n", out);
+    } else {
+        fputs("alchemical:\n", out);
+        put_selection(out, region);
+        put_fields(out, F_ALCHEMICAL, d);
+    }
+
+    const int rest = d->solute_tempering.enabled && d->solute_tempering.ntemps > 0 &&
+                     solute->nranges + solute->nresidues > 0;
+    if (!rest) {
+        fputs("solute_tempering: null\n", out);
+    } else {
+        fputs("solute_tempering:\n", out);
+        put_selection(out, solute);
+        fputs("  temperatures: ", out);
+        put_nums(out, d->solute_tempering.temps, d->solute_tempering.ntemps);
+        fputc('\n', out);
+    }
+
+    /* A campaign without a ladder is only a struct filled by hand: nothing to run. */
+    if (!d->remd.enabled || (d->remd.ntemps == 0 && d->remd.nlambdas == 0 && !rest)) {
         fputs("replica_exchange: null\n", out);
     } else {
-        fputs("replica_exchange:\n  temperatures: [", out);
-        for (int i = 0; i < d->remd.ntemps; i++) {
-            if (i) fputs(", ", out);
-            put_num(out, d->remd.temps[i]);
+        fputs("replica_exchange:\n", out);
+        if (d->remd.ntemps > 0) {
+            fputs("  temperatures: ", out);
+            put_nums(out, d->remd.temps, d->remd.ntemps);
+            fputc('\n', out);
+        } else if (d->remd.nlambdas > 0) {
+            fputs("  lambdas:\n    sterics: ", out);
+            put_nums(out, d->remd.lambda_sterics, d->remd.nlambdas);
+            fputs("\n    electrostatics: ", out);
+            put_nums(out, d->remd.lambda_electrostatics, d->remd.nlambdas);
+            fputc('\n', out);
+        } else {
+            fputs("  # the ladder: solute_tempering.temperatures\n", out);
         }
-        fprintf(out, "]\n  exchange_interval: %ld\n  exchanges: %ld\n  seed: %lu\n"
+        fprintf(out, "  exchange_interval: %ld\n  exchanges: %ld\n  seed: %lu\n"
                 "  scheme: %s\n  velocities: %s\n  replicas_per_device: %d\n",
                 d->remd.exchange_interval, d->remd.exchanges, d->remd.seed,
                 E_REMD_SCHEME[d->remd.scheme], E_REMD_VELOCITIES[d->remd.resample_velocities],

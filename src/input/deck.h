@@ -73,6 +73,7 @@ typedef struct clmd_deck_selection {
     int nresidues;
     char residue[CLMD_MAX_SELECTION][8];
     clmd_mark mark;                     /* the key holding it (atoms: or residues:) */
+    char key[32];                       /* that key, dotted ("alchemical.atoms"), for messages */
 } clmd_deck_selection;
 
 typedef struct clmd_deck {
