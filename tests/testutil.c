@@ -374,6 +374,6 @@ const clmd_ffplan *clmd_test_plan(const clmd_system *s, const clmd_ffopts *o)
 
 clmd_fenv clmd_test_fenv(const clmd_system *s, const clmd_ffplan *plan, struct clmd_dev *dev)
 {
-    clmd_fenv env = {s, plan, (const double(*)[3])s->box, 1, NULL, dev, NULL, 0};
+    clmd_fenv env = {s, plan, (const double(*)[3])s->box, 1, NULL, dev, NULL, 0, NULL, 0};
     return env;
 }

@@ -9,6 +9,8 @@
 #include "system/constrain.h"
 #include "system/coords.h"
 #include "system/forcefield.h"
+#include "core/mem.h"
+#include "system/select.h"
 #include "system/system.h"
 
 /* One limit for system.cells: what the deck accepts is what the generator builds. */
@@ -128,6 +130,14 @@ int clmd_system_from_deck(const clmd_deck *d, clmd_system **out, clmd_err *err)
     if ((st = clmd_constrain(s, rigid_bonds(d->constraints), 0, ff, err))) {
         clmd_err_prefix(err, "%s: key 'constraints'", d->path);
         goto done;
+    }
+    /* the scaled region (alchemical, REST2's solute) */
+    const clmd_deck_selection *sel = d->alchemical.enabled ? &d->alchemical.region
+                                   : d->solute_tempering.enabled ? &d->solute_tempering.solute
+                                                                 : NULL;
+    if (sel) {
+        CLMD_NEW(s->region, s->n);
+        if ((st = clmd_selection_flags(s, sel, d->path, s->region, &s->nregion, err))) goto done;
     }
     if ((st = clmd_system_validate(s, err))) goto done;
     *out = s;

@@ -133,6 +133,11 @@ int clmd_session_open(clmd_session *s, const clmd_run_opts *o, int engine, clmd_
     if (clmd_ffplan_make(s->sys, &fo, &plan, err)) return plan_problem(d, &plan, err);
     if ((rc = clmd_engine_create(s->sys, &fo, &eo, s->probe, &s->eng, err)))
         return clmd_err_prefix(err, "%s", d->path);
+    if (d->alchemical.enabled) {
+        clmd_region_scale sc = clmd_region_scale_alchemical(d->alchemical.lambda_sterics,
+                                                            d->alchemical.lambda_electrostatics);
+        clmd_engine_set_segment_scale(s->eng, 0, &sc);
+    }
     return add_barostat(s, err);
 }
 
@@ -187,6 +192,17 @@ int clmd_session_eval(clmd_session *s, const char *path, int overwrite, clmd_err
     }
     clmd_json_number(&j, "total", total);
     clmd_json_end_object(&j);
+    if (s->deck.alchemical.enabled) {
+        double dls, dle;
+        clmd_engine_segment_dudl(s->eng, 0, &dls, &dle);
+        clmd_json_begin_object(&j, "alchemical");
+        clmd_json_number(&j, "lambda_sterics", s->deck.alchemical.lambda_sterics);
+        clmd_json_number(&j, "lambda_electrostatics", s->deck.alchemical.lambda_electrostatics);
+        clmd_json_number(&j, "dUdlambda_sterics", dls);
+        clmd_json_number(&j, "dUdlambda_electrostatics", dle);
+        clmd_json_int(&j, "region_particles", s->sys->nregion);
+        clmd_json_end_object(&j);
+    }
     if (plan->o.method == CLMD_NB_PME) {
         clmd_json_begin_object(&j, "pme");
         clmd_json_number(&j, "alpha", plan->ewald_alpha);
@@ -211,7 +227,7 @@ int clmd_session_eval(clmd_session *s, const char *path, int overwrite, clmd_err
 
 /* ---- run ---- */
 
-enum { MAX_COLUMNS = CLMD_E_NCOMP + 3 };
+enum { MAX_COLUMNS = CLMD_E_NCOMP + 5 };
 
 struct clmd_run {
     clmd_session s;
@@ -273,6 +289,18 @@ static uint64_t physics_hash(const clmd_deck *d)
                             d->system.inpcrd, d->system.coordinates};
     /* file names without their folders: a run directory may be moved */
     for (int k = 0; k < 5; k++) h = fnv(h, basename_of(names[k]), strlen(basename_of(names[k])) + 1);
+    if (d->alchemical.enabled) {
+        /* the region and its lambdas (hashed only when present: older checkpoints still match) */
+        const clmd_deck_selection *g = &d->alchemical.region;
+        h = fnv(h, &d->alchemical.lambda_sterics, sizeof(double));
+        h = fnv(h, &d->alchemical.lambda_electrostatics, sizeof(double));
+        h = fnv(h, &d->alchemical.softcore_alpha, sizeof(double));
+        h = fnv(h, &d->alchemical.annihilate_sterics, sizeof(int));
+        h = fnv(h, &g->nranges, sizeof g->nranges);
+        h = fnv(h, g->range, sizeof g->range[0] * (size_t)g->nranges);
+        h = fnv(h, &g->nresidues, sizeof g->nresidues);
+        h = fnv(h, g->residue, sizeof g->residue[0] * (size_t)g->nresidues);
+    }
     return h;
 }
 
@@ -344,8 +372,9 @@ static int check_run_records(clmd_run *r, clmd_ckpt_reader *rd, const char *path
     if (memcmp(box, r->s.sys->box, sizeof box) != 0)
         return mismatch(r, path, d->system.mark, "system", "another box", err);
     if (hash != physics_hash(d))
-        return mismatch(r, path, d->nonbonded_mark, "nonbonded/implicit_solvent/constraints/system",
-                        "other physics", err);
+        return mismatch(r, path, d->nonbonded_mark,
+                        "nonbonded/implicit_solvent/constraints/system/alchemical", "other physics",
+                        err);
     return CLMD_OK;
 }
 
@@ -424,6 +453,11 @@ static int open_outputs(clmd_run *r, clmd_err *err)
         r->col_name[r->ncols++] = "volume_nm3";
         r->col_name[r->ncols++] = "density_g_cm3";
         r->col_name[r->ncols++] = "pressure_bar";
+    }
+    if (d->alchemical.enabled) {
+        /* thermodynamic integration's integrand, per row */
+        r->col_name[r->ncols++] = "dudl_sterics";
+        r->col_name[r->ncols++] = "dudl_electrostatics";
     }
     if (r->energies[0] &&
         (rc = restart ? clmd_energylog_continue(r->energies, r->col_name, r->ncols, r->restart_step,
@@ -539,6 +573,12 @@ static int sample(clmd_run *r, clmd_thermo *th, double *comp, clmd_err *err)
         r->col_value[c++] = V;
         r->col_value[c++] = s->density_g_cm3;
         r->col_value[c++] = P;
+    }
+    if (r->s.deck.alchemical.enabled) {
+        double dls, dle;
+        clmd_engine_segment_dudl(e, 0, &dls, &dle);
+        r->col_value[c++] = dls;
+        r->col_value[c++] = dle;
     }
     return CLMD_OK;
 }

@@ -54,6 +54,23 @@ void clmd_ffopts_from_deck(const clmd_deck *d, clmd_ffopts *o)
     o->surface_area = gb->surface_area;
     o->sa_energy = gb->sa_energy;
     o->probe_radius_nm = gb->probe_radius_nm;
+    /* an alchemical region: openmmtools' soft-core sterics (REST2 scales without soft-core) */
+    o->region_softcore = d->alchemical.enabled;
+    o->region_annihilate = d->alchemical.enabled && d->alchemical.annihilate_sterics;
+    if (d->alchemical.enabled) o->softcore_alpha = d->alchemical.softcore_alpha;
+}
+
+clmd_region_scale clmd_region_scale_alchemical(double lambda_sterics, double lambda_electrostatics)
+{
+    return (clmd_region_scale){lambda_electrostatics, 1, lambda_sterics, 1};
+}
+
+clmd_region_scale clmd_region_scale_rest2(double T0, double T)
+{
+    /* Wang, Friesner and Berne (2011): solute-solute terms times beta_m/beta_0, solute-solvent
+     * times its square root: charges and 2 sqrt(eps) times sqrt(T0/T), torsions times T0/T */
+    const double s = T0 / T;
+    return (clmd_region_scale){sqrt(s), sqrt(s), 1, s};
 }
 
 void clmd_engine_opts_from_deck(const clmd_deck *d, clmd_engine_opts *eo)

@@ -4,6 +4,7 @@
 #define CLMD_RUN_SETUP_H
 
 #include "ff/options.h"
+#include "ff/term.h"
 
 struct clmd_deck;
 struct clmd_system;
@@ -22,5 +23,10 @@ void clmd_barostat_opts_from_deck(const struct clmd_deck *d, struct clmd_barosta
  * deterministic), centre-of-mass motion removed when asked. */
 void clmd_draw_velocities(const struct clmd_system *s, double T, unsigned long seed, int remove_com,
                           double *v);
+
+/* A copy's region factors (ff/term.h) for an alchemical state, and for a REST2 state at solute
+ * temperature T with physical temperature T0. */
+clmd_region_scale clmd_region_scale_alchemical(double lambda_sterics, double lambda_electrostatics);
+clmd_region_scale clmd_region_scale_rest2(double T0, double T);
 
 #endif
