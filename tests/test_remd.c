@@ -659,7 +659,7 @@ static void remdlog_create_append_continue_read(void)
     char path[4200];
     snprintf(path, sizeof path, "%s/replica_exchange.h5", tmp);
     const double temps[LR] = {300, 330.5, 363.125};
-    clmd_remdlog_opts o = {LR, LR, temps, -1, "neighbors", 50};
+    clmd_remdlog_opts o = {LR, LR, temps, -1, "neighbors", 50, {NULL, NULL, NULL}, {NULL, NULL, NULL}};
     clmd_err err = {0};
     clmd_remdlog *l = NULL;
     double u[LR * LR];
@@ -717,7 +717,7 @@ static void remdlog_create_append_continue_read(void)
     CU_ASSERT_EQUAL(clmd_remdlog_rounds(l), 7);
     CU_ASSERT_EQUAL(clmd_remdlog_close(&l, &err), CLMD_OK);
     const double t4[4] = {300, 310, 320, 330};
-    clmd_remdlog_opts o4 = {4, 4, t4, -1, "neighbors", 50};
+    clmd_remdlog_opts o4 = {4, 4, t4, -1, "neighbors", 50, {NULL, NULL, NULL}, {NULL, NULL, NULL}};
     CU_ASSERT_EQUAL(clmd_remdlog_continue(path, &o4, 3, &l, &err), CLMD_EINPUT);
     CU_ASSERT_PTR_NULL(l);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "replica-exchange log"));
@@ -1260,6 +1260,95 @@ static void batched_equals_one_at_a_time(void)
     }
 }
 
+/* A lambda ladder (Hamiltonian replica exchange): alanine dipeptide in vacuum, atoms 0-9
+ * decoupled over 5 states at 300 K. Batched and one-at-a-time campaigns agree bit for bit (the
+ * energy matrix is made by rotating each copy's factors through the ladder); the log's diagonal
+ * u[r][state of r] is the replica's potential over kT (the row of its state's energies.csv at
+ * the round's end); each state's energies.csv has the dU/dlambda columns; and the swaps follow
+ * the log's matrix (the swap step replayed on it gives the logged states). */
+static void lambda_ladder_campaign(void)
+{
+    if (!have_opencl()) CLMD_SKIP("no OpenCL device (clmd devices lists none)");
+    const char *top = clmd_test_data("systems/alanine-dipeptide-implicit.prmtop");
+    const char *crd = clmd_test_data("systems/alanine-dipeptide-implicit.inpcrd");
+    if (!top || !crd) CLMD_SKIP_DATA("alanine-dipeptide-implicit prmtop/inpcrd");
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s", clmd_test_tmpdir());
+    const char *name[2] = {"batched", "single"};
+    for (int k = 0; k < 2; k++) {
+        char text[8192], deck[2048], args[4096];
+        snprintf(text, sizeof text,
+                 "title: lambda ladder\n"
+                 "system:\n  amber: {prmtop: %s, inpcrd: %s}\n"
+                 "nonbonded: {method: nocutoff}\nconstraints: hbonds\n"
+                 "alchemical: {atoms: [\"0-9\"]}\n"
+                 "integrator: {type: langevin, timestep: 0.002, temperature: 300, seed: 1}\n"
+                 "replica_exchange:\n"
+                 "  lambdas: {sterics: [1.0, 1.0, 0.7, 0.4, 0.0], electrostatics: [1.0, 0.5, 0.0, 0.0, 0.0]}\n"
+                 "  exchange_interval: 50\n  exchanges: 40\n  seed: 5\n"
+                 "output: {directory: %s, energies: {file: energies.csv, interval: 50}}\n"
+                 "device: auto\n", top, crd, name[k]);
+        char file[64];
+        snprintf(file, sizeof file, "%s.yaml", name[k]);
+        snprintf(deck, sizeof deck, "%s", write_deck(dir, file, text));
+        snprintf(args, sizeof args, "run %s --quiet %s", deck, k ? BACKEND_ONE_AT_A_TIME : BACKEND_BATCHED);
+        CU_ASSERT_EQUAL_FATAL(run_expect(args, 0), 0);
+    }
+    char a[1100], b[1100];
+    snprintf(a, sizeof a, "%s/batched", dir);
+    snprintf(b, sizeof b, "%s/single", dir);
+    CU_ASSERT(campaigns_equal(a, b, 5, 0, 0));
+    /* the log's diagonal against the rows */
+    char path[1200];
+    snprintf(path, sizeof path, "%s/replica_exchange.h5", a);
+    clmd_remdlog_data d;
+    clmd_err err = {0};
+    CU_ASSERT_EQUAL_FATAL(clmd_remdlog_read(path, &d, &err), CLMD_OK);
+    CU_ASSERT_EQUAL(d.rounds, 40);
+    const double kT = CLMD_BOLTZMANN * 300;
+    table t[5];
+    int ok = 1;
+    for (int k = 0; k < 5; k++) {
+        snprintf(path, sizeof path, "%s/state_%03d/energies.csv", a, k);
+        ok &= table_read(path, &t[k]) == 0;
+        CU_ASSERT(table_col(&t[k], "dudl_sterics") >= 0 && table_col(&t[k], "dudl_electrostatics") >= 0);
+    }
+    CU_ASSERT_FATAL(ok);
+    double worst = 0;
+    int checked = 0;
+    for (long round = 0; round < d.rounds; round++)
+        for (int r = 0; r < 5; r++) {
+            /* before round's swap the replica held the state of the previous round's end */
+            const int st = round == 0 ? r : d.history[(round - 1) * 5 + r];
+            const table *tb = &t[st];
+            const long row = round + 1; /* rows at steps 0, 50, 100, ...: round t ends at row t+1 */
+            if (row >= tb->nrow) continue;
+            const double U = tb->v[row * tb->ncol + table_col(tb, "potential")];
+            const double rep = tb->v[row * tb->ncol + table_col(tb, "replica")];
+            CU_ASSERT_EQUAL((int)rep, r);
+            const double u = d.energies[(size_t)round * 25 + (size_t)r * 5 + st];
+            worst = fmax(worst, fabs(u - U / kT) / fmax(fabs(U / kT), 1));
+            checked++;
+        }
+    printf("\n  lambda ladder: %d log entries against the rows, worst relative difference %.2g", checked, worst);
+    CU_ASSERT(checked == 200);
+    ASSERT_BELOW(worst, 1e-8, "u[r][state] vs U/kT of the row (relative)");
+    /* the swaps are the swap step on the logged matrix */
+    int state_of[5] = {0, 1, 2, 3, 4};
+    uint32_t key[2];
+    clmd_seed_key(5, key);
+    int same = 1;
+    for (long round = 0; round < d.rounds; round++) {
+        long pr[25] = {0}, ac[25] = {0};
+        clmd_remd_exchange(CLMD_REMD_NEIGHBORS, 5, d.energies + (size_t)round * 25, state_of, key,
+                           round, pr, ac);
+        for (int r = 0; r < 5; r++) same &= state_of[r] == d.history[round * 5 + r];
+    }
+    CU_ASSERT(same);
+    for (int k = 0; k < 5; k++) table_free(&t[k]);
+    clmd_remdlog_data_free(&d);
+}
+
 static int have_mpirun(void)
 {
 #ifdef CLMD_HAVE_MPI
@@ -1519,6 +1608,7 @@ int main(int argc, char **argv)
         {"campaign: resume bit for bit on PoCL (one replica at a time)", resume_one_replica_at_a_time},
         {"campaign: resume bit for bit on PoCL (batched)", resume_batched},
         {"campaign: batched equals one replica at a time, bit for bit", batched_equals_one_at_a_time},
+        {"campaign: lambda ladder (batched = one at a time, log = rows, swaps replayed)", lambda_ladder_campaign},
         {"campaign: 2 MPI ranks equal one process", two_mpi_ranks_equal_one_process},
         {"campaign: bad decks exit 1 naming line and key", bad_campaigns_exit_1_naming_line_and_key},
         {"campaign: more MPI ranks than replicas exit 1 naming line and key", more_mpi_ranks_than_replicas_exit_1},

@@ -119,6 +119,8 @@ int clmd_remdlog_create(const char *path, const clmd_remdlog_opts *o, clmd_remdl
          attr_string(root, "scheme", o->scheme) &&
          attr_string(root, "creator", "clmd " CLMD_VERSION " (" CLMD_GIT_COMMIT ")") &&
          (o->pressure_bar < 0 || attr_doubles(root, "pressure_bar", &o->pressure_bar, 1));
+    for (int k = 0; ok && k < 3; k++)
+        if (o->extra_name[k]) ok = attr_doubles(root, o->extra_name[k], o->extra[k], l->K);
     if (root >= 0) H5Gclose(root);
     if (!ok || H5Fflush(l->file, H5F_SCOPE_LOCAL) < 0) {
         handle_free(l);

@@ -23,6 +23,10 @@ typedef struct clmd_remdlog_opts {
     double pressure_bar;        /* < 0: no barostat */
     const char *scheme;         /* "neighbors" | "all" */
     long exchange_interval;
+    /* up to three more per-state attributes (Hamiltonian ladders: "lambda_sterics",
+     * "lambda_electrostatics"; REST2: "solute_temperatures"); NULL names end the list */
+    const char *extra_name[3];
+    const double *extra[3];
 } clmd_remdlog_opts;
 
 int clmd_remdlog_create(const char *path, const clmd_remdlog_opts *o, clmd_remdlog **out,

@@ -39,7 +39,7 @@ _Static_assert(CLMD_REMD_MAX_STATES == CLMD_MAX_REPLICAS, "one limit for ladders
 #define BAR_TO_KJ_NM3 (6.02214076e23 * 1e-25)
 #define AMU_NM3_TO_G_CM3 1.66053906660e-3
 
-enum { MAX_COLS = CLMD_E_NCOMP + 4 };
+enum { MAX_COLS = CLMD_E_NCOMP + 6 };
 
 struct clmd_campaign {
     clmd_run_opts o;
@@ -49,6 +49,15 @@ struct clmd_campaign {
     const clmd_comm *comm;
     int K, first, count;        /* states = replicas; this rank's block of replicas */
     double T[CLMD_MAX_REPLICAS];
+    /* The ladder: temperatures (T), or Hamiltonians at one temperature (lambda ladders, REST2's
+     * solute temperatures): each state's region factors; `ladder` is what plots and reports show
+     * (temperatures, the state index for lambdas, the solute's temperatures for REST2) */
+    enum { LADDER_T, LADDER_LAMBDA, LADDER_REST2 } kind;
+    clmd_region_scale scale[CLMD_MAX_REPLICAS];
+    double ladder[CLMD_MAX_REPLICAS];
+    const char *unit;
+    double *urow;               /* [count * K] this rank's replicas' reduced energies (H-REMD) */
+    double *uall;               /* [K * K] gathered */
     double P;                   /* barostat pressure (bar), < 0 without one */
     clmd_remd_scheme scheme;
     uint32_t key[2];            /* the exchange test's random stream */
@@ -157,8 +166,10 @@ static int make_engine(clmd_campaign *c, int b, clmd_err *err)
     clmd_engine **e = &c->eng[b];
     if ((rc = clmd_engine_create(run, &fo, &eo, c->probe, e, err)))
         return clmd_err_prefix(err, "%s: replica %d", d->path, r0);
-    for (int j = 0; j < k; j++)
+    for (int j = 0; j < k; j++) {
         clmd_engine_set_segment_bath(*e, j, c->T[r0 + j], d->integrator.seed + (unsigned long)(r0 + j));
+        if (c->kind != LADDER_T) clmd_engine_set_segment_scale(*e, j, &c->scale[r0 + j]);
+    }
     if (d->barostat.enabled) {
         clmd_barostat_opts bo;
         clmd_barostat_opts_from_deck(d, &bo);
@@ -189,7 +200,7 @@ void clmd_campaign_destroy(clmd_campaign **pc)
     for (int k = 0; k < c->nocl; k++) clmd_ocl_close(&c->ocls[k]);
     clmd_system_destroy(&c->sys);
     clmd_probe_destroy(&c->probe);
-    void *arrays[] = {c->eng, c->bsys, c->eng_first, c->rep_eng, c->rep_seg, c->xv, c->state_of, c->prop, c->acc, c->rprop, c->racc, c->history, c->u,
+    void *arrays[] = {c->urow, c->uall, c->eng, c->bsys, c->eng_first, c->rep_eng, c->rep_seg, c->xv, c->state_of, c->prop, c->acc, c->rprop, c->racc, c->history, c->u,
                       c->mine, c->all, c->log, c->h5, c->frames, c->frame_mine};
     for (size_t i = 0; i < sizeof arrays / sizeof arrays[0]; i++) clmd_free(arrays[i]);
     clmd_free(c);
@@ -255,6 +266,7 @@ static int write_checkpoint(clmd_campaign *c, clmd_err *err)
         if (!rc) rc = clmd_ckpt_put_f64(w, "timestep_ps", d->integrator.timestep_ps, err);
         if (!rc) rc = clmd_ckpt_put_i64(w, "remd_replicas", c->K, err);
         if (!rc) rc = clmd_ckpt_put(w, "remd_ladder", CLMD_CKPT_F64, c->T, (size_t)c->K, err);
+        if (!rc) rc = clmd_ckpt_put(w, "remd_state_factors", CLMD_CKPT_F64, c->scale, 4 * (size_t)c->K, err);
         if (!rc) rc = clmd_ckpt_put_i64(w, "remd_interval", c->interval, err);
         if (!rc) rc = clmd_ckpt_put_i64(w, "remd_round", c->round, err);
         if (!rc) rc = clmd_ckpt_put(w, "remd_history", CLMD_CKPT_I64, h64, (size_t)hist, err);
@@ -342,12 +354,24 @@ static int read_checkpoint(clmd_campaign *c, const char *path, clmd_err *err)
         (rc = clmd_ckpt_get_i64(rd, "remd_interval", &interval, err)) ||
         (rc = clmd_ckpt_get_i64(rd, "remd_round", &round, err)))
         goto done;
+    clmd_region_scale factors[CLMD_MAX_REPLICAS];
+    int other_factors = 0;
+    {
+        clmd_ckpt_type ty;
+        size_t len;
+        if (clmd_ckpt_find(rd, "remd_state_factors", &ty, &len)) {
+            if ((rc = clmd_ckpt_get(rd, "remd_state_factors", CLMD_CKPT_F64, factors, 4 * (size_t)c->K, err)))
+                goto done;
+            other_factors = memcmp(factors, c->scale, sizeof factors[0] * (size_t)c->K) != 0;
+        }
+    }
     if (memcmp(ladder, c->T, sizeof(double) * (size_t)c->K) != 0 || interval != c->interval ||
-        dt != c->d.integrator.timestep_ps) {
+        dt != c->d.integrator.timestep_ps || other_factors) {
         char at[CLMD_PATH_MAX + 64];
         where(&c->d, c->d.remd.mark, "replica_exchange", at, sizeof at);
-        rc = clmd_err_set(err, CLMD_EINPUT, "%s: another ladder, exchange interval or time step than "
-                          "the campaign of checkpoint %s", at, path);
+        rc = clmd_err_set(err, CLMD_EINPUT, "%s: another ladder (temperatures, lambdas or solute "
+                          "temperatures), exchange interval or time step than the campaign of "
+                          "checkpoint %s", at, path);
         goto done;
     }
     c->round = (long)round;
@@ -372,6 +396,8 @@ static int read_checkpoint(clmd_campaign *c, const char *path, clmd_err *err)
         const int r = c->first + i;
         clmd_engine_set_segment_bath(c->eng[c->rep_eng[i]], c->rep_seg[i], c->T[c->state_of[r]],
                                      c->d.integrator.seed + (unsigned long)r);
+        if (c->kind != LADDER_T)
+            clmd_engine_set_segment_scale(c->eng[c->rep_eng[i]], c->rep_seg[i], &c->scale[c->state_of[r]]);
     }
 done:
     clmd_ckpt_reader_close(&rd);
@@ -398,6 +424,11 @@ static int open_outputs(clmd_campaign *c, clmd_err *err)
         c->col_name[c->ncols++] = "volume_nm3";
         c->col_name[c->ncols++] = "density_g_cm3";
         c->col_name[c->ncols++] = "pressure_bar";
+    }
+    if (c->kind == LADDER_LAMBDA) {
+        /* thermodynamic integration's integrand, per state */
+        c->col_name[c->ncols++] = "dudl_sterics";
+        c->col_name[c->ncols++] = "dudl_electrostatics";
     }
     c->col_name[c->ncols++] = "replica";
     /* a row: potential, kinetic, total, temperature, the columns, then the exchange's U and V */
@@ -491,7 +522,16 @@ static int open_outputs(clmd_campaign *c, clmd_err *err)
     clmd_free(names);
     if (rc) return rc;
     clmd_remdlog_opts lo = {K, K, c->T, c->P, c->scheme == CLMD_REMD_ALL ? "all" : "neighbors",
-                            c->interval};
+                            c->interval, {NULL, NULL, NULL}, {NULL, NULL, NULL}};
+    if (c->kind == LADDER_LAMBDA) {
+        lo.extra_name[0] = "lambda_sterics";
+        lo.extra[0] = d->remd.lambda_sterics;
+        lo.extra_name[1] = "lambda_electrostatics";
+        lo.extra[1] = d->remd.lambda_electrostatics;
+    } else if (c->kind == LADDER_REST2) {
+        lo.extra_name[0] = "solute_temperatures";
+        lo.extra[0] = c->ladder;
+    }
     return c->restart ? clmd_remdlog_continue(c->rlog_path, &lo, c->round, &c->rlog, err)
                       : clmd_remdlog_create(c->rlog_path, &lo, &c->rlog, err);
 }
@@ -567,8 +607,33 @@ int clmd_campaign_create(const clmd_run_opts *o, clmd_campaign **out, clmd_err *
     if (rc) goto fail;
     if (o->device) snprintf(d->device, sizeof d->device, "%s", o->device);
     if (o->overwrite) d->output.overwrite = 1;
-    c->K = d->remd.ntemps;
-    memcpy(c->T, d->remd.temps, sizeof(double) * (size_t)c->K);
+    if (d->remd.nlambdas > 0) {
+        /* a lambda ladder: every state at the integrator's temperature */
+        c->kind = LADDER_LAMBDA;
+        c->K = d->remd.nlambdas;
+        c->unit = "state";
+        for (int k = 0; k < c->K; k++) {
+            c->T[k] = d->integrator.temperature;
+            c->scale[k] = clmd_region_scale_alchemical(d->remd.lambda_sterics[k], d->remd.lambda_electrostatics[k]);
+            c->ladder[k] = k;
+        }
+    } else if (d->solute_tempering.enabled) {
+        /* REST2: the solute's temperatures, the physical one for all */
+        c->kind = LADDER_REST2;
+        c->K = d->solute_tempering.ntemps;
+        c->unit = "K (solute)";
+        for (int k = 0; k < c->K; k++) {
+            c->T[k] = d->integrator.temperature;
+            c->scale[k] = clmd_region_scale_rest2(d->integrator.temperature, d->solute_tempering.temps[k]);
+            c->ladder[k] = d->solute_tempering.temps[k];
+        }
+    } else {
+        c->kind = LADDER_T;
+        c->K = d->remd.ntemps;
+        c->unit = "K";
+        memcpy(c->T, d->remd.temps, sizeof(double) * (size_t)c->K);
+        memcpy(c->ladder, d->remd.temps, sizeof(double) * (size_t)c->K);
+    }
     c->P = d->barostat.enabled ? d->barostat.pressure_bar[0] : -1;
     c->scheme = d->remd.scheme ? CLMD_REMD_ALL : CLMD_REMD_NEIGHBORS;
     c->interval = d->remd.exchange_interval;
@@ -614,6 +679,8 @@ int clmd_campaign_create(const clmd_run_opts *o, clmd_campaign **out, clmd_err *
     CLMD_NEW(c->rprop, c->K * c->K);
     CLMD_NEW(c->racc, c->K * c->K);
     CLMD_NEW(c->u, c->K * c->K);
+    CLMD_NEW(c->uall, c->K * c->K);
+    CLMD_NEW(c->urow, (size_t)c->count * c->K + 1);
     for (int r = 0; r < c->K; r++) c->state_of[r] = r;
     clmd_ffplan plan;
     {
@@ -679,6 +746,10 @@ static int gather_rows(clmd_campaign *c, int pressure, clmd_err *err)
                 row[m++] = c->total_mass / V * AMU_NM3_TO_G_CM3;
                 m++; /* the pressure, below */
             }
+            if (c->kind == LADDER_LAMBDA) {
+                clmd_engine_segment_dudl(e, j, &row[m], &row[m + 1]);
+                m += 2;
+            }
             row[m++] = c->first + i0 + j;
             row[m++] = epot;
             row[m++] = V;
@@ -743,16 +814,59 @@ static int write_outputs(clmd_campaign *c, long step, int rows, int frames, clmd
 
 /* The swap step: reduced energies from every replica's U and V, the swaps (the same on every
  * rank), then each local replica takes its new state's bath and velocities. */
+/* Hamiltonian ladders: every replica's reduced energy in every state, u[r][k] = (U_k(x_r) +
+ * P V_r) / kT. Each engine is evaluated K times with its copies' factors rotated through the
+ * ladder (copy j of replica r at state (s_r + t) mod K on pass t), so a batch of copies gets a
+ * whole column of the matrix per evaluation; then every copy takes its own state's factors back.
+ * The rows are gathered from every rank. */
+static int energy_matrix(clmd_campaign *c, clmd_err *err)
+{
+    const int K = c->K;
+    int rc = CLMD_OK;
+    for (int b = 0; b < c->neng && !rc; b++) {
+        clmd_engine *e = c->eng[b];
+        const double V = c->sys->periodic ? clmd_box_volume(clmd_engine_state(e)->box) : 0;
+        for (int t = 0; t < K && !rc; t++) {
+            for (int i = c->eng_first[b]; i < c->eng_first[b + 1]; i++) {
+                const int k = (c->state_of[c->first + i] + t) % K;
+                clmd_engine_set_segment_scale(e, c->rep_seg[i], &c->scale[k]);
+            }
+            if ((rc = clmd_engine_evaluate(e, NULL, NULL, err))) break;
+            for (int i = c->eng_first[b]; i < c->eng_first[b + 1]; i++) {
+                const int k = (c->state_of[c->first + i] + t) % K;
+                double U;
+                clmd_engine_segment_energies(e, c->rep_seg[i], NULL, &U, NULL);
+                c->urow[(size_t)i * K + k] =
+                    (U + (c->P >= 0 ? c->P * BAR_TO_KJ_NM3 * V : 0)) / (CLMD_BOLTZMANN * c->T[k]);
+            }
+        }
+        for (int i = c->eng_first[b]; i < c->eng_first[b + 1]; i++)
+            clmd_engine_set_segment_scale(e, c->rep_seg[i], &c->scale[c->state_of[c->first + i]]);
+    }
+    if (clmd_comm_max(c->comm, rc)) return rc ? rc : clmd_err_set(err, CLMD_ERUNTIME, "another MPI rank failed");
+    if ((rc = clmd_comm_allgather(c->comm, K, K, c->urow, c->u, err))) return rc;
+    return CLMD_OK;
+}
+
 static int exchange(clmd_campaign *c, clmd_err *err)
 {
     const int K = c->K;
     double t0 = now_s();
     PROBE_START(c->probe, P_REMD_EXCHANGE);
-    for (int r = 0; r < K; r++) {
-        const double *row = c->all + (size_t)r * c->per;
-        double U = row[c->per - 2], V = row[c->per - 1];
-        for (int k = 0; k < K; k++)
-            c->u[r * K + k] = (U + (c->P >= 0 ? c->P * BAR_TO_KJ_NM3 * V : 0)) / (CLMD_BOLTZMANN * c->T[k]);
+    if (c->kind == LADDER_T) {
+        /* one energy per replica: u = beta_k (U + P V) */
+        for (int r = 0; r < K; r++) {
+            const double *row = c->all + (size_t)r * c->per;
+            double U = row[c->per - 2], V = row[c->per - 1];
+            for (int k = 0; k < K; k++)
+                c->u[r * K + k] = (U + (c->P >= 0 ? c->P * BAR_TO_KJ_NM3 * V : 0)) / (CLMD_BOLTZMANN * c->T[k]);
+        }
+    } else {
+        int rc = energy_matrix(c, err);
+        if (rc) {
+            PROBE_STOP(c->probe, P_REMD_EXCHANGE);
+            return rc;
+        }
     }
     int *old = clmd_calloc(K, sizeof *old);
     memcpy(old, c->state_of, sizeof(int) * (size_t)K);
@@ -770,6 +884,16 @@ static int exchange(clmd_campaign *c, clmd_err *err)
         int moved = 0, drawn = 0;
         for (int i = c->eng_first[b]; i < c->eng_first[b + 1]; i++) moved |= c->state_of[c->first + i] != old[c->first + i];
         if (!moved) continue;
+        if (c->kind != LADDER_T) {
+            /* a Hamiltonian swap: the replica takes its new state's factors, the temperature is
+             * the same, the velocities stay */
+            for (int i = c->eng_first[b]; i < c->eng_first[b + 1]; i++) {
+                const int r = c->first + i;
+                if (c->state_of[r] != old[r])
+                    clmd_engine_set_segment_scale(e, c->rep_seg[i], &c->scale[c->state_of[r]]);
+            }
+            continue;
+        }
         if ((rc = clmd_engine_get_velocities(e, c->xv, err))) break;
         for (int i = c->eng_first[b]; i < c->eng_first[b + 1]; i++) {
             const int r = c->first + i;
@@ -805,10 +929,12 @@ static int write_summary(clmd_campaign *c, int final, clmd_err *err)
 {
     if (c->comm->rank != 0) return CLMD_OK;
     clmd_remd_summary s;
-    clmd_remd_summarize(c->K, c->round + 1, c->history, c->prop, c->acc, c->T, &s);
-    int rc = clmd_remd_write_summary(c->summary, &s, c->T, err);
-    if (!rc && final) rc = clmd_remd_write_walk_svg(c->walk_svg, c->K, c->round + 1, c->history, c->T, "K", err);
-    if (!rc && final) rc = clmd_remd_write_acceptance_svg(c->acc_svg, c->K, s.acceptance, c->T, "K", err);
+    clmd_remd_summarize(c->K, c->round + 1, c->history, c->prop, c->acc, c->ladder, &s);
+    int rc = clmd_remd_write_summary(c->summary, &s, c->ladder, err);
+    if (!rc && final)
+        rc = clmd_remd_write_walk_svg(c->walk_svg, c->K, c->round + 1, c->history, c->ladder, c->unit, err);
+    if (!rc && final)
+        rc = clmd_remd_write_acceptance_svg(c->acc_svg, c->K, s.acceptance, c->ladder, c->unit, err);
     clmd_remd_summary_free(&s);
     return rc;
 }
@@ -913,10 +1039,21 @@ void clmd_campaign_describe(const clmd_campaign *c, FILE *out)
     else
         fprintf(out, "device: %s\n", clmd_engine_device(c->eng[0]));
     clmd_engine_describe(c->eng[0], out);
-    fprintf(out, "replica exchange: %d replicas over %d process%s, temperatures", c->K,
-            c->comm->size, c->comm->size == 1 ? "" : "es");
-    for (int k = 0; k < c->K; k++) fprintf(out, " %.4g", c->T[k]);
-    fprintf(out, " K; %ld rounds of %ld steps, %s swaps, velocities %s%s\n", c->exchanges, c->interval,
+    fprintf(out, "replica exchange: %d replicas over %d process%s, ", c->K, c->comm->size,
+            c->comm->size == 1 ? "" : "es");
+    if (c->kind == LADDER_LAMBDA) {
+        fprintf(out, "all at %.4g K, lambdas (sterics, electrostatics)", c->T[0]);
+        for (int k = 0; k < c->K; k++) fprintf(out, " (%.3g, %.3g)", c->scale[k].sterics, c->scale[k].charge);
+    } else if (c->kind == LADDER_REST2) {
+        fprintf(out, "all at %.4g K, the solute (REST2) at", c->T[0]);
+        for (int k = 0; k < c->K; k++) fprintf(out, " %.4g", c->ladder[k]);
+        fprintf(out, " K");
+    } else {
+        fprintf(out, "temperatures");
+        for (int k = 0; k < c->K; k++) fprintf(out, " %.4g", c->T[k]);
+        fprintf(out, " K");
+    }
+    fprintf(out, "; %ld rounds of %ld steps, %s swaps, velocities %s%s\n", c->exchanges, c->interval,
             c->scheme == CLMD_REMD_ALL ? "all-pairs" : "neighbour",
             d->remd.resample_velocities ? "resampled" : "rescaled",
             c->restart ? " (continued)" : "");
@@ -932,9 +1069,9 @@ void clmd_campaign_describe(const clmd_campaign *c, FILE *out)
 void clmd_campaign_report(const clmd_campaign *c, FILE *out)
 {
     clmd_remd_summary s;
-    clmd_remd_summarize(c->K, c->round + 1, c->history, c->prop, c->acc, c->T, &s);
+    clmd_remd_summarize(c->K, c->round + 1, c->history, c->prop, c->acc, c->ladder, &s);
     fputc('\n', out);
-    clmd_remd_print_summary(&s, c->T, "K", out);
+    clmd_remd_print_summary(&s, c->ladder, c->unit, out);
     const double dt = c->d.integrator.timestep_ps;
     double rate = c->elapsed > 0 ? c->steps_done / c->elapsed : 0;
     fprintf(out, "performance: %ld replica-steps in %.3f s: %.1f replica-steps/s, %.3f ns/day "
