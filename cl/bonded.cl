@@ -173,14 +173,24 @@ __kernel __attribute__((reqd_work_group_size(BONDED_WG, 1, 1)))
 void torsions(__global const real4 *restrict posq, __global const real4 *restrict posq_lo,
               __global const int4 *restrict ijkl, __global const real4 *restrict par,
               const int ntorsions, __global long *restrict force, const int npad,
-              __global long *restrict energy, const int want_energy, BOX_PARAMS)
+              __global long *restrict energy, const int want_energy, BOX_PARAMS,
+              __global const float4 *restrict seg_scale)
 {
     __local long ebuf[BONDED_WG];
     const int q = get_global_id(0);
     real e = 0;
     if (q < ntorsions) {
         const int4 t = ijkl[q];
-        const real4 p = par[q];
+        real4 p = par[q];
+#if REGION
+        /* a torsion of the region (negative periodicity): its constant times the copy's factor */
+        if (p.y < 0) {
+            p.y = -p.y;
+            p.x *= seg_scale[NSEG > 1 ? t.x / SEG_LEN : 0].w;
+        }
+#else
+        (void)seg_scale;
+#endif
         /* double-float differences and images (exact also for atoms far from the origin or in
            other images), then rounded to float vectors */
         real2 ix, iy, iz, kx, ky, kz, lx, ly, lz;

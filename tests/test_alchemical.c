@@ -401,6 +401,65 @@ static void test_openmmtools_rf(void)
                      1e-4, 1e-2, 1e-4);
 }
 
+/* REST2: the region's factors (charges and 2 sqrt(eps) times sqrt(s), the region's torsions
+ * times s, no soft-core) equal the plain system with the solute's charges times sqrt(s), its LJ
+ * depths times s, its exceptions scaled by particle and its torsions times s. */
+static void rest2_case(const char *device, clmd_nbmethod method)
+{
+    clmd_system *s = ala2_water(1), *m = ala2_water(0);
+    if (!s || !m) CLMD_SKIP_DATA("alanine-dipeptide-explicit prmtop/inpcrd");
+    const double f = 300.0 / 420.0, r = sqrt(f);
+    for (int i = 0; i < NREGION; i++) {
+        m->charge[i] *= r;
+        m->epsilon[i] *= f;
+    }
+    for (int k = 0; k < m->npairs; k++) {
+        const int nreg = (m->pairs[k].i < NREGION) + (m->pairs[k].j < NREGION);
+        m->pairs[k].qq *= pow(r, nreg);
+        m->pairs[k].eps *= pow(r, nreg);
+    }
+    for (int k = 0; k < m->ntorsions; k++) {
+        const clmd_torsion *t = &m->torsions[k];
+        if (t->i < NREGION && t->j < NREGION && t->k < NREGION && t->l < NREGION) m->torsions[k].kf *= f;
+    }
+    clmd_ffopts fo;
+    opts(&fo, method);
+    fo.region_softcore = 0; /* REST2 */
+    clmd_err err = {0};
+    clmd_engine *a = engine(s, &fo, device, &err);
+    if (!a && strstr(err.msg, "OpenCL")) {
+        clmd_system_destroy(&s);
+        clmd_system_destroy(&m);
+        CLMD_SKIP("no OpenCL device");
+    }
+    clmd_engine *b = engine(m, &fo, device, &err);
+    CU_ASSERT_FATAL(a && b);
+    clmd_engine_set_segment_scale(a, 0, &(clmd_region_scale){r, r, 1, f});
+    const int n = s->n;
+    double *fa = clmd_calloc(3 * (size_t)n, sizeof *fa), *fb = clmd_calloc(3 * (size_t)n, sizeof *fb);
+    double ea[CLMD_E_NCOMP], eb[CLMD_E_NCOMP], ua = 0, ub = 0;
+    CU_ASSERT_FATAL(clmd_engine_evaluate(a, ea, fa, &err) == CLMD_OK);
+    CU_ASSERT_FATAL(clmd_engine_evaluate(b, eb, fb, &err) == CLMD_OK);
+    for (int c = 0; c < CLMD_E_NCOMP; c++) {
+        ua += ea[c];
+        ub += eb[c];
+        ASSERT_REL(ea[c], eb[c], strcmp(device, "reference") ? 1e-6 : 1e-11, 1, clmd_ecomp_name[c],
+                   "the same scaled interactions");
+    }
+    const double rms = clmd_force_rms_rel(fa, fb, n);
+    printf("\n  REST2 (%s): U %.6f vs scaled system %.6f, forces %.2g rms", device, ua, ub, rms);
+    ASSERT_BELOW(rms, strcmp(device, "reference") ? 1e-6 : 1e-12, "forces: REST2 factors vs scaled system");
+    clmd_free(fa);
+    clmd_free(fb);
+    clmd_engine_destroy(&a);
+    clmd_engine_destroy(&b);
+    clmd_system_destroy(&s);
+    clmd_system_destroy(&m);
+}
+
+static void test_rest2_reference(void) { rest2_case("reference", CLMD_NB_PME); }
+static void test_rest2_device(void) { rest2_case("auto", CLMD_NB_PME); }
+
 int main(int argc, char **argv)
 {
     static const clmd_test tests[] = {
@@ -415,6 +474,8 @@ int main(int argc, char **argv)
         {"openmmtools: PME", test_openmmtools_pme},
         {"openmmtools: PME, annihilated sterics", test_openmmtools_pme_annihilate},
         {"openmmtools: reaction field (shifted)", test_openmmtools_rf},
+        {"REST2 factors = the scaled system (reference)", test_rest2_reference},
+        {"REST2 factors = the scaled system (device)", test_rest2_device},
         {NULL, NULL}};
     return clmd_test_main("test_alchemical", tests, argc, argv);
 }

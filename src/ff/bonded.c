@@ -42,7 +42,8 @@ static int bd_reference(clmd_term *t, const clmd_fenv *env, const double *x, dou
     const double(*box)[3] = b->sys->periodic ? env->box : NULL;
     e[CLMD_E_BOND] += clmd_bonded_ref_bonds(b->sys, box, x, f);
     e[CLMD_E_ANGLE] += clmd_bonded_ref_angles(b->sys, box, x, f);
-    e[CLMD_E_TORSION] += clmd_bonded_ref_torsions(b->sys, box, x, f);
+    e[CLMD_E_TORSION] += clmd_bonded_ref_torsions_region(b->sys, box, x, f,
+                                                          env->scale ? env->scale[0].torsion : 1);
     return CLMD_OK;
 }
 
@@ -123,7 +124,10 @@ static int upload_params(bonded *b, clmd_ocl *o, clmd_err *err)
         tijkl[k].s[2] = t->k;
         tijkl[k].s[3] = t->l;
         tpar[k].s[0] = (float)t->kf;
-        tpar[k].s[1] = (float)t->periodicity;
+        /* a torsion of the region (REST2's solute): the sign of its periodicity */
+        const int reg = s->region && s->region[t->i] && s->region[t->j] && s->region[t->k] &&
+                        s->region[t->l];
+        tpar[k].s[1] = (float)(reg ? -t->periodicity : t->periodicity);
         tpar[k].s[2] = (float)cos(t->phase);
         tpar[k].s[3] = (float)sin(t->phase);
     }
@@ -174,7 +178,8 @@ static int bd_setup_device(clmd_term *t, const clmd_fenv *env, clmd_err *err)
     boxdev.nseg = env->dev->nseg; /* the batched copies' energy slots */
     boxdev.seg_stride = env->dev->seg_stride;
     char defs[1024];
-    snprintf(defs, sizeof defs, "%s#define BONDED_WG %d\n", clmd_dev_defines(&boxdev), BONDED_WG);
+    snprintf(defs, sizeof defs, "%s#define BONDED_WG %d\n#define REGION %d\n", clmd_dev_defines(&boxdev),
+             BONDED_WG, s->region != NULL);
     cl_program prog;
     int rc;
     if ((rc = clmd_ocl_program(dev->ocl, "bonded.cl", defs, &prog, err)) ||
@@ -199,6 +204,9 @@ static int bd_setup_device(clmd_term *t, const clmd_fenv *env, clmd_err *err)
     CLMD_ARG(k, 2, b->tors_ijkl, err);
     CLMD_ARG(k, 3, b->tors_par, err);
     CLMD_ARG(k, 4, s->ntorsions, err);
+    /* each copy's factors (the torsion factor is .w); any buffer without a region */
+    cl_mem scale = dev->seg_scale ? dev->seg_scale : b->tors_par;
+    CLMD_ARG(k, 9 + CLMD_BOX_NARGS, scale, err);
     b->box_version = -1;
     return common_args(k, dev, 5, err);
 }

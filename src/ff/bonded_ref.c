@@ -85,9 +85,19 @@ double clmd_bonded_ref_angles(const clmd_system *sys, const double (*box)[3], co
 double clmd_bonded_ref_torsions(const clmd_system *sys, const double (*box)[3], const double *x,
                                 double *f)
 {
+    return clmd_bonded_ref_torsions_region(sys, box, x, f, 1);
+}
+
+double clmd_bonded_ref_torsions_region(const clmd_system *sys, const double (*box)[3],
+                                       const double *x, double *f, double region_factor)
+{
     double e = 0;
     for (int q = 0; q < sys->ntorsions; q++) {
-        const clmd_torsion *t = &sys->torsions[q];
+        clmd_torsion tq = sys->torsions[q];
+        const clmd_torsion *t = &tq;
+        if (sys->region && sys->region[t->i] && sys->region[t->j] && sys->region[t->k] &&
+            sys->region[t->l])
+            tq.kf *= region_factor;
         double rij[3], rkj[3], rkl[3], m[3], n[3], mn[3];
         clmd_bonded_ref_delta(box, x + 3 * t->j, x + 3 * t->i, rij); /* x_i - x_j */
         clmd_bonded_ref_delta(box, x + 3 * t->j, x + 3 * t->k, rkj); /* x_k - x_j */

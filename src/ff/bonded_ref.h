@@ -26,6 +26,10 @@ double clmd_bonded_ref_angles(const struct clmd_system *sys, const double (*box)
 /* E = k (1 + cos(n phi - phase)) over sys->torsions. */
 double clmd_bonded_ref_torsions(const struct clmd_system *sys, const double (*box)[3],
                                 const double *x, double *f);
+/* The same with the force constants of torsions whose four particles are all in the system's
+ * region (REST2's solute) times region_factor. */
+double clmd_bonded_ref_torsions_region(const struct clmd_system *sys, const double (*box)[3],
+                                       const double *x, double *f, double region_factor);
 /* E = 138.935456 qq / r + 4 eps ((s/r)^12 - (s/r)^6) over sys->pairs (the 1-4 exceptions). */
 double clmd_bonded_ref_pairs(const struct clmd_system *sys, const double (*box)[3],
                              const double *x, double *f);
