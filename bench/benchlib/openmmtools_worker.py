@@ -49,8 +49,105 @@ def build(spec, mm, app, u):
     return system, crd.positions
 
 
+class LoopSampler:
+    """The core of a replica-exchange iteration in plain OpenMM, without openmmtools (the
+    "openmm-loop" peer): one Context on the platform; per iteration each replica's positions,
+    velocities and bath temperature go in, n Langevin steps run, positions, velocities and the
+    potential energy come out (the work openmmtools' ReplicaExchangeSampler does per replica, minus
+    its storage writes and bookkeeping, so it is a lower bound of openmmtools' time), then the
+    reduced-energy matrix and neighbour swaps of the temperature labels."""
+
+    def __init__(self, spec, mm, app, u, system, pos, plat):
+        self.mm, self.u = mm, u
+        self.temps = spec["temperatures"]
+        self.n = int(spec["exchange_interval"])
+        self.K = len(self.temps)
+        self.integ = mm.LangevinMiddleIntegrator(self.temps[0] * u.kelvin, spec.get("friction", 1.0) / u.picosecond,
+                                                 spec["dt"] * u.picoseconds)
+        self.ctx = mm.Context(system, self.integ, plat)
+        self.ctx.setPositions(pos)
+        self.state_of = list(range(self.K))
+        self.pos, self.vel = [], []
+        for T in self.temps:
+            self.ctx.setVelocitiesToTemperature(T * u.kelvin)
+            st = self.ctx.getState(getPositions=True, getVelocities=True)
+            self.pos.append(st.getPositions(asNumpy=True))
+            self.vel.append(st.getVelocities(asNumpy=True))
+        self.iteration, self.energy = 0, 0.0
+
+    def extend(self, n_iterations):
+        import random
+        kB = 0.00831446261815324
+        rng = random.Random(11 + self.iteration)
+        for _ in range(n_iterations):
+            U = []
+            for r in range(self.K):
+                T = self.temps[self.state_of[r]]
+                self.integ.setTemperature(T * self.u.kelvin)
+                self.ctx.setPositions(self.pos[r])
+                self.ctx.setVelocities(self.vel[r])
+                self.integ.step(self.n)
+                st = self.ctx.getState(getPositions=True, getVelocities=True, getEnergy=True)
+                self.pos[r] = st.getPositions(asNumpy=True)
+                self.vel[r] = st.getVelocities(asNumpy=True)
+                U.append(st.getPotentialEnergy().value_in_unit(self.u.kilojoule_per_mole))
+            rep_in = {s: r for r, s in enumerate(self.state_of)}
+            for i in range(self.iteration % 2, self.K - 1, 2):
+                a, b = rep_in[i], rep_in[i + 1]
+                d = (1 / (kB * self.temps[i]) - 1 / (kB * self.temps[i + 1])) * (U[b] - U[a])
+                if d <= 0 or rng.random() < math.exp(-d):
+                    self.state_of[a], self.state_of[b] = i + 1, i
+                    rep_in[i], rep_in[i + 1] = b, a
+            self.energy = U[0]
+            self.iteration += 1
+
+
+def main_loop(spec):
+    """The openmm-loop peer: the same protocol as main(), with LoopSampler."""
+    try:
+        t0 = time.perf_counter()
+        import openmm as mm
+        import openmm.app as app
+        import openmm.unit as u
+        system, pos = build(spec, mm, app, u)
+        plat = mm.Platform.getPlatformByName(spec["platform"])
+        sampler = LoopSampler(spec, mm, app, u, system, pos, plat)
+        setup_s = time.perf_counter() - t0
+        t1 = time.perf_counter()
+        sampler.extend(int(spec.get("warmup_iterations", 1)))
+        props = {n: plat.getPropertyValue(sampler.ctx, n) for n in plat.getPropertyNames()
+                 if n in ("Precision", "OpenCLPlatformIndex", "DeviceIndex", "DeviceName", "OpenCLPlatformName")}
+        say({"ok": True, "ready": True, "openmm": mm.version.full_version, "openmmtools": None,
+             "platform": plat.getName(), "properties": props, "particles": system.getNumParticles(),
+             "replicas": sampler.K, "setup_s": setup_s, "warmup_s": time.perf_counter() - t1})
+    except Exception as e:
+        traceback.print_exc()
+        say({"ok": False, "error": "%s: %s" % (type(e).__name__, e)})
+        return 0
+    for line in sys.stdin:
+        words = line.split()
+        if not words or words[0] == "quit":
+            break
+        try:
+            n = int(words[1])
+            t = time.perf_counter()
+            sampler.extend(n)
+            dt = time.perf_counter() - t
+            if not math.isfinite(sampler.energy):
+                say({"ok": False, "error": "potential energy is %r" % sampler.energy})
+                continue
+            say({"ok": True, "iterations": n, "replica_steps": n * sampler.n * sampler.K, "seconds": dt,
+                 "potential_energy": sampler.energy})
+        except Exception as e:
+            traceback.print_exc()
+            say({"ok": False, "error": "%s: %s" % (type(e).__name__, e)})
+    return 0
+
+
 def main():
     spec = json.loads(sys.argv[1])
+    if spec.get("engine") == "openmm-loop":
+        return main_loop(spec)
     store = None
     try:
         t0 = time.perf_counter()

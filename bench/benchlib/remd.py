@@ -217,7 +217,7 @@ class OpenMMToolsSession:
     """One openmmtools worker per benchmark: setup and one warm-up iteration at start, then each
     sample is `run N` (N iterations of exchange_interval steps per replica), timed in the worker."""
 
-    def __init__(self, peer, bench, workdir, steps, timeout, python):
+    def __init__(self, peer, bench, workdir, steps, timeout, python, engine="openmmtools"):
         self.peer, self.bench, self.timeout = peer, bench, timeout
         sysm = bench.system
         if steps % sysm.exchange_interval:
@@ -225,6 +225,7 @@ class OpenMMToolsSession:
         self.iterations = steps // sysm.exchange_interval
         self.replica_steps = steps * sysm.replicas
         spec = sysm.openmmtools_spec()
+        spec["engine"] = engine
         spec.update(platform=peer.platform, warmup_iterations=1)
         os.makedirs(workdir, exist_ok=True)
         self.errpath = os.path.join(workdir, "openmmtools.err")
@@ -237,7 +238,8 @@ class OpenMMToolsSession:
             raise Blocked("cannot start the openmmtools worker with %s: %s" % (python, e))
         self.reader = _LineReader(self.proc.stdout.fileno())
         self.facts = self._reply(timeout, "setup")
-        peer.version = "openmmtools %s, openmm %s" % (self.facts.get("openmmtools"), self.facts.get("openmm"))
+        peer.version = ("openmmtools %s, openmm %s" % (self.facts.get("openmmtools"), self.facts.get("openmm"))
+                        if self.facts.get("openmmtools") else "openmm %s" % self.facts.get("openmm"))
         if self.facts.get("particles") != bench.particles:
             self.close()
             raise Blocked("OpenMM built %s particles, the benchmark expects %d" % (self.facts.get("particles"),
@@ -318,6 +320,26 @@ class OpenMMTools:
         return self.version
 
 
+class OpenMMLoop(OpenMMTools):
+    """The one-context replica loop openmmtools runs, in plain OpenMM (no openmmtools): per
+    iteration and replica, positions, velocities and temperature in, n steps, state out; then the
+    swaps. A lower bound of openmmtools' time where openmmtools cannot be installed (the GPU
+    machine); the Python is the OpenMM peer's (CLMD_BENCH_OPENMM_PYTHON, default /usr/bin/python3)."""
+    engine = "openmm-loop"
+
+    def describe(self):
+        return ("plain OpenMM one-context replica loop (openmmtools' sampler core without its storage), "
+                "LangevinMiddleIntegrator, neighbour swaps, OpenMM %s platform" % self.platform)
+
+    def prepare(self, bench, workdir, steps, timeout):
+        if bench.system.kind not in self.kinds:
+            raise Blocked("no builder for system kind %s" % bench.system.kind)
+        py = os.environ.get("CLMD_BENCH_OPENMM_PYTHON", "/usr/bin/python3")
+        if not (os.path.isfile(py) and os.access(py, os.X_OK)):
+            raise Blocked("OpenMM Python %s is not an executable file (CLMD_BENCH_OPENMM_PYTHON)" % py)
+        return OpenMMToolsSession(self, bench, workdir, steps, timeout, py, engine="openmm-loop")
+
+
 # ---- the benchmark --------------------------------------------------------------------------
 
 class RemdBench(Bench):
@@ -327,7 +349,7 @@ class RemdBench(Bench):
     clmd_session = RemdClmdSession  # harness: the clmd row's session class
 
     def __init__(self, name, system, particles, peers=None, steps=None, quick_engines=(ONE_AT_A_TIME,), note=""):
-        super().__init__(name, system, particles, peers=peers if peers is not None else [ClmdOneAtATime(), OpenMMTools()],
+        super().__init__(name, system, particles, peers=peers if peers is not None else [ClmdOneAtATime(), OpenMMTools(), OpenMMLoop()],
                          steps=steps, note=note)
         self.quick_engines = tuple(quick_engines)
 
