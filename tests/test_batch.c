@@ -12,6 +12,7 @@
 
 #include "core/mem.h"
 #include "md/engine.h"
+#include "md/engine_impl.h"
 #include "state/state.h"
 #include "system/amber.h"
 #include "system/builtin.h"
@@ -54,6 +55,13 @@ static void compare(clmd_system *base, const clmd_ffopts *fo, int steps, int exa
     }
     CU_ASSERT_FATAL(batch != NULL);
     CU_ASSERT_EQUAL(clmd_engine_segments(batch), K);
+    /* on GPUs a one-system engine of at most 6 clusters runs GB as one fused kernel, the batch as
+     * three: the same physics, other float sums, so the copies agree to float precision there */
+    if (exact && fo->gb_model != CLMD_GB_NONE && n <= 48 && !batch->reference &&
+        clmd_ocl_is_gpu(batch->dev.ocl)) {
+        printf("\n  GPU: the one-system engines use the fused GB kernel; compared to float precision");
+        exact = 0;
+    }
     for (int g = 0; g < K; g++) {
         one[g] = engine(base, fo, temps[g], 100 + g, &err);
         CU_ASSERT_FATAL(one[g] != NULL);

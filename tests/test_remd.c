@@ -1247,7 +1247,10 @@ static void batched_equals_one_at_a_time(void)
     for (int k = 0; k < 3; k++) {
         char file[64];
         snprintf(file, sizeof file, "%s.yaml", name[k]);
-        ala2_deck(text, sizeof text, name[k], "auto", 12, "");
+        /* PoCL: on GPUs a one-system engine of alanine dipeptide runs GB as one fused kernel
+         * (other float sums than the batch's three), so the bitwise property is checked where
+         * both run the same kernels */
+        ala2_deck(text, sizeof text, name[k], "portable", 12, "");
         snprintf(deck[k], sizeof deck[k], "%s", write_deck(dir, file, text));
         snprintf(args, sizeof args, "run %s --quiet %s", deck[k], backend[k]);
         CU_ASSERT_EQUAL_FATAL(run_expect(args, 0), 0);

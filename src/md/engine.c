@@ -1314,6 +1314,10 @@ struct clmd_engine_snapshot {
     double energy[CLMD_E_NCOMP], ekin, last_d2;
     double *seg_energy;       /* [nseg * CLMD_SEG_VALUES] */
     int forces_valid, energy_valid;
+    /* the lagged list check's state: the flag reads still to be examined and the estimates */
+    long list_step, ref_step;
+    double disp_prev, disp_growth;
+    cl_uint ring[CLMD_FLAG_RING][NFLAGS];
     clmd_pairlist_snapshot *list;
     cl_mem pos, vel, posq, posq_lo, force, energy_dev; /* device path */
 };
@@ -1386,9 +1390,37 @@ static int copy_state(clmd_engine *e, const clmd_engine_snapshot *s, int save, c
     return CLMD_OK;
 }
 
+/* The lagged check's state into s (waiting for the reads in flight; an overlapped build in flight
+ * is dropped, so that the saved and the continuing run go on alike), or back from s. */
+static int lag_state(clmd_engine *e, clmd_engine_snapshot *s, int save, clmd_err *err)
+{
+    if (e->reference || e->lag == 0) return CLMD_OK;
+    clmd_pairlist_bg_cancel(e->pl);
+    for (int k = 0; k < CLMD_FLAG_RING; k++) {
+        int rc = clmd_ocl_wait(e->dev.ocl, &e->flag_ev[k], err);
+        if (rc) return rc;
+    }
+    if (save) {
+        memcpy(s->ring, e->flag_ring_host, sizeof s->ring);
+        s->list_step = e->list_step;
+        s->ref_step = e->ref_step;
+        s->disp_prev = e->disp_prev;
+        s->disp_growth = e->disp_growth;
+    } else {
+        memcpy(e->flag_ring_host, s->ring, sizeof s->ring);
+        e->list_step = s->list_step;
+        e->ref_step = s->ref_step;
+        e->disp_prev = s->disp_prev;
+        e->disp_growth = s->disp_growth;
+    }
+    return CLMD_OK;
+}
+
 int clmd_engine_save(clmd_engine *e, clmd_engine_snapshot *s, clmd_err *err)
 {
     int n = e->sys->n;
+    int lrc = lag_state(e, s, 1, err);
+    if (lrc) return lrc;
     clmd_state_copy_scalars(&s->st, e->st);
     memcpy(s->energy, e->energy, sizeof s->energy);
     memcpy(s->seg_energy, e->seg_energy, sizeof(double) * (size_t)e->nseg * CLMD_SEG_VALUES);
@@ -1410,6 +1442,7 @@ int clmd_engine_save(clmd_engine *e, clmd_engine_snapshot *s, clmd_err *err)
 int clmd_engine_restore(clmd_engine *e, const clmd_engine_snapshot *s, clmd_err *err)
 {
     int n = e->sys->n, rc;
+    if ((rc = lag_state(e, (clmd_engine_snapshot *)s, 0, err))) return rc;
     long version = e->st->box_version;
     clmd_state_copy_scalars(e->st, &s->st);
     /* a new version, so whatever was derived from the trial box is derived again */
