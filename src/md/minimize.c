@@ -80,7 +80,10 @@ static int evaluate(clmd_engine *e, int host, double *en, double *f, int *over, 
 {
     clmd_overflow ovf;
     int rc = clmd_engine_evaluate_raw(e, host, en, f, &ovf, err);
-    *over = !rc && !host && !e->reference && (ovf.force || ovf.energy);
+    /* the kinetic energy's bit is not the potential's: the step directions ride in the
+     * velocities (direction()), whose kinetic energy may well saturate */
+    *over = !rc && !host && !e->reference &&
+            (ovf.force || (ovf.energy & ~(1u << CLMD_E_NCOMP)));
     return rc;
 }
 
