@@ -18,6 +18,7 @@ and its storage writes) after one untimed warm-up iteration.
 """
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -335,6 +336,7 @@ class OpenMMLoop(OpenMMTools):
         if bench.system.kind not in self.kinds:
             raise Blocked("no builder for system kind %s" % bench.system.kind)
         py = os.environ.get("CLMD_BENCH_OPENMM_PYTHON", "/usr/bin/python3")
+        py = shutil.which(py) or py  # a bare name ("python3") is looked up on PATH
         if not (os.path.isfile(py) and os.access(py, os.X_OK)):
             raise Blocked("OpenMM Python %s is not an executable file (CLMD_BENCH_OPENMM_PYTHON)" % py)
         return OpenMMToolsSession(self, bench, workdir, steps, timeout, py, engine="openmm-loop")
