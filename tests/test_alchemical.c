@@ -460,6 +460,146 @@ static void rest2_case(const char *device, clmd_nbmethod method)
 static void test_rest2_reference(void) { rest2_case("reference", CLMD_NB_PME); }
 static void test_rest2_device(void) { rest2_case("auto", CLMD_NB_PME); }
 
+/* The energy matrix of a Hamiltonian ladder in one pass (clmd_engine_region_energies: one
+ * evaluation, then the factor-dependent parts at every state on the host) against K direct
+ * evaluations with the factors set to each state. kind 0: alchemical soft-core ladder; 1: the
+ * same with annihilated sterics and an LJ switch; 2: REST2. The copies' own factors: a state of
+ * the ladder, and a set between states. copies > 1: a batched engine, each copy at its own
+ * factors and its positions moved, against one-system engines at the copies' positions. */
+static void matrix_case(const char *device, clmd_nbmethod method, int kind, int copies)
+{
+    const int vac = method == CLMD_NB_NOCUTOFF;
+    clmd_system *s;
+    if (vac) {
+        const char *top = clmd_test_data("systems/alanine-dipeptide-implicit.prmtop");
+        const char *crd = clmd_test_data("systems/alanine-dipeptide-implicit.inpcrd");
+        s = NULL;
+        clmd_err e0 = {0};
+        if (!top || !crd || clmd_amber_load(top, crd, &s, &e0)) s = NULL;
+        if (s) {
+            CLMD_NEW(s->region, s->n);
+            for (int i = 0; i < 10; i++) s->region[i] = 1;
+            s->nregion = 10;
+        }
+    } else {
+        s = ala2_water(1);
+    }
+    if (!s) CLMD_SKIP_DATA("alanine-dipeptide prmtop/inpcrd");
+    clmd_ffopts fo;
+    opts(&fo, method);
+    if (kind == 1) {
+        fo.region_annihilate = 1;
+        fo.switch_nm = 0.8;
+    }
+    if (kind == 2) fo.region_softcore = 0;
+    enum { K = 6 };
+    clmd_region_scale st[K];
+    if (kind < 2) {
+        const double ls[K] = {1, 1, 1, 0.6, 0.3, 0}, le[K] = {1, 0.5, 0, 0, 0, 0};
+        for (int k = 0; k < K; k++) st[k] = (clmd_region_scale){le[k], 1, ls[k], 1};
+    } else {
+        for (int k = 0; k < K; k++) {
+            const double f = 300.0 / (300.0 * pow(450.0 / 300.0, k / (K - 1.0)));
+            st[k] = (clmd_region_scale){sqrt(f), sqrt(f), 1, f};
+        }
+    }
+    const clmd_region_scale own[2] = {st[3], kind < 2 ? (clmd_region_scale){0.2, 1, 0.45, 1}
+                                                     : (clmd_region_scale){0.9, 0.9, 1, 0.81}};
+    clmd_err err = {0};
+    clmd_system *big = NULL;
+    if (copies > 1)
+        CU_ASSERT_FATAL(clmd_system_replicate(s, copies, (s->n + 63) / 64 * 64, &big, &err) == CLMD_OK);
+    clmd_engine *e = engine(big ? big : s, &fo, device, &err);
+    if (!e && strstr(err.msg, "OpenCL")) {
+        clmd_system_destroy(&big);
+        clmd_system_destroy(&s);
+        CLMD_SKIP("no OpenCL device");
+    }
+    if (!e) printf("\n  engine: %s", err.msg);
+    CU_ASSERT_FATAL(e != NULL);
+    const int ref = strcmp(device, "reference") == 0;
+    /* double against double: rounding; the device: its own energies at each state carry float
+     * rounding (~1e-7 of 3e4 kJ/mol) where the one pass adds double differences */
+    const double tol = ref ? 2e-5 : 5e-3;
+    const int n1 = s->n, stride = big ? big->seg_stride : n1;
+    double *x = clmd_calloc(3 * (size_t)n1, sizeof *x);
+    double worst = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        /* copy g at its own factors; batched copies: each one's particles moved a little */
+        if (copies > 1) {
+            clmd_state *stt = clmd_engine_state(e);
+            CU_ASSERT_FATAL(clmd_engine_get_positions(e, stt->x, &err) == CLMD_OK);
+            for (int g = 0; g < copies; g++)
+                for (int i = 0; i < n1; i++)
+                    for (int d = 0; d < 3; d++)
+                        stt->x[3 * ((size_t)g * stride + i) + d] =
+                            s->x[3 * i + d] + 0.01 * g * sin(1.7 * i + d + 0.3 * g);
+            CU_ASSERT_FATAL(clmd_engine_set_positions(e, stt->x, &err) == CLMD_OK);
+        }
+        for (int g = 0; g < (copies > 1 ? copies : 1); g++)
+            clmd_engine_set_segment_scale(e, g, &own[(pass + g) % 2]);
+        const int G = copies > 1 ? copies : 1;
+        double *u = clmd_calloc((size_t)G * K, sizeof *u);
+        int rc = clmd_engine_region_energies(e, K, st, u, &err);
+        if (rc) printf("\n  region energies: %s", err.msg);
+        CU_ASSERT_FATAL(rc == CLMD_OK);
+        for (int g = 0; g < G; g++) {
+            clmd_engine *one = e;
+            if (copies > 1) {
+                /* the copy's positions in a one-system engine */
+                one = engine(s, &fo, device, &err);
+                CU_ASSERT_FATAL(one != NULL);
+                clmd_state *stt = clmd_engine_state(e);
+                memcpy(x, stt->x + 3 * (size_t)g * stride, sizeof(double) * 3 * (size_t)n1);
+                CU_ASSERT_FATAL(clmd_engine_set_positions(one, x, &err) == CLMD_OK);
+            }
+            for (int k = 0; k < K; k++) {
+                clmd_engine_set_segment_scale(one, 0, &st[k]);
+                double comp[CLMD_E_NCOMP], direct = 0;
+                CU_ASSERT_FATAL(clmd_engine_evaluate(one, comp, NULL, &err) == CLMD_OK);
+                for (int c = 0; c < CLMD_E_NCOMP; c++) direct += comp[c];
+                const double d = fabs(u[(size_t)g * K + k] - direct);
+                if (d > worst) worst = d;
+                if (d > tol)
+                    printf("\n  copy %d state %d: one pass %.6f, direct %.6f", g, k, u[(size_t)g * K + k], direct);
+                CU_ASSERT(d <= tol);
+            }
+            if (copies > 1) clmd_engine_destroy(&one);
+            else clmd_engine_set_segment_scale(e, 0, &own[(pass + g) % 2]);
+        }
+        clmd_free(u);
+    }
+    printf("\n  %s, method %d, kind %d, %d cop%s: one pass vs direct, worst %.3g kJ/mol (bound %g)",
+           device, (int)method, kind, copies, copies == 1 ? "y" : "ies", worst, tol);
+    clmd_free(x);
+    clmd_engine_destroy(&e);
+    clmd_system_destroy(&big);
+    clmd_system_destroy(&s);
+}
+
+static void test_matrix_reference(void)
+{
+    matrix_case("reference", CLMD_NB_PME, 0, 1);
+    matrix_case("reference", CLMD_NB_PME, 1, 1);
+    matrix_case("reference", CLMD_NB_REACTION_FIELD, 0, 1);
+    matrix_case("reference", CLMD_NB_NOCUTOFF, 0, 1);
+    matrix_case("reference", CLMD_NB_PME, 2, 1);
+}
+
+static void test_matrix_device(void)
+{
+    matrix_case("auto", CLMD_NB_PME, 0, 1);
+    matrix_case("auto", CLMD_NB_REACTION_FIELD, 1, 1);
+    matrix_case("auto", CLMD_NB_NOCUTOFF, 0, 1);
+    matrix_case("auto", CLMD_NB_PME, 2, 1);
+}
+
+static void test_matrix_batched(void)
+{
+    matrix_case("auto", CLMD_NB_PME, 0, 3);
+    matrix_case("auto", CLMD_NB_PME, 2, 3);
+}
+
 int main(int argc, char **argv)
 {
     static const clmd_test tests[] = {
@@ -476,6 +616,9 @@ int main(int argc, char **argv)
         {"openmmtools: reaction field (shifted)", test_openmmtools_rf},
         {"REST2 factors = the scaled system (reference)", test_rest2_reference},
         {"REST2 factors = the scaled system (device)", test_rest2_device},
+        {"energy matrix in one pass = direct evaluations (reference)", test_matrix_reference},
+        {"energy matrix in one pass = direct evaluations (device)", test_matrix_device},
+        {"energy matrix in one pass, batched copies", test_matrix_batched},
         {NULL, NULL}};
     return clmd_test_main("test_alchemical", tests, argc, argv);
 }

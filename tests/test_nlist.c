@@ -72,6 +72,42 @@ static int compare_with_brute_force(const clmd_system *s, const clmd_nlist *nl, 
     return bad;
 }
 
+typedef struct {
+    pairset p;
+    const unsigned char *flag;
+    int bad; /* calls whose i is not flagged */
+} flagset;
+
+static void mark_flagged(int i, int j, double r2, void *ctx)
+{
+    flagset *f = ctx;
+    if (!f->flag[i]) f->bad++;
+    mark(i < j ? i : j, i < j ? j : i, r2, &f->p);
+}
+
+/* The pairs with a flagged particle through clmd_nlist_for_each_flagged_pair against brute
+ * force: each such pair within the cutoff once, none other. Returns the number of mismatches. */
+static int compare_flagged_with_brute_force(const clmd_system *s, const clmd_nlist *nl,
+                                            const double *x, double cutoff, const unsigned char *flag)
+{
+    flagset f = {{s->n, calloc((size_t)s->n * s->n, 1), 0}, flag, 0};
+    long count = clmd_nlist_for_each_flagged_pair(nl, x, s->box, cutoff, flag, mark_flagged, &f);
+    int bad = f.p.dup + f.bad;
+    long expect = 0;
+    for (int i = 0; i < s->n; i++)
+        for (int j = i + 1; j < s->n; j++) {
+            double d[3] = {x[3 * j] - x[3 * i], x[3 * j + 1] - x[3 * i + 1], x[3 * j + 2] - x[3 * i + 2]};
+            clmd_min_image(s, d);
+            int within = (flag[i] || flag[j]) && d[0] * d[0] + d[1] * d[1] + d[2] * d[2] < cutoff * cutoff &&
+                         !clmd_system_excluded(s, i, j);
+            expect += within;
+            if (within != f.p.seen[(size_t)i * s->n + j]) bad++;
+        }
+    if (count != expect) bad++;
+    free(f.p.seen);
+    return bad;
+}
+
 /* For every entry with an image code, the partner's image from the code (positions wrapped as
  * at the build) equals the minimum image for every lane pair within the cutoff. Returns the
  * number of violations. */
@@ -218,6 +254,11 @@ static void check_case(int periodic, int triclinic)
         CU_ASSERT(!clmd_nlist_needs_rebuild(nl, x));
         CU_ASSERT_EQUAL(compare_with_brute_force(s, nl, x, cutoff), 0);
         CU_ASSERT_EQUAL(check_image_codes(s, nl, x, cutoff), 0);
+        /* a region: forty particles (some within the cutoff of each other) and a few more */
+        unsigned char *flag = clmd_calloc(s->n, 1);
+        for (int i = 0; i < s->n; i++) flag[i] = i < 40 || i % 97 == round;
+        CU_ASSERT_EQUAL(compare_flagged_with_brute_force(s, nl, x, cutoff, flag), 0);
+        clmd_free(flag);
     }
     /* one atom moved past skin/2 triggers a rebuild */
     memcpy(x, s->x, sizeof(double) * 3 * s->n);

@@ -40,7 +40,8 @@ class RemdSpecTest(unittest.TestCase):
             b = names[n]
             self.assertEqual(b.system.replicas, k)
             self.assertEqual(b.metric, "replica_steps_per_s")
-            self.assertEqual(b.row_names(False), [n + "/clmd", n + "/clmd-one-at-a-time", n + "/openmmtools"])
+            self.assertEqual(b.row_names(False),
+                             [n + "/clmd", n + "/clmd-one-at-a-time", n + "/openmmtools", n + "/openmm-loop"])
             for steps in b.steps:
                 self.assertTrue(steps is None or steps % b.system.exchange_interval == 0)
         # --quick: short ala2 campaigns without the openmmtools peer (its setup alone takes ~10 s)
@@ -88,6 +89,7 @@ class RemdHarnessTest(unittest.TestCase):
 
     def run_rows(self, sub, args, **env):
         base = dict(CLMD_BIN=FAKE_REMD, CLMD_BENCH_DATA=self.data, CLMD_BENCH_OPENMMTOOLS_PYTHON=FAKE_OMT,
+                    CLMD_BENCH_OPENMM_PYTHON=FAKE_OMT,
                     FAKE_REMD_BATCHED="4000", FAKE_REMD_ONE="1000", FAKE_OMT_SPEED="500", FAKE_OMT_MODE="ok",
                     FAKE_REMD_MODE="ok")
         base.update(env)
@@ -100,7 +102,7 @@ class RemdHarnessTest(unittest.TestCase):
         return cap, {r["name"]: r for r in cap["rows"]}
 
     def test_three_rows_with_ratios_and_ns_per_day(self):
-        cap, rows = self.run_rows("a", ["--repeats", "2", "--only", "^ala2-remd-8/"])
+        cap, rows = self.run_rows("a", ["--repeats", "2", "--only", "^ala2-remd-8/(clmd|clmd-one-at-a-time|openmmtools)$"])
         self.assertEqual(list(rows), ["ala2-remd-8/clmd", "ala2-remd-8/clmd-one-at-a-time", "ala2-remd-8/openmmtools"])
         c, one, omt = rows["ala2-remd-8/clmd"], rows["ala2-remd-8/clmd-one-at-a-time"], rows["ala2-remd-8/openmmtools"]
         for r, v in ((c, 4000.0), (one, 1000.0), (omt, 500.0)):
@@ -126,6 +128,19 @@ class RemdHarnessTest(unittest.TestCase):
         page, svg = report.write(cap, "c.json", os.path.join(self.tmp, "page.md"))
         self.assertIsNone(svg)
         self.assertFalse(os.path.exists(os.path.join(self.tmp, "page-steps.svg")))
+
+    def test_openmm_loop_row_speaks_the_worker_protocol(self):
+        cap, rows = self.run_rows("l", ["--repeats", "1", "--only", "^ala2-remd-8/(clmd|openmm-loop)$"],
+                                  FAKE_OMT_SPEED="2000")
+        self.assertEqual(list(rows), ["ala2-remd-8/clmd", "ala2-remd-8/openmm-loop"])
+        loop = rows["ala2-remd-8/openmm-loop"]
+        self.assertEqual(loop["status"], "ok", loop["reason"])
+        self.assertAlmostEqual(loop["median"], 2000.0, places=6)
+        self.assertAlmostEqual(rows["ala2-remd-8/clmd"]["ratios"]["ala2-remd-8/openmm-loop"], 2.0)
+        _, rows = self.run_rows("lm", ["--repeats", "1", "--only", "^ala2-remd-8/openmm-loop$"],
+                                CLMD_BENCH_OPENMM_PYTHON="/nonexistent/python3")
+        self.assertEqual(rows["ala2-remd-8/openmm-loop"]["status"], "blocked")
+        self.assertIn("/nonexistent/python3", rows["ala2-remd-8/openmm-loop"]["reason"])
 
     def test_quick_mode_leaves_out_openmmtools(self):
         _, rows = self.run_rows("q", ["--quick", "--repeats", "1", "--only", "^ala2-remd-32/"])

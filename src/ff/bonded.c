@@ -47,6 +47,25 @@ static int bd_reference(clmd_term *t, const clmd_fenv *env, const double *x, dou
     return CLMD_OK;
 }
 
+/* REST2: the solute's torsions go as the torsion factor, the rest does not change. */
+static int bd_region_energies(clmd_term *t, const clmd_fenv *env, const double *x, int S,
+                              const clmd_region_scale *scales, const double *slots, double *out,
+                              clmd_err *err)
+{
+    (void)slots;
+    (void)err;
+    const bonded *b = t->impl;
+    const clmd_system *s = b->sys;
+    if (!s->region || !s->ntorsions) return CLMD_OK;
+    const int G = s->nseg > 1 ? s->nseg : 1;
+    double *et = clmd_calloc((size_t)G, sizeof *et);
+    clmd_bonded_ref_region_torsions(s, s->periodic ? env->box : NULL, x, et);
+    for (int g = 0; g < G; g++)
+        for (int k = 0; k < S; k++) out[(size_t)g * S + k] += scales[(size_t)g * S + k].torsion * et[g];
+    clmd_free(et);
+    return CLMD_OK;
+}
+
 static void bd_describe(const clmd_term *t, FILE *out)
 {
     const bonded *b = t->impl;
@@ -251,7 +270,8 @@ static void bd_destroy(clmd_term *t)
 }
 
 static const clmd_term_ops bd_ops = {"bonded", bd_setup_device, bd_enqueue, bd_reference,
-                                     bd_describe, bd_destroy, NULL};
+                                     bd_describe, bd_destroy, NULL,
+                                     bd_region_energies};
 
 /* ---- construction ---- */
 

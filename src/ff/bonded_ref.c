@@ -88,47 +88,67 @@ double clmd_bonded_ref_torsions(const clmd_system *sys, const double (*box)[3], 
     return clmd_bonded_ref_torsions_region(sys, box, x, f, 1);
 }
 
+/* One periodic torsion's energy; its forces added into f (may be NULL). */
+static double torsion_one(const clmd_torsion *t, const double (*box)[3], const double *x, double *f)
+{
+    double rij[3], rkj[3], rkl[3], m[3], n[3], mn[3];
+    clmd_bonded_ref_delta(box, x + 3 * t->j, x + 3 * t->i, rij); /* x_i - x_j */
+    clmd_bonded_ref_delta(box, x + 3 * t->j, x + 3 * t->k, rkj); /* x_k - x_j */
+    clmd_bonded_ref_delta(box, x + 3 * t->l, x + 3 * t->k, rkl); /* x_k - x_l */
+    cross3(rij, rkj, m);
+    cross3(rkj, rkl, n);
+    cross3(m, n, mn);
+    double phi = atan2(sqrt(dot3(mn, mn)), dot3(m, n));
+    if (dot3(rij, n) < 0) phi = -phi; /* IUPAC sign, as OpenMM */
+    double arg = t->periodicity * phi - t->phase;
+    const double e = t->kf * (1 + cos(arg));
+    double m2 = dot3(m, m), n2 = dot3(n, n), rkj2 = dot3(rkj, rkj);
+    if (!f || !(m2 > 0 && n2 > 0 && rkj2 > 0)) return e;
+    double dvdphi = -t->kf * t->periodicity * sin(arg), rkjn = sqrt(rkj2);
+    double fi[3], fl[3], fj[3], fk[3];
+    for (int k = 0; k < 3; k++) {
+        fi[k] = -dvdphi * rkjn / m2 * m[k];
+        fl[k] = dvdphi * rkjn / n2 * n[k];
+    }
+    double p = dot3(rij, rkj) / rkj2, r = dot3(rkl, rkj) / rkj2;
+    for (int k = 0; k < 3; k++) {
+        double s = p * fi[k] - r * fl[k];
+        fj[k] = fi[k] - s;
+        fk[k] = fl[k] + s;
+    }
+    add3(f, t->i, fi, 1);
+    add3(f, t->j, fj, -1);
+    add3(f, t->k, fk, -1);
+    add3(f, t->l, fl, 1);
+    return e;
+}
+
+static int torsion_in_region(const clmd_system *sys, const clmd_torsion *t)
+{
+    return sys->region && sys->region[t->i] && sys->region[t->j] && sys->region[t->k] &&
+           sys->region[t->l];
+}
+
 double clmd_bonded_ref_torsions_region(const clmd_system *sys, const double (*box)[3],
                                        const double *x, double *f, double region_factor)
 {
     double e = 0;
     for (int q = 0; q < sys->ntorsions; q++) {
         clmd_torsion tq = sys->torsions[q];
-        const clmd_torsion *t = &tq;
-        if (sys->region && sys->region[t->i] && sys->region[t->j] && sys->region[t->k] &&
-            sys->region[t->l])
-            tq.kf *= region_factor;
-        double rij[3], rkj[3], rkl[3], m[3], n[3], mn[3];
-        clmd_bonded_ref_delta(box, x + 3 * t->j, x + 3 * t->i, rij); /* x_i - x_j */
-        clmd_bonded_ref_delta(box, x + 3 * t->j, x + 3 * t->k, rkj); /* x_k - x_j */
-        clmd_bonded_ref_delta(box, x + 3 * t->l, x + 3 * t->k, rkl); /* x_k - x_l */
-        cross3(rij, rkj, m);
-        cross3(rkj, rkl, n);
-        cross3(m, n, mn);
-        double phi = atan2(sqrt(dot3(mn, mn)), dot3(m, n));
-        if (dot3(rij, n) < 0) phi = -phi; /* IUPAC sign, as OpenMM */
-        double arg = t->periodicity * phi - t->phase;
-        e += t->kf * (1 + cos(arg));
-        double m2 = dot3(m, m), n2 = dot3(n, n), rkj2 = dot3(rkj, rkj);
-        if (!f || !(m2 > 0 && n2 > 0 && rkj2 > 0)) continue;
-        double dvdphi = -t->kf * t->periodicity * sin(arg), rkjn = sqrt(rkj2);
-        double fi[3], fl[3], fj[3], fk[3];
-        for (int k = 0; k < 3; k++) {
-            fi[k] = -dvdphi * rkjn / m2 * m[k];
-            fl[k] = dvdphi * rkjn / n2 * n[k];
-        }
-        double p = dot3(rij, rkj) / rkj2, r = dot3(rkl, rkj) / rkj2;
-        for (int k = 0; k < 3; k++) {
-            double s = p * fi[k] - r * fl[k];
-            fj[k] = fi[k] - s;
-            fk[k] = fl[k] + s;
-        }
-        add3(f, t->i, fi, 1);
-        add3(f, t->j, fj, -1);
-        add3(f, t->k, fk, -1);
-        add3(f, t->l, fl, 1);
+        if (torsion_in_region(sys, &tq)) tq.kf *= region_factor;
+        e += torsion_one(&tq, box, x, f);
     }
     return e;
+}
+
+void clmd_bonded_ref_region_torsions(const clmd_system *sys, const double (*box)[3],
+                                     const double *x, double *per_copy)
+{
+    for (int q = 0; q < sys->ntorsions; q++) {
+        const clmd_torsion *t = &sys->torsions[q];
+        if (torsion_in_region(sys, t))
+            per_copy[clmd_system_segment(sys, t->i)] += torsion_one(t, box, x, NULL);
+    }
 }
 
 double clmd_bonded_ref_pairs(const clmd_system *sys, const double (*box)[3], const double *x,

@@ -30,6 +30,11 @@ double clmd_bonded_ref_torsions(const struct clmd_system *sys, const double (*bo
  * region (REST2's solute) times region_factor. */
 double clmd_bonded_ref_torsions_region(const struct clmd_system *sys, const double (*box)[3],
                                        const double *x, double *f, double region_factor);
+
+/* The unscaled energy of the region's torsions (all four particles in the region), per copy of
+ * a batched system (per_copy[nseg], one entry otherwise), added into per_copy. */
+void clmd_bonded_ref_region_torsions(const struct clmd_system *sys, const double (*box)[3],
+                                     const double *x, double *per_copy);
 /* E = 138.935456 qq / r + 4 eps ((s/r)^12 - (s/r)^6) over sys->pairs (the 1-4 exceptions). */
 double clmd_bonded_ref_pairs(const struct clmd_system *sys, const double (*box)[3],
                              const double *x, double *f);

@@ -129,7 +129,7 @@ static void cm_destroy(clmd_term *t)
 }
 
 static const clmd_term_ops cm_ops = {"cmap", cm_setup_device, cm_enqueue, cm_reference,
-                                     cm_describe, cm_destroy, NULL};
+                                     cm_describe, cm_destroy, NULL, NULL};
 
 int clmd_cmap_create(const clmd_system *sys, const clmd_ffplan *plan, clmd_term **out,
                      clmd_err *err)

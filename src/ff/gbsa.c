@@ -286,7 +286,7 @@ static void gb_destroy(clmd_term *t)
 }
 
 static const clmd_term_ops gb_ops = {"gbsa", gb_setup_device, gb_enqueue, gb_reference,
-                                     gb_describe, gb_destroy, NULL};
+                                     gb_describe, gb_destroy, NULL, NULL};
 
 int clmd_gbsa_create(const clmd_system *sys, const clmd_ffplan *plan, clmd_term **out,
                      clmd_err *err)

@@ -433,6 +433,147 @@ static int nb_reference(clmd_term *t, const clmd_fenv *env, const double *x, dou
     return CLMD_OK;
 }
 
+/* ---- the energy at other region factors (Hamiltonian ladders) ---- */
+
+/* The region's pair energies split by how they follow the factors (charge c, LJ s, sterics l):
+ * per copy, Coulomb linear and quadratic in c and plain LJ linear and quadratic in s (the
+ * unscaled energies), and the soft-core LJ at each distinct lambda_sterics, of pairs with one
+ * particle in the region (times s) and with two (times s^2), all unscaled. */
+typedef struct states_ctx {
+    const nonbonded *nb;
+    const double *x;
+    const double (*box)[3];
+    int nl;             /* distinct lambda_sterics values */
+    const double *lam;  /* [nl] */
+    double *acc;        /* per copy: cl, cq, ll, lq, then soft [2][nl] */
+} states_ctx;
+
+enum { ST_CL, ST_CQ, ST_LL, ST_LQ, ST_SOFT };
+
+static double *st_copy(const states_ctx *c, int i)
+{
+    return c->acc + (size_t)clmd_system_segment(c->nb->sys, i) * (ST_SOFT + 2 * c->nl);
+}
+
+static void st_pair(int i, int j, double r2, void *p)
+{
+    states_ctx *c = p;
+    const nonbonded *nb = c->nb;
+    const clmd_system *s = nb->sys;
+    const int nreg = (s->region[i] != 0) + (s->region[j] != 0);
+    const double sig = 0.5 * (s->sigma[i] + s->sigma[j]), eps = sqrt(s->epsilon[i] * s->epsilon[j]);
+    const int soft = nb->softcore && (nreg == 1 || (nb->annihilate && nreg == 2));
+    double elj, ec, fr;
+    pair_energy(nb, s->charge[i] * s->charge[j], sig, soft ? 0 : eps, r2, &elj, &ec, &fr);
+    double *a = st_copy(c, i);
+    /* as the pairs kernel scales them: both charges (quadratic for two region particles), or
+     * without PME every Coulomb pair touching the region once */
+    a[nreg == 1 || nb->elec_mode == 2 ? ST_CL : ST_CQ] += ec;
+    if (!soft) {
+        a[nreg == 1 ? ST_LL : ST_LQ] += elj;
+        return;
+    }
+    for (int u = 0; u < c->nl; u++) {
+        double fs, dl;
+        a[ST_SOFT + (nreg - 1) * c->nl + u] += softcore(nb, sig, eps, c->lam[u], r2, &fs, &dl);
+    }
+}
+
+/* Every pair of a copy with a region particle, by brute force (no cutoff, or no valid list). */
+static void st_all_pairs(states_ctx *c)
+{
+    const clmd_system *s = c->nb->sys;
+    const int G = s->nseg > 1 ? s->nseg : 1, stride = s->nseg > 1 ? s->seg_stride : s->n;
+    const int n1 = s->nseg > 1 ? s->seg_base->n : s->n;
+    const double c2 = c->nb->o.cutoff_nm * c->nb->o.cutoff_nm;
+    for (int g = 0; g < G; g++)
+        for (int i = g * stride; i < g * stride + n1; i++) {
+            if (!s->region[i]) continue;
+            for (int j = g * stride; j < g * stride + n1; j++) {
+                if (j == i || (s->region[j] && j < i) || clmd_system_excluded(s, i, j)) continue;
+                double d[3] = {c->x[3 * j] - c->x[3 * i], c->x[3 * j + 1] - c->x[3 * i + 1],
+                               c->x[3 * j + 2] - c->x[3 * i + 2]};
+                if (c->nb->periodic) clmd_box_min_image(c->box, d);
+                const double r2 = d[0] * d[0] + d[1] * d[1] + d[2] * d[2];
+                if (c->nb->cutoff_on && !(r2 < c2)) continue;
+                st_pair(i, j, r2, c);
+            }
+        }
+}
+
+static int nb_region_energies(clmd_term *t, const clmd_fenv *env, const double *x, int S,
+                              const clmd_region_scale *scales, const double *slots, double *out,
+                              clmd_err *err)
+{
+    (void)slots;
+    nonbonded *nb = t->impl;
+    const clmd_system *s = nb->sys;
+    if (!nb->region) return CLMD_OK;
+    const int G = s->nseg > 1 ? s->nseg : 1;
+    /* the distinct lambda_sterics of every set */
+    double *lam = clmd_calloc((size_t)G * S, sizeof *lam);
+    int *idx = clmd_calloc((size_t)G * S, sizeof *idx), nl = 0;
+    for (int k = 0; k < G * S; k++) {
+        int u = 0;
+        while (u < nl && lam[u] != scales[k].sterics) u++;
+        if (u == nl) lam[nl++] = scales[k].sterics;
+        idx[k] = u;
+    }
+    if (!nb->softcore) nl = 0; /* the soft-core sums are not used */
+    const size_t per = ST_SOFT + 2 * (size_t)nl;
+    states_ctx c = {nb, x, env->box, nl, lam, clmd_calloc((size_t)G * per, sizeof(double))};
+    if (nb->cutoff_on && env->nl)
+        clmd_nlist_for_each_flagged_pair(env->nl, x, env->box, nb->o.cutoff_nm, s->region, st_pair, &c);
+    else
+        st_all_pairs(&c);
+    /* exceptions and Ewald exclusion corrections touching the region, split as the reference
+     * scales them */
+    for (int k = 0; k < nb->npairs; k++) {
+        const nb_pair *p = &nb->pairs[k];
+        const int nreg = (s->region[p->i] != 0) + (s->region[p->j] != 0);
+        if (!nreg) continue;
+        double d[3] = {x[3 * p->j] - x[3 * p->i], x[3 * p->j + 1] - x[3 * p->i + 1],
+                       x[3 * p->j + 2] - x[3 * p->i + 2]};
+        if (nb->periodic) clmd_box_min_image(env->box, d);
+        const double r2 = d[0] * d[0] + d[1] * d[1] + d[2] * d[2], r = sqrt(r2);
+        double *a = st_copy(&c, p->i);
+        a[nb->elec_mode == 0 && nreg == 2 ? ST_CQ : ST_CL] += CLMD_COULOMB * p->qq14 / r;
+        const int soft14 = nb->softcore && (nreg == 1 || (nb->annihilate && nreg == 2));
+        if (p->eps != 0 && soft14) {
+            for (int u = 0; u < nl; u++) {
+                double fs, dl;
+                a[ST_SOFT + (nreg - 1) * nl + u] += softcore(nb, p->sigma, p->eps, lam[u], r2, &fs, &dl);
+            }
+        } else if (p->eps != 0) {
+            const double s2 = p->sigma * p->sigma / r2, s6 = s2 * s2 * s2;
+            a[nreg == 1 ? ST_LL : ST_LQ] += 4 * p->eps * (s6 * s6 - s6);
+        }
+        if (nb->coulomb == 3 && p->qq_erf != 0)
+            a[nb->elec_mode != 2 && nreg == 2 ? ST_CQ : ST_CL] -=
+                CLMD_COULOMB * p->qq_erf * erf(nb->alpha * r) / r;
+    }
+    const double V = nb->periodic ? clmd_box_volume(env->box) : 1;
+    for (int g = 0; g < G; g++) {
+        const double *a = c.acc + (size_t)g * per;
+        for (int k = 0; k < S; k++) {
+            const clmd_region_scale *sc = &scales[(size_t)g * S + k];
+            const double q = sc->charge, l = sc->lj;
+            double e = q * a[ST_CL] + q * q * a[ST_CQ] + l * a[ST_LL] + l * l * a[ST_LQ];
+            if (nl) {
+                const int u = idx[(size_t)g * S + k];
+                e += l * a[ST_SOFT + u] + l * l * a[ST_SOFT + nl + u];
+            }
+            if (nb->disp_coef != 0) e += disp_copy(nb, sc, NULL) / V;
+            out[(size_t)g * S + k] += e;
+        }
+    }
+    clmd_free(c.acc);
+    clmd_free(lam);
+    clmd_free(idx);
+    (void)err;
+    return CLMD_OK;
+}
+
 static int nb_setup_device(clmd_term *t, const clmd_fenv *env, clmd_err *err)
 {
     nonbonded *nb = t->impl;
@@ -603,7 +744,8 @@ static void nb_destroy(clmd_term *t)
 }
 
 static const clmd_term_ops nb_ops = {"nonbonded", nb_setup_device, nb_enqueue, nb_reference,
-                                     nb_describe, nb_destroy, NULL};
+                                     nb_describe, nb_destroy, NULL,
+                                     nb_region_energies};
 
 static int cmp_pair(const void *a, const void *b)
 {

@@ -59,6 +59,7 @@ typedef struct pme {
     int nthreads;             /* FFTW threads */
     int wisdom;               /* bit 0: wisdom file read, bit 1: wisdom file written */
     clmd_pme_ref *ref;        /* reference path, made on first use */
+    clmd_pme_ref *ref_region; /* one copy's region alone (energy matrix), made on first use */
     /* device evaluation */
     clmd_pme_fft *fft;        /* FFT on the device; NULL on the host-FFT path */
     float *rgrid;             /* real grid [K0][K1][K2]: charges, then potential */
@@ -501,6 +502,43 @@ static void fill_constants(pme *p, const clmd_fenv *env, const double *e_grid)
     }
 }
 
+/* The energy at other charge factors a of the region: E(a) = E_rest + a E_x + a^2 E_rr + the
+ * self and plasma terms. E_rr is the region's charges alone on the grid (one reference PME per
+ * copy, double precision); E_x follows from the evaluation at the copy's own factor a0, whose
+ * dU/da is E_x + 2 a0 E_rr + the constants' derivative (its slot CLMD_E_DUDL_E). */
+static int pme_region_energies(clmd_term *t, const clmd_fenv *env, const double *x, int S,
+                               const clmd_region_scale *scales, const double *slots, double *out,
+                               clmd_err *err)
+{
+    pme *p = t->impl;
+    if (!p->region) return CLMD_OK;
+    const clmd_system *s = p->sys;
+    const int G = p->G, stride = G > 1 ? s->seg_stride : s->n, n1 = G > 1 ? s->seg_base->n : s->n;
+    int rc;
+    if (!p->ref_region && (rc = clmd_pme_ref_create(n1, p->alpha, p->K, p->order, &p->ref_region, err)))
+        return rc;
+    const double V = clmd_box_volume(env->box);
+    double *q = clmd_calloc((size_t)n1, sizeof *q);
+    rc = CLMD_OK;
+    for (int g = 0; g < G && !rc; g++) {
+        const int o = g * stride;
+        for (int i = 0; i < n1; i++) q[i] = s->region[o + i] ? s->charge[o + i] : 0;
+        double err_ = 0, d0 = 0;
+        if ((rc = clmd_pme_ref_compute(p->ref_region, q, x + 3 * (size_t)o, env->box, NULL, &err_, err)))
+            break;
+        const double a0 = env->scale[g].charge;
+        region_constants(p, a0, V, &d0);
+        const double ex = slots[4 * (size_t)g + (CLMD_E_DUDL_E - CLMD_E_DUDL_S)] - d0 - 2 * a0 * err_;
+        for (int k = 0; k < S; k++) {
+            const double a = scales[(size_t)g * S + k].charge;
+            double dd;
+            out[(size_t)g * S + k] += a * ex + a * a * err_ + region_constants(p, a, V, &dd);
+        }
+    }
+    clmd_free(q);
+    return rc;
+}
+
 static void pme_destroy(clmd_term *t)
 {
     pme *p = t->impl;
@@ -521,12 +559,14 @@ static void pme_destroy(clmd_term *t)
     clmd_free(p->gd);
     for (int d = 0; d < 3; d++) clmd_free(p->mod[d]);
     clmd_pme_ref_destroy(&p->ref);
+    clmd_pme_ref_destroy(&p->ref_region);
     clmd_free(p);
     clmd_free(t);
 }
 
 static const clmd_term_ops pme_ops = {"pme", pme_setup_device, pme_enqueue, pme_reference,
-                                      pme_describe, pme_destroy, pme_finish};
+                                      pme_describe, pme_destroy, pme_finish,
+                                      pme_region_energies};
 
 int clmd_pme_create(const clmd_system *sys, const clmd_ffplan *plan, clmd_term **out,
                     clmd_err *err)

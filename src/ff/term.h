@@ -113,6 +113,18 @@ typedef struct clmd_term_ops {
      * whose work needs the host (PME's FFT) starts it in enqueue and completes it here, so the
      * device runs the other terms' kernels meanwhile. NULL when not needed. */
     int (*finish)(clmd_term *t, const clmd_fenv *env, int want_energy, clmd_err *err);
+    /* Optional, for terms whose energy depends on a region's factors (Hamiltonian ladders: the
+     * energy matrix in one pass). Adds into out[g * S + k] the part of copy g's energy that
+     * changes with the factors, with its region scaled by scales[g * S + k] (k < S), at host
+     * positions x ([3n], every copy), in double precision; what is left out is the same for
+     * every set of factors, so differences between sets are exact. slots[g * 4 + m]: copy g's
+     * region slots (CLMD_E_DUDL_S + m) from an evaluation at its factors env->scale[g], for a
+     * term that takes a coefficient from there (PME: the linear one). env->nl is the host pair
+     * list when it is valid for x, else NULL (then the term searches pairs itself). NULL when
+     * the term does not depend on the factors. */
+    int (*region_energies)(clmd_term *t, const clmd_fenv *env, const double *x, int S,
+                           const clmd_region_scale *scales, const double *slots, double *out,
+                           clmd_err *err);
 } clmd_term_ops;
 
 struct clmd_term {

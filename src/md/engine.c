@@ -1030,6 +1030,42 @@ void clmd_engine_segment_dudl(const clmd_engine *e, int seg, double *dudl_steric
     if (dudl_electrostatics) *dudl_electrostatics = v[1] + v[2] + 2 * e->seg_scale[seg].charge * v[3];
 }
 
+int clmd_engine_region_energies(clmd_engine *e, int K, const clmd_region_scale *states, double *u,
+                                clmd_err *err)
+{
+    if (!e->sys->region)
+        return clmd_err_set(err, CLMD_ERUNTIME, "energies at other region factors need a region");
+    int rc;
+    if ((rc = clmd_engine_evaluate(e, NULL, NULL, err)) || (rc = clmd_engine_download_positions(e, err)))
+        return rc;
+    const int G = e->nseg, S = K + 1;
+    clmd_region_scale *sc = clmd_calloc((size_t)G * S, sizeof *sc);
+    double *slots = clmd_calloc(4 * (size_t)G, sizeof *slots);
+    double *part = clmd_calloc((size_t)G * S, sizeof *part);
+    for (int g = 0; g < G; g++) {
+        memcpy(sc + (size_t)g * S, states, sizeof *states * (size_t)K);
+        sc[(size_t)g * S + K] = e->seg_scale[g];
+        memcpy(slots + 4 * (size_t)g, e->seg_energy + (size_t)g * CLMD_SEG_VALUES + CLMD_E_NCOMP + 1,
+               4 * sizeof *slots);
+    }
+    /* the host list serves the pair search while it is valid for these positions */
+    clmd_fenv env = clmd_engine_fenv(e, 1);
+    if (env.nl && clmd_pairlist_stale_host(e->pl, e->st->x)) env.nl = NULL;
+    for (int t = 0; t < e->nterms && !rc; t++)
+        if (e->terms[t]->ops->region_energies)
+            rc = e->terms[t]->ops->region_energies(e->terms[t], &env, e->st->x, S, sc, slots, part, err);
+    for (int g = 0; g < G && !rc; g++) {
+        double U;
+        clmd_engine_segment_energies(e, g, NULL, &U, NULL);
+        const double *pg = part + (size_t)g * S;
+        for (int k = 0; k < K; k++) u[(size_t)g * K + k] = U + (pg[k] - pg[K]);
+    }
+    clmd_free(sc);
+    clmd_free(slots);
+    clmd_free(part);
+    return rc;
+}
+
 /* ---- positions, velocities, box ---- */
 
 clmd_state *clmd_engine_state(clmd_engine *e) { return e->st; }
@@ -1211,6 +1247,7 @@ int clmd_engine_segment_pressures(clmd_engine *e, double *pressure_bar, clmd_err
     double *u1 = e->seg_scratch, *u2 = u1 + G, *ke = u2 + G; /* ke[3G] */
     memset(u1, 0, sizeof(double) * 5 * (size_t)G);
     int rc = e->psnap ? CLMD_OK : clmd_engine_snapshot_create(e, &e->psnap, err);
+    const double lagged_d2 = e->last_d2; /* the lagged check's, put back with the state */
     if (!rc && e->lag > 0 && !e->reference) {
         /* the lagged displacement is old: the list's room is judged on the current one */
         cl_uint f[NFLAGS];
@@ -1238,6 +1275,7 @@ int clmd_engine_segment_pressures(clmd_engine *e, double *pressure_bar, clmd_err
     if (!rc) rc = clmd_engine_potential(e, &u, err);
     for (int g = 0; !rc && g < G; g++) clmd_engine_segment_energies(e, g, NULL, &u2[g], NULL);
     if (!rc) rc = clmd_engine_restore(e, snap, err);
+    e->last_d2 = lagged_d2;
     if (!rc) rc = download_velocities(e, err);
     if (!rc) {
         /* each copy's molecular kinetic energy (molecules never span copies) */
@@ -1390,12 +1428,11 @@ static int copy_state(clmd_engine *e, const clmd_engine_snapshot *s, int save, c
     return CLMD_OK;
 }
 
-/* The lagged check's state into s (waiting for the reads in flight; an overlapped build in flight
- * is dropped, so that the saved and the continuing run go on alike), or back from s. */
+/* The lagged check's state into s (waiting for the reads in flight), or back from s. An
+ * overlapped build in flight is the list's part of the snapshot (clmd_pairlist_save). */
 static int lag_state(clmd_engine *e, clmd_engine_snapshot *s, int save, clmd_err *err)
 {
     if (e->reference || e->lag == 0) return CLMD_OK;
-    clmd_pairlist_bg_cancel(e->pl);
     for (int k = 0; k < CLMD_FLAG_RING; k++) {
         int rc = clmd_ocl_wait(e->dev.ocl, &e->flag_ev[k], err);
         if (rc) return rc;

@@ -96,6 +96,13 @@ void clmd_engine_set_segment_scale(clmd_engine *e, int seg, const clmd_region_sc
 clmd_region_scale clmd_engine_segment_scale(const clmd_engine *e, int seg);
 void clmd_engine_segment_dudl(const clmd_engine *e, int seg, double *dudl_sterics,
                               double *dudl_electrostatics);
+/* Hamiltonian ladders: every copy's potential energy at each of K sets of region factors,
+ * u[seg * K + k] (kJ/mol) at the current positions. One evaluation at the copies' own factors,
+ * then the terms' factor-dependent parts at every set and at the copies' own in one host pass
+ * (double precision; ff/term.h region_energies): U_k = U + part_k - part_own. Leaves the
+ * copies' factors, positions and velocities as they were. */
+int clmd_engine_region_energies(clmd_engine *e, int K, const clmd_region_scale *states, double *u,
+                                clmd_err *err);
 /* Every copy's instantaneous pressure (bar) as clmd_engine_pressure, into p[nseg]. */
 int clmd_engine_segment_pressures(clmd_engine *e, double *p, clmd_err *err);
 

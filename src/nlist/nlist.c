@@ -840,3 +840,38 @@ long clmd_nlist_for_each_pair(const clmd_nlist *nl, const double *x, const doubl
         }
     return count;
 }
+
+long clmd_nlist_for_each_flagged_pair(const clmd_nlist *nl, const double *x, const double box[3][3],
+                                      double cutoff, const unsigned char *flag,
+                                      void (*fn)(int i, int j, double r2, void *ctx), void *ctx)
+{
+    long count = 0;
+    const double c2 = cutoff * cutoff;
+    for (int ci = 0; ci < nl->nclusters; ci++) {
+        const int *ca = nl->cluster_atoms + (size_t)ci * CLMD_CLUSTER;
+        unsigned lanes = 0;
+        for (int l = 0; l < CLMD_CLUSTER; l++)
+            if (ca[l] >= 0 && flag[ca[l]]) lanes |= 1u << l;
+        if (!lanes) continue;
+        /* the list is full (a pair is in both particles' clusters): from a flagged i, every
+         * partner once; two flagged particles from the smaller index only */
+        for (int e = nl->jstart[ci]; e < nl->jstart[ci + 1]; e++) {
+            const int j = (int)(nl->jlist[e] >> 8);
+            const unsigned m = nl->jlist[e] & lanes;
+            if (!m) continue;
+            for (int l = 0; l < CLMD_CLUSTER; l++) {
+                const int i = ca[l];
+                if (!(m & (1u << l)) || i == j || (flag[j] && j < i)) continue;
+                double d[3] = {x[3 * j] - x[3 * i], x[3 * j + 1] - x[3 * i + 1],
+                               x[3 * j + 2] - x[3 * i + 2]};
+                if (nl->periodic) clmd_box_min_image(box, d);
+                const double r2 = d[0] * d[0] + d[1] * d[1] + d[2] * d[2];
+                if (r2 < c2) {
+                    count++;
+                    if (fn) fn(i, j, r2, ctx);
+                }
+            }
+        }
+    }
+    return count;
+}

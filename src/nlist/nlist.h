@@ -82,5 +82,12 @@ long clmd_nlist_for_each_pair(const clmd_nlist *nl, const double *x, const doubl
                               double cutoff, void (*fn)(int i, int j, double r2, void *ctx),
                               void *ctx);
 
+/* The same for the pairs with at least one particle flagged (flag[i] != 0): only the
+ * i-clusters holding a flagged particle are visited, so a small region's pairs cost little
+ * more than the region's share of the list. fn gets i flagged; a pair of two flagged
+ * particles comes once, with i < j. Returns the number of pairs. */
+long clmd_nlist_for_each_flagged_pair(const clmd_nlist *nl, const double *x, const double b[3][3],
+                                      double cutoff, const unsigned char *flag,
+                                      void (*fn)(int i, int j, double r2, void *ctx), void *ctx);
 
 #endif

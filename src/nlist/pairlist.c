@@ -49,6 +49,7 @@ struct clmd_pairlist {
         int active;         /* a build was started and not yet switched to or dropped */
         int running;        /* its thread has not been joined */
         long step;          /* the snapshot's step */
+        long gen;           /* counts the builds started: tells a snapshot's build from a later one */
         double skin, box[3][3];
         double *x;          /* [3n] the snapshot's positions */
         clmd_nlist *nl;     /* the list being built (swapped with pl->nl at the switch) */
@@ -391,6 +392,7 @@ int clmd_pairlist_bg_start(clmd_pairlist *pl, const double b[3][3], long step, d
         return rc;
     clFlush(clmd_ocl_queue(pl->dev->ocl));
     pl->bg.step = step;
+    pl->bg.gen++;
     pl->bg.skin = skin;
     memcpy(pl->bg.box, b, sizeof pl->bg.box);
     pl->bg.rc = CLMD_OK;
@@ -414,6 +416,36 @@ void clmd_pairlist_bg_cancel(clmd_pairlist *pl)
 {
     bg_join(pl);
     pl->bg.active = 0;
+}
+
+/* Makes the overlapped build of step `step` from positions x (a checkpoint's or a snapshot's)
+ * the one in flight again, built here: the device snapshot from x (exact, x came from it). */
+static int bg_resume(clmd_pairlist *pl, long step, long gen, double skin, const double box[3][3],
+                     const double *x, clmd_err *err)
+{
+    const int n = pl->sys->n, np = pl->dev->npad;
+    clmd_pairlist_bg_cancel(pl);
+    int rc = bg_setup(pl, err);
+    if (rc) return rc;
+    pl->bg.skin = skin;
+    memcpy(pl->bg.box, box, sizeof pl->bg.box);
+    if (x != pl->bg.x) memcpy(pl->bg.x, x, sizeof(double) * 3 * (size_t)n);
+    memset(pl->mixed_host, 0, pl->mixed_size * (size_t)np);
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < 3; k++) {
+            if (pl->fp64) ((double *)pl->mixed_host)[4 * i + k] = pl->bg.x[3 * i + k];
+            else ((float *)pl->mixed_host)[4 * i + k] = (float)pl->bg.x[3 * i + k];
+        }
+    if ((rc = clmd_ocl_write(pl->dev->ocl, pl->bg.pos_snap, 0, pl->mixed_size * (size_t)np,
+                             pl->mixed_host, err)))
+        return rc;
+    pl->bg.step = step;
+    pl->bg.gen = gen;
+    pl->bg.ev = NULL;
+    pl->bg.rc = CLMD_OK;
+    bg_main(pl); /* the steps that follow would wait for it anyway */
+    pl->bg.active = 1;
+    return CLMD_OK;
 }
 
 int clmd_pairlist_bg_switch(clmd_pairlist *pl, const double b[3][3], long step, clmd_err *err)
@@ -537,6 +569,11 @@ struct clmd_pairlist_snapshot {
     double skin, nominal, slack, reach, box[3][3];
     double *xbuild, *xevent;    /* [3n] */
     cl_mem posq_ref, pos_event; /* device */
+    /* an overlapped build in flight at the save */
+    int bg_active;
+    long bg_step, bg_gen;
+    double bg_skin, bg_box[3][3];
+    double *bg_x; /* [3n] */
 };
 
 int clmd_pairlist_snapshot_create(const clmd_pairlist *pl, clmd_pairlist_snapshot **out,
@@ -548,6 +585,7 @@ int clmd_pairlist_snapshot_create(const clmd_pairlist *pl, clmd_pairlist_snapsho
     CLMD_NEW(s->xbuild, 3 * n);
     CLMD_NEW(s->xevent, 3 * n);
     if (!pl->dev) return CLMD_OK;
+    if (pl->check) CLMD_NEW(s->bg_x, 3 * n);
     size_t np = (size_t)pl->dev->npad;
     if ((rc = clmd_ocl_alloc(pl->dev->ocl, sizeof(cl_float4) * np, &s->posq_ref, err)) ||
         (rc = clmd_ocl_alloc(pl->dev->ocl, pl->mixed_size * np, &s->pos_event, err))) {
@@ -562,6 +600,7 @@ void clmd_pairlist_snapshot_destroy(clmd_pairlist_snapshot **ps)
     if (!ps || !*ps) return;
     clmd_free((*ps)->xbuild);
     clmd_free((*ps)->xevent);
+    clmd_free((*ps)->bg_x);
     clmd_ocl_release(&(*ps)->posq_ref);
     clmd_ocl_release(&(*ps)->pos_event);
     clmd_free(*ps);
@@ -594,6 +633,17 @@ int clmd_pairlist_save(const clmd_pairlist *pl, clmd_pairlist_snapshot *s, clmd_
     if ((rc = copy_mem(pl, pl->posq_ref, s->posq_ref, sizeof(cl_float4) * np, err)) ||
         (rc = copy_mem(pl, pl->pos_event, s->pos_event, pl->mixed_size * np, err)))
         return rc;
+    /* a build in flight belongs to the state: the run that goes on from a restore switches to
+     * it as the saved run would (the wait is the snapshot's positions arriving on the host) */
+    s->bg_active = pl->bg.active && s->bg_x;
+    if (s->bg_active) {
+        bg_join((clmd_pairlist *)pl);
+        s->bg_step = pl->bg.step;
+        s->bg_gen = pl->bg.gen;
+        s->bg_skin = pl->bg.skin;
+        memcpy(s->bg_box, pl->bg.box, sizeof s->bg_box);
+        memcpy(s->bg_x, pl->bg.x, sizeof(double) * 3 * (size_t)n);
+    }
     return CLMD_OK;
 }
 
@@ -624,6 +674,9 @@ int clmd_pairlist_restore(clmd_pairlist *pl, const clmd_pairlist_snapshot *s, co
         (rc = copy_mem(pl, s->posq_ref, pl->posq_ref, sizeof(cl_float4) * np, err)) ||
         (rc = copy_mem(pl, s->pos_event, pl->pos_event, pl->mixed_size * np, err)))
         return rc;
+    if (!s->bg_active) clmd_pairlist_bg_cancel(pl);
+    else if (!pl->bg.active || pl->bg.gen != s->bg_gen) /* switched to, dropped or replaced since */
+        return bg_resume(pl, s->bg_step, s->bg_gen, s->bg_skin, s->bg_box, s->bg_x, err);
     return CLMD_OK;
 }
 
@@ -729,24 +782,13 @@ int clmd_pairlist_read_checkpoint(clmd_pairlist *pl, clmd_ckpt_reader *r, const 
     clmd_pairlist_bg_cancel(pl);
     if (clmd_ckpt_find(r, "list_bg_step", &type, &len)) {
         int64_t bstep;
+        double bskin, bbox[3][3];
         if ((rc = bg_setup(pl, err)) || (rc = clmd_ckpt_get_i64(r, "list_bg_step", &bstep, err)) ||
-            (rc = clmd_ckpt_get_f64(r, "list_bg_skin", &pl->bg.skin, err)) ||
-            (rc = clmd_ckpt_get(r, "list_bg_box", CLMD_CKPT_F64, pl->bg.box, 9, err)) ||
-            (rc = clmd_ckpt_get(r, "list_bg_positions", CLMD_CKPT_F64, pl->bg.x, 3 * (size_t)n, err)))
+            (rc = clmd_ckpt_get_f64(r, "list_bg_skin", &bskin, err)) ||
+            (rc = clmd_ckpt_get(r, "list_bg_box", CLMD_CKPT_F64, bbox, 9, err)) ||
+            (rc = clmd_ckpt_get(r, "list_bg_positions", CLMD_CKPT_F64, pl->bg.x, 3 * (size_t)n, err)) ||
+            (rc = bg_resume(pl, (long)bstep, pl->bg.gen + 1, bskin, bbox, pl->bg.x, err)))
             goto done;
-        memset(pl->mixed_host, 0, pl->mixed_size * (size_t)np);
-        for (int i = 0; i < n; i++)
-            for (int k = 0; k < 3; k++) {
-                if (pl->fp64) ((double *)pl->mixed_host)[4 * i + k] = pl->bg.x[3 * i + k];
-                else ((float *)pl->mixed_host)[4 * i + k] = (float)pl->bg.x[3 * i + k];
-            }
-        if ((rc = clmd_ocl_write(pl->dev->ocl, pl->bg.pos_snap, 0, pl->mixed_size * (size_t)np,
-                                 pl->mixed_host, err)))
-            goto done;
-        pl->bg.step = (long)bstep;
-        pl->bg.ev = NULL;
-        bg_main(pl); /* here: the restart's first steps wait for it anyway */
-        pl->bg.active = 1;
     }
 done:
     clmd_free(xb);

@@ -815,10 +815,9 @@ static int write_outputs(clmd_campaign *c, long step, int rows, int frames, clmd
 /* The swap step: reduced energies from every replica's U and V, the swaps (the same on every
  * rank), then each local replica takes its new state's bath and velocities. */
 /* Hamiltonian ladders: every replica's reduced energy in every state, u[r][k] = (U_k(x_r) +
- * P V_r) / kT. Each engine is evaluated K times with its copies' factors rotated through the
- * ladder (copy j of replica r at state (s_r + t) mod K on pass t), so a batch of copies gets a
- * whole column of the matrix per evaluation; then every copy takes its own state's factors back.
- * The rows are gathered from every rank. */
+ * P V_r) / kT. Per engine one evaluation at its copies' own factors, then the part of the
+ * energy the factors change at every state of the ladder in one host pass
+ * (clmd_engine_region_energies), not K evaluations. The rows are gathered from every rank. */
 static int energy_matrix(clmd_campaign *c, clmd_err *err)
 {
     const int K = c->K;
@@ -826,22 +825,17 @@ static int energy_matrix(clmd_campaign *c, clmd_err *err)
     for (int b = 0; b < c->neng && !rc; b++) {
         clmd_engine *e = c->eng[b];
         const double V = c->sys->periodic ? clmd_box_volume(clmd_engine_state(e)->box) : 0;
-        for (int t = 0; t < K && !rc; t++) {
-            for (int i = c->eng_first[b]; i < c->eng_first[b + 1]; i++) {
-                const int k = (c->state_of[c->first + i] + t) % K;
-                clmd_engine_set_segment_scale(e, c->rep_seg[i], &c->scale[k]);
+        const int m = c->eng_first[b + 1] - c->eng_first[b];
+        double *ub = clmd_calloc((size_t)clmd_engine_segments(e) * K, sizeof *ub);
+        if (!(rc = clmd_engine_region_energies(e, K, c->scale, ub, err)))
+            for (int i = 0; i < m; i++) {
+                const int row = c->eng_first[b] + i, seg = c->rep_seg[row];
+                for (int k = 0; k < K; k++)
+                    c->urow[(size_t)row * K + k] =
+                        (ub[(size_t)seg * K + k] + (c->P >= 0 ? c->P * BAR_TO_KJ_NM3 * V : 0)) /
+                        (CLMD_BOLTZMANN * c->T[k]);
             }
-            if ((rc = clmd_engine_evaluate(e, NULL, NULL, err))) break;
-            for (int i = c->eng_first[b]; i < c->eng_first[b + 1]; i++) {
-                const int k = (c->state_of[c->first + i] + t) % K;
-                double U;
-                clmd_engine_segment_energies(e, c->rep_seg[i], NULL, &U, NULL);
-                c->urow[(size_t)i * K + k] =
-                    (U + (c->P >= 0 ? c->P * BAR_TO_KJ_NM3 * V : 0)) / (CLMD_BOLTZMANN * c->T[k]);
-            }
-        }
-        for (int i = c->eng_first[b]; i < c->eng_first[b + 1]; i++)
-            clmd_engine_set_segment_scale(e, c->rep_seg[i], &c->scale[c->state_of[c->first + i]]);
+        clmd_free(ub);
     }
     if (clmd_comm_max(c->comm, rc)) return rc ? rc : clmd_err_set(err, CLMD_ERUNTIME, "another MPI rank failed");
     if ((rc = clmd_comm_allgather(c->comm, K, K, c->urow, c->u, err))) return rc;
