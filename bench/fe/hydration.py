@@ -207,13 +207,33 @@ def run_omt(a):
 # ---- the steric leg's cross energies --------------------------------------------------------
 
 def prmtop_lj():
-    """sigma, epsilon (nm, kJ/mol) of every atom, from OpenMM's reading of the prmtop."""
-    system, _ = build_openmm_system()
-    import openmm as mm
-    nb = [f for f in system.getForces() if isinstance(f, mm.NonbondedForce)][0]
-    sig = np.array([nb.getParticleParameters(i)[1]._value for i in range(system.getNumParticles())])
-    eps = np.array([nb.getParticleParameters(i)[2]._value for i in range(system.getNumParticles())])
-    return sig, eps
+    """sigma, epsilon (nm, kJ/mol) of every atom from the prmtop's LJ tables, as OpenMM's
+    AmberPrmtopFile derives them (sigma = (A/B)^(1/6), epsilon = B^2/(4A) of the type's own pair;
+    a type without LJ gets epsilon 0)."""
+    sec, name, fmt = {}, None, None
+    with open(PRMTOP) as f:
+        for line in f:
+            if line.startswith("%FLAG"):
+                name = line.split()[1]
+                sec[name] = []
+            elif line.startswith("%FORMAT"):
+                fmt = line[line.index("(") + 1:line.index(")")]
+            elif name:
+                n, w = fmt.replace("a", "x").replace("I", "x").replace("E", "x").split("x")[:2]
+                w = int(w.split(".")[0])
+                sec[name] += [line[i:i + w] for i in range(0, len(line.rstrip("\n")), w)]
+    ntypes = int(sec["POINTERS"][1])
+    tidx = np.array([int(x) for x in sec["ATOM_TYPE_INDEX"]]) - 1
+    nbidx = np.array([int(x) for x in sec["NONBONDED_PARM_INDEX"]]) - 1
+    A = np.array([float(x) for x in sec["LENNARD_JONES_ACOEF"]])
+    B = np.array([float(x) for x in sec["LENNARD_JONES_BCOEF"]])
+    sig_t, eps_t = np.zeros(ntypes), np.zeros(ntypes)
+    for t in range(ntypes):
+        k = nbidx[t * ntypes + t]
+        if A[k] > 0 and B[k] > 0:
+            sig_t[t] = (A[k] / B[k]) ** (1 / 6) / 10.0
+            eps_t[t] = B[k] ** 2 / (4 * A[k]) * 4.184
+    return sig_t[tidx], eps_t[tidx]
 
 
 def softcore(s6, lam):
@@ -298,6 +318,7 @@ def read_frames(d, traj="traj.h5", csvname="energies.csv", equil_frac=0.1):
 def analyse(a):
     import fe_mbar
     out = {"ladder": {"electrostatics": ELEC, "sterics": STER}, "T_K": T_K}
+    plots = {}
     beta = 1 / (KB * T_K)
     # clmd: electrostatic leg from the campaign
     cd = os.path.join(a.out, "clmd")
@@ -335,7 +356,11 @@ def analyse(a):
                 worst = max(worst, float(np.max(np.abs(mine - csv["dudl_sterics"]) / np.maximum(1, np.abs(mine)))))
         rs = fe_mbar.mbar_windows(u_kln)
         ds, dds = fe_mbar.summary(rs, 0, len(S_LEG) - 1)
-        c.update({"ster": ds, "ster_sigma": dds, "ster_samples": rs["N_k"].tolist(), "ster_g_frames": rs["g"],
+        f = [float(re["Delta_f"][0, k]) for k in E_LEG] + [de + float(rs["Delta_f"][0, i]) for i in range(1, len(S_LEG))]
+        df = [float(re["dDelta_f"][0, k]) for k in E_LEG] + [float(np.hypot(dde, rs["dDelta_f"][0, i]))
+                                                            for i in range(1, len(S_LEG))]
+        plots["clmd"] = (f, df, re["overlap"], rs["overlap"])
+        c.update({"f": f, "df": df, "ster": ds, "ster_sigma": dds, "ster_samples": rs["N_k"].tolist(), "ster_g_frames": rs["g"],
                   "ster_overlap": [float(rs["overlap"][k, k + 1]) for k in range(len(S_LEG) - 1)],
                   "dudl_sterics_max_relative_difference_numpy_vs_clmd": worst,
                   "total": de + ds, "total_sigma": float(np.hypot(dde, dds))})
@@ -355,6 +380,9 @@ def analyse(a):
         for name, (i, j) in (("elec", (0, 5)), ("ster", (5, 10)), ("total", (0, 10))):
             o[name], o[name + "_sigma"] = fe_mbar.summary(r, i, j)
         o["overlap"] = [float(r["overlap"][k, k + 1]) for k in range(K - 1)]
+        o["f"] = [float(x) for x in r["Delta_f"][0]]
+        o["df"] = [float(x) for x in r["dDelta_f"][0]]
+        plots["openmmtools"] = (o["f"], o["df"], r["overlap"], None)
         rt = os.path.join(od, "runtime.json")
         if os.path.exists(rt):
             o["runtime"] = json.load(open(rt))
@@ -378,7 +406,44 @@ def analyse(a):
                   f"(z {c['z']:+.2f}) {'agree (2 sigma)' if c['within_2_sigma'] else 'DISAGREE'}")
     with open(os.path.join(a.out, "hydration.json"), "w") as f:
         json.dump(out, f, indent=1)
+    if plots and not a.no_plot:
+        plot(plots, out, os.path.join(a.out, "hydration.png"))
     return 0
+
+
+def plot(plots, out, path):
+    """f_k - f_0 along the ladder for both engines; the overlap matrices (openmmtools' over the
+    whole ladder, clmd's electrostatic campaign and steric windows)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    labels = [f"e{e:g}/s{s:g}" for e, s in zip(ELEC, STER)]
+    n = 1 + sum(1 for v in plots.values() for m in v[2:] if m is not None)
+    fig, axes = plt.subplots(1, n, figsize=(5.2 * n, 4.4))
+    ax = axes[0]
+    for (name, (f, df, _, _)), dx in zip(sorted(plots.items()), (-0.08, 0.08)):
+        ax.errorbar(np.arange(K) + dx, f, yerr=df, fmt="o-", capsize=3, ms=4, label=name)
+    ax.set_xticks(range(K), labels, rotation=60, fontsize=7)
+    ax.set_ylabel("f_k - f_0 (kT)")
+    t = [f"{k}: {out[k]['total']:.2f} +- {out[k]['total_sigma']:.2f}" for k in ("clmd", "openmmtools") if k in out]
+    ax.set_title("water decoupling, " + "; ".join(t), fontsize=9)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    i = 1
+    for name, (_, _, o1, o2) in sorted(plots.items()):
+        for m, what, idx in ((o1, "electrostatic campaign" if o2 is not None else "whole ladder",
+                              E_LEG if o2 is not None else list(range(K))), (o2, "steric windows", S_LEG)):
+            if m is None:
+                continue
+            a = axes[i]
+            i += 1
+            im = a.imshow(m, cmap="viridis", vmin=0)
+            a.set_xticks(range(len(idx)), [labels[k] for k in idx], rotation=60, fontsize=7)
+            a.set_yticks(range(len(idx)), [labels[k] for k in idx], fontsize=7)
+            a.set_title(f"{name}: MBAR overlap, {what}", fontsize=9)
+            fig.colorbar(im, ax=a, fraction=0.046)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
 
 
 def main():
@@ -394,6 +459,7 @@ def main():
                     help="clmd: the campaign, the windows, or both")
     ap.add_argument("--platform", default="CPU", help="OpenMM platform of the openmmtools run")
     ap.add_argument("--discard", type=float, default=0.1)
+    ap.add_argument("--no-plot", action="store_true")
     a = ap.parse_args()
     if a.what == "deck":
         print(deck("out", a.steps))
