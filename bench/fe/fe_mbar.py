@@ -28,24 +28,33 @@ def _mbar(u_kn, N_k):
 
 def mbar_replica_exchange(u, sampled, discard=0.1, states=None):
     """MBAR of a replica-exchange energy matrix; `states` restricts it to a subset of the states
-    (the samples drawn in them, evaluated in them)."""
+    (the samples drawn in them, evaluated in them). u and sampled may also be lists, one entry per
+    independent run of the same ladder: each is equilibrated and subsampled on its own, and the
+    samples are pooled."""
     from pymbar import timeseries
-    T, R, K = u.shape
-    t0 = int(np.floor(discard * T))
-    rows = np.arange(t0, T)
-    u_tot = np.array([u[t, np.arange(R), sampled[t]].sum() for t in rows])
-    g = float(timeseries.statistical_inefficiency(u_tot))
-    keep = rows[np.asarray(timeseries.subsample_correlated_data(u_tot, g=g), dtype=int)]
+    runs = list(zip(u, sampled)) if isinstance(u, (list, tuple)) else [(u, sampled)]
+    K = runs[0][0].shape[2]
     sel = list(range(K)) if states is None else list(states)
-    cols = []
-    for k in sel:
-        for t in keep:
-            r = int(np.nonzero(sampled[t] == k)[0][0])
-            cols.append(u[t, r, sel])
-    u_kn = np.array(cols).T
-    out = _mbar(u_kn, np.full(len(sel), keep.size))
-    out.update(g=g, rows=int(T), discarded=t0, kept=int(keep.size), states=sel)
-    # measured swap acceptance of neighbour pairs is not known here; the overlap says it
+    per_state = {k: [] for k in sel}
+    gs, rows_all, disc, kept = [], 0, 0, 0
+    for uu, ss in runs:
+        T, R, _ = uu.shape
+        t0 = int(np.floor(discard * T))
+        rows = np.arange(t0, T)
+        u_tot = np.array([uu[t, np.arange(R), ss[t]].sum() for t in rows])
+        g = float(timeseries.statistical_inefficiency(u_tot))
+        keep = rows[np.asarray(timeseries.subsample_correlated_data(u_tot, g=g), dtype=int)]
+        for k in sel:
+            for t in keep:
+                r = int(np.nonzero(ss[t] == k)[0][0])
+                per_state[k].append(uu[t, r, sel])
+        gs.append(g)
+        rows_all += T
+        disc += t0
+        kept += int(keep.size)
+    u_kn = np.array([c for k in sel for c in per_state[k]]).T
+    out = _mbar(u_kn, np.array([len(per_state[k]) for k in sel]))
+    out.update(g=gs[0] if len(gs) == 1 else gs, rows=rows_all, discarded=disc, kept=kept, states=sel, runs=len(runs))
     return out
 
 

@@ -107,8 +107,9 @@ def run_clmd(a):
     wd = os.path.join(a.out, "clmd")
     os.makedirs(wd, exist_ok=True)
     clmd = os.environ.get("CLMD_BIN", os.path.join(REPO, "build", "clmd"))
-    jobs = ([("elec_campaign", None, 1)] if a.part in ("all", "campaign") else []) + \
-        ([(f"ster_w{k:02d}", STER[k], k) for k in S_LEG[1:]] if a.part in ("all", "windows") else [])
+    tag = f"_{a.tag}" if a.tag else ""
+    jobs = ([("elec_campaign" + tag, None, 1 + a.seed_offset)] if a.part in ("all", "campaign") else []) + \
+        ([(f"ster_w{k:02d}{tag}", STER[k], k + a.seed_offset) for k in S_LEG[1:]] if a.part in ("all", "windows") else [])
     rt = os.path.join(wd, "runtime.json")
     times = json.load(open(rt))["per_job_s"] if os.path.exists(rt) else {}
     devices = json.load(open(rt)).get("devices", {}) if os.path.exists(rt) else {}
@@ -116,17 +117,21 @@ def run_clmd(a):
         d = os.path.join(wd, name)
         os.makedirs(d, exist_ok=True)
         p = os.path.join(d, "deck.yaml")
-        with open(p, "w") as f:
-            f.write(deck(d, a.steps, lam, seed))
+        if not (lam is None and a.restart):
+            with open(p, "w") as f:
+                f.write(deck(d, a.steps, lam, seed))
         dev = a.device if lam is None else a.window_device
         devices[name] = dev
         cmd = [clmd, "run", p, "--device", dev, "--quiet", "--overwrite",
                "--probe-json", os.path.join(d, "probes.json")]
+        if lam is None and a.restart:  # extend the campaign to --steps from its checkpoint
+            cmd = [clmd, "run", p, "--device", dev, "--quiet", "--restart", os.path.join(d, "state.chk"),
+                   "--steps", str(a.steps), "--probe-json", os.path.join(d, "probes-restart.json")]
         print(" ".join(cmd), flush=True)
         t0 = time.time()
         if subprocess.run(cmd).returncode:
             sys.exit(f"hydration: clmd failed on {p}")
-        times[name] = time.time() - t0
+        times[name] = times.get(name, 0.0) + time.time() - t0 if a.restart and lam is None else time.time() - t0
         print(f"  {name}: {times[name]:.1f} s", flush=True)
     with open(os.path.join(wd, "runtime.json"), "w") as f:
         json.dump({"per_job_s": times, "wall_s": sum(times.values()), "steps": a.steps,
@@ -155,7 +160,7 @@ def run_omt(a):
     import openmm.unit as u
     from openmmtools import alchemy, cache, mcmc, multistate, states
     logging.getLogger("openmmtools").setLevel(logging.ERROR)
-    wd = os.path.join(a.out, "omt")
+    wd = os.path.join(a.out, "omt" + (f"_{a.tag}" if a.tag else ""))
     os.makedirs(wd, exist_ok=True)
     t0 = time.time()
     system, pos = build_openmm_system()
@@ -344,8 +349,16 @@ def analyse(a):
         D, dD = None, None
         u_kln, worst = [], 0.0
         for i, k in enumerate(S_LEG):
-            d = os.path.join(cd, "elec_campaign", "state_005") if k == 5 else os.path.join(cd, f"ster_w{k:02d}")
-            x, box, csv = read_frames(d)
+            import glob
+            if k == 5:
+                dirs = sorted(glob.glob(os.path.join(cd, "elec_campaign*", "state_005")))
+            else:
+                dirs = sorted(glob.glob(os.path.join(cd, f"ster_w{k:02d}"))
+                              + glob.glob(os.path.join(cd, f"ster_w{k:02d}_*")))
+            parts = [read_frames(d) for d in dirs]  # independent runs of the window: pooled
+            x = np.concatenate([p_[0] for p_ in parts])
+            box = np.concatenate([p_[1] for p_ in parts])
+            csv = np.concatenate([p_[2] for p_ in parts])
             V = np.prod(box, axis=1)
             if D is None:
                 D, dD = dispersion_tails(sig, eps, lams, N)
@@ -368,15 +381,19 @@ def analyse(a):
         if os.path.exists(rt):
             c["runtime"] = json.load(open(rt))
         out["clmd"] = c
+    import glob
+    onpz = sorted(glob.glob(os.path.join(a.out, "omt*", "omt_energies.npz")))
     od = os.path.join(a.out, "omt")
-    if os.path.exists(os.path.join(od, "omt_energies.npz")):
-        z = np.load(os.path.join(od, "omt_energies.npz"))
-        u, st = z["u"], z["states"].astype(int)
-        # openmmtools stores each iteration's energies with the states the replicas were
-        # propagated in (mixing comes first in an iteration); row 0 is the minimized start
-        u, st = u[1:], st[1:]
-        r = fe_mbar.mbar_replica_exchange(u, st, discard=a.discard)
-        o = {"rounds": r["rows"], "kept": r["kept"], "g_rounds": r["g"]}
+    if onpz:
+        us, sts = [], []
+        for p_ in onpz:  # independent openmmtools runs of the ladder: pooled
+            z = np.load(p_)
+            # openmmtools stores each iteration's energies with the states the replicas were
+            # propagated in (mixing comes first in an iteration); row 0 is the minimized start
+            us.append(z["u"][1:])
+            sts.append(z["states"].astype(int)[1:])
+        r = fe_mbar.mbar_replica_exchange(us, sts, discard=a.discard)
+        o = {"rounds": r["rows"], "kept": r["kept"], "g_rounds": r["g"], "runs": r["runs"]}
         for name, (i, j) in (("elec", (0, 5)), ("ster", (5, 10)), ("total", (0, 10))):
             o[name], o[name + "_sigma"] = fe_mbar.summary(r, i, j)
         o["overlap"] = [float(r["overlap"][k, k + 1]) for k in range(K - 1)]
@@ -384,8 +401,9 @@ def analyse(a):
         o["df"] = [float(x) for x in r["dDelta_f"][0]]
         plots["openmmtools"] = (o["f"], o["df"], r["overlap"], None)
         rt = os.path.join(od, "runtime.json")
-        if os.path.exists(rt):
-            o["runtime"] = json.load(open(rt))
+        rts = sorted(glob.glob(os.path.join(a.out, "omt*", "runtime.json")))
+        if rts:
+            o["runtime"] = [json.load(open(p_)) for p_ in rts]
         out["openmmtools"] = o
     if "clmd" in out and "openmmtools" in out:
         cmp = {}
@@ -459,6 +477,10 @@ def main():
                     help="clmd: the campaign, the windows, or both")
     ap.add_argument("--platform", default="CPU", help="OpenMM platform of the openmmtools run")
     ap.add_argument("--discard", type=float, default=0.1)
+    ap.add_argument("--tag", default="", help="suffix of an additional independent run's folders "
+                    "(ster_wNN_TAG, elec_campaign_TAG, omt_TAG); analyse pools every run it finds")
+    ap.add_argument("--seed-offset", type=int, default=0, help="added to clmd's seeds (use with --tag)")
+    ap.add_argument("--restart", action="store_true", help="clmd campaign: continue it to --steps from state.chk")
     ap.add_argument("--no-plot", action="store_true")
     a = ap.parse_args()
     if a.what == "deck":
