@@ -3,10 +3,12 @@ openmmtools' replica-exchange energies and to independent lambda windows.
 
 Replica exchange (mbar_replica_exchange): u[t][r][k] is replica r's reduced energy in state k at
 iteration t, sampled[t][r] the state that replica was propagated in before that evaluation
-(clmd's replica_exchange.h5: the states row of t - 1; openmmtools: its own row t). As
-scripts/remd_mbar.py: drop the first `discard` fraction, subsample every replica's rows together
-by the statistical inefficiency of the total reduced energy sum_r u[t][r][sampled[t][r]], one
-sample per state per kept row.
+(clmd's replica_exchange.h5: the states row of t - 1; openmmtools: its own row t). Drop the
+first `discard` fraction, subsample every replica's rows together by a statistical inefficiency
+(g_from "differences", the default: of sum_r of each replica's energy difference to the next
+state; "total": of the total reduced energy sum_r u[t][r][sampled[t][r]], as scripts/remd_mbar.py
+and openmmtools' analyzer, which for a solvated system is dominated by the solvent's own
+fluctuations), one sample per state per kept row.
 
 Windows (mbar_windows): u_kln[k] = [K][F_k], window k's frames evaluated in every state; each
 window subsampled by the statistical inefficiency of its energy difference to a neighbour.
@@ -26,7 +28,7 @@ def _mbar(u_kn, N_k):
             "overlap": np.asarray(m.compute_overlap()["matrix"]), "N_k": np.asarray(N_k)}
 
 
-def mbar_replica_exchange(u, sampled, discard=0.1, states=None):
+def mbar_replica_exchange(u, sampled, discard=0.1, states=None, g_from="differences"):
     """MBAR of a replica-exchange energy matrix; `states` restricts it to a subset of the states
     (the samples drawn in them, evaluated in them). u and sampled may also be lists, one entry per
     independent run of the same ladder: each is equilibrated and subsampled on its own, and the
@@ -41,7 +43,16 @@ def mbar_replica_exchange(u, sampled, discard=0.1, states=None):
         T, R, _ = uu.shape
         t0 = int(np.floor(discard * T))
         rows = np.arange(t0, T)
-        u_tot = np.array([uu[t, np.arange(R), ss[t]].sum() for t in rows])
+        ar = np.arange(R)
+        if g_from == "total":  # scripts/remd_mbar.py's (and openmmtools' analyzer's) choice
+            u_tot = np.array([uu[t, ar, ss[t]].sum() for t in rows])
+        else:
+            # what MBAR's estimates are made of: every replica's energy difference to the next
+            # state of the ladder (the previous one for the last), summed over the replicas. The
+            # total energy of a solvated system also carries the solvent's own, slower and much
+            # larger fluctuations, which do not enter the free-energy differences.
+            nb = np.where(ss < K - 1, ss + 1, ss - 1)
+            u_tot = np.array([(uu[t, ar, nb[t]] - uu[t, ar, ss[t]]).sum() for t in rows])
         g = float(timeseries.statistical_inefficiency(u_tot))
         keep = rows[np.asarray(timeseries.subsample_correlated_data(u_tot, g=g), dtype=int)]
         for k in sel:

@@ -322,7 +322,8 @@ def read_frames(d, traj="traj.h5", csvname="energies.csv", equil_frac=0.1):
 
 def analyse(a):
     import fe_mbar
-    out = {"ladder": {"electrostatics": ELEC, "sterics": STER}, "T_K": T_K}
+    out = {"ladder": {"electrostatics": ELEC, "sterics": STER}, "T_K": T_K, "discard": a.discard,
+           "g_from": a.g_from}
     plots = {}
     beta = 1 / (KB * T_K)
     # clmd: electrostatic leg from the campaign
@@ -336,7 +337,7 @@ def analyse(a):
         sampled = np.empty_like(states)
         sampled[0] = np.arange(states.shape[1])
         sampled[1:] = states[:-1]
-        re = fe_mbar.mbar_replica_exchange(u, sampled, discard=a.discard)
+        re = fe_mbar.mbar_replica_exchange(u, sampled, discard=a.discard, g_from=a.g_from)
         de, dde = fe_mbar.summary(re, 0, 5)
         c = {"elec": de, "elec_sigma": dde, "elec_rounds": re["rows"], "elec_kept": re["kept"],
              "elec_g_rounds": re["g"],
@@ -392,7 +393,7 @@ def analyse(a):
             # propagated in (mixing comes first in an iteration); row 0 is the minimized start
             us.append(z["u"][1:])
             sts.append(z["states"].astype(int)[1:])
-        r = fe_mbar.mbar_replica_exchange(us, sts, discard=a.discard)
+        r = fe_mbar.mbar_replica_exchange(us, sts, discard=a.discard, g_from=a.g_from)
         o = {"rounds": r["rows"], "kept": r["kept"], "g_rounds": r["g"], "runs": r["runs"]}
         for name, (i, j) in (("elec", (0, 5)), ("ster", (5, 10)), ("total", (0, 10))):
             o[name], o[name + "_sigma"] = fe_mbar.summary(r, i, j)
@@ -482,6 +483,9 @@ def main():
     ap.add_argument("--seed-offset", type=int, default=0, help="added to clmd's seeds (use with --tag)")
     ap.add_argument("--restart", action="store_true", help="clmd campaign: continue it to --steps from state.chk")
     ap.add_argument("--no-plot", action="store_true")
+    ap.add_argument("--g-from", choices=["differences", "total"], default="differences",
+                    help="replica-exchange subsampling: statistical inefficiency of the summed energy "
+                         "differences to the next state (default) or of the total reduced energy")
     a = ap.parse_args()
     if a.what == "deck":
         print(deck("out", a.steps))

@@ -287,7 +287,8 @@ def analyse(a):
         "T_star": a.T, "rho_star": a.rho, "T_K": T_K, "N": N, "cutoff_sigma": rc,
         "mode": a.mode, "ladder_sterics": LADDER, "samples_per_state": N_k.tolist(),
         "statistical_inefficiency_frames": g_k,
-        "f_k": (-(Df[0] - Df[0, K - 1])).tolist(),
+        # f(lambda_k) - f(lambda = 0) = (f_k - f_0) - (f_{K-1} - f_0); at k = 0 it is mu_ex/kT
+        "f_k": (Df[0] - Df[0, K - 1]).tolist(),
         "mu_ex_over_kT": mu, "sigma": dmu,
         "mu_ex_over_kT_as_simulated": mu_sim,
         "tail_counting_fix": tail_fix, "mu_tail_mean_field": float(mu_tail),
