@@ -9,6 +9,11 @@ states with their uncertainties, the overlap matrix and the mean potential energ
 and writes OUTDIR/mbar.json and OUTDIR/mbar.png (free energy against state with error bars; the
 overlap matrix as a heat map).
 
+A Hamiltonian ladder (replica_exchange.lambdas: the attributes lambda_sterics and
+lambda_electrostatics; REST2: solute_temperatures) is printed and plotted by those parameters,
+and its mean potential is <U_k> in state k (each state has its own potential); f_k - f_0 is then
+the free energy difference of the two Hamiltonians in kT (docs/free_energy.md).
+
 For a temperature ladder the reduced free energy is f_k = -ln Z_k (Z_k the configurational
 partition function at T_k), so f_k - f_0 = -ln(Z_k / Z_0) is meaningful even though the states
 differ in temperature; F_k = kT_k f_k in kJ/mol is not a difference of one Hamiltonian's free
@@ -69,7 +74,16 @@ def read_log(path):
     pressure = attrs.get("pressure_bar")
     pressure = float(np.asarray(pressure).ravel()[0]) if pressure is not None else None
     interval = int(attrs["exchange_interval"]) if "exchange_interval" in attrs else None
-    return u, states, temps, pressure, interval
+    # Hamiltonian ladders (one temperature): the lambdas of an alchemical ladder or REST2's
+    # solute temperatures, per state; None for a temperature ladder
+    ham = {}
+    for name in ("lambda_sterics", "lambda_electrostatics", "solute_temperatures"):
+        if name in attrs:
+            v = np.asarray(attrs[name], dtype=float).ravel()
+            if v.size != K:
+                fail(f"{path}: attribute '{name}' has {v.size} values for {K} states")
+            ham[name] = v
+    return u, states, temps, pressure, interval, ham or None
 
 
 def main(argv=None):
@@ -96,7 +110,7 @@ def main(argv=None):
         fail(f"{e}: install the analysis packages with `pip install pymbar h5py matplotlib`")
 
     path = os.path.join(a.outdir, "replica_exchange.h5")
-    u, states, temps, pressure, interval = read_log(path)
+    u, states, temps, pressure, interval, ham = read_log(path)
     T, R, K = u.shape
 
     # Row t of /energies was evaluated on the configurations after MD segment t, which each
@@ -137,9 +151,13 @@ def main(argv=None):
     O = np.asarray(overlap["matrix"])
 
     # The potential (kJ/mol; with a barostat U + PV, what the exchange uses) of every sample,
-    # from its reduced energy in any state: u_k = U / kT_k.
-    U_n = u_kn[0] * KB * temps[0]
-    ex = mbar.compute_expectations(U_n, compute_uncertainty=True)
+    # from its reduced energy in any state: u_k = U / kT_k. A Hamiltonian ladder has one
+    # potential per state: <U_k> in state k, a state-dependent observable.
+    if ham:
+        ex = mbar.compute_expectations(u_kn * KB * temps[:, None], compute_uncertainty=True,
+                                       state_dependent=True)
+    else:
+        ex = mbar.compute_expectations(u_kn[0] * KB * temps[0], compute_uncertainty=True)
     U_mbar, dU_mbar = np.asarray(ex["mu"]), np.asarray(ex["sigma"])
     # Directly: every kept round's sample of each state (not subsampled), error from its own
     # statistical inefficiency.
@@ -165,19 +183,31 @@ def main(argv=None):
             A[i, j] = A[j, i] = float(np.mean(acc))
 
     unit = "U + PV" if pressure is not None else "U"
+    if ham:  # print and plot the states by their Hamiltonian parameters
+        keys = list(ham)
+        short = {"lambda_sterics": "l_ster", "lambda_electrostatics": "l_elec", "solute_temperatures": "T_sol (K)"}
+        col = " ".join(f"{short[k]:>9}" for k in keys)
+        vals = [" ".join(f"{ham[k][i]:9.4g}" for k in keys) for i in range(K)]
+        labels = ["/".join(f"{ham[k][i]:g}" for k in keys) for i in range(K)]
+        axis = "state (" + "/".join(short[k] for k in keys) + ")"
+    else:
+        col = f"{'T (K)':>9}"
+        vals = [f"{x:9.3f}" for x in temps]
+        labels = [f"{x:.0f}" for x in temps]
+        axis = "state (K)"
     print(f"{path}: {K} states, {T} exchange rounds"
           + (f" of {interval} steps" if interval else "")
           + f"; discarded {t0} ({a.discard:g}), statistical inefficiency {g:.2f} rounds, "
           f"{n} samples per state ({K * n} in all)")
     print("\nreduced free energy f_k - f_0 = -ln(Z_k/Z_0), kT units of each state, +- 1 sigma:")
-    print(f"{'state':>5} {'T (K)':>9} {'f_k - f_0':>12} {'sigma':>8} {'f_k+1 - f_k':>12} {'sigma':>8}")
+    print(f"{'state':>5} {col} {'f_k - f_0':>12} {'sigma':>8} {'f_k+1 - f_k':>12} {'sigma':>8}")
     for k in range(K):
         nxt = (f"{Df[k, k + 1]:12.4f} {dDf[k, k + 1]:8.4f}" if k + 1 < K else "")
-        print(f"{k:5d} {temps[k]:9.3f} {Df[0, k]:12.4f} {dDf[0, k]:8.4f} {nxt}")
+        print(f"{k:5d} {vals[k]} {Df[0, k]:12.4f} {dDf[0, k]:8.4f} {nxt}")
     print(f"\nmean potential <{unit}> per state (kJ/mol), MBAR and direct (+- 1 sigma):")
-    print(f"{'state':>5} {'T (K)':>9} {'MBAR':>12} {'sigma':>8} {'direct':>12} {'sigma':>8} {'g (rounds)':>10}")
+    print(f"{'state':>5} {col} {'MBAR':>12} {'sigma':>8} {'direct':>12} {'sigma':>8} {'g (rounds)':>10}")
     for k in range(K):
-        print(f"{k:5d} {temps[k]:9.3f} {U_mbar[k]:12.3f} {dU_mbar[k]:8.3f} {U_direct[k]:12.3f} "
+        print(f"{k:5d} {vals[k]} {U_mbar[k]:12.3f} {dU_mbar[k]:8.3f} {U_direct[k]:12.3f} "
               f"{dU_direct[k]:8.3f} {g_state[k]:10.2f}")
     print("\noverlap matrix (row k: where state k's samples would be counted; "
           "off-diagonal < 0.03 is poor overlap):")
@@ -193,6 +223,7 @@ def main(argv=None):
     out = {
         "log": os.path.abspath(path),
         "temperatures_K": temps.tolist(),
+        **({k: v.tolist() for k, v in ham.items()} if ham else {}),
         "pressure_bar": pressure,
         "exchange_interval": interval,
         "rounds": T,
@@ -229,8 +260,13 @@ def main(argv=None):
         except ImportError as e:
             fail(f"{e}: install matplotlib, or pass --no-plot")
         fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.4))
-        ax1.errorbar(temps, Df[0], yerr=dDf[0], fmt="o-", capsize=3)
-        ax1.set_xlabel("temperature (K)")
+        if ham:
+            ax1.errorbar(range(K), Df[0], yerr=dDf[0], fmt="o-", capsize=3)
+            ax1.set_xticks(range(K), labels, rotation=45)
+            ax1.set_xlabel(axis)
+        else:
+            ax1.errorbar(temps, Df[0], yerr=dDf[0], fmt="o-", capsize=3)
+            ax1.set_xlabel("temperature (K)")
         ax1.set_ylabel(r"$f_k - f_0 = -\ln(Z_k/Z_0)$")
         ax1.set_title(f"MBAR reduced free energies ({n} samples/state)")
         ax1.grid(alpha=0.3)
@@ -240,11 +276,10 @@ def main(argv=None):
                 if K <= 12:
                     ax2.text(j, i, f"{O[i, j]:.2f}", ha="center", va="center", fontsize=7,
                              color="white" if O[i, j] < 0.6 * O.max() else "black")
-        labels = [f"{x:.0f}" for x in temps]
         ax2.set_xticks(range(K), labels, rotation=45)
         ax2.set_yticks(range(K), labels)
-        ax2.set_xlabel("state (K)")
-        ax2.set_ylabel("state (K)")
+        ax2.set_xlabel(axis)
+        ax2.set_ylabel(axis)
         ax2.set_title("MBAR overlap matrix")
         fig.colorbar(im, ax=ax2)
         fig.tight_layout()

@@ -3,7 +3,8 @@
 venv-omt Python: openmmtools and a recent OpenMM live there, not in /usr/bin/python3).
 
 It builds the Amber system of a JSON spec (argv[1]) as prmtop.createSystem(implicitSolvent=OBC2,
-constraints=HBonds, nonbondedMethod=NoCutoff), one ThermodynamicState per temperature, a
+constraints=HBonds, nonbondedMethod=NoCutoff) or with PME (explicit water), one ThermodynamicState
+per temperature (or, with an alchemical ladder, one AlchemicalState per lambda pair), a
 ReplicaExchangeSampler with a LangevinSplittingDynamicsMove (dt, friction, exchange_interval steps
 per iteration, velocities kept), neighbour swaps, no online analysis, both context caches on the
 requested platform, and storage in a temporary folder (removed at exit). It runs the warm-up
@@ -13,7 +14,8 @@ iteration(s), then serves timing requests on stdin:
     stdin  "quit"    -> exits
 The first stdout line is {"ok": true, "ready": true, ...facts...} or {"ok": false, "error": "..."}.
 The timed region is sampler.extend(N): propagation of every replica, the energy matrix, the swaps
-and the storage writes of N iterations. Stdout carries only the protocol.
+and the storage writes of N iterations; "phases_s" splits it (seconds in _mix_replicas,
+_propagate_replicas, _compute_energies, _report_iteration). Stdout carries only the protocol.
 """
 import json
 import logging
@@ -35,18 +37,71 @@ def say(obj):
 
 
 def build(spec, mm, app, u):
-    if spec.get("kind") != "amber" or spec.get("method") != "nocutoff":
-        raise ValueError("the openmmtools peer builds Amber systems without cutoff only (got %s, %s)"
+    """The OpenMM System: an Amber prmtop without cutoff (implicit solvent or vacuum) or with PME
+    (explicit water; the dispersion correction on, as clmd's deck says)."""
+    if spec.get("kind") != "amber" or spec.get("method") not in ("nocutoff", "pme"):
+        raise ValueError("the openmmtools peer builds Amber systems without cutoff or with PME only (got %s, %s)"
                          % (spec.get("kind"), spec.get("method")))
     implicit = {"obc2": app.OBC2, "obc1": app.OBC1, None: None}[spec.get("implicit")]
     cons = {"none": None, "hbonds": app.HBonds, "allbonds": app.AllBonds}[spec.get("constraints", "none")]
     top = app.AmberPrmtopFile(spec["prmtop"])
     crd = app.AmberInpcrdFile(spec["inpcrd"])
-    system = top.createSystem(implicitSolvent=implicit, constraints=cons, nonbondedMethod=app.NoCutoff)
+    if spec["method"] == "pme":
+        system = top.createSystem(nonbondedMethod=app.PME, nonbondedCutoff=spec["cutoff"] * u.nanometer,
+                                  constraints=cons, rigidWater=spec.get("rigid_water", True),
+                                  ewaldErrorTolerance=spec.get("ewald_tolerance", 5e-4))
+        for f in system.getForces():
+            if isinstance(f, mm.NonbondedForce):
+                f.setUseDispersionCorrection(bool(spec.get("dispersion_correction", True)))
+    else:
+        system = top.createSystem(implicitSolvent=implicit, constraints=cons, nonbondedMethod=app.NoCutoff)
     for f in system.getForces():  # the COM remover every com_interval steps, as the OpenMM peer rows
         if isinstance(f, mm.CMMotionRemover) and spec.get("com_interval"):
             f.setFrequency(spec["com_interval"])
-    return system, crd.positions
+    box = system.getDefaultPeriodicBoxVectors() if system.usesPeriodicBoundaryConditions() else None
+    return system, crd.positions, box
+
+
+def thermodynamic_states(spec, system, u, states):
+    """One ThermodynamicState per temperature, or, with an alchemical ladder, one
+    CompoundThermodynamicState per (lambda_sterics, lambda_electrostatics) at the one temperature
+    (AbsoluteAlchemicalFactory and AlchemicalRegion with their defaults: PME 'exact', soft-core
+    alpha 0.5, sterics decoupled, the alchemical dispersion correction on)."""
+    temps = spec["temperatures"]
+    if not spec.get("alchemical_atoms"):
+        return [states.ThermodynamicState(system=system, temperature=T * u.kelvin) for T in temps]
+    from openmmtools import alchemy
+    asys = alchemy.AbsoluteAlchemicalFactory().create_alchemical_system(
+        system, alchemy.AlchemicalRegion(alchemical_atoms=list(spec["alchemical_atoms"])))
+    astate = alchemy.AlchemicalState.from_system(asys)
+    base = states.ThermodynamicState(system=asys, temperature=temps[0] * u.kelvin)
+    out = []
+    for ls, le in zip(spec["lambda_sterics"], spec["lambda_electrostatics"]):
+        s = states.CompoundThermodynamicState(base, composable_states=[astate])
+        s.lambda_sterics, s.lambda_electrostatics = ls, le
+        out.append(s)
+    return out
+
+
+PHASES = (("mix", "_mix_replicas"), ("propagate", "_propagate_replicas"), ("energies", "_compute_energies"),
+          ("report", "_report_iteration"))
+
+
+def time_phases(sampler, acc):
+    """Wraps the sampler's iteration steps (mixing, propagation, the energy matrix, the storage
+    writes) so that acc[name] accumulates their seconds."""
+    for name, attr in PHASES:
+        fn = getattr(sampler, attr, None)
+        if fn is None:
+            continue
+
+        def timed(*a, _fn=fn, _name=name, **k):
+            t = time.perf_counter()
+            try:
+                return _fn(*a, **k)
+            finally:
+                acc[_name] = acc.get(_name, 0.0) + time.perf_counter() - t
+        setattr(sampler, attr, timed)
 
 
 class LoopSampler:
@@ -158,11 +213,11 @@ def main():
         import openmmtools
         from openmmtools import cache, mcmc, multistate, states
         logging.getLogger("openmmtools").setLevel(logging.ERROR)
-        system, pos = build(spec, mm, app, u)
+        system, pos, box = build(spec, mm, app, u)
         plat = mm.Platform.getPlatformByName(spec["platform"])
         temps = spec["temperatures"]
         K, nsteps = len(temps), int(spec["exchange_interval"])
-        thermo = [states.ThermodynamicState(system=system, temperature=T * u.kelvin) for T in temps]
+        thermo = thermodynamic_states(spec, system, u, states)
         move = mcmc.LangevinSplittingDynamicsMove(timestep=spec["dt"] * u.picoseconds,
                                                   collision_rate=spec.get("friction", 1.0) / u.picosecond,
                                                   n_steps=nsteps, reassign_velocities=False)
@@ -176,8 +231,10 @@ def main():
         store = tempfile.mkdtemp(prefix="clmd-bench-openmmtools-")
         # positions/velocities checkpoints far apart: every iteration still writes energies and states
         reporter = multistate.MultiStateReporter(os.path.join(store, "remd.nc"), checkpoint_interval=1000)
-        sampler_state = states.SamplerState(positions=pos)
+        sampler_state = states.SamplerState(positions=pos, box_vectors=box)
         sampler.create(thermodynamic_states=thermo, sampler_states=sampler_state, storage=reporter)
+        phases = {}
+        time_phases(sampler, phases)
         setup_s = time.perf_counter() - t0
         t1 = time.perf_counter()
         warm = int(spec.get("warmup_iterations", 1))
@@ -208,6 +265,7 @@ def main():
                 continue
             try:
                 n = int(words[1])
+                phases.clear()
                 t = time.perf_counter()
                 sampler.extend(n_iterations=n)
                 dt = time.perf_counter() - t
@@ -217,7 +275,7 @@ def main():
                     say({"ok": False, "error": "potential energy is %r after %d iterations" % (pe, n)})
                     continue
                 say({"ok": True, "iterations": n, "replica_steps": n * nsteps * K, "seconds": dt,
-                     "potential_energy": pe})
+                     "potential_energy": pe, "phases_s": dict(phases)})
             except Exception as e:
                 traceback.print_exc()
                 say({"ok": False, "error": "%s: %s" % (type(e).__name__, e)})

@@ -67,7 +67,7 @@ ALA2 = ("alanine-dipeptide-explicit.prmtop", "alanine-dipeptide-explicit.inpcrd"
 def benches():
     """Fresh runner objects each call (peers remember versions): the MD benchmarks, then the
     replica-exchange ones."""
-    return md_benches() + remd_benches()
+    return md_benches() + remd_benches() + lambda_benches()
 
 
 def md_benches():
@@ -123,4 +123,26 @@ def remd_benches():
         # a time on PoCL: full mode only
         RemdBench("protein-remd-8", Remd(protein, 8), 697, steps=Steps(None, 200)),
         RemdBench("protein-remd-32", Remd(protein, 32), 697, steps=Steps(None, 100)),
+    ]
+
+
+def lambda_benches():
+    """Alchemical (lambda) replica exchange (remd.LambdaRemd, issue 13): one TIP3P water of
+    openmmtools' 216-water box (bench/fe/systems/, PME 0.9 nm, rigid water, 300 K, 2 fs) on the
+    electrostatic ladder of bench/fe/hydration.py (charges 1 ... 0 in steps of 0.2, sterics on:
+    a ladder whose energy matrix cannot meet a decoupled overlap, see bench/fe/README.md), a swap
+    attempt every 100 steps. Rows in replica-steps/s plus the cost of an exchange round split into
+    MD and the energy matrix (`round_ms`), and the phase rows remd_md and remd_exchange. --quick:
+    one round, clmd only; full mode: 5 rounds with the one-at-a-time and openmmtools peers."""
+    import os
+    from .remd import AmberFile, LambdaRemd, RemdBench
+    from .systems import REPO
+    fe = os.path.join(REPO, "bench", "fe", "systems")
+    water = AmberFile(os.path.join(fe, "watbox216.prmtop"), os.path.join(fe, "watbox216.crd"),
+                      label="216 TIP3P waters (openmmtools' watbox216), PME 0.9 nm, rigid water", particles=648,
+                      constraints="none")
+    return [
+        RemdBench("water-lambda-remd-6", LambdaRemd(water, [0, 1, 2], [1.0] * 6, [1.0, 0.8, 0.6, 0.4, 0.2, 0.0],
+                                                    exchange_interval=100),
+                  648, steps=Steps(100, 500), quick_engines=(), phases=("remd_md", "remd_exchange")),
     ]

@@ -25,7 +25,7 @@ import sys
 from . import Blocked, clmd
 from .peers import _LineReader, _tail_file
 from .registry import Bench
-from .systems import REPO, System, _q
+from .systems import REPO, Amber, System, _q
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 METRIC = "replica_steps_per_s"
@@ -108,6 +108,76 @@ class Remd(System):
         return s
 
 
+class AmberFile(Amber):
+    """A systems.Amber whose prmtop/inpcrd lie at fixed paths (bench/fe/systems/) rather than in
+    the data folder."""
+
+    def input_files(self):
+        return [self.prmtop, self.inpcrd]
+
+    def deck_system(self):
+        return ["amber: {prmtop: %s, inpcrd: %s}" % (_q(self.prmtop), _q(self.inpcrd))]
+
+    def openmm_spec(self):
+        s = {"kind": "amber", "prmtop": self.prmtop, "inpcrd": self.inpcrd}
+        s.update(self._nb_spec())
+        return s
+
+
+class LambdaRemd(Remd):
+    """A Hamiltonian replica-exchange campaign over an alchemical ladder (clmd's `alchemical` +
+    `replica_exchange.lambdas`; openmmtools' AlchemicalState over AbsoluteAlchemicalFactory's
+    defaults): every replica at the base system's temperature, one state per (sterics,
+    electrostatics) pair, neighbour swaps every `exchange_interval` steps."""
+    kind = "remd_lambda"
+
+    def __init__(self, base, atoms, sterics, electrostatics, exchange_interval=100, seed=11):
+        if len(sterics) != len(electrostatics) or len(sterics) < 2:
+            raise ValueError("the two lambda lists must be equally long, at least 2")
+        T = base.md.temperature
+        super().__init__(base, len(sterics), T, T, exchange_interval, seed)
+        self.atoms, self.sterics, self.electrostatics = list(atoms), list(sterics), list(electrostatics)
+        self.label = "%s; lambda REMD over atoms %s, %d states (sterics %s, electrostatics %s), exchanges every %d steps" % (
+            base.label, _atoms_text(self.atoms), self.replicas, _nums(self.sterics), _nums(self.electrostatics),
+            exchange_interval)
+
+    def temperatures(self):
+        return [self.tmin] * self.replicas
+
+    def clmd_deck(self, title, steps, outdir, device="auto", system_lines=None):
+        deck = super().clmd_deck(title, steps, outdir, device, system_lines)
+        old = "  temperatures: {min: %g, max: %g, count: %d}\n" % (self.tmin, self.tmax, self.replicas)
+        new = ("  lambdas:\n    sterics: [%s]\n    electrostatics: [%s]\n" % (_nums(self.sterics), _nums(self.electrostatics)))
+        if old not in deck:
+            raise ValueError("unexpected campaign deck")
+        deck = deck.replace(old, new).replace("  velocities: rescale\n", "")
+        return deck.replace("replica_exchange:\n", "alchemical: {atoms: [%s]}\nreplica_exchange:\n"
+                            % _atoms_text(self.atoms), 1)
+
+    def openmmtools_spec(self):
+        s = super().openmmtools_spec()
+        s.update(alchemical_atoms=self.atoms, lambda_sterics=self.sterics,
+                 lambda_electrostatics=self.electrostatics)
+        return s
+
+
+def _nums(xs):
+    return ", ".join("%g" % x for x in xs)
+
+
+def _atoms_text(atoms):
+    """Contiguous runs as clmd's "a-b" ranges."""
+    out, i = [], 0
+    atoms = sorted(set(atoms))
+    while i < len(atoms):
+        j = i
+        while j + 1 < len(atoms) and atoms[j + 1] == atoms[j] + 1:
+            j += 1
+        out.append('"%d-%d"' % (atoms[i], atoms[j]) if j > i else "%d" % atoms[i])
+        i = j + 1
+    return ", ".join(out)
+
+
 # ---- clmd -----------------------------------------------------------------------------------
 
 class RemdClmdSession(clmd.ClmdSession):
@@ -171,7 +241,7 @@ class _PeerSession:
 
 class ClmdOneAtATime:
     """clmd with --replicas-per-device 1, run as a peer of the batched clmd row."""
-    kinds = ("remd_amber",)
+    kinds = ("remd_amber", "remd_lambda")
     engine = ONE_AT_A_TIME
 
     def __init__(self, device=None):
@@ -238,6 +308,7 @@ class OpenMMToolsSession:
             self.err.close()
             raise Blocked("cannot start the openmmtools worker with %s: %s" % (python, e))
         self.reader = _LineReader(self.proc.stdout.fileno())
+        self.phase_samples = []  # per sample: seconds in each iteration phase (the worker's timers)
         self.facts = self._reply(timeout, "setup")
         peer.version = ("openmmtools %s, openmm %s" % (self.facts.get("openmmtools"), self.facts.get("openmm"))
                         if self.facts.get("openmmtools") else "openmm %s" % self.facts.get("openmm"))
@@ -278,6 +349,8 @@ class OpenMMToolsSession:
         if msg.get("replica_steps") != self.replica_steps:
             raise Blocked("openmmtools ran %s replica-steps, asked for %d" % (msg.get("replica_steps"),
                                                                             self.replica_steps))
+        if msg.get("phases_s"):
+            self.phase_samples.append(msg["phases_s"])
         return self.replica_steps / msg["seconds"]
 
     def close(self):
@@ -296,11 +369,11 @@ class OpenMMToolsSession:
 
 class OpenMMTools:
     """openmmtools' ReplicaExchangeSampler with LangevinSplittingDynamicsMove on OpenMM's OpenCL platform."""
-    kinds = ("remd_amber",)
+    kinds = ("remd_amber", "remd_lambda")
     engine = OPENMMTOOLS
 
     def __init__(self, platform="OpenCL"):
-        self.platform, self.version = platform, None
+        self.platform, self.version, self.session = platform, None, None
 
     def describe(self):
         return ("openmmtools ReplicaExchangeSampler, LangevinSplittingDynamicsMove (V R O R V), neighbour swaps, "
@@ -315,7 +388,8 @@ class OpenMMTools:
                           "(python3 -m venv /work/venv-omt && /work/venv-omt/bin/pip install openmm openmmtools)")
         if not (os.path.isfile(py) and os.access(py, os.X_OK)):
             raise Blocked("openmmtools Python %s is not an executable file (CLMD_BENCH_OPENMMTOOLS_PYTHON)" % py)
-        return OpenMMToolsSession(self, bench, workdir, steps, timeout, py)
+        self.session = OpenMMToolsSession(self, bench, workdir, steps, timeout, py)
+        return self.session
 
     def get_version(self):
         return self.version
@@ -350,9 +424,11 @@ class RemdBench(Bench):
     metric = METRIC
     clmd_session = RemdClmdSession  # harness: the clmd row's session class
 
-    def __init__(self, name, system, particles, peers=None, steps=None, quick_engines=(ONE_AT_A_TIME,), note=""):
-        super().__init__(name, system, particles, peers=peers if peers is not None else [ClmdOneAtATime(), OpenMMTools(), OpenMMLoop()],
-                         steps=steps, note=note)
+    def __init__(self, name, system, particles, peers=None, steps=None, quick_engines=(ONE_AT_A_TIME,), note="",
+                 phases=()):
+        super().__init__(name, system, particles,
+                         peers=peers if peers is not None else [ClmdOneAtATime(), OpenMMTools(), OpenMMLoop()],
+                         phases=phases, steps=steps, note=note)
         self.quick_engines = tuple(quick_engines)
 
     def peers_for(self, quick):
@@ -378,7 +454,44 @@ class RemdBench(Bench):
             setup = (r.get("phases") or {}).get("setup") or {}
             if setup.get("calls") is not None:
                 r["engines_built"] = setup["calls"]
+            if isinstance(self.system, LambdaRemd):
+                self._round_costs(r)
         return rows
+
+    def _round_costs(self, r):
+        """Lambda campaigns: the ladder, and ms per exchange round split into MD and the energy
+        matrix (every replica in every state). clmd: its probes remd_md and remd_exchange (the
+        matrix, the swap tests and the log row; ms per replica-step times the replica-steps of a
+        round). openmmtools: the worker's timers of _propagate_replicas, _compute_energies,
+        _mix_replicas and _report_iteration, per iteration (medians over the samples)."""
+        sysm = self.system
+        per_round = sysm.exchange_interval * sysm.replicas
+        r.update(ladder="lambda", lambda_sterics=sysm.sterics, lambda_electrostatics=sysm.electrostatics,
+                 alchemical_atoms=sysm.atoms)
+        cost = {}
+        if r["engine"] in ("clmd", ONE_AT_A_TIME) and r.get("phases"):
+            ph = r["phases"]
+            for key, name in (("round", "md_loop"), ("md", "remd_md"), ("energy_matrix", "remd_exchange")):
+                v = (ph.get(name) or {}).get("ms_per_step")
+                if v is not None:
+                    cost[key] = v * per_round
+        elif r["engine"] == OPENMMTOOLS:
+            p = next((p for p in self.peers if p.engine == OPENMMTOOLS), None)
+            samples = (p.session.phase_samples if p and p.session else []) or []
+            iters = (r.get("steps") or 0) // sysm.exchange_interval
+            if samples and iters:
+                from . import stats
+                for key, name in (("md", "propagate"), ("energy_matrix", "energies"), ("mix", "mix"),
+                                  ("storage", "report")):
+                    vals = [s[name] * 1e3 / iters for s in samples if name in s]
+                    if vals:
+                        cost[key] = stats.summarize(vals)[0]
+            if r.get("median"):
+                cost["round"] = per_round / r["median"] * 1e3
+        if cost:
+            if cost.get("round") and cost.get("energy_matrix") is not None:
+                cost["energy_matrix_share"] = cost["energy_matrix"] / cost["round"]
+            r["round_ms"] = cost
 
 
 # ---- report ---------------------------------------------------------------------------------
@@ -392,9 +505,10 @@ def _fmt(v):
 def report_section(cap):
     """Markdown lines for docs/benchmarks.md: the REMD rows, their ratios and clmd's phases per
     replica-step; [] when the capsule has no REMD row."""
-    rows = [r for r in cap.get("rows", []) if r.get("metric") == METRIC]
+    lam = lambda_report_section(cap)
+    rows = [r for r in cap.get("rows", []) if r.get("metric") == METRIC and r.get("ladder") != "lambda"]
     if not rows:
-        return []
+        return lam
     benches = []
     for r in rows:
         if r["bench"] not in benches:
@@ -450,5 +564,32 @@ def report_section(cap):
                          key=lambda np_: -np_[1]["share"])[:4]
             L.append("| %s | %s | %s |" % (r["name"], r.get("engines_built", "-"), ", ".join("%s %s ms (%.0f%%)%s" % (
                 n, _fmt(p.get("ms_per_step")), 100 * p["share"], " [dev]" if p.get("device") else "") for n, p in top)))
+    L.append("")
+    return L + lam
+
+
+def lambda_report_section(cap):
+    """Markdown lines for the lambda (alchemical) campaigns: replica-steps/s and the cost of an
+    exchange round, MD against the energy matrix, per engine; [] when there is none."""
+    rows = [r for r in cap.get("rows", []) if r.get("metric") == METRIC and r.get("ladder") == "lambda"]
+    if not rows:
+        return []
+    L = ["## Alchemical (lambda) replica exchange", "",
+         "One campaign over an alchemical ladder (every replica at one temperature; the swap test needs "
+         "every replica's energy in every state, the energy matrix). Replica-steps/s (median (min-max)), "
+         "then ms per exchange round: the whole round, its MD, its energy matrix (clmd: probe "
+         "`remd_exchange`, which also holds the swap tests and the log row; openmmtools: "
+         "`_compute_energies`) and the matrix's share of the round. bench/fe/README.md has the physics "
+         "validation of the same campaigns.", "",
+         "| row | particles | replicas | steps/replica | replica-steps/s | round ms | MD ms | energy matrix ms | matrix share |",
+         "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        c = r.get("round_ms") or {}
+        ok = r["status"] == "ok"
+        L.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            r["name"], r.get("particles"), r.get("replicas", "-"), r.get("steps", "-"),
+            "%s (%s-%s)" % (_fmt(r["median"]), _fmt(r["min"]), _fmt(r["max"])) if ok else "blocked",
+            _fmt(c.get("round")), _fmt(c.get("md")), _fmt(c.get("energy_matrix")),
+            ("%.1f%%" % (100 * c["energy_matrix_share"])) if c.get("energy_matrix_share") is not None else "-"))
     L.append("")
     return L

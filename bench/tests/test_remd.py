@@ -163,6 +163,36 @@ class RemdHarnessTest(unittest.TestCase):
             self.assertEqual(r["status"], "blocked")
             self.assertIn("replica_steps", r["reason"])
 
+    def test_lambda_campaign_rows_split_the_round(self):
+        cap, rows = self.run_rows("l", ["--repeats", "2", "--only", "^water-lambda-remd-6/"], FAKE_OMT_PARTICLES="648")
+        c, one, omt = (rows["water-lambda-remd-6/" + e] for e in ("clmd", "clmd-one-at-a-time", "openmmtools"))
+        for r, v in ((c, 4000.0), (one, 1000.0), (omt, 500.0)):
+            self.assertEqual(r["status"], "ok", r["reason"])
+            self.assertEqual(r["ladder"], "lambda")
+            self.assertEqual(r["replica_steps"], 6 * 500)
+            # a round is 100 steps of 6 replicas
+            self.assertAlmostEqual(r["round_ms"]["round"], 600 / v * 1e3, places=6)
+        for r in (c, one):  # the fake clmd spends 80% in remd_md, 20% in remd_exchange
+            self.assertAlmostEqual(r["round_ms"]["md"], 0.8 * r["round_ms"]["round"], places=6)
+            self.assertAlmostEqual(r["round_ms"]["energy_matrix_share"], 0.2, places=6)
+        self.assertAlmostEqual(omt["round_ms"]["energy_matrix"], 0.25 * 1200.0, places=6)
+        self.assertAlmostEqual(omt["round_ms"]["md"], 0.7 * 1200.0, places=6)
+        self.assertEqual(rows["water-lambda-remd-6/clmd/remd_exchange"]["status"], "ok")
+        self.assertIn("lambdas:\n    sterics: [1, 1, 1, 1, 1, 1]\n    electrostatics: [1, 0.8, 0.6, 0.4, 0.2, 0]",
+                      c["deck"])
+        self.assertIn('alchemical: {atoms: ["0-2"]}', c["deck"])
+        md = report.markdown(cap, "c.json", "p.svg")
+        self.assertIn("## Alchemical (lambda) replica exchange", md)
+        self.assertIn("| water-lambda-remd-6/openmmtools | 648 | 6 | 500 | 500 (500-500) | 1200 | 840 | 300 | 25.0% |", md)
+        self.assertNotIn("## Temperature replica exchange", md)
+
+    def test_lambda_spec_for_openmmtools(self):
+        s = remd_bench("water-lambda-remd-6").system.openmmtools_spec()
+        self.assertEqual((s["method"], s["alchemical_atoms"], s["temperatures"]), ("pme", [0, 1, 2], [300.0] * 6))
+        self.assertEqual(s["lambda_electrostatics"], [1.0, 0.8, 0.6, 0.4, 0.2, 0.0])
+        self.assertTrue(s["prmtop"].endswith("bench/fe/systems/watbox216.prmtop"))
+        self.assertEqual(remd._atoms_text([0, 1, 2, 7, 9, 10]), '"0-2", 7, "9-10"')
+
     def test_no_section_without_remd_rows(self):
         self.assertEqual(remd.report_section({"rows": []}), [])
 
