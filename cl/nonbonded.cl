@@ -269,9 +269,10 @@ void nonbonded(__global const real4 *restrict posq, __global const real4 *restri
 #endif
 
 #if REGION
-/* Systems with a scaled region (src/ff/nonbonded.c, ff/options.h): one work-group of 64 per
- * i-cluster as the GPU kernel, on every kind of device. A region particle has the sign bit of its
- * ljp.x set. Each copy's factors are seg_scale[copy] = (charge, lj, lambda_sterics, torsion):
+/* Systems with a scaled region (src/ff/nonbonded.c, ff/options.h), in the layout of the plain
+ * kernel of the device (CLMD_GPU): the float8 one below on CPUs, the work-group one after it on
+ * GPUs; the same physics. A region particle has the sign bit of its ljp.x set. Each copy's
+ * factors are seg_scale[copy] = (charge, lj, lambda_sterics, torsion):
  * region charges times .x, region 2 sqrt(eps) times .y; with SOFTCORE the LJ of a pair with one
  * particle in the region (both, with ANNIHILATE) is openmmtools' soft-core form
  *   U = l 4 eps x (x - 1), x = sigma^6 / (SC_ALPHA sigma^6 (1 - l) + r^6), l = .z,
@@ -283,6 +284,210 @@ void nonbonded(__global const real4 *restrict posq, __global const real4 *restri
  * openmmtools' alchemical PME ("exact": charges scaled, 1-4 charge products linear in lambda);
  * 2 openmmtools without PME (every Coulomb term touching the region times lambda, region-region
  * pairs too). E_ELEC_RE collects the terms linear in lambda, E_ELEC_RR the quadratic ones. */
+#if !CLMD_GPU
+/* CPU devices: the float8 layout of `nonbonded`. An entry whose i-cluster and j are both
+ * outside the region (almost all of them) takes the plain path plus the scaled j factors;
+ * the soft-core LJ and the unscaled region Coulomb parts are computed only for entries that
+ * touch the region (scalar branches, the same for all 8 lanes). */
+__kernel void nonbonded_region(__global const real4 *restrict posq,
+                               __global const real4 *restrict posq_lo,
+                               __global const real2 *restrict ljp,
+                               __global const int *restrict cluster_atoms,
+                               __global const int *restrict jstart,
+                               __global const uint *restrict jlist, const int nclusters,
+                               __global long *restrict force, const int npad,
+                               __global long *restrict energy, const int want_energy,
+                               __global const long *restrict e_disp, BOX_PARAMS,
+                               __global const uchar *restrict jshift,
+                               __global const real4 *restrict shifts,
+                               __global const float4 *restrict seg_scale)
+{
+    const int c = get_global_id(0);
+    if (c >= nclusters) return;
+    const int a0 = cluster_atoms[8 * c];
+    const float4 sc = seg_scale[NSEG > 1 ? a0 / SEG_LEN : 0];
+    real xa[8], ya[8], za[8], xl[8], yl[8], zl[8], qa[8], qua[8], sa[8], ea[8];
+    int atom[8], ra[8];
+    for (int l = 0; l < 8; l++) {
+        int a = cluster_atoms[8 * c + l];
+        atom[l] = a;
+        int s = a < 0 ? 0 : a;
+        real4 p = posq[s], pl = posq_lo[s];
+        real2 lj = ljp[s];
+        const int reg = a >= 0 && signbit(lj.x);
+        xa[l] = p.x;
+        ya[l] = p.y;
+        za[l] = p.z;
+        xl[l] = pl.x;
+        yl[l] = pl.y;
+        zl[l] = pl.z;
+        qua[l] = p.w * ONE_4PI_EPS0;
+        qa[l] = qua[l] * (reg ? sc.x : 1.0f);
+        sa[l] = fabs(lj.x);
+        ea[l] = lj.y * (reg ? sc.y : 1.0f);
+        ra[l] = reg ? -1 : 0;
+    }
+    const float8 xi = vload8(0, xa), yi = vload8(0, ya), zi = vload8(0, za);
+    const float8 xil = vload8(0, xl), yil = vload8(0, yl), zil = vload8(0, zl);
+    const float8 qi = vload8(0, qa), qi_u = vload8(0, qua), si = vload8(0, sa), ei = vload8(0, ea);
+    const int8 reg_i = vload8(0, ra);
+    const int any_i = any(reg_i);
+    const int8 lanebit = (int8)(1, 2, 4, 8, 16, 32, 64, 128);
+    float8 fx = 0, fy = 0, fz = 0, elj = 0, ecoul = 0, dudl = 0, ere = 0, err_ = 0;
+    const int e1 = jstart[c + 1];
+    for (int e = jstart[c]; e < e1; e++) {
+        const uint ent = jlist[e];
+        const int j = (int)(ent >> 8);
+        int8 m = ((int8)(int)ent & lanebit) != 0;
+        const real4 pj = posq[j], pjl = posq_lo[j];
+        const real2 ljj = ljp[j];
+        float8 dx, dy, dz;
+#if PERIODIC
+        const uint code = jshift[e];
+        if (code < 27) {
+            const real4 sh = shifts[code], sl = shifts[27 + code];
+            const real tx = pj.x + sh.x, ty = pj.y + sh.y, tz = pj.z + sh.z;
+            const real lx = pjl.x + sl.x, ly = pjl.y + sl.y, lz = pjl.z + sl.z;
+            dx = (tx - xi) + (lx - xil);
+            dy = (ty - yi) + (ly - yil);
+            dz = (tz - zi) + (lz - zil);
+        } else {
+            dx = (pj.x - xi) + (pjl.x - xil);
+            dy = (pj.y - yi) + (pjl.y - yil);
+            dz = (pj.z - zi) + (pjl.z - zil);
+            MIN_IMAGE(float8, dx, dy, dz);
+        }
+#else
+        dx = (pj.x - xi) + (pjl.x - xil);
+        dy = (pj.y - yi) + (pjl.y - yil);
+        dz = (pj.z - zi) + (pjl.z - zil);
+#endif
+        float8 r2 = dx * dx + dy * dy + dz * dz;
+#if CUTOFF
+        m &= r2 < (float8)CUTOFF2;
+#endif
+        r2 = select((float8)1.0f, r2, m);
+        float8 inv_r2 = native_recip(r2);
+        inv_r2 = inv_r2 * (2.0f - r2 * inv_r2);
+        const int reg_j = signbit(ljj.x);
+        /* the entry touches the region: some lane of the cluster or j is in it */
+        const int touch = any_i || reg_j;
+        float8 f = 0;
+        if (ljj.y != 0) {
+            const float8 sig = si + fabs(ljj.x), eps4 = ei * (ljj.y * (reg_j ? sc.y : 1.0f));
+            const float8 s2 = sig * sig * inv_r2, s6 = s2 * s2 * s2;
+            float8 e_lj = eps4 * (s6 * s6 - s6);
+            float8 f_lj = eps4 * (12.0f * s6 * s6 - 6.0f * s6) * inv_r2;
+            float8 dl = 0;
+#if SOFTCORE
+            /* soft-core lanes: one particle in the region (both, with ANNIHILATE) */
+            const int8 soft = m & (reg_j ? (ANNIHILATE ? (int8)(-1) : ~reg_i) : reg_i);
+            if (touch && any(soft)) {
+                const real l = sc.z;
+                const float8 q2 = sig * sig, q6 = q2 * q2 * q2, r6 = r2 * r2 * r2;
+                const float8 D = SC_ALPHA * q6 * (1.0f - l) + r6;
+                const int8 pos = D > 0.0f;
+                const float8 x = select((float8)0.0f, q6 / D, pos);
+                const float8 e_sc = l * eps4 * x * (x - 1.0f);
+                const float8 f_sc = select(
+                    (float8)0.0f, 6.0f * l * eps4 * (2.0f * x - 1.0f) * x * r2 * r2 / D, pos);
+                e_lj = select(e_lj, e_sc, soft);
+                f_lj = select(f_lj, f_sc, soft);
+                const float8 d_sc =
+                    eps4 * (x * (x - 1.0f) + l * (2.0f * x - 1.0f) * SC_ALPHA * x * x);
+                dl = select((float8)0.0f, d_sc, soft);
+            }
+#endif
+#if LJ_SWITCH
+            {
+                const float8 r = sqrt(r2);
+                const float8 t = clamp((r - SWITCH_START) * SWITCH_INV_WIDTH, 0.0f, 1.0f);
+                const float8 sw = 1.0f + t * t * t * (-10.0f + t * (15.0f - 6.0f * t));
+                const float8 dsw = t * t * (-30.0f + t * (60.0f - 30.0f * t)) * SWITCH_INV_WIDTH;
+                f_lj = f_lj * sw - e_lj * dsw / r;
+                e_lj *= sw;
+                dl *= sw;
+            }
+#endif
+            f = f_lj;
+            if (want_energy) {
+                elj += select((float8)0.0f, e_lj, m);
+                dudl += dl;
+            }
+        }
+#if COULOMB != 0
+        if (pj.w != 0) {
+            /* ELEC_MODE 2: a pair with j in the region goes as lambda once, whatever i is */
+            const float8 qq =
+                (ELEC_MODE == 2 && reg_j ? qi_u : qi) * (pj.w * (reg_j ? sc.x : 1.0f));
+            const float8 inv_r = sqrt(inv_r2);
+#if COULOMB == 1
+            const float8 g = inv_r;
+            f += qq * inv_r * inv_r2;
+#elif COULOMB == 2
+            const float8 g = inv_r + KRF * r2 - CRF;
+            f += qq * (inv_r * inv_r2 - 2.0f * KRF);
+#else
+            /* erfc as in `nonbonded` (Abramowitz-Stegun 7.1.26) */
+            const float8 ar = EWALD_ALPHA * r2 * inv_r;
+            const float8 t = native_recip(1.0f + 0.3275911f * ar);
+            const float8 ex2 = native_exp(-ar * ar);
+            const float8 erfc_ar = t * (0.254829592f + t * (-0.284496736f + t * (1.421413741f +
+                                   t * (-1.453152027f + t * 1.061405429f)))) * ex2;
+            const float8 g = erfc_ar * inv_r;
+            f += qq * (g + EWALD_ALPHA * TWO_OVER_SQRT_PI * ex2) * inv_r2;
+#endif
+            if (want_energy) {
+                ecoul += select((float8)0.0f, qq * g, m);
+                if (touch) {
+                    /* the unscaled region parts: region-rest (and, ELEC_MODE 2, region-region)
+                     * pairs linear, region-region pairs quadratic */
+                    const float8 eu = qi_u * pj.w * g;
+                    const int8 lin = m & (reg_j ? (ELEC_MODE == 2 ? (int8)(-1) : ~reg_i) : reg_i);
+                    const int8 quad = m & (ELEC_MODE != 2 && reg_j ? reg_i : (int8)0);
+                    ere += select((float8)0.0f, eu, lin);
+                    err_ += select((float8)0.0f, eu, quad);
+                }
+            }
+        }
+#endif
+        f = select((float8)0.0f, f, m);
+        fx -= f * dx;
+        fy -= f * dy;
+        fz -= f * dz;
+    }
+    real fxa[8], fya[8], fza[8];
+    vstore8(fx, 0, fxa);
+    vstore8(fy, 0, fya);
+    vstore8(fz, 0, fza);
+    for (int l = 0; l < 8; l++) {
+        const int a = atom[l];
+        if (a < 0) continue;
+        add_force(force, npad, a, fxa[l], fya[l], fza[l], NB_TERMS);
+    }
+    if (want_energy) {
+        real t[5] = {0, 0, 0, 0, 0}, v[5 * 8];
+        vstore8(elj, 0, v);
+        vstore8(ecoul, 1, v);
+        vstore8(dudl, 2, v);
+        vstore8(ere, 3, v);
+        vstore8(err_, 4, v);
+        for (int k = 0; k < 5; k++)
+            for (int l = 0; l < 8; l++) t[k] += v[8 * k + l];
+        __global long *eseg = energy + E_SEG(a0);
+        add_energy(eseg, E_LJ, 0.5f * t[0]);
+        add_energy(eseg, E_COULOMB, 0.5f * t[1]);
+        add_energy(eseg, E_DUDL_S, 0.5f * t[2]);
+        add_energy(eseg, E_ELEC_RE, 0.5f * t[3]);
+        add_energy(eseg, E_ELEC_RR, 0.5f * t[4]);
+        if (c < NSEG) {
+            atom_add(&energy[c * E_STRIDE + E_DISP], e_disp[c]);
+            atom_add(&energy[c * E_STRIDE + E_DUDL_S], e_disp[NSEG + c]);
+        }
+    }
+}
+
+#else
 __kernel __attribute__((reqd_work_group_size(64, 1, 1)))
 void nonbonded_region(__global const real4 *restrict posq, __global const real4 *restrict posq_lo,
                       __global const real2 *restrict ljp,
@@ -428,7 +633,8 @@ void nonbonded_region(__global const real4 *restrict posq, __global const real4 
         }
     }
 }
-#endif
+#endif /* CLMD_GPU */
+#endif /* REGION */
 
 /* 1-4 exceptions and exclusion corrections, one work-item per record.
  * par = (4 pi eps0-scaled charge product of the exception, sigma, 4 eps, charge product for

@@ -600,6 +600,20 @@ static void test_matrix_batched(void)
     matrix_case("auto", CLMD_NB_PME, 2, 3);
 }
 
+/* The work-group kernels written for GPUs, run here on the CPU device (which takes the float8
+ * layout otherwise): the region kernel of both layouts stays tested on any machine. Last in the
+ * list, as a failed fatal assert leaves CLMD_GPU_KERNELS set. */
+static void test_gpu_style_kernels(void)
+{
+    setenv("CLMD_GPU_KERNELS", "1", 1);
+    test_device_vs_reference();
+    test_batched_copies();
+    rest2_case("auto", CLMD_NB_PME);
+    matrix_case("auto", CLMD_NB_REACTION_FIELD, 1, 1);
+    matrix_case("auto", CLMD_NB_PME, 0, 3);
+    unsetenv("CLMD_GPU_KERNELS");
+}
+
 int main(int argc, char **argv)
 {
     static const clmd_test tests[] = {
@@ -619,6 +633,8 @@ int main(int argc, char **argv)
         {"energy matrix in one pass = direct evaluations (reference)", test_matrix_reference},
         {"energy matrix in one pass = direct evaluations (device)", test_matrix_device},
         {"energy matrix in one pass, batched copies", test_matrix_batched},
+        {"GPU-style kernels (run on this device): device vs reference, REST2, matrix, batched",
+         test_gpu_style_kernels},
         {NULL, NULL}};
     return clmd_test_main("test_alchemical", tests, argc, argv);
 }

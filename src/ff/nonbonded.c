@@ -711,8 +711,8 @@ static int nb_enqueue(clmd_term *t, const clmd_fenv *env, int want_energy, clmd_
     CLMD_ARG(k, 10, want_energy, err);
     int rc;
     if ((rc = set_box_args(nb, env, err))) return rc;
-    /* the region kernel is the work-group-per-cluster one on every device */
-    int gpu = clmd_ocl_is_gpu(dev->ocl) || nb->region;
+    /* the kernels' layout (with a region too) is the device's: cl/nonbonded.cl's CLMD_GPU */
+    int gpu = clmd_ocl_is_gpu(dev->ocl);
     size_t global = gpu ? (size_t)dev->nl_nclusters * 64 : (size_t)dev->nl_nclusters;
     /* CPU devices: the driver picks the work-group size (measured: no effect on PoCL) */
     if ((rc = clmd_ocl_launch(dev->ocl, k, global, gpu ? 64 : 0, P_NONBONDED, err))) return rc;
