@@ -243,6 +243,52 @@ static void test_refusals(void)
     clmd_ff_destroy(&ff);
 }
 
+/* A clash in one copy of a batch: the overflow names the copy and the particles as numbered in
+ * the input (not the batch's buffer indices), and a partner in the same copy. */
+static void test_overflow_names_copy_and_input_particles(void)
+{
+    clmd_err err = {0};
+    clmd_ff *ff = NULL;
+    CU_ASSERT_FATAL(clmd_ff_load(clmd_test_source("forcefields/tip3p.yaml"), &ff, &err) == CLMD_OK);
+    clmd_system *s = NULL, *big = NULL;
+    CU_ASSERT_FATAL(clmd_builtin_water_box(ff, 2.0, &s, &err) == CLMD_OK);
+    const int n = s->n, stride = (n + 63) / 64 * 64;
+    CU_ASSERT_FATAL(clmd_system_replicate(s, 2, stride, &big, &err) == CLMD_OK);
+    clmd_ffopts fo;
+    clmd_ffopts_defaults(&fo);
+    fo.method = CLMD_NB_CUTOFF;
+    fo.cutoff_nm = 0.9;
+    clmd_engine *e = engine(big, &fo, 300, 1, &err);
+    if (!e && strstr(err.msg, "OpenCL")) {
+        clmd_system_destroy(&big);
+        clmd_system_destroy(&s);
+        clmd_ff_destroy(&ff);
+        CLMD_SKIP("no OpenCL device");
+    }
+    CU_ASSERT_FATAL(e != NULL);
+    double *x = clmd_calloc(3 * (size_t)big->n, sizeof *x);
+    CU_ASSERT_FATAL(clmd_engine_get_positions(e, x, &err) == CLMD_OK);
+    /* copy 1: oxygen of water 5 (particle 13) 0.01 nm from the oxygen of water 2 (particle 4) */
+    const int a = stride + 12, b = stride + 3;
+    x[3 * a] = x[3 * b] + 0.01;
+    x[3 * a + 1] = x[3 * b + 1];
+    x[3 * a + 2] = x[3 * b + 2];
+    CU_ASSERT_FATAL(clmd_engine_set_positions(e, x, &err) == CLMD_OK);
+    int rc = clmd_engine_evaluate(e, NULL, NULL, &err);
+    CU_ASSERT_EQUAL(rc, CLMD_ERUNTIME);
+    const int ok = (strstr(err.msg, "particles 13 (") && strstr(err.msg, "and 4 (")) ||
+                   (strstr(err.msg, "particles 4 (") && strstr(err.msg, "and 13 ("));
+    printf("\n  %s", err.msg);
+    CU_ASSERT(ok);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "of replica copy 1 are 0.01 nm apart"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "lj"));
+    clmd_free(x);
+    clmd_engine_destroy(&e);
+    clmd_system_destroy(&big);
+    clmd_system_destroy(&s);
+    clmd_ff_destroy(&ff);
+}
+
 int main(int argc, char **argv)
 {
     static const clmd_test tests[] = {{"ala2_obc2_bitwise", test_ala2_obc2_bitwise},
@@ -251,6 +297,8 @@ int main(int argc, char **argv)
                                       {"water_pme_host_fft", test_water_pme_host_fft},
                                       {"water_pme_device_fft", test_water_pme_device_fft},
                                       {"refusals", test_refusals},
+                                      {"overflow names the copy and the input's particles",
+                                       test_overflow_names_copy_and_input_particles},
                                       {NULL, NULL}};
     return clmd_test_main("test_batch", tests, argc, argv);
 }

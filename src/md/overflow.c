@@ -77,8 +77,9 @@ static contact find_contact(const clmd_engine *e, const double *x, const double 
         if (fs > best) best = fs, c.a = i;
     }
     if (c.a < 0) return c;
+    const int seg = clmd_system_segment(s, c.a);
     for (int j = 0; j < s->n; j++) {
-        if (j == c.a) continue;
+        if (j == c.a || clmd_system_segment(s, j) != seg) continue; /* copies never interact */
         if (spatial ? clmd_system_excluded(s, c.a, j) : s->mass[j] == 0) continue;
         double d = distance(e, x, c.a, j);
         if (d < c.d || c.b < 0) c.d = d, c.b = j;
@@ -116,15 +117,23 @@ int clmd_engine_overflow_error(clmd_engine *e, long step, const clmd_overflow *o
         snprintf(what, sizeof what, "the forces of %s and the energies of %s", fn, en);
     else if (fb)
         snprintf(what, sizeof what, "the forces of %s", fn);
-    else
+    else if (eb)
         snprintf(what, sizeof what, "the %s energ%s", en, strchr(en, ',') ? "ies" : "y");
+    else /* flagged, but by no term (a sum beyond the limit) */
+        snprintf(what, sizeof what, "the forces or the energy");
     unsigned terms = fb | eb;
     contact c = find_contact(e, e->st->x, forces, (terms & SPATIAL_TERMS) != 0 || !terms);
     clmd_free(f);
-    char who[200] = "";
-    if (c.a >= 0 && c.b >= 0)
-        snprintf(who, sizeof who, ": particles %d (%s) and %d (%s) are %.4g nm apart", c.a + 1,
-                 s->name[c.a], c.b + 1, s->name[c.b], c.d);
+    char who[240] = "";
+    if (c.a >= 0 && c.b >= 0) {
+        /* batched copies: the copy, and the particles as numbered in the input */
+        const int ga = clmd_system_segment(s, c.a), gb = clmd_system_segment(s, c.b);
+        const int stride = s->nseg > 1 ? s->seg_stride : 0;
+        char copy[48] = "";
+        if (s->nseg > 1) snprintf(copy, sizeof copy, " of replica copy %d", ga);
+        snprintf(who, sizeof who, ": particles %d (%s) and %d (%s)%s are %.4g nm apart",
+                 c.a - ga * stride + 1, s->name[c.a], c.b - gb * stride + 1, s->name[c.b], copy, c.d);
+    }
     char many[80] = "";
     if (c.nbad > 2)
         snprintf(many, sizeof many, " (%d particles have forces beyond the limit)", c.nbad);
