@@ -531,21 +531,27 @@ def report_section(cap):
         return "%.2f" % v if v else "-"
 
     engines = ["clmd", ONE_AT_A_TIME, OPENMMTOOLS]
+    loop = OpenMMLoop.engine
+    if any(r.get("engine") == loop or r["name"].endswith("/" + loop) for r in rows):
+        engines.append(loop)  # the openmm-loop peer (where openmmtools cannot be installed)
+    peers = [e for e in engines if e != "clmd"]
     L = ["## Temperature replica exchange", "",
          "Replica-steps per second of one campaign (median (min-max) over the samples): `clmd` runs the "
          "replicas batched (`--replicas-per-device auto`), `clmd-one-at-a-time` one engine per replica "
-         "(`--replicas-per-device 1`), `openmmtools` its ReplicaExchangeSampler on OpenMM's OpenCL platform. "
+         "(`--replicas-per-device 1`), `openmmtools` its ReplicaExchangeSampler on OpenMM's OpenCL platform"
+         + (", `openmm-loop` openmmtools' one-context replica loop in plain OpenMM (no storage: a lower "
+            "bound of openmmtools' time)" if loop in engines else "") + ". "
          "clmd's time is its whole campaign loop (probe `md_loop`: initial evaluation, MD, exchanges, "
          "replica_exchange.h5); openmmtools' is `extend()` after one warm-up iteration (MD, energy matrix, "
          "swaps, its netCDF storage). Ratios: batched clmd over the other row (> 1: batched faster).", "",
          "| benchmark | particles | replicas | steps/replica | " + " | ".join(engines)
-         + " | batched / one-at-a-time | batched / openmmtools |",
-         "|---|---:|---:|---:|" + "---:|" * len(engines) + "---:|---:|"]
+         + " | " + " | ".join("batched / %s" % e for e in peers) + " |",
+         "|---|---:|---:|---:|" + "---:|" * len(engines) + "---:|" * len(peers)]
     for b in benches:
         first = next(r for r in rows if r["bench"] == b)
-        L.append("| %s | %s | %s | %s | %s | %s | %s |" % (
+        L.append("| %s | %s | %s | %s | %s | %s |" % (
             b, first.get("particles"), first.get("replicas", "-"), first.get("steps", "-"),
-            " | ".join(cell(by.get((b, e))) for e in engines), ratio(b, ONE_AT_A_TIME), ratio(b, OPENMMTOOLS)))
+            " | ".join(cell(by.get((b, e))) for e in engines), " | ".join(ratio(b, e) for e in peers)))
     L += ["", "ns/day per replica (time step %s ps):" % "/".join(sorted({"%g" % r["timestep_ps"] for r in rows
                                                                      if r.get("timestep_ps")})), "",
           "| benchmark | " + " | ".join(engines) + " |", "|---|" + "---:|" * len(engines)]
