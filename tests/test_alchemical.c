@@ -584,6 +584,7 @@ static void test_matrix_reference(void)
     matrix_case("reference", CLMD_NB_REACTION_FIELD, 0, 1);
     matrix_case("reference", CLMD_NB_NOCUTOFF, 0, 1);
     matrix_case("reference", CLMD_NB_PME, 2, 1);
+    matrix_case("reference", CLMD_NB_CUTOFF, 0, 1);
 }
 
 static void test_matrix_device(void)
@@ -592,6 +593,7 @@ static void test_matrix_device(void)
     matrix_case("auto", CLMD_NB_REACTION_FIELD, 1, 1);
     matrix_case("auto", CLMD_NB_NOCUTOFF, 0, 1);
     matrix_case("auto", CLMD_NB_PME, 2, 1);
+    matrix_case("auto", CLMD_NB_CUTOFF, 0, 1);
 }
 
 static void test_matrix_batched(void)

@@ -410,6 +410,7 @@ def analyse(a):
         o["f"] = [float(x) for x in r["Delta_f"][0]]
         o["df"] = [float(x) for x in r["dDelta_f"][0]]
         out["clmd_full_campaign"] = o
+        plots["clmd campaign"] = (o["f"], o["df"], r["overlap"], None)
     onpz = sorted(glob.glob(os.path.join(a.out, "omt*", "omt_energies.npz")))
     od = os.path.join(a.out, "omt")
     if onpz:
@@ -475,12 +476,15 @@ def plot(plots, out, path):
     n = 1 + sum(1 for v in plots.values() for m in v[2:] if m is not None)
     fig, axes = plt.subplots(1, n, figsize=(5.2 * n, 4.4))
     ax = axes[0]
-    for (name, (f, df, _, _)), dx in zip(sorted(plots.items()), (-0.08, 0.08)):
-        ax.errorbar(np.arange(K) + dx, f, yerr=df, fmt="o-", capsize=3, ms=4, label=name)
+    key = {"clmd": "clmd", "clmd campaign": "clmd_full_campaign", "openmmtools": "openmmtools"}
+    for (name, (f, df, _, _)), dx in zip(sorted(plots.items()), (-0.12, 0.0, 0.12)):
+        tot = out[key[name]]
+        ax.errorbar(np.arange(K) + dx, f, yerr=df, fmt="o-", capsize=3, ms=4,
+                    label="%s: %.2f +- %.2f" % ("clmd windows" if name == "clmd" else name, tot["total"],
+                                                 tot["total_sigma"]))
     ax.set_xticks(range(K), labels, rotation=60, fontsize=7)
     ax.set_ylabel("f_k - f_0 (kT)")
-    t = [f"{k}: {out[k]['total']:.2f} +- {out[k]['total_sigma']:.2f}" for k in ("clmd", "openmmtools") if k in out]
-    ax.set_title("water decoupling, " + "; ".join(t), fontsize=9)
+    ax.set_title("one water decoupled from water: f_k - f_0 (kT)", fontsize=9)
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     i = 1
