@@ -3,11 +3,11 @@
 
 Reads OUTDIR/replica_exchange.h5 (layout: src/io/remdlog.h), drops an equilibration fraction of
 the exchange rounds, subsamples the rest by the statistical inefficiency of the campaign's total
-reduced energy (pymbar.timeseries), and runs pymbar's MBAR (pymbar 4) on the reduced energies
-u[replica][state] of every kept round. Prints the reduced free-energy differences between all
-states with their uncertainties, the overlap matrix and the mean potential energy of each state,
-and writes OUTDIR/mbar.json and OUTDIR/mbar.png (free energy against state with error bars; the
-overlap matrix as a heat map).
+reduced energy (pymbar.timeseries), and runs pymbar's MBAR (pymbar 3 or 4, through
+scripts/pymbar_compat.py) on the reduced energies u[replica][state] of every kept round. Prints
+the reduced free-energy differences between all states with their uncertainties, the overlap
+matrix and the mean potential energy of each state, and writes OUTDIR/mbar.json and
+OUTDIR/mbar.png (free energy against state with error bars; the overlap matrix as a heat map).
 
 A Hamiltonian ladder (replica_exchange.lambdas: the attributes lambda_sterics and
 lambda_electrostatics; REST2: solute_temperatures) is printed and plotted by those parameters,
@@ -19,7 +19,9 @@ partition function at T_k), so f_k - f_0 = -ln(Z_k / Z_0) is meaningful even tho
 differ in temperature; F_k = kT_k f_k in kJ/mol is not a difference of one Hamiltonian's free
 energies and is not printed.
 
-Needs: pip install pymbar h5py matplotlib (docs/guide.md, "Replica exchange").
+Needs pymbar, h5py and matplotlib: on Debian `apt-get install python3-pymbar python3-h5py
+python3-matplotlib` (for /usr/bin/python3), else `pip install pymbar h5py matplotlib`
+(docs/guide.md, "Replica exchange").
 Usage: scripts/remd_mbar.py OUTDIR [--discard 0.1] [--json FILE] [--png FILE] [--no-plot]
 Exit status: 0 success, 1 bad input or usage, 2 MBAR failed.
 """
@@ -105,9 +107,10 @@ def main(argv=None):
         logging.getLogger("pymbar").setLevel(logging.ERROR)
     try:
         import numpy as np
-        from pymbar import MBAR, timeseries
+        import pymbar_compat as pm
     except ImportError as e:
-        fail(f"{e}: install the analysis packages with `pip install pymbar h5py matplotlib`")
+        fail(f"{e}: install the analysis packages (Debian: `apt-get install python3-pymbar "
+             "python3-h5py python3-matplotlib`; pip: `pip install pymbar h5py matplotlib`)")
 
     path = os.path.join(a.outdir, "replica_exchange.h5")
     u, states, temps, pressure, interval, ham = read_log(path)
@@ -128,8 +131,8 @@ def main(argv=None):
     # its correlation time covers both the dynamics and the walk over the ladder (as openmmtools
     # subsamples its replica-exchange samples).
     u_total = np.array([u[t, np.arange(R), before[t]].sum() for t in rows])
-    g = float(timeseries.statistical_inefficiency(u_total))
-    keep = rows[np.asarray(timeseries.subsample_correlated_data(u_total, g=g), dtype=int)]
+    g = pm.statistical_inefficiency(u_total)
+    keep = rows[pm.subsample_correlated_data(u_total, g)]
     n = keep.size
 
     # u_kn: samples ordered by the state that drew them; every round draws one sample per state.
@@ -141,30 +144,25 @@ def main(argv=None):
     N_k = np.full(K, n, dtype=int)
 
     try:
-        mbar = MBAR(u_kn, N_k)
-        res = mbar.compute_free_energy_differences(compute_uncertainty=True)
-        overlap = mbar.compute_overlap()
+        mbar = pm.mbar(u_kn, N_k)
+        Df, dDf = pm.free_energy_differences(mbar)
+        O, overlap_scalar = pm.overlap(mbar)
     except Exception as e:  # pymbar raises plain exceptions (ParameterError, LinAlgError, ...)
         fail(f"MBAR failed: {e}", 2)
-    Df = np.asarray(res["Delta_f"])
-    dDf = np.asarray(res["dDelta_f"])
-    O = np.asarray(overlap["matrix"])
 
     # The potential (kJ/mol; with a barostat U + PV, what the exchange uses) of every sample,
     # from its reduced energy in any state: u_k = U / kT_k. A Hamiltonian ladder has one
     # potential per state: <U_k> in state k, a state-dependent observable.
     if ham:
-        ex = mbar.compute_expectations(u_kn * KB * temps[:, None], compute_uncertainty=True,
-                                       state_dependent=True)
+        U_mbar, dU_mbar = pm.expectations(mbar, u_kn * KB * temps[:, None], state_dependent=True)
     else:
-        ex = mbar.compute_expectations(u_kn[0] * KB * temps[0], compute_uncertainty=True)
-    U_mbar, dU_mbar = np.asarray(ex["mu"]), np.asarray(ex["sigma"])
+        U_mbar, dU_mbar = pm.expectations(mbar, u_kn[0] * KB * temps[0])
     # Directly: every kept round's sample of each state (not subsampled), error from its own
     # statistical inefficiency.
     U_direct, dU_direct, g_state = np.zeros(K), np.zeros(K), np.zeros(K)
     for k in range(K):
         series = np.array([u[t, np.nonzero(before[t] == k)[0][0], k] for t in rows]) * KB * temps[k]
-        gk = float(timeseries.statistical_inefficiency(series)) if series.std() > 0 else 1.0
+        gk = pm.statistical_inefficiency(series) if series.std() > 0 else 1.0
         U_direct[k] = series.mean()
         dU_direct[k] = series.std(ddof=1) * np.sqrt(gk / series.size)
         g_state[k] = gk
@@ -213,7 +211,7 @@ def main(argv=None):
           "off-diagonal < 0.03 is poor overlap):")
     for k in range(K):
         print("  " + " ".join(f"{O[k, j]:6.3f}" for j in range(K)))
-    print(f"overlap: 1 - (second largest eigenvalue) = {float(overlap['scalar']):.4f}; "
+    print(f"overlap: 1 - (second largest eigenvalue) = {overlap_scalar:.4f}; "
           f"neighbour overlaps " + " ".join(f"{O[k, k + 1]:.3f}" for k in range(K - 1)))
     print("\nswap acceptance estimated for every pair of states (from the kept rounds' samples; "
           "the first off-diagonal is the ladder's own):")
@@ -235,7 +233,7 @@ def main(argv=None):
         "Delta_f": Df.tolist(),
         "dDelta_f": dDf.tolist(),
         "overlap_matrix": O.tolist(),
-        "overlap_scalar": float(overlap["scalar"]),
+        "overlap_scalar": overlap_scalar,
         "potential": unit,
         "mean_potential_mbar_kJ_mol": U_mbar.tolist(),
         "mean_potential_mbar_sigma": dU_mbar.tolist(),

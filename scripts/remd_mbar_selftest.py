@@ -10,26 +10,51 @@ The synthetic campaign is an exact Markov chain for prod_k exp(-u_k): each repli
 move by an autoregressive step that keeps N(0, kB T / k_s) invariant at the temperature of the
 state it holds (so the samples are correlated, and the subsampling is exercised), then neighbour
 swaps are accepted with min(1, exp(-delta)) as clmd's exchange does (even pairs on even rounds,
-odd pairs on odd rounds). Every estimate must lie within 3 sigma of the exact value; the report
-says how many lie within 2 sigma, and how far a wrong dimension (d - 2) would be, to show that
-the check can fail.
+odd pairs on odd rounds).
 
-Not part of ctest (CI lacks pymbar). Needs: pip install pymbar h5py matplotlib.
+The check the project asks for: every one of the K - 1 differences f_k - f_0 lies within 2 sigma
+(MBAR's own uncertainty) of the exact value, at a fixed seed. The same criterion applied to the
+answer for a wrong dimension (d - 2) must fail, to show that it can. Over seeds 1-20, 18 runs
+had all 7 differences within 2 sigma, and the criterion rejected d - 1 and d + 1 in all 20
+(docs/replica_exchange.md); the fixed seed, 2024, keeps the test deterministic (max |z| 0.33).
+The mean potentials, which the project does not ask about, are held to 3 sigma per state: with
+2 sigma, 6 of those 20 seeds would fail on one of their 16 estimates (largest |z| 2.41).
+
+ctest runs it as mbar_selftest with /usr/bin/python3 (CI installs Debian's python3-pymbar,
+pymbar 3; pymbar 4 works too, through scripts/pymbar_compat.py). A missing pymbar, h5py, numpy
+or matplotlib is a failure, never a skip: the comparison with the exact answer did not run.
 Usage: scripts/remd_mbar_selftest.py [--rounds 4000] [--dim 50] [--seed 2024] [--keep DIR]
-Ends with 'N passed, N failed'; exit status 0 when nothing failed.
+Ends with 'mbar_selftest: N passed, N failed, 0 skipped' (the line scripts/test sums); exit
+status 0 when nothing failed.
 """
 
 import argparse
 import json
+import logging
 import os
 import subprocess
 import sys
 import tempfile
 
-import h5py
-import numpy as np
-
 KB = 0.00831446261815324
+SUITE = "mbar_selftest"
+SIGMAS = 2.0  # the project's criterion for the free energies: within 2 sigma of exact
+
+# pymbar 4 announces at import, through logging, that JAX is missing
+logging.getLogger("pymbar").setLevel(logging.ERROR)
+try:
+    import h5py
+    import numpy as np
+    import matplotlib  # noqa: F401 (remd_mbar.py draws its plot with it)
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import pymbar_compat
+except ImportError as e:
+    print(f"FAIL: {e}: the MBAR self-test needs pymbar, h5py, numpy and matplotlib for "
+          f"{sys.executable} (Debian: apt-get install python3-pymbar python3-h5py python3-numpy "
+          "python3-matplotlib, as scripts/deps does); the comparison with the exact free "
+          "energies did not run")
+    print(f"{SUITE}: 0 passed, 1 failed, 0 skipped")
+    sys.exit(1)
 
 
 def write_synthetic(path, temps, rounds, dim, seed, ar=0.9, k_spring=1000.0, interval=500):
@@ -95,13 +120,15 @@ def main():
     print(f"synthetic campaign: {K} states {temps[0]:.0f}-{temps[-1]:.0f} K, {a.dim}-dimensional "
           f"oscillators, {a.rounds} rounds, seed {a.seed}; acceptance "
           + " ".join(f"{p:.2f}" for p in pair_acc))
+    print(f"python {sys.version.split()[0]} ({sys.executable}), pymbar {pymbar_compat.version()}, "
+          f"numpy {np.__version__}")
 
     script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "remd_mbar.py")
     r = subprocess.run([sys.executable, script, d], capture_output=True, text=True)
     if r.returncode != 0:
         print(r.stdout + r.stderr)
-        print("remd_mbar.py failed")
-        print("0 passed, 1 failed")
+        print("FAIL: remd_mbar.py failed")
+        print(f"{SUITE}: 0 passed, 1 failed, 0 skipped")
         return 1
     with open(os.path.join(d, "mbar.json")) as f:
         m = json.load(f)
@@ -123,11 +150,13 @@ def main():
     print(f"\n{'state':>5} {'T (K)':>8} {'f_k MBAR':>10} {'sigma':>7} {'exact':>10} {'z':>6}")
     for k in range(K):
         print(f"{k:5d} {temps[k]:8.2f} {f[k]:10.4f} {df[k]:7.4f} {exact[k]:10.4f} {z[k]:6.2f}")
-    within2 = int((np.abs(z[1:]) < 2).sum())
-    check("free energies within 3 sigma of -(d/2) ln(T_k/T_0)", bool(np.all(np.abs(z[1:]) < 3)),
-          f"max |z| {np.abs(z[1:]).max():.2f}; {within2} of {K - 1} within 2 sigma")
-    check("a wrong dimension (d - 2) is rejected", bool(np.abs(z_wrong).max() > 3),
-          f"max |z| against d - 2: {np.abs(z_wrong).max():.1f}")
+    within = int((np.abs(z[1:]) < SIGMAS).sum())
+    check(f"every f_k - f_0 within {SIGMAS:g} sigma of -(d/2) ln(T_k/T_0)", within == K - 1,
+          f"{within} of {K - 1}; max |z| {np.abs(z[1:]).max():.2f}")
+    wrong_within = int((np.abs(z_wrong) < SIGMAS).sum())
+    check("the same criterion rejects a wrong dimension (d - 2)", wrong_within < K - 1,
+          f"{wrong_within} of {K - 1} within {SIGMAS:g} sigma of the d - 2 answer; "
+          f"max |z| {np.abs(z_wrong).max():.1f}")
 
     U_exact = a.dim / 2 * KB * temps
     for kind in ("mbar", "direct"):
@@ -155,7 +184,7 @@ def main():
         for name in ("replica_exchange.h5", "mbar.json", "mbar.png"):
             os.remove(os.path.join(d, name))
         os.rmdir(d)
-    print(f"{passed} passed, {failed} failed")
+    print(f"{SUITE}: {passed} passed, {failed} failed, 0 skipped")
     return 1 if failed else 0
 
 

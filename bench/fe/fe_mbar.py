@@ -1,5 +1,6 @@
-"""MBAR helpers shared by bench/fe's scripts (pymbar 4), applied the same way to clmd's and
-openmmtools' replica-exchange energies and to independent lambda windows.
+"""MBAR helpers shared by bench/fe's scripts (pymbar 3 or 4, through scripts/pymbar_compat.py),
+applied the same way to clmd's and openmmtools' replica-exchange energies and to independent
+lambda windows.
 
 Replica exchange (mbar_replica_exchange): u[t][r][k] is replica r's reduced energy in state k at
 iteration t, sampled[t][r] the state that replica was propagated in before that evaluation
@@ -14,18 +15,21 @@ Windows (mbar_windows): u_kln[k] = [K][F_k], window k's frames evaluated in ever
 window subsampled by the statistical inefficiency of its energy difference to a neighbour.
 """
 import logging
+import os
+import sys
 
 import numpy as np
 
 logging.getLogger("pymbar").setLevel(logging.ERROR)
+# the one place that maps pymbar 3's and 4's names (imported where pymbar is first needed)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
 
 
 def _mbar(u_kn, N_k):
-    from pymbar import MBAR
-    m = MBAR(u_kn, N_k)
-    r = m.compute_free_energy_differences(compute_uncertainty=True)
-    return {"Delta_f": np.asarray(r["Delta_f"]), "dDelta_f": np.asarray(r["dDelta_f"]),
-            "overlap": np.asarray(m.compute_overlap()["matrix"]), "N_k": np.asarray(N_k)}
+    import pymbar_compat as pm
+    m = pm.mbar(u_kn, N_k)
+    Df, dDf = pm.free_energy_differences(m)
+    return {"Delta_f": Df, "dDelta_f": dDf, "overlap": pm.overlap(m)[0], "N_k": np.asarray(N_k)}
 
 
 def mbar_replica_exchange(u, sampled, discard=0.1, states=None, g_from="differences"):
@@ -33,7 +37,7 @@ def mbar_replica_exchange(u, sampled, discard=0.1, states=None, g_from="differen
     (the samples drawn in them, evaluated in them). u and sampled may also be lists, one entry per
     independent run of the same ladder: each is equilibrated and subsampled on its own, and the
     samples are pooled."""
-    from pymbar import timeseries
+    import pymbar_compat as pm
     runs = list(zip(u, sampled)) if isinstance(u, (list, tuple)) else [(u, sampled)]
     K = runs[0][0].shape[2]
     sel = list(range(K)) if states is None else list(states)
@@ -53,8 +57,8 @@ def mbar_replica_exchange(u, sampled, discard=0.1, states=None, g_from="differen
             # larger fluctuations, which do not enter the free-energy differences.
             nb = np.where(ss < K - 1, ss + 1, ss - 1)
             u_tot = np.array([(uu[t, ar, nb[t]] - uu[t, ar, ss[t]]).sum() for t in rows])
-        g = float(timeseries.statistical_inefficiency(u_tot))
-        keep = rows[np.asarray(timeseries.subsample_correlated_data(u_tot, g=g), dtype=int)]
+        g = pm.statistical_inefficiency(u_tot)
+        keep = rows[pm.subsample_correlated_data(u_tot, g)]
         for k in sel:
             for t in keep:
                 r = int(np.nonzero(ss[t] == k)[0][0])
@@ -71,7 +75,7 @@ def mbar_replica_exchange(u, sampled, discard=0.1, states=None, g_from="differen
 
 def mbar_windows(u_kln):
     """MBAR of independent windows: u_kln[k] is [K][F_k]."""
-    from pymbar import timeseries
+    import pymbar_compat as pm
     K = len(u_kln)
     parts, N_k, gs = [], [], []
     for k, u in enumerate(u_kln):
@@ -80,8 +84,8 @@ def mbar_windows(u_kln):
         for j in nb:
             d = u[j] - u[k]
             if np.std(d) > 0:
-                g = max(g, float(timeseries.statistical_inefficiency(d)))
-        idx = np.asarray(timeseries.subsample_correlated_data(u[nb[0]] - u[k], g=g), dtype=int)
+                g = max(g, pm.statistical_inefficiency(d))
+        idx = pm.subsample_correlated_data(u[nb[0]] - u[k], g)
         parts.append(u[:, idx])
         N_k.append(idx.size)
         gs.append(g)
