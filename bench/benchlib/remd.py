@@ -409,6 +409,9 @@ class OpenMMLoop(OpenMMTools):
     def prepare(self, bench, workdir, steps, timeout):
         if bench.system.kind not in self.kinds:
             raise Blocked("no builder for system kind %s" % bench.system.kind)
+        if isinstance(bench.system, LambdaRemd):
+            raise Blocked("the openmm-loop peer runs temperature ladders only (a lambda ladder needs "
+                          "openmmtools' alchemical states)")
         py = os.environ.get("CLMD_BENCH_OPENMM_PYTHON", "/usr/bin/python3")
         py = shutil.which(py) or py  # a bare name ("python3") is looked up on PATH
         if not (os.path.isfile(py) and os.access(py, os.X_OK)):
