@@ -13,6 +13,7 @@
 #include "core/mem.h"
 #include "md/engine.h"
 #include "md/engine_impl.h"
+#include "ocl/ocl.h"
 #include "state/state.h"
 #include "system/amber.h"
 #include "system/builtin.h"
@@ -289,6 +290,40 @@ static void test_overflow_names_copy_and_input_particles(void)
     clmd_ff_destroy(&ff);
 }
 
+/* The device byte count (probe counter device_bytes_peak): an engine's buffers raise it, and
+ * destroying the engine gives back exactly what it took. */
+static void test_device_bytes_follow_buffers(void)
+{
+    clmd_err err = {0};
+    clmd_ff *ff = NULL;
+    CU_ASSERT_FATAL(clmd_ff_load(clmd_test_source("forcefields/tip3p.yaml"), &ff, &err) == CLMD_OK);
+    clmd_system *s = NULL;
+    CU_ASSERT_FATAL(clmd_builtin_water_box(ff, 2.0, &s, &err) == CLMD_OK);
+    clmd_ffopts fo;
+    clmd_ffopts_defaults(&fo);
+    fo.method = CLMD_NB_PME;
+    fo.cutoff_nm = 0.9;
+    const long long live0 = clmd_ocl_device_bytes_live();
+    clmd_engine *e = engine(s, &fo, 300, 1, &err);
+    if (!e && strstr(err.msg, "OpenCL")) {
+        clmd_system_destroy(&s);
+        clmd_ff_destroy(&ff);
+        CLMD_SKIP("no OpenCL device");
+    }
+    CU_ASSERT_FATAL(e != NULL);
+    CU_ASSERT_FATAL(clmd_engine_evaluate(e, NULL, NULL, &err) == CLMD_OK);
+    const long long used = clmd_ocl_device_bytes_live() - live0;
+    printf("\n  %d particles: %lld device bytes (%.0f per particle), peak %lld", s->n, used,
+           (double)used / s->n, clmd_ocl_device_bytes_peak());
+    /* at least positions, velocities and forces of every particle */
+    CU_ASSERT(used >= 3 * 16 * (long long)s->n);
+    CU_ASSERT(clmd_ocl_device_bytes_peak() >= clmd_ocl_device_bytes_live());
+    clmd_engine_destroy(&e);
+    CU_ASSERT_EQUAL(clmd_ocl_device_bytes_live(), live0);
+    clmd_system_destroy(&s);
+    clmd_ff_destroy(&ff);
+}
+
 int main(int argc, char **argv)
 {
     static const clmd_test tests[] = {{"ala2_obc2_bitwise", test_ala2_obc2_bitwise},
@@ -297,6 +332,7 @@ int main(int argc, char **argv)
                                       {"water_pme_host_fft", test_water_pme_host_fft},
                                       {"water_pme_device_fft", test_water_pme_device_fft},
                                       {"refusals", test_refusals},
+                                      {"device bytes follow the buffers", test_device_bytes_follow_buffers},
                                       {"overflow names the copy and the input's particles",
                                        test_overflow_names_copy_and_input_particles},
                                       {NULL, NULL}};

@@ -151,6 +151,9 @@ def run_bench(bench, opt, workdir, deadline, cut):
             extra.update(probe_files=[os.path.relpath(p, os.path.dirname(os.path.dirname(workdir))) for p in sess.probe_paths],
                          phases=_median_phases(probes), counters=probes[-1].get("counters", {}),
                          probe_info=probes[-1].get("info", {}), probe_build=probes[-1].get("build", {}))
+            peak = (probes[-1].get("counters") or {}).get("device_bytes_peak")
+            if peak and bench.particles:
+                extra.update(device_bytes_peak=peak, device_bytes_per_particle=round(peak / bench.particles, 1))
         if opt.wants(bench.clmd_row()):
             rows.append(capsule.make_row(bench.clmd_row(), "clmd", reason=blocked.get("clmd"), samples=samples.get("clmd", []),
                                          metric=metric, fidelity=fidelity, **extra))

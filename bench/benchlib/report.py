@@ -224,6 +224,14 @@ def markdown(cap, capsule_path, svg_name):
                 return "-"
             return "%.3g" % (r["median"] * n)
         L.append("| %s | %s | %s |" % (bench, n, " | ".join(rate(by.get(e)) for e in engines)))
+    mem = [(b, r) for b, rows in groups.items() for r in rows
+           if r["engine"] == "clmd" and r.get("device_bytes_per_particle")]
+    if mem:
+        L += ["", "clmd's device memory: the most its buffers held at once (probe counter `device_bytes_peak`):", "",
+              "| benchmark | particles | peak device MiB | bytes per particle |", "|---|---:|---:|---:|"]
+        for b, r in mem:
+            L.append("| %s | %s | %.1f | %.0f |" % (b, r.get("particles"), r["device_bytes_peak"] / 2 ** 20,
+                                                    r["device_bytes_per_particle"]))
     L += ["", "![steps/s vs particles](%s)" % svg_name, ""]
     if not groups:  # a capsule of replica-exchange rows alone (bench/baseline/remd.json)
         del L[md_start:]

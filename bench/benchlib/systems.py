@@ -254,14 +254,81 @@ class WaterPdb(_Solvated):
                          md or MD(dt=0.002, temperature=300.0), barostat)
         self.pdb, self.model, self.label, self.particles, self.molecules = pdb, model, label, particles, molecules
 
+    def pdb_path(self):
+        return data_file(self.pdb)
+
     def input_files(self):
-        return [data_file(self.pdb)]
+        return [self.pdb_path()]
 
     def deck_system(self):
-        return ["coordinates: %s" % _q(data_file(self.pdb)),
+        return ["coordinates: %s" % _q(self.pdb_path()),
                 "forcefield: %s" % _q(forcefield_file(self.model + ".yaml"))]
 
     def openmm_spec(self):
-        s = {"kind": "pdb_water", "pdb": data_file(self.pdb), "model": self.model}
+        s = {"kind": "pdb_water", "pdb": self.pdb_path(), "model": self.model}
         s.update(self._nb_spec())
         return s
+
+
+def tile_water_pdb(src, reps, dst):
+    """Writes dst: the periodic water box of PDB src repeated reps x reps x reps times (box edges
+    times reps; an equilibrated box tiles without clashes across its faces). Residues are
+    renumbered, the chain letter advancing every 9,999 residues (PDB's field has 4 digits)."""
+    box, mols = None, []
+    with open(src) as f:
+        cur, key = [], None
+        for line in f:
+            if line.startswith("CRYST1"):
+                box = [float(line[6:15]), float(line[15:24]), float(line[24:33])]
+            elif line.startswith(("ATOM", "HETATM")):
+                k = (line[21], line[22:26])
+                if key is not None and k != key:
+                    mols.append(cur)
+                    cur = []
+                key = k
+                cur.append(line)
+        if cur:
+            mols.append(cur)
+    if box is None:
+        raise ValueError("%s: no CRYST1 record" % src)
+    tmp = dst + ".tmp"
+    with open(tmp, "w") as out:
+        out.write("REMARK   1 %s TILED %dx%dx%d\n" % (os.path.basename(src).upper(), reps, reps, reps))
+        out.write("CRYST1%9.3f%9.3f%9.3f  90.00  90.00  90.00 P 1           1\n" % tuple(reps * b for b in box))
+        serial, res = 0, 0
+        for i in range(reps):
+            for j in range(reps):
+                for k in range(reps):
+                    for mol in mols:
+                        res += 1
+                        chain = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"[(res - 1) // 9999]
+                        for line in mol:
+                            serial += 1
+                            x = float(line[30:38]) + i * box[0]
+                            y = float(line[38:46]) + j * box[1]
+                            z = float(line[46:54]) + k * box[2]
+                            out.write("%s%5d%s%s%4d%s%8.3f%8.3f%8.3f%s" % (
+                                line[:6], serial % 100000, line[11:21], chain, (res - 1) % 9999 + 1,
+                                line[26:30], x, y, z, line[54:]))
+        out.write("END\n")
+    os.replace(tmp, dst)
+
+
+class TiledWaterPdb(WaterPdb):
+    """A larger water box: WaterPdb's PDB repeated reps times along each edge, written once into
+    out/bench-cache/ (the data folder stays as it is)."""
+
+    def __init__(self, pdb, reps, model, label, particles, molecules, **kw):
+        super().__init__(pdb, model, label, particles, molecules, **kw)
+        self.reps = reps
+
+    def pdb_path(self):
+        src = data_file(self.pdb)
+        if not os.path.exists(src):
+            return src  # missing_inputs reports it
+        dst = os.path.join(REPO, "out", "bench-cache", "%s-%dx%dx%d.pdb" % (
+            os.path.splitext(os.path.basename(self.pdb))[0], self.reps, self.reps, self.reps))
+        if not os.path.exists(dst) or os.path.getmtime(dst) < os.path.getmtime(src):
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
+            tile_water_pdb(src, self.reps, dst)
+        return dst

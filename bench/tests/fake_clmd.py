@@ -65,7 +65,7 @@ def main(argv):
              "build": {"version": "0.0.0-fake", "git_commit": "fakecommit", "compiler": "cc 0", "flags": "-O2"},
              "info": {"device": "fake device", "driver": "fake 1.0", "platform": "Fake CL"},
              "steps": steps, "loop_ms": loop * 1e-6, "steps_per_s": steps / (loop * 1e-9),
-             "counters": {"nlist_rebuilds": steps // 10}, "phases": phases}
+             "counters": {"nlist_rebuilds": steps // 10, "device_bytes_peak": 4000 * 1200}, "phases": phases}
     with open(arg(argv, "--probe-json"), "w") as f:
         json.dump(probe, f)
     return 0

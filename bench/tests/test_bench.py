@@ -409,6 +409,10 @@ class HarnessTest(unittest.TestCase):
         self.assertAlmostEqual(rows["lj-fcc-4k/clmd/nonbonded"]["median"], 0.6 * 1000.0 / 250.0 * 1.4, places=6)
         self.assertEqual(cap["build"]["git_commit"], "fakecommit")
         self.assertEqual(cap["opencl"]["device"], "fake device")
+        # the probe's peak device bytes over the particles, and its table on the page
+        self.assertEqual(main["device_bytes_peak"], 4800000)
+        self.assertAlmostEqual(main["device_bytes_per_particle"], 1200.0)
+        self.assertIn("| lj-fcc-4k | 4000 | 4.6 | 1200 |", report.markdown(cap, "c.json", "p.svg"))
 
     def test_failing_clmd_run_blocks_with_its_message(self):
         with Env(CLMD_BIN=FAKE, FAKE_CLMD_MODE="fail"):

@@ -2,6 +2,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -489,6 +490,21 @@ int clmd_ocl_kernel(clmd_ocl *o, cl_program prog, const char *name, cl_kernel *o
     return CLMD_OK;
 }
 
+/* Device buffer bytes of the process, live and at their peak (every buffer is made and
+ * released here; several engines and threads may share the count). */
+static atomic_llong live_bytes, peak_bytes;
+
+static void count_alloc(size_t bytes)
+{
+    long long now = atomic_fetch_add(&live_bytes, (long long)bytes) + (long long)bytes;
+    long long peak = atomic_load(&peak_bytes);
+    while (now > peak && !atomic_compare_exchange_weak(&peak_bytes, &peak, now)) {
+    }
+}
+
+long long clmd_ocl_device_bytes_peak(void) { return atomic_load(&peak_bytes); }
+long long clmd_ocl_device_bytes_live(void) { return atomic_load(&live_bytes); }
+
 int clmd_ocl_alloc(clmd_ocl *o, size_t bytes, cl_mem *out, clmd_err *err)
 {
     cl_int e;
@@ -496,6 +512,7 @@ int clmd_ocl_alloc(clmd_ocl *o, size_t bytes, cl_mem *out, clmd_err *err)
     if (e != CL_SUCCESS)
         return clmd_err_set(err, CLMD_ERUNTIME, "allocating %zu bytes on %s: %s", bytes,
                             o->device_name, clmd_ocl_errstr(e));
+    count_alloc(bytes ? bytes : 16);
     return clmd_ocl_zero(o, *out, bytes ? bytes : 16, err);
 }
 
@@ -508,6 +525,7 @@ int clmd_ocl_alloc_pinned(clmd_ocl *o, size_t bytes, cl_mem *out, void **host, c
     if (e != CL_SUCCESS)
         return clmd_err_set(err, CLMD_ERUNTIME, "allocating %zu pinned bytes on %s: %s", bytes,
                             o->device_name, clmd_ocl_errstr(e));
+    count_alloc(bytes ? bytes : 16);
     *host = clEnqueueMapBuffer(o->queue, *out, CL_TRUE, CL_MAP_READ | CL_MAP_WRITE, 0,
                                bytes ? bytes : 16, 0, NULL, NULL, &e);
     if (e != CL_SUCCESS) {
@@ -542,6 +560,9 @@ int clmd_ocl_event_done(cl_event ev)
 void clmd_ocl_release(cl_mem *m)
 {
     if (m && *m) {
+        size_t bytes = 0;
+        if (clGetMemObjectInfo(*m, CL_MEM_SIZE, sizeof bytes, &bytes, NULL) == CL_SUCCESS)
+            atomic_fetch_sub(&live_bytes, (long long)bytes);
         clReleaseMemObject(*m);
         *m = NULL;
     }

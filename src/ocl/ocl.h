@@ -74,6 +74,10 @@ int clmd_ocl_alloc_pinned(clmd_ocl *o, size_t bytes, cl_mem *out, void **host, c
 void clmd_ocl_release_pinned(clmd_ocl *o, cl_mem *m, void **host);
 /* Kernel launches so far on this handle. */
 long clmd_ocl_launches(const clmd_ocl *o);
+/* Bytes of device buffers this process holds now, and the most it held at once (pinned host
+ * buffers included): the memory a run needs on the device. */
+long long clmd_ocl_device_bytes_live(void);
+long long clmd_ocl_device_bytes_peak(void);
 /* Nonzero when the command of ev has finished (or failed); never waits. */
 int clmd_ocl_event_done(cl_event ev);
 /* The folder of clmd's caches (kernel binaries, FFT plans): CLMD_CACHE_DIR, else

@@ -1012,6 +1012,7 @@ int clmd_campaign_execute(clmd_campaign *c, clmd_run_progress progress, void *ct
         long launches = 0;
         for (int k = 0; k < c->nocl; k++) launches += clmd_ocl_launches(c->ocls[k]);
         clmd_probe_count(c->probe, "kernel_launches", launches);
+        clmd_probe_count(c->probe, "device_bytes_peak", (long)clmd_ocl_device_bytes_peak());
     }
     clmd_probe_count(c->probe, "exchange_rounds", c->round);
     if (c->comm->rank == 0 && c->probe_json &&

@@ -712,6 +712,8 @@ int clmd_run_execute(clmd_run *r, clmd_run_progress progress, void *ctx, clmd_er
     }
     clmd_probe_count(pr, "steps", sum->steps);
     clmd_probe_count(pr, "kernel_launches", clmd_engine_kernel_launches(e) - launches0);
+    if (clmd_ocl_device_bytes_peak() > 0) /* the device memory the run needed */
+        clmd_probe_count(pr, "device_bytes_peak", (long)clmd_ocl_device_bytes_peak());
     if (progress) progress(ctx, sum->steps, sum->steps, sum->elapsed_s, 1);
     if (r->log && (rc = clmd_energylog_close(&r->log, err))) return rc;
     if (r->h5 && (rc = clmd_h5md_close(&r->h5, err))) return rc;
