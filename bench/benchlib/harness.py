@@ -122,6 +122,9 @@ def run_bench(bench, opt, workdir, deadline, cut):
                 except Exception as x:
                     blocked[e] = "harness error during a run: %s: %s" % (type(x).__name__, x)
                     log("  %-14s blocked: %s" % (e, blocked[e]))
+        for e, s in sessions.items():
+            if getattr(s, "phases", None):  # a peer's own phase timings (GROMACS' cycle accounting)
+                facts.setdefault(e, {})["phases_ms_per_step"] = s.phases
         for s in sessions.values():
             try:
                 s.close()

@@ -340,6 +340,25 @@ def parse_gromacs_perf(text, dt_ps):
     return ns_per_day * 1000.0 / 86400.0 / dt_ps
 
 
+def parse_gromacs_cycles(text, steps):
+    """ms per step of each row of an mdrun log's cycle accounting ("R E A L   C Y C L E   A N D
+    T I M E   A C C O U N T I N G": the counted part of the run, `steps` steps with -resethway),
+    e.g. {"Force": 1.9, "PME mesh": 0.35, "PME spread": 0.2, ...}; {} when the log has none."""
+    i = text.find("R E A L   C Y C L E")
+    if i < 0 or steps <= 0:
+        return {}
+    out = {}
+    for line in text[i:].splitlines()[1:]:
+        if line.startswith(" Total") or "Core t (s)" in line:
+            if line.startswith(" Total"):
+                continue
+            break
+        m = re.match(r"^ (\S.*?)\s{2,}(?:\d+\s+\d+\s+\d+\s+)?([0-9.]+)\s+([0-9.]+)\s+([0-9.]+)\s*$", line)
+        if m:
+            out[m.group(1).strip()] = float(m.group(2)) * 1000.0 / steps
+    return out
+
+
 class GromacsSession:
     def __init__(self, peer, bench, workdir, steps, timeout):
         self.peer, self.steps, self.timeout, self.workdir = peer, steps, timeout, workdir
@@ -357,6 +376,7 @@ class GromacsSession:
                 f.write(text)
         self._gmx(["grompp", "-f", "md.mdp", "-c", "conf.gro", "-p", "topol.top", "-o", "topol.tpr"], "grompp.log")
         self.count = 0
+        self.phases = {}
 
     def _gmx(self, args, logname):
         log = os.path.join(self.workdir, logname)
@@ -379,7 +399,10 @@ class GromacsSession:
                   name + ".out")
         try:
             with open(os.path.join(self.workdir, name + ".log"), errors="replace") as f:
-                v = parse_gromacs_perf(f.read(), self.dt)
+                text = f.read()
+            v = parse_gromacs_perf(text, self.dt)
+            # the phases of the last sample (the harness stores them with the row's facts)
+            self.phases = parse_gromacs_cycles(text, self.steps)
         except OSError as e:
             raise Blocked("cannot read the mdrun log: %s" % e)
         if not v:

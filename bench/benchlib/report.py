@@ -179,6 +179,55 @@ def _esc(s):
 
 # ---- markdown -------------------------------------------------------------------------------
 
+# clmd probe phases and GROMACS cycle-accounting rows that do the same work
+GAP_PHASES = (
+    ("nonbonded", ("nonbonded",), ("Force", "NB X/F buffer ops.")),
+    ("pair search", ("nlist_build", "nlist_check"), ("Neighbor search", "Domain decomp.")),
+    ("PME mesh", ("pme_spread", "pme_grid_copy", "pme_fft_forward", "pme_convolve", "pme_fft_inverse", "pme_gather"),
+     ("PME mesh",)),
+    ("integration", ("integrate",), ("Update",)),
+    ("constraints", ("constraints",), ("Constraints",)),
+    ("virtual sites", ("vsite_build", "vsite_spread"), ("Vsite constr.", "Vsite spread")),
+)
+
+
+def gromacs_gap_section(cap):
+    """Markdown lines: per benchmark with a GROMACS row that holds its cycle accounting
+    (facts.phases_ms_per_step), clmd's phases against GROMACS' in ms per step; [] when none."""
+    rows = cap.get("rows", [])
+    L = []
+    for g in rows:
+        ph = (g.get("facts") or {}).get("phases_ms_per_step")
+        if g.get("engine") != "gromacs" or g.get("status") != "ok" or not ph:
+            continue
+        c = next((r for r in rows if r.get("bench") == g.get("bench") and r.get("engine") == "clmd"
+                  and r.get("phase") is None and r.get("status") == "ok" and r.get("phases")), None)
+        if not c:
+            continue
+        if not L:
+            L = ["## Per-phase gap against GROMACS", "",
+                 "ms per step of clmd's probe phases (medians over its samples; device phases are kernel times) "
+                 "against the rows of GROMACS' cycle accounting that do the same work (its last sample, the "
+                 "timed second half of the run), and clmd over GROMACS (> 1: clmd slower).", ""]
+        L += ["### %s" % g.get("bench"), "", "| work | clmd phases | clmd ms/step | GROMACS rows | GROMACS ms/step | clmd / GROMACS |",
+              "|---|---|---:|---|---:|---:|"]
+        for work, cp, gp in GAP_PHASES:
+            cv = [c["phases"][n]["ms_per_step"] for n in cp if n in c["phases"]]
+            gv = [ph[n] for n in gp if n in ph]
+            if not cv and not gv:
+                continue
+            a, b = sum(cv) if cv else None, sum(gv) if gv else None
+            L.append("| %s | %s | %s | %s | %s | %s |" % (
+                work, ", ".join(n for n in cp if n in c["phases"]) or "-", "%.3f" % a if a is not None else "-",
+                ", ".join(n for n in gp if n in ph) or "-", "%.3f" % b if b is not None else "-",
+                "%.2f" % (a / b) if a is not None and b else "-"))
+        if c.get("median") and g.get("median"):
+            L.append("| whole step | | %.3f | | %.3f | %.2f |" % (1000.0 / c["median"], 1000.0 / g["median"],
+                                                                   g["median"] / c["median"]))
+        L.append("")
+    return L
+
+
 def markdown(cap, capsule_path, svg_name):
     hw, ocl, osi, build, cl = cap["hardware"], cap.get("opencl") or {}, cap["os"], cap.get("build") or {}, cap["clmd"]
     L = ["# clmd benchmarks", "",
@@ -317,6 +366,7 @@ def markdown(cap, capsule_path, svg_name):
                                           "" if r.get("fidelity") is not None else (r.get("fidelity_note") or r.get("reason") or "")[:160]))
         L.append("")
 
+    L += gromacs_gap_section(cap)
     L += ["## Ranked optimization backlog", ""]
     ranked = backlog(cap)
     if ranked:

@@ -212,6 +212,42 @@ class PeerInputTest(unittest.TestCase):
         self.assertIsNone(peers.parse_lammps_loop("ERROR: Lost atoms"))
         glog = "               (ns/day)    (hour/ns)\nPerformance:       86.400        0.278\n"
         self.assertAlmostEqual(peers.parse_gromacs_perf(glog, 0.002), 500.0)
+        cycles = """     R E A L   C Y C L E   A N D   T I M E   A C C O U N T I N G
+
+On 1 MPI rank, each using 2 OpenMP threads
+
+ Computing:          Num   Num      Call    Wall time         Giga-Cycles
+                     Ranks Threads  Count      (s)         total sum    %
+-----------------------------------------------------------------------------
+ Neighbor search        1    2         11       0.030          0.150   3.0
+ Force                  1    2        101       0.800          4.000  80.0
+ PME mesh               1    2        101       0.100          0.500  10.0
+ Rest                                           0.070          0.350   7.0
+-----------------------------------------------------------------------------
+ Total                                          1.000          5.000 100.0
+-----------------------------------------------------------------------------
+ Breakdown of PME mesh computation
+-----------------------------------------------------------------------------
+ PME spread             1    2        101       0.040          0.200   4.0
+-----------------------------------------------------------------------------
+
+               Core t (s)   Wall t (s)        (%)
+"""
+        ph = peers.parse_gromacs_cycles(cycles, 100)
+        self.assertEqual(sorted(ph), ["Force", "Neighbor search", "PME mesh", "PME spread", "Rest"])
+        self.assertAlmostEqual(ph["Force"], 8.0)
+        self.assertAlmostEqual(ph["Neighbor search"], 0.3)
+        self.assertEqual(peers.parse_gromacs_cycles("no table", 100), {})
+        # the report's gap table from those phases and a clmd row's probe phases
+        cp = {"nonbonded": {"ms_per_step": 16.0}, "nlist_build": {"ms_per_step": 0.5},
+              "nlist_check": {"ms_per_step": 0.1}, "pme_spread": {"ms_per_step": 0.3}}
+        cap = synthetic_capsule([row("w/clmd", "clmd", "steps_per_s", [50], bench="w", phases=cp),
+                                 row("w/gromacs", "gromacs", "steps_per_s", [100], bench="w",
+                                     facts={"phases_ms_per_step": ph})])
+        md = "\n".join(report.gromacs_gap_section(cap))
+        self.assertIn("| nonbonded | nonbonded | 16.000 | Force | 8.000 | 2.00 |", md)
+        self.assertIn("| pair search | nlist_build, nlist_check | 0.600 | Neighbor search | 0.300 | 2.00 |", md)
+        self.assertIn("| whole step | | 20.000 | | 10.000 | 2.00 |", md)
 
     def test_pdb_water_converts_to_gro(self):
         d = tempfile.mkdtemp()
