@@ -233,6 +233,12 @@ On 1 MPI rank, each using 2 OpenMP threads
 
                Core t (s)   Wall t (s)        (%)
 """
+        # the GROMACS row gets clmd's PME: order 5, its grid, the same Ewald splitting
+        alpha, grid = peers.clmd_pme_params(0.9, 5e-4, [3.0, 3.0, 3.0])
+        self.assertAlmostEqual(alpha, 2.9202898720871846)
+        self.assertEqual(grid, [27, 27, 27])
+        self.assertEqual(peers.clmd_pme_params(0.9, 5e-4, [6.0] * 3)[1], [54, 54, 54])
+        self.assertEqual(peers._smooth_size(37), 40)
         ph = peers.parse_gromacs_cycles(cycles, 100)
         self.assertEqual(sorted(ph), ["Force", "Neighbor search", "PME mesh", "PME spread", "Rest"])
         self.assertAlmostEqual(ph["Force"], 8.0)
