@@ -86,15 +86,11 @@ inline void pme_bspline(spline w, real *theta, real *dtheta)
 #define Q_EFF(i, q) (q)
 #endif
 
-__kernel void pme_spread(__global const real4 *restrict posq, __global const real4 *restrict posq_lo,
-                         const int n, __global long *restrict grid, RECIP_PARAMS REGION_PARAMS)
+/* q * theta0 theta1 theta2 of the atom at p (+ pl) added to the order^3 points of grid, with
+ * 64-bit atomics or (plain, for a work-item that owns this copy of the grid) plain adds. */
+inline void spread_atom(__global long *restrict grid, const real4 p, const real4 pl, const real q,
+                        RECIP_PARAMS, const int plain)
 {
-    const int i = get_global_id(0);
-    if (i >= n) return;
-    const real4 p = posq[i], pl = posq_lo[i];
-    const real q = Q_EFF(i, p.w);
-    if (q == 0.0f) return;
-    grid += GRID_OF(i);
     spline w0, w1, w2;
     real t0[PME_ORDER], t1[PME_ORDER], t2[PME_ORDER];
     const int i0 = pme_index(p, pl, recip0, recip0_lo, GRID_K0, &w0);
@@ -115,21 +111,61 @@ __kernel void pme_spread(__global const real4 *restrict posq, __global const rea
             for (int j2 = 0; j2 < PME_ORDER; j2++) {
                 int k2 = i2 - j2;
                 if (k2 < 0) k2 += GRID_K2;
-                atom_add(&row[k2], to_fixed(a01 * t2[j2]));
+                if (plain) row[k2] += to_fixed(a01 * t2[j2]);
+                else atom_add(&row[k2], to_fixed(a01 * t2[j2]));
             }
         }
     }
 }
 
-/* Host-FFT path: fixed-point grid to the float grid FFTW reads; clears the fixed-point grid
- * for the next spread (no separate fill per step). */
+/* One work-item per atom, atomics into the one grid (per copy). */
+__kernel void pme_spread(__global const real4 *restrict posq, __global const real4 *restrict posq_lo,
+                         const int n, __global long *restrict grid, RECIP_PARAMS REGION_PARAMS)
+{
+    const int i = get_global_id(0);
+    if (i >= n) return;
+    const real4 p = posq[i], pl = posq_lo[i];
+    const real q = Q_EFF(i, p.w);
+    if (q == 0.0f) return;
+    spread_atom(grid + GRID_OF(i), p, pl, q, recip0, recip1, recip2, recip0_lo, recip1_lo,
+                recip2_lo, 0);
+}
+
+/* CPU devices: work-groups of one work-item, group g spreading a contiguous share of the atoms
+ * into its own copy g of the grids (NSEG grids of GRID_POINTS each) with plain adds, since
+ * locked atomic adds dominate the spread on CPU cores. pme_finish_spread sums the copies:
+ * integer sums, so the grid is the same bits as pme_spread's. */
+__kernel void pme_spread_private(__global const real4 *restrict posq,
+                                 __global const real4 *restrict posq_lo, const int n,
+                                 __global long *restrict grid, RECIP_PARAMS REGION_PARAMS)
+{
+    const int g = get_group_id(0), ng = get_num_groups(0);
+    if (get_local_id(0) != 0) return;
+    const int share = (n + ng - 1) / ng, a0 = g * share, a1 = min(n, a0 + share);
+    grid += (size_t)g * NSEG * GRID_POINTS;
+    for (int i = a0; i < a1; i++) {
+        const real4 p = posq[i], pl = posq_lo[i];
+        const real q = Q_EFF(i, p.w);
+        if (q == 0.0f) continue;
+        spread_atom(grid + GRID_OF(i), p, pl, q, recip0, recip1, recip2, recip0_lo, recip1_lo,
+                    recip2_lo, 1);
+    }
+}
+
+/* Host-FFT path: fixed-point grid to the float grid FFTW reads (the sum of the NPRIV copies
+ * pme_spread_private filled, npoints each); clears them for the next spread (no separate fill
+ * per step). */
 __kernel void pme_finish_spread(__global long *restrict grid_fixed, __global real *restrict grid,
                                 const int npoints)
 {
     const int k = get_global_id(0);
     if (k >= npoints) return;
-    grid[k] = (real)grid_fixed[k] * (1.0f / FIXED_SCALE);
-    grid_fixed[k] = 0;
+    long v = 0;
+    for (int c = 0; c < NPRIV; c++) {
+        v += grid_fixed[(size_t)c * npoints + k];
+        grid_fixed[(size_t)c * npoints + k] = 0;
+    }
+    grid[k] = (real)v * (1.0f / FIXED_SCALE);
 }
 
 /* One work-item per atom: F = -q sum_d (dE/du_d) K_d recip_d from the potential grid phi (the

@@ -5,6 +5,8 @@
  *   pme_gather (OpenCL)                      forces into dev->force, energy into dev->energy
  * FFT on the host (default on CPU devices, where FFTW's threads beat our kernels):
  *   pme_spread + pme_finish_spread (OpenCL)  charges -> fixed-point grid -> float grid
+ *                                            (CPU devices: pme_spread_private, one copy of
+ *                                            the grid per work-group, summed by the finish)
  *   grid to the host, r2c FFT (FFTW single, threads), multiply by the influence function,
  *   c2r FFT, potential grid back to the device (in the finish op, while the device runs the
  *   other terms)
@@ -69,6 +71,8 @@ typedef struct pme {
     double *mod[3];           /* B-spline moduli per dimension (box-independent), made with g */
     fftwf_plan fwd, bwd;
     cl_kernel k_spread, k_finish, k_gather;
+    int npriv;                /* copies of the fixed-point grids the spread fills (1: atomics
+                               * into one; more: one per work-group, plain adds) */
     cl_mem grid_fixed, grid_dev;
 } pme;
 
@@ -282,21 +286,31 @@ static int pme_setup_device(clmd_term *t, const clmd_fenv *env, clmd_err *err)
         }
         if (rc) return rc;
     }
+    /* host FFT on a CPU device: locked atomic adds dominate a shared grid's spread there, so
+     * each of a few work-groups spreads its share of the atoms into a copy of its own */
+    p->npriv = 1;
+    if (!p->fft && !clmd_ocl_is_gpu(dev->ocl)) {
+        int cu = clmd_ocl_compute_units(dev->ocl);
+        p->npriv = cu < 1 ? 1 : cu > 8 ? 8 : cu;
+    }
     char defs[1024];
     cl_device_fp_config fp = 0;
     clGetDeviceInfo(clmd_ocl_device(dev->ocl), CL_DEVICE_DOUBLE_FP_CONFIG, sizeof fp, &fp, NULL);
     snprintf(defs, sizeof defs, "%s#define PME_ORDER %d\n#define GRID_K0 %d\n#define GRID_K1 %d\n"
-             "#define GRID_K2 %d\n#define HAVE_FP64 %d\n#define REGION %d\n", clmd_dev_defines(dev),
-             p->order, p->K[0], p->K[1], p->K[2], fp != 0, p->region);
+             "#define GRID_K2 %d\n#define HAVE_FP64 %d\n#define REGION %d\n#define NPRIV %d\n",
+             clmd_dev_defines(dev), p->order, p->K[0], p->K[1], p->K[2], fp != 0, p->region,
+             p->npriv);
     cl_program prog;
     if ((rc = clmd_ocl_program(dev->ocl, "pme.cl", defs, &prog, err)) ||
-        (rc = clmd_ocl_kernel(dev->ocl, prog, "pme_spread", &p->k_spread, err)) ||
+        (rc = clmd_ocl_kernel(dev->ocl, prog, p->npriv > 1 ? "pme_spread_private" : "pme_spread",
+                              &p->k_spread, err)) ||
         (rc = clmd_ocl_kernel(dev->ocl, prog, "pme_finish_spread", &p->k_finish, err)) ||
         (rc = clmd_ocl_kernel(dev->ocl, prog, "pme_gather", &p->k_gather, err)))
         return rc;
     const size_t allpoints = (size_t)p->npoints * p->G;
-    if ((rc = clmd_ocl_alloc(dev->ocl, sizeof(cl_long) * allpoints, &p->grid_fixed, err)) ||
-        (rc = clmd_ocl_zero(dev->ocl, p->grid_fixed, sizeof(cl_long) * allpoints, err)) ||
+    const size_t fixed_bytes = sizeof(cl_long) * allpoints * (size_t)p->npriv;
+    if ((rc = clmd_ocl_alloc(dev->ocl, fixed_bytes, &p->grid_fixed, err)) ||
+        (rc = clmd_ocl_zero(dev->ocl, p->grid_fixed, fixed_bytes, err)) ||
         (rc = clmd_ocl_alloc(dev->ocl, sizeof(cl_float) * allpoints, &p->grid_dev, err)) ||
         (rc = clmd_ocl_alloc(dev->ocl, sizeof(cl_long) * 2 * (size_t)p->G, &p->e_seg, err)))
         return rc;
@@ -428,7 +442,9 @@ static int pme_enqueue(clmd_term *t, const clmd_fenv *env, int want_energy, clmd
         (rc = set_recip_args(p, p->k_gather, 4, err)))
         return rc;
     size_t n = (size_t)p->sys->n;
-    if ((rc = clmd_ocl_launch(dev->ocl, p->k_spread, n, PME_WG, P_PME_SPREAD, err))) return rc;
+    rc = p->npriv > 1 ? clmd_ocl_launch(dev->ocl, p->k_spread, (size_t)p->npriv, 1, P_PME_SPREAD, err)
+                      : clmd_ocl_launch(dev->ocl, p->k_spread, n, PME_WG, P_PME_SPREAD, err);
+    if (rc) return rc;
     if (p->fft) {
         /* the grid energy goes in from the convolution kernel, self + plasma from the gather */
         if ((rc = clmd_pme_fft_convolve(p->fft, p->grid_fixed, p->grid_dev, dev->energy,

@@ -270,8 +270,9 @@ static double molecular_reach(const clmd_pairlist *pl, const double *x)
  * (R work units per atom) spread over the steps a list lasts L(s) (atoms move ballistically
  * over a few steps, so L grows in proportion to s). P and L are measured on the list just
  * retired; R is the cost of building the list for one atom in units of one lane pair in the
- * kernel, which depends on the kind of device: ~300 on a CPU device (host and kernels share the
- * cores), ~30000 on a GPU (kernels are fast, the build is on the host). The change per rebuild
+ * kernel, which depends on the kind of device: ~1500 on a CPU device (measured with PoCL on 2
+ * cores: a build costs 1.8-2.2 us per atom, a lane pair 1-2 ns in the float8 kernel), ~30000 on
+ * a GPU (kernels are fast, the build is on the host). The change per rebuild
  * is limited to x2 or x0.5. The model counts pairs and steps, never time, so runs stay
  * deterministic. */
 static void tune_skin(clmd_pairlist *pl, long step)
@@ -281,7 +282,7 @@ static void tune_skin(clmd_pairlist *pl, long step)
     if (!pl->skin_auto || !pl->check || lasted <= 0) return;
     clmd_nlist_view v = clmd_nlist_get(pl->nl);
     if (v.npairs_in_list <= 0) return;
-    const double R = pl->gpu ? 30000.0 : 300.0, rc = pl->plan->o.cutoff_nm;
+    const double R = pl->gpu ? 30000.0 : 1500.0, rc = pl->plan->o.cutoff_nm;
     /* the retired list may have had a wider buffer (an overlapped build's): its pairs scaled
      * to the nominal one */
     const double s0 = pl->skin_nominal, sc = (rc + s0) / (rc + clmd_nlist_skin(pl->nl));
