@@ -182,7 +182,9 @@ def _esc(s):
 # clmd probe phases and GROMACS cycle-accounting rows that do the same work
 GAP_PHASES = (
     ("nonbonded", ("nonbonded",), ("Force", "NB X/F buffer ops.")),
-    ("pair search", ("nlist_build", "nlist_check"), ("Neighbor search", "Domain decomp.")),
+    ("pair search", ("nlist_build",), ("Neighbor search", "Domain decomp.")),
+    # host time that waits for the kernels queued before it (the displacement flag read)
+    ("list check, waiting for the device", ("nlist_check",), ()),
     ("PME mesh", ("pme_spread", "pme_grid_copy", "pme_fft_forward", "pme_convolve", "pme_fft_inverse", "pme_gather"),
      ("PME mesh",)),
     ("integration", ("integrate",), ("Update",)),
@@ -208,7 +210,9 @@ def gromacs_gap_section(cap):
             L = ["## Per-phase gap against GROMACS", "",
                  "ms per step of clmd's probe phases (medians over its samples; device phases are kernel times) "
                  "against the rows of GROMACS' cycle accounting that do the same work (its last sample, the "
-                 "timed second half of the run), and clmd over GROMACS (> 1: clmd slower).", ""]
+                 "timed second half of the run), and clmd over GROMACS (> 1: clmd slower). clmd's host-timed "
+                 "`nlist_check` waits for the kernels queued before it, so its phases overlap and add up to more "
+                 "than its step.", ""]
         L += ["### %s" % g.get("bench"), "", "| work | clmd phases | clmd ms/step | GROMACS rows | GROMACS ms/step | clmd / GROMACS |",
               "|---|---|---:|---|---:|---:|"]
         for work, cp, gp in GAP_PHASES:

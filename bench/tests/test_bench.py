@@ -252,7 +252,8 @@ On 1 MPI rank, each using 2 OpenMP threads
                                      facts={"phases_ms_per_step": ph})])
         md = "\n".join(report.gromacs_gap_section(cap))
         self.assertIn("| nonbonded | nonbonded | 16.000 | Force | 8.000 | 2.00 |", md)
-        self.assertIn("| pair search | nlist_build, nlist_check | 0.600 | Neighbor search | 0.300 | 2.00 |", md)
+        self.assertIn("| pair search | nlist_build | 0.500 | Neighbor search | 0.300 | 1.67 |", md)
+        self.assertIn("| list check, waiting for the device | nlist_check | 0.100 | - | - | - |", md)
         self.assertIn("| whole step | | 20.000 | | 10.000 | 2.00 |", md)
 
     def test_pdb_water_converts_to_gro(self):
