@@ -164,9 +164,11 @@ def main_loop(spec):
         import openmm as mm
         import openmm.app as app
         import openmm.unit as u
-        system, pos = build(spec, mm, app, u)
+        system, pos, box = build(spec, mm, app, u)
         plat = mm.Platform.getPlatformByName(spec["platform"])
         sampler = LoopSampler(spec, mm, app, u, system, pos, plat)
+        if box is not None:
+            sampler.ctx.setPeriodicBoxVectors(*box)
         setup_s = time.perf_counter() - t0
         t1 = time.perf_counter()
         sampler.extend(int(spec.get("warmup_iterations", 1)))

@@ -399,7 +399,7 @@ class OpenMMLoop(OpenMMTools):
     """The one-context replica loop openmmtools runs, in plain OpenMM (no openmmtools): per
     iteration and replica, positions, velocities and temperature in, n steps, state out; then the
     swaps. A lower bound of openmmtools' time where openmmtools cannot be installed (the GPU
-    machine); the Python is the OpenMM peer's (CLMD_BENCH_OPENMM_PYTHON, default /usr/bin/python3)."""
+    machine); the Python: $CLMD_BENCH_OPENMM_PYTHON, else openmmtools' (venv-omt), else /usr/bin/python3."""
     engine = "openmm-loop"
 
     def describe(self):
@@ -412,7 +412,9 @@ class OpenMMLoop(OpenMMTools):
         if isinstance(bench.system, LambdaRemd):
             raise Blocked("the openmm-loop peer runs temperature ladders only (a lambda ladder needs "
                           "openmmtools' alchemical states)")
-        py = os.environ.get("CLMD_BENCH_OPENMM_PYTHON", "/usr/bin/python3")
+        # $CLMD_BENCH_OPENMM_PYTHON, else openmmtools' Python (OpenMM 8, as on the GPU machine's
+        # wheel; Debian's OpenMM 7.7 lacks an API the loop uses), else the system Python
+        py = os.environ.get("CLMD_BENCH_OPENMM_PYTHON") or openmmtools_python() or "/usr/bin/python3"
         py = shutil.which(py) or py  # a bare name ("python3") is looked up on PATH
         if not (os.path.isfile(py) and os.access(py, os.X_OK)):
             raise Blocked("OpenMM Python %s is not an executable file (CLMD_BENCH_OPENMM_PYTHON)" % py)
