@@ -14,8 +14,10 @@
  * pairs, so the list's exclusion bits are ignored (a lane skips only padding and j == i) and a
  * supplementary per-cluster list (sstart/slist) brings back the partners the neighbor list
  * dropped because every lane of the cluster was excluded from them.
- * Pair forces and energies are summed in 64-bit fixed point (exact sums of the float pair terms);
- * Born sums and dE/dB in float.
+ * GPU kernels sum pair forces and energies in 64-bit fixed point (exact sums of the float pair
+ * terms); the CPU kernels sum them in float8, in the list's order within one work-item (so still
+ * deterministic), and convert each atom's total once: a float-to-long conversion per pair and
+ * lane cost them two thirds of their time. Born sums and dE/dB in float.
  *
  * Program defines (set by src/ff/gbsa.c):
  *   SLICES             GPU: work-items per lane in the three-kernel path (work-group 8 * SLICES)
@@ -407,16 +409,6 @@ void gb_fused(GB_LIST_ARGS, __global real2 *restrict born, __global real *restri
 
 GB_HCT_FUNCTIONS(float8, 8)
 
-/* to_fixed for 8 lanes (truncating), saturated at +-FIXED_LIMIT; GB_FIX8 notes a lane that is
- * not admitted in `bad`, as GB_FIX. */
-inline long8 to_fixed8(float8 v)
-{
-    const int8 out = !(fabs(v) < (float8)FIXED_LIMIT);
-    return convert_long8(select(v, copysign((float8)FIXED_LIMIT, v), out) * FIXED_SCALE);
-}
-#define GB_FIX8(v) (bad |= any(!(fabs(v) < (float8)FIXED_LIMIT)), to_fixed8(v))
-inline long hsum8(long8 v) { return v.s0 + v.s1 + v.s2 + v.s3 + v.s4 + v.s5 + v.s6 + v.s7; }
-
 /* One work-item per cluster: the 8 lanes' positions and parameters as float8, partners broadcast
  * one at a time; m is the lanes that interact with j. */
 #define GB_CPU_HEAD                                                                         \
@@ -474,8 +466,7 @@ __kernel void gb_pair_cpu(GB_LIST_ARGS, __global const real2 *restrict born,
     real ba[8];
     for (int l = 0; l < 8; l++) ba[l] = born[atom[l] < 0 ? 0 : atom[l]].x;
     const float8 bi = vload8(0, ba), qi = PRE * qv;
-    long8 fx = 0, fy = 0, fz = 0, e = 0;
-    float8 dedb = 0;
+    float8 fx = 0, fy = 0, fz = 0, e = 0, dedb = 0;
     int bad = 0;
     GB_CPU_FOR_PARTNERS
         const real bj = born[j].x;
@@ -484,13 +475,12 @@ __kernel void gb_pair_cpu(GB_LIST_ARGS, __global const real2 *restrict born,
         const float8 qq = select((float8)0.0f, qi * pj.w, m);
         const float8 dedr_r = -qq * (1.0f - 0.25f * ex) * if3;
         dedb -= 0.5f * qq * ex * (1.0f + dd) * if3 * bj;
-        fx += GB_FIX8(dedr_r * dx);
-        fy += GB_FIX8(dedr_r * dy);
-        fz += GB_FIX8(dedr_r * dz);
-        if (want_energy) e += GB_FIX8(qq * (1.0f / fij - SHIFT));
+        fx += dedr_r * dx;
+        fy += dedr_r * dy;
+        fz += dedr_r * dz;
+        if (want_energy) e += qq * (1.0f / fij - SHIFT);
     }
-    long fxa[8], fya[8], fza[8], ea[8];
-    real da[8];
+    real fxa[8], fya[8], fza[8], ea[8], da[8];
     vstore8(fx, 0, fxa);
     vstore8(fy, 0, fya);
     vstore8(fz, 0, fza);
@@ -502,10 +492,10 @@ __kernel void gb_pair_cpu(GB_LIST_ARGS, __global const real2 *restrict born,
         if (a < 0) continue;
         real es, esa;
         chain[a] = gb_atom(born[a], PRE * qa[l], qa[l], gbp[a], da[l], &es, &esa);
-        force[a] += fxa[l];
-        force[a + npad] += fya[l];
-        force[a + 2 * npad] += fza[l];
-        tg += ea[l] / 2 + GB_FIX(es);
+        force[a] += GB_FIX(fxa[l]);
+        force[a + npad] += GB_FIX(fya[l]);
+        force[a + 2 * npad] += GB_FIX(fza[l]);
+        tg += GB_FIX(0.5f * ea[l]) + GB_FIX(es);
         ts += GB_FIX(esa);
     }
     gb_flag(bad, force, npad);
@@ -523,29 +513,29 @@ __kernel void gb_chain_cpu(GB_LIST_ARGS, __global const real *restrict chain,
     real ga[8];
     for (int l = 0; l < 8; l++) ga[l] = chain[atom[l] < 0 ? 0 : atom[l]];
     const float8 gc = vload8(0, ga);
-    long8 fx = 0, fy = 0, fz = 0;
+    float8 fx = 0, fy = 0, fz = 0;
     int bad = 0;
     GB_CPU_FOR_PARTNERS
         const real4 gj = gbp[j];
         const float8 dedr = gc * hct_dtdr8(ori, (float8)gj.y, r, ir) +
                             chain[j] * hct_dtdr8((float8)gj.x, sri, r, ir);
         const float8 sc = select((float8)0.0f, dedr * ir, m);
-        fx += GB_FIX8(sc * dx);
-        fy += GB_FIX8(sc * dy);
-        fz += GB_FIX8(sc * dz);
+        fx += sc * dx;
+        fy += sc * dy;
+        fz += sc * dz;
     }
-    gb_flag(bad, force, npad);
-    long fxa[8], fya[8], fza[8];
+    real fxa[8], fya[8], fza[8];
     vstore8(fx, 0, fxa);
     vstore8(fy, 0, fya);
     vstore8(fz, 0, fza);
     for (int l = 0; l < 8; l++) {
         const int a = atom[l];
         if (a < 0) continue;
-        force[a] += fxa[l];
-        force[a + npad] += fya[l];
-        force[a + 2 * npad] += fza[l];
+        force[a] += GB_FIX(fxa[l]);
+        force[a + npad] += GB_FIX(fya[l]);
+        force[a + 2 * npad] += GB_FIX(fza[l]);
     }
+    gb_flag(bad, force, npad);
 }
 
 #endif
