@@ -18,6 +18,24 @@
 #define NB_TERMS (TERM_BIT(E_LJ) | TERM_BIT(E_COULOMB))
 
 #if !CLMD_GPU
+/* exp(x) for -87 < x <= 0 (the Ewald exp(-(alpha r)^2) at r <= cutoff): Cephes expf (range
+ * reduction by n ln 2 in two parts, degree-7 polynomial, about 1 ulp) without the overflow,
+ * underflow and two-step scaling branches of the library native_exp, which this range never
+ * needs */
+inline float8 nb_exp_neg(const float8 x)
+{
+    /* n = rint(x / ln 2) by the 1.5 2^23 shifter (PoCL's rint is a long software sequence);
+     * the shifted value's low bits are n as an integer */
+    const float8 sh = fma(x, 1.44269504088896341f, 12582912.0f);
+    const float8 n = sh - 12582912.0f;
+    const float8 g = fma(n, 2.12194440e-4f, fma(n, -0.693359375f, x));
+    const float8 p = fma(fma(fma(fma(fma(1.9875691500e-4f, g, 1.3981999507e-3f), g,
+                                     8.3334519073e-3f), g, 4.1665795894e-2f), g,
+                             1.6666665459e-1f), g, 5.0000001201e-1f);
+    const float8 y = fma(p, g * g, g) + 1.0f;
+    return y * as_float8((as_int8(sh) - (0x4b400000 - 127)) << 23);
+}
+
 /* CPU devices: one work-item per i-cluster, the 8 lanes of the cluster in one float8 vector,
  * j atoms broadcast one at a time. */
 __kernel void nonbonded(__global const real4 *restrict posq, __global const real4 *restrict posq_lo,
@@ -87,9 +105,10 @@ __kernel void nonbonded(__global const real4 *restrict posq, __global const real
         m &= r2 < (float8)CUTOFF2;
 #endif
         r2 = select((float8)1.0f, r2, m);
-        /* reciprocal estimate + one Newton step: full float accuracy without a divide */
-        float8 inv_r2 = native_recip(r2);
-        inv_r2 = inv_r2 * (2.0f - r2 * inv_r2);
+        /* a plain divide: PoCL lowers native_recip to one anyway, and the divider runs beside
+         * the multiply ports, which bound this loop (a Newton step or a multiply-only inverse
+         * square root costs more than it saves) */
+        const float8 inv_r2 = 1.0f / r2;
         /* -dE/dr / r; a j without LJ (water hydrogens, the TIP4P M site) or without charge (the
          * TIP4P oxygen) skips that half: a scalar branch, the same for all 8 lanes */
         float8 f = 0;
@@ -126,7 +145,7 @@ __kernel void nonbonded(__global const real4 *restrict posq, __global const real
              * library erfc() and exp() are slow calls on some CPU OpenCL compilers */
             const float8 ar = EWALD_ALPHA * r2 * inv_r;
             const float8 t = native_recip(1.0f + 0.3275911f * ar);
-            const float8 ex2 = native_exp(-ar * ar);
+            const float8 ex2 = nb_exp_neg(-ar * ar);
             const float8 erfc_ar = t * (0.254829592f + t * (-0.284496736f + t * (1.421413741f +
                                    t * (-1.453152027f + t * 1.061405429f)))) * ex2;
             const float8 e_c = qq * erfc_ar * inv_r;
@@ -367,8 +386,7 @@ __kernel void nonbonded_region(__global const real4 *restrict posq,
         m &= r2 < (float8)CUTOFF2;
 #endif
         r2 = select((float8)1.0f, r2, m);
-        float8 inv_r2 = native_recip(r2);
-        inv_r2 = inv_r2 * (2.0f - r2 * inv_r2);
+        const float8 inv_r2 = 1.0f / r2;
         const int reg_j = signbit(ljj.x);
         /* the entry touches the region: some lane of the cluster or j is in it */
         const int touch = any_i || reg_j;
@@ -431,7 +449,7 @@ __kernel void nonbonded_region(__global const real4 *restrict posq,
             /* erfc as in `nonbonded` (Abramowitz-Stegun 7.1.26) */
             const float8 ar = EWALD_ALPHA * r2 * inv_r;
             const float8 t = native_recip(1.0f + 0.3275911f * ar);
-            const float8 ex2 = native_exp(-ar * ar);
+            const float8 ex2 = nb_exp_neg(-ar * ar);
             const float8 erfc_ar = t * (0.254829592f + t * (-0.284496736f + t * (1.421413741f +
                                    t * (-1.453152027f + t * 1.061405429f)))) * ex2;
             const float8 g = erfc_ar * inv_r;
