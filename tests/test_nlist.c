@@ -360,6 +360,31 @@ static void list_is_independent_of_thread_count(void)
     clmd_system_destroy(&s);
 }
 
+/* the AVX2 search (where the CPU has it) gives the plain search's list bit for bit */
+static void list_is_independent_of_the_simd_version(void)
+{
+    clmd_system *s = random_system(3000, 1, 1, 4242);
+    clmd_err err = {0};
+    clmd_nlist *a = NULL, *b = NULL;
+    setenv("CLMD_NLIST_SIMD", "generic", 1);
+    CU_ASSERT_EQUAL_FATAL(clmd_nlist_create(s, 1, 0.9, 0.1, &a, &err), CLMD_OK);
+    unsetenv("CLMD_NLIST_SIMD");
+    CU_ASSERT_EQUAL_FATAL(clmd_nlist_create(s, 1, 0.9, 0.1, &b, &err), CLMD_OK);
+    for (int round = 0; round < 3; round++) {
+        CU_ASSERT_EQUAL(clmd_nlist_build(a, s->x, s->box, &err), CLMD_OK);
+        CU_ASSERT_EQUAL(clmd_nlist_build(b, s->x, s->box, &err), CLMD_OK);
+        clmd_nlist_view va = clmd_nlist_get(a), vb = clmd_nlist_get(b);
+        CU_ASSERT_EQUAL_FATAL(va.nclusters, vb.nclusters);
+        CU_ASSERT_EQUAL(memcmp(va.jstart, vb.jstart, sizeof(int) * (va.nclusters + 1)), 0);
+        CU_ASSERT_EQUAL(memcmp(va.jlist, vb.jlist, sizeof(unsigned) * va.jstart[va.nclusters]), 0);
+        CU_ASSERT_EQUAL(memcmp(va.jshift, vb.jshift, (size_t)va.jstart[va.nclusters]), 0);
+        for (int i = 0; i < 3 * s->n; i++) s->x[i] += 0.05 * sin(7.0 * i + round);
+    }
+    clmd_nlist_destroy(&a);
+    clmd_nlist_destroy(&b);
+    clmd_system_destroy(&s);
+}
+
 int main(int argc, char **argv)
 {
     const clmd_test tests[] = {
@@ -369,6 +394,7 @@ int main(int argc, char **argv)
         {"small boxes leave atoms near under two images to the pair", small_boxes_leave_atoms_near_under_two_images_to_the_pair},
         {"cutoff longer than half the box is refused", cutoff_longer_than_half_box_is_refused},
         {"list is independent of the thread count", list_is_independent_of_thread_count},
+        {"list is independent of the SIMD version", list_is_independent_of_the_simd_version},
         {NULL, NULL}};
     return clmd_test_main("nlist", tests, argc, argv);
 }
