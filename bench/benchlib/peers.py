@@ -11,7 +11,6 @@ import os
 import re
 import select
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -137,17 +136,22 @@ class OpenMMSession:
         return self.steps / msg["seconds"]
 
     def close(self):
-        p = getattr(self, "proc", None)
-        if p and p.poll() is None:
-            try:
-                p.stdin.write(b"quit\n")
-                p.stdin.close()
-                p.wait(timeout=10)
-            except (OSError, subprocess.TimeoutExpired):
-                p.send_signal(signal.SIGKILL)
-                p.wait()
-        if not self.err.closed:
-            self.err.close()
+        stop_worker(getattr(self, "proc", None), self.err, 10)
+
+
+def stop_worker(p, err, wait_s):
+    """Ends a worker process of the line protocol ("quit", then a kill after wait_s seconds)
+    and closes its stderr file."""
+    if p and p.poll() is None:
+        try:
+            p.stdin.write(b"quit\n")
+            p.stdin.close()
+            p.wait(timeout=wait_s)
+        except (OSError, subprocess.TimeoutExpired):
+            p.kill()
+            p.wait()
+    if err is not None and not err.closed:
+        err.close()
 
 
 class OpenMM:

@@ -23,7 +23,7 @@ import subprocess
 import sys
 
 from . import Blocked, clmd
-from .peers import _LineReader, _tail_file
+from .peers import _LineReader, _tail_file, stop_worker
 from .registry import Bench
 from .systems import REPO, Amber, System, _q
 
@@ -354,17 +354,7 @@ class OpenMMToolsSession:
         return self.replica_steps / msg["seconds"]
 
     def close(self):
-        p = getattr(self, "proc", None)
-        if p and p.poll() is None:
-            try:
-                p.stdin.write(b"quit\n")
-                p.stdin.close()
-                p.wait(timeout=30)
-            except (OSError, subprocess.TimeoutExpired):
-                p.kill()
-                p.wait()
-        if not self.err.closed:
-            self.err.close()
+        stop_worker(getattr(self, "proc", None), self.err, 30)
 
 
 class OpenMMTools:

@@ -324,6 +324,30 @@ def read_frames(d, traj="traj.h5", csvname="energies.csv", equil_frac=0.1):
     return x[t0:], box[t0:], csv[t0:]
 
 
+def ladder_summary(r, extra):
+    """The legs (elec 0-5, ster 5-10, total 0-10), neighbour overlaps and f_k of one MBAR of the
+    whole ladder (fe_mbar.mbar_replica_exchange's result r), with `extra` fields first."""
+    import fe_mbar
+    o = dict(extra)
+    for name, (i, j) in (("elec", (0, 5)), ("ster", (5, 10)), ("total", (0, 10))):
+        o[name], o[name + "_sigma"] = fe_mbar.summary(r, i, j)
+    o["overlap"] = [float(r["overlap"][k, k + 1]) for k in range(K - 1)]
+    o["f"] = [float(x) for x in r["Delta_f"][0]]
+    o["df"] = [float(x) for x in r["dDelta_f"][0]]
+    return o
+
+
+def compare_legs(x, y):
+    """x - y for each leg with the combined sigma, z and whether they agree within 2 sigma."""
+    cmp = {}
+    for name in ("elec", "ster", "total"):
+        diff = x[name] - y[name]
+        sig = float(np.hypot(x[name + "_sigma"], y[name + "_sigma"]))
+        cmp[name] = {"difference": diff, "combined_sigma": sig, "z": diff / sig,
+                     "within_2_sigma": bool(abs(diff) <= 2 * sig)}
+    return cmp
+
+
 def analyse(a):
     import fe_mbar
     out = {"ladder": {"electrostatics": ELEC, "sterics": STER}, "T_K": T_K, "discard": a.discard,
@@ -403,16 +427,10 @@ def analyse(a):
             sts.append(sampled)
         r = fe_mbar.mbar_replica_exchange(us if len(us) > 1 else us[0], sts if len(sts) > 1 else sts[0],
                                           discard=a.discard, g_from=a.g_from)
-        o = {"rounds": r["rows"], "kept": r["kept"], "g_rounds": r["g"], "campaigns": len(fulls)}
-        for name, (i, j) in (("elec", (0, 5)), ("ster", (5, 10)), ("total", (0, 10))):
-            o[name], o[name + "_sigma"] = fe_mbar.summary(r, i, j)
-        o["overlap"] = [float(r["overlap"][k, k + 1]) for k in range(K - 1)]
-        o["f"] = [float(x) for x in r["Delta_f"][0]]
-        o["df"] = [float(x) for x in r["dDelta_f"][0]]
+        o = ladder_summary(r, {"rounds": r["rows"], "kept": r["kept"], "g_rounds": r["g"], "campaigns": len(fulls)})
         out["clmd_full_campaign"] = o
         plots["clmd campaign"] = (o["f"], o["df"], r["overlap"], None)
     onpz = sorted(glob.glob(os.path.join(a.out, "omt*", "omt_energies.npz")))
-    od = os.path.join(a.out, "omt")
     if onpz:
         us, sts = [], []
         for p_ in onpz:  # independent openmmtools runs of the ladder: pooled
@@ -422,34 +440,16 @@ def analyse(a):
             us.append(z["u"][1:])
             sts.append(z["states"].astype(int)[1:])
         r = fe_mbar.mbar_replica_exchange(us, sts, discard=a.discard, g_from=a.g_from)
-        o = {"rounds": r["rows"], "kept": r["kept"], "g_rounds": r["g"], "runs": r["runs"]}
-        for name, (i, j) in (("elec", (0, 5)), ("ster", (5, 10)), ("total", (0, 10))):
-            o[name], o[name + "_sigma"] = fe_mbar.summary(r, i, j)
-        o["overlap"] = [float(r["overlap"][k, k + 1]) for k in range(K - 1)]
-        o["f"] = [float(x) for x in r["Delta_f"][0]]
-        o["df"] = [float(x) for x in r["dDelta_f"][0]]
+        o = ladder_summary(r, {"rounds": r["rows"], "kept": r["kept"], "g_rounds": r["g"], "runs": r["runs"]})
         plots["openmmtools"] = (o["f"], o["df"], r["overlap"], None)
-        rt = os.path.join(od, "runtime.json")
         rts = sorted(glob.glob(os.path.join(a.out, "omt*", "runtime.json")))
         if rts:
             o["runtime"] = [json.load(open(p_)) for p_ in rts]
         out["openmmtools"] = o
     if "clmd" in out and "openmmtools" in out:
-        cmp = {}
-        for name in ("elec", "ster", "total"):
-            diff = out["clmd"][name] - out["openmmtools"][name]
-            sig = float(np.hypot(out["clmd"][name + "_sigma"], out["openmmtools"][name + "_sigma"]))
-            cmp[name] = {"difference": diff, "combined_sigma": sig, "z": diff / sig,
-                         "within_2_sigma": bool(abs(diff) <= 2 * sig)}
-        out["comparison"] = cmp
+        out["comparison"] = compare_legs(out["clmd"], out["openmmtools"])
     if "clmd_full_campaign" in out and "openmmtools" in out:
-        cmp = {}
-        for name in ("elec", "ster", "total"):
-            diff = out["clmd_full_campaign"][name] - out["openmmtools"][name]
-            sig = float(np.hypot(out["clmd_full_campaign"][name + "_sigma"], out["openmmtools"][name + "_sigma"]))
-            cmp[name] = {"difference": diff, "combined_sigma": sig, "z": diff / sig,
-                         "within_2_sigma": bool(abs(diff) <= 2 * sig)}
-        out["comparison_full_campaign"] = cmp
+        out["comparison_full_campaign"] = compare_legs(out["clmd_full_campaign"], out["openmmtools"])
     for eng in ("clmd", "clmd_full_campaign", "openmmtools"):
         if eng in out:
             e = out[eng]
