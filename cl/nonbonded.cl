@@ -190,7 +190,11 @@ void nonbonded(__global const real4 *restrict posq, __global const real4 *restri
                __global const uint *restrict jlist, const int nclusters,
                __global long *restrict force, const int npad, __global long *restrict energy,
                const int want_energy, const long e_const, BOX_PARAMS,
-               __global const uchar *restrict jshift, __global const real4 *restrict shifts)
+               __global const uchar *restrict jshift, __global const real4 *restrict shifts
+#if PRUNE
+               , __global const int *restrict icount
+#endif
+               )
 {
     const int c = get_group_id(0);
     const int lid = get_local_id(0);
@@ -204,7 +208,11 @@ void nonbonded(__global const real4 *restrict posq, __global const real4 *restri
     const real qi = pi.w * ONE_4PI_EPS0;
     const uint bit = 1u << lane;
     real fx = 0, fy = 0, fz = 0, elj = 0, ecoul = 0;
+#if PRUNE
+    const int e1 = jstart[c] + icount[c];
+#else
     const int e1 = jstart[c + 1];
+#endif
     for (int e = jstart[c] + slice; e < e1; e += 8) {
         const uint ent = jlist[e];
         const int j = (int)(ent >> 8);
@@ -514,7 +522,11 @@ void nonbonded_region(__global const real4 *restrict posq, __global const real4 
                       __global long *restrict force, const int npad, __global long *restrict energy,
                       const int want_energy, __global const long *restrict e_disp, BOX_PARAMS,
                       __global const uchar *restrict jshift, __global const real4 *restrict shifts,
-                      __global const float4 *restrict seg_scale)
+                      __global const float4 *restrict seg_scale
+#if PRUNE
+                      , __global const int *restrict icount
+#endif
+                      )
 {
     const int c = get_group_id(0);
     const int lid = get_local_id(0);
@@ -533,7 +545,11 @@ void nonbonded_region(__global const real4 *restrict posq, __global const real4 
     const real qi_u = pi.w * ONE_4PI_EPS0, qi = qi_u * (reg_i ? sc.x : 1.0f);
     const uint bit = 1u << lane;
     real fx = 0, fy = 0, fz = 0, elj = 0, ecoul = 0, dudl = 0, ere = 0, err_ = 0;
+#if PRUNE
+    const int e1 = jstart[c] + icount[c];
+#else
     const int e1 = jstart[c + 1];
+#endif
     for (int e = jstart[c] + slice; e < e1; e += 8) {
         const uint ent = jlist[e];
         const int j = (int)(ent >> 8);

@@ -14,17 +14,105 @@ __kernel void set_shift(__global const int4 *restrict image, __global mixed4 *re
 
 /* Takes positions src as the displacement check's reference: posq_ref = the float copy of
  * src + pos_shift (as store_position writes posq), pos_event = src (kept for checkpoints, which
- * rebuild posq_ref from it; src may be pos_event itself). */
+ * rebuild posq_ref from it; src may be pos_event itself). posq_oref, the outer list's reference
+ * when the list is pruned (`prune`), gets the same. */
 __kernel void set_reference(__global const mixed4 *src, __global const mixed4 *restrict pshift,
                             __global real4 *restrict posq_ref, __global mixed4 *pos_event,
-                            const int n)
+                            const int n, __global real4 *restrict posq_oref)
 {
     const int i = get_global_id(0);
     if (i >= n) return;
     const mixed4 x = src[i];
     pos_event[i] = x;
     const mixed3 xw = x.xyz + pshift[i].xyz;
-    posq_ref[i] = (real4)(convert_float3(xw), 0);
+    posq_ref[i] = posq_oref[i] = (real4)(convert_float3(xw), 0);
+}
+
+/* The inner list, pruned from the outer one: one work-group of 64 per i-cluster c keeps the
+ * entries with a lane within sqrt(rin2) at positions src (posq's layout, the entry's image
+ * added), in the outer list's order, their lane masks narrowed; icount[c] is their number, at
+ * jstart[c] in ijlist/ijshift. Entries that ask for the minimum image pair by pair (code
+ * PAIR_IMAGE) are kept as they are. The cluster's positions become the displacement reference
+ * posq_ref (the per-step check then measures the motion since the prune), and the largest
+ * distance of any of them from the outer list's reference posq_oref goes into flags[word]
+ * (float bits, squared nm, atomic_max; zeroed before the launch): the host bounds the outer
+ * list's displacement by that plus the per-step one. flags[word + 1] = gen tells the host which
+ * prune a flag read saw. */
+__kernel __attribute__((reqd_work_group_size(64, 1, 1)))
+void prune(__global const real4 *src, __global const int *restrict cluster_atoms,
+           __global const int *restrict jstart, __global const uint *restrict jlist,
+           __global const uchar *restrict jshift, __global const real4 *restrict shifts,
+           __global uint *restrict ijlist, __global uchar *restrict ijshift,
+           __global int *restrict icount, __global real4 *posq_ref,
+           __global const real4 *restrict posq_oref, __global uint *restrict flags,
+           const float rin2, const int periodic, const int word, const uint gen)
+{
+    const int c = get_group_id(0), lid = get_local_id(0);
+    __local float4 xi[8];
+    __local int scan[64];
+    __local float dred[8];
+    if (lid < 8) {
+        const int a = cluster_atoms[8 * c + lid];
+        float4 p = (float4)(0, 0, 0, 0);
+        float d2 = 0;
+        if (a >= 0) {
+            p = src[a];
+            const float4 o = posq_oref[a];
+            d2 = (p.x - o.x) * (p.x - o.x) + (p.y - o.y) * (p.y - o.y) + (p.z - o.z) * (p.z - o.z);
+            posq_ref[a] = (float4)(p.xyz, 0);
+        }
+        xi[lid] = p;
+        dred[lid] = d2;
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    if (lid == 0) {
+        float m = dred[0];
+        for (int k = 1; k < 8; k++) m = fmax(m, dred[k]);
+        atomic_max(&flags[word], as_uint(m));
+        if (c == 0) flags[word + 1] = gen;
+    }
+    const int e0 = jstart[c], e1 = jstart[c + 1];
+    int out = e0;
+    for (int base = e0; base < e1; base += 64) {
+        const int e = base + lid;
+        uint ent = 0;
+        uchar code = 0;
+        int keep = 0;
+        if (e < e1) {
+            ent = jlist[e];
+            uint m = ent & 0xffu;
+            if (periodic) code = jshift[e];
+            if (!periodic || code < 27) {
+                float4 pj = src[ent >> 8];
+                if (periodic) pj.xyz += shifts[code].xyz;
+                uint nm = 0;
+                for (int k = 0; k < 8; k++) {
+                    const float dx = pj.x - xi[k].x, dy = pj.y - xi[k].y, dz = pj.z - xi[k].z;
+                    if (dx * dx + dy * dy + dz * dz < rin2) nm |= 1u << k;
+                }
+                m &= nm;
+            }
+            ent = (ent & ~0xffu) | m;
+            keep = m != 0;
+        }
+        /* the kept entries' places: an inclusive scan over the work-group */
+        scan[lid] = keep;
+        barrier(CLK_LOCAL_MEM_FENCE);
+        for (int off = 1; off < 64; off <<= 1) {
+            const int v = lid >= off ? scan[lid - off] : 0;
+            barrier(CLK_LOCAL_MEM_FENCE);
+            scan[lid] += v;
+            barrier(CLK_LOCAL_MEM_FENCE);
+        }
+        const int at = out + scan[lid] - 1, total = scan[63];
+        if (keep) {
+            ijlist[at] = ent;
+            ijshift[at] = code;
+        }
+        out += total;
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    if (lid == 0) icount[c] = out - e0;
 }
 
 /* posq/posq_lo = the double-float copy of pos + pos_shift for every particle, as the integrator

@@ -48,7 +48,9 @@ static long pairs_within(const clmd_system *s, const double *x, const double b[3
     return count;
 }
 
-static void exact_list(int lag, int overlap)
+/* gpu: the GPU kernels (on any device), which with the lagged check read an inner list pruned
+ * on the device: the forces must be as exact, and no prune may come late. */
+static void exact_list(int lag, int overlap, int gpu)
 {
     clmd_system *s = ala2_water();
     if (!s) CLMD_SKIP_DATA("alanine-dipeptide-explicit prmtop/inpcrd");
@@ -57,11 +59,13 @@ static void exact_list(int lag, int overlap)
     setenv("CLMD_LIST_LAG", v, 1);
     snprintf(v, sizeof v, "%d", overlap);
     setenv("CLMD_LIST_OVERLAP", v, 1);
+    if (gpu) setenv("CLMD_GPU_KERNELS", "1", 1);
+    setenv("CLMD_LIST_PRUNE", gpu ? "4" : "0", 1);
     clmd_ffopts fo;
     clmd_ffopts_defaults(&fo);
     fo.method = CLMD_NB_PME;
     fo.cutoff_nm = 0.9;
-    fo.skin_auto = 0;
+    fo.skin_auto = gpu; /* pruned lists have tuned buffers */
     fo.skin_nm = 0.2;
     clmd_engine_opts eo;
     clmd_engine_opts_defaults(&eo);
@@ -74,6 +78,8 @@ static void exact_list(int lag, int overlap)
     int rc = clmd_engine_create(s, &fo, &eo, probe, &e, &err);
     unsetenv("CLMD_LIST_LAG");
     unsetenv("CLMD_LIST_OVERLAP");
+    unsetenv("CLMD_GPU_KERNELS");
+    unsetenv("CLMD_LIST_PRUNE");
     /* the judge: an engine that gets the positions and builds its list from them */
     if (!rc) rc = clmd_engine_create(s, &fo, &eo, NULL, &fresh, &err);
     if (rc && strstr(err.msg, "OpenCL")) {
@@ -84,6 +90,7 @@ static void exact_list(int lag, int overlap)
     CU_ASSERT_FATAL(rc == CLMD_OK);
     CU_ASSERT_EQUAL(e->lag, lag);
     CU_ASSERT_EQUAL(e->overlap, lag > 0 ? overlap : 0);
+    CU_ASSERT_EQUAL(clmd_pairlist_prunes(e->pl), gpu && lag > 0);
     const int n = s->n;
     double *f = clmd_calloc(3 * (size_t)n, sizeof *f), *g = clmd_calloc(3 * (size_t)n, sizeof *g);
     double *x = clmd_calloc(3 * (size_t)n, sizeof *x);
@@ -106,15 +113,20 @@ static void exact_list(int lag, int overlap)
     CU_ASSERT_EQUAL(missing, 0);
     clmd_free(x);
     clmd_engine_destroy(&fresh);
-    printf("\n  lag %d, overlap %d: %ld lists, %ld overlapped, %ld late; forces of the list in use vs "
-           "a fresh one: %.3g rms relative; pairs within the cutoff missing: %ld", lag, overlap,
-           clmd_engine_list_builds(e),
+    printf("\n  lag %d, overlap %d%s: %ld lists, %ld overlapped, %ld late; %ld prunes, %ld late; "
+           "forces of the list in use vs a fresh one: %.3g rms relative; pairs within the cutoff "
+           "missing: %ld", lag, overlap, gpu ? ", GPU kernels" : "", clmd_engine_list_builds(e),
            clmd_probe_counter(probe, "nlist_overlapped_builds"),
-           clmd_probe_counter(probe, "nlist_late_rebuilds"), worst, missing);
+           clmd_probe_counter(probe, "nlist_late_rebuilds"), clmd_probe_counter(probe, "nlist_prunes"),
+           clmd_probe_counter(probe, "nlist_late_prunes"), worst, missing);
     /* a missed pair near the cutoff shows as ~1e-4 or more; summation order as ~1e-7 */
     ASSERT_BELOW(worst, 2e-6, "forces: list in use vs a fresh list (rms relative)");
     CU_ASSERT_EQUAL(clmd_probe_counter(probe, "nlist_late_rebuilds"), 0);
     if (lag > 0 && overlap > 0) CU_ASSERT(clmd_probe_counter(probe, "nlist_overlapped_builds") > 0);
+    CU_ASSERT_EQUAL(clmd_probe_counter(probe, "nlist_late_prunes"), 0);
+    /* pruned: more prunes than lists (the inner list is renewed within a list's life) */
+    if (gpu && lag > 0)
+        CU_ASSERT(clmd_probe_counter(probe, "nlist_prunes") > clmd_engine_list_builds(e));
     clmd_free(f);
     clmd_free(g);
     clmd_engine_destroy(&e);
@@ -122,14 +134,15 @@ static void exact_list(int lag, int overlap)
     clmd_system_destroy(&s);
 }
 
-static void test_lag0(void) { exact_list(0, 0); }
-static void test_lag2(void) { exact_list(2, 0); }
-static void test_lag2_overlap(void) { exact_list(2, 6); }
-static void test_lag4_overlap(void) { exact_list(4, 10); }
+static void test_lag0(void) { exact_list(0, 0, 0); }
+static void test_lag2(void) { exact_list(2, 0, 0); }
+static void test_lag2_overlap(void) { exact_list(2, 6, 0); }
+static void test_lag4_overlap(void) { exact_list(4, 10, 0); }
+static void test_pruned(void) { exact_list(2, 6, 1); }
 
 /* A run stopped at several steps (some while an overlapped build is in flight) and continued
  * from its checkpoint ends with the straight run's energies, byte for byte. */
-static void test_restart_bitwise(void)
+static void restart_bitwise(const char *env, const char *skin, const int *cuts, int ncuts)
 {
     const char *top = clmd_test_data("systems/alanine-dipeptide-explicit.prmtop");
     const char *crd = clmd_test_data("systems/alanine-dipeptide-explicit.inpcrd");
@@ -149,7 +162,7 @@ static void test_restart_bitwise(void)
         snprintf(text, sizeof text,
                  "title: list restart\n"
                  "system:\n  amber: {prmtop: %s, inpcrd: %s}\n"
-                 "nonbonded: {method: pme, cutoff: 0.9, neighbor_skin: 0.2}\n"
+                 "nonbonded: {method: pme, cutoff: 0.9, neighbor_skin: %s}\n"
                  "constraints: hbonds\n"
                  "integrator: {type: langevin, timestep: 0.002, temperature: 300, friction: 1.0, "
                  "steps: 300, seed: 1}\n"
@@ -157,16 +170,28 @@ static void test_restart_bitwise(void)
                  "output:\n  directory: %s\n  energies: {file: energies.csv, interval: 10}\n"
                  "  checkpoint: {file: state.chk, interval: 1000}\n"
                  "device: auto\n",
-                 top, crd, k == 0 ? "straight" : "cut");
+                 top, crd, skin, k == 0 ? "straight" : "cut");
         snprintf(deck[k], sizeof deck[k], "%s/%s.yaml", dir, k == 0 ? "straight" : "cut");
         CU_ASSERT_EQUAL_FATAL(clmd_test_write_file(deck[k], text), 0);
     }
-    const char *env = "CLMD_LIST_LAG=2 CLMD_LIST_OVERLAP=6";
     /* output directories are relative to the deck's folder */
-    snprintf(cmd, sizeof cmd, "%s '%s' run '%s' --quiet", env, clmd_test_binary(), deck[0]);
+    char probe[4200];
+    snprintf(probe, sizeof probe, "%.4000s/straight-probe.json", dir);
+    snprintf(cmd, sizeof cmd, "%s '%.1000s' run '%.2000s' --quiet --probe-json '%.4100s'", env,
+             clmd_test_binary(), deck[0], probe);
     CU_ASSERT_EQUAL_FATAL(clmd_test_run(cmd, NULL), 0);
-    const int cuts[] = {97, 151, 173, 222};
-    for (size_t c = 0; c < sizeof cuts / sizeof cuts[0]; c++) {
+    /* what the cuts fall between: the straight run's list builds and prunes */
+    clmd_jv *pj = clmd_jv_load(probe);
+    CU_ASSERT_FATAL(pj != NULL);
+    const clmd_jv *cnt = clmd_jv_get(pj, "counters");
+    long builds = (long)clmd_jv_num(clmd_jv_get(cnt, "nlist_overlapped_builds"), 0),
+         prunes = (long)clmd_jv_num(clmd_jv_get(cnt, "nlist_prunes"), 0);
+    clmd_jv_free(pj);
+    printf("\n  straight run: %ld overlapped builds, %ld prunes", builds, prunes);
+    CU_ASSERT(builds > 0);
+    if (strstr(env, "PRUNE=4")) CU_ASSERT(prunes > builds);
+    if (strstr(env, "PRUNE=0")) CU_ASSERT_EQUAL(prunes, 0);
+    for (int c = 0; c < ncuts; c++) {
         snprintf(cmd, sizeof cmd,
                  "%s '%.1000s' run '%.1000s' --quiet --overwrite --steps %d && %s '%.1000s' run "
                  "'%.1000s' --quiet --restart '%.1000s/cut/state.chk' && cmp -s "
@@ -179,6 +204,21 @@ static void test_restart_bitwise(void)
     }
 }
 
+static void test_restart_bitwise(void)
+{
+    const int cuts[] = {97, 151, 173, 222};
+    restart_bitwise("CLMD_LIST_LAG=2 CLMD_LIST_OVERLAP=6 CLMD_LIST_PRUNE=0", "0.2", cuts, 4);
+}
+
+/* The same with the GPU kernels and the pruned inner list: a cut between prunes continues
+ * with the inner list re-pruned from the positions of its prune. */
+static void test_restart_pruned(void)
+{
+    const int cuts[] = {97, 173};
+    restart_bitwise("CLMD_GPU_KERNELS=1 CLMD_LIST_LAG=2 CLMD_LIST_OVERLAP=6 CLMD_LIST_PRUNE=4", "auto",
+                    cuts, 2);
+}
+
 int main(int argc, char **argv)
 {
     static const clmd_test tests[] = {{"blocking check, exact list", test_lag0},
@@ -186,6 +226,8 @@ int main(int argc, char **argv)
                                       {"lag 2 + overlapped search, exact list", test_lag2_overlap},
                                       {"lag 4 + overlapped search, exact list", test_lag4_overlap},
                                       {"restart bit for bit with overlapped builds", test_restart_bitwise},
+                                      {"GPU kernels, pruned inner list, exact list", test_pruned},
+                                      {"restart bit for bit with a pruned inner list", test_restart_pruned},
                                       {NULL, NULL}};
     return clmd_test_main("test_listsearch", tests, argc, argv);
 }

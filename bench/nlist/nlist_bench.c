@@ -145,6 +145,7 @@ int main(int argc, char **argv)
     const bench_case cases[] = {
         {"argon-32k", 20, NULL, NULL, 0.85, 0.1},
         {"argon-256k", 40, NULL, NULL, 0.85, 0.1},
+        {"ala2-water", 0, "alanine-dipeptide-explicit.prmtop", "alanine-dipeptide-explicit.inpcrd", 0.9, 0.1},
         {"18protein", 0, "18protein.parm7", "18protein.rst7", 0.9, 0.1},
     };
     printf("%-11s %7s %3s %9s %9s %9s %11s %12s %8s %16s %16s\n", "system", "atoms", "thr",
@@ -164,7 +165,7 @@ int main(int argc, char **argv)
             setenv("CLMD_NLIST_THREADS", tv, 1);
             clmd_nlist *nl = NULL;
             if (clmd_nlist_create(s, s->periodic, bc->cutoff, bc->skin, &nl, &err) ||
-                clmd_nlist_build(nl, s->x, &err)) { /* the first build warms up */
+                clmd_nlist_build(nl, s->x, (const double(*)[3])s->box, &err)) { /* the first build warms up */
                 printf("%-11s failed: %s\n", bc->name, err.msg);
                 clmd_nlist_destroy(&nl);
                 break;
@@ -173,13 +174,13 @@ int main(int argc, char **argv)
             double *t = malloc(sizeof *t * (size_t)cap), t0 = now_s();
             while (nb < cap && (nb < repeats || now_s() - t0 < min_seconds)) {
                 double a = now_s();
-                clmd_nlist_build(nl, s->x, &err);
+                clmd_nlist_build(nl, s->x, (const double(*)[3])s->box, &err);
                 t[nb++] = 1e3 * (now_s() - a);
             }
             qsort(t, (size_t)nb, sizeof *t, cmp_double);
             clmd_nlist_view v = clmd_nlist_get(nl);
             long in_rc = 0;
-            clmd_nlist_for_each_pair(nl, s->x, bc->cutoff, count_pair, &in_rc);
+            clmd_nlist_for_each_pair(nl, s->x, (const double(*)[3])s->box, bc->cutoff, count_pair, &in_rc);
             uint64_t hm, ho;
             list_hashes(nl, s->n, &hm, &ho);
             /* in rc: pairs within the cutoff (both directions) per lane pair evaluated */

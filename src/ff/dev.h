@@ -32,6 +32,12 @@ typedef struct clmd_dev {
                          * high then low parts; rewritten in place when the box changes */
     int nl_nclusters;
     long nl_version;
+    /* The inner list (nl_prune set: GPU kernels, cutoff lists with the lagged check): pruned
+     * on the device from the outer one above (cl/pairlist.cl prune). Cluster c's entries are
+     * nl_icount[c] at nl_jstart[c] in nl_ijlist/nl_ijshift; the nonbonded kernels read these
+     * (built with PRUNE 1). Allocated with the outer list (same capacities). */
+    int nl_prune;
+    cl_mem nl_ijlist, nl_ijshift, nl_icount;
     /* Batched copies of one system (system.h, nseg): copy s owns particles [s * seg_stride,
      * (s + 1) * seg_stride) and energy slots [s * CLMD_E_SLOTS, (s + 1) * CLMD_E_SLOTS); energy
      * is then long [nseg * CLMD_E_SLOTS]. 0 or 1: one system. */

@@ -574,6 +574,9 @@ static int nb_region_energies(clmd_term *t, const clmd_fenv *env, const double *
     return CLMD_OK;
 }
 
+/* The GPU kernels read the pruned inner list when the list owner keeps one (ff/dev.h). */
+static int prunes(const clmd_dev *dev) { return dev->nl_prune && clmd_ocl_is_gpu(dev->ocl); }
+
 static int nb_setup_device(clmd_term *t, const clmd_fenv *env, clmd_err *err)
 {
     nonbonded *nb = t->impl;
@@ -587,11 +590,12 @@ static int nb_setup_device(clmd_term *t, const clmd_fenv *env, clmd_err *err)
              "#define KRF ((real)%.17g)\n#define CRF ((real)%.17g)\n#define EWALD_ALPHA ((real)%.17g)\n"
              "#define LJ_SWITCH %d\n#define SWITCH_START ((real)%.17g)\n"
              "#define SWITCH_INV_WIDTH ((real)%.17g)\n#define REGION %d\n#define SOFTCORE %d\n"
-             "#define ANNIHILATE %d\n#define SC_ALPHA ((real)%.17g)\n#define ELEC_MODE %d\n",
+             "#define ANNIHILATE %d\n#define SC_ALPHA ((real)%.17g)\n#define ELEC_MODE %d\n"
+             "#define PRUNE %d\n",
              clmd_dev_defines(dev), nb->cutoff_on, nb->o.cutoff_nm * nb->o.cutoff_nm, nb->coulomb,
              nb->krf, nb->crf, nb->alpha, lj_switch, lj_switch ? sw_start : 0.0,
              lj_switch ? 1.0 / (nb->o.cutoff_nm - sw_start) : 0.0, nb->region, nb->softcore,
-             nb->annihilate, nb->alpha_sc, nb->elec_mode);
+             nb->annihilate, nb->alpha_sc, nb->elec_mode, prunes(dev));
     cl_program prog;
     int rc;
     if ((rc = clmd_ocl_program(dev->ocl, "nonbonded.cl", defs, &prog, err))) return rc;
@@ -701,11 +705,14 @@ static int nb_enqueue(clmd_term *t, const clmd_fenv *env, int want_energy, clmd_
     clmd_dev *dev = env->dev;
     cl_kernel k = nb->k_nb;
     if (nb->nl_version != dev->nl_version) {
+        const int pr = prunes(dev);
+        cl_mem jl = pr ? dev->nl_ijlist : dev->nl_jlist, js = pr ? dev->nl_ijshift : dev->nl_jshift;
         CLMD_ARG(k, 3, dev->nl_cluster_atoms, err);
         CLMD_ARG(k, 4, dev->nl_jstart, err);
-        CLMD_ARG(k, 5, dev->nl_jlist, err);
+        CLMD_ARG(k, 5, jl, err);
         CLMD_ARG(k, 6, dev->nl_nclusters, err);
-        CLMD_ARG(k, 19, dev->nl_jshift, err);
+        CLMD_ARG(k, 19, js, err);
+        if (pr) CLMD_ARG(k, nb->region ? 22 : 21, dev->nl_icount, err);
         nb->nl_version = dev->nl_version;
     }
     CLMD_ARG(k, 10, want_energy, err);

@@ -21,7 +21,8 @@
 #include "system/system.h"
 
 #define WG CLMD_ENGINE_WG
-enum { E_SLOTS = CLMD_E_SLOTS /* components, kinetic, overflow word */, NFLAGS = 4 };
+enum { E_SLOTS = CLMD_E_SLOTS /* components, kinetic, overflow word */, NFLAGS = 6,
+       FLAG_PRUNE = 4 /* the prune's words (nlist/pairlist.h) */ };
 
 /* Bar to kJ/mol/nm^3: 1e5 Pa * 1e-27 m^3/nm^3 * N_A / 1000. */
 #define CLMD_BAR_TO_KJ_NM3 (6.02214076e23 * 1e-25)
@@ -205,7 +206,9 @@ int clmd_engine_rebuild_list(clmd_engine *e, clmd_err *err)
 
 /* Reads the flag words (one small blocking read): [0] the largest squared displacement,
  * [1] constraint failure, [2] the terms whose forces overflowed (cl/integrate.cl records the
- * force word there and freezes the particles), [3] the step of that overflow. */
+ * force word there and freezes the particles), [3] the step of that overflow; with a pruned
+ * list, [4] the last prune's largest squared distance from the outer list's reference and [5]
+ * that prune's number. */
 static int examine_flags(clmd_engine *e, const cl_uint flags[NFLAGS], clmd_err *err);
 
 static int read_flags(clmd_engine *e, cl_uint flags[NFLAGS], clmd_err *err)
@@ -216,6 +219,33 @@ static int read_flags(clmd_engine *e, cl_uint flags[NFLAGS], clmd_err *err)
     if (rc) return rc;
     e->flags_step = e->st->step;
     return examine_flags(e, flags, err);
+}
+
+/* The displacements a flag read tells (nm): the outer list's, and *d_in the motion since the
+ * last prune (the outer list's own without pruning). Pruned, the displacement words measure
+ * from the prune's positions, and the outer list's is bounded by their distance from its
+ * reference plus that motion. */
+static double flag_disp(const clmd_engine *e, const cl_uint flags[NFLAGS], double *d_in)
+{
+    float d2, p2;
+    memcpy(&d2, &flags[0], sizeof d2);
+    const double d = sqrt(d2 > 0 ? (double)d2 : 0);
+    if (d_in) *d_in = d;
+    if (e->reference || !clmd_pairlist_prunes(e->pl)) return d;
+    memcpy(&p2, &flags[FLAG_PRUNE], sizeof p2);
+    return d + sqrt(p2 > 0 ? (double)p2 : 0);
+}
+
+/* Pruned lists: asks for a prune when the motion since the last one (d_in, `ahead` steps old)
+ * may use up the inner buffer within the next step; the new buffer covers prune_steps steps
+ * and the lag at the growth rate measured. */
+static void plan_prune(clmd_engine *e, double d_in, int ahead)
+{
+    const double room = clmd_pairlist_inner_room(e->pl), g = e->disp_growth;
+    if (d_in > room) clmd_probe_count(e->probe, "nlist_late_prunes", 1);
+    /* the next prune's buffer follows the growth measured (and with it the outer list's room) */
+    if (g > 0) clmd_pairlist_plan_prune(e->pl, 2.0 * (e->prune_steps + e->lag + 1) * g * 1.25 + 0.01);
+    if (d_in + (ahead + 1) * g >= room) clmd_pairlist_request_prune(e->pl);
 }
 
 /* The overflow and constraint words of a flag read. */
@@ -255,12 +285,13 @@ static int update_list_lagged(clmd_engine *e, clmd_err *err)
         /* a list younger than the lag: checked now, blocking, so that it is never used unchecked */
         cl_uint f[NFLAGS];
         if ((rc = read_flags(e, f, err))) return rc;
-        float d2;
-        memcpy(&d2, &f[0], sizeof d2);
-        const double d = sqrt(d2 > 0 ? (double)d2 : 0);
+        double d_in;
+        const double d = flag_disp(e, f, &d_in);
         e->disp_growth = fmax(d / (double)(step - e->ref_step), 0.999 * e->disp_growth);
-        e->last_d2 = d2;
-        return clmd_pairlist_stale_d2(e->pl, d2) ? clmd_engine_rebuild_list(e, err) : CLMD_OK;
+        e->last_d2 = d * d;
+        if (clmd_pairlist_stale_d2(e->pl, d * d)) return clmd_engine_rebuild_list(e, err);
+        if (clmd_pairlist_prunes(e->pl)) plan_prune(e, d_in, 0);
+        return CLMD_OK;
     }
     const long seen = step - e->lag;
     if (seen <= e->list_step) return CLMD_OK; /* reads of the list before: nothing to examine */
@@ -272,14 +303,13 @@ static int update_list_lagged(clmd_engine *e, clmd_err *err)
     const cl_uint *flags = e->flag_ring_host + (size_t)s * NFLAGS;
     if ((rc = examine_flags(e, flags, err))) return rc;
     if (!clmd_pairlist_checks(e->pl)) return CLMD_OK;
-    float d2;
-    memcpy(&d2, &flags[0], sizeof d2);
-    const double d = sqrt(d2 > 0 ? (double)d2 : 0);
+    double d_in;
+    const double d = flag_disp(e, flags, &d_in);
     /* growth per step: from the previous examined step, or from the build (zero) */
     const double g = seen - 1 > e->list_step ? d - e->disp_prev : d / (double)(seen - e->ref_step);
     e->disp_growth = fmax(g, 0.999 * e->disp_growth);
     e->disp_prev = d;
-    e->last_d2 = d2;
+    e->last_d2 = d * d;
     const double room = clmd_pairlist_room(e->pl);
     if (d > room) clmd_probe_count(e->probe, "nlist_late_rebuilds", 1); /* the net caught it late */
     const int stale = d + e->lag * e->disp_growth >= room;
@@ -294,10 +324,15 @@ static int update_list_lagged(clmd_engine *e, clmd_err *err)
         return CLMD_OK;
     }
     if (stale) return clmd_engine_rebuild_list(e, err);
+    /* the inner list, from a read of its own prune (a read from before the last prune says
+     * nothing of the list in use) */
+    if (clmd_pairlist_prunes(e->pl) && flags[FLAG_PRUNE + 1] == clmd_pairlist_prune_gen(e->pl))
+        plan_prune(e, d_in, e->lag);
     if (e->overlap > 0 && bg < 0 && d + (e->lag + e->overlap) * e->disp_growth >= room) {
         /* stale within `overlap` steps: the next list from a snapshot of now, on host threads,
          * its buffer wider by the motion expected until it is used */
-        const double skin = clmd_pairlist_nominal_skin(e->pl) + 2 * (e->overlap + e->lag) * e->disp_growth;
+        const double skin = clmd_pairlist_nominal_skin(e->pl) +
+                            e->widen * 2 * (e->overlap + e->lag) * e->disp_growth;
         return clmd_pairlist_bg_start(e->pl, e->st->box, step, skin, err);
     }
     return CLMD_OK;
@@ -316,10 +351,11 @@ int clmd_engine_update_list(clmd_engine *e, clmd_err *err)
     if (!clmd_pairlist_checks(e->pl) && !e->cons) return CLMD_OK;
     cl_uint flags[NFLAGS];
     if ((rc = read_flags(e, flags, err))) return rc;
-    float d2;
-    memcpy(&d2, &flags[0], sizeof d2);
-    e->last_d2 = d2;
-    if (clmd_pairlist_stale_d2(e->pl, d2)) return clmd_engine_rebuild_list(e, err);
+    double d_in;
+    const double d = flag_disp(e, flags, &d_in);
+    e->last_d2 = d * d;
+    if (clmd_pairlist_stale_d2(e->pl, d * d)) return clmd_engine_rebuild_list(e, err);
+    if (clmd_pairlist_prunes(e->pl)) plan_prune(e, d_in, 0);
     return CLMD_OK;
 }
 
@@ -403,6 +439,17 @@ static int setup_device(clmd_engine *e, clmd_err *err)
                 return clmd_err_set(err, CLMD_EINPUT, "CLMD_LIST_OVERLAP is '%s': use 0 to 1000", v);
             e->overlap = e->lag > 0 ? (int)a : 0;
         }
+        /* how much of the motion until its use an overlapped build's buffer gets in addition
+         * (1: all of it); CLMD_LIST_WIDEN overrides */
+        e->widen = 1;
+        v = getenv("CLMD_LIST_WIDEN");
+        if (v && *v) {
+            char *end;
+            double w = strtod(v, &end);
+            if (*end || !(w >= 0 && w <= 4))
+                return clmd_err_set(err, CLMD_EINPUT, "CLMD_LIST_WIDEN is '%s': use 0 to 4", v);
+            e->widen = w;
+        }
     }
     if ((rc = clmd_ocl_alloc_pinned(d->ocl, sizeof(cl_uint) * NFLAGS * CLMD_FLAG_RING, &e->flag_ring,
                                     (void **)&e->flag_ring_host, err)))
@@ -422,6 +469,24 @@ static int setup_device(clmd_engine *e, clmd_err *err)
     }
     if ((rc = upload_positions(e, err)) || (rc = upload_velocities(e, err))) return rc;
     if ((rc = clmd_pairlist_setup_device(e->pl, d, e->pos, e->fp64, err))) return rc;
+    /* the inner list pruned on the device (GPU kernels, with the lagged check), every
+     * prune_steps steps or so: CLMD_LIST_PRUNE sets that number. Off by default: measured on an
+     * H100, the outer list's room given up to the inner buffer cost more list builds than the
+     * smaller kernel saved (docs/benchmarks-gpu.md). */
+    {
+        const char *v = getenv("CLMD_LIST_PRUNE");
+        e->prune_steps = 0;
+        if (v && *v) {
+            char *end;
+            long k = strtol(v, &end, 10);
+            if (*end || k < 0 || k > 1000)
+                return clmd_err_set(err, CLMD_EINPUT, "CLMD_LIST_PRUNE is '%s': use 0 to 1000", v);
+            e->prune_steps = (int)k;
+        }
+        if (e->prune_steps > 0 && e->lag > 0 && clmd_ocl_is_gpu(d->ocl) &&
+            (rc = clmd_pairlist_setup_prune(e->pl, e->flags, FLAG_PRUNE, err)))
+            return rc;
+    }
     if (s->region) {
         /* the region's flags and each copy's factors, for the force kernels */
         unsigned char *flags = clmd_calloc(np, 1);
@@ -716,6 +781,7 @@ static int forces_device(clmd_engine *e, int want_energy, clmd_err *err)
     if (!rc && want_energy) rc = clmd_ocl_zero(d->ocl, d->energy, energy_bytes(e), err);
     PROBE_STOP(e->probe, P_FORCE_CLEAR);
     if (rc) return rc;
+    if ((rc = clmd_pairlist_prepare(e->pl, err))) return rc;
     clmd_fenv env = clmd_engine_fenv(e, 0);
     for (int t = 0; t < e->nterms; t++)
         if ((rc = e->terms[t]->ops->enqueue(e->terms[t], &env, want_energy, err))) return rc;
@@ -1251,10 +1317,9 @@ int clmd_engine_segment_pressures(clmd_engine *e, double *pressure_bar, clmd_err
     if (!rc && e->lag > 0 && !e->reference) {
         /* the lagged displacement is old: the list's room is judged on the current one */
         cl_uint f[NFLAGS];
-        float d2;
         if (!(rc = read_flags(e, f, err))) {
-            memcpy(&d2, &f[0], sizeof d2);
-            e->last_d2 = d2;
+            const double d = flag_disp(e, f, NULL);
+            e->last_d2 = d * d;
         }
     }
     clmd_engine_snapshot *snap = e->psnap;
@@ -1536,7 +1601,7 @@ int clmd_engine_save_checkpoint(clmd_engine *e, clmd_ckpt_writer *w, clmd_err *e
         if ((rc = clmd_ckpt_put_i64(w, "list_lag", e->lag, err)) ||
             (rc = clmd_ckpt_put_i64(w, "list_lag_build_step", e->list_step, err)) ||
             (rc = clmd_ckpt_put(w, "list_lag_growth", CLMD_CKPT_F64, g, 3, err)) ||
-            (rc = clmd_ckpt_put(w, "list_lag_flags", CLMD_CKPT_U32, ring, (size_t)e->lag * NFLAGS, err)))
+            (rc = clmd_ckpt_put(w, "list_lag_flags6", CLMD_CKPT_U32, ring, (size_t)e->lag * NFLAGS, err)))
             return rc;
     }
     for (int h = 0; h < e->nhooks; h++)
@@ -1579,12 +1644,20 @@ int clmd_engine_load_checkpoint(clmd_engine *e, clmd_ckpt_reader *r, clmd_err *e
     int64_t lag = -1, built = 0;
     if (!e->reference && e->lag > 0 && clmd_ckpt_find(r, "list_lag", &type, &len) &&
         !(rc = clmd_ckpt_get_i64(r, "list_lag", &lag, err)) && lag == e->lag) {
-        cl_uint ring[CLMD_FLAG_RING][NFLAGS];
+        cl_uint ring[CLMD_FLAG_RING][NFLAGS] = {{0}};
         double g[3];
         if ((rc = clmd_ckpt_get_i64(r, "list_lag_build_step", &built, err)) ||
-            (rc = clmd_ckpt_get(r, "list_lag_growth", CLMD_CKPT_F64, g, 3, err)) ||
-            (rc = clmd_ckpt_get(r, "list_lag_flags", CLMD_CKPT_U32, ring, (size_t)e->lag * NFLAGS, err)))
+            (rc = clmd_ckpt_get(r, "list_lag_growth", CLMD_CKPT_F64, g, 3, err)))
             return rc;
+        if (clmd_ckpt_find(r, "list_lag_flags6", &type, &len)) {
+            rc = clmd_ckpt_get(r, "list_lag_flags6", CLMD_CKPT_U32, ring, (size_t)e->lag * NFLAGS, err);
+        } else {
+            /* written before the prune's words: four words a read, nothing pruned */
+            cl_uint old[CLMD_FLAG_RING][4];
+            rc = clmd_ckpt_get(r, "list_lag_flags", CLMD_CKPT_U32, old, (size_t)e->lag * 4, err);
+            for (int k = 0; k < e->lag && !rc; k++) memcpy(ring[k], old[k], sizeof old[k]);
+        }
+        if (rc) return rc;
         e->list_step = (long)built;
         e->disp_growth = g[0];
         e->disp_prev = g[1];
@@ -1618,6 +1691,11 @@ const char *clmd_engine_driver(const clmd_engine *e)
 }
 int clmd_engine_is_reference(const clmd_engine *e) { return e->reference; }
 long clmd_engine_list_builds(const clmd_engine *e) { return clmd_pairlist_builds(e->pl); }
+int clmd_engine_finish(clmd_engine *e, clmd_err *err)
+{
+    return e->reference ? CLMD_OK : clmd_ocl_finish(e->dev.ocl, err);
+}
+
 long clmd_engine_kernel_launches(const clmd_engine *e)
 {
     return e->reference ? 0 : clmd_ocl_launches(e->dev.ocl);

@@ -165,6 +165,8 @@ int clmd_engine_is_reference(const clmd_engine *e);
 long clmd_engine_list_builds(const clmd_engine *e);
 /* Kernel launches so far on the engine's device (shared by the engines of one device). */
 long clmd_engine_kernel_launches(const clmd_engine *e);
+/* Waits for the device's queue (device timings handed to the probes). */
+int clmd_engine_finish(clmd_engine *e, clmd_err *err);
 /* Writes each term's, the integrator's and each hook's description. */
 void clmd_engine_describe(const clmd_engine *e, FILE *out);
 /* Writes each hook's counters (barostat acceptance...). */

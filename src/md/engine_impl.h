@@ -86,10 +86,12 @@ struct clmd_engine {
      * growth per step (twice), reaches the list's room; the decision depends on data only, so
      * runs repeat bit for bit. lag 0: the flags are read (blocking) every step. */
     int lag;
+    int prune_steps;               /* inner list: steps a prune is meant to last (0: no pruning) */
+    double widen;                  /* share of the expected motion an overlapped build adds */
     int overlap;                   /* steps between an overlapped build's snapshot and its use
                                     * (0: lists built synchronously) */
     cl_mem flag_ring;
-    cl_uint *flag_ring_host;       /* [CLMD_FLAG_RING][4] */
+    cl_uint *flag_ring_host;       /* [CLMD_FLAG_RING][6] (md/engine.c NFLAGS) */
     cl_event flag_ev[CLMD_FLAG_RING];
     long list_step;                /* step of the last list build (or switch to one) */
     long ref_step;                 /* step of its displacement reference (an overlapped list's

@@ -1,8 +1,11 @@
 #include "nlist/pairlist.h"
 
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <pthread.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/mem.h"
 #include "ff/dev.h"
@@ -38,10 +41,34 @@ struct clmd_pairlist {
     cl_mem image;           /* int4 [npad]: image counts of the build */
     cl_mem pos;             /* the engine's positions (mixed4), set by setup */
     size_t cap_clusters, cap_jlist;
-    cl_int4 *image_host;    /* staging, [npad] */
+    /* The list's upload: copied into pinned staging memory (by the overlapped build's thread
+     * when it made the list), then written to the device without blocking; stage_mu guards
+     * the staging, up_ev is the last write in flight. */
+    struct {
+        cl_mem mem;
+        void *host;
+        size_t cap;
+    } stg[5];               /* cluster_atoms, jstart, jlist, jshift, image (int4) */
+    const clmd_nlist *staged; /* the list the staging holds */
+    long staged_builds;     /* and its build count then */
+    cl_event up_ev;
+    pthread_mutex_t stage_mu;
     void *mixed_host;       /* staging, [npad] mixed4 */
-    cl_kernel k_shift, k_positions, k_reference;
+    cl_kernel k_shift, k_positions, k_reference, k_prune;
+    /* The inner list (clmd_pairlist_setup_prune): pruned on the device at radius cutoff + s_in
+     * from the outer list. The displacement reference posq_ref then holds the positions of the
+     * last prune, posq_oref the outer list's; the prune writes the largest distance between the
+     * two into flags[flag_word]. */
+    int prune;
+    int inner_valid;        /* the inner list matches the outer list and posq_ref */
+    double s_in;            /* the buffer of the inner list in use */
+    double s_in_next;       /* the buffer of the next prune */
+    cl_mem posq_oref;       /* float4 [npad] */
+    cl_mem flags;
+    int flag_word;
+    cl_uint gen;            /* counts the prunes (a re-prune of a restore keeps its number) */
     double skin_nominal;    /* the buffer of a list built now (neighbor_skin, or tuned) */
+    double build_cost;      /* R of tune_skin on GPUs */
     long nbuilds;           /* lists made (built, switched to, restored): never goes back */
     /* The overlapped search (clmd_pairlist_bg_*): the next list built on host threads from a
      * snapshot of the positions while the device goes on with the current one. */
@@ -55,6 +82,7 @@ struct clmd_pairlist {
         clmd_nlist *nl;     /* the list being built (swapped with pl->nl at the switch) */
         pthread_t tid;
         int rc;
+        double wait_ns, build_ns; /* the thread's wait for the snapshot, and the build */
         cl_event ev;        /* the snapshot's read into pinned memory */
         cl_mem pinned;
         void *pinned_host;
@@ -75,6 +103,12 @@ int clmd_pairlist_create(const clmd_system *sys, const clmd_ffplan *plan,
     pl->gpu = gpu;
     CLMD_NEW(pl->xevent, 3 * sys->n);
     pl->skin_nominal = plan->o.skin_nm;
+    pl->build_cost = 30000;
+    {
+        const char *v = getenv("CLMD_LIST_BUILD_COST"); /* measurements of the cost model */
+        if (v && *v && atof(v) > 0) pl->build_cost = atof(v);
+    }
+    pthread_mutex_init(&pl->stage_mu, NULL);
     int rc;
     if (!plan->cutoff_on) {
         /* every pair, once: an open list that never goes stale */
@@ -103,9 +137,15 @@ void clmd_pairlist_destroy(clmd_pairlist **ppl)
     clmd_free(pl->bg.x);
     if (pl->bg.pinned) clmd_ocl_release_pinned(pl->dev->ocl, &pl->bg.pinned, &pl->bg.pinned_host);
     clmd_ocl_release(&pl->bg.pos_snap);
+    if (pl->up_ev) clWaitForEvents(1, &pl->up_ev), clReleaseEvent(pl->up_ev);
+    for (int k = 0; k < 5; k++)
+        if (pl->stg[k].mem) clmd_ocl_release_pinned(pl->dev->ocl, &pl->stg[k].mem, &pl->stg[k].host);
+    pthread_mutex_destroy(&pl->stage_mu);
     if (pl->k_shift) clReleaseKernel(pl->k_shift);
     if (pl->k_positions) clReleaseKernel(pl->k_positions);
     if (pl->k_reference) clReleaseKernel(pl->k_reference);
+    if (pl->k_prune) clReleaseKernel(pl->k_prune);
+    clmd_ocl_release(&pl->posq_oref);
     clmd_ocl_release(&pl->posq_ref);
     clmd_ocl_release(&pl->pos_shift);
     clmd_ocl_release(&pl->pos_event);
@@ -116,9 +156,11 @@ void clmd_pairlist_destroy(clmd_pairlist **ppl)
         clmd_ocl_release(&d->nl_jstart);
         clmd_ocl_release(&d->nl_jlist);
         clmd_ocl_release(&d->nl_jshift);
+        clmd_ocl_release(&d->nl_ijlist);
+        clmd_ocl_release(&d->nl_ijshift);
+        clmd_ocl_release(&d->nl_icount);
         clmd_ocl_release(&d->shift_table);
     }
-    clmd_free(pl->image_host);
     clmd_free(pl->mixed_host);
     clmd_free(pl->xevent);
     clmd_free(pl);
@@ -134,6 +176,7 @@ int clmd_pairlist_setup_device(clmd_pairlist *pl, clmd_dev *d, cl_mem pos, int f
     size_t np = (size_t)d->npad;
     int rc;
     if ((rc = clmd_ocl_alloc(d->ocl, sizeof(cl_float4) * np, &pl->posq_ref, err)) ||
+        (rc = clmd_ocl_alloc(d->ocl, sizeof(cl_float4) * np, &pl->posq_oref, err)) ||
         (rc = clmd_ocl_alloc(d->ocl, pl->mixed_size * np, &pl->pos_shift, err)) ||
         (rc = clmd_ocl_alloc(d->ocl, pl->mixed_size * np, &pl->pos_event, err)) ||
         (rc = clmd_ocl_alloc(d->ocl, sizeof(cl_int4) * np, &pl->image, err)) ||
@@ -141,7 +184,6 @@ int clmd_pairlist_setup_device(clmd_pairlist *pl, clmd_dev *d, cl_mem pos, int f
         (rc = clmd_ocl_zero(d->ocl, pl->pos_shift, pl->mixed_size * np, err)) ||
         (rc = clmd_ocl_zero(d->ocl, pl->image, sizeof(cl_int4) * np, err)))
         return rc;
-    CLMD_NEW(pl->image_host, np);
     pl->mixed_host = clmd_calloc(np, pl->mixed_size);
     char defs[96];
     snprintf(defs, sizeof defs, "#define HAVE_FP64 %d\n#define WG %d\n", fp64, WG);
@@ -149,7 +191,8 @@ int clmd_pairlist_setup_device(clmd_pairlist *pl, clmd_dev *d, cl_mem pos, int f
     if ((rc = clmd_ocl_program(d->ocl, "pairlist.cl", defs, &prog, err)) ||
         (rc = clmd_ocl_kernel(d->ocl, prog, "set_shift", &pl->k_shift, err)) ||
         (rc = clmd_ocl_kernel(d->ocl, prog, "set_positions", &pl->k_positions, err)) ||
-        (rc = clmd_ocl_kernel(d->ocl, prog, "set_reference", &pl->k_reference, err)))
+        (rc = clmd_ocl_kernel(d->ocl, prog, "set_reference", &pl->k_reference, err)) ||
+        (rc = clmd_ocl_kernel(d->ocl, prog, "prune", &pl->k_prune, err)))
         return rc;
     int n = pl->sys->n;
     cl_kernel k = pl->k_shift;
@@ -168,7 +211,116 @@ int clmd_pairlist_setup_device(clmd_pairlist *pl, clmd_dev *d, cl_mem pos, int f
     CLMD_ARG(k, 2, pl->posq_ref, err);
     CLMD_ARG(k, 3, pl->pos_event, err);
     CLMD_ARG(k, 4, n, err);
+    CLMD_ARG(k, 5, pl->posq_oref, err);
     return CLMD_OK;
+}
+
+int clmd_pairlist_setup_prune(clmd_pairlist *pl, cl_mem flags, int word, clmd_err *err)
+{
+    (void)err;
+    /* a buffer as given is used as given: pruning needs one tuned wider than the prune's */
+    if (!pl->dev || !pl->check || !pl->skin_auto) return CLMD_OK;
+    pl->prune = 1;
+    pl->dev->nl_prune = 1;
+    pl->flags = flags;
+    pl->flag_word = word;
+    pl->inner_valid = 0;
+    pl->s_in = pl->s_in_next = INFINITY; /* half the outer buffer until a smaller one is asked */
+    return CLMD_OK;
+}
+
+int clmd_pairlist_prunes(const clmd_pairlist *pl) { return pl->prune; }
+
+/* The buffer of the next prune: as asked, at most half the outer list's. */
+static double inner_skin(const clmd_pairlist *pl)
+{
+    const double half = 0.5 * clmd_nlist_skin(pl->nl);
+    return pl->s_in_next < half ? pl->s_in_next : half;
+}
+
+/* The inner list from the outer one at positions src (posq, or posq_ref to redo the last prune
+ * exactly), with buffer s_in_next, capped by the outer list's. */
+static int prune_from(clmd_pairlist *pl, cl_mem src, clmd_err *err)
+{
+    clmd_dev *d = pl->dev;
+    const double s_in = inner_skin(pl);
+    /* a hair wider for the float distances of the prune */
+    const double rin = pl->plan->o.cutoff_nm + s_in + 1e-5;
+    const float rin2 = (float)(rin * rin);
+    const int periodic = pl->plan->periodic && clmd_nlist_get(pl->nl).jshift != NULL;
+    const cl_uint zero = 0;
+    cl_kernel k = pl->k_prune;
+    CL_CHECK(clEnqueueFillBuffer(clmd_ocl_queue(d->ocl), pl->flags, &zero, sizeof zero,
+                                 sizeof(cl_uint) * (size_t)pl->flag_word, sizeof zero, 0, NULL, NULL),
+             err);
+    CLMD_ARG(k, 0, src, err);
+    CLMD_ARG(k, 1, d->nl_cluster_atoms, err);
+    CLMD_ARG(k, 2, d->nl_jstart, err);
+    CLMD_ARG(k, 3, d->nl_jlist, err);
+    CLMD_ARG(k, 4, d->nl_jshift, err);
+    CLMD_ARG(k, 5, d->shift_table, err);
+    CLMD_ARG(k, 6, d->nl_ijlist, err);
+    CLMD_ARG(k, 7, d->nl_ijshift, err);
+    CLMD_ARG(k, 8, d->nl_icount, err);
+    CLMD_ARG(k, 9, pl->posq_ref, err);
+    CLMD_ARG(k, 10, pl->posq_oref, err);
+    CLMD_ARG(k, 11, pl->flags, err);
+    CLMD_ARG(k, 12, rin2, err);
+    CLMD_ARG(k, 13, periodic, err);
+    CLMD_ARG(k, 14, pl->flag_word, err);
+    CLMD_ARG(k, 15, pl->gen, err);
+    int rc = clmd_ocl_launch(d->ocl, k, (size_t)d->nl_nclusters * 64, 64, P_NLIST_PRUNE, err);
+    if (rc) return rc;
+    pl->s_in = s_in;
+    pl->inner_valid = 1;
+    clmd_probe_count(pl->probe, "nlist_prunes", 1);
+    return CLMD_OK;
+}
+
+/* The inner list as it was (restores): pruned again from the positions of its prune, which
+ * posq_ref holds, with its buffer; valid 0: left to the next evaluation. */
+static int reprune(clmd_pairlist *pl, int valid, double s_in, double s_in_next, cl_uint gen,
+                   clmd_err *err)
+{
+    int rc = CLMD_OK;
+    pl->inner_valid = 0;
+    pl->gen = gen;
+    /* the device's copy of the number, as the saved run's reads saw it */
+    CL_CHECK(clEnqueueFillBuffer(clmd_ocl_queue(pl->dev->ocl), pl->flags, &gen, sizeof gen,
+                                 sizeof(cl_uint) * (size_t)(pl->flag_word + 1), sizeof gen, 0, NULL,
+                                 NULL),
+             err);
+    if (valid) {
+        pl->s_in_next = s_in;
+        rc = prune_from(pl, pl->posq_ref, err);
+    }
+    pl->s_in = s_in;
+    pl->s_in_next = s_in_next;
+    return rc;
+}
+
+int clmd_pairlist_prepare(clmd_pairlist *pl, clmd_err *err)
+{
+    if (!pl->prune || pl->inner_valid) return CLMD_OK;
+    pl->gen++;
+    return prune_from(pl, pl->dev->posq, err);
+}
+
+unsigned clmd_pairlist_prune_gen(const clmd_pairlist *pl) { return pl->gen; }
+
+void clmd_pairlist_plan_prune(clmd_pairlist *pl, double s_in)
+{
+    if (pl->prune) pl->s_in_next = s_in;
+}
+
+void clmd_pairlist_request_prune(clmd_pairlist *pl)
+{
+    if (pl->prune) pl->inner_valid = 0;
+}
+
+double clmd_pairlist_inner_room(const clmd_pairlist *pl)
+{
+    return pl->prune ? 0.5 * pl->s_in : INFINITY;
 }
 
 cl_mem clmd_pairlist_posq_ref(const clmd_pairlist *pl) { return pl->posq_ref; }
@@ -182,6 +334,7 @@ static int device_box(clmd_pairlist *pl, const double b[3][3], clmd_err *err)
 {
     clmd_dev *d = pl->dev;
     int n = pl->sys->n, rc;
+    pl->inner_valid = 0; /* new wraps: posq moves */
     cl_float4 table[54];
     clmd_dev_shift_table(b, table);
     if ((rc = clmd_ocl_write(d->ocl, d->shift_table, 0, sizeof table, table, err))) return rc;
@@ -203,10 +356,61 @@ static int device_box(clmd_pairlist *pl, const double b[3][3], clmd_err *err)
 static int device_reference(clmd_pairlist *pl, cl_mem src, clmd_err *err)
 {
     CLMD_ARG(pl->k_reference, 0, src, err);
+    pl->inner_valid = 0; /* the reference is the event's: the next evaluation prunes */
     return clmd_ocl_launch(pl->dev->ocl, pl->k_reference, groups(pl->sys->n), WG, P_UPLOAD, err);
 }
 
+static int upload_list_locked(clmd_pairlist *pl, clmd_err *err);
+
+/* Staging slot k holds at least `bytes` (waits for the upload in flight: it reads the staging). */
+static int stage_room(clmd_pairlist *pl, int k, size_t bytes, clmd_err *err)
+{
+    if (pl->stg[k].mem && pl->stg[k].cap >= bytes) return CLMD_OK;
+    if (pl->stg[k].mem) clmd_ocl_release_pinned(pl->dev->ocl, &pl->stg[k].mem, &pl->stg[k].host);
+    pl->stg[k].cap = bytes + bytes / 4 + 256;
+    return clmd_ocl_alloc_pinned(pl->dev->ocl, pl->stg[k].cap, &pl->stg[k].mem, &pl->stg[k].host, err);
+}
+
+/* Copies list nl into the staging (call with stage_mu held). */
+static int stage_list(clmd_pairlist *pl, const clmd_nlist *nl, clmd_err *err)
+{
+    if (pl->up_ev) {
+        cl_int e = clWaitForEvents(1, &pl->up_ev);
+        clReleaseEvent(pl->up_ev);
+        pl->up_ev = NULL;
+        CL_CHECK(e, err);
+    }
+    clmd_nlist_view v = clmd_nlist_get(nl);
+    const size_t nc = (size_t)v.nclusters, nent = (size_t)v.jstart[v.nclusters];
+    const int n = pl->sys->n;
+    const size_t bytes[5] = {sizeof(int) * CLMD_CLUSTER * nc, sizeof(int) * (nc + 1),
+                             sizeof(unsigned) * nent, nent, sizeof(cl_int4) * (size_t)n};
+    int rc;
+    for (int k = 0; k < 5; k++)
+        if ((rc = stage_room(pl, k, bytes[k], err))) return rc;
+    memcpy(pl->stg[0].host, v.cluster_atoms, bytes[0]);
+    memcpy(pl->stg[1].host, v.jstart, bytes[1]);
+    memcpy(pl->stg[2].host, v.jlist, bytes[2]);
+    if (v.jshift) memcpy(pl->stg[3].host, v.jshift, bytes[3]);
+    cl_int4 *img = pl->stg[4].host;
+    for (int i = 0; i < n; i++) {
+        for (int k = 0; k < 3; k++) img[i].s[k] = v.image ? v.image[3 * i + k] : 0;
+        img[i].s[3] = 0;
+    }
+    pl->staged = nl;
+    pl->staged_builds = clmd_nlist_builds(nl);
+    return CLMD_OK;
+}
+
 static int upload_list(clmd_pairlist *pl, clmd_err *err)
+{
+    pthread_mutex_lock(&pl->stage_mu);
+    int rc = upload_list_locked(pl, err);
+    pthread_mutex_unlock(&pl->stage_mu);
+    return rc;
+}
+
+static int upload_list_locked(clmd_pairlist *pl, clmd_err *err)
 {
     clmd_dev *d = pl->dev;
     clmd_nlist_view v = clmd_nlist_get(pl->nl);
@@ -217,6 +421,9 @@ static int upload_list(clmd_pairlist *pl, clmd_err *err)
         clmd_ocl_release(&d->nl_jstart);
         clmd_ocl_release(&d->nl_jlist);
         clmd_ocl_release(&d->nl_jshift);
+        clmd_ocl_release(&d->nl_ijlist);
+        clmd_ocl_release(&d->nl_ijshift);
+        clmd_ocl_release(&d->nl_icount);
         pl->cap_clusters = (size_t)v.nclusters + (size_t)v.nclusters / 4 + 16;
         pl->cap_jlist = nent + nent / 4 + 1024;
         if ((rc = clmd_ocl_alloc(d->ocl, sizeof(int) * CLMD_CLUSTER * pl->cap_clusters,
@@ -225,21 +432,35 @@ static int upload_list(clmd_pairlist *pl, clmd_err *err)
             (rc = clmd_ocl_alloc(d->ocl, sizeof(unsigned) * pl->cap_jlist, &d->nl_jlist, err)) ||
             (rc = clmd_ocl_alloc(d->ocl, pl->cap_jlist, &d->nl_jshift, err)))
             return rc;
+        if (pl->prune &&
+            ((rc = clmd_ocl_alloc(d->ocl, sizeof(unsigned) * pl->cap_jlist, &d->nl_ijlist, err)) ||
+             (rc = clmd_ocl_alloc(d->ocl, pl->cap_jlist, &d->nl_ijshift, err)) ||
+             (rc = clmd_ocl_alloc(d->ocl, sizeof(int) * pl->cap_clusters, &d->nl_icount, err))))
+            return rc;
     }
-    if ((rc = clmd_ocl_write(d->ocl, d->nl_cluster_atoms, 0,
-                             sizeof(int) * CLMD_CLUSTER * (size_t)v.nclusters, v.cluster_atoms, err)) ||
-        (rc = clmd_ocl_write(d->ocl, d->nl_jstart, 0, sizeof(int) * ((size_t)v.nclusters + 1),
-                             v.jstart, err)) ||
-        (rc = clmd_ocl_write(d->ocl, d->nl_jlist, 0, sizeof(unsigned) * nent, v.jlist, err)) ||
-        (v.jshift && (rc = clmd_ocl_write(d->ocl, d->nl_jshift, 0, nent, v.jshift, err))))
+    /* from the staging (filled by the build's thread, or here), without blocking: the writes
+     * follow the kernels that still read the old list, in queue order */
+    if ((pl->staged != pl->nl || pl->staged_builds != clmd_nlist_builds(pl->nl)) &&
+        (rc = stage_list(pl, pl->nl, err)))
         return rc;
+    const int n = pl->sys->n;
+    cl_mem dst[5] = {d->nl_cluster_atoms, d->nl_jstart, d->nl_jlist, d->nl_jshift, pl->image};
+    /* the build's image counts: pos_shift follows them in every box */
+    const size_t bytes[5] = {sizeof(int) * CLMD_CLUSTER * (size_t)v.nclusters,
+                             sizeof(int) * ((size_t)v.nclusters + 1), sizeof(unsigned) * nent,
+                             v.jshift ? nent : 0, sizeof(cl_int4) * (size_t)n};
+    cl_command_queue q = clmd_ocl_queue(d->ocl);
+    for (int k = 0; k < 5; k++) {
+        if (!bytes[k]) continue;
+        cl_event *ev = k == 4 ? &pl->up_ev : NULL;
+        CL_CHECK(clEnqueueWriteBuffer(q, dst[k], CL_FALSE, 0, bytes[k], pl->stg[k].host, 0, NULL, ev),
+                 err);
+    }
+    clFlush(q);
+    pl->staged = NULL; /* consumed: the next upload stages its own list */
     d->nl_nclusters = v.nclusters;
     d->nl_version++;
-    /* the build's image counts: pos_shift follows them in every box */
-    int n = pl->sys->n;
-    for (int i = 0; i < n; i++)
-        for (int k = 0; k < 3; k++) pl->image_host[i].s[k] = v.image ? v.image[3 * i + k] : 0;
-    return clmd_ocl_write(d->ocl, pl->image, 0, sizeof(cl_int4) * (size_t)n, pl->image_host, err);
+    return CLMD_OK;
 }
 
 /* Farthest any atom is from its molecule's centroid at positions x (nm). */
@@ -265,6 +486,18 @@ static double molecular_reach(const clmd_pairlist *pl, const double *x)
     return sqrt(r2max);
 }
 
+/* The widest buffer whose lists keep one image per entry (cutoff + skin within half the
+ * box's narrowest width; nlist.h): wider ones ask the kernels for the minimum image pair by
+ * pair, and pruning keeps such entries whole. */
+static double max_skin(const clmd_pairlist *pl)
+{
+    if (!pl->plan->periodic) return INFINITY;
+    const double(*b)[3] = clmd_nlist_box(pl->nl);
+    double w = fmin(b[0][0], fmin(b[1][1], b[2][2]));
+    double s = 0.5 * w * 0.98 - pl->plan->o.cutoff_nm;
+    return s > 0.04 ? s : 0.04;
+}
+
 /* With neighbor_skin: auto, each rebuild picks the buffer that minimizes a model of the cost
  * per step: pair work P(s) (the list's lane pairs, growing as (cutoff + s)^3) plus one build
  * (R work units per atom) spread over the steps a list lasts L(s) (atoms move ballistically
@@ -282,17 +515,23 @@ static void tune_skin(clmd_pairlist *pl, long step)
     if (!pl->skin_auto || !pl->check || lasted <= 0) return;
     clmd_nlist_view v = clmd_nlist_get(pl->nl);
     if (v.npairs_in_list <= 0) return;
-    const double R = pl->gpu ? 30000.0 : 1500.0, rc = pl->plan->o.cutoff_nm;
+    const double R = pl->gpu ? pl->build_cost : 1500.0, rc = pl->plan->o.cutoff_nm;
     /* the retired list may have had a wider buffer (an overlapped build's): its pairs scaled
      * to the nominal one */
     const double s0 = pl->skin_nominal, sc = (rc + s0) / (rc + clmd_nlist_skin(pl->nl));
     const double P0 = (double)v.npairs_in_list * sc * sc * sc, L0 = (double)lasted;
-    double best = s0, best_f = INFINITY;
-    for (int k = 0; k <= 72; k++) {
-        double s = 0.04 + 0.005 * k; /* 0.04 .. 0.40 nm */
-        if (s > 2 * s0 || s < 0.5 * s0) continue;
+    /* pruned: the outer list's pairs cost only the prunes (a distance test, about a quarter of
+     * a pair's force, every few steps: weight 1/16), and the list lasts while the motion fills
+     * its buffer less the inner one's */
+    const double w = pl->prune ? 1.0 / 16 : 1.0;
+    const double s_in = pl->prune ? fmin(pl->s_in_next, 0.5 * s0) : 0, e0 = s0 - s_in;
+    const double smax = max_skin(pl);
+    double best = s0 < smax ? s0 : smax, best_f = INFINITY;
+    for (int k = 0; k <= (pl->prune ? 112 : 72); k++) {
+        double s = 0.04 + 0.005 * k; /* 0.04 .. 0.40 nm, pruned 0.60 */
+        if (s > 2 * s0 || s < 0.5 * s0 || s - s_in < 0.05 * e0 || s > smax) continue;
         double r = (rc + s) / (rc + s0);
-        double f = P0 * r * r * r + R * pl->sys->n / (L0 * s / s0);
+        double f = w * P0 * r * r * r + R * pl->sys->n / (L0 * (s - s_in) / e0);
         if (f < best_f) {
             best_f = f;
             best = s;
@@ -332,10 +571,18 @@ int clmd_pairlist_build(clmd_pairlist *pl, const double *x, const double b[3][3]
 
 static int copy_mem(const clmd_pairlist *pl, cl_mem from, cl_mem to, size_t bytes, clmd_err *err);
 
+static double mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e9 + ts.tv_nsec;
+}
+
 static void *bg_main(void *arg)
 {
     clmd_pairlist *pl = arg;
     const int n = pl->sys->n;
+    const double t0 = mono_ns();
     if (pl->bg.ev) {
         /* the snapshot's read, enqueued by the main thread */
         if (clWaitForEvents(1, &pl->bg.ev) != CL_SUCCESS) {
@@ -348,8 +595,17 @@ static void *bg_main(void *arg)
                                                : ((float *)pl->bg.pinned_host)[4 * i + k];
     }
     clmd_err e = {0};
+    const double t1 = mono_ns();
     clmd_nlist_set_skin(pl->bg.nl, pl->bg.skin);
     pl->bg.rc = clmd_nlist_build(pl->bg.nl, pl->bg.x, (const double(*)[3])pl->bg.box, &e);
+    if (!pl->bg.rc) {
+        /* the upload's copy into pinned memory, off the stepping thread */
+        pthread_mutex_lock(&pl->stage_mu);
+        pl->bg.rc = stage_list(pl, pl->bg.nl, &e);
+        pthread_mutex_unlock(&pl->stage_mu);
+    }
+    pl->bg.wait_ns = t1 - t0;
+    pl->bg.build_ns = mono_ns() - t1;
     return NULL;
 }
 
@@ -394,6 +650,8 @@ int clmd_pairlist_bg_start(clmd_pairlist *pl, const double b[3][3], long step, d
     clFlush(clmd_ocl_queue(pl->dev->ocl));
     pl->bg.step = step;
     pl->bg.gen++;
+    /* auto buffers stay within the box's reach (a user's is taken as given) */
+    if (pl->skin_auto && skin > max_skin(pl) && max_skin(pl) >= pl->skin_nominal) skin = max_skin(pl);
     pl->bg.skin = skin;
     memcpy(pl->bg.box, b, sizeof pl->bg.box);
     pl->bg.rc = CLMD_OK;
@@ -468,6 +726,11 @@ int clmd_pairlist_bg_switch(clmd_pairlist *pl, const double b[3][3], long step, 
     pl->reach_nm = molecular_reach(pl, pl->bg.x) + clmd_nlist_skin(pl->nl);
     clmd_probe_count(pl->probe, "nlist_builds", 1);
     clmd_probe_count(pl->probe, "nlist_overlapped_builds", 1);
+    /* where an overlapped build's time went: the snapshot's arrival, the search on host threads,
+     * and the steps the device ran meanwhile */
+    clmd_probe_count(pl->probe, "nlist_bg_snapshot_wait_us", (long)(pl->bg.wait_ns * 1e-3));
+    clmd_probe_count(pl->probe, "nlist_bg_build_us", (long)(pl->bg.build_ns * 1e-3));
+    clmd_probe_count(pl->probe, "nlist_bg_steps", step - pl->bg.step);
     PROBE_START(pl->probe, P_UPLOAD);
     int rc = upload_list(pl, err);
     if (!rc) rc = device_box(pl, b, err);
@@ -483,7 +746,8 @@ int clmd_pairlist_checks(const clmd_pairlist *pl) { return pl->check; }
 /* Largest displacement still allowed from the reference: half the unspent buffer. */
 static double half_room(const clmd_pairlist *pl)
 {
-    return 0.5 * (clmd_nlist_skin(pl->nl) - pl->slack_nm);
+    /* pruned: at every prune the outer list must hold the pairs within cutoff + s_in */
+    return 0.5 * (clmd_nlist_skin(pl->nl) - pl->slack_nm - (pl->prune ? inner_skin(pl) : 0));
 }
 
 double clmd_pairlist_room(const clmd_pairlist *pl) { return pl->check ? half_room(pl) : INFINITY; }
@@ -557,6 +821,7 @@ int clmd_pairlist_set_box(clmd_pairlist *pl, const double b[3][3], clmd_err *err
 int clmd_pairlist_refresh_positions(clmd_pairlist *pl, clmd_err *err)
 {
     if (!pl->dev) return CLMD_OK;
+    pl->inner_valid = 0;
     return clmd_ocl_launch(pl->dev->ocl, pl->k_positions, groups(pl->sys->n), WG, P_UPLOAD, err);
 }
 
@@ -570,6 +835,10 @@ struct clmd_pairlist_snapshot {
     double skin, nominal, slack, reach, box[3][3];
     double *xbuild, *xevent;    /* [3n] */
     cl_mem posq_ref, pos_event; /* device */
+    cl_mem posq_oref;           /* device, pruned lists */
+    int inner_valid;
+    double s_in, s_in_next;
+    cl_uint gen;
     /* an overlapped build in flight at the save */
     int bg_active;
     long bg_step, bg_gen;
@@ -589,7 +858,8 @@ int clmd_pairlist_snapshot_create(const clmd_pairlist *pl, clmd_pairlist_snapsho
     if (pl->check) CLMD_NEW(s->bg_x, 3 * n);
     size_t np = (size_t)pl->dev->npad;
     if ((rc = clmd_ocl_alloc(pl->dev->ocl, sizeof(cl_float4) * np, &s->posq_ref, err)) ||
-        (rc = clmd_ocl_alloc(pl->dev->ocl, pl->mixed_size * np, &s->pos_event, err))) {
+        (rc = clmd_ocl_alloc(pl->dev->ocl, pl->mixed_size * np, &s->pos_event, err)) ||
+        (pl->prune && (rc = clmd_ocl_alloc(pl->dev->ocl, sizeof(cl_float4) * np, &s->posq_oref, err)))) {
         clmd_pairlist_snapshot_destroy(out);
         return rc;
     }
@@ -604,6 +874,7 @@ void clmd_pairlist_snapshot_destroy(clmd_pairlist_snapshot **ps)
     clmd_free((*ps)->bg_x);
     clmd_ocl_release(&(*ps)->posq_ref);
     clmd_ocl_release(&(*ps)->pos_event);
+    clmd_ocl_release(&(*ps)->posq_oref);
     clmd_free(*ps);
     *ps = NULL;
 }
@@ -632,8 +903,13 @@ int clmd_pairlist_save(const clmd_pairlist *pl, clmd_pairlist_snapshot *s, clmd_
     }
     size_t np = (size_t)pl->dev->npad;
     if ((rc = copy_mem(pl, pl->posq_ref, s->posq_ref, sizeof(cl_float4) * np, err)) ||
-        (rc = copy_mem(pl, pl->pos_event, s->pos_event, pl->mixed_size * np, err)))
+        (rc = copy_mem(pl, pl->pos_event, s->pos_event, pl->mixed_size * np, err)) ||
+        (pl->prune && (rc = copy_mem(pl, pl->posq_oref, s->posq_oref, sizeof(cl_float4) * np, err))))
         return rc;
+    s->inner_valid = pl->inner_valid;
+    s->s_in = pl->s_in;
+    s->s_in_next = pl->s_in_next;
+    s->gen = pl->gen;
     /* a build in flight belongs to the state: the run that goes on from a restore switches to
      * it as the saved run would (the wait is the snapshot's positions arriving on the host) */
     s->bg_active = pl->bg.active && s->bg_x;
@@ -673,8 +949,10 @@ int clmd_pairlist_restore(clmd_pairlist *pl, const clmd_pairlist_snapshot *s, co
     size_t np = (size_t)pl->dev->npad;
     if ((rebuilt && (rc = upload_list(pl, err))) || (rc = device_box(pl, b, err)) ||
         (rc = copy_mem(pl, s->posq_ref, pl->posq_ref, sizeof(cl_float4) * np, err)) ||
-        (rc = copy_mem(pl, s->pos_event, pl->pos_event, pl->mixed_size * np, err)))
+        (rc = copy_mem(pl, s->pos_event, pl->pos_event, pl->mixed_size * np, err)) ||
+        (pl->prune && (rc = copy_mem(pl, s->posq_oref, pl->posq_oref, sizeof(cl_float4) * np, err))))
         return rc;
+    if (pl->prune && (rc = reprune(pl, s->inner_valid, s->s_in, s->s_in_next, s->gen, err))) return rc;
     if (!s->bg_active) clmd_pairlist_bg_cancel(pl);
     else if (!pl->bg.active || pl->bg.gen != s->bg_gen) /* switched to, dropped or replaced since */
         return bg_resume(pl, s->bg_step, s->bg_gen, s->bg_skin, s->bg_box, s->bg_x, err);
@@ -716,6 +994,22 @@ int clmd_pairlist_write_checkpoint(const clmd_pairlist *pl_c, clmd_ckpt_writer *
                             3 * (size_t)n, err)) ||
         (rc = clmd_ckpt_put(w, "list_reference", CLMD_CKPT_F64, pl->xevent, 3 * (size_t)n, err)) ||
         (rc = clmd_ckpt_put_f64(w, "list_skin_nominal", pl->skin_nominal, err)))
+        return rc;
+    if (pl->prune && pl->inner_valid) {
+        /* the inner list: the positions of its prune (floats, exact in doubles) and its buffer */
+        cl_float4 *q = clmd_calloc((size_t)n, sizeof *q);
+        double *xq = clmd_calloc(3 * (size_t)n, sizeof *xq);
+        rc = clmd_ocl_read(pl->dev->ocl, pl->posq_ref, 0, sizeof *q * (size_t)n, q, err);
+        for (int i = 0; i < n && !rc; i++)
+            for (int k = 0; k < 3; k++) xq[3 * i + k] = q[i].s[k];
+        if (!rc) rc = clmd_ckpt_put(w, "list_prune_positions", CLMD_CKPT_F64, xq, 3 * (size_t)n, err);
+        if (!rc) rc = clmd_ckpt_put_f64(w, "list_prune_skin", pl->s_in, err);
+        clmd_free(q);
+        clmd_free(xq);
+        if (rc) return rc;
+    }
+    if (pl->prune && ((rc = clmd_ckpt_put_f64(w, "list_prune_next", pl->s_in_next, err)) ||
+                      (rc = clmd_ckpt_put_i64(w, "list_prune_gen", pl->gen, err))))
         return rc;
     if (pl->bg.active) {
         /* an overlapped build in flight: a restart makes the same list from the same snapshot */
@@ -778,6 +1072,30 @@ int clmd_pairlist_read_checkpoint(clmd_pairlist *pl, clmd_ckpt_reader *r, const 
                              pl->mixed_host, err)) ||
         (rc = device_reference(pl, pl->pos_event, err)))
         goto done;
+    if (pl->prune) {
+        clmd_ckpt_type t;
+        size_t l;
+        double s_in = INFINITY, s_next = INFINITY;
+        int64_t gen = 0;
+        int valid = clmd_ckpt_find(r, "list_prune_positions", &t, &l);
+        if ((clmd_ckpt_find(r, "list_prune_next", &t, &l) &&
+             (rc = clmd_ckpt_get_f64(r, "list_prune_next", &s_next, err))) ||
+            (clmd_ckpt_find(r, "list_prune_gen", &t, &l) &&
+             (rc = clmd_ckpt_get_i64(r, "list_prune_gen", &gen, err))))
+            goto done;
+        if (valid) {
+            cl_float4 *q = clmd_calloc((size_t)np, sizeof *q);
+            if (!(rc = clmd_ckpt_get(r, "list_prune_positions", CLMD_CKPT_F64, xb, 3 * (size_t)n, err)) &&
+                !(rc = clmd_ckpt_get_f64(r, "list_prune_skin", &s_in, err))) {
+                for (int i = 0; i < n; i++)
+                    for (int k = 0; k < 3; k++) q[i].s[k] = (float)xb[3 * i + k];
+                rc = clmd_ocl_write(pl->dev->ocl, pl->posq_ref, 0, sizeof *q * (size_t)n, q, err);
+            }
+            clmd_free(q);
+            if (rc) goto done;
+        }
+        if ((rc = reprune(pl, valid, s_in, s_next, (cl_uint)gen, err))) goto done;
+    }
     clmd_ckpt_type type;
     size_t len;
     clmd_pairlist_bg_cancel(pl);

@@ -51,6 +51,29 @@ void clmd_pairlist_destroy(clmd_pairlist **pl);
 int clmd_pairlist_setup_device(clmd_pairlist *pl, struct clmd_dev *dev, cl_mem pos, int fp64,
                                clmd_err *err);
 cl_mem clmd_pairlist_posq_ref(const clmd_pairlist *pl);
+/* Keeps an inner list pruned on the device (GPU kernels, cutoff lists): the nonbonded kernels
+ * read it; posq_ref then holds the positions of the last prune (the per-step displacement
+ * check measures the motion since the prune) and every prune writes into flags[word] the
+ * largest distance (float bits, nm^2) of those positions from the outer list's reference, and
+ * into flags[word + 1] its number (clmd_pairlist_prune_gen).
+ * The outer list stays valid while (that distance + the per-step one) stays within
+ * clmd_pairlist_room; the inner one while the per-step one stays within
+ * clmd_pairlist_inner_room. Only lists with neighbor_skin: auto are pruned (their buffer is
+ * tuned wider for it; a given buffer is used as given). Call after clmd_pairlist_setup_device,
+ * before the terms' setup. */
+int clmd_pairlist_setup_prune(clmd_pairlist *pl, cl_mem flags, int word, clmd_err *err);
+int clmd_pairlist_prunes(const clmd_pairlist *pl);
+/* The buffer (nm) of the prunes to come (at most half the outer list's; it sets the outer
+ * list's room), and a prune at the next evaluation. */
+void clmd_pairlist_plan_prune(clmd_pairlist *pl, double s_in);
+void clmd_pairlist_request_prune(clmd_pairlist *pl);
+/* Before an evaluation: prunes when the inner list is not valid (a new list, new positions or
+ * box, or a request). */
+int clmd_pairlist_prepare(clmd_pairlist *pl, clmd_err *err);
+/* The number of the last prune, as the prune writes it into flags[word + 1]. */
+unsigned clmd_pairlist_prune_gen(const clmd_pairlist *pl);
+/* Half the inner list's buffer: how far an atom may move from the prune's positions. */
+double clmd_pairlist_inner_room(const clmd_pairlist *pl);
 cl_mem clmd_pairlist_pos_shift(const clmd_pairlist *pl);
 
 /* Builds the list for positions x ([3n]) in box b at this step (neighbor_skin: auto retunes the

@@ -14,6 +14,7 @@ static const struct {
 } table[P_NPROBES] = {
     [P_TOTAL] = {"md_loop", 0},          [P_SETUP] = {"setup", 0},
     [P_NLIST_CHECK] = {"nlist_check", 1}, [P_NLIST_BUILD] = {"nlist_build", 1},
+    [P_NLIST_PRUNE] = {"nlist_prune", 1},
     [P_UPLOAD] = {"upload", 1},          [P_DOWNLOAD] = {"download", 1},
     [P_FORCE_CLEAR] = {"force_clear", 1}, [P_NONBONDED] = {"nonbonded", 1},
     [P_PAIRS14] = {"pairs14", 1},        [P_BONDS] = {"bonds", 1},
@@ -31,6 +32,7 @@ static const struct {
     [P_BAROSTAT] = {"barostat", 1},      [P_BOX_SCALE] = {"box_scale", 2},
     [P_PRESSURE] = {"pressure", 1},      [P_REMD_MD] = {"remd_md", 1},
     [P_REMD_ENERGIES] = {"remd_energies", 1}, [P_MPI_WAIT] = {"mpi_wait", 2},
+    [P_MINIMIZE] = {"minimize", 0},
 };
 
 enum { MAX_SAMPLES = 200000, MAX_COUNTERS = 32, MAX_INFO = 48 };
@@ -107,6 +109,19 @@ void clmd_probe_stop(clmd_probe *p, clmd_probe_id id)
     clmd_probe_add_sample(p, id, now_ns() - p->ph[id].t0);
 }
 
+void clmd_probe_begin_loop(clmd_probe *p)
+{
+    if (!p) return;
+    for (int i = 0; i < P_NPROBES; i++) {
+        if (i == P_SETUP || i == P_MINIMIZE) continue;
+        phase *ph = &p->ph[i];
+        ph->calls = 0;
+        ph->total_ns = 0;
+        ph->nsamples = 0;
+    }
+    for (int k = 0; k < p->ncounters; k++) p->counter[k] = 0;
+}
+
 void clmd_probe_set_device(clmd_probe *p, clmd_probe_id id)
 {
     if (p) p->ph[id].device = 1;
@@ -169,7 +184,7 @@ void clmd_probe_report(const clmd_probe *p, long steps, FILE *out)
         double ms = ph->total_ns * 1e-6;
         fprintf(out, "%-26s %10ld %12.3f %10.4f", label, ph->calls, ms,
                 steps > 0 ? ms / (double)steps : 0.0);
-        if (loop > 0 && i != P_SETUP) fprintf(out, " %6.1f%%\n", 100.0 * ph->total_ns / loop);
+        if (loop > 0 && i != P_SETUP && i != P_MINIMIZE) fprintf(out, " %6.1f%%\n", 100.0 * ph->total_ns / loop);
         else fprintf(out, " %7s\n", "");
     }
     fprintf(out, "share: of md_loop's wall time. Indented rows are part of the row above them;\n"
@@ -218,7 +233,7 @@ int clmd_probe_write_json(const clmd_probe *p, long steps, const char *path, clm
         clmd_json_int(&j, "calls", ph->calls);
         clmd_json_number(&j, "total_ms", ph->total_ns * 1e-6);
         clmd_json_number(&j, "ms_per_step", steps > 0 ? ph->total_ns * 1e-6 / steps : 0.0);
-        clmd_json_number(&j, "share", loop > 0 && i != P_SETUP ? ph->total_ns / loop : 0.0);
+        clmd_json_number(&j, "share", loop > 0 && i != P_SETUP && i != P_MINIMIZE ? ph->total_ns / loop : 0.0);
         clmd_json_begin_array(&j, "samples_ns");
         for (int s = 0; s < ph->nsamples; s++) {
             if (s) fputc(',', f);

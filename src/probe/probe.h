@@ -16,6 +16,7 @@ typedef enum clmd_probe_id {
     P_SETUP,          /* system import, device and kernel setup before the loop */
     P_NLIST_CHECK,    /* displacement check (device reduction + one scalar back) */
     P_NLIST_BUILD,    /* host cell grid + cluster-pair list */
+    P_NLIST_PRUNE,    /* the inner list pruned from the outer one on the device */
     P_UPLOAD,         /* host -> device copies */
     P_DOWNLOAD,       /* device -> host copies */
     P_FORCE_CLEAR,    /* zeroing force/energy accumulators */
@@ -49,6 +50,7 @@ typedef enum clmd_probe_id {
     P_REMD_MD,        /* a campaign's MD segments between exchanges (all of a process's engines) */
     P_REMD_ENERGIES,  /* a campaign's per-replica energies and their exchange between processes */
     P_MPI_WAIT,       /* time in MPI collectives (one sample per round; inside the rows above) */
+    P_MINIMIZE,       /* energy minimization before the run (not part of md_loop) */
     P_NPROBES
 } clmd_probe_id;
 
@@ -65,6 +67,12 @@ void clmd_probe_stop(clmd_probe *p, clmd_probe_id id);
 void clmd_probe_add_sample(clmd_probe *p, clmd_probe_id id, double ns);
 /* Marks a phase as measured on the device (shown as such in the report). */
 void clmd_probe_set_device(clmd_probe *p, clmd_probe_id id);
+
+/* Starts the MD loop's accounting: drops what the phases inside the loop and the counters
+ * recorded before it (minimization, the first list build and evaluation), so the per-step
+ * figures are the loop's own. setup and minimize keep theirs. Device events must have been
+ * handed over first (clmd_ocl_finish). */
+void clmd_probe_begin_loop(clmd_probe *p);
 
 /* Counters that go into the report (neighbor-list rebuilds, steps...). */
 void clmd_probe_count(clmd_probe *p, const char *name, long delta);

@@ -403,11 +403,14 @@ static int minimize(clmd_run *r, clmd_err *err)
     const clmd_deck *d = &r->s.deck;
     clmd_engine *e = r->s.eng;
     int rc;
+    PROBE_START(r->s.probe, P_MINIMIZE);
     /* the velocities then satisfy the constraints of the minimized positions */
-    if ((rc = clmd_engine_minimize(e, d->minimize.max_steps, d->minimize.tolerance, &r->min.e0,
-                                   &r->min.fmax, &r->min.steps, err)) ||
-        (rc = clmd_engine_apply_constraints(e, err)))
-        return rc;
+    if (!(rc = clmd_engine_minimize(e, d->minimize.max_steps, d->minimize.tolerance, &r->min.e0,
+                                    &r->min.fmax, &r->min.steps, err)))
+        rc = clmd_engine_apply_constraints(e, err);
+    if (!rc) rc = clmd_engine_finish(e, err);
+    PROBE_STOP(r->s.probe, P_MINIMIZE);
+    if (rc) return rc;
     clmd_engine_energies(e, NULL, &r->min.e1, NULL);
     r->min.done = 1;
     r->min.converged = r->min.fmax <= d->minimize.tolerance;
@@ -639,6 +642,11 @@ int clmd_run_execute(clmd_run *r, clmd_run_progress progress, void *ctx, clmd_er
     int skip_frame = r->h5 && clmd_h5md_last_step(r->h5) >= step;
     clmd_run_summary *sum = &r->sum;
     sum->first_step = step0;
+    /* the phases report the loop's own work: what setup and minimization queued is done */
+    if (clmd_probe_enabled(pr)) {
+        if ((rc = clmd_engine_finish(e, err))) return rc;
+        clmd_probe_begin_loop(pr);
+    }
     const long launches0 = clmd_engine_kernel_launches(e);
     PROBE_START(pr, P_TOTAL);
     if (step > total) rc = clmd_err_set(err, CLMD_EINPUT, "the run is at step %ld, past its end at %ld",
