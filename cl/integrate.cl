@@ -157,18 +157,21 @@ void langevin_middle(__global real4 *restrict posq, __global real4 *restrict pos
 /* The Langevin middle scheme split for constraints (OpenMM's LangevinMiddleIntegrator order):
  * the engine kicks (verlet_kick with 2 dt) and constrains the velocities first, then this does
  * x += dt/2 v; v = a v + sqrt(1-a^2) sqrt(kT/m) R; x += dt/2 v, and the position constraints
- * follow. Same random stream as langevin_middle; moves nothing after the kick saw an overflow. */
+ * follow. Same random stream as langevin_middle; moves nothing after the kick saw an overflow.
+ * pos_old gets the positions before the drift (the constraints' reference directions). */
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
 void langevin_drift(__global real4 *restrict posq, __global real4 *restrict posq_lo,
                     __global mixed4 *restrict pos, __global mixed4 *restrict vel, const int n,
                     const mixed dt, const mixed a, const mixed b_kt, const uint2 key,
                     const uint step_lo, const uint step_hi, __global const real4 *restrict ref,
                     __global uint *restrict flags, __global const mixed4 *restrict pshift,
-                    __global const mixed *restrict seg_bkt, __global const uint2 *restrict seg_key)
+                    __global const mixed *restrict seg_bkt, __global const uint2 *restrict seg_key,
+                    __global mixed4 *restrict pos_old)
 {
     __local float red[WG];
     const int i = get_global_id(0);
     float d2 = 0;
+    if (i < n) pos_old[i] = pos[i];
     if (i < n && !flags[2]) {
         const mixed4 v = vel[i];
         const int g = i / SEG_LEN;

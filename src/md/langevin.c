@@ -93,7 +93,9 @@ static int lm_setup_device(clmd_integrator *it, clmd_engine *e, clmd_err *err)
     if ((rc = clmd_bind_done(&b, err))) return rc;
     b = bind_front(l->k_drift, e, 0);
     l->drift_arg = b.next;
-    return bind_back(&b, e, l, err);
+    if ((rc = bind_back(&b, e, l, err))) return rc;
+    CLMD_ARG(l->k_drift, b.next, m->pos_old, err); /* the copy before the drift */
+    return CLMD_OK;
 }
 
 /* a = exp(-friction dt) and b_kt = sqrt((1 - a^2) kT) for the state's bath. */
@@ -161,9 +163,7 @@ static int lm_before_device(langevin *l, clmd_engine *e, clmd_err *err)
             (rc = clmd_ocl_launch(o, l->k_kick, groups(n), CLMD_ENGINE_WG, P_INTEGRATE, err)) ||
             (rc = clmd_constraints_enqueue_velocities(e->cons, dt, err)))
             return rc;
-        CL_CHECK(clEnqueueCopyBuffer(clmd_ocl_queue(o), e->pos, e->pos_old, 0, 0,
-                                     e->mixed_size * (size_t)n, 0, NULL, NULL),
-                 err);
+        /* the drift also copies pos to pos_old first (one command less per step) */
         rc = clmd_ocl_launch(o, l->k_drift, groups(n), CLMD_ENGINE_WG, P_INTEGRATE, err);
         if (!rc) rc = clmd_constraints_enqueue_positions(e->cons, dt, err);
     }
