@@ -472,7 +472,7 @@ static int setup_device(clmd_engine *e, clmd_err *err)
     /* the inner list pruned on the device (GPU kernels, with the lagged check), every
      * prune_steps steps or so: CLMD_LIST_PRUNE sets that number. Off by default: measured on an
      * H100, the outer list's room given up to the inner buffer cost more list builds than the
-     * smaller kernel saved (docs/benchmarks-gpu.md). */
+     * smaller kernel saved (docs/benchmarks-gpu-lists.md). */
     {
         const char *v = getenv("CLMD_LIST_PRUNE");
         e->prune_steps = 0;
