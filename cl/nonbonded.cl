@@ -181,6 +181,16 @@ __kernel void nonbonded(__global const real4 *restrict posq, __global const real
 }
 
 #else
+/* PRUNE (GPU kernels): the entries of cluster c are the icount[c] of the inner list pruned on
+ * the device (src/nlist/pairlist.c), passed as jlist/jshift, from jstart[c]. */
+#if PRUNE
+#define PRUNE_ARG , __global const int *restrict icount
+#define LIST_END(c) (jstart[c] + icount[c])
+#else
+#define PRUNE_ARG
+#define LIST_END(c) jstart[(c) + 1]
+#endif
+
 /* GPUs: a work-group of 64 per i-cluster; work-item = (lane, slice): 8 lanes of the cluster
  * times 8 slices of its j list, reduced across slices in local memory in a fixed order. */
 __kernel __attribute__((reqd_work_group_size(64, 1, 1)))
@@ -191,10 +201,7 @@ void nonbonded(__global const real4 *restrict posq, __global const real4 *restri
                __global long *restrict force, const int npad, __global long *restrict energy,
                const int want_energy, const long e_const, BOX_PARAMS,
                __global const uchar *restrict jshift, __global const real4 *restrict shifts
-#if PRUNE
-               , __global const int *restrict icount
-#endif
-               )
+               PRUNE_ARG)
 {
     const int c = get_group_id(0);
     const int lid = get_local_id(0);
@@ -208,11 +215,7 @@ void nonbonded(__global const real4 *restrict posq, __global const real4 *restri
     const real qi = pi.w * ONE_4PI_EPS0;
     const uint bit = 1u << lane;
     real fx = 0, fy = 0, fz = 0, elj = 0, ecoul = 0;
-#if PRUNE
-    const int e1 = jstart[c] + icount[c];
-#else
-    const int e1 = jstart[c + 1];
-#endif
+    const int e1 = LIST_END(c);
     for (int e = jstart[c] + slice; e < e1; e += 8) {
         const uint ent = jlist[e];
         const int j = (int)(ent >> 8);
@@ -522,11 +525,7 @@ void nonbonded_region(__global const real4 *restrict posq, __global const real4 
                       __global long *restrict force, const int npad, __global long *restrict energy,
                       const int want_energy, __global const long *restrict e_disp, BOX_PARAMS,
                       __global const uchar *restrict jshift, __global const real4 *restrict shifts,
-                      __global const float4 *restrict seg_scale
-#if PRUNE
-                      , __global const int *restrict icount
-#endif
-                      )
+                      __global const float4 *restrict seg_scale PRUNE_ARG)
 {
     const int c = get_group_id(0);
     const int lid = get_local_id(0);
@@ -545,11 +544,7 @@ void nonbonded_region(__global const real4 *restrict posq, __global const real4 
     const real qi_u = pi.w * ONE_4PI_EPS0, qi = qi_u * (reg_i ? sc.x : 1.0f);
     const uint bit = 1u << lane;
     real fx = 0, fy = 0, fz = 0, elj = 0, ecoul = 0, dudl = 0, ere = 0, err_ = 0;
-#if PRUNE
-    const int e1 = jstart[c] + icount[c];
-#else
-    const int e1 = jstart[c + 1];
-#endif
+    const int e1 = LIST_END(c);
     for (int e = jstart[c] + slice; e < e1; e += 8) {
         const uint ent = jlist[e];
         const int j = (int)(ent >> 8);

@@ -241,6 +241,7 @@ static double flag_disp(const clmd_engine *e, const cl_uint flags[NFLAGS], doubl
  * and the lag at the growth rate measured. */
 static void plan_prune(clmd_engine *e, double d_in, int ahead)
 {
+    if (!clmd_pairlist_prunes(e->pl)) return;
     const double room = clmd_pairlist_inner_room(e->pl), g = e->disp_growth;
     if (d_in > room) clmd_probe_count(e->probe, "nlist_late_prunes", 1);
     /* the next prune's buffer follows the growth measured (and with it the outer list's room) */
@@ -290,7 +291,7 @@ static int update_list_lagged(clmd_engine *e, clmd_err *err)
         e->disp_growth = fmax(d / (double)(step - e->ref_step), 0.999 * e->disp_growth);
         e->last_d2 = d * d;
         if (clmd_pairlist_stale_d2(e->pl, d * d)) return clmd_engine_rebuild_list(e, err);
-        if (clmd_pairlist_prunes(e->pl)) plan_prune(e, d_in, 0);
+        plan_prune(e, d_in, 0);
         return CLMD_OK;
     }
     const long seen = step - e->lag;
@@ -326,8 +327,7 @@ static int update_list_lagged(clmd_engine *e, clmd_err *err)
     if (stale) return clmd_engine_rebuild_list(e, err);
     /* the inner list, from a read of its own prune (a read from before the last prune says
      * nothing of the list in use) */
-    if (clmd_pairlist_prunes(e->pl) && flags[FLAG_PRUNE + 1] == clmd_pairlist_prune_gen(e->pl))
-        plan_prune(e, d_in, e->lag);
+    if (flags[FLAG_PRUNE + 1] == clmd_pairlist_prune_gen(e->pl)) plan_prune(e, d_in, e->lag);
     if (e->overlap > 0 && bg < 0 && d + (e->lag + e->overlap) * e->disp_growth >= room) {
         /* stale within `overlap` steps: the next list from a snapshot of now, on host threads,
          * its buffer wider by the motion expected until it is used */
@@ -355,7 +355,7 @@ int clmd_engine_update_list(clmd_engine *e, clmd_err *err)
     const double d = flag_disp(e, flags, &d_in);
     e->last_d2 = d * d;
     if (clmd_pairlist_stale_d2(e->pl, d * d)) return clmd_engine_rebuild_list(e, err);
-    if (clmd_pairlist_prunes(e->pl)) plan_prune(e, d_in, 0);
+    plan_prune(e, d_in, 0);
     return CLMD_OK;
 }
 
@@ -385,6 +385,20 @@ static int upload_scale(clmd_engine *e, clmd_err *err)
     clmd_free(v);
     if (!rc) e->dev.scale_version = e->scale_version;
     return rc;
+}
+
+/* An environment override of a setting: *v stays when `name` is unset or empty; a value that
+ * is not a number (an integer if asked) within [lo, hi] is an input error naming the variable. */
+static int env_setting(const char *name, double lo, double hi, int integer, double *v, clmd_err *err)
+{
+    const char *s = getenv(name);
+    if (!s || !*s) return CLMD_OK;
+    char *end;
+    const double x = integer ? (double)strtol(s, &end, 10) : strtod(s, &end);
+    if (*end || !(x >= lo && x <= hi))
+        return clmd_err_set(err, CLMD_EINPUT, "%s is '%s': use %g to %g", name, s, lo, hi);
+    *v = x;
+    return CLMD_OK;
 }
 
 static int setup_device(clmd_engine *e, clmd_err *err)
@@ -419,37 +433,18 @@ static int setup_device(clmd_engine *e, clmd_err *err)
     /* the lag of the list check: on GPUs the host runs ahead of the device (no blocking read per
      * step); on CPU devices the read costs nothing next to the kernels. CLMD_LIST_LAG overrides. */
     {
-        const char *v = getenv("CLMD_LIST_LAG");
-        e->lag = clmd_ocl_is_gpu(d->ocl) ? 2 : 0;
-        if (v && *v) {
-            char *end;
-            long l = strtol(v, &end, 10);
-            if (*end || l < 0 || l >= CLMD_FLAG_RING)
-                return clmd_err_set(err, CLMD_EINPUT, "CLMD_LIST_LAG is '%s': use 0 to %d", v,
-                                    CLMD_FLAG_RING - 1);
-            e->lag = (int)l;
-        }
+        const int gpu = clmd_ocl_is_gpu(d->ocl);
+        double lag = gpu ? 2 : 0, overlap, widen = 1;
+        if ((rc = env_setting("CLMD_LIST_LAG", 0, CLMD_FLAG_RING - 1, 1, &lag, err))) return rc;
+        e->lag = (int)lag;
         /* the overlapped search needs the lag (no blocking read) and host cores of its own */
-        v = getenv("CLMD_LIST_OVERLAP");
-        e->overlap = e->lag > 0 && clmd_ocl_is_gpu(d->ocl) ? 8 : 0;
-        if (v && *v) {
-            char *end;
-            long a = strtol(v, &end, 10);
-            if (*end || a < 0 || a > 1000)
-                return clmd_err_set(err, CLMD_EINPUT, "CLMD_LIST_OVERLAP is '%s': use 0 to 1000", v);
-            e->overlap = e->lag > 0 ? (int)a : 0;
-        }
+        overlap = e->lag > 0 && gpu ? 8 : 0;
+        if ((rc = env_setting("CLMD_LIST_OVERLAP", 0, 1000, 1, &overlap, err))) return rc;
+        e->overlap = e->lag > 0 ? (int)overlap : 0;
         /* how much of the motion until its use an overlapped build's buffer gets in addition
          * (1: all of it); CLMD_LIST_WIDEN overrides */
-        e->widen = 1;
-        v = getenv("CLMD_LIST_WIDEN");
-        if (v && *v) {
-            char *end;
-            double w = strtod(v, &end);
-            if (*end || !(w >= 0 && w <= 4))
-                return clmd_err_set(err, CLMD_EINPUT, "CLMD_LIST_WIDEN is '%s': use 0 to 4", v);
-            e->widen = w;
-        }
+        if ((rc = env_setting("CLMD_LIST_WIDEN", 0, 4, 0, &widen, err))) return rc;
+        e->widen = widen;
     }
     if ((rc = clmd_ocl_alloc_pinned(d->ocl, sizeof(cl_uint) * NFLAGS * CLMD_FLAG_RING, &e->flag_ring,
                                     (void **)&e->flag_ring_host, err)))
@@ -474,15 +469,9 @@ static int setup_device(clmd_engine *e, clmd_err *err)
      * H100, the outer list's room given up to the inner buffer cost more list builds than the
      * smaller kernel saved (docs/benchmarks-gpu-lists.md). */
     {
-        const char *v = getenv("CLMD_LIST_PRUNE");
-        e->prune_steps = 0;
-        if (v && *v) {
-            char *end;
-            long k = strtol(v, &end, 10);
-            if (*end || k < 0 || k > 1000)
-                return clmd_err_set(err, CLMD_EINPUT, "CLMD_LIST_PRUNE is '%s': use 0 to 1000", v);
-            e->prune_steps = (int)k;
-        }
+        double k = 0;
+        if ((rc = env_setting("CLMD_LIST_PRUNE", 0, 1000, 1, &k, err))) return rc;
+        e->prune_steps = (int)k;
         if (e->prune_steps > 0 && e->lag > 0 && clmd_ocl_is_gpu(d->ocl) &&
             (rc = clmd_pairlist_setup_prune(e->pl, e->flags, FLAG_PRUNE, err)))
             return rc;

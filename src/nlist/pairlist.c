@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <pthread.h>
 #include <string.h>
-#include <time.h>
 
 #include "core/mem.h"
 #include "ff/dev.h"
@@ -238,6 +237,16 @@ static double inner_skin(const clmd_pairlist *pl)
     return pl->s_in_next < half ? pl->s_in_next : half;
 }
 
+/* Word flag_word + off of the engine's flags := v, in queue order. */
+static int set_flag_word(clmd_pairlist *pl, int off, cl_uint v, clmd_err *err)
+{
+    CL_CHECK(clEnqueueFillBuffer(clmd_ocl_queue(pl->dev->ocl), pl->flags, &v, sizeof v,
+                                 sizeof(cl_uint) * (size_t)(pl->flag_word + off), sizeof v, 0, NULL,
+                                 NULL),
+             err);
+    return CLMD_OK;
+}
+
 /* The inner list from the outer one at positions src (posq, or posq_ref to redo the last prune
  * exactly), with buffer s_in_next, capped by the outer list's. */
 static int prune_from(clmd_pairlist *pl, cl_mem src, clmd_err *err)
@@ -248,11 +257,9 @@ static int prune_from(clmd_pairlist *pl, cl_mem src, clmd_err *err)
     const double rin = pl->plan->o.cutoff_nm + s_in + 1e-5;
     const float rin2 = (float)(rin * rin);
     const int periodic = pl->plan->periodic && clmd_nlist_get(pl->nl).jshift != NULL;
-    const cl_uint zero = 0;
     cl_kernel k = pl->k_prune;
-    CL_CHECK(clEnqueueFillBuffer(clmd_ocl_queue(d->ocl), pl->flags, &zero, sizeof zero,
-                                 sizeof(cl_uint) * (size_t)pl->flag_word, sizeof zero, 0, NULL, NULL),
-             err);
+    int rc = set_flag_word(pl, 0, 0, err); /* the prune's atomic_max starts from zero */
+    if (rc) return rc;
     CLMD_ARG(k, 0, src, err);
     CLMD_ARG(k, 1, d->nl_cluster_atoms, err);
     CLMD_ARG(k, 2, d->nl_jstart, err);
@@ -269,8 +276,8 @@ static int prune_from(clmd_pairlist *pl, cl_mem src, clmd_err *err)
     CLMD_ARG(k, 13, periodic, err);
     CLMD_ARG(k, 14, pl->flag_word, err);
     CLMD_ARG(k, 15, pl->gen, err);
-    int rc = clmd_ocl_launch(d->ocl, k, (size_t)d->nl_nclusters * 64, 64, P_NLIST_PRUNE, err);
-    if (rc) return rc;
+    if ((rc = clmd_ocl_launch(d->ocl, k, (size_t)d->nl_nclusters * 64, 64, P_NLIST_PRUNE, err)))
+        return rc;
     pl->s_in = s_in;
     pl->inner_valid = 1;
     clmd_probe_count(pl->probe, "nlist_prunes", 1);
@@ -282,15 +289,11 @@ static int prune_from(clmd_pairlist *pl, cl_mem src, clmd_err *err)
 static int reprune(clmd_pairlist *pl, int valid, double s_in, double s_in_next, cl_uint gen,
                    clmd_err *err)
 {
-    int rc = CLMD_OK;
     pl->inner_valid = 0;
     pl->gen = gen;
     /* the device's copy of the number, as the saved run's reads saw it */
-    CL_CHECK(clEnqueueFillBuffer(clmd_ocl_queue(pl->dev->ocl), pl->flags, &gen, sizeof gen,
-                                 sizeof(cl_uint) * (size_t)(pl->flag_word + 1), sizeof gen, 0, NULL,
-                                 NULL),
-             err);
-    if (valid) {
+    int rc = set_flag_word(pl, 1, gen, err);
+    if (!rc && valid) {
         pl->s_in_next = s_in;
         rc = prune_from(pl, pl->posq_ref, err);
     }
@@ -571,18 +574,11 @@ int clmd_pairlist_build(clmd_pairlist *pl, const double *x, const double b[3][3]
 
 static int copy_mem(const clmd_pairlist *pl, cl_mem from, cl_mem to, size_t bytes, clmd_err *err);
 
-static double mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e9 + ts.tv_nsec;
-}
-
 static void *bg_main(void *arg)
 {
     clmd_pairlist *pl = arg;
     const int n = pl->sys->n;
-    const double t0 = mono_ns();
+    const double t0 = clmd_probe_clock_ns();
     if (pl->bg.ev) {
         /* the snapshot's read, enqueued by the main thread */
         if (clWaitForEvents(1, &pl->bg.ev) != CL_SUCCESS) {
@@ -595,7 +591,7 @@ static void *bg_main(void *arg)
                                                : ((float *)pl->bg.pinned_host)[4 * i + k];
     }
     clmd_err e = {0};
-    const double t1 = mono_ns();
+    const double t1 = clmd_probe_clock_ns();
     clmd_nlist_set_skin(pl->bg.nl, pl->bg.skin);
     pl->bg.rc = clmd_nlist_build(pl->bg.nl, pl->bg.x, (const double(*)[3])pl->bg.box, &e);
     if (!pl->bg.rc) {
@@ -605,7 +601,7 @@ static void *bg_main(void *arg)
         pthread_mutex_unlock(&pl->stage_mu);
     }
     pl->bg.wait_ns = t1 - t0;
-    pl->bg.build_ns = mono_ns() - t1;
+    pl->bg.build_ns = clmd_probe_clock_ns() - t1;
     return NULL;
 }
 
@@ -726,8 +722,8 @@ int clmd_pairlist_bg_switch(clmd_pairlist *pl, const double b[3][3], long step, 
     pl->reach_nm = molecular_reach(pl, pl->bg.x) + clmd_nlist_skin(pl->nl);
     clmd_probe_count(pl->probe, "nlist_builds", 1);
     clmd_probe_count(pl->probe, "nlist_overlapped_builds", 1);
-    /* where an overlapped build's time went: the snapshot's arrival, the search on host threads,
-     * and the steps the device ran meanwhile */
+    /* where an overlapped build's time went: the snapshot's arrival, the search on host threads
+     * (with the list's copy into the upload staging), and the steps the device ran meanwhile */
     clmd_probe_count(pl->probe, "nlist_bg_snapshot_wait_us", (long)(pl->bg.wait_ns * 1e-3));
     clmd_probe_count(pl->probe, "nlist_bg_build_us", (long)(pl->bg.build_ns * 1e-3));
     clmd_probe_count(pl->probe, "nlist_bg_steps", step - pl->bg.step);

@@ -57,7 +57,7 @@ struct clmd_probe {
     int ninfo;
 };
 
-static double now_ns(void)
+double clmd_probe_clock_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -84,7 +84,7 @@ int clmd_probe_enabled(const clmd_probe *p) { return p && p->enabled; }
 void clmd_probe_start(clmd_probe *p, clmd_probe_id id)
 {
     if (!p || !p->enabled) return;
-    p->ph[id].t0 = now_ns();
+    p->ph[id].t0 = clmd_probe_clock_ns();
 }
 
 void clmd_probe_add_sample(clmd_probe *p, clmd_probe_id id, double ns)
@@ -106,14 +106,17 @@ void clmd_probe_add_sample(clmd_probe *p, clmd_probe_id id, double ns)
 void clmd_probe_stop(clmd_probe *p, clmd_probe_id id)
 {
     if (!p || !p->enabled) return;
-    clmd_probe_add_sample(p, id, now_ns() - p->ph[id].t0);
+    clmd_probe_add_sample(p, id, clmd_probe_clock_ns() - p->ph[id].t0);
 }
+
+/* Phases outside the MD loop: no share of it, kept by clmd_probe_begin_loop. */
+static int before_loop(int i) { return i == P_SETUP || i == P_MINIMIZE; }
 
 void clmd_probe_begin_loop(clmd_probe *p)
 {
     if (!p) return;
     for (int i = 0; i < P_NPROBES; i++) {
-        if (i == P_SETUP || i == P_MINIMIZE) continue;
+        if (before_loop(i)) continue;
         phase *ph = &p->ph[i];
         ph->calls = 0;
         ph->total_ns = 0;
@@ -184,7 +187,7 @@ void clmd_probe_report(const clmd_probe *p, long steps, FILE *out)
         double ms = ph->total_ns * 1e-6;
         fprintf(out, "%-26s %10ld %12.3f %10.4f", label, ph->calls, ms,
                 steps > 0 ? ms / (double)steps : 0.0);
-        if (loop > 0 && i != P_SETUP && i != P_MINIMIZE) fprintf(out, " %6.1f%%\n", 100.0 * ph->total_ns / loop);
+        if (loop > 0 && !before_loop(i)) fprintf(out, " %6.1f%%\n", 100.0 * ph->total_ns / loop);
         else fprintf(out, " %7s\n", "");
     }
     fprintf(out, "share: of md_loop's wall time. Indented rows are part of the row above them;\n"
@@ -233,7 +236,7 @@ int clmd_probe_write_json(const clmd_probe *p, long steps, const char *path, clm
         clmd_json_int(&j, "calls", ph->calls);
         clmd_json_number(&j, "total_ms", ph->total_ns * 1e-6);
         clmd_json_number(&j, "ms_per_step", steps > 0 ? ph->total_ns * 1e-6 / steps : 0.0);
-        clmd_json_number(&j, "share", loop > 0 && i != P_SETUP && i != P_MINIMIZE ? ph->total_ns / loop : 0.0);
+        clmd_json_number(&j, "share", loop > 0 && !before_loop(i) ? ph->total_ns / loop : 0.0);
         clmd_json_begin_array(&j, "samples_ns");
         for (int s = 0; s < ph->nsamples; s++) {
             if (s) fputc(',', f);

@@ -63,6 +63,8 @@ int clmd_probe_enabled(const clmd_probe *p);
 
 void clmd_probe_start(clmd_probe *p, clmd_probe_id id);
 void clmd_probe_stop(clmd_probe *p, clmd_probe_id id);
+/* The probes' clock: monotonic nanoseconds (for times measured on other threads). */
+double clmd_probe_clock_ns(void);
 /* Adds one sample measured elsewhere (device event), in nanoseconds. */
 void clmd_probe_add_sample(clmd_probe *p, clmd_probe_id id, double ns);
 /* Marks a phase as measured on the device (shown as such in the report). */
