@@ -191,6 +191,56 @@ __kernel void nonbonded(__global const real4 *restrict posq, __global const real
 #define LIST_END(c) jstart[(c) + 1]
 #endif
 
+/* One pair of the plain GPU kernels at squared distance r2 (within the cutoff): i's LJ
+ * parameters lji and charge qi (times 1/(4 pi eps0)), j's ljj and charge qj. Adds the pair's
+ * energies to *elj and *ecoul and returns F/r: the force on j is f d, on i -f d (d = x_j - x_i). */
+inline real nb_pair(const real r2, const real2 lji, const real2 ljj, const real qi, const real qj,
+                    real *elj, real *ecoul)
+{
+    const real inv_r2 = 1.0f / r2;
+    const real sig = lji.x + ljj.x, eps4 = lji.y * ljj.y;
+    const real s2 = sig * sig * inv_r2, s6 = s2 * s2 * s2;
+    real e_lj = eps4 * (s6 * s6 - s6);
+    real f = eps4 * (12.0f * s6 * s6 - 6.0f * s6) * inv_r2;
+#if LJ_SWITCH
+    {
+        const real r = sqrt(r2);
+        const real t = clamp((r - SWITCH_START) * SWITCH_INV_WIDTH, 0.0f, 1.0f);
+        const real sw = 1.0f + t * t * t * (-10.0f + t * (15.0f - 6.0f * t));
+        const real dsw = t * t * (-30.0f + t * (60.0f - 30.0f * t)) * SWITCH_INV_WIDTH;
+        f = f * sw - e_lj * dsw / r;
+        e_lj *= sw;
+    }
+#endif
+#if COULOMB != 0
+    const real qq = qi * qj;
+    const real inv_r = rsqrt(r2);
+#if COULOMB == 1
+    const real e_c = qq * inv_r;
+    f += e_c * inv_r2;
+#elif COULOMB == 2
+    const real e_c = qq * (inv_r + KRF * r2 - CRF);
+    f += qq * (inv_r * inv_r2 - 2.0f * KRF);
+#elif ERFC_APPROX
+    const real ar = EWALD_ALPHA * r2 * inv_r;
+    const real ex = exp(-ar * ar);
+    const real t = 1.0f / fma(0.3275911f, ar, 1.0f);
+    const real erfc_ar = t * fma(t, fma(t, fma(t, fma(t, 1.061405429f, -1.453152027f), 1.421413741f),
+                                        -0.284496736f), 0.254829592f) * ex;
+    const real e_c = qq * erfc_ar * inv_r;
+    f += qq * (erfc_ar * inv_r + EWALD_ALPHA * TWO_OVER_SQRT_PI * ex) * inv_r2;
+#else
+    const real ar = EWALD_ALPHA * r2 * inv_r;
+    const real erfc_ar = erfc(ar);
+    const real e_c = qq * erfc_ar * inv_r;
+    f += qq * (erfc_ar * inv_r + EWALD_ALPHA * TWO_OVER_SQRT_PI * exp(-ar * ar)) * inv_r2;
+#endif
+    *ecoul += e_c;
+#endif
+    *elj += e_lj;
+    return f;
+}
+
 /* GPUs: a work-group of 64 per i-cluster; work-item = (lane, slice): 8 lanes of the cluster
  * times 8 slices of its j list, reduced across slices in local memory in a fixed order. */
 __kernel __attribute__((reqd_work_group_size(64, 1, 1)))
@@ -242,42 +292,10 @@ void nonbonded(__global const real4 *restrict posq, __global const real4 *restri
         m = m && r2 < CUTOFF2;
 #endif
         if (!m) continue;
-        const real inv_r2 = 1.0f / r2;
-        const real sig = lji.x + ljj.x, eps4 = lji.y * ljj.y;
-        const real s2 = sig * sig * inv_r2, s6 = s2 * s2 * s2;
-        real e_lj = eps4 * (s6 * s6 - s6);
-        real f = eps4 * (12.0f * s6 * s6 - 6.0f * s6) * inv_r2;
-#if LJ_SWITCH
-        {
-            const real r = sqrt(r2);
-            const real t = clamp((r - SWITCH_START) * SWITCH_INV_WIDTH, 0.0f, 1.0f);
-            const real sw = 1.0f + t * t * t * (-10.0f + t * (15.0f - 6.0f * t));
-            const real dsw = t * t * (-30.0f + t * (60.0f - 30.0f * t)) * SWITCH_INV_WIDTH;
-            f = f * sw - e_lj * dsw / r;
-            e_lj *= sw;
-        }
-#endif
-#if COULOMB != 0
-        const real qq = qi * pj.w;
-        const real inv_r = rsqrt(r2);
-#if COULOMB == 1
-        const real e_c = qq * inv_r;
-        f += e_c * inv_r2;
-#elif COULOMB == 2
-        const real e_c = qq * (inv_r + KRF * r2 - CRF);
-        f += qq * (inv_r * inv_r2 - 2.0f * KRF);
-#else
-        const real ar = EWALD_ALPHA * r2 * inv_r;
-        const real erfc_ar = erfc(ar);
-        const real e_c = qq * erfc_ar * inv_r;
-        f += qq * (erfc_ar * inv_r + EWALD_ALPHA * TWO_OVER_SQRT_PI * exp(-ar * ar)) * inv_r2;
-#endif
-        ecoul += e_c;
-#endif
+        const real f = nb_pair(r2, lji, ljj, qi, pj.w, &elj, &ecoul);
         fx -= f * dx;
         fy -= f * dy;
         fz -= f * dz;
-        elj += e_lj;
     }
     red[lid] = (real4)(fx, fy, fz, 0);
     ered[lid] = (real2)(elj, ecoul);
@@ -293,6 +311,119 @@ void nonbonded(__global const real4 *restrict posq, __global const real4 *restri
         __global long *eseg = energy + E_SEG(cluster_atoms[8 * c]);
         add_energy(eseg, E_LJ, 0.5f * t.x);
         add_energy(eseg, E_COULOMB, 0.5f * t.y);
+        if (c < NSEG) atom_add(&energy[c * E_STRIDE + E_DISP], e_const);
+    }
+}
+
+/* GPUs, the half list of cluster pairs (nlist.h tiles): a work-group of 64 per i-cluster takes
+ * 8 of its tiles at a time, work-item = (i lane l, tile slot). A tile's j atoms (moved by the
+ * tile's lattice shift) go to local memory; each work-item evaluates its i atom with the 8 j
+ * atoms, keeps i's force and leaves each pair's force on j in local memory; then work-item
+ * (j lane l, slot) sums its j atom's 8 in a fixed order and adds them atomically. Every pair
+ * is evaluated once, so energies count whole. Tile entries: (cj, bits low, bits high, image
+ * code), bit 8 m + l for i lane l with j lane m. jshift is unused (the code is in the tile). */
+#define TILE_FJ(slot, m, l) ((slot) * 72 + (m) * 8 + (l)) /* padded: stores of a warp hit all banks */
+__kernel __attribute__((reqd_work_group_size(64, 1, 1)))
+void nonbonded_tiles(__global const real4 *restrict posq, __global const real4 *restrict posq_lo,
+                     __global const real2 *restrict ljp,
+                     __global const int *restrict cluster_atoms, __global const int *restrict tstart,
+                     __global const uint4 *restrict tiles, const int nclusters,
+                     __global long *restrict force, const int npad, __global long *restrict energy,
+                     const int want_energy, const long e_const, BOX_PARAMS,
+                     __global const uchar *restrict jshift, __global const real4 *restrict shifts)
+{
+    const int c = get_group_id(0);
+    const int lid = get_local_id(0);
+    const int l = lid & 7, slot = lid >> 3;
+    __local real4 jp[64], jpl[64];
+    __local real2 jlj[64];
+    __local real fj[3][8 * 72];
+    __local real4 red[64];
+    __local real2 ered[64];
+    const int a = cluster_atoms[8 * c + l];
+    const int s = a < 0 ? 0 : a;
+    const real4 pi = posq[s], pil = posq_lo[s];
+    const real2 lji = ljp[s];
+    const real qi = pi.w * ONE_4PI_EPS0;
+    real fx = 0, fy = 0, fz = 0, elj = 0, ecoul = 0;
+    const int t0 = tstart[c], t1 = tstart[c + 1];
+    for (int base = t0; base < t1; base += 8) {
+        const int t = base + slot;
+        const uint4 tl = t < t1 ? tiles[t] : (uint4)(0, 0, 0, 0);
+        /* this work-item's j lanes (bits 8 m + l over m), and its lane of the tile's j cluster */
+        uint mine = 0;
+        for (int m = 0; m < 8; m++)
+            mine |= (((m < 4 ? tl.y : tl.z) >> (8 * (m & 3) + l)) & 1u) << m;
+        const int ja = t < t1 ? cluster_atoms[8 * tl.x + l] : -1;
+        {
+            const int js = ja < 0 ? 0 : ja;
+            real4 pj = posq[js], pjl = posq_lo[js];
+#if PERIODIC
+            if (tl.w < 27) {
+                const real4 sh = shifts[tl.w], sl = shifts[27 + tl.w];
+                pj.xyz += sh.xyz;
+                pjl.xyz += sl.xyz;
+            }
+#endif
+            jp[lid] = pj;
+            jpl[lid] = pjl;
+            jlj[lid] = ljp[js];
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+        for (int m = 0; m < 8; m++) {
+            const int q = 8 * slot + m;
+            real gx = 0, gy = 0, gz = 0;
+            if (mine >> m & 1u) {
+                const real4 pj = jp[q], pjl = jpl[q];
+                real dx, dy, dz;
+                DELTA(dx, dy, dz, pi, pil, pj, pjl);
+#if PERIODIC
+                if (tl.w >= 27) MIN_IMAGE(real, dx, dy, dz);
+#endif
+                const real r2 = dx * dx + dy * dy + dz * dz;
+#if CUTOFF
+                if (r2 < CUTOFF2)
+#endif
+                {
+                    const real f = nb_pair(r2, lji, jlj[q], qi, pj.w, &elj, &ecoul);
+                    gx = f * dx;
+                    gy = f * dy;
+                    gz = f * dz;
+                    fx -= gx;
+                    fy -= gy;
+                    fz -= gz;
+                }
+            }
+            fj[0][TILE_FJ(slot, m, l)] = gx;
+            fj[1][TILE_FJ(slot, m, l)] = gy;
+            fj[2][TILE_FJ(slot, m, l)] = gz;
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+        /* j lane l of the slot's tile */
+        real sx = 0, sy = 0, sz = 0;
+        for (int k = 0; k < 8; k++) {
+            sx += fj[0][TILE_FJ(slot, l, k)];
+            sy += fj[1][TILE_FJ(slot, l, k)];
+            sz += fj[2][TILE_FJ(slot, l, k)];
+        }
+        if (ja >= 0 && (sx != 0 || sy != 0 || sz != 0))
+            add_force_atomic(force, npad, ja, sx, sy, sz, NB_TERMS);
+    }
+    red[lid] = (real4)(fx, fy, fz, 0);
+    ered[lid] = (real2)(elj, ecoul);
+    barrier(CLK_LOCAL_MEM_FENCE);
+    if (slot == 0) {
+        real4 u = red[l];
+        for (int k = 1; k < 8; k++) u += red[l + 8 * k];
+        if (a >= 0 && (u.x != 0 || u.y != 0 || u.z != 0))
+            add_force_atomic(force, npad, a, u.x, u.y, u.z, NB_TERMS);
+    }
+    if (want_energy && lid == 0) {
+        real2 u = 0;
+        for (int k = 0; k < 64; k++) u += ered[k];
+        __global long *eseg = energy + E_SEG(cluster_atoms[8 * c]);
+        add_energy(eseg, E_LJ, u.x);
+        add_energy(eseg, E_COULOMB, u.y);
         if (c < NSEG) atom_add(&energy[c * E_STRIDE + E_DISP], e_const);
     }
 }

@@ -48,9 +48,10 @@ static long pairs_within(const clmd_system *s, const double *x, const double b[3
     return count;
 }
 
-/* gpu: the GPU kernels (on any device), which with the lagged check read an inner list pruned
- * on the device: the forces must be as exact, and no prune may come late. */
-static void exact_list(int lag, int overlap, int gpu)
+/* gpu: the GPU kernels (on any device); prune: with the lagged check they read an inner list
+ * pruned on the device (the forces must be as exact, and no prune may come late), without it
+ * the half list of cluster pairs (tiles). */
+static void exact_list(int lag, int overlap, int gpu, int prune)
 {
     clmd_system *s = ala2_water();
     if (!s) CLMD_SKIP_DATA("alanine-dipeptide-explicit prmtop/inpcrd");
@@ -60,7 +61,7 @@ static void exact_list(int lag, int overlap, int gpu)
     snprintf(v, sizeof v, "%d", overlap);
     setenv("CLMD_LIST_OVERLAP", v, 1);
     if (gpu) setenv("CLMD_GPU_KERNELS", "1", 1);
-    setenv("CLMD_LIST_PRUNE", gpu ? "4" : "0", 1);
+    setenv("CLMD_LIST_PRUNE", prune ? "4" : "0", 1);
     clmd_ffopts fo;
     clmd_ffopts_defaults(&fo);
     fo.method = CLMD_NB_PME;
@@ -90,7 +91,8 @@ static void exact_list(int lag, int overlap, int gpu)
     CU_ASSERT_FATAL(rc == CLMD_OK);
     CU_ASSERT_EQUAL(e->lag, lag);
     CU_ASSERT_EQUAL(e->overlap, lag > 0 ? overlap : 0);
-    CU_ASSERT_EQUAL(clmd_pairlist_prunes(e->pl), gpu && lag > 0);
+    CU_ASSERT_EQUAL(clmd_pairlist_prunes(e->pl), prune && lag > 0);
+    CU_ASSERT_EQUAL(e->dev.nl_tiles, gpu && !(prune && lag > 0));
     const int n = s->n;
     double *f = clmd_calloc(3 * (size_t)n, sizeof *f), *g = clmd_calloc(3 * (size_t)n, sizeof *g);
     double *x = clmd_calloc(3 * (size_t)n, sizeof *x);
@@ -113,9 +115,10 @@ static void exact_list(int lag, int overlap, int gpu)
     CU_ASSERT_EQUAL(missing, 0);
     clmd_free(x);
     clmd_engine_destroy(&fresh);
-    printf("\n  lag %d, overlap %d%s: %ld lists, %ld overlapped, %ld late; %ld prunes, %ld late; "
+    printf("\n  lag %d, overlap %d%s%s: %ld lists, %ld overlapped, %ld late; %ld prunes, %ld late; "
            "forces of the list in use vs a fresh one: %.3g rms relative; pairs within the cutoff "
-           "missing: %ld", lag, overlap, gpu ? ", GPU kernels" : "", clmd_engine_list_builds(e),
+           "missing: %ld", lag, overlap, gpu ? ", GPU kernels" : "",
+           e->dev.nl_tiles ? " (tiles)" : "", clmd_engine_list_builds(e),
            clmd_probe_counter(probe, "nlist_overlapped_builds"),
            clmd_probe_counter(probe, "nlist_late_rebuilds"), clmd_probe_counter(probe, "nlist_prunes"),
            clmd_probe_counter(probe, "nlist_late_prunes"), worst, missing);
@@ -125,7 +128,7 @@ static void exact_list(int lag, int overlap, int gpu)
     if (lag > 0 && overlap > 0) CU_ASSERT(clmd_probe_counter(probe, "nlist_overlapped_builds") > 0);
     CU_ASSERT_EQUAL(clmd_probe_counter(probe, "nlist_late_prunes"), 0);
     /* pruned: more prunes than lists (the inner list is renewed within a list's life) */
-    if (gpu && lag > 0)
+    if (prune && lag > 0)
         CU_ASSERT(clmd_probe_counter(probe, "nlist_prunes") > clmd_engine_list_builds(e));
     clmd_free(f);
     clmd_free(g);
@@ -134,11 +137,12 @@ static void exact_list(int lag, int overlap, int gpu)
     clmd_system_destroy(&s);
 }
 
-static void test_lag0(void) { exact_list(0, 0, 0); }
-static void test_lag2(void) { exact_list(2, 0, 0); }
-static void test_lag2_overlap(void) { exact_list(2, 6, 0); }
-static void test_lag4_overlap(void) { exact_list(4, 10, 0); }
-static void test_pruned(void) { exact_list(2, 6, 1); }
+static void test_lag0(void) { exact_list(0, 0, 0, 0); }
+static void test_lag2(void) { exact_list(2, 0, 0, 0); }
+static void test_lag2_overlap(void) { exact_list(2, 6, 0, 0); }
+static void test_lag4_overlap(void) { exact_list(4, 10, 0, 0); }
+static void test_pruned(void) { exact_list(2, 6, 1, 1); }
+static void test_tiles(void) { exact_list(2, 6, 1, 0); }
 
 /* A run stopped at several steps (some while an overlapped build is in flight) and continued
  * from its checkpoint ends with the straight run's energies, byte for byte. */
@@ -210,6 +214,15 @@ static void test_restart_bitwise(void)
     restart_bitwise("CLMD_LIST_LAG=2 CLMD_LIST_OVERLAP=6 CLMD_LIST_PRUNE=0", "0.2", cuts, 4);
 }
 
+/* The same with the GPU kernels on tiles (the half list of cluster pairs, forces on j added
+ * atomically in fixed point: the sums are exact integers whatever the order). */
+static void test_restart_tiles(void)
+{
+    const int cuts[] = {97, 173};
+    restart_bitwise("CLMD_GPU_KERNELS=1 CLMD_LIST_LAG=2 CLMD_LIST_OVERLAP=6 CLMD_LIST_PRUNE=0", "auto",
+                    cuts, 2);
+}
+
 /* The same with the GPU kernels and the pruned inner list: a cut between prunes continues
  * with the inner list re-pruned from the positions of its prune. */
 static void test_restart_pruned(void)
@@ -228,6 +241,8 @@ int main(int argc, char **argv)
                                       {"restart bit for bit with overlapped builds", test_restart_bitwise},
                                       {"GPU kernels, pruned inner list, exact list", test_pruned},
                                       {"restart bit for bit with a pruned inner list", test_restart_pruned},
+                                      {"GPU kernels on tiles, exact list", test_tiles},
+                                      {"restart bit for bit with tiles", test_restart_tiles},
                                       {NULL, NULL}};
     return clmd_test_main("test_listsearch", tests, argc, argv);
 }

@@ -272,6 +272,119 @@ static void check_case(int periodic, int triclinic)
     clmd_system_destroy(&s);
 }
 
+/* The rules of tiles (the half list of cluster pairs) beyond the pairs they give: a pair of
+ * clusters comes once (from one of the two), bits never join padding, an atom with itself or an
+ * excluded pair, and a tile's image code (positions wrapped as at the build) is the minimum
+ * image of every lane pair within the cutoff at positions x. Returns the number of violations. */
+static int check_tiles(const clmd_system *s, const clmd_nlist *nl, const double *x, double cutoff)
+{
+    clmd_nlist_view v = clmd_nlist_get(nl);
+    if (!v.tiles || v.jshift) return 1;
+    const int nc = v.nclusters;
+    const double(*b)[3] = s->box;
+    unsigned char *seen = calloc((size_t)nc * nc, 1);
+    int bad = 0;
+    for (int c = 0; c < nc; c++)
+        for (int t = v.jstart[c]; t < v.jstart[c + 1]; t++) {
+            const unsigned *tl = v.jlist + 4 * (size_t)t;
+            const int cj = (int)tl[0], code = (int)tl[3];
+            const int lo = c < cj ? c : cj, hi = c < cj ? cj : c;
+            if (seen[(size_t)lo * nc + hi]++) bad++;
+            const unsigned long long bits = tl[1] | (unsigned long long)tl[2] << 32;
+            if (!bits) bad++;
+            for (int k = 0; k < 64; k++) {
+                if (!(bits >> k & 1u)) continue;
+                const int i = v.cluster_atoms[8 * c + (k & 7)], j = v.cluster_atoms[8 * cj + (k >> 3)];
+                if (i < 0 || j < 0 || i == j || clmd_system_excluded(s, i, j)) {
+                    bad++;
+                    continue;
+                }
+                if (!v.image || code == CLMD_NLIST_PAIR_IMAGE) continue;
+                const int sh[3] = {code / 9 - 1, code / 3 % 3 - 1, code % 3 - 1};
+                double dmin[3], dsh[3];
+                for (int d = 0; d < 3; d++) dmin[d] = x[3 * j + d] - x[3 * i + d];
+                clmd_min_image(s, dmin);
+                if (dmin[0] * dmin[0] + dmin[1] * dmin[1] + dmin[2] * dmin[2] >= cutoff * cutoff) continue;
+                for (int d = 0; d < 3; d++) {
+                    double wj = x[3 * j + d], wi = x[3 * i + d];
+                    for (int m = 0; m < 3; m++) {
+                        wj += (v.image[3 * j + m] + sh[m]) * b[m][d];
+                        wi += v.image[3 * i + m] * b[m][d];
+                    }
+                    dsh[d] = wj - wi;
+                }
+                for (int d = 0; d < 3; d++)
+                    if (fabs(dsh[d] - dmin[d]) > 1e-9) {
+                        bad++;
+                        break;
+                    }
+            }
+        }
+    free(seen);
+    return bad;
+}
+
+/* Tiles hold the same pairs as entries: every pair within rlist at the build once, every pair
+ * within the cutoff after moves of up to skin/2, through the tiles' images; and a cluster lists
+ * about half of its neighbours (the kernel's work stays even). */
+static void check_tiles_case(int periodic, int triclinic)
+{
+    const double cutoff = 0.9, skin = 0.12;
+    clmd_system *s = random_system(1500, periodic, triclinic, 777u + periodic * 7 + triclinic);
+    int (*ex)[2] = clmd_calloc(s->n / 2, sizeof *ex);
+    for (int k = 0; k < s->n / 2; k++) {
+        ex[k][0] = 2 * k;
+        ex[k][1] = 2 * k + 1;
+    }
+    clmd_system_set_exclusions(s, s->n / 2, (const int(*)[2])ex);
+    clmd_free(ex);
+    clmd_nlist *nl = NULL, *full = NULL;
+    clmd_err err = {0};
+    CU_ASSERT_EQUAL_FATAL(clmd_nlist_create(s, s->periodic, cutoff, skin, &nl, &err), CLMD_OK);
+    CU_ASSERT_EQUAL_FATAL(clmd_nlist_create(s, s->periodic, cutoff, skin, &full, &err), CLMD_OK);
+    CU_ASSERT_EQUAL(clmd_nlist_set_tiles(nl, 1), 1);
+    CU_ASSERT_EQUAL_FATAL(clmd_nlist_build(nl, s->x, s->box, &err), CLMD_OK);
+    CU_ASSERT_EQUAL_FATAL(clmd_nlist_build(full, s->x, s->box, &err), CLMD_OK);
+    CU_ASSERT_EQUAL(compare_with_brute_force(s, nl, s->x, cutoff + skin - 1e-9), 0);
+    CU_ASSERT_EQUAL(check_tiles(s, nl, s->x, cutoff), 0);
+    /* half: about half the entries' lane pairs (which hold every pair twice; a tile's bits are
+     * those of the j lanes near the i-cluster, the entries' those of the j atoms near it) */
+    clmd_nlist_view vt = clmd_nlist_get(nl), vf = clmd_nlist_get(full);
+    printf("\n  entries: %ld lane pairs", vf.npairs_in_list);
+    CU_ASSERT(vt.npairs_in_list < 0.6 * vf.npairs_in_list && vt.npairs_in_list > 0.4 * vf.npairs_in_list);
+    int most = 0;
+    for (int c = 0; c < vt.nclusters; c++)
+        if (vt.jstart[c + 1] - vt.jstart[c] > most) most = vt.jstart[c + 1] - vt.jstart[c];
+    const double mean = (double)vt.jstart[vt.nclusters] / vt.nclusters;
+    printf("\n  %d tiles for %d clusters (%.1f per cluster, most %d), %ld lane pairs",
+           vt.jstart[vt.nclusters], vt.nclusters, mean, most, vt.npairs_in_list);
+    if (periodic) CU_ASSERT(most < 2 * mean);
+    unsigned seed = 31;
+    double *x = clmd_calloc(3 * s->n, sizeof(double));
+    for (int round = 0; round < 3; round++) {
+        for (int i = 0; i < s->n; i++) {
+            double dir[3] = {urand(&seed) - 0.5, urand(&seed) - 0.5, urand(&seed) - 0.5};
+            double len = sqrt(dir[0] * dir[0] + dir[1] * dir[1] + dir[2] * dir[2]) + 1e-12;
+            double step = 0.499 * skin * urand(&seed);
+            for (int d = 0; d < 3; d++) x[3 * i + d] = s->x[3 * i + d] + step * dir[d] / len;
+        }
+        CU_ASSERT_EQUAL(compare_with_brute_force(s, nl, x, cutoff), 0);
+        CU_ASSERT_EQUAL(check_tiles(s, nl, x, cutoff), 0);
+        unsigned char *flag = clmd_calloc(s->n, 1);
+        for (int i = 0; i < s->n; i++) flag[i] = i < 40 || i % 97 == round;
+        CU_ASSERT_EQUAL(compare_flagged_with_brute_force(s, nl, x, cutoff, flag), 0);
+        clmd_free(flag);
+    }
+    clmd_free(x);
+    clmd_nlist_destroy(&nl);
+    clmd_nlist_destroy(&full);
+    clmd_system_destroy(&s);
+}
+
+static void rectangular_periodic_tiles_equal_brute_force(void) { check_tiles_case(1, 0); }
+static void triclinic_periodic_tiles_equal_brute_force(void) { check_tiles_case(1, 1); }
+static void open_boundaries_tiles_equal_brute_force(void) { check_tiles_case(0, 0); }
+
 static void rectangular_periodic_list_equals_brute_force(void) { check_case(1, 0); }
 static void triclinic_periodic_list_equals_brute_force(void) { check_case(1, 1); }
 static void open_boundaries_list_equals_brute_force(void) { check_case(0, 0); }
@@ -345,8 +458,10 @@ static void same_builds(clmd_nlist *a, clmd_nlist *b, const clmd_system *s, int 
     clmd_nlist_view va = clmd_nlist_get(a), vb = clmd_nlist_get(b);
     CU_ASSERT_EQUAL_FATAL(va.nclusters, vb.nclusters);
     CU_ASSERT_EQUAL(memcmp(va.jstart, vb.jstart, sizeof(int) * (va.nclusters + 1)), 0);
-    CU_ASSERT_EQUAL(memcmp(va.jlist, vb.jlist, sizeof(unsigned) * va.jstart[va.nclusters]), 0);
-    if (with_shift)
+    CU_ASSERT_EQUAL_FATAL(va.tiles, vb.tiles);
+    CU_ASSERT_EQUAL(memcmp(va.jlist, vb.jlist,
+                           sizeof(unsigned) * (va.tiles ? 4 : 1) * va.jstart[va.nclusters]), 0);
+    if (with_shift && !va.tiles)
         CU_ASSERT_EQUAL(memcmp(va.jshift, vb.jshift, (size_t)va.jstart[va.nclusters]), 0);
 }
 
@@ -361,7 +476,12 @@ static void list_is_independent_of_thread_count(void)
     setenv("CLMD_NLIST_THREADS", "3", 1);
     CU_ASSERT_EQUAL_FATAL(clmd_nlist_create(s, 1, 0.9, 0.1, &b, &err), CLMD_OK);
     unsetenv("CLMD_NLIST_THREADS");
-    for (int round = 0; round < 2; round++) {
+    /* entries, tiles, entries again */
+    for (int round = 0; round < 6; round++) {
+        if (round == 2 || round == 4) {
+            clmd_nlist_set_tiles(a, round == 2);
+            clmd_nlist_set_tiles(b, round == 2);
+        }
         same_builds(a, b, s, 0);
         s->x[0] += 0.3; /* second round: a changed configuration, stale stamps would show */
     }
@@ -395,6 +515,9 @@ int main(int argc, char **argv)
         {"rectangular periodic list equals brute force after moves", rectangular_periodic_list_equals_brute_force},
         {"triclinic periodic list equals brute force after moves", triclinic_periodic_list_equals_brute_force},
         {"open-boundary list equals brute force after moves", open_boundaries_list_equals_brute_force},
+        {"rectangular periodic tiles equal brute force after moves", rectangular_periodic_tiles_equal_brute_force},
+        {"triclinic periodic tiles equal brute force after moves", triclinic_periodic_tiles_equal_brute_force},
+        {"open-boundary tiles equal brute force after moves", open_boundaries_tiles_equal_brute_force},
         {"small boxes leave atoms near under two images to the pair", small_boxes_leave_atoms_near_under_two_images_to_the_pair},
         {"cutoff longer than half the box is refused", cutoff_longer_than_half_box_is_refused},
         {"list is independent of the thread count", list_is_independent_of_thread_count},

@@ -38,6 +38,10 @@ typedef struct clmd_dev {
      * (built with PRUNE 1). Allocated with the outer list (same capacities). */
     int nl_prune;
     cl_mem nl_ijlist, nl_ijshift, nl_icount;
+    /* The list is the half list of cluster pairs (nlist.h tiles; nl_jstart counts tiles,
+     * nl_jlist holds 4 words per tile, nl_jshift is unused): the nonbonded kernel is
+     * nonbonded_tiles. Set by clmd_pairlist_use_tiles before the terms' setup. */
+    int nl_tiles;
     /* Batched copies of one system (system.h, nseg): copy s owns particles [s * seg_stride,
      * (s + 1) * seg_stride) and energy slots [s * CLMD_E_SLOTS, (s + 1) * CLMD_E_SLOTS); energy
      * is then long [nseg * CLMD_E_SLOTS]. 0 or 1: one system. */

@@ -584,6 +584,16 @@ static int nb_setup_device(clmd_term *t, const clmd_fenv *env, clmd_err *err)
     const clmd_system *s = nb->sys;
     char defs[1024];
     double sw_start = nb->o.switch_nm;
+    /* GPU kernels: erfc of the Ewald real space from a rational approximation times the
+     * exp(-(alpha r)^2) the force needs anyway (absolute error below 1.5e-7, Abramowitz and
+     * Stegun 7.1.26) instead of the library's erfc; CLMD_NB_ERFC=exact|approx */
+    int erfc_approx = 0;
+    {
+        const char *v = getenv("CLMD_NB_ERFC");
+        if (v && *v && strcmp(v, "approx") && strcmp(v, "exact"))
+            return clmd_err_set(err, CLMD_EINPUT, "CLMD_NB_ERFC is '%s': use exact or approx", v);
+        if (v && strcmp(v, "approx") == 0) erfc_approx = 1;
+    }
     int lj_switch = nb->cutoff_on && sw_start > 0 && sw_start < nb->o.cutoff_nm;
     snprintf(defs, sizeof defs,
              "%s#define CUTOFF %d\n#define CUTOFF2 ((real)%.17g)\n#define COULOMB %d\n"
@@ -591,15 +601,17 @@ static int nb_setup_device(clmd_term *t, const clmd_fenv *env, clmd_err *err)
              "#define LJ_SWITCH %d\n#define SWITCH_START ((real)%.17g)\n"
              "#define SWITCH_INV_WIDTH ((real)%.17g)\n#define REGION %d\n#define SOFTCORE %d\n"
              "#define ANNIHILATE %d\n#define SC_ALPHA ((real)%.17g)\n#define ELEC_MODE %d\n"
-             "#define PRUNE %d\n",
+             "#define PRUNE %d\n#define ERFC_APPROX %d\n",
              clmd_dev_defines(dev), nb->cutoff_on, nb->o.cutoff_nm * nb->o.cutoff_nm, nb->coulomb,
              nb->krf, nb->crf, nb->alpha, lj_switch, lj_switch ? sw_start : 0.0,
              lj_switch ? 1.0 / (nb->o.cutoff_nm - sw_start) : 0.0, nb->region, nb->softcore,
-             nb->annihilate, nb->alpha_sc, nb->elec_mode, prunes(dev));
+             nb->annihilate, nb->alpha_sc, nb->elec_mode, prunes(dev), erfc_approx);
     cl_program prog;
     int rc;
     if ((rc = clmd_ocl_program(dev->ocl, "nonbonded.cl", defs, &prog, err))) return rc;
-    if ((rc = clmd_ocl_kernel(dev->ocl, prog, nb->region ? "nonbonded_region" : "nonbonded",
+    if ((rc = clmd_ocl_kernel(dev->ocl, prog,
+                              nb->region ? "nonbonded_region"
+                              : dev->nl_tiles ? "nonbonded_tiles" : "nonbonded",
                               &nb->k_nb, err)))
         return rc;
     if ((rc = clmd_ocl_kernel(dev->ocl, prog, "pairs14", &nb->k_pairs, err))) return rc;

@@ -476,6 +476,15 @@ static int setup_device(clmd_engine *e, clmd_err *err)
             (rc = clmd_pairlist_setup_prune(e->pl, e->flags, FLAG_PRUNE, err)))
             return rc;
     }
+    /* the GPU nonbonded kernel reads the half list of cluster pairs (tiles) where no other
+     * kernel needs the list of entries (the prune, the region kernel, GB);
+     * CLMD_LIST_TILES=0 keeps entries (measurements) */
+    {
+        double t = 1;
+        if ((rc = env_setting("CLMD_LIST_TILES", 0, 1, 1, &t, err))) return rc;
+        if (t > 0 && clmd_ocl_is_gpu(d->ocl) && !s->region && !e->plan.present[CLMD_E_GB])
+            clmd_pairlist_use_tiles(e->pl);
+    }
     if (s->region) {
         /* the region's flags and each copy's factors, for the force kernels */
         unsigned char *flags = clmd_calloc(np, 1);

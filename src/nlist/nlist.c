@@ -121,6 +121,7 @@ struct clmd_nlist {
      * (clusters, entries and images shifted to the copy's particles). */
     int nseg, seg_stride;
     struct clmd_nlist **sub;
+    int tiles;             /* the half list of cluster pairs (clmd_nlist_set_tiles) */
     const double *seg_x;   /* the build's positions and box, for the team */
     const double (*seg_box)[3];
     atomic_int next_seg;
@@ -531,6 +532,38 @@ static void note_visit(nlist_thread *th, long *nvis, int ci, int cj, unsigned ne
         for (int m = 0; m < CLMD_CLUSTER; m++) v->mask[m] &= (unsigned char)~(1u << m);
 }
 
+/* Tiles: which of two clusters lists their pair. Alternating by the parity of the sum gives
+ * every cluster about half of its neighbours on either side of its index (the kernel's work
+ * per cluster stays even); a cluster lists its pair with itself. */
+static inline int owns_pair(int ci, int cj)
+{
+    return cj == ci || ((ci < cj) ^ ((ci + cj) & 1));
+}
+
+/* The tile of visit v (cluster pair ci, v->cj) into out[4]: cj, the 64 lane-pair bits (bit
+ * 8 m + l: i lane l with j lane m; j lanes near, not excluded, not the same atom, on ci's own
+ * tile only l < m) as two words, and the image code (one for the whole tile, else the minimum
+ * image pair by pair). Returns the number of bits, 0 for a tile with none. */
+static int tile_of(const clmd_nlist *nl, int ci, const visit *v, unsigned out[4])
+{
+    unsigned long long bits = 0;
+    int code = -1;
+    for (int m = 0; m < CLMD_CLUSTER; m++) {
+        if (!(v->near >> m & 1u)) continue;
+        unsigned mm = v->mask[m];
+        if (v->cj == ci) mm &= (1u << m) - 1u;
+        if (!mm) continue;
+        bits |= (unsigned long long)mm << (8 * m);
+        code = code < 0 || code == v->code[m] ? v->code[m] : CLMD_NLIST_PAIR_IMAGE;
+    }
+    if (!bits) return 0;
+    out[0] = (unsigned)v->cj;
+    out[1] = (unsigned)bits;
+    out[2] = (unsigned)(bits >> 32);
+    out[3] = nl->shift_ok ? (unsigned)code : CLMD_NLIST_PAIR_IMAGE;
+    return __builtin_popcountll(bits);
+}
+
 static inline int floor_div(int a, int n) { return a >= 0 ? a / n : -((n - 1 - a) / n); }
 
 /* Step 4 for i-cluster ci: every atom within rlist of some lane atom of the cluster, under
@@ -595,6 +628,7 @@ search_cluster_body(clmd_nlist *nl, nlist_thread *th, int ci, int avx2)
                     else b = mid;
                 }
                 for (int cj = a; cj < k1 && nl->cl_sc[2 * cj] <= hi; cj++) {
+                    if (nl->tiles && !owns_pair(ci, cj)) continue;
                     /* box-to-box distance: a lower bound of every atom pair's, in floating
                      * point too (rounding is monotonic) */
                     const double *jb = nl->cl_box + 6 * cj;
@@ -629,6 +663,23 @@ search_cluster_body(clmd_nlist *nl, nlist_thread *th, int ci, int avx2)
     }
     /* the entries, leaving out those no lane interacts with; stamps hold cluster indices,
      * which later builds reuse: clear what was set */
+    if (nl->tiles) {
+        if (4 * (th->n + nvis) > th->cap) {
+            long nc = th->cap ? 2 * th->cap : 65536;
+            while (nc < 4 * (th->n + nvis)) nc *= 2;
+            th->list = clmd_realloc(th->list, sizeof *th->list * (size_t)th->cap, sizeof *th->list * (size_t)nc);
+            th->cap = nc;
+        }
+        long nt = th->n;
+        for (long k = 0; k < nvis; k++) {
+            th->cstamp[th->vis[k].cj] = -1;
+            int bits = tile_of(nl, ci, th->vis + k, th->list + 4 * nt);
+            if (bits) nt++, th->npairs += bits;
+        }
+        nl->jstart[ci] = (int)(nt - th->n);
+        th->n = nt;
+        return;
+    }
     if (th->n + CLMD_CLUSTER * nvis > th->cap) {
         long nc = th->cap ? 2 * th->cap : 65536;
         while (nc < th->n + CLMD_CLUSTER * nvis) nc *= 2;
@@ -723,8 +774,8 @@ static void build_phases(clmd_nlist *nl, int t)
             if (total > nl->cap_jlist) {
                 long nc = nl->cap_jlist ? nl->cap_jlist : 4096;
                 while (nc < total) nc *= 2;
-                nl->jlist = clmd_realloc(nl->jlist, sizeof *nl->jlist * (size_t)nl->cap_jlist,
-                                         sizeof *nl->jlist * (size_t)nc);
+                const size_t es = sizeof *nl->jlist * (nl->tiles ? 4 : 1);
+                nl->jlist = clmd_realloc(nl->jlist, es * (size_t)nl->cap_jlist, es * (size_t)nc);
                 nl->jshift = clmd_realloc(nl->jshift, (size_t)nl->cap_jlist, (size_t)nc);
                 nl->cap_jlist = nc;
             }
@@ -736,6 +787,11 @@ static void build_phases(clmd_nlist *nl, int t)
         int c0 = k * NLIST_CHUNK_CLUSTERS, c1 = c0 + NLIST_CHUNK_CLUSTERS < ncl ? c0 + NLIST_CHUNK_CLUSTERS : ncl;
         const nlist_thread *src = nl->th + nl->chunk_thread[k];
         size_t cnt = (size_t)(nl->jstart[c1] - nl->jstart[c0]);
+        if (nl->tiles) {
+            memcpy(nl->jlist + 4 * (size_t)nl->jstart[c0], src->list + 4 * nl->chunk_off[k],
+                   sizeof(unsigned) * 4 * cnt);
+            continue;
+        }
         memcpy(nl->jlist + nl->jstart[c0], src->list + nl->chunk_off[k], sizeof(unsigned) * cnt);
         memcpy(nl->jshift + nl->jstart[c0], src->shift + nl->chunk_off[k], cnt);
     }
@@ -867,8 +923,31 @@ const double (*clmd_nlist_box(const clmd_nlist *nl))[3] { return (const double(*
 clmd_nlist_view clmd_nlist_get(const clmd_nlist *nl)
 {
     clmd_nlist_view v = {nl->nclusters, nl->cluster_atoms, nl->jstart, nl->jlist, nl->npairs,
-                         nl->periodic ? nl->jshift : NULL, nl->periodic ? nl->image : NULL};
+                         nl->periodic && !nl->tiles ? nl->jshift : NULL,
+                         nl->periodic ? nl->image : NULL, nl->tiles};
     return v;
+}
+
+int clmd_nlist_set_tiles(clmd_nlist *nl, int on)
+{
+    on = on && nl->nseg <= 1;
+    if (on != nl->tiles) { /* the list's capacity counts entries of the old size */
+        clmd_free(nl->jlist);
+        clmd_free(nl->jshift);
+        nl->jlist = NULL;
+        nl->jshift = NULL;
+        nl->cap_jlist = nl->njlist = 0;
+        for (int t = 0; t < nl->nthreads; t++) {
+            nlist_thread *th = nl->th + t;
+            clmd_free(th->list);
+            clmd_free(th->shift);
+            th->list = NULL;
+            th->shift = NULL;
+            th->cap = th->n = 0;
+        }
+    }
+    nl->tiles = on;
+    return on;
 }
 
 void clmd_nlist_set_skin(clmd_nlist *nl, double skin_nm)
@@ -883,10 +962,46 @@ double clmd_nlist_skin(const clmd_nlist *nl) { return nl->skin; }
 long clmd_nlist_builds(const clmd_nlist *nl) { return nl->builds; }
 const double *clmd_nlist_reference_positions(const clmd_nlist *nl) { return nl->xref; }
 
+/* for_each_pair and for_each_flagged_pair over tiles (each pair is in one tile once); with
+ * flag, only pairs with a flagged particle, that one as i. */
+static long tile_pairs(const clmd_nlist *nl, const double *x, const double box[3][3],
+                       double cutoff, const unsigned char *flag,
+                       void (*fn)(int i, int j, double r2, void *ctx), void *ctx)
+{
+    long count = 0;
+    const double c2 = cutoff * cutoff;
+    for (int ci = 0; ci < nl->nclusters; ci++)
+        for (int t = nl->jstart[ci]; t < nl->jstart[ci + 1]; t++) {
+            const unsigned *tl = nl->jlist + 4 * (size_t)t;
+            const unsigned long long bits = tl[1] | (unsigned long long)tl[2] << 32;
+            for (int b = 0; b < 64; b++) {
+                if (!(bits >> b & 1u)) continue;
+                int i = nl->cluster_atoms[ci * CLMD_CLUSTER + (b & 7)];
+                int j = nl->cluster_atoms[tl[0] * CLMD_CLUSTER + (b >> 3)];
+                if (flag && !flag[i] && !flag[j]) continue;
+                if (flag ? !flag[i] || (flag[j] && j < i) : j < i) {
+                    int u = i;
+                    i = j;
+                    j = u;
+                }
+                double d[3] = {x[3 * j] - x[3 * i], x[3 * j + 1] - x[3 * i + 1],
+                               x[3 * j + 2] - x[3 * i + 2]};
+                if (nl->periodic) clmd_box_min_image(box, d);
+                const double r2 = d[0] * d[0] + d[1] * d[1] + d[2] * d[2];
+                if (r2 < c2) {
+                    count++;
+                    if (fn) fn(i, j, r2, ctx);
+                }
+            }
+        }
+    return count;
+}
+
 long clmd_nlist_for_each_pair(const clmd_nlist *nl, const double *x, const double box[3][3],
                               double cutoff, void (*fn)(int i, int j, double r2, void *ctx),
                               void *ctx)
 {
+    if (nl->tiles) return tile_pairs(nl, x, box, cutoff, NULL, fn, ctx);
     long count = 0;
     double c2 = cutoff * cutoff;
     for (int ci = 0; ci < nl->nclusters; ci++)
@@ -913,6 +1028,7 @@ long clmd_nlist_for_each_flagged_pair(const clmd_nlist *nl, const double *x, con
                                       double cutoff, const unsigned char *flag,
                                       void (*fn)(int i, int j, double r2, void *ctx), void *ctx)
 {
+    if (nl->tiles) return tile_pairs(nl, x, box, cutoff, flag, fn, ctx);
     long count = 0;
     const double c2 = cutoff * cutoff;
     for (int ci = 0; ci < nl->nclusters; ci++) {

@@ -43,6 +43,11 @@ typedef struct clmd_nlist_view {
      * cutoff + skin, or two images of j near the cluster). */
     const unsigned char *jshift;
     const int *image;
+    /* Tiles (clmd_nlist_set_tiles): jstart counts tiles and jlist holds 4 words per tile:
+     * j-cluster cj, the lane-pair bits (bit 8 m + l: lane l of the i-cluster with lane m of
+     * cj) low then high word, and the tile's image code (CLMD_NLIST_PAIR_IMAGE: pair by pair);
+     * jshift is NULL. */
+    int tiles;
 } clmd_nlist_view;
 
 #define CLMD_NLIST_PAIR_IMAGE 27
@@ -64,6 +69,14 @@ int clmd_nlist_build(clmd_nlist *nl, const double *x, const double b[3][3], clmd
 int clmd_nlist_needs_rebuild(const clmd_nlist *nl, const double *x);
 /* The box of the last build (periodic lists). */
 const double (*clmd_nlist_box(const clmd_nlist *nl))[3];
+
+/* The layout of the builds to come: 0 the full list of entries above; 1 a half list of
+ * cluster pairs ("tiles", the GPU kernels' layout): every pair of clusters with two atoms
+ * within rlist once, with the bits of the lane pairs that interact (excluded pairs and an
+ * atom with itself left out, a cluster's pairs with itself once). Which cluster of a pair
+ * lists it alternates, so every cluster lists about half of its neighbours. Batched copies
+ * keep entries. Returns whether tiles are on. */
+int clmd_nlist_set_tiles(clmd_nlist *nl, int on);
 
 /* Changes the buffer for the next build (rlist = cutoff + skin). */
 void clmd_nlist_set_skin(clmd_nlist *nl, double skin_nm);

@@ -58,6 +58,7 @@ struct clmd_pairlist {
      * from the outer list. The displacement reference posq_ref then holds the positions of the
      * last prune, posq_oref the outer list's; the prune writes the largest distance between the
      * two into flags[flag_word]. */
+    int tiles;              /* the list is tiles (clmd_pairlist_use_tiles) */
     int prune;
     int inner_valid;        /* the inner list matches the outer list and posq_ref */
     double s_in;            /* the buffer of the inner list in use */
@@ -230,6 +231,17 @@ int clmd_pairlist_setup_prune(clmd_pairlist *pl, cl_mem flags, int word, clmd_er
 
 int clmd_pairlist_prunes(const clmd_pairlist *pl) { return pl->prune; }
 
+int clmd_pairlist_use_tiles(clmd_pairlist *pl)
+{
+    if (!pl->dev || pl->prune) return 0;
+    pl->tiles = clmd_nlist_set_tiles(pl->nl, 1);
+    pl->dev->nl_tiles = pl->tiles;
+    return pl->tiles;
+}
+
+/* bytes per list entry: a tile is 4 words */
+static size_t entry_bytes(const clmd_pairlist *pl) { return sizeof(unsigned) * (pl->tiles ? 4 : 1); }
+
 /* The buffer of the next prune: as asked, at most half the outer list's. */
 static double inner_skin(const clmd_pairlist *pl)
 {
@@ -387,7 +399,8 @@ static int stage_list(clmd_pairlist *pl, const clmd_nlist *nl, clmd_err *err)
     const size_t nc = (size_t)v.nclusters, nent = (size_t)v.jstart[v.nclusters];
     const int n = pl->sys->n;
     const size_t bytes[5] = {sizeof(int) * CLMD_CLUSTER * nc, sizeof(int) * (nc + 1),
-                             sizeof(unsigned) * nent, nent, sizeof(cl_int4) * (size_t)n};
+                             entry_bytes(pl) * nent, v.jshift ? nent : 0,
+                             sizeof(cl_int4) * (size_t)n};
     int rc;
     for (int k = 0; k < 5; k++)
         if ((rc = stage_room(pl, k, bytes[k], err))) return rc;
@@ -432,8 +445,8 @@ static int upload_list_locked(clmd_pairlist *pl, clmd_err *err)
         if ((rc = clmd_ocl_alloc(d->ocl, sizeof(int) * CLMD_CLUSTER * pl->cap_clusters,
                                  &d->nl_cluster_atoms, err)) ||
             (rc = clmd_ocl_alloc(d->ocl, sizeof(int) * (pl->cap_clusters + 1), &d->nl_jstart, err)) ||
-            (rc = clmd_ocl_alloc(d->ocl, sizeof(unsigned) * pl->cap_jlist, &d->nl_jlist, err)) ||
-            (rc = clmd_ocl_alloc(d->ocl, pl->cap_jlist, &d->nl_jshift, err)))
+            (rc = clmd_ocl_alloc(d->ocl, entry_bytes(pl) * pl->cap_jlist, &d->nl_jlist, err)) ||
+            (rc = clmd_ocl_alloc(d->ocl, pl->tiles ? 1 : pl->cap_jlist, &d->nl_jshift, err)))
             return rc;
         if (pl->prune &&
             ((rc = clmd_ocl_alloc(d->ocl, sizeof(unsigned) * pl->cap_jlist, &d->nl_ijlist, err)) ||
@@ -450,7 +463,7 @@ static int upload_list_locked(clmd_pairlist *pl, clmd_err *err)
     cl_mem dst[5] = {d->nl_cluster_atoms, d->nl_jstart, d->nl_jlist, d->nl_jshift, pl->image};
     /* the build's image counts: pos_shift follows them in every box */
     const size_t bytes[5] = {sizeof(int) * CLMD_CLUSTER * (size_t)v.nclusters,
-                             sizeof(int) * ((size_t)v.nclusters + 1), sizeof(unsigned) * nent,
+                             sizeof(int) * ((size_t)v.nclusters + 1), entry_bytes(pl) * nent,
                              v.jshift ? nent : 0, sizeof(cl_int4) * (size_t)n};
     cl_command_queue q = clmd_ocl_queue(d->ocl);
     for (int k = 0; k < 5; k++) {
@@ -612,6 +625,7 @@ static int bg_setup(clmd_pairlist *pl, clmd_err *err)
     size_t np = (size_t)pl->dev->npad;
     int rc = clmd_nlist_create(pl->sys, pl->plan->periodic, pl->plan->o.cutoff_nm, pl->skin_nominal,
                                &pl->bg.nl, err);
+    if (!rc) clmd_nlist_set_tiles(pl->bg.nl, pl->tiles);
     if (!rc) rc = clmd_ocl_alloc_pinned(pl->dev->ocl, pl->mixed_size * np, &pl->bg.pinned,
                                         &pl->bg.pinned_host, err);
     if (!rc) rc = clmd_ocl_alloc(pl->dev->ocl, pl->mixed_size * np, &pl->bg.pos_snap, err);

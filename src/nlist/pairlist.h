@@ -62,6 +62,12 @@ cl_mem clmd_pairlist_posq_ref(const clmd_pairlist *pl);
  * tuned wider for it; a given buffer is used as given). Call after clmd_pairlist_setup_device,
  * before the terms' setup. */
 int clmd_pairlist_setup_prune(clmd_pairlist *pl, cl_mem flags, int word, clmd_err *err);
+/* Lists as tiles (nlist.h clmd_nlist_set_tiles: the half list of cluster pairs) for the GPU
+ * nonbonded kernel; publishes dev->nl_tiles. Only where no other kernel reads the list of
+ * entries: the caller's rule (no pruning, no region, no GB). Call after
+ * clmd_pairlist_setup_device, before the first build and the terms' setup. Returns whether
+ * tiles are on (batched copies keep entries). */
+int clmd_pairlist_use_tiles(clmd_pairlist *pl);
 int clmd_pairlist_prunes(const clmd_pairlist *pl);
 /* The buffer (nm) of the prunes to come (at most half the outer list's; it sets the outer
  * list's room), and a prune at the next evaluation. */
