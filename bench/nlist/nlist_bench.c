@@ -7,6 +7,9 @@
  * checksum hold the same list up to the order of entries within a cluster. `order` hashes the
  * entries as laid out, so a change of order shows there.
  *
+ * --tiles builds the GPU kernel's half list of cluster pairs instead (entries then counts tiles);
+ * --skin overrides the buffer of every case.
+ *
  * Build and run: bench/nlist/run [--repeats N] [--min-seconds S] [--only NAME] [--threads 1,2,16]
  * (compiles against build/libclmdcore.a; see the script). */
 #include <math.h>
@@ -56,6 +59,14 @@ static void list_hashes(const clmd_nlist *nl, int n, uint64_t *meaning, uint64_t
 {
     clmd_nlist_view v = clmd_nlist_get(nl);
     uint64_t h = 1469598103934665603ull, o = h;
+    if (v.tiles) { /* tiles: their words as laid out (one tile per cluster pair) */
+        h = fnv(h, v.cluster_atoms, sizeof(int) * 8 * (size_t)v.nclusters);
+        h = fnv(h, v.jstart, sizeof(int) * ((size_t)v.nclusters + 1));
+        h = fnv(h, v.jlist, sizeof(unsigned) * 4 * (size_t)v.jstart[v.nclusters]);
+        if (v.image) h = fnv(h, v.image, sizeof(int) * 3 * (size_t)n);
+        *meaning = *order = h;
+        return;
+    }
     uint64_t *tmp = NULL;
     long cap = 0;
     for (int c = 0; c < v.nclusters; c++) {
@@ -117,7 +128,8 @@ int main(int argc, char **argv)
     int repeats = 5;
     double min_seconds = 1.0;
     const char *only = NULL;
-    int threads[16] = {1, 2}, nthreads = 2;
+    int threads[16] = {1, 2}, nthreads = 2, tiles = 0;
+    double skin = -1;
     for (int a = 1; a < argc; a++) {
         char *end = NULL;
         if (!strcmp(argv[a], "--repeats") && a + 1 < argc) {
@@ -126,6 +138,11 @@ int main(int argc, char **argv)
         } else if (!strcmp(argv[a], "--min-seconds") && a + 1 < argc) {
             min_seconds = strtod(argv[++a], &end);
             if (*end || min_seconds < 0) return fprintf(stderr, "bad --min-seconds\n"), 2;
+        } else if (!strcmp(argv[a], "--tiles")) {
+            tiles = 1;
+        } else if (!strcmp(argv[a], "--skin") && a + 1 < argc) {
+            skin = strtod(argv[++a], &end);
+            if (*end || skin < 0) return fprintf(stderr, "bad --skin\n"), 2;
         } else if (!strcmp(argv[a], "--only") && a + 1 < argc) {
             only = argv[++a];
         } else if (!strcmp(argv[a], "--threads") && a + 1 < argc) {
@@ -136,7 +153,8 @@ int main(int argc, char **argv)
                 p = *end ? end + 1 : end;
             }
         } else {
-            fprintf(stderr, "usage: %s [--repeats N] [--min-seconds S] [--only NAME] [--threads 1,2,16]\n",
+            fprintf(stderr, "usage: %s [--repeats N] [--min-seconds S] [--only NAME] [--threads 1,2,16] "
+                            "[--tiles] [--skin NM]\n",
                     argv[0]);
             return 2;
         }
@@ -164,7 +182,8 @@ int main(int argc, char **argv)
             snprintf(tv, sizeof tv, "%d", threads[ti]);
             setenv("CLMD_NLIST_THREADS", tv, 1);
             clmd_nlist *nl = NULL;
-            if (clmd_nlist_create(s, s->periodic, bc->cutoff, bc->skin, &nl, &err) ||
+            if (clmd_nlist_create(s, s->periodic, bc->cutoff, skin >= 0 ? skin : bc->skin, &nl, &err) ||
+                !(clmd_nlist_set_tiles(nl, tiles), 1) ||
                 clmd_nlist_build(nl, s->x, (const double(*)[3])s->box, &err)) { /* the first build warms up */
                 printf("%-11s failed: %s\n", bc->name, err.msg);
                 clmd_nlist_destroy(&nl);
@@ -183,10 +202,13 @@ int main(int argc, char **argv)
             clmd_nlist_for_each_pair(nl, s->x, (const double(*)[3])s->box, bc->cutoff, count_pair, &in_rc);
             uint64_t hm, ho;
             list_hashes(nl, s->n, &hm, &ho);
-            /* in rc: pairs within the cutoff (both directions) per lane pair evaluated */
+            /* in rc: pairs within the cutoff (both directions) per lane pair evaluated; tiles:
+             * pairs within the cutoff per lane-pair slot of the tiles (64 each) */
+            const double used = v.tiles ? in_rc / (64.0 * v.jstart[v.nclusters])
+                                        : 2.0 * in_rc / (double)v.npairs_in_list;
             printf("%-11s %7d %3d %9.2f %9.2f %9d %11d %12ld %8.3f %016llx %016llx\n", bc->name,
                    s->n, threads[ti], t[nb / 2], t[0], nb, v.jstart[v.nclusters], v.npairs_in_list,
-                   2.0 * in_rc / (double)v.npairs_in_list, (unsigned long long)hm,
+                   used, (unsigned long long)hm,
                    (unsigned long long)ho);
             fflush(stdout);
             free(t);

@@ -540,28 +540,40 @@ static inline int owns_pair(int ci, int cj)
     return cj == ci || ((ci < cj) ^ ((ci + cj) & 1));
 }
 
+static inline int popcount64(unsigned long long x)
+{
+    x = x - ((x >> 1) & 0x5555555555555555ull);
+    x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
+    x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0full;
+    return (int)((x * 0x0101010101010101ull) >> 56);
+}
+
 /* The tile of visit v (cluster pair ci, v->cj) into out[4]: cj, the 64 lane-pair bits (bit
  * 8 m + l: i lane l with j lane m; j lanes near, not excluded, not the same atom, on ci's own
  * tile only l < m) as two words, and the image code (one for the whole tile, else the minimum
- * image pair by pair). Returns the number of bits, 0 for a tile with none. */
+ * image pair by pair). Returns the number of bits, 0 for a tile with none. Byte m of a 64-bit
+ * word is lane m throughout. */
 static int tile_of(const clmd_nlist *nl, int ci, const visit *v, unsigned out[4])
 {
-    unsigned long long bits = 0;
-    int code = -1;
-    for (int m = 0; m < CLMD_CLUSTER; m++) {
-        if (!(v->near >> m & 1u)) continue;
-        unsigned mm = v->mask[m];
-        if (v->cj == ci) mm &= (1u << m) - 1u;
-        if (!mm) continue;
-        bits |= (unsigned long long)mm << (8 * m);
-        code = code < 0 || code == v->code[m] ? v->code[m] : CLMD_NLIST_PAIR_IMAGE;
-    }
+    unsigned long long bits, codes, near = 0;
+    memcpy(&bits, v->mask, sizeof bits);
+    memcpy(&codes, v->code, sizeof codes);
+    for (int m = 0; m < CLMD_CLUSTER; m++) near |= (unsigned long long)((0u - (v->near >> m & 1u)) & 0xffu) << (8 * m);
+    bits &= near;
+    if (v->cj == ci) bits &= 0x7f3f1f0f07030100ull; /* lane m with lanes l < m */
     if (!bits) return 0;
+    /* the lanes left (a byte with a bit), and whether their codes agree with the first's */
+    unsigned long long used = bits | bits >> 4;
+    used |= used >> 2;
+    used |= used >> 1;
+    used = (used & 0x0101010101010101ull) * 0xffu;
+    const unsigned first = v->code[__builtin_ctzll(bits) >> 3];
+    const int one = ((codes ^ first * 0x0101010101010101ull) & used) == 0;
     out[0] = (unsigned)v->cj;
     out[1] = (unsigned)bits;
     out[2] = (unsigned)(bits >> 32);
-    out[3] = nl->shift_ok ? (unsigned)code : CLMD_NLIST_PAIR_IMAGE;
-    return __builtin_popcountll(bits);
+    out[3] = nl->shift_ok && one ? first : CLMD_NLIST_PAIR_IMAGE;
+    return popcount64(bits);
 }
 
 static inline int floor_div(int a, int n) { return a >= 0 ? a / n : -((n - 1 - a) / n); }
