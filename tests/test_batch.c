@@ -56,6 +56,9 @@ static void compare(clmd_system *base, const clmd_ffopts *fo, int steps, int exa
     }
     CU_ASSERT_FATAL(batch != NULL);
     CU_ASSERT_EQUAL(clmd_engine_segments(batch), K);
+    /* GPU kernels without GB read tiles, the batch's joined from its copies' */
+    if (!batch->reference)
+        CU_ASSERT_EQUAL(batch->dev.nl_tiles, clmd_ocl_is_gpu(batch->dev.ocl) && fo->gb_model == CLMD_GB_NONE);
     /* on GPUs a one-system engine of at most 6 clusters runs GB as one fused kernel, the batch as
      * three: the same physics, other float sums, so the copies agree to float precision there */
     if (exact && fo->gb_model != CLMD_GB_NONE && n <= 48 && !batch->reference &&
@@ -218,6 +221,15 @@ static void water_pme(const char *fft, int exact)
 /* FFTW measures its plans: the batched plan may pick other codelets than the one-grid plan on
  * another machine, so the host path is held to float agreement, the device path to the bit */
 static void test_water_pme_host_fft(void) { water_pme("host", 0); }
+/* the GPU kernels (here on the CPU device) on tiles: each copy's tiles are those of its
+ * one-system engine, the forces on j added in fixed point, so the copies repeat the single
+ * engines bit for bit */
+static void test_water_pme_gpu_tiles(void)
+{
+    setenv("CLMD_GPU_KERNELS", "1", 1);
+    water_pme("device", 1);
+    unsetenv("CLMD_GPU_KERNELS");
+}
 static void test_water_pme_device_fft(void) { water_pme("device", 1); }
 
 static void test_refusals(void)
@@ -331,6 +343,7 @@ int main(int argc, char **argv)
                                       {"water_rf", test_water_rf},
                                       {"water_pme_host_fft", test_water_pme_host_fft},
                                       {"water_pme_device_fft", test_water_pme_device_fft},
+                                      {"water_pme_gpu_kernels_tiles", test_water_pme_gpu_tiles},
                                       {"refusals", test_refusals},
                                       {"device bytes follow the buffers", test_device_bytes_follow_buffers},
                                       {"overflow names the copy and the input's particles",

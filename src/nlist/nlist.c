@@ -832,11 +832,11 @@ static void join_segments(clmd_nlist *nl)
     }
     grow_clusters(nl, (int)C);
     nl->nclusters = (int)C;
+    const size_t es = sizeof *nl->jlist * (nl->tiles ? 4 : 1);
     if (E > nl->cap_jlist) {
         long nc = nl->cap_jlist ? nl->cap_jlist : 4096;
         while (nc < E) nc *= 2;
-        nl->jlist = clmd_realloc(nl->jlist, sizeof *nl->jlist * (size_t)nl->cap_jlist,
-                                 sizeof *nl->jlist * (size_t)nc);
+        nl->jlist = clmd_realloc(nl->jlist, es * (size_t)nl->cap_jlist, es * (size_t)nc);
         nl->jshift = clmd_realloc(nl->jshift, (size_t)nl->cap_jlist, (size_t)nc);
         nl->cap_jlist = nc;
     }
@@ -851,9 +851,14 @@ static void join_segments(clmd_nlist *nl)
             nl->cluster_atoms[c0 * CLMD_CLUSTER + k] = a < 0 ? -1 : a + (int)off;
         }
         for (int c = 0; c < s->nclusters; c++) nl->jstart[c0 + c] = (int)(s->jstart[c] + e0);
-        for (long k = 0; k < s->njlist; k++)
-            nl->jlist[e0 + k] = ((( s->jlist[k] >> 8) + off) << 8) | (s->jlist[k] & 0xffu);
-        memcpy(nl->jshift + e0, s->jshift, (size_t)s->njlist);
+        if (nl->tiles) { /* tiles name j-clusters: shifted by the copies' clusters before */
+            memcpy(nl->jlist + 4 * e0, s->jlist, es * (size_t)s->njlist);
+            for (long k = 0; k < s->njlist; k++) nl->jlist[4 * (e0 + k)] += (unsigned)c0;
+        } else {
+            for (long k = 0; k < s->njlist; k++)
+                nl->jlist[e0 + k] = (((s->jlist[k] >> 8) + off) << 8) | (s->jlist[k] & 0xffu);
+            memcpy(nl->jshift + e0, s->jshift, (size_t)s->njlist);
+        }
         memcpy(nl->image + 3 * (size_t)off, s->image, sizeof(int) * 3 * (size_t)s->n);
         nl->npairs += s->npairs;
         c0 += s->nclusters;
@@ -942,7 +947,8 @@ clmd_nlist_view clmd_nlist_get(const clmd_nlist *nl)
 
 int clmd_nlist_set_tiles(clmd_nlist *nl, int on)
 {
-    on = on && nl->nseg <= 1;
+    for (int g = 0; g < nl->nseg; g++) clmd_nlist_set_tiles(nl->sub[g], on);
+    on = on != 0;
     if (on != nl->tiles) { /* the list's capacity counts entries of the old size */
         clmd_free(nl->jlist);
         clmd_free(nl->jshift);

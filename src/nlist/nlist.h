@@ -74,8 +74,8 @@ const double (*clmd_nlist_box(const clmd_nlist *nl))[3];
  * cluster pairs ("tiles", the GPU kernels' layout): every pair of clusters with two atoms
  * within rlist once, with the bits of the lane pairs that interact (excluded pairs and an
  * atom with itself left out, a cluster's pairs with itself once). Which cluster of a pair
- * lists it alternates, so every cluster lists about half of its neighbours. Batched copies
- * keep entries. Returns whether tiles are on. */
+ * lists it alternates, so every cluster lists about half of its neighbours (batched copies:
+ * each copy's tiles as its own list would have them). Returns whether tiles are on. */
 int clmd_nlist_set_tiles(clmd_nlist *nl, int on);
 
 /* Changes the buffer for the next build (rlist = cutoff + skin). */

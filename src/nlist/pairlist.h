@@ -66,7 +66,7 @@ int clmd_pairlist_setup_prune(clmd_pairlist *pl, cl_mem flags, int word, clmd_er
  * nonbonded kernel; publishes dev->nl_tiles. Only where no other kernel reads the list of
  * entries: the caller's rule (no pruning, no region, no GB). Call after
  * clmd_pairlist_setup_device, before the first build and the terms' setup. Returns whether
- * tiles are on (batched copies keep entries). */
+ * tiles are on. */
 int clmd_pairlist_use_tiles(clmd_pairlist *pl);
 int clmd_pairlist_prunes(const clmd_pairlist *pl);
 /* The buffer (nm) of the prunes to come (at most half the outer list's; it sets the outer
