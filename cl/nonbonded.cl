@@ -332,7 +332,13 @@ void nonbonded_tiles(__global const real4 *restrict posq, __global const real4 *
                      const int want_energy, const long e_const, BOX_PARAMS,
                      __global const uchar *restrict jshift, __global const real4 *restrict shifts)
 {
-    const int c = get_group_id(0);
+    const int g = get_group_id(0);
+#if TILE_TASKS /* a piece of a cluster's tiles: (cluster, first, end) in the place of tstart */
+    const int4 task = vload4(g, tstart);
+    const int c = task.x, t0 = task.y, t1 = task.z;
+#else
+    const int c = g, t0 = tstart[c], t1 = tstart[c + 1];
+#endif
     const int lid = get_local_id(0);
     const int l = lid & 7, slot = lid >> 3;
     __local real4 jp[64], jpl[64];
@@ -346,7 +352,6 @@ void nonbonded_tiles(__global const real4 *restrict posq, __global const real4 *
     const real2 lji = ljp[s];
     const real qi = pi.w * ONE_4PI_EPS0;
     real fx = 0, fy = 0, fz = 0, elj = 0, ecoul = 0;
-    const int t0 = tstart[c], t1 = tstart[c + 1];
     for (int base = t0; base < t1; base += 8) {
         const int t = base + slot;
         const uint4 tl = t < t1 ? tiles[t] : (uint4)(0, 0, 0, 0);
@@ -424,7 +429,8 @@ void nonbonded_tiles(__global const real4 *restrict posq, __global const real4 *
         __global long *eseg = energy + E_SEG(cluster_atoms[8 * c]);
         add_energy(eseg, E_LJ, u.x);
         add_energy(eseg, E_COULOMB, u.y);
-        if (c < NSEG) atom_add(&energy[c * E_STRIDE + E_DISP], e_const);
+        /* each copy's constant once (there are at least as many work-groups as copies) */
+        if (g < NSEG) atom_add(&energy[g * E_STRIDE + E_DISP], e_const);
     }
 }
 #endif

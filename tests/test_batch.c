@@ -228,6 +228,10 @@ static void test_water_pme_gpu_tiles(void)
 {
     setenv("CLMD_GPU_KERNELS", "1", 1);
     water_pme("device", 1);
+    /* in pieces of at most 4 tiles (CLMD_TILE_SPLIT): each copy's dispersion constant once */
+    setenv("CLMD_TILE_SPLIT", "4", 1);
+    water_pme("device", 1);
+    unsetenv("CLMD_TILE_SPLIT");
     unsetenv("CLMD_GPU_KERNELS");
 }
 static void test_water_pme_device_fft(void) { water_pme("device", 1); }

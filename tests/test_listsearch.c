@@ -93,6 +93,8 @@ static void exact_list(int lag, int overlap, int gpu, int prune)
     CU_ASSERT_EQUAL(e->overlap, lag > 0 ? overlap : 0);
     CU_ASSERT_EQUAL(clmd_pairlist_prunes(e->pl), prune && lag > 0);
     CU_ASSERT_EQUAL(e->dev.nl_tiles, gpu && !(prune && lag > 0));
+    if (e->dev.nl_tiles && getenv("CLMD_TILE_SPLIT"))
+        CU_ASSERT(e->dev.nl_split > 0 && e->dev.nl_ntasks > e->dev.nl_nclusters);
     const int n = s->n;
     double *f = clmd_calloc(3 * (size_t)n, sizeof *f), *g = clmd_calloc(3 * (size_t)n, sizeof *g);
     double *x = clmd_calloc(3 * (size_t)n, sizeof *x);
@@ -143,6 +145,13 @@ static void test_lag2_overlap(void) { exact_list(2, 6, 0, 0); }
 static void test_lag4_overlap(void) { exact_list(4, 10, 0, 0); }
 static void test_pruned(void) { exact_list(2, 6, 1, 1); }
 static void test_tiles(void) { exact_list(2, 6, 1, 0); }
+/* tiles handed to the kernel in pieces of at most 5 (CLMD_TILE_SPLIT): the same exactness */
+static void test_tiles_split(void)
+{
+    setenv("CLMD_TILE_SPLIT", "5", 1);
+    exact_list(2, 6, 1, 0);
+    unsetenv("CLMD_TILE_SPLIT");
+}
 
 /* A run stopped at several steps (some while an overlapped build is in flight) and continued
  * from its checkpoint ends with the straight run's energies, byte for byte. */
@@ -242,6 +251,7 @@ int main(int argc, char **argv)
                                       {"GPU kernels, pruned inner list, exact list", test_pruned},
                                       {"restart bit for bit with a pruned inner list", test_restart_pruned},
                                       {"GPU kernels on tiles, exact list", test_tiles},
+                                      {"GPU kernels on tiles in pieces, exact list", test_tiles_split},
                                       {"restart bit for bit with tiles", test_restart_tiles},
                                       {NULL, NULL}};
     return clmd_test_main("test_listsearch", tests, argc, argv);

@@ -42,6 +42,9 @@ typedef struct clmd_dev {
      * nl_jlist holds 4 words per tile, nl_jshift is unused): the nonbonded kernel is
      * nonbonded_tiles. Set by clmd_pairlist_use_tiles before the terms' setup. */
     int nl_tiles;
+    /* Tiles handed out in pieces (nl_split > 0 tiles at most per work-group): nl_jstart then
+     * holds nl_ntasks int4 (cluster, first tile, end tile, 0), every cluster at least one. */
+    int nl_split, nl_ntasks;
     /* Batched copies of one system (system.h, nseg): copy s owns particles [s * seg_stride,
      * (s + 1) * seg_stride) and energy slots [s * CLMD_E_SLOTS, (s + 1) * CLMD_E_SLOTS); energy
      * is then long [nseg * CLMD_E_SLOTS]. 0 or 1: one system. */

@@ -601,11 +601,11 @@ static int nb_setup_device(clmd_term *t, const clmd_fenv *env, clmd_err *err)
              "#define LJ_SWITCH %d\n#define SWITCH_START ((real)%.17g)\n"
              "#define SWITCH_INV_WIDTH ((real)%.17g)\n#define REGION %d\n#define SOFTCORE %d\n"
              "#define ANNIHILATE %d\n#define SC_ALPHA ((real)%.17g)\n#define ELEC_MODE %d\n"
-             "#define PRUNE %d\n#define ERFC_APPROX %d\n",
+             "#define PRUNE %d\n#define ERFC_APPROX %d\n#define TILE_TASKS %d\n",
              clmd_dev_defines(dev), nb->cutoff_on, nb->o.cutoff_nm * nb->o.cutoff_nm, nb->coulomb,
              nb->krf, nb->crf, nb->alpha, lj_switch, lj_switch ? sw_start : 0.0,
              lj_switch ? 1.0 / (nb->o.cutoff_nm - sw_start) : 0.0, nb->region, nb->softcore,
-             nb->annihilate, nb->alpha_sc, nb->elec_mode, prunes(dev), erfc_approx);
+             nb->annihilate, nb->alpha_sc, nb->elec_mode, prunes(dev), erfc_approx, dev->nl_split > 0);
     cl_program prog;
     int rc;
     if ((rc = clmd_ocl_program(dev->ocl, "nonbonded.cl", defs, &prog, err))) return rc;
@@ -732,7 +732,8 @@ static int nb_enqueue(clmd_term *t, const clmd_fenv *env, int want_energy, clmd_
     if ((rc = set_box_args(nb, env, err))) return rc;
     /* the kernels' layout (with a region too) is the device's: cl/nonbonded.cl's CLMD_GPU */
     int gpu = clmd_ocl_is_gpu(dev->ocl);
-    size_t global = gpu ? (size_t)dev->nl_nclusters * 64 : (size_t)dev->nl_nclusters;
+    const size_t groups = dev->nl_tiles && dev->nl_split > 0 ? (size_t)dev->nl_ntasks : (size_t)dev->nl_nclusters;
+    size_t global = gpu ? groups * 64 : groups;
     /* CPU devices: the driver picks the work-group size (measured: no effect on PoCL) */
     if ((rc = clmd_ocl_launch(dev->ocl, k, global, gpu ? 64 : 0, P_NONBONDED, err))) return rc;
     if (nb->npairs) {

@@ -478,12 +478,15 @@ static int setup_device(clmd_engine *e, clmd_err *err)
     }
     /* the GPU nonbonded kernel reads the half list of cluster pairs (tiles) where no other
      * kernel needs the list of entries (the prune, the region kernel, GB);
-     * CLMD_LIST_TILES=0 keeps entries (measurements) */
+     * CLMD_LIST_TILES=0 keeps entries, CLMD_TILE_SPLIT=N hands out a cluster's tiles N at a
+     * time (measurements) */
     {
-        double t = 1;
-        if ((rc = env_setting("CLMD_LIST_TILES", 0, 1, 1, &t, err))) return rc;
+        double t = 1, split = 0;
+        if ((rc = env_setting("CLMD_LIST_TILES", 0, 1, 1, &t, err)) ||
+            (rc = env_setting("CLMD_TILE_SPLIT", 0, 4096, 1, &split, err)))
+            return rc;
         if (t > 0 && clmd_ocl_is_gpu(d->ocl) && !s->region && !e->plan.present[CLMD_E_GB])
-            clmd_pairlist_use_tiles(e->pl);
+            clmd_pairlist_use_tiles(e->pl, (int)split);
     }
     if (s->region) {
         /* the region's flags and each copy's factors, for the force kernels */

@@ -59,6 +59,8 @@ struct clmd_pairlist {
      * last prune, posq_oref the outer list's; the prune writes the largest distance between the
      * two into flags[flag_word]. */
     int tiles;              /* the list is tiles (clmd_pairlist_use_tiles) */
+    int split;              /* tiles per piece (0: a cluster's tiles in one piece) */
+    size_t staged_tasks, cap_tasks; /* pieces in the staging; the device buffer's room */
     int prune;
     int inner_valid;        /* the inner list matches the outer list and posq_ref */
     double s_in;            /* the buffer of the inner list in use */
@@ -231,12 +233,31 @@ int clmd_pairlist_setup_prune(clmd_pairlist *pl, cl_mem flags, int word, clmd_er
 
 int clmd_pairlist_prunes(const clmd_pairlist *pl) { return pl->prune; }
 
-int clmd_pairlist_use_tiles(clmd_pairlist *pl)
+int clmd_pairlist_use_tiles(clmd_pairlist *pl, int split)
 {
     if (!pl->dev || pl->prune) return 0;
     pl->tiles = clmd_nlist_set_tiles(pl->nl, 1);
+    pl->split = pl->tiles && split > 0 ? split : 0;
     pl->dev->nl_tiles = pl->tiles;
+    pl->dev->nl_split = pl->split;
     return pl->tiles;
+}
+
+/* The pieces of the tiles (split > 0) into out (NULL: count only): (cluster, first, end, 0). */
+static size_t tile_tasks(const clmd_pairlist *pl, const clmd_nlist_view *v, cl_int4 *out)
+{
+    size_t k = 0;
+    for (int c = 0; c < v->nclusters; c++) {
+        const int t0 = v->jstart[c], t1 = v->jstart[c + 1];
+        int t = t0;
+        do {
+            const int e = t1 - t < pl->split ? t1 : t + pl->split;
+            if (out) out[k] = (cl_int4){{c, t, e, 0}};
+            k++;
+            t = e;
+        } while (t < t1);
+    }
+    return k;
 }
 
 /* bytes per list entry: a tile is 4 words */
@@ -398,14 +419,18 @@ static int stage_list(clmd_pairlist *pl, const clmd_nlist *nl, clmd_err *err)
     clmd_nlist_view v = clmd_nlist_get(nl);
     const size_t nc = (size_t)v.nclusters, nent = (size_t)v.jstart[v.nclusters];
     const int n = pl->sys->n;
-    const size_t bytes[5] = {sizeof(int) * CLMD_CLUSTER * nc, sizeof(int) * (nc + 1),
+    /* pieces: in the place of jstart */
+    pl->staged_tasks = pl->split ? tile_tasks(pl, &v, NULL) : 0;
+    const size_t bytes[5] = {sizeof(int) * CLMD_CLUSTER * nc,
+                             pl->split ? sizeof(cl_int4) * pl->staged_tasks : sizeof(int) * (nc + 1),
                              entry_bytes(pl) * nent, v.jshift ? nent : 0,
                              sizeof(cl_int4) * (size_t)n};
     int rc;
     for (int k = 0; k < 5; k++)
         if ((rc = stage_room(pl, k, bytes[k], err))) return rc;
     memcpy(pl->stg[0].host, v.cluster_atoms, bytes[0]);
-    memcpy(pl->stg[1].host, v.jstart, bytes[1]);
+    if (pl->split) tile_tasks(pl, &v, pl->stg[1].host);
+    else memcpy(pl->stg[1].host, v.jstart, bytes[1]);
     memcpy(pl->stg[2].host, v.jlist, bytes[2]);
     if (v.jshift) memcpy(pl->stg[3].host, v.jshift, bytes[3]);
     cl_int4 *img = pl->stg[4].host;
@@ -432,7 +457,13 @@ static int upload_list_locked(clmd_pairlist *pl, clmd_err *err)
     clmd_nlist_view v = clmd_nlist_get(pl->nl);
     size_t nent = (size_t)v.jstart[v.nclusters];
     int rc;
-    if ((size_t)v.nclusters > pl->cap_clusters || nent > pl->cap_jlist || !d->nl_jlist) {
+    /* from the staging (filled by the build's thread, or here), without blocking: the writes
+     * follow the kernels that still read the old list, in queue order */
+    if ((pl->staged != pl->nl || pl->staged_builds != clmd_nlist_builds(pl->nl)) &&
+        (rc = stage_list(pl, pl->nl, err)))
+        return rc;
+    if ((size_t)v.nclusters > pl->cap_clusters || nent > pl->cap_jlist || !d->nl_jlist ||
+        pl->staged_tasks > pl->cap_tasks) {
         clmd_ocl_release(&d->nl_cluster_atoms);
         clmd_ocl_release(&d->nl_jstart);
         clmd_ocl_release(&d->nl_jlist);
@@ -442,9 +473,12 @@ static int upload_list_locked(clmd_pairlist *pl, clmd_err *err)
         clmd_ocl_release(&d->nl_icount);
         pl->cap_clusters = (size_t)v.nclusters + (size_t)v.nclusters / 4 + 16;
         pl->cap_jlist = nent + nent / 4 + 1024;
+        pl->cap_tasks = pl->split ? pl->staged_tasks + pl->staged_tasks / 4 + 16 : 0;
+        const size_t start_bytes = pl->split ? sizeof(cl_int4) * pl->cap_tasks
+                                             : sizeof(int) * (pl->cap_clusters + 1);
         if ((rc = clmd_ocl_alloc(d->ocl, sizeof(int) * CLMD_CLUSTER * pl->cap_clusters,
                                  &d->nl_cluster_atoms, err)) ||
-            (rc = clmd_ocl_alloc(d->ocl, sizeof(int) * (pl->cap_clusters + 1), &d->nl_jstart, err)) ||
+            (rc = clmd_ocl_alloc(d->ocl, start_bytes, &d->nl_jstart, err)) ||
             (rc = clmd_ocl_alloc(d->ocl, entry_bytes(pl) * pl->cap_jlist, &d->nl_jlist, err)) ||
             (rc = clmd_ocl_alloc(d->ocl, pl->tiles ? 1 : pl->cap_jlist, &d->nl_jshift, err)))
             return rc;
@@ -454,16 +488,13 @@ static int upload_list_locked(clmd_pairlist *pl, clmd_err *err)
              (rc = clmd_ocl_alloc(d->ocl, sizeof(int) * pl->cap_clusters, &d->nl_icount, err))))
             return rc;
     }
-    /* from the staging (filled by the build's thread, or here), without blocking: the writes
-     * follow the kernels that still read the old list, in queue order */
-    if ((pl->staged != pl->nl || pl->staged_builds != clmd_nlist_builds(pl->nl)) &&
-        (rc = stage_list(pl, pl->nl, err)))
-        return rc;
     const int n = pl->sys->n;
     cl_mem dst[5] = {d->nl_cluster_atoms, d->nl_jstart, d->nl_jlist, d->nl_jshift, pl->image};
     /* the build's image counts: pos_shift follows them in every box */
     const size_t bytes[5] = {sizeof(int) * CLMD_CLUSTER * (size_t)v.nclusters,
-                             sizeof(int) * ((size_t)v.nclusters + 1), entry_bytes(pl) * nent,
+                             pl->split ? sizeof(cl_int4) * pl->staged_tasks
+                                       : sizeof(int) * ((size_t)v.nclusters + 1),
+                             entry_bytes(pl) * nent,
                              v.jshift ? nent : 0, sizeof(cl_int4) * (size_t)n};
     cl_command_queue q = clmd_ocl_queue(d->ocl);
     for (int k = 0; k < 5; k++) {
@@ -475,6 +506,7 @@ static int upload_list_locked(clmd_pairlist *pl, clmd_err *err)
     clFlush(q);
     pl->staged = NULL; /* consumed: the next upload stages its own list */
     d->nl_nclusters = v.nclusters;
+    d->nl_ntasks = (int)pl->staged_tasks;
     d->nl_version++;
     return CLMD_OK;
 }

@@ -65,9 +65,10 @@ int clmd_pairlist_setup_prune(clmd_pairlist *pl, cl_mem flags, int word, clmd_er
 /* Lists as tiles (nlist.h clmd_nlist_set_tiles: the half list of cluster pairs) for the GPU
  * nonbonded kernel; publishes dev->nl_tiles. Only where no other kernel reads the list of
  * entries: the caller's rule (no pruning, no region, no GB). Call after
- * clmd_pairlist_setup_device, before the first build and the terms' setup. Returns whether
- * tiles are on. */
-int clmd_pairlist_use_tiles(clmd_pairlist *pl);
+ * clmd_pairlist_setup_device, before the first build and the terms' setup. split > 0 hands
+ * the kernel each cluster's tiles in pieces of at most split (dev->nl_split, nl_ntasks: more
+ * work-groups for small systems). Returns whether tiles are on. */
+int clmd_pairlist_use_tiles(clmd_pairlist *pl, int split);
 int clmd_pairlist_prunes(const clmd_pairlist *pl);
 /* The buffer (nm) of the prunes to come (at most half the outer list's; it sets the outer
  * list's room), and a prune at the next evaluation. */
