@@ -593,6 +593,7 @@ search_cluster_body(clmd_nlist *nl, nlist_thread *th, int ci, int avx2)
     const int *lanes = nl->cluster_atoms + ci * CLMD_CLUSTER;
     const double *ib = nl->cl_box + 6 * ci, *il = nl->cl_lanes + 24 * ci;
     const unsigned lane_bits = nl->cl_real[ci];
+    const int tiles = nl->tiles;
     /* Fractional window holding every atom within rlist of a lane: s_k changes by at most
      * inv_norm[k] per nm. The margin only admits more candidates, never more entries. */
     double flo[3] = {INFINITY, INFINITY, INFINITY}, fhi[3] = {-INFINITY, -INFINITY, -INFINITY};
@@ -640,7 +641,7 @@ search_cluster_body(clmd_nlist *nl, nlist_thread *th, int ci, int avx2)
                     else b = mid;
                 }
                 for (int cj = a; cj < k1 && nl->cl_sc[2 * cj] <= hi; cj++) {
-                    if (nl->tiles && !owns_pair(ci, cj)) continue;
+                    if (tiles && !owns_pair(ci, cj)) continue;
                     /* box-to-box distance: a lower bound of every atom pair's, in floating
                      * point too (rounding is monotonic) */
                     const double *jb = nl->cl_box + 6 * cj;
@@ -675,7 +676,7 @@ search_cluster_body(clmd_nlist *nl, nlist_thread *th, int ci, int avx2)
     }
     /* the entries, leaving out those no lane interacts with; stamps hold cluster indices,
      * which later builds reuse: clear what was set */
-    if (nl->tiles) {
+    if (tiles) {
         if (4 * (th->n + nvis) > th->cap) {
             long nc = th->cap ? 2 * th->cap : 65536;
             while (nc < 4 * (th->n + nvis)) nc *= 2;
