@@ -223,11 +223,10 @@ static int check_list_meaning(const clmd_system *s, const clmd_nlist *nl, const 
     return bad;
 }
 
-static void check_case(int periodic, int triclinic)
+/* 1500 random particles (random_system) with a few exclusions: consecutive pairs */
+static clmd_system *excluded_system(int periodic, int triclinic, unsigned seed)
 {
-    const double cutoff = 0.9, skin = 0.12;
-    clmd_system *s = random_system(1500, periodic, triclinic, 12345u + periodic * 7 + triclinic);
-    /* a few exclusions: consecutive pairs */
+    clmd_system *s = random_system(1500, periodic, triclinic, seed);
     int (*ex)[2] = clmd_calloc(s->n / 2, sizeof *ex);
     for (int k = 0; k < s->n / 2; k++) {
         ex[k][0] = 2 * k;
@@ -235,6 +234,24 @@ static void check_case(int periodic, int triclinic)
     }
     clmd_system_set_exclusions(s, s->n / 2, (const int(*)[2])ex);
     clmd_free(ex);
+    return s;
+}
+
+/* x: the system's positions, each moved in a random direction by less than skin/2 */
+static void random_moves(const clmd_system *s, double *x, double skin, unsigned *seed)
+{
+    for (int i = 0; i < s->n; i++) {
+        double dir[3] = {urand(seed) - 0.5, urand(seed) - 0.5, urand(seed) - 0.5};
+        double len = sqrt(dir[0] * dir[0] + dir[1] * dir[1] + dir[2] * dir[2]) + 1e-12;
+        double step = 0.499 * skin * urand(seed);
+        for (int d = 0; d < 3; d++) x[3 * i + d] = s->x[3 * i + d] + step * dir[d] / len;
+    }
+}
+
+static void check_case(int periodic, int triclinic)
+{
+    const double cutoff = 0.9, skin = 0.12;
+    clmd_system *s = excluded_system(periodic, triclinic, 12345u + periodic * 7 + triclinic);
     clmd_nlist *nl = NULL;
     clmd_err err = {0};
     CU_ASSERT_EQUAL_FATAL(clmd_nlist_create(s, s->periodic, cutoff, skin, &nl, &err), CLMD_OK);
@@ -245,12 +262,7 @@ static void check_case(int periodic, int triclinic)
     unsigned seed = 99;
     double *x = clmd_calloc(3 * s->n, sizeof(double));
     for (int round = 0; round < 3; round++) {
-        for (int i = 0; i < s->n; i++) {
-            double dir[3] = {urand(&seed) - 0.5, urand(&seed) - 0.5, urand(&seed) - 0.5};
-            double len = sqrt(dir[0] * dir[0] + dir[1] * dir[1] + dir[2] * dir[2]) + 1e-12;
-            double step = 0.499 * skin * urand(&seed);
-            for (int d = 0; d < 3; d++) x[3 * i + d] = s->x[3 * i + d] + step * dir[d] / len;
-        }
+        random_moves(s, x, skin, &seed);
         CU_ASSERT(!clmd_nlist_needs_rebuild(nl, x));
         CU_ASSERT_EQUAL(compare_with_brute_force(s, nl, x, cutoff), 0);
         CU_ASSERT_EQUAL(check_image_codes(s, nl, x, cutoff), 0);
@@ -330,14 +342,7 @@ static int check_tiles(const clmd_system *s, const clmd_nlist *nl, const double 
 static void check_tiles_case(int periodic, int triclinic)
 {
     const double cutoff = 0.9, skin = 0.12;
-    clmd_system *s = random_system(1500, periodic, triclinic, 777u + periodic * 7 + triclinic);
-    int (*ex)[2] = clmd_calloc(s->n / 2, sizeof *ex);
-    for (int k = 0; k < s->n / 2; k++) {
-        ex[k][0] = 2 * k;
-        ex[k][1] = 2 * k + 1;
-    }
-    clmd_system_set_exclusions(s, s->n / 2, (const int(*)[2])ex);
-    clmd_free(ex);
+    clmd_system *s = excluded_system(periodic, triclinic, 777u + periodic * 7 + triclinic);
     clmd_nlist *nl = NULL, *full = NULL;
     clmd_err err = {0};
     CU_ASSERT_EQUAL_FATAL(clmd_nlist_create(s, s->periodic, cutoff, skin, &nl, &err), CLMD_OK);
@@ -362,12 +367,7 @@ static void check_tiles_case(int periodic, int triclinic)
     unsigned seed = 31;
     double *x = clmd_calloc(3 * s->n, sizeof(double));
     for (int round = 0; round < 3; round++) {
-        for (int i = 0; i < s->n; i++) {
-            double dir[3] = {urand(&seed) - 0.5, urand(&seed) - 0.5, urand(&seed) - 0.5};
-            double len = sqrt(dir[0] * dir[0] + dir[1] * dir[1] + dir[2] * dir[2]) + 1e-12;
-            double step = 0.499 * skin * urand(&seed);
-            for (int d = 0; d < 3; d++) x[3 * i + d] = s->x[3 * i + d] + step * dir[d] / len;
-        }
+        random_moves(s, x, skin, &seed);
         CU_ASSERT_EQUAL(compare_with_brute_force(s, nl, x, cutoff), 0);
         CU_ASSERT_EQUAL(check_tiles(s, nl, x, cutoff), 0);
         unsigned char *flag = clmd_calloc(s->n, 1);

@@ -981,6 +981,19 @@ double clmd_nlist_skin(const clmd_nlist *nl) { return nl->skin; }
 long clmd_nlist_builds(const clmd_nlist *nl) { return nl->builds; }
 const double *clmd_nlist_reference_positions(const clmd_nlist *nl) { return nl->xref; }
 
+/* Calls fn for the pair i-j when it lies within sqrt(c2) (the minimum image in periodic
+ * lists): 1 then, else 0. */
+static inline int visit_pair(const clmd_nlist *nl, const double *x, const double box[3][3], double c2,
+                             int i, int j, void (*fn)(int i, int j, double r2, void *ctx), void *ctx)
+{
+    double d[3] = {x[3 * j] - x[3 * i], x[3 * j + 1] - x[3 * i + 1], x[3 * j + 2] - x[3 * i + 2]};
+    if (nl->periodic) clmd_box_min_image(box, d);
+    const double r2 = d[0] * d[0] + d[1] * d[1] + d[2] * d[2];
+    if (!(r2 < c2)) return 0;
+    if (fn) fn(i, j, r2, ctx);
+    return 1;
+}
+
 /* for_each_pair and for_each_flagged_pair over tiles (each pair is in one tile once); with
  * flag, only pairs with a flagged particle, that one as i. */
 static long tile_pairs(const clmd_nlist *nl, const double *x, const double box[3][3],
@@ -1003,14 +1016,7 @@ static long tile_pairs(const clmd_nlist *nl, const double *x, const double box[3
                     i = j;
                     j = u;
                 }
-                double d[3] = {x[3 * j] - x[3 * i], x[3 * j + 1] - x[3 * i + 1],
-                               x[3 * j + 2] - x[3 * i + 2]};
-                if (nl->periodic) clmd_box_min_image(box, d);
-                const double r2 = d[0] * d[0] + d[1] * d[1] + d[2] * d[2];
-                if (r2 < c2) {
-                    count++;
-                    if (fn) fn(i, j, r2, ctx);
-                }
+                count += visit_pair(nl, x, box, c2, i, j, fn, ctx);
             }
         }
     return count;
@@ -1030,14 +1036,7 @@ long clmd_nlist_for_each_pair(const clmd_nlist *nl, const double *x, const doubl
             for (int l = 0; l < CLMD_CLUSTER; l++) {
                 int i = nl->cluster_atoms[ci * CLMD_CLUSTER + l];
                 if (!(m & (1u << l)) || i >= j) continue;
-                double d[3] = {x[3 * j] - x[3 * i], x[3 * j + 1] - x[3 * i + 1],
-                               x[3 * j + 2] - x[3 * i + 2]};
-                if (nl->periodic) clmd_box_min_image(box, d);
-                double r2 = d[0] * d[0] + d[1] * d[1] + d[2] * d[2];
-                if (r2 < c2) {
-                    count++;
-                    if (fn) fn(i, j, r2, ctx);
-                }
+                count += visit_pair(nl, x, box, c2, i, j, fn, ctx);
             }
         }
     return count;
@@ -1065,14 +1064,7 @@ long clmd_nlist_for_each_flagged_pair(const clmd_nlist *nl, const double *x, con
             for (int l = 0; l < CLMD_CLUSTER; l++) {
                 const int i = ca[l];
                 if (!(m & (1u << l)) || i == j || (flag[j] && j < i)) continue;
-                double d[3] = {x[3 * j] - x[3 * i], x[3 * j + 1] - x[3 * i + 1],
-                               x[3 * j + 2] - x[3 * i + 2]};
-                if (nl->periodic) clmd_box_min_image(box, d);
-                const double r2 = d[0] * d[0] + d[1] * d[1] + d[2] * d[2];
-                if (r2 < c2) {
-                    count++;
-                    if (fn) fn(i, j, r2, ctx);
-                }
+                count += visit_pair(nl, x, box, c2, i, j, fn, ctx);
             }
         }
     }
