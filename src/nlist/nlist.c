@@ -534,10 +534,13 @@ static void note_visit(nlist_thread *th, long *nvis, int ci, int cj, unsigned ne
 
 /* Tiles: which of two clusters lists their pair. Alternating by the parity of the sum gives
  * every cluster about half of its neighbours on either side of its index (the kernel's work
- * per cluster stays even); a cluster lists its pair with itself. */
-static inline int owns_pair(int ci, int cj)
+ * per cluster stays even): ci lists cj > ci of the same parity, cj < ci of the other, and
+ * itself. next_owned is the first cluster from cj on that ci lists, so the search steps over
+ * the others without testing them (a test per candidate was a branch taken half the time). */
+static inline int next_owned(int ci, int cj)
 {
-    return cj == ci || ((ci < cj) ^ ((ci + cj) & 1));
+    if (cj == ci) return cj;
+    return cj + ((cj < ci) ^ ((ci + cj) & 1));
 }
 
 static inline int popcount64(unsigned long long x)
@@ -640,8 +643,8 @@ search_cluster_body(clmd_nlist *nl, nlist_thread *th, int ci, int avx2)
                     if (nl->cl_sc[2 * mid + 1] < lo) a = mid + 1;
                     else b = mid;
                 }
-                for (int cj = a; cj < k1 && nl->cl_sc[2 * cj] <= hi; cj++) {
-                    if (tiles && !owns_pair(ci, cj)) continue;
+                for (int cj = tiles ? next_owned(ci, a) : a; cj < k1 && nl->cl_sc[2 * cj] <= hi;
+                     cj = tiles ? next_owned(ci, cj + 1) : cj + 1) {
                     /* box-to-box distance: a lower bound of every atom pair's, in floating
                      * point too (rounding is monotonic) */
                     const double *jb = nl->cl_box + 6 * cj;
