@@ -330,12 +330,15 @@ void nonbonded_tiles(__global const real4 *restrict posq, __global const real4 *
                      __global const uint4 *restrict tiles, const int nclusters,
                      __global long *restrict force, const int npad, __global long *restrict energy,
                      const int want_energy, const long e_const, BOX_PARAMS,
-                     __global const uchar *restrict jshift, __global const real4 *restrict shifts)
+                     __global const uchar *restrict jshift, __global const real4 *restrict shifts
+                     PRUNE_ARG)
 {
     const int g = get_group_id(0);
 #if TILE_TASKS /* a piece of a cluster's tiles: (cluster, first, end) in the place of tstart */
     const int4 task = vload4(g, tstart);
     const int c = task.x, t0 = task.y, t1 = task.z;
+#elif PRUNE /* the inner list (cl/pairlist.cl prune_tiles): icount[c] tiles at tstart[c] */
+    const int c = g, t0 = tstart[c], t1 = t0 + icount[c];
 #else
     const int c = g, t0 = tstart[c], t1 = tstart[c + 1];
 #endif

@@ -115,6 +115,91 @@ void prune(__global const real4 *src, __global const int *restrict cluster_atoms
     if (lid == 0) icount[c] = out - e0;
 }
 
+/* The inner list of tiles (nlist.h), pruned from the outer one as `prune` prunes entries, with
+ * the same arguments: a work-item takes one of cluster c's tiles (64 at a time), narrows its 64
+ * lane-pair bits (bit 8 m + l: i lane l, j lane m) to the pairs within sqrt(rin2) at positions
+ * src (the tile's image added) and keeps the tile if any is left; the tiles kept, in the outer
+ * order, go to icount[c] places at jstart[c] in ijlist (4 words a tile). Tiles that ask for the
+ * minimum image pair by pair (code PAIR_IMAGE) are kept as they are. jshift and ijshift are
+ * unused (the code is in the tile). posq_ref, flags: as `prune`. */
+__kernel __attribute__((reqd_work_group_size(64, 1, 1)))
+void prune_tiles(__global const real4 *src, __global const int *restrict cluster_atoms,
+                 __global const int *restrict jstart, __global const uint *restrict jlist,
+                 __global const uchar *restrict jshift, __global const real4 *restrict shifts,
+                 __global uint *restrict ijlist, __global uchar *restrict ijshift,
+                 __global int *restrict icount, __global real4 *posq_ref,
+                 __global const real4 *restrict posq_oref, __global uint *restrict flags,
+                 const float rin2, const int periodic, const int word, const uint gen)
+{
+    const int c = get_group_id(0), lid = get_local_id(0);
+    __local float4 xi[8];
+    __local int scan[64];
+    __local float dred[8];
+    if (lid < 8) {
+        const int a = cluster_atoms[8 * c + lid];
+        /* padding lanes far away: their bits are clear in every tile anyway */
+        float4 p = (float4)(1e4f, 1e4f, 1e4f, 0);
+        float d2 = 0;
+        if (a >= 0) {
+            p = src[a];
+            const float4 o = posq_oref[a];
+            d2 = (p.x - o.x) * (p.x - o.x) + (p.y - o.y) * (p.y - o.y) + (p.z - o.z) * (p.z - o.z);
+            posq_ref[a] = (float4)(p.xyz, 0);
+        }
+        xi[lid] = p;
+        dred[lid] = d2;
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    if (lid == 0) {
+        float m = dred[0];
+        for (int k = 1; k < 8; k++) m = fmax(m, dred[k]);
+        atomic_max(&flags[word], as_uint(m));
+        if (c == 0) flags[word + 1] = gen;
+    }
+    const int t0 = jstart[c], t1 = jstart[c + 1];
+    int out = t0;
+    for (int base = t0; base < t1; base += 64) {
+        const int t = base + lid;
+        uint4 tl = (uint4)(0, 0, 0, 0);
+        int keep = 0;
+        if (t < t1) {
+            tl = vload4(t, jlist);
+            if (!periodic || tl.w < 27) {
+                const float4 sh = periodic ? shifts[tl.w] : (float4)(0, 0, 0, 0);
+                uint lo = 0, hi = 0;
+                for (int m = 0; m < 8; m++) {
+                    const int ja = cluster_atoms[8 * tl.x + m];
+                    if (ja < 0) continue;
+                    const float4 pj = src[ja] + sh;
+                    uint near = 0;
+                    for (int l = 0; l < 8; l++) {
+                        const float dx = pj.x - xi[l].x, dy = pj.y - xi[l].y, dz = pj.z - xi[l].z;
+                        if (dx * dx + dy * dy + dz * dz < rin2) near |= 1u << l;
+                    }
+                    if (m < 4) lo |= near << (8 * m);
+                    else hi |= near << (8 * (m - 4));
+                }
+                tl.y &= lo;
+                tl.z &= hi;
+            }
+            keep = (tl.y | tl.z) != 0;
+        }
+        scan[lid] = keep;
+        barrier(CLK_LOCAL_MEM_FENCE);
+        for (int off = 1; off < 64; off <<= 1) {
+            const int v = lid >= off ? scan[lid - off] : 0;
+            barrier(CLK_LOCAL_MEM_FENCE);
+            scan[lid] += v;
+            barrier(CLK_LOCAL_MEM_FENCE);
+        }
+        const int at = out + scan[lid] - 1, total = scan[63];
+        if (keep) vstore4(tl, at, ijlist);
+        out += total;
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    if (lid == 0) icount[c] = out - t0;
+}
+
 /* posq/posq_lo = the double-float copy of pos + pos_shift for every particle, as the integrator
  * kernels write it (after a list build or a box change). */
 __kernel void set_positions(__global const mixed4 *restrict pos, __global const mixed4 *restrict pshift,

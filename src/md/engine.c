@@ -476,8 +476,8 @@ static int setup_device(clmd_engine *e, clmd_err *err)
             (rc = clmd_pairlist_setup_prune(e->pl, e->flags, FLAG_PRUNE, err)))
             return rc;
     }
-    /* the GPU nonbonded kernel reads the half list of cluster pairs (tiles) where no other
-     * kernel needs the list of entries (the prune, the region kernel, GB);
+    /* the GPU nonbonded kernel reads the half list of cluster pairs (tiles), pruned on the
+     * device too, where no other kernel needs the list of entries (the region kernel, GB);
      * CLMD_LIST_TILES=0 keeps entries, CLMD_TILE_SPLIT=N hands out a cluster's tiles N at a
      * time (measurements) */
     {

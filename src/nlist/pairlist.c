@@ -53,7 +53,7 @@ struct clmd_pairlist {
     cl_event up_ev;
     pthread_mutex_t stage_mu;
     void *mixed_host;       /* staging, [npad] mixed4 */
-    cl_kernel k_shift, k_positions, k_reference, k_prune;
+    cl_kernel k_shift, k_positions, k_reference, k_prune, k_prune_tiles;
     /* The inner list (clmd_pairlist_setup_prune): pruned on the device at radius cutoff + s_in
      * from the outer list. The displacement reference posq_ref then holds the positions of the
      * last prune, posq_oref the outer list's; the prune writes the largest distance between the
@@ -147,6 +147,7 @@ void clmd_pairlist_destroy(clmd_pairlist **ppl)
     if (pl->k_positions) clReleaseKernel(pl->k_positions);
     if (pl->k_reference) clReleaseKernel(pl->k_reference);
     if (pl->k_prune) clReleaseKernel(pl->k_prune);
+    if (pl->k_prune_tiles) clReleaseKernel(pl->k_prune_tiles);
     clmd_ocl_release(&pl->posq_oref);
     clmd_ocl_release(&pl->posq_ref);
     clmd_ocl_release(&pl->pos_shift);
@@ -194,7 +195,8 @@ int clmd_pairlist_setup_device(clmd_pairlist *pl, clmd_dev *d, cl_mem pos, int f
         (rc = clmd_ocl_kernel(d->ocl, prog, "set_shift", &pl->k_shift, err)) ||
         (rc = clmd_ocl_kernel(d->ocl, prog, "set_positions", &pl->k_positions, err)) ||
         (rc = clmd_ocl_kernel(d->ocl, prog, "set_reference", &pl->k_reference, err)) ||
-        (rc = clmd_ocl_kernel(d->ocl, prog, "prune", &pl->k_prune, err)))
+        (rc = clmd_ocl_kernel(d->ocl, prog, "prune", &pl->k_prune, err)) ||
+        (rc = clmd_ocl_kernel(d->ocl, prog, "prune_tiles", &pl->k_prune_tiles, err)))
         return rc;
     int n = pl->sys->n;
     cl_kernel k = pl->k_shift;
@@ -235,9 +237,10 @@ int clmd_pairlist_prunes(const clmd_pairlist *pl) { return pl->prune; }
 
 int clmd_pairlist_use_tiles(clmd_pairlist *pl, int split)
 {
-    if (!pl->dev || pl->prune) return 0;
+    if (!pl->dev) return 0;
     pl->tiles = clmd_nlist_set_tiles(pl->nl, 1);
-    pl->split = pl->tiles && split > 0 ? split : 0;
+    /* pieces index the outer list: a pruned one is read whole */
+    pl->split = pl->tiles && split > 0 && !pl->prune ? split : 0;
     pl->dev->nl_tiles = pl->tiles;
     pl->dev->nl_split = pl->split;
     return pl->tiles;
@@ -289,8 +292,9 @@ static int prune_from(clmd_pairlist *pl, cl_mem src, clmd_err *err)
     /* a hair wider for the float distances of the prune */
     const double rin = pl->plan->o.cutoff_nm + s_in + 1e-5;
     const float rin2 = (float)(rin * rin);
-    const int periodic = pl->plan->periodic && clmd_nlist_get(pl->nl).jshift != NULL;
-    cl_kernel k = pl->k_prune;
+    /* tiles carry their image code; entries have codes only where the list kept them */
+    const int periodic = pl->plan->periodic && (pl->tiles || clmd_nlist_get(pl->nl).jshift != NULL);
+    cl_kernel k = pl->tiles ? pl->k_prune_tiles : pl->k_prune;
     int rc = set_flag_word(pl, 0, 0, err); /* the prune's atomic_max starts from zero */
     if (rc) return rc;
     CLMD_ARG(k, 0, src, err);
@@ -483,8 +487,8 @@ static int upload_list_locked(clmd_pairlist *pl, clmd_err *err)
             (rc = clmd_ocl_alloc(d->ocl, pl->tiles ? 1 : pl->cap_jlist, &d->nl_jshift, err)))
             return rc;
         if (pl->prune &&
-            ((rc = clmd_ocl_alloc(d->ocl, sizeof(unsigned) * pl->cap_jlist, &d->nl_ijlist, err)) ||
-             (rc = clmd_ocl_alloc(d->ocl, pl->cap_jlist, &d->nl_ijshift, err)) ||
+            ((rc = clmd_ocl_alloc(d->ocl, entry_bytes(pl) * pl->cap_jlist, &d->nl_ijlist, err)) ||
+             (rc = clmd_ocl_alloc(d->ocl, pl->tiles ? 1 : pl->cap_jlist, &d->nl_ijshift, err)) ||
              (rc = clmd_ocl_alloc(d->ocl, sizeof(int) * pl->cap_clusters, &d->nl_icount, err))))
             return rc;
     }
