@@ -30,10 +30,15 @@ def parse_args(argv):
                                                   "started ones stop after the current round of samples "
                                                   "(default 150 with --quick, none otherwise)")
     ap.add_argument("--no-fidelity", action="store_true", help="skip the clmd eval force comparison")
+    ap.add_argument("--steps-scale", type=float, default=1.0,
+                    help="times every row's steps (peers run the same count); GPUs: 10 makes the "
+                         "large rows cover many list lifetimes")
     ap.add_argument("--list", action="store_true", help="print the registry's row names and exit")
     a = ap.parse_args(argv)
     if a.repeats is not None and a.repeats < 1:
         ap.error("--repeats must be >= 1")
+    if not a.steps_scale > 0:
+        ap.error("--steps-scale must be > 0")
     if a.only:
         try:
             re.compile(a.only)
@@ -45,6 +50,7 @@ def parse_args(argv):
 class Options:
     def __init__(self, a):
         self.quick = a.quick
+        self.steps_scale = a.steps_scale
         self.repeats = a.repeats or (3 if a.quick else 5)
         self.only = re.compile(a.only) if a.only else None
         self.device = a.device
@@ -57,13 +63,19 @@ class Options:
         return self.only is None or bool(self.only.search(row_name))
 
 
+def nsteps(bench, opt):
+    """The row's steps, times --steps-scale (REMD rows: steps per replica, scaled alike)."""
+    n = bench.nsteps(opt.quick)
+    return n if n is None or opt.steps_scale == 1.0 else max(1, int(round(n * opt.steps_scale)))
+
+
 def _row_base(bench):
     return dict(bench=bench.name, system=bench.system.label, particles=bench.particles)
 
 
 def run_bench(bench, opt, workdir, deadline, cut):
     """All rows of one benchmark (only the selected ones), measured interleaved."""
-    quick, steps = opt.quick, bench.nsteps(opt.quick)
+    quick, steps = opt.quick, nsteps(bench, opt)
     metric = getattr(bench, "metric", "steps_per_s")  # REMD benchmarks: replica_steps_per_s
     peers = [p for p in bench.peers_for(quick) if opt.wants(bench.peer_row(p))]
     phases = [ph for ph in bench.phases if opt.wants(bench.phase_row(ph))]
@@ -266,6 +278,7 @@ def build_capsule(rows, probes, opt, argv, peers_seen, started):
         "command_line": " ".join([os.path.relpath(sys.argv[0], REPO) if sys.argv and sys.argv[0] else "bench/run"] + list(argv)),
         "mode": "quick" if opt.quick else "full",
         "repeats": opt.repeats,
+        "steps_scale": opt.steps_scale,
         "wall_s": round(time.monotonic() - started, 1),
         "hardware": capsule.hardware(),
         "opencl": ocl,
@@ -331,7 +344,7 @@ def main(argv):
     for b in benches():
         if not b.in_mode(opt.quick) or not any(opt.wants(n) for n in b.row_names(opt.quick)):
             continue
-        log("[%s] %s, %d particles, %d steps x %d" % (b.name, b.system.label, b.particles, b.nsteps(opt.quick),
+        log("[%s] %s, %d particles, %d steps x %d" % (b.name, b.system.label, b.particles, nsteps(b, opt),
                                                        opt.repeats))
         t0 = time.monotonic()
         brows, bprobes = run_bench(b, opt, os.path.join(out, "work", b.name), deadline, cut)

@@ -457,6 +457,20 @@ class HarnessTest(unittest.TestCase):
         self.assertAlmostEqual(main["device_bytes_per_particle"], 1200.0)
         self.assertIn("| lj-fcc-4k | 4000 | 4.6 | 1200 |", report.markdown(cap, "c.json", "p.svg"))
 
+    def test_steps_scale_multiplies_every_rows_steps(self):
+        with Env(CLMD_BIN=FAKE, FAKE_CLMD_SPEED="250", FAKE_CLMD_MODE="ok"):
+            for sub, scale in (("s1", []), ("s3", ["--steps-scale", "3"])):
+                rc, out, _ = run_harness(["--quick", "--repeats", "1", "--no-fidelity", "--only", "^lj-fcc-4k/clmd$",
+                                          "--out", os.path.join(self.tmp, sub)] + scale)
+                self.assertEqual(rc, 0, out)
+        one, three = self.cap("s1"), self.cap("s3")
+        self.assertEqual(one["steps_scale"], 1.0)
+        self.assertEqual(three["steps_scale"], 3.0)
+        self.assertEqual(three["rows"][0]["steps"], 3 * one["rows"][0]["steps"])
+        self.assertEqual(capsule.validate(three), [])
+        with contextlib.redirect_stderr(io.StringIO()), self.assertRaises(SystemExit):
+            harness.parse_args(["--steps-scale", "0"])
+
     def test_failing_clmd_run_blocks_with_its_message(self):
         with Env(CLMD_BIN=FAKE, FAKE_CLMD_MODE="fail"):
             rc, _, _ = run_harness(["--quick", "--only", "^lj-fcc-4k/clmd$", "--out", os.path.join(self.tmp, "d")])
