@@ -312,10 +312,26 @@ static int update_list_lagged(clmd_engine *e, clmd_err *err)
     e->disp_prev = d;
     e->last_d2 = d * d;
     const double room = clmd_pairlist_room(e->pl);
-    if (d > room) clmd_probe_count(e->probe, "nlist_late_rebuilds", 1); /* the net caught it late */
-    const int stale = d + e->lag * e->disp_growth >= room;
+    /* Pruned, the room is the outer list's for the next prune. A spent outer list stays in use
+     * while the last inner list pruned from it lasts (its own buffer, judged on the motion since
+     * that prune as plan_prune judges it), with no more prunes from it: the lists then live
+     * about the whole outer buffer instead of its share left after the inner one. A read from
+     * before the last prune says nothing of that inner list. Every decision follows from this
+     * read alone, so restarts repeat it. */
+    const int own_prune = flags[FLAG_PRUNE + 1] == clmd_pairlist_prune_gen(e->pl);
+    int stale = d + e->lag * e->disp_growth >= room, spent = 0;
+    if (stale && clmd_pairlist_prunes(e->pl) && own_prune && e->prune_spend) {
+        spent = 1;
+        stale = d_in + (e->lag + 1) * e->disp_growth >= clmd_pairlist_inner_room(e->pl);
+    }
+    /* the net caught it late (a spent outer list is beyond its room by design; its inner list's
+     * lateness is plan_prune's count) */
+    if (d > room && !spent) clmd_probe_count(e->probe, "nlist_late_rebuilds", 1);
     const long bg = clmd_pairlist_bg_step(e->pl);
-    if (bg >= 0 && (stale || step >= bg + e->overlap)) {
+    /* an overlapped list is taken `overlap` steps after its snapshot, or when the lists in use
+     * run out (pruned with spent outer lists: only then, which gives the build more time) */
+    const int spend = clmd_pairlist_prunes(e->pl) && e->prune_spend;
+    if (bg >= 0 && (stale || (!spend && step >= bg + e->overlap))) {
         /* the overlapped list, built from the snapshot of step bg: checked from now on against
          * that snapshot (blocking for lag steps, as a new list) */
         if ((rc = clmd_pairlist_bg_switch(e->pl, e->st->box, step, err))) return rc;
@@ -325,10 +341,13 @@ static int update_list_lagged(clmd_engine *e, clmd_err *err)
         return CLMD_OK;
     }
     if (stale) return clmd_engine_rebuild_list(e, err);
-    /* the inner list, from a read of its own prune (a read from before the last prune says
-     * nothing of the list in use) */
-    if (flags[FLAG_PRUNE + 1] == clmd_pairlist_prune_gen(e->pl)) plan_prune(e, d_in, e->lag);
-    if (e->overlap > 0 && bg < 0 && d + (e->lag + e->overlap) * e->disp_growth >= room) {
+    /* the inner list, from a read of its own prune; none from a spent outer list */
+    if (own_prune && !spent) plan_prune(e, d_in, e->lag);
+    /* the next list is needed `overlap` steps before the outer list runs out, or (pruned, with
+     * spent lists running on) about when it is spent: the inner list's life after that is the
+     * build's time */
+    const int ahead = spend ? 2 : e->overlap;
+    if (e->overlap > 0 && bg < 0 && d + (e->lag + ahead) * e->disp_growth >= room) {
         /* stale within `overlap` steps: the next list from a snapshot of now, on host threads,
          * its buffer wider by the motion expected until it is used */
         const double skin = clmd_pairlist_nominal_skin(e->pl) +
@@ -472,6 +491,9 @@ static int setup_device(clmd_engine *e, clmd_err *err)
         double k = 0;
         if ((rc = env_setting("CLMD_LIST_PRUNE", 0, 1000, 1, &k, err))) return rc;
         e->prune_steps = (int)k;
+        double spend = 1;
+        if ((rc = env_setting("CLMD_LIST_SPEND", 0, 1, 1, &spend, err))) return rc;
+        e->prune_spend = (int)spend;
         if (e->prune_steps > 0 && e->lag > 0 && clmd_ocl_is_gpu(d->ocl) &&
             (rc = clmd_pairlist_setup_prune(e->pl, e->flags, FLAG_PRUNE, err)))
             return rc;

@@ -97,6 +97,8 @@ struct clmd_engine {
     long ref_step;                 /* step of its displacement reference (an overlapped list's
                                     * snapshot is older than the switch) */
     double disp_prev, disp_growth; /* sqrt of the last examined max d2 (nm); its largest growth */
+    int prune_spend;               /* pruned: a spent outer list runs on while its last inner
+                                    * list lasts (CLMD_LIST_SPEND, default 1) */
     char device_desc[900];
 };
 
