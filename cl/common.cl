@@ -58,6 +58,18 @@
     dy = ((xj).y - (xi).y) + ((xj_lo).y - (xi_lo).y);   \
     dz = ((xj).z - (xi).z) + ((xj_lo).z - (xi_lo).z);
 
+/* One component of x_j + s - x_i (s a lattice shift, high part s, low part sl) from double-float
+ * positions, for type T: the positions' difference first, then the shift. Every operation is
+ * a rounded difference or sum of negated operands when seen from j's side (the shift table
+ * holds -s for code 26 - c), so the pair from j's side gives exactly -d and both sides of a
+ * full list make the same cutoff decision (adding s to x_j first rounded differently from the
+ * two sides, by up to ulp(x_j + s) ~ 2e-7 nm: a pair within that of the cutoff was kept by one
+ * side only). Same accuracy as before, ~ulp of the larger position. */
+#define DELTA_SHIFT(T, d, xj, xjl, xi, xil, s, sl)                                   \
+    {                                                                                \
+        d = ((((xj) - (xi)) + ((xjl) - (xil))) + (s)) + (sl);                          \
+    }
+
 /* The largest magnitude a force component or energy contribution may have on its way into
  * the 64-bit fixed-point accumulators (kJ/mol/nm, kJ/mol): 2^26, 1/32 of their range (+-2^31),
  * so that no sum of fewer than 32 admitted contributions can wrap. A contribution at or beyond it,

@@ -84,11 +84,12 @@ __kernel void nonbonded(__global const real4 *restrict posq, __global const real
         if (code < 27) {
             /* the list's image of j: one scalar shift per j instead of a minimum image per lane */
             const real4 sh = shifts[code], sl = shifts[27 + code];
-            const real tx = pj.x + sh.x, ty = pj.y + sh.y, tz = pj.z + sh.z;
-            const real lx = pjl.x + sl.x, ly = pjl.y + sl.y, lz = pjl.z + sl.z;
-            dx = (tx - xi) + (lx - xil);
-            dy = (ty - yi) + (ly - yil);
-            dz = (tz - zi) + (lz - zil);
+            /* x_j - x_i first, then the shift: exactly antisymmetric (the pair seen from j's
+             * side, with code 26 - c, gives -d bit for bit, so both sides agree on the cutoff
+             * test), and the same rounding as MIN_IMAGE on rectangular boxes */
+            DELTA_SHIFT(float8, dx, pj.x, pjl.x, xi, xil, sh.x, sl.x);
+            DELTA_SHIFT(float8, dy, pj.y, pjl.y, yi, yil, sh.y, sl.y);
+            DELTA_SHIFT(float8, dz, pj.z, pjl.z, zi, zil, sh.z, sl.z);
         } else {
             dx = (pj.x - xi) + (pjl.x - xil);
             dy = (pj.y - yi) + (pjl.y - yil);
@@ -276,9 +277,9 @@ void nonbonded(__global const real4 *restrict posq, __global const real4 *restri
         const uint code = jshift[e];
         if (code < 27) {
             const real4 sh = shifts[code], sl = shifts[27 + code];
-            dx = ((pj.x + sh.x) - pi.x) + ((pjl.x + sl.x) - pil.x);
-            dy = ((pj.y + sh.y) - pi.y) + ((pjl.y + sl.y) - pil.y);
-            dz = ((pj.z + sh.z) - pi.z) + ((pjl.z + sl.z) - pil.z);
+            DELTA_SHIFT(real, dx, pj.x, pjl.x, pi.x, pil.x, sh.x, sl.x);
+            DELTA_SHIFT(real, dy, pj.y, pjl.y, pi.y, pil.y, sh.y, sl.y);
+            DELTA_SHIFT(real, dz, pj.z, pjl.z, pi.z, pil.z, sh.z, sl.z);
         } else {
             DELTA(dx, dy, dz, pi, pil, pj, pjl);
             MIN_IMAGE(real, dx, dy, dz);
@@ -365,28 +366,32 @@ void nonbonded_tiles(__global const real4 *restrict posq, __global const real4 *
         const int ja = t < t1 ? cluster_atoms[8 * tl.x + l] : -1;
         {
             const int js = ja < 0 ? 0 : ja;
-            real4 pj = posq[js], pjl = posq_lo[js];
-#if PERIODIC
-            if (tl.w < 27) {
-                const real4 sh = shifts[tl.w], sl = shifts[27 + tl.w];
-                pj.xyz += sh.xyz;
-                pjl.xyz += sl.xyz;
-            }
-#endif
-            jp[lid] = pj;
-            jpl[lid] = pjl;
+            jp[lid] = posq[js];
+            jpl[lid] = posq_lo[js];
             jlj[lid] = ljp[js];
         }
         barrier(CLK_LOCAL_MEM_FENCE);
+#if PERIODIC
+        const real4 sh = shifts[tl.w < 27 ? tl.w : 13], sl = shifts[27 + (tl.w < 27 ? tl.w : 13)];
+#endif
         for (int m = 0; m < 8; m++) {
             const int q = 8 * slot + m;
             real gx = 0, gy = 0, gz = 0;
             if (mine >> m & 1u) {
                 const real4 pj = jp[q], pjl = jpl[q];
                 real dx, dy, dz;
-                DELTA(dx, dy, dz, pi, pil, pj, pjl);
 #if PERIODIC
-                if (tl.w >= 27) MIN_IMAGE(real, dx, dy, dz);
+                /* the tile's shift as the entries kernels apply it */
+                if (tl.w < 27) {
+                    DELTA_SHIFT(real, dx, pj.x, pjl.x, pi.x, pil.x, sh.x, sl.x);
+                    DELTA_SHIFT(real, dy, pj.y, pjl.y, pi.y, pil.y, sh.y, sl.y);
+                    DELTA_SHIFT(real, dz, pj.z, pjl.z, pi.z, pil.z, sh.z, sl.z);
+                } else {
+                    DELTA(dx, dy, dz, pi, pil, pj, pjl);
+                    MIN_IMAGE(real, dx, dy, dz);
+                }
+#else
+                DELTA(dx, dy, dz, pi, pil, pj, pjl);
 #endif
                 const real r2 = dx * dx + dy * dy + dz * dz;
 #if CUTOFF
@@ -516,11 +521,12 @@ __kernel void nonbonded_region(__global const real4 *restrict posq,
         const uint code = jshift[e];
         if (code < 27) {
             const real4 sh = shifts[code], sl = shifts[27 + code];
-            const real tx = pj.x + sh.x, ty = pj.y + sh.y, tz = pj.z + sh.z;
-            const real lx = pjl.x + sl.x, ly = pjl.y + sl.y, lz = pjl.z + sl.z;
-            dx = (tx - xi) + (lx - xil);
-            dy = (ty - yi) + (ly - yil);
-            dz = (tz - zi) + (lz - zil);
+            /* x_j - x_i first, then the shift: exactly antisymmetric (the pair seen from j's
+             * side, with code 26 - c, gives -d bit for bit, so both sides agree on the cutoff
+             * test), and the same rounding as MIN_IMAGE on rectangular boxes */
+            DELTA_SHIFT(float8, dx, pj.x, pjl.x, xi, xil, sh.x, sl.x);
+            DELTA_SHIFT(float8, dy, pj.y, pjl.y, yi, yil, sh.y, sl.y);
+            DELTA_SHIFT(float8, dz, pj.z, pjl.z, zi, zil, sh.z, sl.z);
         } else {
             dx = (pj.x - xi) + (pjl.x - xil);
             dy = (pj.y - yi) + (pjl.y - yil);
@@ -695,9 +701,9 @@ void nonbonded_region(__global const real4 *restrict posq, __global const real4 
         const uint code = jshift[e];
         if (code < 27) {
             const real4 sh = shifts[code], sl = shifts[27 + code];
-            dx = ((pj.x + sh.x) - pi.x) + ((pjl.x + sl.x) - pil.x);
-            dy = ((pj.y + sh.y) - pi.y) + ((pjl.y + sl.y) - pil.y);
-            dz = ((pj.z + sh.z) - pi.z) + ((pjl.z + sl.z) - pil.z);
+            DELTA_SHIFT(real, dx, pj.x, pjl.x, pi.x, pil.x, sh.x, sl.x);
+            DELTA_SHIFT(real, dy, pj.y, pjl.y, pi.y, pil.y, sh.y, sl.y);
+            DELTA_SHIFT(real, dz, pj.z, pjl.z, pi.z, pil.z, sh.z, sl.z);
         } else {
             DELTA(dx, dy, dz, pi, pil, pj, pjl);
             MIN_IMAGE(real, dx, dy, dz);

@@ -420,6 +420,13 @@ static int env_setting(const char *name, double lo, double hi, int integer, doub
     return CLMD_OK;
 }
 
+/* Systems whose GPU lists are pruned and built further ahead by default: 16,000 particles or
+ * more per copy. */
+static int large_system(const clmd_engine *e)
+{
+    return e->sys->n / (e->nseg > 0 ? e->nseg : 1) >= 16000;
+}
+
 static int setup_device(clmd_engine *e, clmd_err *err)
 {
     const clmd_system *s = e->sys;
@@ -456,8 +463,10 @@ static int setup_device(clmd_engine *e, clmd_err *err)
         double lag = gpu ? 2 : 0, overlap, widen = 1;
         if ((rc = env_setting("CLMD_LIST_LAG", 0, CLMD_FLAG_RING - 1, 1, &lag, err))) return rc;
         e->lag = (int)lag;
-        /* the overlapped search needs the lag (no blocking read) and host cores of its own */
-        overlap = e->lag > 0 && gpu ? 8 : 0;
+        /* the overlapped search needs the lag (no blocking read) and host cores of its own;
+         * large systems (pruned lists, below) get a longer window: their builds take more
+         * steps (H100: 18protein 1.19x, 28k water 1.14x with the pruned list, against 8) */
+        overlap = e->lag > 0 && gpu ? (large_system(e) ? 16 : 8) : 0;
         if ((rc = env_setting("CLMD_LIST_OVERLAP", 0, 1000, 1, &overlap, err))) return rc;
         e->overlap = e->lag > 0 ? (int)overlap : 0;
         /* how much of the motion until its use an overlapped build's buffer gets in addition
@@ -484,11 +493,13 @@ static int setup_device(clmd_engine *e, clmd_err *err)
     if ((rc = upload_positions(e, err)) || (rc = upload_velocities(e, err))) return rc;
     if ((rc = clmd_pairlist_setup_device(e->pl, d, e->pos, e->fp64, err))) return rc;
     /* the inner list pruned on the device (GPU kernels, with the lagged check), every
-     * prune_steps steps or so: CLMD_LIST_PRUNE sets that number. Off by default: measured on an
-     * H100, the outer list's room given up to the inner buffer cost more list builds than the
-     * smaller kernel saved (docs/benchmarks-gpu-lists.md). */
+     * prune_steps steps or so: CLMD_LIST_PRUNE sets that number. On by default (every 2 steps)
+     * for large systems, where the kernel's pair work dominates (H100, with a 16-step overlap:
+     * 18protein 1.22x, 28k water 1.14x); off for small ones, where the extra list builds cost
+     * more than the smaller kernel saves (ala2 0.80x, 886 waters 0.83x;
+     * docs/benchmarks-gpu-lists.md). */
     {
-        double k = 0;
+        double k = clmd_ocl_is_gpu(d->ocl) && large_system(e) ? 2 : 0;
         if ((rc = env_setting("CLMD_LIST_PRUNE", 0, 1000, 1, &k, err))) return rc;
         e->prune_steps = (int)k;
         double spend = 1;
