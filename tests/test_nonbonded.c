@@ -180,6 +180,76 @@ static void repeated_evaluations_are_bitwise_identical(void)
     clmd_system_destroy(&s);
 }
 
+/* Pairs at the cutoff across the box edge, each within a few 1e-7 nm of it (isolated pairs on
+ * a grid, the partner through the periodic boundary in z): every kernel must see a pair from
+ * both sides alike, so the force on the two particles cancels. Computing the partner's
+ * shifted position first (x_j + box, rounded at ulp(3.7 nm) ~ 2.4e-7 nm) let one side keep
+ * the pair and the other drop it in the kernels that read each pair twice (entries). */
+/* mode 0: the device's kernels; 1: the GPU-style kernels (tiles); 2: the GPU-style entries */
+static void pairs_at_cutoff_across_the_edge(int mode)
+{
+    /* each pair's column holds 14 particles without interactions between the two, so that
+     * they fall in different clusters (one cluster would ask for the minimum image pair by
+     * pair, which is antisymmetric anyway) */
+    const int g = 12, npairs = g * g, per = 16;
+    const double L = 3.1855, rc = 0.9, spacing = 2.2;
+    clmd_system *s = clmd_system_create();
+    clmd_system_alloc_particles(s, per * npairs);
+    clmd_system_set_box(s, g * spacing, g * spacing, L);
+    unsigned seed = 7;
+    for (int p = 0; p < npairs; p++) {
+        const double x0 = (p % g + 0.3) * spacing, y0 = (p / g + 0.3) * spacing;
+        /* a random direction mostly along z, the distance 0 to 4e-7 nm inside the cutoff */
+        const double dx = 0.3 * (urand(&seed) - 0.5), dy = 0.3 * (urand(&seed) - 0.5);
+        const double r = rc - 4e-7 * urand(&seed), dz = sqrt(r * r - dx * dx - dy * dy);
+        const double za = L - 0.2 - 0.3 * urand(&seed);
+        double *a = s->x + 3 * per * p, *b = a + 3;
+        a[0] = x0, a[1] = y0, a[2] = za;
+        b[0] = x0 + dx, b[1] = y0 + dy, b[2] = za + dz - L; /* wrapped: the partner is in z's image */
+        for (int k = 0; k < per; k++) {
+            const int i = per * p + k;
+            if (k >= 2) {
+                s->x[3 * i] = x0 + 0.05 * (k % 3), s->x[3 * i + 1] = y0 + 0.05 * (k % 2);
+                s->x[3 * i + 2] = b[2] + 0.15 + (za - b[2] - 0.3) * (k - 2) / (per - 3);
+            }
+            s->mass[i] = 39.948;
+            s->sigma[i] = 0.3405;
+            s->epsilon[i] = k < 2 ? 0.996 : 0;
+        }
+    }
+    snprintf(s->source, sizeof s->source, "pairs at the cutoff");
+    clmd_ffopts o;
+    clmd_ffopts_defaults(&o);
+    o.method = CLMD_NB_CUTOFF;
+    o.cutoff_nm = rc;
+    o.dispersion_correction = 0;
+    if (mode) setenv("CLMD_GPU_KERNELS", "1", 1);
+    if (mode == 2) setenv("CLMD_LIST_TILES", "0", 1);
+    double e[CLMD_E_NCOMP], *f = clmd_calloc(3 * (size_t)s->n, sizeof(double));
+    eval(s, &o, "auto", e, f);
+    unsetenv("CLMD_GPU_KERNELS");
+    unsetenv("CLMD_LIST_TILES");
+    /* the LJ force at the cutoff is ~0.08 kJ/mol/nm: a one-sided pair shows as that */
+    double worst = 0;
+    int kept = 0;
+    for (int p = 0; p < npairs; p++) {
+        const double *fa = f + 3 * per * p, *fb = fa + 3;
+        for (int d = 0; d < 3; d++) worst = fmax(worst, fabs(fa[d] + fb[d]));
+        kept += fabs(fa[2]) > 1e-3;
+    }
+    printf("\n  %s: %d of %d pairs within 4e-7 nm of the cutoff kept; largest |F_a + F_b| %.3g",
+           mode == 0 ? "device kernels" : mode == 1 ? "GPU-style kernels, tiles" : "GPU-style kernels, entries",
+           kept, npairs, worst);
+    ASSERT_BELOW(worst, 1e-5, "|F_a + F_b| of a pair at the cutoff (kJ/mol/nm)");
+    clmd_free(f);
+    clmd_system_destroy(&s);
+}
+
+static void pairs_at_cutoff_are_newtonian(void)
+{
+    for (int mode = 0; mode < 3; mode++) pairs_at_cutoff_across_the_edge(mode);
+}
+
 int main(int argc, char **argv)
 {
     const clmd_test tests[] = {
@@ -192,6 +262,8 @@ int main(int argc, char **argv)
         {"reaction field: reference force is the energy gradient", coulomb_rf_reference_is_gradient},
         {"Ewald real space: reference force is the energy gradient", ewald_real_reference_is_gradient},
         {"repeated OpenCL evaluations are bitwise identical", repeated_evaluations_are_bitwise_identical},
+        {"pairs at the cutoff across the box edge: forces cancel (both sides agree)",
+         pairs_at_cutoff_are_newtonian},
         {NULL, NULL}};
     return clmd_test_main("nonbonded", tests, argc, argv);
 }
