@@ -59,15 +59,24 @@
     dz = ((xj).z - (xi).z) + ((xj_lo).z - (xi_lo).z);
 
 /* One component of x_j + s - x_i (s a lattice shift, high part s, low part sl) from double-float
- * positions, for type T: the positions' difference first, then the shift. Every operation is
- * a rounded difference or sum of negated operands when seen from j's side (the shift table
- * holds -s for code 26 - c), so the pair from j's side gives exactly -d and both sides of a
- * full list make the same cutoff decision (adding s to x_j first rounded differently from the
- * two sides, by up to ulp(x_j + s) ~ 2e-7 nm: a pair within that of the cutoff was kept by one
- * side only). Same accuracy as before, ~ulp of the larger position. */
-#define DELTA_SHIFT(T, d, xj, xjl, xi, xil, s, sl)                                   \
-    {                                                                                \
-        d = ((((xj) - (xi)) + ((xjl) - (xil))) + (s)) + (sl);                          \
+ * positions: the positions' difference first, then the shift. Every operation is a rounded
+ * difference or sum of negated operands when seen from j's side (the shift table holds -s for
+ * code 26 - c), so the pair from j's side gives exactly -d and both sides of a full list make
+ * the same cutoff decision (adding s to x_j first rounded differently from the two sides, by up
+ * to ulp(x_j + s) ~ 2e-7 nm: a pair within that of the cutoff was kept by one side only). Same
+ * accuracy as before, ~ulp of the larger position. */
+#define DELTA_SHIFT(d, xj, xjl, xi, xil, s, sl) d = ((((xj) - (xi)) + ((xjl) - (xil))) + (s)) + (sl)
+
+/* xj - xi (real4 double-float positions) under a list's image: the lattice shift (sh, sl) as
+ * DELTA_SHIFT adds it when `shifted`, else the minimum image pair by pair (code PAIR_IMAGE). */
+#define DELTA_IMAGE(dx, dy, dz, xi, xil, xj, xjl, shifted, sh, sl)      \
+    if (shifted) {                                                      \
+        DELTA_SHIFT(dx, (xj).x, (xjl).x, (xi).x, (xil).x, (sh).x, (sl).x); \
+        DELTA_SHIFT(dy, (xj).y, (xjl).y, (xi).y, (xil).y, (sh).y, (sl).y); \
+        DELTA_SHIFT(dz, (xj).z, (xjl).z, (xi).z, (xil).z, (sh).z, (sl).z); \
+    } else {                                                            \
+        DELTA(dx, dy, dz, xi, xil, xj, xjl);                            \
+        MIN_IMAGE(real, dx, dy, dz);                                    \
     }
 
 /* The largest magnitude a force component or energy contribution may have on its way into

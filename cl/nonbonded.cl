@@ -87,9 +87,9 @@ __kernel void nonbonded(__global const real4 *restrict posq, __global const real
             /* x_j - x_i first, then the shift: exactly antisymmetric (the pair seen from j's
              * side, with code 26 - c, gives -d bit for bit, so both sides agree on the cutoff
              * test), and the same rounding as MIN_IMAGE on rectangular boxes */
-            DELTA_SHIFT(float8, dx, pj.x, pjl.x, xi, xil, sh.x, sl.x);
-            DELTA_SHIFT(float8, dy, pj.y, pjl.y, yi, yil, sh.y, sl.y);
-            DELTA_SHIFT(float8, dz, pj.z, pjl.z, zi, zil, sh.z, sl.z);
+            DELTA_SHIFT(dx, pj.x, pjl.x, xi, xil, sh.x, sl.x);
+            DELTA_SHIFT(dy, pj.y, pjl.y, yi, yil, sh.y, sl.y);
+            DELTA_SHIFT(dz, pj.z, pjl.z, zi, zil, sh.z, sl.z);
         } else {
             dx = (pj.x - xi) + (pjl.x - xil);
             dy = (pj.y - yi) + (pjl.y - yil);
@@ -274,16 +274,9 @@ void nonbonded(__global const real4 *restrict posq, __global const real4 *restri
         const real2 ljj = ljp[j];
         real dx, dy, dz;
 #if PERIODIC
-        const uint code = jshift[e];
-        if (code < 27) {
-            const real4 sh = shifts[code], sl = shifts[27 + code];
-            DELTA_SHIFT(real, dx, pj.x, pjl.x, pi.x, pil.x, sh.x, sl.x);
-            DELTA_SHIFT(real, dy, pj.y, pjl.y, pi.y, pil.y, sh.y, sl.y);
-            DELTA_SHIFT(real, dz, pj.z, pjl.z, pi.z, pil.z, sh.z, sl.z);
-        } else {
-            DELTA(dx, dy, dz, pi, pil, pj, pjl);
-            MIN_IMAGE(real, dx, dy, dz);
-        }
+        const uint code = jshift[e], sc = code < 27 ? code : 13;
+        const real4 sh = shifts[sc], sl = shifts[27 + sc];
+        DELTA_IMAGE(dx, dy, dz, pi, pil, pj, pjl, code < 27, sh, sl);
 #else
         DELTA(dx, dy, dz, pi, pil, pj, pjl);
 #endif
@@ -382,14 +375,7 @@ void nonbonded_tiles(__global const real4 *restrict posq, __global const real4 *
                 real dx, dy, dz;
 #if PERIODIC
                 /* the tile's shift as the entries kernels apply it */
-                if (tl.w < 27) {
-                    DELTA_SHIFT(real, dx, pj.x, pjl.x, pi.x, pil.x, sh.x, sl.x);
-                    DELTA_SHIFT(real, dy, pj.y, pjl.y, pi.y, pil.y, sh.y, sl.y);
-                    DELTA_SHIFT(real, dz, pj.z, pjl.z, pi.z, pil.z, sh.z, sl.z);
-                } else {
-                    DELTA(dx, dy, dz, pi, pil, pj, pjl);
-                    MIN_IMAGE(real, dx, dy, dz);
-                }
+                DELTA_IMAGE(dx, dy, dz, pi, pil, pj, pjl, tl.w < 27, sh, sl);
 #else
                 DELTA(dx, dy, dz, pi, pil, pj, pjl);
 #endif
@@ -524,9 +510,9 @@ __kernel void nonbonded_region(__global const real4 *restrict posq,
             /* x_j - x_i first, then the shift: exactly antisymmetric (the pair seen from j's
              * side, with code 26 - c, gives -d bit for bit, so both sides agree on the cutoff
              * test), and the same rounding as MIN_IMAGE on rectangular boxes */
-            DELTA_SHIFT(float8, dx, pj.x, pjl.x, xi, xil, sh.x, sl.x);
-            DELTA_SHIFT(float8, dy, pj.y, pjl.y, yi, yil, sh.y, sl.y);
-            DELTA_SHIFT(float8, dz, pj.z, pjl.z, zi, zil, sh.z, sl.z);
+            DELTA_SHIFT(dx, pj.x, pjl.x, xi, xil, sh.x, sl.x);
+            DELTA_SHIFT(dy, pj.y, pjl.y, yi, yil, sh.y, sl.y);
+            DELTA_SHIFT(dz, pj.z, pjl.z, zi, zil, sh.z, sl.z);
         } else {
             dx = (pj.x - xi) + (pjl.x - xil);
             dy = (pj.y - yi) + (pjl.y - yil);
@@ -698,16 +684,9 @@ void nonbonded_region(__global const real4 *restrict posq, __global const real4 
         const real2 ljj = ljp[j];
         real dx, dy, dz;
 #if PERIODIC
-        const uint code = jshift[e];
-        if (code < 27) {
-            const real4 sh = shifts[code], sl = shifts[27 + code];
-            DELTA_SHIFT(real, dx, pj.x, pjl.x, pi.x, pil.x, sh.x, sl.x);
-            DELTA_SHIFT(real, dy, pj.y, pjl.y, pi.y, pil.y, sh.y, sl.y);
-            DELTA_SHIFT(real, dz, pj.z, pjl.z, pi.z, pil.z, sh.z, sl.z);
-        } else {
-            DELTA(dx, dy, dz, pi, pil, pj, pjl);
-            MIN_IMAGE(real, dx, dy, dz);
-        }
+        const uint code = jshift[e], sc = code < 27 ? code : 13;
+        const real4 sh = shifts[sc], sl = shifts[27 + sc];
+        DELTA_IMAGE(dx, dy, dz, pi, pil, pj, pjl, code < 27, sh, sl);
 #else
         DELTA(dx, dy, dz, pi, pil, pj, pjl);
 #endif

@@ -28,6 +28,56 @@ __kernel void set_reference(__global const mixed4 *src, __global const mixed4 *r
     posq_ref[i] = posq_oref[i] = (real4)(convert_float3(xw), 0);
 }
 
+/* The prunes' start for i-cluster c (work-group of 64): its positions at src into xi (padding
+ * lanes far away; their bits are clear in every entry and tile anyway), which become the
+ * displacement reference posq_ref; their largest squared distance from the outer list's
+ * reference posq_oref goes into flags[word] (atomic_max), gen into flags[word + 1]. */
+inline void prune_begin(const int c, const int lid, __global const real4 *src,
+                        __global const int *restrict cluster_atoms, __global real4 *posq_ref,
+                        __global const real4 *restrict posq_oref, __global uint *restrict flags,
+                        const int word, const uint gen, __local float4 *xi, __local float *dred)
+{
+    if (lid < 8) {
+        const int a = cluster_atoms[8 * c + lid];
+        float4 p = (float4)(1e4f, 1e4f, 1e4f, 0);
+        float d2 = 0;
+        if (a >= 0) {
+            p = src[a];
+            const float4 o = posq_oref[a];
+            d2 = (p.x - o.x) * (p.x - o.x) + (p.y - o.y) * (p.y - o.y) + (p.z - o.z) * (p.z - o.z);
+            posq_ref[a] = (float4)(p.xyz, 0);
+        }
+        xi[lid] = p;
+        dred[lid] = d2;
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    if (lid == 0) {
+        float m = dred[0];
+        for (int k = 1; k < 8; k++) m = fmax(m, dred[k]);
+        atomic_max(&flags[word], as_uint(m));
+        if (c == 0) flags[word + 1] = gen;
+    }
+}
+
+/* The place of this work-item's item among the kept ones of the work-group, in work-item order
+ * (an inclusive scan; -1 if not kept); *total: how many are kept. Ends with a barrier, so scan
+ * can be reused. */
+inline int keep_place(const int lid, const int keep, __local int *scan, int *total)
+{
+    scan[lid] = keep;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int off = 1; off < 64; off <<= 1) {
+        const int v = lid >= off ? scan[lid - off] : 0;
+        barrier(CLK_LOCAL_MEM_FENCE);
+        scan[lid] += v;
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    const int at = scan[lid] - 1;
+    *total = scan[63];
+    barrier(CLK_LOCAL_MEM_FENCE);
+    return keep ? at : -1;
+}
+
 /* The inner list, pruned from the outer one: one work-group of 64 per i-cluster c keeps the
  * entries with a lane within sqrt(rin2) at positions src (posq's layout, the entry's image
  * added), in the outer list's order, their lane masks narrowed; icount[c] is their number, at
@@ -51,26 +101,7 @@ void prune(__global const real4 *src, __global const int *restrict cluster_atoms
     __local float4 xi[8];
     __local int scan[64];
     __local float dred[8];
-    if (lid < 8) {
-        const int a = cluster_atoms[8 * c + lid];
-        float4 p = (float4)(0, 0, 0, 0);
-        float d2 = 0;
-        if (a >= 0) {
-            p = src[a];
-            const float4 o = posq_oref[a];
-            d2 = (p.x - o.x) * (p.x - o.x) + (p.y - o.y) * (p.y - o.y) + (p.z - o.z) * (p.z - o.z);
-            posq_ref[a] = (float4)(p.xyz, 0);
-        }
-        xi[lid] = p;
-        dred[lid] = d2;
-    }
-    barrier(CLK_LOCAL_MEM_FENCE);
-    if (lid == 0) {
-        float m = dred[0];
-        for (int k = 1; k < 8; k++) m = fmax(m, dred[k]);
-        atomic_max(&flags[word], as_uint(m));
-        if (c == 0) flags[word + 1] = gen;
-    }
+    prune_begin(c, lid, src, cluster_atoms, posq_ref, posq_oref, flags, word, gen, xi, dred);
     const int e0 = jstart[c], e1 = jstart[c + 1];
     int out = e0;
     for (int base = e0; base < e1; base += 64) {
@@ -95,22 +126,13 @@ void prune(__global const real4 *src, __global const int *restrict cluster_atoms
             ent = (ent & ~0xffu) | m;
             keep = m != 0;
         }
-        /* the kept entries' places: an inclusive scan over the work-group */
-        scan[lid] = keep;
-        barrier(CLK_LOCAL_MEM_FENCE);
-        for (int off = 1; off < 64; off <<= 1) {
-            const int v = lid >= off ? scan[lid - off] : 0;
-            barrier(CLK_LOCAL_MEM_FENCE);
-            scan[lid] += v;
-            barrier(CLK_LOCAL_MEM_FENCE);
-        }
-        const int at = out + scan[lid] - 1, total = scan[63];
-        if (keep) {
-            ijlist[at] = ent;
-            ijshift[at] = code;
+        int total;
+        const int at = keep_place(lid, keep, scan, &total);
+        if (at >= 0) {
+            ijlist[out + at] = ent;
+            ijshift[out + at] = code;
         }
         out += total;
-        barrier(CLK_LOCAL_MEM_FENCE);
     }
     if (lid == 0) icount[c] = out - e0;
 }
@@ -135,27 +157,7 @@ void prune_tiles(__global const real4 *src, __global const int *restrict cluster
     __local float4 xi[8];
     __local int scan[64];
     __local float dred[8];
-    if (lid < 8) {
-        const int a = cluster_atoms[8 * c + lid];
-        /* padding lanes far away: their bits are clear in every tile anyway */
-        float4 p = (float4)(1e4f, 1e4f, 1e4f, 0);
-        float d2 = 0;
-        if (a >= 0) {
-            p = src[a];
-            const float4 o = posq_oref[a];
-            d2 = (p.x - o.x) * (p.x - o.x) + (p.y - o.y) * (p.y - o.y) + (p.z - o.z) * (p.z - o.z);
-            posq_ref[a] = (float4)(p.xyz, 0);
-        }
-        xi[lid] = p;
-        dred[lid] = d2;
-    }
-    barrier(CLK_LOCAL_MEM_FENCE);
-    if (lid == 0) {
-        float m = dred[0];
-        for (int k = 1; k < 8; k++) m = fmax(m, dred[k]);
-        atomic_max(&flags[word], as_uint(m));
-        if (c == 0) flags[word + 1] = gen;
-    }
+    prune_begin(c, lid, src, cluster_atoms, posq_ref, posq_oref, flags, word, gen, xi, dred);
     const int t0 = jstart[c], t1 = jstart[c + 1];
     int out = t0;
     for (int base = t0; base < t1; base += 64) {
@@ -184,18 +186,10 @@ void prune_tiles(__global const real4 *src, __global const int *restrict cluster
             }
             keep = (tl.y | tl.z) != 0;
         }
-        scan[lid] = keep;
-        barrier(CLK_LOCAL_MEM_FENCE);
-        for (int off = 1; off < 64; off <<= 1) {
-            const int v = lid >= off ? scan[lid - off] : 0;
-            barrier(CLK_LOCAL_MEM_FENCE);
-            scan[lid] += v;
-            barrier(CLK_LOCAL_MEM_FENCE);
-        }
-        const int at = out + scan[lid] - 1, total = scan[63];
-        if (keep) vstore4(tl, at, ijlist);
+        int total;
+        const int at = keep_place(lid, keep, scan, &total);
+        if (at >= 0) vstore4(tl, out + at, ijlist);
         out += total;
-        barrier(CLK_LOCAL_MEM_FENCE);
     }
     if (lid == 0) icount[c] = out - t0;
 }

@@ -319,8 +319,9 @@ static int update_list_lagged(clmd_engine *e, clmd_err *err)
      * before the last prune says nothing of that inner list. Every decision follows from this
      * read alone, so restarts repeat it. */
     const int own_prune = flags[FLAG_PRUNE + 1] == clmd_pairlist_prune_gen(e->pl);
+    const int spend = clmd_pairlist_prunes(e->pl) && e->prune_spend;
     int stale = d + e->lag * e->disp_growth >= room, spent = 0;
-    if (stale && clmd_pairlist_prunes(e->pl) && own_prune && e->prune_spend) {
+    if (stale && spend && own_prune) {
         spent = 1;
         stale = d_in + (e->lag + 1) * e->disp_growth >= clmd_pairlist_inner_room(e->pl);
     }
@@ -330,7 +331,6 @@ static int update_list_lagged(clmd_engine *e, clmd_err *err)
     const long bg = clmd_pairlist_bg_step(e->pl);
     /* an overlapped list is taken `overlap` steps after its snapshot, or when the lists in use
      * run out (pruned with spent outer lists: only then, which gives the build more time) */
-    const int spend = clmd_pairlist_prunes(e->pl) && e->prune_spend;
     if (bg >= 0 && (stale || (!spend && step >= bg + e->overlap))) {
         /* the overlapped list, built from the snapshot of step bg: checked from now on against
          * that snapshot (blocking for lag steps, as a new list) */

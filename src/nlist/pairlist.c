@@ -411,6 +411,18 @@ static int stage_room(clmd_pairlist *pl, int k, size_t bytes, clmd_err *err)
     return clmd_ocl_alloc_pinned(pl->dev->ocl, pl->stg[k].cap, &pl->stg[k].mem, &pl->stg[k].host, err);
 }
 
+/* Bytes of the five uploads of list view v (cluster atoms, tile offsets or pieces, entries or
+ * tiles, entry images, per-atom image counts); tasks: the pieces, when split. */
+static void list_bytes(const clmd_pairlist *pl, const clmd_nlist_view *v, size_t tasks, size_t b[5])
+{
+    const size_t nc = (size_t)v->nclusters, nent = (size_t)v->jstart[v->nclusters];
+    b[0] = sizeof(int) * CLMD_CLUSTER * nc;
+    b[1] = pl->split ? sizeof(cl_int4) * tasks : sizeof(int) * (nc + 1);
+    b[2] = entry_bytes(pl) * nent;
+    b[3] = v->jshift ? nent : 0;
+    b[4] = sizeof(cl_int4) * (size_t)pl->sys->n;
+}
+
 /* Copies list nl into the staging (call with stage_mu held). */
 static int stage_list(clmd_pairlist *pl, const clmd_nlist *nl, clmd_err *err)
 {
@@ -421,14 +433,11 @@ static int stage_list(clmd_pairlist *pl, const clmd_nlist *nl, clmd_err *err)
         CL_CHECK(e, err);
     }
     clmd_nlist_view v = clmd_nlist_get(nl);
-    const size_t nc = (size_t)v.nclusters, nent = (size_t)v.jstart[v.nclusters];
     const int n = pl->sys->n;
     /* pieces: in the place of jstart */
     pl->staged_tasks = pl->split ? tile_tasks(pl, &v, NULL) : 0;
-    const size_t bytes[5] = {sizeof(int) * CLMD_CLUSTER * nc,
-                             pl->split ? sizeof(cl_int4) * pl->staged_tasks : sizeof(int) * (nc + 1),
-                             entry_bytes(pl) * nent, v.jshift ? nent : 0,
-                             sizeof(cl_int4) * (size_t)n};
+    size_t bytes[5];
+    list_bytes(pl, &v, pl->staged_tasks, bytes);
     int rc;
     for (int k = 0; k < 5; k++)
         if ((rc = stage_room(pl, k, bytes[k], err))) return rc;
@@ -492,14 +501,10 @@ static int upload_list_locked(clmd_pairlist *pl, clmd_err *err)
              (rc = clmd_ocl_alloc(d->ocl, sizeof(int) * pl->cap_clusters, &d->nl_icount, err))))
             return rc;
     }
-    const int n = pl->sys->n;
     cl_mem dst[5] = {d->nl_cluster_atoms, d->nl_jstart, d->nl_jlist, d->nl_jshift, pl->image};
     /* the build's image counts: pos_shift follows them in every box */
-    const size_t bytes[5] = {sizeof(int) * CLMD_CLUSTER * (size_t)v.nclusters,
-                             pl->split ? sizeof(cl_int4) * pl->staged_tasks
-                                       : sizeof(int) * ((size_t)v.nclusters + 1),
-                             entry_bytes(pl) * nent,
-                             v.jshift ? nent : 0, sizeof(cl_int4) * (size_t)n};
+    size_t bytes[5];
+    list_bytes(pl, &v, pl->staged_tasks, bytes);
     cl_command_queue q = clmd_ocl_queue(d->ocl);
     for (int k = 0; k < 5; k++) {
         if (!bytes[k]) continue;
