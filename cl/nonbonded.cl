@@ -274,8 +274,8 @@ void nonbonded(__global const real4 *restrict posq, __global const real4 *restri
         const real2 ljj = ljp[j];
         real dx, dy, dz;
 #if PERIODIC
-        const uint code = jshift[e], sc = code < 27 ? code : 13;
-        const real4 sh = shifts[sc], sl = shifts[27 + sc];
+        const uint code = jshift[e], ic = code < 27 ? code : 13;
+        const real4 sh = shifts[ic], sl = shifts[27 + ic];
         DELTA_IMAGE(dx, dy, dz, pi, pil, pj, pjl, code < 27, sh, sl);
 #else
         DELTA(dx, dy, dz, pi, pil, pj, pjl);
@@ -684,8 +684,8 @@ void nonbonded_region(__global const real4 *restrict posq, __global const real4 
         const real2 ljj = ljp[j];
         real dx, dy, dz;
 #if PERIODIC
-        const uint code = jshift[e], sc = code < 27 ? code : 13;
-        const real4 sh = shifts[sc], sl = shifts[27 + sc];
+        const uint code = jshift[e], ic = code < 27 ? code : 13;
+        const real4 sh = shifts[ic], sl = shifts[27 + ic];
         DELTA_IMAGE(dx, dy, dz, pi, pil, pj, pjl, code < 27, sh, sl);
 #else
         DELTA(dx, dy, dz, pi, pil, pj, pjl);
