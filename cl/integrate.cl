@@ -45,7 +45,9 @@ inline float4 gaussian3(uint2 key, uint atom, uint step_lo, uint step_hi)
 {
     const uint4 u = philox((uint4)(atom, step_lo, step_hi, 0x5eedu), key);
     const float4 f = (convert_float4(u >> 8) + 0.5f) * (1.0f / 16777216.0f);
-    const float r1 = sqrt(-2.0f * native_log(f.x)), r2 = sqrt(-2.0f * native_log(f.z));
+    /* f rounds up to 1 for the top 2^-25 of draws, where an approximate log may come out a hair
+     * above 0: clamped, so the noise is 0 there, never NaN */
+    const float r1 = sqrt(fmax(0.0f, -2.0f * native_log(f.x))), r2 = sqrt(fmax(0.0f, -2.0f * native_log(f.z)));
     const float t1 = 6.283185307f * f.y, t2 = 6.283185307f * f.w;
     return (float4)(r1 * native_cos(t1), r1 * native_sin(t1), r2 * native_cos(t2), 0.0f);
 }

@@ -24,6 +24,9 @@ typedef struct clmd_ffopts {
     int pme_order;               /* B-spline order (5) */
     double skin_nm;              /* neighbor-list buffer (the starting value when skin_auto) */
     int skin_auto;               /* 1: the engine tunes the buffer to the rebuild rate */
+    double list_tolerance;       /* > 0: lists live list_steps steps with buffers sized from
+                                  * this energy drift (kJ/mol/ps per atom); 0: exact lists */
+    int list_steps;              /* with list_tolerance: the outer list's life (0: auto) */
     clmd_gbmodel gb_model;
     double solvent_dielectric;   /* GB */
     double solute_dielectric;    /* GB */
@@ -55,6 +58,8 @@ static inline void clmd_ffopts_defaults(clmd_ffopts *o)
     o->pme_order = 5;
     o->skin_nm = 0.1;
     o->skin_auto = 1;
+    o->list_tolerance = 0;
+    o->list_steps = 0;
     o->gb_model = CLMD_GB_NONE;
     o->solvent_dielectric = 78.5;
     o->solute_dielectric = 1.0;

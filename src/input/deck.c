@@ -31,7 +31,8 @@ static const char *const K_SYSTEM[] = {"builtin", "cells", "reduced_density", "m
 static const char *const K_AMBER[] = {"prmtop", "inpcrd", NULL};
 static const char *const K_NB[] = {"method", "cutoff", "switch_distance", "dispersion_correction",
                                    "reaction_field_dielectric", "ewald_error_tolerance",
-                                   "ewald_alpha", "pme_grid", "pme_order", "neighbor_skin", NULL};
+                                   "ewald_alpha", "pme_grid", "pme_order", "neighbor_skin",
+                                   "neighbor_tolerance", "neighbor_steps", NULL};
 static const char *const K_GB[] = {"model", "solvent_dielectric", "solute_dielectric",
                                    "surface_area", "surface_tension", "probe_radius", NULL};
 static const char *const K_VEL[] = {"temperature", "seed", NULL};
@@ -129,6 +130,8 @@ static const schema_field F_NONBONDED[] = {
     {FIELD("ewald_alpha", SCHEMA_NUM, nonbonded.ewald_alpha), .range = SCHEMA_GT(0),
      .flags = SCHEMA_NULLABLE},
     {FIELD("pme_order", SCHEMA_INT, nonbonded.pme_order), .range = SCHEMA_CLOSED(3, 12)},
+    {FIELD("neighbor_tolerance", SCHEMA_NUM, nonbonded.list_tolerance), .range = SCHEMA_GT(0),
+     .flags = SCHEMA_NULLABLE},
     END};
 
 /* neighbor_skin when it is a number (parse_nonbonded reads "auto"). */
@@ -438,7 +441,11 @@ static void parse_system(schema_ctx *c, yaml_node_t *sys)
     }
 }
 
-/* neighbor_skin (a number or auto) and pme_grid (null or three sizes). */
+/* neighbor_steps when it is a number (parse_nonbonded reads "auto"). */
+static const schema_field F_STEPS = {FIELD("neighbor_steps", SCHEMA_INT, nonbonded.list_steps),
+                                     .range = SCHEMA_CLOSED(2, 100000)};
+
+/* neighbor_skin and neighbor_steps (a number or auto) and pme_grid (null or three sizes). */
 static void parse_nonbonded(schema_ctx *c, yaml_node_t *nb)
 {
     clmd_deck *d = c->d;
@@ -448,6 +455,11 @@ static void parse_nonbonded(schema_ctx *c, yaml_node_t *nb)
         d->nonbonded.skin_auto = 1;
     else if (schema_read_field(c, nb, "nonbonded", &F_SKIN, d) == SCHEMA_GOOD)
         d->nonbonded.skin_auto = 0;
+    yaml_node_t *ns = schema_get(c, nb, "neighbor_steps", NULL);
+    if (ns && ns->type == YAML_SCALAR_NODE && schema_streq_ci(schema_sval(ns), "auto"))
+        d->nonbonded.list_steps = 0;
+    else if (ns)
+        schema_read_field(c, nb, "nonbonded", &F_STEPS, d);
 
     yaml_node_t *g = schema_get(c, nb, "pme_grid", NULL);
     if (!g || schema_is_null(g)) return;
@@ -1092,6 +1104,8 @@ void clmd_deck_defaults(clmd_deck *d)
     d->nonbonded.pme_order = 5;
     d->nonbonded.skin_nm = 0.1;
     d->nonbonded.skin_auto = 1;
+    d->nonbonded.list_tolerance = 0;
+    d->nonbonded.list_steps = 0;
     d->implicit_solvent.model = CLMD_DECK_GB_NONE;
     d->implicit_solvent.solvent_dielectric = 78.5;
     d->implicit_solvent.solute_dielectric = 1.0;
@@ -1478,6 +1492,12 @@ void clmd_deck_print(const clmd_deck *d, FILE *out)
     fprintf(out, "\n  pme_order: %d\n  neighbor_skin: ", o->pme_order);
     if (o->skin_auto) fputs("auto", out);
     else put_num(out, o->skin_nm);
+    fputs("\n  neighbor_tolerance: ", out);
+    if (o->list_tolerance > 0) put_num(out, o->list_tolerance);
+    else fputs("null", out);
+    fputs("\n  neighbor_steps: ", out);
+    if (o->list_steps > 0) fprintf(out, "%d", o->list_steps);
+    else fputs("auto", out);
     fputc('\n', out);
 
     if (d->implicit_solvent.model == CLMD_DECK_GB_NONE) {

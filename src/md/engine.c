@@ -14,6 +14,7 @@
 #include "md/vsite.h"
 #include "nlist/nlist.h"
 #include "nlist/pairlist.h"
+#include "nlist/verletbuf.h"
 #include "probe/probe.h"
 #include "state/state.h"
 #include "system/box.h"
@@ -357,9 +358,197 @@ static int update_list_lagged(clmd_engine *e, clmd_err *err)
     return CLMD_OK;
 }
 
+/* ---- lists sized from the energy drift (engine_impl.h: drift) ---- */
+
+static int env_setting(const char *name, double lo, double hi, int integer, double *v, clmd_err *err);
+
+/* The temperature the buffers are sized for: the hottest copy's bath; without one (NVE) the
+ * starting velocities' kinetic temperature, or 300 K. */
+static double drift_temperature(const clmd_engine *e)
+{
+    double T = 0;
+    for (int g = 0; g < e->nseg; g++) T = fmax(T, e->seg_T[g]);
+    if (T > 0) return T;
+    const double *v = e->st->v;
+    double ek = 0;
+    for (int i = 0; v && i < e->sys->n; i++)
+        ek += e->sys->mass[i] * (v[3 * i] * v[3 * i] + v[3 * i + 1] * v[3 * i + 1] + v[3 * i + 2] * v[3 * i + 2]);
+    T = e->dof > 0 ? ek / (e->dof * CLMD_BOLTZMANN) : 0;
+    return T > 1 ? T : 300;
+}
+
+/* The inner list's buffer for prunes every prune_steps steps; prunes are dropped (0) when the
+ * inner list would be nearly as wide as the outer one. */
+static void drift_inner(clmd_engine *e)
+{
+    e->drift_skin_in = 0;
+    if (e->prune_steps <= 0) return;
+    const double rc = e->plan.o.cutoff_nm;
+    const double s_in = clmd_verletbuf_size(e->vb, e->drift_kT, e->eo.dt_ps, e->prune_steps, e->drift_tol,
+                                            e->drift_cin, 1);
+    if (rc + s_in < 0.99 * (rc + e->drift_skin)) e->drift_skin_in = s_in;
+    else e->prune_steps = 0;
+}
+
+/* The buffers for the bath's temperature now (the lists' lives stay as planned). */
+static void drift_buffers(clmd_engine *e)
+{
+    e->drift_kT = CLMD_BOLTZMANN * drift_temperature(e);
+    e->drift_skin = clmd_verletbuf_size(e->vb, e->drift_kT, e->eo.dt_ps, e->list_life, e->drift_tol,
+                                        8, e->drift_cj);
+    if (e->prune_steps > 0)
+        e->drift_skin_in = fmin(clmd_verletbuf_size(e->vb, e->drift_kT, e->eo.dt_ps, e->prune_steps,
+                                                    e->drift_tol, e->drift_cin, 1), e->drift_skin);
+    clmd_pairlist_set_drift(e->pl, e->drift_skin, e->drift_skin_in);
+}
+
+/* The plan at creation: the estimate's classes, the outer list's life (neighbor_steps, or auto:
+ * the longest of 10-100 steps whose list holds at most F times the pairs of a 10-step one, F 1.4
+ * where the GPU prunes it, else 1.25; GROMACS's rule) and its buffer. gpu_prune: the device
+ * will prune (GPU kernels with the lagged check): every 4 steps, or 2 more while the inner
+ * buffer would be 0. */
+static int drift_plan(clmd_engine *e, const clmd_ffopts *ff, int gpu_prune, clmd_err *err)
+{
+    e->drift_tol = ff->list_tolerance;
+    const char *env = getenv("CLMD_LIST_TOLERANCE");
+    if (env && *env) {
+        char *end;
+        const double t = strtod(env, &end);
+        if (*end || !(t >= 0))
+            return clmd_err_set(err, CLMD_EINPUT, "CLMD_LIST_TOLERANCE is '%s': use 0 (exact "
+                                "lists) or a drift in kJ/mol/ps per atom", env);
+        e->drift_tol = t;
+    }
+    if (!(e->drift_tol > 0) || !clmd_pairlist_checks(e->pl)) return CLMD_OK;
+    if (e->plan.present[CLMD_E_GB])
+        return clmd_err_set(err, CLMD_EINPUT, "nonbonded.neighbor_tolerance: lists sized from the "
+                            "drift are not available with implicit solvent (its Born radii need "
+                            "every pair within the cutoff); leave it null");
+    int rc = clmd_verletbuf_create(e->sys, &e->plan,
+                                   e->plan.periodic ? (const double(*)[3])e->st->box : NULL, &e->vb, err);
+    if (rc) return rc;
+    e->drift = 1;
+    e->drift_kT = CLMD_BOLTZMANN * drift_temperature(e);
+    /* The lists' clusters: the outer list pairs 8-atom clusters with atoms (entries) or with
+     * clusters (the GPU kernel's tiles, setup_device's rule); the tiles' prune keeps atom pairs,
+     * the entries' keeps an atom near any of the cluster's. */
+    {
+        const char *t = getenv("CLMD_LIST_TILES");
+        const int tiles = gpu_prune && !e->sys->region && !(t && strcmp(t, "0") == 0);
+        e->drift_cj = tiles ? 8 : 1;
+        e->drift_cin = tiles ? 1 : 8;
+    }
+    const double dt = e->eo.dt_ps, rcut = e->plan.o.cutoff_nm, kT = e->drift_kT, tol = e->drift_tol;
+    double life = ff->list_steps;
+    if ((rc = env_setting("CLMD_LIST_STEPS", 0, 100000, 1, &life, err))) return rc;
+    if (life < 2) {
+        static const int cand[] = {20, 25, 40, 50, 80, 100};
+        const double F = gpu_prune ? 1.4 : 1.25;
+        const double r10 = rcut + clmd_verletbuf_size(e->vb, kT, dt, 10, tol, 8, e->drift_cj);
+        life = 10;
+        for (size_t k = 0; k < sizeof cand / sizeof cand[0]; k++) {
+            const double r = rcut + clmd_verletbuf_size(e->vb, kT, dt, cand[k], tol, 8, e->drift_cj);
+            if (r * r * r <= F * r10 * r10 * r10) life = cand[k];
+        }
+    }
+    e->list_life = (int)life;
+    e->drift_skin = clmd_verletbuf_size(e->vb, kT, dt, e->list_life, tol, 8, e->drift_cj);
+    e->prune_steps = 0;
+    if (gpu_prune) {
+        int K = 4;
+        while (K + 2 < e->list_life && clmd_verletbuf_size(e->vb, kT, dt, K, tol, e->drift_cin, 1) == 0)
+            K += 2;
+        e->prune_steps = K < e->list_life ? K : 0;
+        drift_inner(e);
+    }
+    clmd_pairlist_set_drift(e->pl, e->drift_skin, e->drift_skin_in);
+    return CLMD_OK;
+}
+
+/* The safety net: an atom displaced by d (nm) at `age` steps from the list's reference says the
+ * system moves faster than the buffers' model. */
+static int drift_net(const clmd_engine *e, double d, long age)
+{
+    const double sig = clmd_verletbuf_sigma_max(e->vb, e->drift_kT, e->eo.dt_ps, (int)(age > 0 ? age : 1));
+    return d > fmax(0.5 * e->drift_skin, 4.5 * sig);
+}
+
+/* A list now (the buffers first follow a changed bath). */
+static int drift_rebuild(clmd_engine *e, clmd_err *err)
+{
+    if (fabs(CLMD_BOLTZMANN * drift_temperature(e) - e->drift_kT) > 0.01 * e->drift_kT) drift_buffers(e);
+    return clmd_engine_rebuild_list(e, err);
+}
+
+/* The scheduled update of drift-sized lists, on every path: the displacement is read as the
+ * exact lists read it (on the host for the reference, blocking with lag 0, `lag` steps late
+ * otherwise) but only feeds the safety net; a list is renewed when it reaches its life (an
+ * overlapped one started `overlap` steps before), and the inner list every prune_steps steps
+ * of the list's use. Every decision follows from the step count and the flag reads, so restarts
+ * repeat them. */
+static int update_list_drift(clmd_engine *e, clmd_err *err)
+{
+    const long step = e->st->step;
+    int rc;
+    double d = -1;
+    long seen = step;
+    if (e->reference) {
+        PROBE_START(e->probe, P_NLIST_CHECK);
+        d = clmd_pairlist_max_disp_host(e->pl, e->st->x);
+        PROBE_STOP(e->probe, P_NLIST_CHECK);
+    } else if (e->lag == 0) {
+        cl_uint f[NFLAGS];
+        if ((rc = read_flags(e, f, err))) return rc;
+        d = flag_disp(e, f, NULL);
+    } else {
+        const int slot = (int)(step % CLMD_FLAG_RING);
+        if (e->flag_ev[slot]) {
+            clReleaseEvent(e->flag_ev[slot]);
+            e->flag_ev[slot] = NULL;
+        }
+        if ((rc = clmd_ocl_read_async(e->dev.ocl, e->flags, 0, sizeof(cl_uint) * NFLAGS,
+                                      e->flag_ring_host + (size_t)slot * NFLAGS, &e->flag_ev[slot], err)))
+            return rc;
+        clFlush(clmd_ocl_queue(e->dev.ocl));
+        seen = step - e->lag;
+        if (seen > e->list_step) {
+            const int s = (int)(seen % CLMD_FLAG_RING);
+            PROBE_START(e->probe, P_NLIST_CHECK);
+            rc = clmd_ocl_wait(e->dev.ocl, &e->flag_ev[s], err);
+            PROBE_STOP(e->probe, P_NLIST_CHECK);
+            if (rc) return rc;
+            const cl_uint *flags = e->flag_ring_host + (size_t)s * NFLAGS;
+            if ((rc = examine_flags(e, flags, err))) return rc;
+            d = flag_disp(e, flags, NULL);
+        }
+    }
+    if (d >= 0) e->last_d2 = d * d;
+    if (d >= 0 && drift_net(e, d, seen - e->ref_step)) {
+        clmd_probe_count(e->probe, "nlist_early_rebuilds", 1);
+        return drift_rebuild(e, err);
+    }
+    const long age = step - e->ref_step, bg = clmd_pairlist_bg_step(e->pl);
+    if (age >= e->list_life) {
+        if (bg < 0) return drift_rebuild(e, err);
+        if ((rc = clmd_pairlist_bg_switch(e->pl, e->st->box, step, err))) return rc;
+        e->list_step = step;
+        e->ref_step = bg;
+        return CLMD_OK;
+    }
+    if (e->prune_steps > 0 && step > e->list_step && (step - e->list_step) % e->prune_steps == 0)
+        clmd_pairlist_request_prune(e->pl);
+    if (e->overlap > 0 && bg < 0 && age + e->overlap >= e->list_life && step > e->list_step) {
+        if (fabs(CLMD_BOLTZMANN * drift_temperature(e) - e->drift_kT) > 0.01 * e->drift_kT)
+            drift_buffers(e);
+        return clmd_pairlist_bg_start(e->pl, e->st->box, step, e->drift_skin, err);
+    }
+    return CLMD_OK;
+}
+
 int clmd_engine_update_list(clmd_engine *e, clmd_err *err)
 {
     int rc;
+    if (e->drift) return update_list_drift(e, err);
     if (e->reference) {
         if (!clmd_pairlist_checks(e->pl)) return CLMD_OK;
         PROBE_START(e->probe, P_NLIST_CHECK);
@@ -499,9 +688,14 @@ static int setup_device(clmd_engine *e, clmd_err *err)
      * more than the smaller kernel saves (ala2 0.80x, 886 waters 0.83x;
      * docs/benchmarks-gpu-lists.md). */
     {
-        double k = clmd_ocl_is_gpu(d->ocl) && large_system(e) ? 2 : 0;
+        double k = e->drift ? e->prune_steps : clmd_ocl_is_gpu(d->ocl) && large_system(e) ? 2 : 0;
         if ((rc = env_setting("CLMD_LIST_PRUNE", 0, 1000, 1, &k, err))) return rc;
-        e->prune_steps = (int)k;
+        e->prune_steps = e->lag > 0 && clmd_ocl_is_gpu(d->ocl) ? (int)k : 0;
+        if (e->drift) {
+            /* the inner buffer for the prunes as set (or none) */
+            drift_inner(e);
+            clmd_pairlist_set_drift(e->pl, e->drift_skin, e->drift_skin_in);
+        }
         double spend = 1;
         if ((rc = env_setting("CLMD_LIST_SPEND", 0, 1, 1, &spend, err))) return rc;
         e->prune_spend = (int)spend;
@@ -720,7 +914,19 @@ int clmd_engine_create(const clmd_system *sys, const clmd_ffopts *ff, const clmd
                                    !e->reference && clmd_ocl_is_gpu(e->dev.ocl), probe, &e->pl,
                                    err)))
         goto fail;
+    /* lists sized from the energy drift (neighbor_tolerance): the device prunes where the GPU
+     * kernels run */
+    if ((rc = drift_plan(e, ff, !e->reference && clmd_ocl_is_gpu(e->dev.ocl), err))) goto fail;
     if (!e->reference && (rc = setup_device(e, err))) goto fail;
+    if (e->drift) {
+        char info[256];
+        snprintf(info, sizeof info, "drift-sized (%g kJ/mol/ps per atom at %.0f K): outer list "
+                 "%d steps, buffer %.3f nm; inner list %s%d steps, buffer %.3f nm (%d classes, "
+                 "%.1f atoms/nm^3)", e->drift_tol, e->drift_kT / CLMD_BOLTZMANN, e->list_life,
+                 e->drift_skin, e->prune_steps > 0 ? "every " : "none: ", e->prune_steps,
+                 e->drift_skin_in, clmd_verletbuf_classes(e->vb), clmd_verletbuf_density(e->vb));
+        clmd_probe_set_info(probe, "pair_list", info);
+    }
     rc = clmd_pairlist_build(e->pl, e->st->x, e->st->box, 0, err);
     /* on the device, sites placed by the kernel from the start, as after set_positions, so a
      * restarted run sees the same bits */
@@ -765,6 +971,7 @@ void clmd_engine_destroy(clmd_engine **pe)
     clmd_engine_snapshot_destroy(&e->psnap);
     clmd_integrator_destroy(&e->integ);
     clmd_pairlist_destroy(&e->pl);
+    clmd_verletbuf_destroy(&e->vb);
     clmd_constraints_destroy(&e->cons);
     clmd_vsites_destroy(&e->vs);
     for (int k = 0; k < CLMD_FLAG_RING; k++)
@@ -964,7 +1171,7 @@ static int step_one(clmd_engine *e, int want_energy, clmd_err *err)
     if ((rc = e->integ->ops->before_forces(e->integ, e, err))) return rc;
     e->st->step = next;
     e->forces_valid = e->energy_valid = 0;
-    rc = e->lag > 0 && !e->reference && (clmd_pairlist_checks(e->pl) || e->cons)
+    rc = e->lag > 0 && !e->reference && !e->drift && (clmd_pairlist_checks(e->pl) || e->cons)
              ? update_list_lagged(e, err)
              : clmd_engine_update_list(e, err);
     if (rc) return rc;
@@ -1638,6 +1845,11 @@ int clmd_engine_save_checkpoint(clmd_engine *e, clmd_ckpt_writer *w, clmd_err *e
             (rc = clmd_ckpt_put(w, "list_lag_flags6", CLMD_CKPT_U32, ring, (size_t)e->lag * NFLAGS, err)))
             return rc;
     }
+    if (e->drift) {
+        /* the schedule of drift-sized lists: when the list in use was made and from which step */
+        int64_t sched[2] = {e->list_step, e->ref_step};
+        if ((rc = clmd_ckpt_put(w, "list_drift_schedule", CLMD_CKPT_I64, sched, 2, err))) return rc;
+    }
     for (int h = 0; h < e->nhooks; h++)
         if (e->hooks[h]->ops->save && (rc = e->hooks[h]->ops->save(e->hooks[h], w, err))) return rc;
     return CLMD_OK;
@@ -1707,6 +1919,12 @@ int clmd_engine_load_checkpoint(clmd_engine *e, clmd_ckpt_reader *r, clmd_err *e
         }
     }
     if (rc) return rc;
+    if (e->drift && clmd_ckpt_find(r, "list_drift_schedule", &type, &len)) {
+        int64_t sched[2];
+        if ((rc = clmd_ckpt_get(r, "list_drift_schedule", CLMD_CKPT_I64, sched, 2, err))) return rc;
+        e->list_step = (long)sched[0];
+        e->ref_step = (long)sched[1];
+    }
     if (e->vs) {
         if (e->reference) clmd_vsites_build_ref(e->vs, st->x);
         else if ((rc = clmd_vsites_enqueue_build(e->vs, err))) return rc;

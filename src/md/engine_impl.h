@@ -17,6 +17,7 @@ struct clmd_molecules;
 struct clmd_pairlist;
 struct clmd_constraints;
 struct clmd_vsites;
+struct clmd_verletbuf;
 
 enum { CLMD_SEG_VALUES = CLMD_E_NCOMP + 5 };
 enum { CLMD_ENGINE_MAX_TERMS = 16, CLMD_ENGINE_MAX_HOOKS = 8, CLMD_ENGINE_WG = 64,
@@ -99,6 +100,20 @@ struct clmd_engine {
     double disp_prev, disp_growth; /* sqrt of the last examined max d2 (nm); its largest growth */
     int prune_spend;               /* pruned: a spent outer list runs on while its last inner
                                     * list lasts (CLMD_LIST_SPEND, default 1) */
+    /* Lists sized from the energy drift (neighbor_tolerance > 0, nlist/verletbuf.h): statistical,
+     * renewed on a schedule instead of by the displacement check. A list lives list_life steps
+     * from the positions it was built from (an overlapped build's snapshot included), its buffer
+     * drift_skin; pruned lists are pruned every prune_steps steps of its use with buffer
+     * drift_skin_in. The flag reads only catch a system moving faster than the model allows
+     * (an atom displaced beyond max(drift_skin / 2, 7 sigma of the fastest atom class at that
+     * age)), which rebuilds early and is counted (nlist_early_rebuilds). The buffers follow the
+     * bath temperature (drift_kT, re-planned at a build when it changes). */
+    int drift;
+    int list_life;
+    double drift_tol, drift_kT, drift_skin, drift_skin_in;
+    int drift_cj, drift_cin;       /* cluster sizes the estimate credits: the outer list's j side
+                                    * (its i side is 8), the inner list's i side */
+    struct clmd_verletbuf *vb;
     char device_desc[900];
 };
 

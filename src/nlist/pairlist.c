@@ -25,6 +25,7 @@ struct clmd_pairlist {
     clmd_nlist *nl;
     int check;              /* the list can go stale (cutoff methods) */
     int skin_auto;
+    int drift;              /* buffers from the energy drift (clmd_pairlist_set_drift) */
     int gpu;                /* cost model of neighbor_skin: auto */
     long last_build;        /* step of the last build */
     double slack_nm;        /* buffer used up by box scalings since the build */
@@ -222,16 +223,33 @@ int clmd_pairlist_setup_device(clmd_pairlist *pl, clmd_dev *d, cl_mem pos, int f
 int clmd_pairlist_setup_prune(clmd_pairlist *pl, cl_mem flags, int word, clmd_err *err)
 {
     (void)err;
-    /* a buffer as given is used as given: pruning needs one tuned wider than the prune's */
-    if (!pl->dev || !pl->check || !pl->skin_auto) return CLMD_OK;
+    /* a buffer as given is used as given: pruning needs one tuned wider than the prune's, or
+     * both sized from the drift */
+    if (!pl->dev || !pl->check || !(pl->skin_auto || pl->drift)) return CLMD_OK;
     pl->prune = 1;
     pl->dev->nl_prune = 1;
     pl->flags = flags;
     pl->flag_word = word;
     pl->inner_valid = 0;
-    pl->s_in = pl->s_in_next = INFINITY; /* half the outer buffer until a smaller one is asked */
+    /* half the outer buffer until a smaller one is asked (drift: the one set) */
+    if (!pl->drift) pl->s_in = pl->s_in_next = INFINITY;
     return CLMD_OK;
 }
+
+void clmd_pairlist_set_drift(clmd_pairlist *pl, double skin, double s_in)
+{
+    if (!pl->check) return;
+    pl->drift = 1;
+    pl->skin_auto = 0;
+    pl->skin_nominal = skin;
+    clmd_nlist_set_skin(pl->nl, skin);
+    pl->s_in = pl->s_in_next = s_in;
+    pl->inner_valid = 0;
+}
+
+int clmd_pairlist_drift(const clmd_pairlist *pl) { return pl->drift; }
+
+double clmd_pairlist_inner_skin(const clmd_pairlist *pl) { return pl->prune ? pl->s_in : 0; }
 
 int clmd_pairlist_prunes(const clmd_pairlist *pl) { return pl->prune; }
 
@@ -269,7 +287,8 @@ static size_t entry_bytes(const clmd_pairlist *pl) { return sizeof(unsigned) * (
 /* The buffer of the next prune: as asked, at most half the outer list's. */
 static double inner_skin(const clmd_pairlist *pl)
 {
-    const double half = 0.5 * clmd_nlist_skin(pl->nl);
+    /* drift-sized buffers: any inner one up to the outer one's (a statistical list, no room) */
+    const double half = (pl->drift ? 1 : 0.5) * clmd_nlist_skin(pl->nl);
     return pl->s_in_next < half ? pl->s_in_next : half;
 }
 
@@ -834,7 +853,7 @@ static double scaling_slack(const clmd_pairlist *pl, double eps)
 
 int clmd_pairlist_fits_scaling(const clmd_pairlist *pl, double max_d2, double eps)
 {
-    if (!pl->check) return 1;
+    if (!pl->check || pl->drift) return 1;
     double spent = pl->slack_nm + 2 * sqrt(max_d2 > 0 ? max_d2 : 0) + scaling_slack(pl, eps);
     return spent < clmd_nlist_skin(pl->nl);
 }
@@ -849,6 +868,11 @@ static double host_max_d2(const clmd_pairlist *pl, const double *x)
         if (d2 > m) m = d2;
     }
     return m;
+}
+
+double clmd_pairlist_max_disp_host(const clmd_pairlist *pl, const double *x)
+{
+    return sqrt(host_max_d2(pl, x));
 }
 
 int clmd_pairlist_box_scaled(clmd_pairlist *pl, const double *x, const double b[3][3],
@@ -878,7 +902,7 @@ int clmd_pairlist_refresh_positions(clmd_pairlist *pl, clmd_err *err)
 
 int clmd_pairlist_fits_fresh(const clmd_pairlist *pl, double eps)
 {
-    return !pl->check || scaling_slack(pl, eps) < clmd_nlist_skin(pl->nl);
+    return !pl->check || pl->drift || scaling_slack(pl, eps) < clmd_nlist_skin(pl->nl);
 }
 
 struct clmd_pairlist_snapshot {

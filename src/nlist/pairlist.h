@@ -83,6 +83,17 @@ unsigned clmd_pairlist_prune_gen(const clmd_pairlist *pl);
 double clmd_pairlist_inner_room(const clmd_pairlist *pl);
 cl_mem clmd_pairlist_pos_shift(const clmd_pairlist *pl);
 
+/* Buffers sized from the energy drift (nlist/verletbuf.h; the engine's neighbor_tolerance): the
+ * outer list gets `skin` and a pruned inner one s_in (at most skin); neither is tuned, the lists
+ * are statistical (no displacement room: the engine renews them on a schedule), and box
+ * scalings always fit. Call before clmd_pairlist_setup_prune and the first build. */
+void clmd_pairlist_set_drift(clmd_pairlist *pl, double skin, double s_in);
+int clmd_pairlist_drift(const clmd_pairlist *pl);
+/* The inner list's buffer (0 without pruning). */
+double clmd_pairlist_inner_skin(const clmd_pairlist *pl);
+/* The largest displacement (nm) of positions x from the host reference. */
+double clmd_pairlist_max_disp_host(const clmd_pairlist *pl, const double *x);
+
 /* Builds the list for positions x ([3n]) in box b at this step (neighbor_skin: auto retunes the
  * buffer first); on a device uploads the wraps, the positions and the list. */
 int clmd_pairlist_build(clmd_pairlist *pl, const double *x, const double b[3][3], long step,

@@ -48,6 +48,8 @@ void clmd_ffopts_from_deck(const clmd_deck *d, clmd_ffopts *o)
     o->pme_order = nb->pme_order;
     o->skin_nm = nb->skin_nm;
     o->skin_auto = nb->skin_auto;
+    o->list_tolerance = nb->list_tolerance;
+    o->list_steps = nb->list_steps;
     o->gb_model = gb_model(gb->model);
     o->solvent_dielectric = gb->solvent_dielectric;
     o->solute_dielectric = gb->solute_dielectric;
