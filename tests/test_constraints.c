@@ -351,6 +351,7 @@ static void device_matches_reference(clmd_engine_integrator integ)
      * the GPU kernels on PoCL) */
     o.rf_dielectric = 1e30;
     o.switch_nm = 0.8;
+    o.list_tolerance = 0; /* exact lists on GPUs too, as the reference's */
     const int steps = 10, n3 = 3 * s->n;
     double *x[2], *v[2];
     const char *dev[2] = {"reference", "auto"};

@@ -108,6 +108,7 @@ static void exact_list(int lag, int overlap, int gpu, int prune)
     fo.method = CLMD_NB_PME;
     fo.cutoff_nm = 0.9;
     fo.skin_auto = gpu; /* pruned lists have tuned buffers */
+    fo.list_tolerance = 0; /* exact lists (GPUs default to drift-sized ones) */
     fo.skin_nm = 0.2;
     clmd_engine_opts eo;
     clmd_engine_opts_defaults(&eo);
@@ -283,7 +284,8 @@ static void restart_bitwise(const char *env, const char *skin, const int *cuts, 
 static void test_restart_bitwise(void)
 {
     const int cuts[] = {97, 151, 173, 222};
-    restart_bitwise("CLMD_LIST_LAG=2 CLMD_LIST_OVERLAP=6 CLMD_LIST_PRUNE=0", "0.2", cuts, 4);
+    restart_bitwise("CLMD_LIST_LAG=2 CLMD_LIST_OVERLAP=6 CLMD_LIST_PRUNE=0",
+                    "0.2, neighbor_tolerance: null", cuts, 4);
 }
 
 /* The same with the GPU kernels on tiles (the half list of cluster pairs, forces on j added
@@ -291,8 +293,8 @@ static void test_restart_bitwise(void)
 static void test_restart_tiles(void)
 {
     const int cuts[] = {97, 173};
-    restart_bitwise("CLMD_GPU_KERNELS=1 CLMD_LIST_LAG=2 CLMD_LIST_OVERLAP=6 CLMD_LIST_PRUNE=0", "auto",
-                    cuts, 2);
+    restart_bitwise("CLMD_GPU_KERNELS=1 CLMD_LIST_LAG=2 CLMD_LIST_OVERLAP=6 CLMD_LIST_PRUNE=0",
+                    "auto, neighbor_tolerance: null", cuts, 2);
 }
 
 /* The same with the GPU kernels and the pruned inner list of tiles: a cut between prunes
@@ -300,8 +302,8 @@ static void test_restart_tiles(void)
 static void test_restart_pruned(void)
 {
     const int cuts[] = {97, 173};
-    restart_bitwise("CLMD_GPU_KERNELS=1 CLMD_LIST_LAG=2 CLMD_LIST_OVERLAP=6 CLMD_LIST_PRUNE=4", "auto",
-                    cuts, 2);
+    restart_bitwise("CLMD_GPU_KERNELS=1 CLMD_LIST_LAG=2 CLMD_LIST_OVERLAP=6 CLMD_LIST_PRUNE=4",
+                    "auto, neighbor_tolerance: null", cuts, 2);
 }
 
 /* Lists sized from the energy drift (neighbor_tolerance, set in the deck): renewed on a schedule

