@@ -145,6 +145,7 @@ static void test_ala2_obc2_bitwise(void)
     CU_ASSERT_FATAL(clmd_constrain(s, CLMD_RIGID_HBONDS, 1, NULL, &err) == CLMD_OK);
     clmd_ffopts fo;
     clmd_ffopts_defaults(&fo);
+    fo.list_tolerance = 0; /* exact lists: drift-sized ones follow the batch's hottest copy */
     fo.method = CLMD_NB_NOCUTOFF;
     fo.gb_model = CLMD_GB_OBC2;
     fo.surface_area = 1;
@@ -163,6 +164,7 @@ static void test_protein_obc2_bitwise(void)
     CU_ASSERT_FATAL(clmd_constrain(s, CLMD_RIGID_HBONDS, 1, NULL, &err) == CLMD_OK);
     clmd_ffopts fo;
     clmd_ffopts_defaults(&fo);
+    fo.list_tolerance = 0; /* exact lists: drift-sized ones follow the batch's hottest copy */
     fo.method = CLMD_NB_NOCUTOFF;
     fo.gb_model = CLMD_GB_OBC2;
     compare(s, &fo, 20, 1);
@@ -180,6 +182,7 @@ static void test_water_rf(void)
     CU_ASSERT_FATAL(clmd_constrain(s, CLMD_RIGID_NONE, 1, ff, &err) == CLMD_OK);
     clmd_ffopts fo;
     clmd_ffopts_defaults(&fo);
+    fo.list_tolerance = 0; /* exact lists: drift-sized ones follow the batch's hottest copy */
     fo.method = CLMD_NB_REACTION_FIELD;
     fo.cutoff_nm = 0.9;
     fo.skin_auto = 0;
@@ -207,6 +210,7 @@ static void water_pme(const char *fft, int exact)
     CU_ASSERT_FATAL(clmd_constrain(s, CLMD_RIGID_NONE, 1, ff, &err) == CLMD_OK);
     clmd_ffopts fo;
     clmd_ffopts_defaults(&fo);
+    fo.list_tolerance = 0; /* exact lists: drift-sized ones follow the batch's hottest copy */
     fo.method = CLMD_NB_PME;
     fo.cutoff_nm = 0.9;
     fo.skin_auto = 0;
@@ -247,6 +251,7 @@ static void test_refusals(void)
     CU_ASSERT_FATAL(clmd_system_replicate(s, 2, (s->n + 63) / 64 * 64, &big, &err) == CLMD_OK);
     clmd_ffopts fo;
     clmd_ffopts_defaults(&fo);
+    fo.list_tolerance = 0; /* exact lists: drift-sized ones follow the batch's hottest copy */
     fo.method = CLMD_NB_CUTOFF;
     fo.cutoff_nm = 0.9;
     clmd_engine_opts eo;
@@ -273,6 +278,7 @@ static void test_overflow_names_copy_and_input_particles(void)
     CU_ASSERT_FATAL(clmd_system_replicate(s, 2, stride, &big, &err) == CLMD_OK);
     clmd_ffopts fo;
     clmd_ffopts_defaults(&fo);
+    fo.list_tolerance = 0; /* exact lists: drift-sized ones follow the batch's hottest copy */
     fo.method = CLMD_NB_CUTOFF;
     fo.cutoff_nm = 0.9;
     clmd_engine *e = engine(big, &fo, 300, 1, &err);
@@ -317,6 +323,7 @@ static void test_device_bytes_follow_buffers(void)
     CU_ASSERT_FATAL(clmd_builtin_water_box(ff, 2.0, &s, &err) == CLMD_OK);
     clmd_ffopts fo;
     clmd_ffopts_defaults(&fo);
+    fo.list_tolerance = 0; /* exact lists: drift-sized ones follow the batch's hottest copy */
     fo.method = CLMD_NB_PME;
     fo.cutoff_nm = 0.9;
     const long long live0 = clmd_ocl_device_bytes_live();
