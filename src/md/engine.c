@@ -403,8 +403,8 @@ static void drift_buffers(clmd_engine *e)
 }
 
 /* The plan at creation. The tolerance: neighbor_tolerance, CLMD_LIST_TOLERANCE over it; auto
- * (< 0) is 0.005 kJ/mol/ps per atom (GROMACS's default) on GPUs with cutoff lists and no implicit
- * solvent, exact lists elsewhere. Then the estimate's classes, the outer list's life
+ * (< 0) is 0.005 kJ/mol/ps per atom (GROMACS's default) on OpenCL devices with cutoff lists and
+ * no implicit solvent, exact lists on the reference path (the tests' yardstick) and with GB. Then the estimate's classes, the outer list's life
  * (neighbor_steps; auto: on GPUs 100 steps, GROMACS's GPU choice, where the pruned inner list
  * keeps the kernel's work small and the build is overlapped; on CPU devices, whose kernel reads
  * the outer list, the longest of 10-100 steps whose list holds at most 1.25 times the pairs of a
@@ -414,7 +414,7 @@ static void drift_buffers(clmd_engine *e)
 static int drift_plan(clmd_engine *e, const clmd_ffopts *ff, int gpu_prune, clmd_err *err)
 {
     e->drift_tol = ff->list_tolerance;
-    if (e->drift_tol < 0) e->drift_tol = gpu_prune && !e->plan.present[CLMD_E_GB] ? 0.005 : 0;
+    if (e->drift_tol < 0) e->drift_tol = !e->reference && !e->plan.present[CLMD_E_GB] ? 0.005 : 0;
     const char *env = getenv("CLMD_LIST_TOLERANCE");
     if (env && *env) {
         char *end;
@@ -1673,6 +1673,7 @@ struct clmd_engine_snapshot {
     /* the lagged list check's state: the flag reads still to be examined and the estimates */
     long list_step, ref_step;
     double disp_prev, disp_growth;
+    double drift_kT, drift_skin, drift_skin_in;
     cl_uint ring[CLMD_FLAG_RING][NFLAGS];
     clmd_pairlist_snapshot *list;
     cl_mem pos, vel, posq, posq_lo, force, energy_dev; /* device path */
@@ -1750,6 +1751,21 @@ static int copy_state(clmd_engine *e, const clmd_engine_snapshot *s, int save, c
  * overlapped build in flight is the list's part of the snapshot (clmd_pairlist_save). */
 static int lag_state(clmd_engine *e, clmd_engine_snapshot *s, int save, clmd_err *err)
 {
+    /* the list's schedule and the drift-sized buffers, on every path (drift-sized lists are
+     * renewed by the step count; the buffers follow the bath) */
+    if (save) {
+        s->list_step = e->list_step;
+        s->ref_step = e->ref_step;
+        s->drift_kT = e->drift_kT;
+        s->drift_skin = e->drift_skin;
+        s->drift_skin_in = e->drift_skin_in;
+    } else {
+        e->list_step = s->list_step;
+        e->ref_step = s->ref_step;
+        e->drift_kT = s->drift_kT;
+        e->drift_skin = s->drift_skin;
+        e->drift_skin_in = s->drift_skin_in;
+    }
     if (e->reference || e->lag == 0) return CLMD_OK;
     for (int k = 0; k < CLMD_FLAG_RING; k++) {
         int rc = clmd_ocl_wait(e->dev.ocl, &e->flag_ev[k], err);
@@ -1757,14 +1773,10 @@ static int lag_state(clmd_engine *e, clmd_engine_snapshot *s, int save, clmd_err
     }
     if (save) {
         memcpy(s->ring, e->flag_ring_host, sizeof s->ring);
-        s->list_step = e->list_step;
-        s->ref_step = e->ref_step;
         s->disp_prev = e->disp_prev;
         s->disp_growth = e->disp_growth;
     } else {
         memcpy(e->flag_ring_host, s->ring, sizeof s->ring);
-        e->list_step = s->list_step;
-        e->ref_step = s->ref_step;
         e->disp_prev = s->disp_prev;
         e->disp_growth = s->disp_growth;
     }
