@@ -268,21 +268,41 @@ static int examine_flags(clmd_engine *e, const cl_uint flags[NFLAGS], clmd_err *
     return rc;
 }
 
+/* The lagged reads (e->lag > 0): this step's flag words, read asynchronously into its slot of
+ * the ring. */
+static int ring_enqueue(clmd_engine *e, long step, clmd_err *err)
+{
+    const int slot = (int)(step % CLMD_FLAG_RING);
+    if (e->flag_ev[slot]) {
+        clReleaseEvent(e->flag_ev[slot]);
+        e->flag_ev[slot] = NULL;
+    }
+    int rc = clmd_ocl_read_async(e->dev.ocl, e->flags, 0, sizeof(cl_uint) * NFLAGS,
+                                 e->flag_ring_host + (size_t)slot * NFLAGS, &e->flag_ev[slot], err);
+    clFlush(clmd_ocl_queue(e->dev.ocl));
+    return rc;
+}
+
+/* The flag words of step `seen` (waiting for them only if the device is that far behind),
+ * their overflow and constraint words examined. */
+static int ring_examine(clmd_engine *e, long seen, const cl_uint **flags, clmd_err *err)
+{
+    const int s = (int)(seen % CLMD_FLAG_RING);
+    PROBE_START(e->probe, P_NLIST_CHECK);
+    int rc = clmd_ocl_wait(e->dev.ocl, &e->flag_ev[s], err);
+    PROBE_STOP(e->probe, P_NLIST_CHECK);
+    if (rc) return rc;
+    *flags = e->flag_ring_host + (size_t)s * NFLAGS;
+    return examine_flags(e, *flags, err);
+}
+
 /* The lagged check (e->lag > 0): enqueues this step's flag read, then examines the one of
  * lag steps ago (waiting for it only if the device is that far behind). */
 static int update_list_lagged(clmd_engine *e, clmd_err *err)
 {
     const long step = e->st->step;
-    const int slot = (int)(step % CLMD_FLAG_RING);
     int rc;
-    if (e->flag_ev[slot]) {
-        clReleaseEvent(e->flag_ev[slot]);
-        e->flag_ev[slot] = NULL;
-    }
-    if ((rc = clmd_ocl_read_async(e->dev.ocl, e->flags, 0, sizeof(cl_uint) * NFLAGS,
-                                  e->flag_ring_host + (size_t)slot * NFLAGS, &e->flag_ev[slot], err)))
-        return rc;
-    clFlush(clmd_ocl_queue(e->dev.ocl));
+    if ((rc = ring_enqueue(e, step, err))) return rc;
     if (step - e->list_step <= e->lag) {
         /* a list younger than the lag: checked now, blocking, so that it is never used unchecked */
         cl_uint f[NFLAGS];
@@ -297,13 +317,8 @@ static int update_list_lagged(clmd_engine *e, clmd_err *err)
     }
     const long seen = step - e->lag;
     if (seen <= e->list_step) return CLMD_OK; /* reads of the list before: nothing to examine */
-    const int s = (int)(seen % CLMD_FLAG_RING);
-    PROBE_START(e->probe, P_NLIST_CHECK);
-    rc = clmd_ocl_wait(e->dev.ocl, &e->flag_ev[s], err);
-    PROBE_STOP(e->probe, P_NLIST_CHECK);
-    if (rc) return rc;
-    const cl_uint *flags = e->flag_ring_host + (size_t)s * NFLAGS;
-    if ((rc = examine_flags(e, flags, err))) return rc;
+    const cl_uint *flags;
+    if ((rc = ring_examine(e, seen, &flags, err))) return rc;
     if (!clmd_pairlist_checks(e->pl)) return CLMD_OK;
     double d_in;
     const double d = flag_disp(e, flags, &d_in);
@@ -362,19 +377,23 @@ static int update_list_lagged(clmd_engine *e, clmd_err *err)
 
 static int env_setting(const char *name, double lo, double hi, int integer, double *v, clmd_err *err);
 
-/* The temperature the buffers are sized for: the hottest copy's bath; without one (NVE) the
- * starting velocities' kinetic temperature, or 300 K. */
+/* The kinetic temperature of velocities v (host, [3n]; 0 without). */
+static double kinetic_temperature(const clmd_engine *e, const double *v)
+{
+    double ek = 0;
+    for (int i = 0; v && i < e->sys->n; i++)
+        ek += e->sys->mass[i] * (v[3 * i] * v[3 * i] + v[3 * i + 1] * v[3 * i + 1] + v[3 * i + 2] * v[3 * i + 2]);
+    return e->dof > 0 ? ek / (e->dof * CLMD_BOLTZMANN) : 0;
+}
+
+/* The temperature the buffers are sized for: the hottest copy's bath; without one (NVE) that of
+ * the velocities last set (drift_T0), or 300 K. */
 static double drift_temperature(const clmd_engine *e)
 {
     double T = 0;
     for (int g = 0; g < e->nseg; g++) T = fmax(T, e->seg_T[g]);
     if (T > 0) return T;
-    const double *v = e->st->v;
-    double ek = 0;
-    for (int i = 0; v && i < e->sys->n; i++)
-        ek += e->sys->mass[i] * (v[3 * i] * v[3 * i] + v[3 * i + 1] * v[3 * i + 1] + v[3 * i + 2] * v[3 * i + 2]);
-    T = e->dof > 0 ? ek / (e->dof * CLMD_BOLTZMANN) : 0;
-    return T > 1 ? T : 300;
+    return e->drift_T0 > 1 ? e->drift_T0 : 300;
 }
 
 /* The inner list's buffer for prunes every prune_steps steps; prunes are dropped (0) when the
@@ -434,6 +453,7 @@ static int drift_plan(clmd_engine *e, const clmd_ffopts *ff, int gpu_prune, clmd
                                    e->plan.periodic ? (const double(*)[3])e->st->box : NULL, &e->vb, err);
     if (rc) return rc;
     e->drift = 1;
+    e->drift_T0 = kinetic_temperature(e, e->st->v);
     e->drift_kT = CLMD_BOLTZMANN * drift_temperature(e);
     /* The lists' clusters: the outer list pairs 8-atom clusters with atoms (entries) or with
      * clusters (the GPU kernel's tiles, setup_device's rule); the tiles' prune keeps atom pairs,
@@ -511,24 +531,11 @@ static int update_list_drift(clmd_engine *e, clmd_err *err)
         if ((rc = read_flags(e, f, err))) return rc;
         d = flag_disp(e, f, NULL);
     } else {
-        const int slot = (int)(step % CLMD_FLAG_RING);
-        if (e->flag_ev[slot]) {
-            clReleaseEvent(e->flag_ev[slot]);
-            e->flag_ev[slot] = NULL;
-        }
-        if ((rc = clmd_ocl_read_async(e->dev.ocl, e->flags, 0, sizeof(cl_uint) * NFLAGS,
-                                      e->flag_ring_host + (size_t)slot * NFLAGS, &e->flag_ev[slot], err)))
-            return rc;
-        clFlush(clmd_ocl_queue(e->dev.ocl));
+        if ((rc = ring_enqueue(e, step, err))) return rc;
         seen = step - e->lag;
         if (seen > e->list_step) {
-            const int s = (int)(seen % CLMD_FLAG_RING);
-            PROBE_START(e->probe, P_NLIST_CHECK);
-            rc = clmd_ocl_wait(e->dev.ocl, &e->flag_ev[s], err);
-            PROBE_STOP(e->probe, P_NLIST_CHECK);
-            if (rc) return rc;
-            const cl_uint *flags = e->flag_ring_host + (size_t)s * NFLAGS;
-            if ((rc = examine_flags(e, flags, err))) return rc;
+            const cl_uint *flags;
+            if ((rc = ring_examine(e, seen, &flags, err))) return rc;
             d = flag_disp(e, flags, NULL);
         }
     }
@@ -1427,6 +1434,8 @@ int clmd_engine_set_positions(clmd_engine *e, const double *x, clmd_err *err)
 int clmd_engine_set_velocities(clmd_engine *e, const double *v, clmd_err *err)
 {
     if (v != e->st->v) memcpy(e->st->v, v, sizeof(double) * 3 * (size_t)e->sys->n);
+    /* without a bath, drift-sized buffers follow these velocities from the next list on */
+    if (e->drift) e->drift_T0 = kinetic_temperature(e, v);
     return e->reference ? CLMD_OK : upload_velocities(e, err);
 }
 
@@ -1673,7 +1682,7 @@ struct clmd_engine_snapshot {
     /* the lagged list check's state: the flag reads still to be examined and the estimates */
     long list_step, ref_step;
     double disp_prev, disp_growth;
-    double drift_kT, drift_skin, drift_skin_in;
+    double drift_kT, drift_skin, drift_skin_in, drift_T0;
     cl_uint ring[CLMD_FLAG_RING][NFLAGS];
     clmd_pairlist_snapshot *list;
     cl_mem pos, vel, posq, posq_lo, force, energy_dev; /* device path */
@@ -1759,12 +1768,14 @@ static int lag_state(clmd_engine *e, clmd_engine_snapshot *s, int save, clmd_err
         s->drift_kT = e->drift_kT;
         s->drift_skin = e->drift_skin;
         s->drift_skin_in = e->drift_skin_in;
+        s->drift_T0 = e->drift_T0;
     } else {
         e->list_step = s->list_step;
         e->ref_step = s->ref_step;
         e->drift_kT = s->drift_kT;
         e->drift_skin = s->drift_skin;
         e->drift_skin_in = s->drift_skin_in;
+        e->drift_T0 = s->drift_T0;
     }
     if (e->reference || e->lag == 0) return CLMD_OK;
     for (int k = 0; k < CLMD_FLAG_RING; k++) {
@@ -1872,7 +1883,10 @@ int clmd_engine_save_checkpoint(clmd_engine *e, clmd_ckpt_writer *w, clmd_err *e
     if (e->drift) {
         /* the schedule of drift-sized lists: when the list in use was made and from which step */
         int64_t sched[2] = {e->list_step, e->ref_step};
-        if ((rc = clmd_ckpt_put(w, "list_drift_schedule", CLMD_CKPT_I64, sched, 2, err))) return rc;
+        double plan[4] = {e->drift_T0, e->drift_kT, e->drift_skin, e->drift_skin_in};
+        if ((rc = clmd_ckpt_put(w, "list_drift_schedule", CLMD_CKPT_I64, sched, 2, err)) ||
+            (rc = clmd_ckpt_put(w, "list_drift_plan", CLMD_CKPT_F64, plan, 4, err)))
+            return rc;
     }
     for (int h = 0; h < e->nhooks; h++)
         if (e->hooks[h]->ops->save && (rc = e->hooks[h]->ops->save(e->hooks[h], w, err))) return rc;
@@ -1943,11 +1957,23 @@ int clmd_engine_load_checkpoint(clmd_engine *e, clmd_ckpt_reader *r, clmd_err *e
         }
     }
     if (rc) return rc;
-    if (e->drift && clmd_ckpt_find(r, "list_drift_schedule", &type, &len)) {
+    if (e->drift && clmd_ckpt_find(r, "list_drift_schedule", &type, &len) &&
+        clmd_ckpt_find(r, "list_drift_plan", &type, &len)) {
         int64_t sched[2];
-        if ((rc = clmd_ckpt_get(r, "list_drift_schedule", CLMD_CKPT_I64, sched, 2, err))) return rc;
+        double plan[4];
+        if ((rc = clmd_ckpt_get(r, "list_drift_schedule", CLMD_CKPT_I64, sched, 2, err)) ||
+            (rc = clmd_ckpt_get(r, "list_drift_plan", CLMD_CKPT_F64, plan, 4, err)))
+            return rc;
         e->list_step = (long)sched[0];
         e->ref_step = (long)sched[1];
+        e->drift_T0 = plan[0];
+        e->drift_kT = plan[1];
+        e->drift_skin = plan[2];
+        e->drift_skin_in = plan[3];
+    } else if (e->drift) {
+        /* a checkpoint of exact lists: its list runs a life from now, the next ones drift-sized */
+        e->drift_T0 = kinetic_temperature(e, st->v);
+        drift_buffers(e);
     }
     if (e->vs) {
         if (e->reference) clmd_vsites_build_ref(e->vs, st->x);

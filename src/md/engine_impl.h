@@ -111,6 +111,7 @@ struct clmd_engine {
     int drift;
     int list_life;
     double drift_tol, drift_kT, drift_skin, drift_skin_in;
+    double drift_T0;               /* without a bath: the temperature of the velocities last set */
     int drift_cj, drift_cin;       /* cluster sizes the estimate credits: the outer list's j side
                                     * (its i side is 8), the inner list's i side */
     struct clmd_verletbuf *vb;
