@@ -26,8 +26,8 @@ typedef struct clmd_ffopts {
     int skin_auto;               /* 1: the engine tunes the buffer to the rebuild rate */
     double list_tolerance;       /* > 0: lists live list_steps steps with buffers sized from
                                   * this energy drift (kJ/mol/ps per atom); 0: exact lists;
-                                  * < 0 (auto): 0.005 on OpenCL devices (not with GB), exact
-                                  * on the reference path */
+                                  * < 0 (auto): 0.005 on OpenCL devices (not with GB or a
+                                  * given skin), exact on the reference path */
     int list_steps;              /* with list_tolerance: the outer list's life (0: auto) */
     clmd_gbmodel gb_model;
     double solvent_dielectric;   /* GB */

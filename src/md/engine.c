@@ -422,8 +422,9 @@ static void drift_buffers(clmd_engine *e)
 }
 
 /* The plan at creation. The tolerance: neighbor_tolerance, CLMD_LIST_TOLERANCE over it; auto
- * (< 0) is 0.005 kJ/mol/ps per atom (GROMACS's default) on OpenCL devices with cutoff lists and
- * no implicit solvent, exact lists on the reference path (the tests' yardstick) and with GB. Then the estimate's classes, the outer list's life
+ * (< 0) is 0.005 kJ/mol/ps per atom (GROMACS's default) on OpenCL devices with cutoff lists, no
+ * implicit solvent and neighbor_skin: auto; exact lists on the reference path (the tests'
+ * yardstick), with GB and with a buffer given as a number. Then the estimate's classes, the outer list's life
  * (neighbor_steps; auto: on GPUs 100 steps, GROMACS's GPU choice, where the pruned inner list
  * keeps the kernel's work small and the build is overlapped; on CPU devices, whose kernel reads
  * the outer list, the longest of 10-100 steps whose list holds at most 1.25 times the pairs of a
@@ -433,7 +434,8 @@ static void drift_buffers(clmd_engine *e)
 static int drift_plan(clmd_engine *e, const clmd_ffopts *ff, int gpu_prune, clmd_err *err)
 {
     e->drift_tol = ff->list_tolerance;
-    if (e->drift_tol < 0) e->drift_tol = !e->reference && !e->plan.present[CLMD_E_GB] ? 0.005 : 0;
+    if (e->drift_tol < 0)
+        e->drift_tol = !e->reference && !e->plan.present[CLMD_E_GB] && ff->skin_auto ? 0.005 : 0;
     const char *env = getenv("CLMD_LIST_TOLERANCE");
     if (env && *env) {
         char *end;
