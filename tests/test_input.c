@@ -238,6 +238,8 @@ static void minimal_deck_gets_every_documented_default(void)
     CU_ASSERT_EQUAL(d.nonbonded.ewald_alpha, 0.0);
     CU_ASSERT_EQUAL(d.nonbonded.pme_order, 5);
     CU_ASSERT_EQUAL(d.nonbonded.skin_nm, 0.1);
+    CU_ASSERT_EQUAL(d.nonbonded.list_tolerance, -1); /* neighbor_tolerance: auto */
+    CU_ASSERT_EQUAL(d.nonbonded.list_steps, 0);      /* neighbor_steps: auto */
     CU_ASSERT_EQUAL(d.implicit_solvent.model, CLMD_DECK_GB_NONE);
     CU_ASSERT_EQUAL(d.implicit_solvent.solvent_dielectric, 78.5);
     CU_ASSERT_EQUAL(d.implicit_solvent.solute_dielectric, 1.0);
@@ -855,7 +857,8 @@ static void printed_deck_parses_back_to_an_identical_struct(void)
     round_trip("system:\n  coordinates: box.pdb\n  forcefield: ../forcefields/argon.yaml\n"
                "  box: [3.1, 3.2, 3.3]\n"
                "nonbonded: {method: pme, pme_grid: [32, 32, 36], ewald_alpha: 3.123456789,\n"
-               "            ewald_error_tolerance: 1e-5, pme_order: 6, neighbor_skin: 0.07}\n"
+               "            ewald_error_tolerance: 1e-5, pme_order: 6, neighbor_skin: 0.07,\n"
+               "            neighbor_tolerance: 0.001, neighbor_steps: 64}\n"
                "constraints: allbonds\n"
                "velocities: {seed: 42}\nintegrator: {temperature: 310.15, type: langevin}\n"
                "replica_exchange: {temperatures: [300, 310.5, 333.3], exchange_interval: 10}\n"
@@ -995,6 +998,36 @@ static void barostat_errors_name_the_key_and_where(void)
     /* A key of the barostat written at the top level is pointed home. */
     CU_ASSERT_EQUAL(parse("system: {builtin: lj_fcc}\npressure: 1\n", &d, &err), CLMD_EINPUT);
     ASSERT_PROBLEM(&err, "2:1", "pressure", "did you mean 'barostat.pressure'?");
+}
+
+/* neighbor_tolerance: a number, auto or null (exact lists); neighbor_steps: an integer or auto;
+ * bad values name the key, line and column. */
+static void neighbor_tolerance_and_steps_read_every_form(void)
+{
+    clmd_deck d;
+    clmd_err err = {0};
+    CU_ASSERT_EQUAL_FATAL(parse("system: {builtin: lj_fcc}\n"
+                                "nonbonded: {neighbor_tolerance: 0.002, neighbor_steps: 40}\n", &d,
+                                &err), CLMD_OK);
+    CU_ASSERT_EQUAL(d.nonbonded.list_tolerance, 0.002);
+    CU_ASSERT_EQUAL(d.nonbonded.list_steps, 40);
+    CU_ASSERT_EQUAL_FATAL(parse("system: {builtin: lj_fcc}\n"
+                                "nonbonded: {neighbor_tolerance: null, neighbor_steps: auto}\n", &d,
+                                &err), CLMD_OK);
+    CU_ASSERT_EQUAL(d.nonbonded.list_tolerance, 0);
+    CU_ASSERT_EQUAL(d.nonbonded.list_steps, 0);
+    CU_ASSERT_EQUAL_FATAL(parse("system: {builtin: lj_fcc}\nnonbonded: {neighbor_tolerance: AUTO}\n",
+                                &d, &err), CLMD_OK);
+    CU_ASSERT_EQUAL(d.nonbonded.list_tolerance, -1);
+    CU_ASSERT_EQUAL(parse("system: {builtin: lj_fcc}\n"
+                          "nonbonded:\n  neighbor_tolerance: -0.1\n  neighbor_steps: 1\n", &d, &err),
+                    CLMD_EINPUT);
+    ASSERT_PROBLEM(&err, "3:23", "nonbonded.neighbor_tolerance", "must be > 0 (got -0.1)");
+    ASSERT_PROBLEM(&err, "4:19", "nonbonded.neighbor_steps", "must be");
+    CU_ASSERT_EQUAL(count_lines(err.msg), 2);
+    CU_ASSERT_EQUAL(parse("system: {builtin: lj_fcc}\nnonbonded: {neighbor_tolerance: small}\n", &d,
+                          &err), CLMD_EINPUT);
+    ASSERT_PROBLEM(&err, "2:33", "nonbonded.neighbor_tolerance", "expected a number, got 'small'");
 }
 
 static void printed_barostat_parses_back_to_the_same_values(void)
@@ -1544,6 +1577,8 @@ int main(int argc, char **argv)
         {"barostat is off by default and takes the documented defaults", barostat_is_off_by_default_and_takes_documented_defaults},
         {"barostat reads every key", barostat_reads_every_key},
         {"barostat errors name the key and where", barostat_errors_name_the_key_and_where},
+        {"neighbor_tolerance and neighbor_steps read every form",
+         neighbor_tolerance_and_steps_read_every_form},
         {"printed barostat parses back to the same values", printed_barostat_parses_back_to_the_same_values},
         {"cells limit is what the loader builds", cells_limit_is_what_the_loader_builds},
         {"alchemical region reads every form and key", alchemical_region_reads_every_form_and_key},
