@@ -247,10 +247,6 @@ void clmd_pairlist_set_drift(clmd_pairlist *pl, double skin, double s_in)
     pl->inner_valid = 0;
 }
 
-int clmd_pairlist_drift(const clmd_pairlist *pl) { return pl->drift; }
-
-double clmd_pairlist_inner_skin(const clmd_pairlist *pl) { return pl->prune ? pl->s_in : 0; }
-
 int clmd_pairlist_prunes(const clmd_pairlist *pl) { return pl->prune; }
 
 int clmd_pairlist_use_tiles(clmd_pairlist *pl, int split)

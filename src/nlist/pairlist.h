@@ -88,9 +88,6 @@ cl_mem clmd_pairlist_pos_shift(const clmd_pairlist *pl);
  * are statistical (no displacement room: the engine renews them on a schedule), and box
  * scalings always fit. Call before clmd_pairlist_setup_prune and the first build. */
 void clmd_pairlist_set_drift(clmd_pairlist *pl, double skin, double s_in);
-int clmd_pairlist_drift(const clmd_pairlist *pl);
-/* The inner list's buffer (0 without pruning). */
-double clmd_pairlist_inner_skin(const clmd_pairlist *pl);
 /* The largest displacement (nm) of positions x from the host reference. */
 double clmd_pairlist_max_disp_host(const clmd_pairlist *pl, const double *x);
 
