@@ -4,11 +4,12 @@
  *
  * The model. Over a list's lifetime t an atom moves ballistically: per dimension its
  * displacement has variance kT t^2 / m. An atom constrained to a heavier partner (mass M, length
- * d) moves with the pair's centre (kT t^2 / (m + M)) plus a rotation on a sphere of radius
- * a = d M / (m + M), whose variance saturates (a^2 x / (1 + x/3 + 2x^2/45), x = kT t^2 M /
- * ((m + M) m a^2), x at most 4.74); a virtual site moves as the weighted sum of its parents
- * (1/m = sum w_k^2 / m_k). Two atoms' distance then changes by a Gaussian of variance the sum of
- * theirs. A pair that starts beyond rlist = cutoff + buffer and ends inside the cutoff is missed;
+ * d, M > 0.4 m) moves with the pair's centre (kT t^2 / (m + M)) plus a rotation on a sphere of
+ * radius a = d M / (m + M), whose variance saturates (a^2 x / (1 + x/3 + 2x^2/45), x = kT t^2 M
+ * / ((m + M) m a^2), x at most 4.74) and whose projection on a pair's axis has the sharper
+ * tail of two degrees of freedom (a shifted, scaled Gaussian touching it stands in); a virtual
+ * site moves as the weighted sum of its parents (1/m = sum w_k^2 / m_k). Two atoms' distance
+ * then changes by a Gaussian of variance the sum of theirs. A pair that starts beyond rlist = cutoff + buffer and ends inside the cutoff is missed;
  * the energy it would have had is the potential's Taylor series about the cutoff (first to third
  * derivative: plain, switched or shifted LJ, reaction field, Ewald real space), integrated over
  * the Gaussian tail. Summed as absolute values over every pair of atom classes (mass model,
