@@ -13,26 +13,12 @@
 #include "md/engine.h"
 #include "md/engine_impl.h"
 #include "probe/probe.h"
-#include "system/amber.h"
-#include "system/constrain.h"
 #include "nlist/nlist.h"
 #include "nlist/pairlist.h"
 #include "state/state.h"
 #include "system/box.h"
 #include "system/system.h"
 #include "testutil.h"
-
-static clmd_system *ala2_water(void)
-{
-    const char *top = clmd_test_data("systems/alanine-dipeptide-explicit.prmtop");
-    const char *crd = clmd_test_data("systems/alanine-dipeptide-explicit.inpcrd");
-    if (!top || !crd) return NULL;
-    clmd_system *s = NULL;
-    clmd_err err = {0};
-    if (clmd_amber_load(top, crd, &s, &err) || clmd_constrain(s, CLMD_RIGID_HBONDS, 1, NULL, &err))
-        return NULL;
-    return s;
-}
 
 /* Pairs within the cutoff at positions x (minimum image), excluded pairs left out: brute force. */
 static long pairs_within(const clmd_system *s, const double *x, const double b[3][3], double rc)
@@ -94,7 +80,7 @@ done:
  * on the device (the forces must be as exact, and no prune may come late). */
 static void exact_list(int lag, int overlap, int gpu, int prune)
 {
-    clmd_system *s = ala2_water();
+    clmd_system *s = clmd_test_ala2_water();
     if (!s) CLMD_SKIP_DATA("alanine-dipeptide-explicit prmtop/inpcrd");
     char v[16];
     snprintf(v, sizeof v, "%d", lag);

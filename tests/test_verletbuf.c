@@ -17,23 +17,9 @@
 #include "probe/probe.h"
 #include "run/setup.h"
 #include "state/state.h"
-#include "system/amber.h"
 #include "system/box.h"
-#include "system/constrain.h"
 #include "system/system.h"
 #include "testutil.h"
-
-static clmd_system *ala2_water(void)
-{
-    const char *top = clmd_test_data("systems/alanine-dipeptide-explicit.prmtop");
-    const char *crd = clmd_test_data("systems/alanine-dipeptide-explicit.inpcrd");
-    if (!top || !crd) return NULL;
-    clmd_system *s = NULL;
-    clmd_err err = {0};
-    if (clmd_amber_load(top, crd, &s, &err) || clmd_constrain(s, CLMD_RIGID_HBONDS, 1, NULL, &err))
-        return NULL;
-    return s;
-}
 
 static void pme_opts(clmd_ffopts *fo)
 {
@@ -42,11 +28,21 @@ static void pme_opts(clmd_ffopts *fo)
     fo->cutoff_nm = 0.9;
 }
 
+/* Langevin at 300 K, friction 1/ps, 2 fs, on the default OpenCL device. */
+static void langevin_opts(clmd_engine_opts *eo)
+{
+    clmd_engine_opts_defaults(eo);
+    snprintf(eo->device, sizeof eo->device, "auto");
+    eo->temperature_K = 300;
+    eo->friction_per_ps = 1;
+    eo->dt_ps = 0.002;
+}
+
 static const double kT300 = CLMD_BOLTZMANN * 300;
 
 static void test_estimate(void)
 {
-    clmd_system *s = ala2_water();
+    clmd_system *s = clmd_test_ala2_water();
     if (!s) CLMD_SKIP_DATA("alanine-dipeptide-explicit prmtop/inpcrd");
     clmd_ffopts fo;
     pme_opts(&fo);
@@ -115,16 +111,12 @@ static double pair_v(const clmd_system *s, const clmd_ffplan *p, int i, int j, d
 
 static void test_model_vs_dynamics(void)
 {
-    clmd_system *s = ala2_water();
+    clmd_system *s = clmd_test_ala2_water();
     if (!s) CLMD_SKIP_DATA("alanine-dipeptide-explicit prmtop/inpcrd");
     clmd_ffopts fo;
     pme_opts(&fo);
     clmd_engine_opts eo;
-    clmd_engine_opts_defaults(&eo);
-    snprintf(eo.device, sizeof eo.device, "auto");
-    eo.temperature_K = 300;
-    eo.friction_per_ps = 1;
-    eo.dt_ps = 0.002;
+    langevin_opts(&eo);
     clmd_engine *e = NULL;
     clmd_err err = {0};
     int rc = clmd_engine_create(s, &fo, &eo, NULL, &e, &err);
@@ -192,7 +184,7 @@ static void test_model_vs_dynamics(void)
  * and device prunes: lists on schedule, none early, forces near a fresh list's. */
 static void test_engine_schedule(void)
 {
-    clmd_system *s = ala2_water();
+    clmd_system *s = clmd_test_ala2_water();
     if (!s) CLMD_SKIP_DATA("alanine-dipeptide-explicit prmtop/inpcrd");
     setenv("CLMD_LIST_LAG", "2", 1);
     setenv("CLMD_LIST_OVERLAP", "6", 1);
@@ -202,11 +194,7 @@ static void test_engine_schedule(void)
     fo.list_tolerance = 0.005;
     fo.list_steps = 40;
     clmd_engine_opts eo;
-    clmd_engine_opts_defaults(&eo);
-    snprintf(eo.device, sizeof eo.device, "auto");
-    eo.temperature_K = 300;
-    eo.friction_per_ps = 1;
-    eo.dt_ps = 0.002;
+    langevin_opts(&eo);
     clmd_probe *probe = clmd_probe_create(1);
     clmd_engine *e = NULL, *fresh = NULL;
     clmd_err err = {0};
@@ -226,8 +214,8 @@ static void test_engine_schedule(void)
     CU_ASSERT_FATAL(e->drift);
     CU_ASSERT_EQUAL(e->list_life, 40);
     CU_ASSERT(e->prune_steps > 0 && e->prune_steps < 40);
-    CU_ASSERT(e->drift_skin_in < e->drift_skin);
-    printf("\n  outer buffer %.3f nm, inner %.3f nm every %d steps", e->drift_skin, e->drift_skin_in,
+    CU_ASSERT(e->dplan.skin_in < e->dplan.skin);
+    printf("\n  outer buffer %.3f nm, inner %.3f nm every %d steps", e->dplan.skin, e->dplan.skin_in,
            e->prune_steps);
     const int n = s->n;
     double *v = clmd_calloc(3 * (size_t)n, sizeof *v), *x = clmd_calloc(3 * (size_t)n, sizeof *x);
@@ -282,7 +270,7 @@ static void test_engine_schedule(void)
 /* Total energy's slope (kJ/mol/ps) over an NVE run of `steps` from thermal velocities. */
 static int nve_slope(double tol, double *slope, double *builds)
 {
-    clmd_system *s = ala2_water();
+    clmd_system *s = clmd_test_ala2_water();
     if (!s) return -1;
     clmd_ffopts fo;
     pme_opts(&fo);

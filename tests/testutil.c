@@ -1,5 +1,7 @@
 #include "testutil.h"
 
+#include "system/amber.h"
+#include "system/constrain.h"
 #include "system/system.h"
 
 #include <CUnit/Basic.h>
@@ -379,4 +381,18 @@ clmd_fenv clmd_test_fenv(const clmd_system *s, const clmd_ffplan *plan, struct c
 {
     clmd_fenv env = {s, plan, (const double(*)[3])s->box, 1, NULL, dev, NULL, 0, NULL, 0};
     return env;
+}
+
+clmd_system *clmd_test_ala2_water(void)
+{
+    const char *top = clmd_test_data("systems/alanine-dipeptide-explicit.prmtop");
+    const char *crd = clmd_test_data("systems/alanine-dipeptide-explicit.inpcrd");
+    if (!top || !crd) return NULL;
+    clmd_system *s = NULL;
+    clmd_err err = {0};
+    if (clmd_amber_load(top, crd, &s, &err) || clmd_constrain(s, CLMD_RIGID_HBONDS, 1, NULL, &err)) {
+        clmd_system_destroy(&s);
+        return NULL;
+    }
+    return s;
 }

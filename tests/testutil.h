@@ -66,6 +66,10 @@ const clmd_ffplan *clmd_test_plan(const struct clmd_system *s, const clmd_ffopts
 /* The evaluation environment a term sees, with s's own box (version 1). */
 clmd_fenv clmd_test_fenv(const struct clmd_system *s, const clmd_ffplan *plan, struct clmd_dev *dev);
 
+/* Alanine dipeptide in TIP3P water from the test data (Amber files), hydrogen bonds
+ * constrained; NULL when the files are absent (skip with CLMD_SKIP_DATA). */
+struct clmd_system *clmd_test_ala2_water(void);
+
 /* Global force error sqrt(sum |f - ref|^2 / sum |ref|^2) over n particles ([3n] arrays). */
 double clmd_force_rms_rel(const double *f, const double *ref, int n);
 

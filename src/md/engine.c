@@ -393,32 +393,32 @@ static double drift_temperature(const clmd_engine *e)
     double T = 0;
     for (int g = 0; g < e->nseg; g++) T = fmax(T, e->seg_T[g]);
     if (T > 0) return T;
-    return e->drift_T0 > 1 ? e->drift_T0 : 300;
+    return e->dplan.T0 > 1 ? e->dplan.T0 : 300;
 }
 
 /* The inner list's buffer for prunes every prune_steps steps; prunes are dropped (0) when the
  * inner list would be nearly as wide as the outer one. */
 static void drift_inner(clmd_engine *e)
 {
-    e->drift_skin_in = 0;
+    e->dplan.skin_in = 0;
     if (e->prune_steps <= 0) return;
     const double rc = e->plan.o.cutoff_nm;
-    const double s_in = clmd_verletbuf_size(e->vb, e->drift_kT, e->eo.dt_ps, e->prune_steps, e->drift_tol,
+    const double s_in = clmd_verletbuf_size(e->vb, e->dplan.kT, e->eo.dt_ps, e->prune_steps, e->drift_tol,
                                             e->drift_cin, 1);
-    if (rc + s_in < 0.99 * (rc + e->drift_skin)) e->drift_skin_in = s_in;
+    if (rc + s_in < 0.99 * (rc + e->dplan.skin)) e->dplan.skin_in = s_in;
     else e->prune_steps = 0;
 }
 
 /* The buffers for the bath's temperature now (the lists' lives stay as planned). */
 static void drift_buffers(clmd_engine *e)
 {
-    e->drift_kT = CLMD_BOLTZMANN * drift_temperature(e);
-    e->drift_skin = clmd_verletbuf_size(e->vb, e->drift_kT, e->eo.dt_ps, e->list_life, e->drift_tol,
+    e->dplan.kT = CLMD_BOLTZMANN * drift_temperature(e);
+    e->dplan.skin = clmd_verletbuf_size(e->vb, e->dplan.kT, e->eo.dt_ps, e->list_life, e->drift_tol,
                                         8, e->drift_cj);
     if (e->prune_steps > 0)
-        e->drift_skin_in = fmin(clmd_verletbuf_size(e->vb, e->drift_kT, e->eo.dt_ps, e->prune_steps,
-                                                    e->drift_tol, e->drift_cin, 1), e->drift_skin);
-    clmd_pairlist_set_drift(e->pl, e->drift_skin, e->drift_skin_in);
+        e->dplan.skin_in = fmin(clmd_verletbuf_size(e->vb, e->dplan.kT, e->eo.dt_ps, e->prune_steps,
+                                                    e->drift_tol, e->drift_cin, 1), e->dplan.skin);
+    clmd_pairlist_set_drift(e->pl, e->dplan.skin, e->dplan.skin_in);
 }
 
 /* The plan at creation. The tolerance: neighbor_tolerance, CLMD_LIST_TOLERANCE over it; auto
@@ -455,8 +455,8 @@ static int drift_plan(clmd_engine *e, const clmd_ffopts *ff, int gpu_prune, clmd
                                    e->plan.periodic ? (const double(*)[3])e->st->box : NULL, &e->vb, err);
     if (rc) return rc;
     e->drift = 1;
-    e->drift_T0 = kinetic_temperature(e, e->st->v);
-    e->drift_kT = CLMD_BOLTZMANN * drift_temperature(e);
+    e->dplan.T0 = kinetic_temperature(e, e->st->v);
+    e->dplan.kT = CLMD_BOLTZMANN * drift_temperature(e);
     /* The lists' clusters: the outer list pairs 8-atom clusters with atoms (entries) or with
      * clusters (the GPU kernel's tiles, setup_device's rule); the tiles' prune keeps atom pairs,
      * the entries' keeps an atom near any of the cluster's. */
@@ -466,7 +466,7 @@ static int drift_plan(clmd_engine *e, const clmd_ffopts *ff, int gpu_prune, clmd
         e->drift_cj = tiles ? 8 : 1;
         e->drift_cin = tiles ? 1 : 8;
     }
-    const double dt = e->eo.dt_ps, rcut = e->plan.o.cutoff_nm, kT = e->drift_kT, tol = e->drift_tol;
+    const double dt = e->eo.dt_ps, rcut = e->plan.o.cutoff_nm, kT = e->dplan.kT, tol = e->drift_tol;
     double life = ff->list_steps;
     if ((rc = env_setting("CLMD_LIST_STEPS", 0, 100000, 1, &life, err))) return rc;
     if (life < 2) {
@@ -483,17 +483,16 @@ static int drift_plan(clmd_engine *e, const clmd_ffopts *ff, int gpu_prune, clmd
         }
     }
     e->list_life = (int)life;
-    e->drift_skin = clmd_verletbuf_size(e->vb, kT, dt, e->list_life, tol, 8, e->drift_cj);
+    e->dplan.skin = clmd_verletbuf_size(e->vb, kT, dt, e->list_life, tol, 8, e->drift_cj);
     e->prune_steps = 0;
     if (gpu_prune) {
         int K = 4;
         while (K + 2 <= e->list_life / 4 &&
                clmd_verletbuf_size(e->vb, kT, dt, K, tol, e->drift_cin, 1) == 0)
             K += 2;
-        e->prune_steps = K < e->list_life ? K : 0;
-        drift_inner(e);
+        e->prune_steps = K < e->list_life ? K : 0; /* its buffer: setup_device (drift_inner) */
     }
-    clmd_pairlist_set_drift(e->pl, e->drift_skin, e->drift_skin_in);
+    clmd_pairlist_set_drift(e->pl, e->dplan.skin, e->dplan.skin_in);
     return CLMD_OK;
 }
 
@@ -501,14 +500,20 @@ static int drift_plan(clmd_engine *e, const clmd_ffopts *ff, int gpu_prune, clmd
  * system moves faster than the buffers' model. */
 static int drift_net(const clmd_engine *e, double d, long age)
 {
-    const double sig = clmd_verletbuf_sigma_max(e->vb, e->drift_kT, e->eo.dt_ps, (int)(age > 0 ? age : 1));
-    return d > fmax(0.5 * e->drift_skin, 4.5 * sig);
+    const double sig = clmd_verletbuf_sigma_max(e->vb, e->dplan.kT, e->eo.dt_ps, (int)(age > 0 ? age : 1));
+    return d > fmax(0.5 * e->dplan.skin, 4.5 * sig);
 }
 
-/* A list now (the buffers first follow a changed bath). */
+/* Before a list is made: the buffers follow a bath changed by more than 1 %. */
+static void drift_follow_bath(clmd_engine *e)
+{
+    if (fabs(CLMD_BOLTZMANN * drift_temperature(e) - e->dplan.kT) > 0.01 * e->dplan.kT) drift_buffers(e);
+}
+
+/* A list now. */
 static int drift_rebuild(clmd_engine *e, clmd_err *err)
 {
-    if (fabs(CLMD_BOLTZMANN * drift_temperature(e) - e->drift_kT) > 0.01 * e->drift_kT) drift_buffers(e);
+    drift_follow_bath(e);
     return clmd_engine_rebuild_list(e, err);
 }
 
@@ -557,9 +562,8 @@ static int update_list_drift(clmd_engine *e, clmd_err *err)
     if (e->prune_steps > 0 && step > e->list_step && (step - e->list_step) % e->prune_steps == 0)
         clmd_pairlist_request_prune(e->pl);
     if (e->overlap > 0 && bg < 0 && age + e->overlap >= e->list_life && step > e->list_step) {
-        if (fabs(CLMD_BOLTZMANN * drift_temperature(e) - e->drift_kT) > 0.01 * e->drift_kT)
-            drift_buffers(e);
-        return clmd_pairlist_bg_start(e->pl, e->st->box, step, e->drift_skin, err);
+        drift_follow_bath(e);
+        return clmd_pairlist_bg_start(e->pl, e->st->box, step, e->dplan.skin, err);
     }
     return CLMD_OK;
 }
@@ -715,7 +719,7 @@ static int setup_device(clmd_engine *e, clmd_err *err)
         if (e->drift) {
             /* the inner buffer for the prunes as set (or none) */
             drift_inner(e);
-            clmd_pairlist_set_drift(e->pl, e->drift_skin, e->drift_skin_in);
+            clmd_pairlist_set_drift(e->pl, e->dplan.skin, e->dplan.skin_in);
         }
         double spend = 1;
         if ((rc = env_setting("CLMD_LIST_SPEND", 0, 1, 1, &spend, err))) return rc;
@@ -943,9 +947,9 @@ int clmd_engine_create(const clmd_system *sys, const clmd_ffopts *ff, const clmd
         char info[256];
         snprintf(info, sizeof info, "drift-sized (%g kJ/mol/ps per atom at %.0f K): outer list "
                  "%d steps, buffer %.3f nm; inner list %s%d steps, buffer %.3f nm (%d classes, "
-                 "%.1f atoms/nm^3)", e->drift_tol, e->drift_kT / CLMD_BOLTZMANN, e->list_life,
-                 e->drift_skin, e->prune_steps > 0 ? "every " : "none: ", e->prune_steps,
-                 e->drift_skin_in, clmd_verletbuf_classes(e->vb), clmd_verletbuf_density(e->vb));
+                 "%.1f atoms/nm^3)", e->drift_tol, e->dplan.kT / CLMD_BOLTZMANN, e->list_life,
+                 e->dplan.skin, e->prune_steps > 0 ? "every " : "none: ", e->prune_steps,
+                 e->dplan.skin_in, clmd_verletbuf_classes(e->vb), clmd_verletbuf_density(e->vb));
         clmd_probe_set_info(probe, "pair_list", info);
     }
     rc = clmd_pairlist_build(e->pl, e->st->x, e->st->box, 0, err);
@@ -1437,7 +1441,7 @@ int clmd_engine_set_velocities(clmd_engine *e, const double *v, clmd_err *err)
 {
     if (v != e->st->v) memcpy(e->st->v, v, sizeof(double) * 3 * (size_t)e->sys->n);
     /* without a bath, drift-sized buffers follow these velocities from the next list on */
-    if (e->drift) e->drift_T0 = kinetic_temperature(e, v);
+    if (e->drift) e->dplan.T0 = kinetic_temperature(e, v);
     return e->reference ? CLMD_OK : upload_velocities(e, err);
 }
 
@@ -1684,7 +1688,7 @@ struct clmd_engine_snapshot {
     /* the lagged list check's state: the flag reads still to be examined and the estimates */
     long list_step, ref_step;
     double disp_prev, disp_growth;
-    double drift_kT, drift_skin, drift_skin_in, drift_T0;
+    struct clmd_drift_plan dplan;
     cl_uint ring[CLMD_FLAG_RING][NFLAGS];
     clmd_pairlist_snapshot *list;
     cl_mem pos, vel, posq, posq_lo, force, energy_dev; /* device path */
@@ -1767,17 +1771,11 @@ static int lag_state(clmd_engine *e, clmd_engine_snapshot *s, int save, clmd_err
     if (save) {
         s->list_step = e->list_step;
         s->ref_step = e->ref_step;
-        s->drift_kT = e->drift_kT;
-        s->drift_skin = e->drift_skin;
-        s->drift_skin_in = e->drift_skin_in;
-        s->drift_T0 = e->drift_T0;
+        s->dplan = e->dplan;
     } else {
         e->list_step = s->list_step;
         e->ref_step = s->ref_step;
-        e->drift_kT = s->drift_kT;
-        e->drift_skin = s->drift_skin;
-        e->drift_skin_in = s->drift_skin_in;
-        e->drift_T0 = s->drift_T0;
+        e->dplan = s->dplan;
     }
     if (e->reference || e->lag == 0) return CLMD_OK;
     for (int k = 0; k < CLMD_FLAG_RING; k++) {
@@ -1885,7 +1883,8 @@ int clmd_engine_save_checkpoint(clmd_engine *e, clmd_ckpt_writer *w, clmd_err *e
     if (e->drift) {
         /* the schedule of drift-sized lists: when the list in use was made and from which step */
         int64_t sched[2] = {e->list_step, e->ref_step};
-        double plan[4] = {e->drift_T0, e->drift_kT, e->drift_skin, e->drift_skin_in};
+        const struct clmd_drift_plan *d = &e->dplan;
+        double plan[4] = {d->T0, d->kT, d->skin, d->skin_in};
         if ((rc = clmd_ckpt_put(w, "list_drift_schedule", CLMD_CKPT_I64, sched, 2, err)) ||
             (rc = clmd_ckpt_put(w, "list_drift_plan", CLMD_CKPT_F64, plan, 4, err)))
             return rc;
@@ -1968,13 +1967,10 @@ int clmd_engine_load_checkpoint(clmd_engine *e, clmd_ckpt_reader *r, clmd_err *e
             return rc;
         e->list_step = (long)sched[0];
         e->ref_step = (long)sched[1];
-        e->drift_T0 = plan[0];
-        e->drift_kT = plan[1];
-        e->drift_skin = plan[2];
-        e->drift_skin_in = plan[3];
+        e->dplan = (struct clmd_drift_plan){plan[0], plan[1], plan[2], plan[3]};
     } else if (e->drift) {
         /* a checkpoint of exact lists: its list runs a life from now, the next ones drift-sized */
-        e->drift_T0 = kinetic_temperature(e, st->v);
+        e->dplan.T0 = kinetic_temperature(e, st->v);
         drift_buffers(e);
     }
     if (e->vs) {

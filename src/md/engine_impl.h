@@ -110,8 +110,12 @@ struct clmd_engine {
      * bath temperature (drift_kT, re-planned at a build when it changes). */
     int drift;
     int list_life;
-    double drift_tol, drift_kT, drift_skin, drift_skin_in;
-    double drift_T0;               /* without a bath: the temperature of the velocities last set */
+    double drift_tol;
+    /* the plan that follows the bath (snapshots and checkpoints keep it): without a bath the
+     * temperature of the velocities last set (K), kT (kJ/mol), the outer and inner buffers (nm) */
+    struct clmd_drift_plan {
+        double T0, kT, skin, skin_in;
+    } dplan;
     int drift_cj, drift_cin;       /* cluster sizes the estimate credits: the outer list's j side
                                     * (its i side is 8), the inner list's i side */
     struct clmd_verletbuf *vb;
