@@ -243,3 +243,35 @@ __kernel void pme_gather(__global const real4 *restrict posq, __global const rea
     (void)phi_i;
 #endif
 }
+
+/* The influence function on the half-complex grid [K0][K1][K2/2+1] (the spectrum the device
+ * FFT multiplies), for the box whose reciprocal vectors are the rows r0..r2 (1/nm):
+ * pre exp(-fac m^2) / (m^2 B0(k0) B1(k1) B2(k2)), 0 at m = 0, with m = m0 r0 + m1 r1 + m2 r2
+ * and m_d = k_d or k_d - K_d (the host's formula, src/ff/pme_ref.c). mod holds the B-spline
+ * moduli B0, B1, B2 end to end. In double where the device has it, rounded to float once, so a
+ * barostat's or the pressure's box change costs one launch instead of a host loop and a copy. */
+#if HAVE_FP64
+typedef double gval;
+typedef double4 gval4;
+#else
+typedef float gval;
+typedef float4 gval4;
+#endif
+__kernel void pme_influence(__global float *g, __global const gval *mod, const gval4 r0,
+                            const gval4 r1, const gval4 r2, const gval pre, const gval fac)
+{
+    const int H2 = GRID_K2 / 2 + 1;
+    const int at = get_global_id(0);
+    if (at >= GRID_K0 * GRID_K1 * H2) return;
+    const int k2 = at % H2, k1 = (at / H2) % GRID_K1, k0 = at / (H2 * GRID_K1);
+    const int m0 = k0 < (GRID_K0 + 1) / 2 ? k0 : k0 - GRID_K0;
+    const int m1 = k1 < (GRID_K1 + 1) / 2 ? k1 : k1 - GRID_K1;
+    const int m2 = k2 < (GRID_K2 + 1) / 2 ? k2 : k2 - GRID_K2;
+    const gval mx = m0 * r0.x + m1 * r1.x + m2 * r2.x;
+    const gval my = m0 * r0.y + m1 * r1.y + m2 * r2.y;
+    const gval mz = m0 * r0.z + m1 * r1.z + m2 * r2.z;
+    const gval msq = mx * mx + my * my + mz * mz;
+    g[at] = at == 0 ? 0.0f
+                    : (float)(pre * exp(-fac * msq) /
+                              (msq * mod[k0] * mod[GRID_K0 + k1] * mod[GRID_K0 + GRID_K1 + k2]));
+}

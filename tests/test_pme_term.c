@@ -722,6 +722,94 @@ static void device_fft_engine_bitwise_and_matches_host(void)
     clmd_system_destroy(&s);
 }
 
+/* One engine per path at box b (n evaluations), or, with `to`, at b then to then b again:
+ * energies and forces after each box go to e[k] / f[k]; the influence function's launches into
+ * *made. */
+static int eval_boxes(const clmd_system *s, const clmd_ffopts *o, const double to[3][3],
+                      double e[3][CLMD_E_NCOMP], double *f[3], long *made)
+{
+    clmd_engine_opts eo;
+    clmd_engine_opts_defaults(&eo);
+    clmd_engine *eng = NULL;
+    clmd_err err = {0};
+    clmd_probe *pr = clmd_probe_create(1);
+    int rc = clmd_engine_create(s, o, &eo, pr, &eng, &err);
+    for (int k = 0; k < (to ? 3 : 1) && !rc; k++) {
+        if (k > 0) rc = clmd_engine_set_box(eng, k == 1 ? to : s->box, &err);
+        /* twice at each box: the second evaluation makes nothing new */
+        for (int r = 0; r < 2 && !rc; r++) rc = clmd_engine_evaluate(eng, e[k], f[k], &err);
+    }
+    if (rc) printf("\n  engine: %s\n", err.msg);
+    clmd_engine_destroy(&eng);
+    *made = clmd_probe_calls(pr, P_PME_INFLUENCE);
+    clmd_probe_destroy(&pr);
+    return rc;
+}
+
+/* A barostat's trial box and the pressure observable's scaled boxes change the influence
+ * function; on the device FFT path a kernel makes it (cl/pme.cl pme_influence, one launch per
+ * box). A triclinic box changed to another and back: at the new box the engine agrees with one
+ * created there and with the FFTW path; back at the first box it repeats its first bits. */
+static void device_fft_influence_follows_the_box(void)
+{
+    const double b0[3][3] = {{3.0, 0, 0}, {1.1, 2.9, 0}, {-1.2, 1.3, 2.8}};
+    const double sc[3] = {1.03, 0.98, 1.01};
+    double b1[3][3];
+    for (int r = 0; r < 3; r++)
+        for (int c = 0; c < 3; c++) b1[r][c] = b0[r][c] * sc[c];
+    clmd_system *s = random_charges(400, b0, 0.2, 7), *s1 = random_charges(400, b0, 0.2, 7);
+    memcpy(s1->box, b1, sizeof b1);
+    clmd_ffopts o;
+    clmd_ffopts_defaults(&o);
+    o.method = CLMD_NB_PME;
+    o.cutoff_nm = 1.0;
+    o.ewald_tolerance = 1e-5;
+    const int n = s->n;
+    double e[3][CLMD_E_NCOMP], e1[3][CLMD_E_NCOMP], eh[3][CLMD_E_NCOMP], *f[3], *f1[3], *fh[3];
+    for (int k = 0; k < 3; k++) {
+        f[k] = clmd_calloc(3 * n, sizeof *f[k]);
+        f1[k] = clmd_calloc(3 * n, sizeof *f1[k]);
+        fh[k] = clmd_calloc(3 * n, sizeof *fh[k]);
+    }
+    long made = 0, made1 = 0, madeh = 0;
+    char *saved = env_set("CLMD_PME_FFT", "device");
+    CU_ASSERT_EQUAL_FATAL(eval_boxes(s, &o, b1, e, f, &made), CLMD_OK);
+    CU_ASSERT_EQUAL_FATAL(eval_boxes(s1, &o, NULL, e1, f1, &made1), CLMD_OK);
+    setenv("CLMD_PME_FFT", "host", 1);
+    CU_ASSERT_EQUAL_FATAL(eval_boxes(s, &o, b1, eh, fh, &madeh), CLMD_OK);
+    env_restore("CLMD_PME_FFT", saved);
+    const double ferr_new = clmd_force_rms_rel(f[1], f1[0], n), ferr_host = clmd_force_rms_rel(f[1], fh[1], n);
+    double scale = 0;
+    for (int c = 0; c < CLMD_E_NCOMP; c++) scale += fabs(eh[1][c]);
+    printf("\n  triclinic, box scaled (%.2f, %.2f, %.2f) and back: influence made %ld times on the "
+           "device, %ld on the host path\n  at the new box: forces vs an engine made there RMS rel "
+           "%.3g, vs FFTW %.3g; pme_reciprocal %.8f / %.8f / FFTW %.8f", sc[0], sc[1], sc[2], made,
+           madeh, ferr_new, ferr_host, e[1][CLMD_E_PME_RECIP], e1[0][CLMD_E_PME_RECIP],
+           eh[1][CLMD_E_PME_RECIP]);
+    CU_ASSERT_EQUAL(made, 3);  /* the first box, the new one, the first again */
+    CU_ASSERT_EQUAL(made1, 1);
+    CU_ASSERT_EQUAL(madeh, 0); /* made on the host there */
+    CU_ASSERT(e[1][CLMD_E_PME_RECIP] != e[0][CLMD_E_PME_RECIP]);
+    /* the engine made there wraps the atoms into its box itself: float positions of other
+     * images (6.7e-5 after a translation, above), so not the same bits */
+    ASSERT_BELOW(ferr_new, 2e-5, "device FFT after a box change vs an engine made at that box");
+    ASSERT_REL(e[1][CLMD_E_PME_RECIP], e1[0][CLMD_E_PME_RECIP], 1e-7, scale, "pme_reciprocal",
+               "the same kernels at the same box");
+    ASSERT_BELOW(ferr_host, 5e-6, "device FFT after a box change vs the FFTW path");
+    ASSERT_REL(e[1][CLMD_E_PME_RECIP], eh[1][CLMD_E_PME_RECIP], 1e-7, scale, "pme_reciprocal",
+               "single-precision FFTs on both paths");
+    /* back at the first box: the first evaluation's bits */
+    CU_ASSERT_EQUAL(memcmp(f[2], f[0], sizeof *f[0] * 3 * n), 0);
+    CU_ASSERT_EQUAL(memcmp(e[2], e[0], sizeof e[0]), 0);
+    for (int k = 0; k < 3; k++) {
+        clmd_free(f[k]);
+        clmd_free(f1[k]);
+        clmd_free(fh[k]);
+    }
+    clmd_system_destroy(&s);
+    clmd_system_destroy(&s1);
+}
+
 /* Where the FFT runs: CLMD_PME_FFT=device|host forces it; auto (unset) puts it on the device
  * for GPU-style devices (CLMD_GPU_KERNELS=1 makes PoCL one) and on the host otherwise; any
  * other value is an input error. */
@@ -789,6 +877,7 @@ int main(int argc, char **argv)
         {"every PME stage is timed by its probe (FFT on the host and on the device)", every_pme_stage_is_timed},
         {"FFT on the device: reciprocal forces and energy equal the FFTW path's (ala2, triclinic)", device_fft_equals_host_fft},
         {"FFT on the device: engine bitwise identical run to run, equal to the FFTW path", device_fft_engine_bitwise_and_matches_host},
+        {"FFT on the device: the influence function follows box changes (made on the device)", device_fft_influence_follows_the_box},
         {"FFT path: device on GPUs, host otherwise, CLMD_PME_FFT forces either", fft_path_follows_device_type_and_override},
         {"OpenCL energy and forces independent of translating and wrapping atoms",
          opencl_energy_independent_of_translation_and_wrapping},

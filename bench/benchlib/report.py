@@ -185,7 +185,7 @@ GAP_PHASES = (
     ("pair search", ("nlist_build",), ("Neighbor search", "Domain decomp.")),
     # host time that waits for the kernels queued before it (the displacement flag read)
     ("list check, waiting for the device", ("nlist_check",), ()),
-    ("PME mesh", ("pme_spread", "pme_grid_copy", "pme_fft_forward", "pme_convolve", "pme_fft_inverse", "pme_gather"),
+    ("PME mesh", ("pme_spread", "pme_grid_copy", "pme_fft_forward", "pme_convolve", "pme_influence", "pme_fft_inverse", "pme_gather"),
      ("PME mesh",)),
     ("integration", ("integrate",), ("Update",)),
     ("constraints", ("constraints",), ("Constraints",)),

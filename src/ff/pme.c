@@ -71,6 +71,10 @@ typedef struct pme {
     double *mod[3];           /* B-spline moduli per dimension (box-independent), made with g */
     fftwf_plan fwd, bwd;
     cl_kernel k_spread, k_finish, k_gather;
+    cl_kernel k_influence;    /* the influence function made on the device (device FFT) */
+    cl_mem mod_dev;           /* B-spline moduli end to end, double where the device has it */
+    int fp64;
+    clmd_ocl *fft_ocl;        /* the device of k_influence */
     int npriv;                /* copies of the fixed-point grids the spread fills (1: atomics
                                * into one; more: one per work-group, plain adds) */
     cl_mem grid_fixed, grid_dev;
@@ -106,6 +110,35 @@ int clmd_pme_term_params(const clmd_term *t, double *alpha, int grid[3])
     return CLMD_OK;
 }
 
+/* The influence function for the reciprocal vectors p->recip and volume v, by cl/pme.cl's
+ * pme_influence into the device FFT's buffer. */
+static int influence_device(pme *p, double v, clmd_err *err)
+{
+    const double pre = CLMD_COULOMB / (M_PI * v), fac = M_PI * M_PI / (p->alpha * p->alpha);
+    cl_kernel k = p->k_influence;
+    cl_mem g = clmd_pme_fft_influence(p->fft);
+    CLMD_ARG(k, 0, g, err);
+    CLMD_ARG(k, 1, p->mod_dev, err);
+    for (int r = 0; r < 3; r++) {
+        if (p->fp64) {
+            cl_double4 x = {{p->recip[r][0], p->recip[r][1], p->recip[r][2], 0}};
+            CLMD_ARG(k, 2 + r, x, err);
+        } else {
+            cl_float4 x = {{(float)p->recip[r][0], (float)p->recip[r][1], (float)p->recip[r][2], 0}};
+            CLMD_ARG(k, 2 + r, x, err);
+        }
+    }
+    if (p->fp64) {
+        CLMD_ARG(k, 5, pre, err);
+        CLMD_ARG(k, 6, fac, err);
+    } else {
+        const float pf = (float)pre, ff = (float)fac;
+        CLMD_ARG(k, 5, pf, err);
+        CLMD_ARG(k, 6, ff, err);
+    }
+    return clmd_ocl_launch(p->fft_ocl, k, (size_t)p->nhalf, PME_WG, P_PME_INFLUENCE, err);
+}
+
 /* Recomputes what depends on the box when it differs from the one in use (a barostat changes
  * it): the reciprocal vectors, the influence function and the plasma energy. g is NULL on the
  * reference path; with the FFT on the device it is uploaded there (a blocking write, once per
@@ -116,12 +149,15 @@ static int pme_set_box(pme *p, const double box[3][3], clmd_err *err)
     double v;
     int rc = clmd_pme_recip_box(box, p->recip, &v, err);
     if (rc) return rc;
-    if (p->g) {
+    if (p->k_influence) {
+        /* the device FFT's: one launch (a host loop and a blocking copy cost the H100 4-75 ms
+         * a box, and a barostat or the pressure changes the box often) */
+        if ((rc = influence_device(p, v, err))) return rc;
+    } else if (p->g) {
         /* a barostat changes the box every few steps: the scratch is kept, not allocated */
         rc = clmd_pme_influence_moduli(p->order, p->K, p->alpha, box, (const double *const *)p->mod,
                                        p->gd, err);
         for (int k = 0; k < p->nhalf && !rc; k++) p->g[k] = (float)p->gd[k];
-        if (!rc && p->fft) rc = clmd_pme_fft_set_influence(p->fft, p->g, err);
         if (rc) return rc;
     }
     p->e_plasma = clmd_ewald_plasma_energy(p->qtot, v, p->alpha);
@@ -316,13 +352,30 @@ static int pme_setup_device(clmd_term *t, const clmd_fenv *env, clmd_err *err)
         return rc;
     CLMD_NEW(p->e_seg_host, 2 * (size_t)p->G);
 
-    p->g = clmd_calloc(p->nhalf, sizeof *p->g);
-    p->gd = clmd_calloc(p->nhalf, sizeof *p->gd);
     for (int d = 0; d < 3; d++) {
         CLMD_NEW(p->mod[d], p->K[d]);
         clmd_pme_bspline_moduli(p->order, p->K[d], p->mod[d]);
     }
-    if (!p->fft) {
+    if (p->fft) {
+        /* the influence function is made where the FFT reads it, from the moduli copied once */
+        const int nk = p->K[0] + p->K[1] + p->K[2];
+        p->fp64 = fp != 0;
+        p->fft_ocl = dev->ocl;
+        const size_t bytes = (p->fp64 ? sizeof(cl_double) : sizeof(cl_float)) * (size_t)nk;
+        void *m = clmd_alloc(bytes);
+        for (int d = 0, at = 0; d < 3; d++)
+            for (int k = 0; k < p->K[d]; k++, at++) {
+                if (p->fp64) ((double *)m)[at] = p->mod[d][k];
+                else ((float *)m)[at] = (float)p->mod[d][k];
+            }
+        rc = clmd_ocl_kernel(dev->ocl, prog, "pme_influence", &p->k_influence, err);
+        if (!rc) rc = clmd_ocl_alloc(dev->ocl, bytes, &p->mod_dev, err);
+        if (!rc) rc = clmd_ocl_write(dev->ocl, p->mod_dev, 0, bytes, m, err);
+        clmd_free(m);
+        if (rc) return rc;
+    } else {
+        p->g = clmd_calloc(p->nhalf, sizeof *p->g);
+        p->gd = clmd_calloc(p->nhalf, sizeof *p->gd);
         p->rgrid = clmd_calloc(allpoints, sizeof *p->rgrid);
         p->cgrid = clmd_calloc((size_t)p->nhalf * p->G, sizeof *p->cgrid);
         if (pme_plan(p))
@@ -563,6 +616,8 @@ static void pme_destroy(clmd_term *t)
     if (p->k_spread) clReleaseKernel(p->k_spread);
     if (p->k_finish) clReleaseKernel(p->k_finish);
     if (p->k_gather) clReleaseKernel(p->k_gather);
+    if (p->k_influence) clReleaseKernel(p->k_influence);
+    clmd_ocl_release(&p->mod_dev);
     clmd_ocl_release(&p->grid_fixed);
     clmd_ocl_release(&p->grid_dev);
     clmd_ocl_release(&p->e_seg);

@@ -248,6 +248,7 @@ void clmd_pme_fft_describe(const clmd_pme_fft *f, char *out, size_t n)
 }
 
 cl_mem clmd_pme_fft_spectrum(const clmd_pme_fft *f) { return f->spec; }
+cl_mem clmd_pme_fft_influence(const clmd_pme_fft *f) { return f->g; }
 
 int clmd_pme_fft_set_influence(clmd_pme_fft *f, const float *g, clmd_err *err)
 {

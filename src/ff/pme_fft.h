@@ -41,6 +41,9 @@ cl_mem clmd_pme_fft_spectrum(const clmd_pme_fft *f);
 /* Uploads the influence function on the half-complex grid ([K0][K1][K2/2+1] floats, the
  * layout of clmd_pme_influence). Blocking. */
 int clmd_pme_fft_set_influence(clmd_pme_fft *f, const float *g, clmd_err *err);
+/* The influence function's buffer, for a kernel that makes it on the device (cl/pme.cl's
+ * pme_influence). */
+cl_mem clmd_pme_fft_influence(const clmd_pme_fft *f);
 
 /* Forward r2c transform of the fixed-point grid grid_fixed (long [K0 K1 K2], value * 2^32, as
  * PME's spreading leaves it; cleared to zero on the way) into the spectrum. Timed as

@@ -22,6 +22,7 @@ static const struct {
     [P_CMAP] = {"cmap", 1},
     [P_PME_SPREAD] = {"pme_spread", 2},  [P_PME_GRID_COPY] = {"pme_grid_copy", 2},
     [P_PME_FFT_FWD] = {"pme_fft_forward", 2}, [P_PME_CONVOLVE] = {"pme_convolve", 2},
+    [P_PME_INFLUENCE] = {"pme_influence", 2},
     [P_PME_FFT_INV] = {"pme_fft_inverse", 2}, [P_PME_GATHER] = {"pme_gather", 2},
     [P_GB_RADII] = {"gb_radii", 1},      [P_GB_FORCE] = {"gb_force", 1},
     [P_SA] = {"surface_area", 1},        [P_VSITE_BUILD] = {"vsite_build", 1},

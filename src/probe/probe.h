@@ -30,6 +30,7 @@ typedef enum clmd_probe_id {
     P_PME_GRID_COPY,  /* grid device <-> host */
     P_PME_FFT_FWD,
     P_PME_CONVOLVE,
+    P_PME_INFLUENCE,  /* the influence function made on the device for a new box */
     P_PME_FFT_INV,
     P_PME_GATHER,
     P_GB_RADII,
