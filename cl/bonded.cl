@@ -11,7 +11,8 @@
  * for nearly straight angles. The rest uses the float high parts of the double-float vectors.
  *
  * Program defines (set by src/ff/bonded.c): PERIODIC, TRICLINIC (the system's box, not the
- * nonbonded method's), E_BOND, E_ANGLE, E_TORSION, BONDED_WG (work-group size). */
+ * nonbonded method's), E_BOND, E_ANGLE, E_TORSION, BONDED_WG (work-group size). The three kinds
+ * run in one kernel, bonded_terms, at the end. */
 
 /* double-float helpers (two_sum, df_*) and energy_fixed live in common.cl */
 
@@ -89,17 +90,13 @@ inline void group_energy(__local long *buf, real e, __global long *energy, int c
     if (want && lid == 0 && buf[0] != 0) atom_add(&energy[comp], buf[0]);
 }
 
-/* E = 1/2 k (r - r0)^2. par = (k, r0, r0^2 high, r0^2 low). */
-__kernel __attribute__((reqd_work_group_size(BONDED_WG, 1, 1)))
-void bonds(__global const real4 *restrict posq, __global const real4 *restrict posq_lo,
-           __global const int2 *restrict ij, __global const real4 *restrict par, const int nbonds,
-           __global long *restrict force, const int npad, __global long *restrict energy,
-           const int want_energy, BOX_PARAMS)
+/* E = 1/2 k (r - r0)^2 of bond b. par = (k, r0, r0^2 high, r0^2 low). */
+inline real bond_term(__global const real4 *restrict posq, __global const real4 *restrict posq_lo,
+                      __global const int2 *restrict ij, __global const real4 *restrict par,
+                      const int b, __global long *restrict force, const int npad, BOX_PARAMS)
 {
-    __local long ebuf[BONDED_WG];
-    const int b = get_global_id(0);
     real e = 0;
-    if (b < nbonds) {
+    {
         const int i = ij[b].x, j = ij[b].y;
         const real4 p = par[b];
         real2 dx, dy, dz;
@@ -116,21 +113,18 @@ void bonds(__global const real4 *restrict posq, __global const real4 *restrict p
             add_force_atomic(force, npad, j, -g * dx.x, -g * dy.x, -g * dz.x, TERM_BIT(E_BOND));
         }
     }
-    group_energy(ebuf, e, energy, E_BOND, want_energy, b < nbonds ? ij[b].x : -1);
+    return e;
 }
 
-/* E = 1/2 k (theta - theta0)^2, theta the angle i-j-k. cs = (cos theta0 high, low,
+/* E = 1/2 k (theta - theta0)^2 of angle a, theta the angle i-j-k. cs = (cos theta0 high, low,
  * sin theta0 high, low). */
-__kernel __attribute__((reqd_work_group_size(BONDED_WG, 1, 1)))
-void angles(__global const real4 *restrict posq, __global const real4 *restrict posq_lo,
-            __global const int4 *restrict ijk, __global const real4 *restrict cs,
-            __global const real *restrict kf, const int nangles, __global long *restrict force,
-            const int npad, __global long *restrict energy, const int want_energy, BOX_PARAMS)
+inline real angle_term(__global const real4 *restrict posq, __global const real4 *restrict posq_lo,
+                       __global const int4 *restrict ijk, __global const real4 *restrict cs,
+                       __global const real *restrict kf, const int a, __global long *restrict force,
+                       const int npad, BOX_PARAMS)
 {
-    __local long ebuf[BONDED_WG];
-    const int a = get_global_id(0);
     real e = 0;
-    if (a < nangles) {
+    {
         const int4 t = ijk[a];
         const real4 c0 = cs[a];
         const real k = kf[a];
@@ -164,22 +158,18 @@ void angles(__global const real4 *restrict posq, __global const real4 *restrict 
                              TERM_BIT(E_ANGLE));
         }
     }
-    group_energy(ebuf, e, energy, E_ANGLE, want_energy, a < nangles ? ijk[a].x : -1);
+    return e;
 }
 
-/* E = k (1 + cos(n phi - phase)), phi the dihedral i-j-k-l with OpenMM's (IUPAC) sign.
- * par = (k, periodicity n, cos phase, sin phase). */
-__kernel __attribute__((reqd_work_group_size(BONDED_WG, 1, 1)))
-void torsions(__global const real4 *restrict posq, __global const real4 *restrict posq_lo,
-              __global const int4 *restrict ijkl, __global const real4 *restrict par,
-              const int ntorsions, __global long *restrict force, const int npad,
-              __global long *restrict energy, const int want_energy, BOX_PARAMS,
-              __global const float4 *restrict seg_scale)
+/* E = k (1 + cos(n phi - phase)) of torsion q, phi the dihedral i-j-k-l with OpenMM's (IUPAC)
+ * sign. par = (k, periodicity n, cos phase, sin phase). */
+inline real torsion_term(__global const real4 *restrict posq, __global const real4 *restrict posq_lo,
+                         __global const int4 *restrict ijkl, __global const real4 *restrict par,
+                         const int q, __global long *restrict force, const int npad, BOX_PARAMS,
+                         __global const float4 *restrict seg_scale)
 {
-    __local long ebuf[BONDED_WG];
-    const int q = get_global_id(0);
     real e = 0;
-    if (q < ntorsions) {
+    {
         const int4 t = ijkl[q];
         real4 p = par[q];
 #if REGION
@@ -237,5 +227,50 @@ void torsions(__global const real4 *restrict posq, __global const real4 *restric
             add_force_atomic(force, npad, t.w, fl.x, fl.y, fl.z, TERM_BIT(E_TORSION));
         }
     }
-    group_energy(ebuf, e, energy, E_TORSION, want_energy, q < ntorsions ? ijkl[q].x : -1);
+    return e;
+}
+
+#define BOX_PASS box, inv_box, box_b, box_c, box_lo, box_b_lo, box_c_lo
+
+/* Bonds, angles and torsions in one launch (one kernel launch costs a small system more than
+ * the work): work-groups [0, gb) take bonds, [gb, gb + ga) angles, the rest torsions. Each
+ * group holds one kind, so its energy sum goes to that kind's component. */
+__kernel __attribute__((reqd_work_group_size(BONDED_WG, 1, 1)))
+void bonded_terms(__global const real4 *restrict posq, __global const real4 *restrict posq_lo,
+                  __global const int2 *restrict bond_ij, __global const real4 *restrict bond_par,
+                  const int nbonds, __global const int4 *restrict angle_ijk,
+                  __global const real4 *restrict angle_cs, __global const real *restrict angle_k,
+                  const int nangles, __global const int4 *restrict tors_ijkl,
+                  __global const real4 *restrict tors_par, const int ntorsions,
+                  __global long *restrict force, const int npad, __global long *restrict energy,
+                  const int want_energy, const int gb, const int ga, BOX_PARAMS,
+                  __global const float4 *restrict seg_scale)
+{
+    __local long ebuf[BONDED_WG];
+    const int grp = get_group_id(0), lid = get_local_id(0);
+    real e = 0;
+    int comp, atom = -1;
+    if (grp < gb) {
+        const int b = grp * BONDED_WG + lid;
+        comp = E_BOND;
+        if (b < nbonds) {
+            atom = bond_ij[b].x;
+            e = bond_term(posq, posq_lo, bond_ij, bond_par, b, force, npad, BOX_PASS);
+        }
+    } else if (grp < gb + ga) {
+        const int a = (grp - gb) * BONDED_WG + lid;
+        comp = E_ANGLE;
+        if (a < nangles) {
+            atom = angle_ijk[a].x;
+            e = angle_term(posq, posq_lo, angle_ijk, angle_cs, angle_k, a, force, npad, BOX_PASS);
+        }
+    } else {
+        const int q = (grp - gb - ga) * BONDED_WG + lid;
+        comp = E_TORSION;
+        if (q < ntorsions) {
+            atom = tors_ijkl[q].x;
+            e = torsion_term(posq, posq_lo, tors_ijkl, tors_par, q, force, npad, BOX_PASS, seg_scale);
+        }
+    }
+    group_energy(ebuf, e, energy, comp, want_energy, atom);
 }

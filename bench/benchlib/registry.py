@@ -58,7 +58,7 @@ def openmm():
 
 NB_SPLIT = ("nlist_build", "nonbonded")
 PME = ("pme_spread", "pme_fft_forward", "pme_convolve", "pme_fft_inverse", "pme_gather")
-BONDED = ("bonds", "angles", "torsions", "pairs14")
+BONDED = ("bonded", "pairs14")
 # the ACE surface term is computed inside gb_force (no launch of its own, no probe phase)
 GB = ("gb_radii", "gb_force")
 ALA2 = ("alanine-dipeptide-explicit.prmtop", "alanine-dipeptide-explicit.inpcrd")

@@ -1,7 +1,8 @@
 /* Bonded term: harmonic bonds, harmonic angles and periodic torsions (proper and improper alike)
  * of a clmd_system, in OpenMM's conventions (system/system.h). The reference is ff/bonded_ref.c;
- * the device path is cl/bonded.cl, one kernel per kind, each timed under its own probe
- * (P_BONDS, P_ANGLES, P_TORSIONS). The 1-4 pairs are not here: the nonbonded term owns them.
+ * the device path is cl/bonded.cl, one kernel launch for the three kinds (work-groups of one
+ * kind each), timed under the probe P_BONDED. The 1-4 pairs are not here: the nonbonded term
+ * owns them.
  *
  * Periodicity: bonded vectors take the minimum image whenever the system has a box
  * (sys->periodic), whatever the nonbonded method, exactly as bonded_ref does. The engine's
@@ -28,7 +29,8 @@ typedef struct bonded {
     int nimproper;           /* torsions whose atoms are not a bonded chain (for describe) */
     /* device */
     long box_version;        /* of the box arguments set */
-    cl_kernel k_bonds, k_angles, k_torsions;
+    cl_kernel k_terms;       /* cl/bonded.cl bonded_terms: the three kinds in one launch */
+    int gb, ga;              /* work-groups of bonds, of angles (torsions take the rest) */
     cl_mem bond_ij, bond_par, angle_ijk, angle_cs, angle_k, tors_ijkl, tors_par;
 } bonded;
 
@@ -157,33 +159,20 @@ static int upload_params(bonded *b, clmd_ocl *o, clmd_err *err)
     return rc;
 }
 
-/* Sets the arguments every bonded kernel shares: posq, posq_lo at 0, 1; force, npad, energy at
- * first..first+2 (the box, after want_energy at first+3, follows the state: set_box_args). */
-static int common_args(cl_kernel k, const clmd_dev *dev, int first, clmd_err *err)
-{
-    CLMD_ARG(k, 0, dev->posq, err);
-    CLMD_ARG(k, 1, dev->posq_lo, err);
-    CLMD_ARG(k, first, dev->force, err);
-    CLMD_ARG(k, first + 1, dev->npad, err);
-    CLMD_ARG(k, first + 2, dev->energy, err);
-    return CLMD_OK;
-}
-
-/* The current box into every kernel, when it changed: the system's own periodicity, whatever
+/* The current box into the kernel, when it changed: the system's own periodicity, whatever
  * the nonbonded method (see the top of this file). */
 static int set_box_args(bonded *b, const clmd_fenv *env, clmd_err *err)
 {
     if (b->box_version == env->box_version) return CLMD_OK;
     clmd_dev boxdev;
     clmd_dev_box_view(&boxdev, b->sys->periodic, env->box, env->box_version);
-    int rc;
-    if ((rc = clmd_dev_box_args(&boxdev, b->k_bonds, 9, err)) ||
-        (rc = clmd_dev_box_args(&boxdev, b->k_angles, 10, err)) ||
-        (rc = clmd_dev_box_args(&boxdev, b->k_torsions, 9, err)))
-        return rc;
+    int rc = clmd_dev_box_args(&boxdev, b->k_terms, 18, err);
+    if (rc) return rc;
     b->box_version = env->box_version;
     return CLMD_OK;
 }
+
+static int groups_of(int n) { return (n + BONDED_WG - 1) / BONDED_WG; }
 
 static int bd_setup_device(clmd_term *t, const clmd_fenv *env, clmd_err *err)
 {
@@ -202,66 +191,52 @@ static int bd_setup_device(clmd_term *t, const clmd_fenv *env, clmd_err *err)
     cl_program prog;
     int rc;
     if ((rc = clmd_ocl_program(dev->ocl, "bonded.cl", defs, &prog, err)) ||
-        (rc = clmd_ocl_kernel(dev->ocl, prog, "bonds", &b->k_bonds, err)) ||
-        (rc = clmd_ocl_kernel(dev->ocl, prog, "angles", &b->k_angles, err)) ||
-        (rc = clmd_ocl_kernel(dev->ocl, prog, "torsions", &b->k_torsions, err)) ||
+        (rc = clmd_ocl_kernel(dev->ocl, prog, "bonded_terms", &b->k_terms, err)) ||
         (rc = upload_params(b, dev->ocl, err)))
         return rc;
-
-    cl_kernel k = b->k_bonds;
+    b->gb = groups_of(s->nbonds);
+    b->ga = groups_of(s->nangles);
+    cl_kernel k = b->k_terms;
+    /* each copy's factors (the torsion factor is .w); any buffer without a region */
+    cl_mem scale = dev->seg_scale ? dev->seg_scale : b->tors_par;
+    CLMD_ARG(k, 0, dev->posq, err);
+    CLMD_ARG(k, 1, dev->posq_lo, err);
     CLMD_ARG(k, 2, b->bond_ij, err);
     CLMD_ARG(k, 3, b->bond_par, err);
     CLMD_ARG(k, 4, s->nbonds, err);
-    if ((rc = common_args(k, dev, 5, err))) return rc;
-    k = b->k_angles;
-    CLMD_ARG(k, 2, b->angle_ijk, err);
-    CLMD_ARG(k, 3, b->angle_cs, err);
-    CLMD_ARG(k, 4, b->angle_k, err);
-    CLMD_ARG(k, 5, s->nangles, err);
-    if ((rc = common_args(k, dev, 6, err))) return rc;
-    k = b->k_torsions;
-    CLMD_ARG(k, 2, b->tors_ijkl, err);
-    CLMD_ARG(k, 3, b->tors_par, err);
-    CLMD_ARG(k, 4, s->ntorsions, err);
-    /* each copy's factors (the torsion factor is .w); any buffer without a region */
-    cl_mem scale = dev->seg_scale ? dev->seg_scale : b->tors_par;
-    CLMD_ARG(k, 9 + CLMD_BOX_NARGS, scale, err);
+    CLMD_ARG(k, 5, b->angle_ijk, err);
+    CLMD_ARG(k, 6, b->angle_cs, err);
+    CLMD_ARG(k, 7, b->angle_k, err);
+    CLMD_ARG(k, 8, s->nangles, err);
+    CLMD_ARG(k, 9, b->tors_ijkl, err);
+    CLMD_ARG(k, 10, b->tors_par, err);
+    CLMD_ARG(k, 11, s->ntorsions, err);
+    CLMD_ARG(k, 12, dev->force, err);
+    CLMD_ARG(k, 13, dev->npad, err);
+    CLMD_ARG(k, 14, dev->energy, err);
+    /* 15: want_energy */
+    CLMD_ARG(k, 16, b->gb, err);
+    CLMD_ARG(k, 17, b->ga, err);
+    CLMD_ARG(k, 18 + CLMD_BOX_NARGS, scale, err);
     b->box_version = -1;
-    return common_args(k, dev, 5, err);
+    return CLMD_OK;
 }
 
 static int bd_enqueue(clmd_term *t, const clmd_fenv *env, int want_energy, clmd_err *err)
 {
     bonded *b = t->impl;
-    const clmd_system *s = b->sys;
-    clmd_ocl *o = env->dev->ocl;
-    int rc;
-    if ((rc = set_box_args(b, env, err))) return rc;
-    if (s->nbonds) {
-        CLMD_ARG(b->k_bonds, 8, want_energy, err);
-        if ((rc = clmd_ocl_launch(o, b->k_bonds, (size_t)s->nbonds, BONDED_WG, P_BONDS, err)))
-            return rc;
-    }
-    if (s->nangles) {
-        CLMD_ARG(b->k_angles, 9, want_energy, err);
-        if ((rc = clmd_ocl_launch(o, b->k_angles, (size_t)s->nangles, BONDED_WG, P_ANGLES, err)))
-            return rc;
-    }
-    if (s->ntorsions) {
-        CLMD_ARG(b->k_torsions, 8, want_energy, err);
-        if ((rc = clmd_ocl_launch(o, b->k_torsions, (size_t)s->ntorsions, BONDED_WG, P_TORSIONS,
-                                  err)))
-            return rc;
-    }
-    return CLMD_OK;
+    const int ng = b->gb + b->ga + groups_of(b->sys->ntorsions);
+    if (ng == 0) return CLMD_OK;
+    int rc = set_box_args(b, env, err);
+    if (rc) return rc;
+    CLMD_ARG(b->k_terms, 15, want_energy, err);
+    return clmd_ocl_launch(env->dev->ocl, b->k_terms, (size_t)ng * BONDED_WG, BONDED_WG, P_BONDED, err);
 }
 
 static void bd_destroy(clmd_term *t)
 {
     bonded *b = t->impl;
-    cl_kernel ks[] = {b->k_bonds, b->k_angles, b->k_torsions};
-    for (size_t i = 0; i < sizeof ks / sizeof ks[0]; i++)
-        if (ks[i]) clReleaseKernel(ks[i]);
+    if (b->k_terms) clReleaseKernel(b->k_terms);
     cl_mem *ms[] = {&b->bond_ij, &b->bond_par, &b->angle_ijk, &b->angle_cs,
                     &b->angle_k, &b->tors_ijkl, &b->tors_par};
     for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++) clmd_ocl_release(ms[i]);

@@ -22,9 +22,7 @@ typedef enum clmd_probe_id {
     P_FORCE_CLEAR,    /* zeroing force/energy accumulators */
     P_NONBONDED,      /* LJ + Coulomb pair kernel */
     P_PAIRS14,        /* 1-4 exceptions and exclusion corrections */
-    P_BONDS,
-    P_ANGLES,
-    P_TORSIONS,
+    P_BONDED,         /* bonds, angles and torsions (one launch) */
     P_CMAP,           /* CMAP correction-map torsion pairs */
     P_PME_SPREAD,
     P_PME_GRID_COPY,  /* grid device <-> host */
