@@ -4,6 +4,7 @@
  * velocities are `mixed` (double where the device has it); moved particles get their float
  * posq/posq_lo rewritten and their displacement since the last list build folded into
  * flags[0]; a failed solve sets flags[1].
+ * The kernels, constrain_positions and constrain_velocities, take both kinds in one launch.
  * Defines: HAVE_FP64 (0/1), WG (work-group size, a power of two), MAX_ITER. */
 
 inline int unit3(mixed3 *a)
@@ -63,53 +64,47 @@ inline int settle_one(mixed mo, mixed mh, mixed doh, mixed dhh, const mixed3 *p0
     return 1;
 }
 
-__kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
-void settle_positions(const int nw, __global const int4 *restrict water,
-                      __global const mixed2 *restrict wdist, __global mixed4 *restrict pos,
-                      __global const mixed4 *restrict pos_old, __global mixed4 *restrict vel,
-                      const mixed inv_dt, __global real4 *restrict posq,
-                      __global real4 *restrict posq_lo, __global const real4 *restrict ref,
-                      __global uint *restrict flags,
-                      __global const mixed4 *restrict pshift)
+/* Position SETTLE of water w (moves its atoms, corrects their velocities when inv_dt != 0);
+ * returns the largest squared displacement of its atoms from the list reference. */
+inline float settle_water(const int w, __global const int4 *restrict water,
+                          __global const mixed2 *restrict wdist, __global mixed4 *restrict pos,
+                          __global const mixed4 *restrict pos_old, __global mixed4 *restrict vel,
+                          const mixed inv_dt, __global real4 *restrict posq,
+                          __global real4 *restrict posq_lo, __global const real4 *restrict ref,
+                          __global uint *restrict flags, __global const mixed4 *restrict pshift)
 {
-    __local float red[WG];
-    const int w = get_global_id(0);
     float d2 = 0;
-    if (w < nw) {
-        const int4 at = water[w];
-        const int idx[3] = {at.x, at.y, at.z};
-        mixed3 p[3], p0[3], d[3];
-        mixed4 v[3];
-        for (int a = 0; a < 3; a++) {
-            p[a] = pos[idx[a]].xyz;
-            p0[a] = pos_old[idx[a]].xyz;
-            v[a] = vel[idx[a]];
-        }
-        const mixed2 dist = wdist[w];
-        if (settle_one(1 / v[0].w, 1 / v[1].w, dist.x, dist.y, p0, p, d)) {
-            for (int a = 0; a < 3; a++) {
-                const mixed3 x = p[a] + d[a];
-                pos[idx[a]] = (mixed4)(x, 0);
-                if (inv_dt != 0) {
-                    v[a].xyz += d[a] * inv_dt;
-                    vel[idx[a]] = v[a];
-                }
-                d2 = fmax(d2, store_position(posq, posq_lo, pshift, idx[a], x, ref));
-            }
-        } else {
-            flags[1] = 1;
-        }
+    const int4 at = water[w];
+    const int idx[3] = {at.x, at.y, at.z};
+    mixed3 p[3], p0[3], d[3];
+    mixed4 v[3];
+    for (int a = 0; a < 3; a++) {
+        p[a] = pos[idx[a]].xyz;
+        p0[a] = pos_old[idx[a]].xyz;
+        v[a] = vel[idx[a]];
     }
-    reduce_max_disp(d2, red, flags);
+    const mixed2 dist = wdist[w];
+    if (settle_one(1 / v[0].w, 1 / v[1].w, dist.x, dist.y, p0, p, d)) {
+        for (int a = 0; a < 3; a++) {
+            const mixed3 x = p[a] + d[a];
+            pos[idx[a]] = (mixed4)(x, 0);
+            if (inv_dt != 0) {
+                v[a].xyz += d[a] * inv_dt;
+                vel[idx[a]] = v[a];
+            }
+            d2 = fmax(d2, store_position(posq, posq_lo, pshift, idx[a], x, ref));
+        }
+    } else {
+        flags[1] = 1;
+    }
+    return d2;
 }
 
-/* Velocity SETTLE: the 3x3 system of src/md/constraints.c (settle_velocities_one). */
-__kernel void settle_velocities(const int nw, __global const int4 *restrict water,
-                                __global const mixed4 *restrict pos, __global mixed4 *restrict vel,
-                                __global uint *restrict flags)
+/* Velocity SETTLE of water w: the 3x3 system of src/md/constraints.c (settle_velocities_one). */
+inline void settle_water_velocities(const int w, __global const int4 *restrict water,
+                                    __global const mixed4 *restrict pos,
+                                    __global mixed4 *restrict vel, __global uint *restrict flags)
 {
-    const int w = get_global_id(0);
-    if (w >= nw) return;
     const int4 at = water[w];
     const mixed3 pa = pos[at.x].xyz, pb = pos[at.y].xyz, pc = pos[at.z].xyz;
     mixed4 va = vel[at.x], vb = vel[at.y], vc = vel[at.z];
@@ -144,73 +139,67 @@ __kernel void settle_velocities(const int nw, __global const int4 *restrict wate
     vel[at.z] = vc;
 }
 
-/* Gauss-Seidel SHAKE over the constraints of one cluster, in their fixed order, until all hold
+/* Gauss-Seidel SHAKE over the constraints of cluster q, in their fixed order, until all hold
  * to |r^2 - d^2| <= 2 tol d^2; each correction moves along the old bond vector and (inv_dt != 0)
- * adds the same displacement / dt to the velocities. */
-__kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
-void shake_positions(const int ncl, __global const int *restrict cstart,
-                     __global const int2 *restrict cij, __global const mixed *restrict cd2,
-                     __global const int *restrict astart, __global const int *restrict atoms,
-                     __global mixed4 *restrict pos, __global const mixed4 *restrict pos_old,
-                     __global mixed4 *restrict vel, const mixed inv_dt, const mixed tol,
-                     __global real4 *restrict posq, __global real4 *restrict posq_lo,
-                     __global const real4 *restrict ref, __global uint *restrict flags,
-                      __global const mixed4 *restrict pshift)
+ * adds the same displacement / dt to the velocities. Returns the largest squared displacement of
+ * the cluster's atoms from the list reference. */
+inline float shake_cluster(const int q, __global const int *restrict cstart,
+                           __global const int2 *restrict cij, __global const mixed *restrict cd2,
+                           __global const int *restrict astart, __global const int *restrict atoms,
+                           __global mixed4 *restrict pos, __global const mixed4 *restrict pos_old,
+                           __global mixed4 *restrict vel, const mixed inv_dt, const mixed tol,
+                           __global real4 *restrict posq, __global real4 *restrict posq_lo,
+                           __global const real4 *restrict ref, __global uint *restrict flags,
+                           __global const mixed4 *restrict pshift)
 {
-    __local float red[WG];
-    const int q = get_global_id(0);
     float d2 = 0;
-    if (q < ncl) {
-        const int k0 = cstart[q], k1 = cstart[q + 1];
-        int done = 0, bad = 0;
-        for (int it = 0; it < MAX_ITER && !done && !bad; it++) {
-            done = 1;
-            for (int k = k0; k < k1; k++) {
-                const int2 ij = cij[k];
-                mixed4 xi = pos[ij.x], xj = pos[ij.y];
-                const mixed3 r = xi.xyz - xj.xyz;
-                const mixed dd = cd2[k], diff = dd - dot(r, r);
-                if (fabs(diff) <= 2 * tol * dd) continue;
-                done = 0;
-                const mixed3 ro = pos_old[ij.x].xyz - pos_old[ij.y].xyz;
-                const mixed rro = dot(r, ro);
-                if (!(rro > (mixed)1e-6 * dd)) {
-                    bad = 1;
-                    break;
-                }
-                mixed4 vi = vel[ij.x], vj = vel[ij.y];
-                const mixed g = diff / (2 * rro * (vi.w + vj.w));
-                const mixed3 si = g * vi.w * ro, sj = g * vj.w * ro;
-                xi.xyz += si;
-                xj.xyz -= sj;
-                pos[ij.x] = xi;
-                pos[ij.y] = xj;
-                if (inv_dt != 0) {
-                    vi.xyz += si * inv_dt;
-                    vj.xyz -= sj * inv_dt;
-                    vel[ij.x] = vi;
-                    vel[ij.y] = vj;
-                }
+    const int k0 = cstart[q], k1 = cstart[q + 1];
+    int done = 0, bad = 0;
+    for (int it = 0; it < MAX_ITER && !done && !bad; it++) {
+        done = 1;
+        for (int k = k0; k < k1; k++) {
+            const int2 ij = cij[k];
+            mixed4 xi = pos[ij.x], xj = pos[ij.y];
+            const mixed3 r = xi.xyz - xj.xyz;
+            const mixed dd = cd2[k], diff = dd - dot(r, r);
+            if (fabs(diff) <= 2 * tol * dd) continue;
+            done = 0;
+            const mixed3 ro = pos_old[ij.x].xyz - pos_old[ij.y].xyz;
+            const mixed rro = dot(r, ro);
+            if (!(rro > (mixed)1e-6 * dd)) {
+                bad = 1;
+                break;
+            }
+            mixed4 vi = vel[ij.x], vj = vel[ij.y];
+            const mixed g = diff / (2 * rro * (vi.w + vj.w));
+            const mixed3 si = g * vi.w * ro, sj = g * vj.w * ro;
+            xi.xyz += si;
+            xj.xyz -= sj;
+            pos[ij.x] = xi;
+            pos[ij.y] = xj;
+            if (inv_dt != 0) {
+                vi.xyz += si * inv_dt;
+                vj.xyz -= sj * inv_dt;
+                vel[ij.x] = vi;
+                vel[ij.y] = vj;
             }
         }
-        if (!done || bad) flags[1] = 1;
-        for (int a = astart[q]; a < astart[q + 1]; a++) {
-            const int i = atoms[a];
-            d2 = fmax(d2, store_position(posq, posq_lo, pshift, i, pos[i].xyz, ref));
-        }
     }
-    reduce_max_disp(d2, red, flags);
+    if (!done || bad) flags[1] = 1;
+    for (int a = astart[q]; a < astart[q + 1]; a++) {
+        const int i = atoms[a];
+        d2 = fmax(d2, store_position(posq, posq_lo, pshift, i, pos[i].xyz, ref));
+    }
+    return d2;
 }
 
-/* RATTLE's velocity half over one cluster: removes each constraint's stretching rate in turn
+/* RATTLE's velocity half over cluster q: removes each constraint's stretching rate in turn
  * until |r . v_ij| <= vtol d^2 for all (vtol = tol / dt). */
-__kernel void rattle_velocities(const int ncl, __global const int *restrict cstart,
-                                __global const int2 *restrict cij, __global const mixed *restrict cd2,
-                                __global const mixed4 *restrict pos, __global mixed4 *restrict vel,
-                                const mixed vtol, __global uint *restrict flags)
+inline void rattle_cluster(const int q, __global const int *restrict cstart,
+                           __global const int2 *restrict cij, __global const mixed *restrict cd2,
+                           __global const mixed4 *restrict pos, __global mixed4 *restrict vel,
+                           const mixed vtol, __global uint *restrict flags)
 {
-    const int q = get_global_id(0);
-    if (q >= ncl) return;
     const int k0 = cstart[q], k1 = cstart[q + 1];
     int done = 0;
     for (int it = 0; it < MAX_ITER && !done; it++) {
@@ -230,4 +219,53 @@ __kernel void rattle_velocities(const int ncl, __global const int *restrict csta
         }
     }
     if (!done) flags[1] = 1;
+}
+
+/* The waters and the clusters in one launch each for positions and velocities (a launch costs
+ * a small system more than the work): work-groups [0, gs) take waters, the rest clusters. Waters
+ * and clusters share no atom, so they may run at once. */
+__kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
+void constrain_positions(const int nw, __global const int4 *restrict water,
+                         __global const mixed2 *restrict wdist, const int ncl,
+                         __global const int *restrict cstart, __global const int2 *restrict cij,
+                         __global const mixed *restrict cd2, __global const int *restrict astart,
+                         __global const int *restrict atoms, __global mixed4 *restrict pos,
+                         __global const mixed4 *restrict pos_old, __global mixed4 *restrict vel,
+                         const mixed inv_dt, const mixed tol, __global real4 *restrict posq,
+                         __global real4 *restrict posq_lo, __global const real4 *restrict ref,
+                         __global uint *restrict flags, __global const mixed4 *restrict pshift,
+                         const int gs)
+{
+    __local float red[WG];
+    const int grp = get_group_id(0), lid = get_local_id(0);
+    float d2 = 0;
+    if (grp < gs) {
+        const int w = grp * WG + lid;
+        if (w < nw)
+            d2 = settle_water(w, water, wdist, pos, pos_old, vel, inv_dt, posq, posq_lo, ref, flags,
+                              pshift);
+    } else {
+        const int q = (grp - gs) * WG + lid;
+        if (q < ncl)
+            d2 = shake_cluster(q, cstart, cij, cd2, astart, atoms, pos, pos_old, vel, inv_dt, tol,
+                               posq, posq_lo, ref, flags, pshift);
+    }
+    reduce_max_disp(d2, red, flags);
+}
+
+__kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
+void constrain_velocities(const int nw, __global const int4 *restrict water, const int ncl,
+                          __global const int *restrict cstart, __global const int2 *restrict cij,
+                          __global const mixed *restrict cd2, __global const mixed4 *restrict pos,
+                          __global mixed4 *restrict vel, const mixed vtol,
+                          __global uint *restrict flags, const int gs)
+{
+    const int grp = get_group_id(0), lid = get_local_id(0);
+    if (grp < gs) {
+        const int w = grp * WG + lid;
+        if (w < nw) settle_water_velocities(w, water, pos, vel, flags);
+    } else {
+        const int q = (grp - gs) * WG + lid;
+        if (q < ncl) rattle_cluster(q, cstart, cij, cd2, pos, vel, vtol, flags);
+    }
 }

@@ -27,7 +27,8 @@ struct clmd_constraints {
     int on_device;
     clmd_mdbuf b;
     cl_mem d_water, d_wdist, d_cstart, d_cij, d_cd2, d_astart, d_atoms;
-    cl_kernel k_settle_pos, k_settle_vel, k_shake_pos, k_rattle_vel;
+    cl_kernel k_pos, k_vel;  /* cl/constraints.cl: waters and clusters in one launch each */
+    int gs;                  /* work-groups of waters (clusters take the rest) */
 };
 
 static int uf_find(int *parent, int i)
@@ -178,7 +179,7 @@ void clmd_constraints_destroy(clmd_constraints **pc)
 {
     if (!pc || !*pc) return;
     clmd_constraints *c = *pc;
-    cl_kernel ks[] = {c->k_settle_pos, c->k_settle_vel, c->k_shake_pos, c->k_rattle_vel};
+    cl_kernel ks[] = {c->k_pos, c->k_vel};
     for (size_t i = 0; i < sizeof ks / sizeof ks[0]; i++)
         if (ks[i]) clReleaseKernel(ks[i]);
     cl_mem *ms[] = {&c->d_water, &c->d_wdist, &c->d_cstart, &c->d_cij,
@@ -494,10 +495,8 @@ int clmd_constraints_setup_device(clmd_constraints *c, const clmd_mdbuf *b, clmd
              b->fp64, WG, MAX_ITER);
     cl_program prog;
     if ((rc = clmd_ocl_program(o, "constraints.cl", defs, &prog, err)) ||
-        (rc = clmd_ocl_kernel(o, prog, "settle_positions", &c->k_settle_pos, err)) ||
-        (rc = clmd_ocl_kernel(o, prog, "settle_velocities", &c->k_settle_vel, err)) ||
-        (rc = clmd_ocl_kernel(o, prog, "shake_positions", &c->k_shake_pos, err)) ||
-        (rc = clmd_ocl_kernel(o, prog, "rattle_velocities", &c->k_rattle_vel, err)))
+        (rc = clmd_ocl_kernel(o, prog, "constrain_positions", &c->k_pos, err)) ||
+        (rc = clmd_ocl_kernel(o, prog, "constrain_velocities", &c->k_vel, err)))
         return rc;
 
     /* tables: waters as int4, their distances as mixed2; constraints as int2 + d^2 */
@@ -533,83 +532,59 @@ int clmd_constraints_setup_device(clmd_constraints *c, const clmd_mdbuf *b, clmd
     clmd_free(cd2);
     if (rc) return rc;
 
-    cl_kernel k = c->k_settle_pos;
+    c->gs = (c->nsettle + WG - 1) / WG;
+    cl_kernel k = c->k_pos;
     CLMD_ARG(k, 0, c->nsettle, err);
     CLMD_ARG(k, 1, c->d_water, err);
     CLMD_ARG(k, 2, c->d_wdist, err);
-    CLMD_ARG(k, 3, b->pos, err);
-    CLMD_ARG(k, 4, b->pos_old, err);
-    CLMD_ARG(k, 5, b->vel, err);
-    /* 6: inv_dt */
-    CLMD_ARG(k, 7, b->posq, err);
-    CLMD_ARG(k, 8, b->posq_lo, err);
-    CLMD_ARG(k, 9, b->posq_ref, err);
-    CLMD_ARG(k, 10, b->flags, err);
-    CLMD_ARG(k, 11, b->pos_shift, err);
-    k = c->k_settle_vel;
+    CLMD_ARG(k, 3, c->nclusters, err);
+    CLMD_ARG(k, 4, c->d_cstart, err);
+    CLMD_ARG(k, 5, c->d_cij, err);
+    CLMD_ARG(k, 6, c->d_cd2, err);
+    CLMD_ARG(k, 7, c->d_astart, err);
+    CLMD_ARG(k, 8, c->d_atoms, err);
+    CLMD_ARG(k, 9, b->pos, err);
+    CLMD_ARG(k, 10, b->pos_old, err);
+    CLMD_ARG(k, 11, b->vel, err);
+    /* 12: inv_dt */
+    MIXED_ARG(c, k, 13, c->tol);
+    CLMD_ARG(k, 14, b->posq, err);
+    CLMD_ARG(k, 15, b->posq_lo, err);
+    CLMD_ARG(k, 16, b->posq_ref, err);
+    CLMD_ARG(k, 17, b->flags, err);
+    CLMD_ARG(k, 18, b->pos_shift, err);
+    CLMD_ARG(k, 19, c->gs, err);
+    k = c->k_vel;
     CLMD_ARG(k, 0, c->nsettle, err);
     CLMD_ARG(k, 1, c->d_water, err);
-    CLMD_ARG(k, 2, b->pos, err);
-    CLMD_ARG(k, 3, b->vel, err);
-    CLMD_ARG(k, 4, b->flags, err);
-    k = c->k_shake_pos;
-    CLMD_ARG(k, 0, c->nclusters, err);
-    CLMD_ARG(k, 1, c->d_cstart, err);
-    CLMD_ARG(k, 2, c->d_cij, err);
-    CLMD_ARG(k, 3, c->d_cd2, err);
-    CLMD_ARG(k, 4, c->d_astart, err);
-    CLMD_ARG(k, 5, c->d_atoms, err);
+    CLMD_ARG(k, 2, c->nclusters, err);
+    CLMD_ARG(k, 3, c->d_cstart, err);
+    CLMD_ARG(k, 4, c->d_cij, err);
+    CLMD_ARG(k, 5, c->d_cd2, err);
     CLMD_ARG(k, 6, b->pos, err);
-    CLMD_ARG(k, 7, b->pos_old, err);
-    CLMD_ARG(k, 8, b->vel, err);
-    /* 9: inv_dt */
-    MIXED_ARG(c, k, 10, c->tol);
-    CLMD_ARG(k, 11, b->posq, err);
-    CLMD_ARG(k, 12, b->posq_lo, err);
-    CLMD_ARG(k, 13, b->posq_ref, err);
-    CLMD_ARG(k, 14, b->flags, err);
-    CLMD_ARG(k, 15, b->pos_shift, err);
-    k = c->k_rattle_vel;
-    CLMD_ARG(k, 0, c->nclusters, err);
-    CLMD_ARG(k, 1, c->d_cstart, err);
-    CLMD_ARG(k, 2, c->d_cij, err);
-    CLMD_ARG(k, 3, c->d_cd2, err);
-    CLMD_ARG(k, 4, b->pos, err);
-    CLMD_ARG(k, 5, b->vel, err);
-    /* 6: vtol */
-    CLMD_ARG(k, 7, b->flags, err);
+    CLMD_ARG(k, 7, b->vel, err);
+    /* 8: vtol */
+    CLMD_ARG(k, 9, b->flags, err);
+    CLMD_ARG(k, 10, c->gs, err);
     return CLMD_OK;
 }
 
-static size_t groups(int items) { return (size_t)(items + WG - 1) / WG * WG; }
+/* Work-items of one launch over the waters' and the clusters' work-groups. */
+static size_t both(const clmd_constraints *c)
+{
+    return (size_t)(c->gs + (c->nclusters + WG - 1) / WG) * WG;
+}
 
 int clmd_constraints_enqueue_positions(clmd_constraints *c, double dt, clmd_err *err)
 {
-    const double inv_dt = dt > 0 ? 1 / dt : 0;
-    int rc;
-    if (c->nsettle) {
-        MIXED_ARG(c, c->k_settle_pos, 6, inv_dt);
-        if ((rc = clmd_ocl_launch(c->b.ocl, c->k_settle_pos, groups(c->nsettle), WG, P_CONSTRAINTS, err)))
-            return rc;
-    }
-    if (c->nclusters) {
-        MIXED_ARG(c, c->k_shake_pos, 9, inv_dt);
-        if ((rc = clmd_ocl_launch(c->b.ocl, c->k_shake_pos, groups(c->nclusters), WG, P_CONSTRAINTS, err)))
-            return rc;
-    }
-    return CLMD_OK;
+    if (!c->nsettle && !c->nclusters) return CLMD_OK;
+    MIXED_ARG(c, c->k_pos, 12, dt > 0 ? 1 / dt : 0);
+    return clmd_ocl_launch(c->b.ocl, c->k_pos, both(c), WG, P_CONSTRAINTS, err);
 }
 
 int clmd_constraints_enqueue_velocities(clmd_constraints *c, double dt, clmd_err *err)
 {
-    int rc;
-    if (c->nsettle &&
-        (rc = clmd_ocl_launch(c->b.ocl, c->k_settle_vel, groups(c->nsettle), WG, P_CONSTRAINTS, err)))
-        return rc;
-    if (c->nclusters) {
-        MIXED_ARG(c, c->k_rattle_vel, 6, c->tol / dt);
-        if ((rc = clmd_ocl_launch(c->b.ocl, c->k_rattle_vel, groups(c->nclusters), WG, P_CONSTRAINTS, err)))
-            return rc;
-    }
-    return CLMD_OK;
+    if (!c->nsettle && !c->nclusters) return CLMD_OK;
+    MIXED_ARG(c, c->k_vel, 8, c->tol / dt);
+    return clmd_ocl_launch(c->b.ocl, c->k_vel, both(c), WG, P_CONSTRAINTS, err);
 }
