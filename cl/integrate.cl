@@ -64,14 +64,27 @@ inline mixed4 force_of(__global const long *force, int npad, int i)
                     (mixed)force[i + 2 * npad] * INV_FIXED, 0);
 }
 
+/* The last reader of a step's forces leaves them zero for the next evaluation (one command
+ * less per step than clearing the buffer): work-item i clears the entries it read, and those of
+ * padding atoms past the launch. The overflow word after the blocks is left alone: it is 0
+ * unless an overflow was reported, and then the engine clears the whole buffer itself. */
+inline void clear_force(__global long *force, int npad, int i)
+{
+    for (int j = i; j < npad; j += (int)get_global_size(0)) {
+        force[j] = 0;
+        force[j + npad] = 0;
+        force[j + 2 * npad] = 0;
+    }
+}
+
 /* Velocity Verlet, first half: v += dt/2 F/m; x += dt v. vel.w holds 1/m (0: not integrated). */
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
 void verlet_kick_drift(__global real4 *restrict posq, __global real4 *restrict posq_lo,
                        __global mixed4 *restrict pos,
-                       __global mixed4 *restrict vel, __global const long *restrict force,
+                       __global mixed4 *restrict vel, __global long *restrict force,
                        const int n, const int npad, const mixed dt,
                        __global const real4 *restrict ref, __global uint *restrict flags,
-                       __global const mixed4 *restrict pshift, const uint step)
+                       __global const mixed4 *restrict pshift, const uint step, const int clear)
 {
     __local float red[WG];
     const int i = get_global_id(0);
@@ -89,20 +102,25 @@ void verlet_kick_drift(__global real4 *restrict posq, __global real4 *restrict p
             d2 = store_position(posq, posq_lo, pshift, i, x.xyz, ref);
         }
     }
+    if (clear) clear_force(force, npad, i);
     reduce_max_disp(d2, red, flags);
 }
 
-/* Velocity Verlet, second half: v += dt/2 F/m with the new forces. */
-__kernel void verlet_kick(__global mixed4 *restrict vel, __global const long *restrict force,
+/* Velocity Verlet, second half: v += dt/2 F/m with the new forces (clear: the last reader of
+ * them, as the Langevin kick is). */
+__kernel void verlet_kick(__global mixed4 *restrict vel, __global long *restrict force,
                           const int n, const int npad, const mixed dt,
-                          __global uint *restrict flags, const uint step)
+                          __global uint *restrict flags, const uint step, const int clear)
 {
     const int i = get_global_id(0);
-    if (overflow_seen(force, npad, flags, step) || i >= n) return;
-    mixed4 v = vel[i];
-    if (v.w == 0) return;
-    v.xyz += (mixed)0.5 * dt * v.w * force_of(force, npad, i).xyz;
-    vel[i] = v;
+    if (!overflow_seen(force, npad, flags, step) && i < n) {
+        mixed4 v = vel[i];
+        if (v.w != 0) {
+            v.xyz += (mixed)0.5 * dt * v.w * force_of(force, npad, i).xyz;
+            vel[i] = v;
+        }
+    }
+    if (clear) clear_force(force, npad, i);
 }
 
 /* The middle of the Langevin middle step for particle i with velocity v (already kicked):
@@ -132,12 +150,12 @@ inline float drift_noise_drift(int i, mixed4 v, __global mixed4 *pos, __global m
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
 void langevin_middle(__global real4 *restrict posq, __global real4 *restrict posq_lo,
                      __global mixed4 *restrict pos,
-                     __global mixed4 *restrict vel, __global const long *restrict force,
+                     __global mixed4 *restrict vel, __global long *restrict force,
                      const int n, const int npad, const mixed dt, const mixed a,
                      const mixed b_kt, const uint2 key, const uint step_lo, const uint step_hi,
                      __global const real4 *restrict ref, __global uint *restrict flags,
                      __global const mixed4 *restrict pshift, __global const mixed *restrict seg_bkt,
-                     __global const uint2 *restrict seg_key)
+                     __global const uint2 *restrict seg_key, const int clear)
 {
     __local float red[WG];
     const int i = get_global_id(0);
@@ -153,6 +171,7 @@ void langevin_middle(__global real4 *restrict posq, __global real4 *restrict pos
                                    posq_lo, pshift, ref);
         }
     }
+    if (clear) clear_force(force, npad, i);
     reduce_max_disp(d2, red, flags);
 }
 

@@ -255,8 +255,10 @@ static int examine_flags(clmd_engine *e, const cl_uint flags[NFLAGS], clmd_err *
 {
     int rc = CLMD_OK;
     if (flags[2]) {
-        /* cleared once reported, so that an engine that goes on is not frozen for good */
+        /* cleared once reported, so that an engine that goes on is not frozen for good (the
+         * force buffer's overflow word with the next evaluation's clearing) */
         clmd_overflow ovf = {flags[2], 0};
+        e->force_cleared = 0;
         rc = clmd_ocl_zero(e->dev.ocl, e->flags, sizeof(cl_uint) * NFLAGS, err);
         return rc ? rc : clmd_engine_overflow_error(e, (long)flags[3], &ovf, NULL, NULL, err);
     }
@@ -1045,8 +1047,10 @@ static int forces_device(clmd_engine *e, int want_energy, clmd_err *err)
     if (d->box_version != e->st->box_version) clmd_dev_set_box(d, e->st->box, e->st->box_version);
     if (d->seg_scale && d->scale_version != e->scale_version && (rc = upload_scale(e, err))) return rc;
     PROBE_START(e->probe, P_FORCE_CLEAR);
-    /* the force overflow word after the blocks is cleared with them */
-    rc = clmd_ocl_zero(d->ocl, d->force, force_bytes(e), err);
+    /* the force overflow word after the blocks is cleared with them; an integrator kernel that
+     * read the last forces left them zero (one command less per step) */
+    rc = e->force_cleared ? CLMD_OK : clmd_ocl_zero(d->ocl, d->force, force_bytes(e), err);
+    e->force_cleared = 0;
     if (!rc && want_energy) rc = clmd_ocl_zero(d->ocl, d->energy, energy_bytes(e), err);
     PROBE_STOP(e->probe, P_FORCE_CLEAR);
     if (rc) return rc;
@@ -1109,6 +1113,7 @@ static int read_energies_raw(clmd_engine *e, clmd_overflow *ovf, clmd_err *err)
         ovf->energy |= w & ((1u << CLMD_OVF_FORCE_SHIFT) - 1);
         ovf->force |= w >> CLMD_OVF_FORCE_SHIFT;
     }
+    if (ovf->force) e->force_cleared = 0; /* the overflow word is cleared with the forces */
     return CLMD_OK;
 }
 
@@ -1841,6 +1846,7 @@ int clmd_engine_restore(clmd_engine *e, const clmd_engine_snapshot *s, clmd_err 
         return clmd_pairlist_restore(e->pl, s->list, e->st->box, err);
     }
     /* positions first: the list's restore rewrites posq from them with its wraps */
+    e->force_cleared = 0;
     if ((rc = copy_state(e, s, 0, err))) return rc;
     return clmd_pairlist_restore(e->pl, s->list, e->st->box, err);
 }

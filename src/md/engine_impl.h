@@ -47,6 +47,8 @@ struct clmd_engine {
     struct clmd_constraints *cons; /* NULL without constraints */
     struct clmd_vsites *vs;        /* NULL without virtual sites */
     int forces_valid;              /* forces belong to the current positions */
+    int force_cleared;             /* device: an integrator kernel left the force blocks zero
+                                    * (the next evaluation skips clearing them) */
     int energy_valid;              /* energy[] belongs to the current positions */
     int dof;
     double energy[CLMD_E_NCOMP], ekin;

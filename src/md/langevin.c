@@ -75,7 +75,10 @@ static int lm_setup_device(clmd_integrator *it, clmd_engine *e, clmd_err *err)
         if ((rc = clmd_ocl_kernel(m->ocl, prog, "langevin_middle", &l->k_middle, err))) return rc;
         clmd_binder b = bind_front(l->k_middle, e, 1);
         l->middle_arg = b.next;
-        return bind_back(&b, e, l, err);
+        if ((rc = bind_back(&b, e, l, err))) return rc;
+        const int clear = 1; /* the step's last reader of the forces */
+        CLMD_ARG(l->k_middle, b.next, clear, err);
+        return CLMD_OK;
     }
     if ((rc = clmd_ocl_kernel(m->ocl, prog, "verlet_kick", &l->k_kick, err)) ||
         (rc = clmd_ocl_kernel(m->ocl, prog, "langevin_drift", &l->k_drift, err)))
@@ -90,6 +93,7 @@ static int lm_setup_device(clmd_integrator *it, clmd_engine *e, clmd_err *err)
     clmd_bind_mem(&b, m->flags);
     l->kick_step = b.next;
     clmd_bind_uint(&b, 0);
+    clmd_bind_int(&b, 1); /* the step's last reader of the forces clears them */
     if ((rc = clmd_bind_done(&b, err))) return rc;
     b = bind_front(l->k_drift, e, 0);
     l->drift_arg = b.next;
@@ -155,14 +159,16 @@ static int lm_before_device(langevin *l, clmd_engine *e, clmd_err *err)
     if (!e->cons) {
         if ((rc = bind_step(l->k_middle, l->middle_arg, e, err))) return rc;
         rc = clmd_ocl_launch(o, l->k_middle, groups(n), CLMD_ENGINE_WG, P_INTEGRATE, err);
+        e->force_cleared = !rc;
     } else {
         clmd_binder b = clmd_bind(l->k_kick, e->fp64);
         b.next = l->kick_step;
         clmd_bind_uint(&b, (unsigned)e->st->step);
         if ((rc = clmd_bind_done(&b, err)) || (rc = bind_step(l->k_drift, l->drift_arg, e, err)) ||
-            (rc = clmd_ocl_launch(o, l->k_kick, groups(n), CLMD_ENGINE_WG, P_INTEGRATE, err)) ||
-            (rc = clmd_constraints_enqueue_velocities(e->cons, dt, err)))
+            (rc = clmd_ocl_launch(o, l->k_kick, groups(n), CLMD_ENGINE_WG, P_INTEGRATE, err)))
             return rc;
+        e->force_cleared = 1;
+        if ((rc = clmd_constraints_enqueue_velocities(e->cons, dt, err))) return rc;
         /* the drift also copies pos to pos_old first (one command less per step) */
         rc = clmd_ocl_launch(o, l->k_drift, groups(n), CLMD_ENGINE_WG, P_INTEGRATE, err);
         if (!rc) rc = clmd_constraints_enqueue_positions(e->cons, dt, err);

@@ -49,6 +49,7 @@ static int vv_setup_device(clmd_integrator *it, clmd_engine *e, clmd_err *err)
     clmd_bind_mem(&b, m->pos_shift);
     v->kick_drift_step = b.next;
     clmd_bind_uint(&b, 0);
+    clmd_bind_int(&b, 1); /* the second reader of the forces clears them */
     if ((rc = clmd_bind_done(&b, err))) return rc;
     /* the kernel applies half its step argument: v += dt/2 F/m */
     b = clmd_bind(v->k_kick, e->fp64);
@@ -60,6 +61,7 @@ static int vv_setup_device(clmd_integrator *it, clmd_engine *e, clmd_err *err)
     clmd_bind_mem(&b, m->flags);
     v->kick_step = b.next;
     clmd_bind_uint(&b, 0);
+    clmd_bind_int(&b, 0); /* kick_drift reads these forces again */
     return clmd_bind_done(&b, err);
 }
 
@@ -87,6 +89,7 @@ static int vv_before(clmd_integrator *it, clmd_engine *e, clmd_err *err)
         if (!rc)
             rc = clmd_ocl_launch(e->dev.ocl, v->k_kick_drift, groups(n), CLMD_ENGINE_WG,
                                  P_INTEGRATE, err);
+        e->force_cleared = !rc;
         if (!rc && e->cons) rc = clmd_constraints_enqueue_positions(e->cons, dt, err);
         return rc ? rc : clmd_engine_build_vsites(e, err);
     }
