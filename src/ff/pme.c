@@ -140,9 +140,9 @@ static int influence_device(pme *p, double v, clmd_err *err)
 }
 
 /* Recomputes what depends on the box when it differs from the one in use (a barostat changes
- * it): the reciprocal vectors, the influence function and the plasma energy. g is NULL on the
- * reference path; with the FFT on the device it is uploaded there (a blocking write, once per
- * box). */
+ * it): the reciprocal vectors, the influence function and the plasma energy. The influence
+ * function is made on the host for the FFTW path, by a kernel for the device FFT; neither exists
+ * on the reference path. */
 static int pme_set_box(pme *p, const double box[3][3], clmd_err *err)
 {
     if (memcmp(p->box, box, sizeof p->box) == 0) return CLMD_OK;
