@@ -72,8 +72,10 @@ def phase(probe, name):
 
 def loop_steps_per_s(probe, warmup_fraction=0.1):
     """Steps/s of the MD loop. When the md_loop phase holds one sample per step, the first 10% of
-    the steps (first-launch and first-list costs) are left out, as the peers' warm-up is; otherwise
-    the probe's own steps_per_s (whole loop) is used."""
+    the steps (first-launch and first-list costs) are left out, as the peers' warm-up is;
+    otherwise the loop's time over its steps, less the pressure observable's evaluations at the
+    deck's energy rows (the first and the last step: two energies of scaled boxes each, work the
+    peers' loops do not do), or the probe's own steps_per_s when the loop time is missing."""
     steps = int(probe.get("steps") or 0)
     ph = phase(probe, "md_loop")
     samples = (ph or {}).get("samples_ns") or []
@@ -82,6 +84,10 @@ def loop_steps_per_s(probe, warmup_fraction=0.1):
         total = sum(kept)
         if total > 0:
             return len(kept) / (total * 1e-9)
+    loop_ms = float(probe.get("loop_ms") or 0)
+    pressure_ms = float((phase(probe, "pressure") or {}).get("total_ms") or 0)
+    if steps > 0 and loop_ms > 0 and 0 <= pressure_ms < loop_ms:
+        return steps / ((loop_ms - pressure_ms) * 1e-3)
     v = probe.get("steps_per_s")
     if not v or v <= 0 or not math.isfinite(v):
         raise Blocked("probe JSON reports steps_per_s=%r for %d steps" % (v, steps))

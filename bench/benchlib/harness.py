@@ -292,7 +292,8 @@ def build_capsule(rows, probes, opt, argv, peers_seen, started):
         "methodology": ("Rows of one benchmark are measured interleaved (clmd, peers, clmd, peers, ...), "
                         "%d samples each; median/min/max over samples. Peers time only their stepping loop "
                         "after setup and warm-up; clmd rows use the probe JSON's MD loop (first 10%% of steps "
-                        "left out when per-step samples exist). Ratios are speedups of clmd over each peer "
+                        "left out when per-step samples exist; otherwise less the pressure observable at "
+                        "the deck's two energy rows, which the peers do not compute). Ratios are speedups of clmd over each peer "
                         "(> 1: clmd faster). Fidelity: sqrt(sum|F-Fref|^2/sum|Fref|^2) between clmd eval on "
                         "the OpenCL device and on --device reference." % opt.repeats),
         "rows": capsule.add_ratios(rows),

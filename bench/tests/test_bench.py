@@ -184,6 +184,14 @@ class ClmdRunnerTest(unittest.TestCase):
         self.assertAlmostEqual(clmd.loop_steps_per_s(pr), 100.0)
         pr["phases"][0]["calls"] = 1  # one sample for the whole loop: the probe's own figure
         self.assertAlmostEqual(clmd.loop_steps_per_s(pr), 1.0)
+        # with the loop time: the loop less the pressure observable at the energy rows
+        pr["loop_ms"] = 1000.0
+        self.assertAlmostEqual(clmd.loop_steps_per_s(pr), 100.0)
+        pr["phases"].append({"name": "pressure", "calls": 2, "total_ms": 200.0})
+        self.assertAlmostEqual(clmd.loop_steps_per_s(pr), 125.0)
+        pr["phases"][-1]["total_ms"] = 1000.0  # not less than the loop: the probe's figure
+        self.assertAlmostEqual(clmd.loop_steps_per_s(pr), 1.0)
+        del pr["loop_ms"]
         pr["steps_per_s"] = 0
         with self.assertRaises(Blocked):
             clmd.loop_steps_per_s(pr)
