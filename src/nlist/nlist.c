@@ -100,6 +100,9 @@ struct clmd_nlist {
     double *cl_box;        /* [6 per cluster]: lo xyz, hi xyz of the wrapped lane positions */
     double *cl_lanes;      /* [24 per cluster]: x[8], y[8], z[8]; padding lanes repeat lane 0 */
     double *cl_sc;         /* [2 per cluster]: lowest and highest fractional c of the lanes */
+    double *cl_sf;         /* [6 per cluster]: lowest a, b, c and highest a, b, c fractional
+                            * coordinates of the lanes (the search's window, read in cluster
+                            * order instead of gathered from the atoms') */
     unsigned char *cl_real; /* [per cluster]: bit k set when lane k is an atom */
     /* search chunks: the thread that searched chunk k and where its entries start in that
      * thread's buffer */
@@ -253,6 +256,7 @@ void clmd_nlist_destroy(clmd_nlist **pnl)
     clmd_free(nl->cl_box);
     clmd_free(nl->cl_lanes);
     clmd_free(nl->cl_sc);
+    clmd_free(nl->cl_sf);
     clmd_free(nl->cl_real);
     clmd_free(nl->chunk_thread);
     clmd_free(nl->chunk_off);
@@ -362,6 +366,7 @@ static void grow_clusters(clmd_nlist *nl, int need)
     clmd_free(nl->cl_box);
     clmd_free(nl->cl_lanes);
     clmd_free(nl->cl_sc);
+    clmd_free(nl->cl_sf);
     clmd_free(nl->cl_real);
     clmd_free(nl->chunk_thread);
     clmd_free(nl->chunk_off);
@@ -372,6 +377,7 @@ static void grow_clusters(clmd_nlist *nl, int need)
     CLMD_NEW(nl->cl_box, (size_t)cap * 6);
     CLMD_NEW(nl->cl_lanes, (size_t)cap * 24);
     CLMD_NEW(nl->cl_sc, (size_t)cap * 2);
+    CLMD_NEW(nl->cl_sf, (size_t)cap * 6);
     CLMD_NEW(nl->cl_real, cap);
     CLMD_NEW(nl->chunk_thread, chunks);
     CLMD_NEW(nl->chunk_off, chunks);
@@ -417,7 +423,8 @@ static void build_column(clmd_nlist *nl, int c)
     qsort(key, (size_t)cnt, sizeof *key, cmp_cskey);
     for (int k = nl->col_start[c], a = 0; a < cnt; k++, a += CLMD_CLUSTER) {
         int *lanes = nl->cluster_atoms + CLMD_CLUSTER * k;
-        double *box = nl->cl_box + 6 * k, *xl = nl->cl_lanes + 24 * k, *sc = nl->cl_sc + 2 * k;
+        double *box = nl->cl_box + 6 * k, *xl = nl->cl_lanes + 24 * k, *sc = nl->cl_sc + 2 * k,
+               *sf = nl->cl_sf + 6 * k;
         unsigned real = 0;
         for (int l = 0; l < CLMD_CLUSTER; l++) {
             lanes[l] = a + l < cnt ? key[a + l].i : -1;
@@ -426,7 +433,7 @@ static void build_column(clmd_nlist *nl, int c)
                 nl->slot[lanes[l]] = CLMD_CLUSTER * k + l;
             }
         }
-        for (int d = 0; d < 3; d++) box[d] = INFINITY, box[3 + d] = -INFINITY;
+        for (int d = 0; d < 3; d++) box[d] = sf[d] = INFINITY, box[3 + d] = sf[3 + d] = -INFINITY;
         sc[0] = INFINITY, sc[1] = -INFINITY;
         for (int l = 0; l < CLMD_CLUSTER; l++) {
             int i = lanes[l] >= 0 ? lanes[l] : lanes[0];
@@ -435,6 +442,8 @@ static void build_column(clmd_nlist *nl, int c)
                 xl[8 * d + l] = v;
                 box[d] = dmin(box[d], v);
                 box[3 + d] = dmax(box[3 + d], v);
+                sf[d] = dmin(sf[d], nl->s[3 * i + d]);
+                sf[3 + d] = dmax(sf[3 + d], nl->s[3 * i + d]);
             }
             sc[0] = dmin(sc[0], nl->s[3 * i + 2]);
             sc[1] = dmax(sc[1], nl->s[3 * i + 2]);
@@ -599,18 +608,12 @@ search_cluster_body(clmd_nlist *nl, nlist_thread *th, int ci, int avx2)
     const int tiles = nl->tiles;
     /* Fractional window holding every atom within rlist of a lane: s_k changes by at most
      * inv_norm[k] per nm. The margin only admits more candidates, never more entries. */
-    double flo[3] = {INFINITY, INFINITY, INFINITY}, fhi[3] = {-INFINITY, -INFINITY, -INFINITY};
-    for (int l = 0; l < CLMD_CLUSTER; l++) {
-        if (lanes[l] < 0) continue;
-        for (int d = 0; d < 3; d++) {
-            flo[d] = dmin(flo[d], nl->s[3 * lanes[l] + d]);
-            fhi[d] = dmax(fhi[d], nl->s[3 * lanes[l] + d]);
-        }
-    }
+    const double *sf = nl->cl_sf + 6 * ci;
+    double flo[3], fhi[3];
     for (int d = 0; d < 3; d++) {
         double r = nl->rlist * f->inv_norm[d] + 1e-9;
-        flo[d] -= r;
-        fhi[d] += r;
+        flo[d] = sf[d] - r;
+        fhi[d] = sf[3 + d] + r;
     }
     int a0, a1, b0, b1, i0, i1;
     if (f->periodic) {
