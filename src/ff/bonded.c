@@ -30,7 +30,7 @@ typedef struct bonded {
     /* device */
     long box_version;        /* of the box arguments set */
     cl_kernel k_terms;       /* cl/bonded.cl bonded_terms: the three kinds in one launch */
-    int gb, ga;              /* work-groups of bonds, of angles (torsions take the rest) */
+    int gb, ga, ng;          /* work-groups of bonds, of angles, of all (torsions the rest) */
     cl_mem bond_ij, bond_par, angle_ijk, angle_cs, angle_k, tors_ijkl, tors_par;
 } bonded;
 
@@ -196,6 +196,7 @@ static int bd_setup_device(clmd_term *t, const clmd_fenv *env, clmd_err *err)
         return rc;
     b->gb = groups_of(s->nbonds);
     b->ga = groups_of(s->nangles);
+    b->ng = b->gb + b->ga + groups_of(s->ntorsions);
     cl_kernel k = b->k_terms;
     /* each copy's factors (the torsion factor is .w); any buffer without a region */
     cl_mem scale = dev->seg_scale ? dev->seg_scale : b->tors_par;
@@ -225,12 +226,11 @@ static int bd_setup_device(clmd_term *t, const clmd_fenv *env, clmd_err *err)
 static int bd_enqueue(clmd_term *t, const clmd_fenv *env, int want_energy, clmd_err *err)
 {
     bonded *b = t->impl;
-    const int ng = b->gb + b->ga + groups_of(b->sys->ntorsions);
-    if (ng == 0) return CLMD_OK;
+    if (b->ng == 0) return CLMD_OK;
     int rc = set_box_args(b, env, err);
     if (rc) return rc;
     CLMD_ARG(b->k_terms, 15, want_energy, err);
-    return clmd_ocl_launch(env->dev->ocl, b->k_terms, (size_t)ng * BONDED_WG, BONDED_WG, P_BONDED, err);
+    return clmd_ocl_launch(env->dev->ocl, b->k_terms, (size_t)b->ng * BONDED_WG, BONDED_WG, P_BONDED, err);
 }
 
 static void bd_destroy(clmd_term *t)

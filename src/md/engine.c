@@ -1202,6 +1202,7 @@ static int step_one(clmd_engine *e, int want_energy, clmd_err *err)
     if (!e->reference && (rc = clmd_ocl_zero(e->dev.ocl, e->flags, sizeof(cl_uint), err)))
         return rc;
     if ((rc = e->integ->ops->before_forces(e->integ, e, err))) return rc;
+    e->force_cleared = !e->reference && e->integ->ops->clears_forces;
     e->st->step = next;
     e->forces_valid = e->energy_valid = 0;
     rc = e->lag > 0 && !e->reference && !e->drift && (clmd_pairlist_checks(e->pl) || e->cons)

@@ -40,6 +40,9 @@ typedef struct clmd_integrator_ops {
     /* "velocity Verlet (NVE), dt 0.002 ps" etc. */
     void (*describe)(const clmd_integrator *it, const struct clmd_engine *e, FILE *out);
     void (*destroy)(clmd_integrator *it);
+    /* 1: before_forces' device kernels read the last forces and leave them zero, so the
+     * evaluation that follows skips clearing them (md/engine.c force_cleared) */
+    int clears_forces;
 } clmd_integrator_ops;
 
 struct clmd_integrator {

@@ -159,16 +159,14 @@ static int lm_before_device(langevin *l, clmd_engine *e, clmd_err *err)
     if (!e->cons) {
         if ((rc = bind_step(l->k_middle, l->middle_arg, e, err))) return rc;
         rc = clmd_ocl_launch(o, l->k_middle, groups(n), CLMD_ENGINE_WG, P_INTEGRATE, err);
-        e->force_cleared = !rc;
     } else {
         clmd_binder b = clmd_bind(l->k_kick, e->fp64);
         b.next = l->kick_step;
         clmd_bind_uint(&b, (unsigned)e->st->step);
         if ((rc = clmd_bind_done(&b, err)) || (rc = bind_step(l->k_drift, l->drift_arg, e, err)) ||
-            (rc = clmd_ocl_launch(o, l->k_kick, groups(n), CLMD_ENGINE_WG, P_INTEGRATE, err)))
+            (rc = clmd_ocl_launch(o, l->k_kick, groups(n), CLMD_ENGINE_WG, P_INTEGRATE, err)) ||
+            (rc = clmd_constraints_enqueue_velocities(e->cons, dt, err)))
             return rc;
-        e->force_cleared = 1;
-        if ((rc = clmd_constraints_enqueue_velocities(e->cons, dt, err))) return rc;
         /* the drift also copies pos to pos_old first (one command less per step) */
         rc = clmd_ocl_launch(o, l->k_drift, groups(n), CLMD_ENGINE_WG, P_INTEGRATE, err);
         if (!rc) rc = clmd_constraints_enqueue_positions(e->cons, dt, err);
@@ -248,7 +246,7 @@ static void lm_destroy(clmd_integrator *it)
 }
 
 static const clmd_integrator_ops lm_ops = {"langevin", lm_setup_device, lm_before, lm_after,
-                                           lm_describe, lm_destroy};
+                                           lm_describe, lm_destroy, 1};
 
 clmd_integrator *clmd_langevin_create(void)
 {

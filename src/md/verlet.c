@@ -89,7 +89,6 @@ static int vv_before(clmd_integrator *it, clmd_engine *e, clmd_err *err)
         if (!rc)
             rc = clmd_ocl_launch(e->dev.ocl, v->k_kick_drift, groups(n), CLMD_ENGINE_WG,
                                  P_INTEGRATE, err);
-        e->force_cleared = !rc;
         if (!rc && e->cons) rc = clmd_constraints_enqueue_positions(e->cons, dt, err);
         return rc ? rc : clmd_engine_build_vsites(e, err);
     }
@@ -151,7 +150,7 @@ static void vv_destroy(clmd_integrator *it)
 }
 
 static const clmd_integrator_ops vv_ops = {"verlet", vv_setup_device, vv_before, vv_after,
-                                           vv_describe, vv_destroy};
+                                           vv_describe, vv_destroy, 1};
 
 clmd_integrator *clmd_verlet_create(void)
 {

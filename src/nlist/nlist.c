@@ -99,7 +99,8 @@ struct clmd_nlist {
     int *cluster_atoms, *jstart;
     double *cl_box;        /* [6 per cluster]: lo xyz, hi xyz of the wrapped lane positions */
     double *cl_lanes;      /* [24 per cluster]: x[8], y[8], z[8]; padding lanes repeat lane 0 */
-    double *cl_sc;         /* [2 per cluster]: lowest and highest fractional c of the lanes */
+    double *cl_sc;         /* [2 per cluster]: lowest and highest fractional c of the lanes (a
+                            * compact copy of cl_sf's c bounds for the bisection along columns) */
     double *cl_sf;         /* [6 per cluster]: lowest a, b, c and highest a, b, c fractional
                             * coordinates of the lanes (the search's window, read in cluster
                             * order instead of gathered from the atoms') */
