@@ -47,7 +47,7 @@ typedef struct nlist_thread {
     int t; /* 0: the thread that calls clmd_nlist_build */
     int *cstamp, *cvisit; /* [n]: i-cluster that last visited cluster c (-1: none), its visit */
     visit *vis;
-    long vcap;
+    long vcap, vmax; /* vmax: the most visits of one cluster this thread met */
     unsigned *list; /* entries of the chunks this thread searched, in its order */
     unsigned char *shift;
     long cap, n, npairs;
@@ -669,6 +669,7 @@ search_cluster_body(clmd_nlist *nl, nlist_thread *th, int ci, int avx2)
                 }
             }
         }
+    if (nvis > th->vmax) th->vmax = nvis;
     /* clear excluded lanes */
     if (sys->excl) {
         for (int l = 0; l < CLMD_CLUSTER; l++) {
@@ -818,6 +819,40 @@ static void build_phases(clmd_nlist *nl, int t)
     barrier_wait(&nl->bar);
 }
 
+/* After a build (the workers idle): each thread's entry buffer holds twice the largest share
+ * any thread took, at most the whole list, with a quarter to spare, and its visit buffer as
+ * many visits as any thread's. Chunks go to whichever
+ * thread asks first, so a thread may take far more than its share in a later build (one that
+ * the host left waiting does less); growing then, inside the steps, would allocate. With two
+ * threads this is the whole list. The buffers' contents are spent (copied into the list). */
+static void reserve_thread_lists(clmd_nlist *nl)
+{
+    long share = 0, vcap = 0;
+    for (int u = 0; u <= nl->nworkers; u++) {
+        share = nl->th[u].n > share ? nl->th[u].n : share;
+        vcap = nl->th[u].vmax > vcap ? nl->th[u].vmax : vcap;
+    }
+    const long total = nl->njlist < 0x7fffffffL ? nl->njlist : 0;
+    vcap += vcap / 2;
+    long want = (2 * share < total ? 2 * share : total);
+    want += want / 4;
+    if (nl->tiles) want *= 4; /* a tile entry is 4 words */
+    for (int u = 0; u <= nl->nworkers; u++) {
+        nlist_thread *th = nl->th + u;
+        if (th->vcap < vcap) { /* the most visits of one cluster that any thread met */
+            clmd_free(th->vis);
+            th->vis = clmd_alloc(sizeof *th->vis * (size_t)vcap);
+            th->vcap = vcap;
+        }
+        if (th->cap >= want) continue;
+        clmd_free(th->list);
+        clmd_free(th->shift);
+        th->list = clmd_alloc(sizeof *th->list * (size_t)want);
+        th->shift = nl->tiles ? NULL : clmd_alloc((size_t)want);
+        th->cap = want;
+    }
+}
+
 /* Batched copies: the team takes copies in turn, each built by its own one-thread list. */
 static void build_segments(clmd_nlist *nl)
 {
@@ -925,6 +960,7 @@ int clmd_nlist_build(clmd_nlist *nl, const double *x, const double box[3][3], cl
     atomic_store(&nl->next_copy, 0);
     barrier_wait(&nl->bar); /* wakes the workers */
     build_phases(nl, 0);
+    reserve_thread_lists(nl);
     if (nl->njlist >= 0x7fffffffL)
         return clmd_err_set(err, CLMD_ERUNTIME, "neighbor list too long (%ld entries)", nl->njlist);
     nl->builds++;
