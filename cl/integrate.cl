@@ -124,12 +124,10 @@ __kernel void verlet_kick(__global mixed4 *restrict vel, __global long *restrict
 }
 
 /* The middle of the Langevin middle step for particle i with velocity v (already kicked):
- * x += dt/2 v; v = a v + sqrt(1-a^2) sqrt(kT/m) R; x += dt/2 v. Stores position and velocity and
- * returns the squared displacement since the list build. */
-inline float drift_noise_drift(int i, mixed4 v, __global mixed4 *pos, __global mixed4 *vel,
-                               mixed dt, mixed a, mixed b_kt, uint2 key, uint step_lo,
-                               uint step_hi, __global real4 *posq, __global real4 *posq_lo,
-                               __global const mixed4 *pshift, __global const real4 *ref)
+ * x += dt/2 v; v = a v + sqrt(1-a^2) sqrt(kT/m) R; x += dt/2 v. Stores position and velocity
+ * (not posq: the caller does, or a constraint that moves it further) and returns the position. */
+inline mixed3 drift_noise(int i, mixed4 v, __global mixed4 *pos, __global mixed4 *vel, mixed dt,
+                          mixed a, mixed b_kt, uint2 key, uint step_lo, uint step_hi)
 {
     mixed4 x = pos[i];
     x.xyz += (mixed)0.5 * dt * v.xyz;
@@ -142,7 +140,17 @@ inline float drift_noise_drift(int i, mixed4 v, __global mixed4 *pos, __global m
     x.xyz += (mixed)0.5 * dt * v.xyz;
     pos[i] = x;
     vel[i] = v;
-    return store_position(posq, posq_lo, pshift, i, x.xyz, ref);
+    return x.xyz;
+}
+
+/* drift_noise, then posq; returns the squared displacement since the list build. */
+inline float drift_noise_drift(int i, mixed4 v, __global mixed4 *pos, __global mixed4 *vel,
+                               mixed dt, mixed a, mixed b_kt, uint2 key, uint step_lo,
+                               uint step_hi, __global real4 *posq, __global real4 *posq_lo,
+                               __global const mixed4 *pshift, __global const real4 *ref)
+{
+    const mixed3 x = drift_noise(i, v, pos, vel, dt, a, b_kt, key, step_lo, step_hi);
+    return store_position(posq, posq_lo, pshift, i, x, ref);
 }
 
 /* Langevin middle scheme (OpenMM's LangevinMiddleIntegrator, BAOAB-like):

@@ -22,6 +22,7 @@
 #include "md/engine.h"
 #include "md/rng.h"
 #include "md/vsite.h"
+#include "probe/probe.h"
 #include "run/load.h"
 #include "system/system.h"
 #include "testutil.h"
@@ -459,6 +460,79 @@ static void cleared_forces_equal_a_fresh_clearing(void)
         CU_ASSERT_EQUAL(memcmp(x[0], x[1], sizeof(double) * (size_t)n3), 0);
         clmd_free(x[0]);
         clmd_free(x[1]);
+        clmd_system_destroy(&s);
+    }
+}
+
+/* With constraints each integrator half is one launch over units (cl/units.cl: a water, a
+ * cluster or a free particle takes its kick, constraints and drift in one work-item). It must
+ * give the bits of the split kernels (integrate.cl, then constraints.cl) it replaces, with one
+ * integrator launch per half and no constraint launch during the steps: Langevin (noise on) and
+ * Verlet on alanine dipeptide in water (waters, hbonds clusters and free atoms), Langevin on
+ * TIP4P-Ew (massless sites among the free particles). */
+static void rf_options(clmd_ffopts *o);
+
+static void one_launch_per_half_equals_the_split_kernels(void)
+{
+    struct {
+        int water;
+        clmd_engine_integrator integ;
+        const char *label;
+    } cases[3] = {{0, CLMD_LANGEVIN, "ala2 + TIP3P, Langevin"},
+                  {0, CLMD_VERLET, "ala2 + TIP3P, Verlet"},
+                  {1, CLMD_LANGEVIN, "TIP4P-Ew, Langevin"}};
+    for (int c = 0; c < 3; c++) {
+        clmd_system *s = cases[c].water ? water_box("tip4pew", 1.8) : ala2("explicit", "hbonds");
+        if (!s) CLMD_SKIP_DATA("alanine dipeptide Amber files not found under CLMD_TEST_DATA");
+        clmd_ffopts o;
+        rf_options(&o);
+        const int steps = 30, n3 = 3 * s->n, halves = cases[c].integ == CLMD_VERLET ? 2 : 1;
+        double *x[2], *v[2];
+        long integ_calls[2], cons_calls[2];
+        for (int run = 0; run < 2; run++) {
+            x[run] = clmd_calloc(n3, sizeof(double));
+            v[run] = clmd_calloc(n3, sizeof(double));
+            if (run == 1) setenv("CLMD_STEP_UNITS", "0", 1);
+            clmd_engine_opts eo;
+            clmd_engine_opts_defaults(&eo);
+            eo.integrator = cases[c].integ;
+            eo.temperature_K = 300;
+            eo.friction_per_ps = 1.0;
+            eo.constraint_tol = TOL;
+            clmd_probe *p = clmd_probe_create(1);
+            clmd_engine *e = NULL;
+            clmd_err err = {0};
+            int rc = clmd_engine_create(s, &o, &eo, p, &e, &err);
+            unsetenv("CLMD_STEP_UNITS");
+            if (!rc) rc = start(e, s, 300, 7);
+            const long i0 = clmd_probe_calls(p, P_INTEGRATE), c0 = clmd_probe_calls(p, P_CONSTRAINTS);
+            if (!rc) rc = clmd_engine_step(e, steps, 0, &err);
+            if (rc) printf("\n  %s: %s\n", cases[c].label, err.msg);
+            CU_ASSERT_EQUAL_FATAL(rc, CLMD_OK);
+            clmd_engine_get_positions(e, x[run], &err);
+            clmd_engine_get_velocities(e, v[run], &err);
+            clmd_engine_destroy(&e); /* every event harvested */
+            integ_calls[run] = clmd_probe_calls(p, P_INTEGRATE) - i0;
+            cons_calls[run] = clmd_probe_calls(p, P_CONSTRAINTS) - c0;
+            clmd_probe_destroy(&p);
+        }
+        double dx = 0, dv = 0;
+        for (int i = 0; i < n3; i++) {
+            dx = fmax(dx, fabs(x[0][i] - x[1][i]));
+            dv = fmax(dv, fabs(v[0][i] - v[1][i]));
+        }
+        printf("\n  %s, %d steps: units %ld integrator + %ld constraint launches, split %ld + %ld; "
+               "max |dx| %.3g nm, |dv| %.3g nm/ps", cases[c].label, steps, integ_calls[0],
+               cons_calls[0], integ_calls[1], cons_calls[1], dx, dv);
+        CU_ASSERT_EQUAL(memcmp(x[0], x[1], sizeof(double) * (size_t)n3), 0);
+        CU_ASSERT_EQUAL(memcmp(v[0], v[1], sizeof(double) * (size_t)n3), 0);
+        CU_ASSERT_EQUAL(integ_calls[0], (long)halves * steps);
+        CU_ASSERT_EQUAL(cons_calls[0], 0);
+        CU_ASSERT_EQUAL(cons_calls[1], 2L * steps);
+        for (int r = 0; r < 2; r++) {
+            clmd_free(x[r]);
+            clmd_free(v[r]);
+        }
         clmd_system_destroy(&s);
     }
 }
@@ -1093,6 +1167,8 @@ int main(int argc, char **argv)
          langevin_with_settle_and_shake_on_device_matches_reference},
         {"the forces an integrator kernel clears equal a fresh clearing (Langevin kick and middle, Verlet)",
          cleared_forces_equal_a_fresh_clearing},
+        {"one integrator launch per half with constraints: the bits of the split kernels",
+         one_launch_per_half_equals_the_split_kernels},
         {"alanine dipeptide hbonds Verlet 10 ps (reference): constraints every step; drift over 10 and 50 ps",
          ala2_hbonds_verlet_10ps_reference_holds_constraints_and_energy},
         {"alanine dipeptide hbonds Verlet 10 ps (device): constraints every 50 steps; drift over 10 and 50 ps",

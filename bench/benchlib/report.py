@@ -187,8 +187,8 @@ GAP_PHASES = (
     ("list check, waiting for the device", ("nlist_check",), ()),
     ("PME mesh", ("pme_spread", "pme_grid_copy", "pme_fft_forward", "pme_convolve", "pme_influence", "pme_fft_inverse", "pme_gather"),
      ("PME mesh",)),
-    ("integration", ("integrate",), ("Update",)),
-    ("constraints", ("constraints",), ("Constraints",)),
+    # with constraints clmd's integrator kernels apply them in the same launch (cl/units.cl)
+    ("integration and constraints", ("integrate", "constraints"), ("Update", "Constraints")),
     ("virtual sites", ("vsite_build", "vsite_spread"), ("Vsite constr.", "Vsite spread")),
 )
 

@@ -29,6 +29,8 @@ struct clmd_constraints {
     cl_mem d_water, d_wdist, d_cstart, d_cij, d_cd2, d_astart, d_atoms;
     cl_kernel k_pos, k_vel;  /* cl/constraints.cl: waters and clusters in one launch each */
     int gs;                  /* work-groups of waters (clusters take the rest) */
+    cl_mem d_free;           /* the indices below npad in no water or cluster (cl/units.cl) */
+    int nfree;
 };
 
 static int uf_find(int *parent, int i)
@@ -182,7 +184,7 @@ void clmd_constraints_destroy(clmd_constraints **pc)
     cl_kernel ks[] = {c->k_pos, c->k_vel};
     for (size_t i = 0; i < sizeof ks / sizeof ks[0]; i++)
         if (ks[i]) clReleaseKernel(ks[i]);
-    cl_mem *ms[] = {&c->d_water, &c->d_wdist, &c->d_cstart, &c->d_cij,
+    cl_mem *ms[] = {&c->d_free, &c->d_water, &c->d_wdist, &c->d_cstart, &c->d_cij,
                     &c->d_cd2,   &c->d_astart, &c->d_atoms};
     for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++) clmd_ocl_release(ms[i]);
     clmd_free(c->invmass);
@@ -491,8 +493,8 @@ int clmd_constraints_setup_device(clmd_constraints *c, const clmd_mdbuf *b, clmd
     clmd_ocl *o = b->ocl;
     int rc;
     char defs[128];
-    snprintf(defs, sizeof defs, "#define HAVE_FP64 %d\n#define WG %d\n#define MAX_ITER %d\n",
-             b->fp64, WG, MAX_ITER);
+    snprintf(defs, sizeof defs, "#define HAVE_FP64 %d\n#define WG %d\n", b->fp64, WG);
+    clmd_constraints_defines(defs + strlen(defs), sizeof defs - strlen(defs));
     cl_program prog;
     if ((rc = clmd_ocl_program(o, "constraints.cl", defs, &prog, err)) ||
         (rc = clmd_ocl_kernel(o, prog, "constrain_positions", &c->k_pos, err)) ||
@@ -530,6 +532,19 @@ int clmd_constraints_setup_device(clmd_constraints *c, const clmd_mdbuf *b, clmd
     clmd_free(wd);
     clmd_free(cij);
     clmd_free(cd2);
+    if (rc) return rc;
+
+    /* the free units of cl/units.cl: every index below npad that no water or cluster owns */
+    char *owned = clmd_calloc((size_t)b->npad, 1);
+    for (int k = 0; k < 3 * c->nsettle; k++) owned[c->water[k]] = 1;
+    for (int k = 0; c->nclusters && k < c->astart[c->nclusters]; k++) owned[c->atoms[k]] = 1;
+    int *fr = clmd_calloc((size_t)b->npad + 1, sizeof *fr);
+    c->nfree = 0;
+    for (int i = 0; i < b->npad; i++)
+        if (!owned[i]) fr[c->nfree++] = i;
+    rc = upload(o, fr, sizeof *fr * (size_t)c->nfree, &c->d_free, err);
+    clmd_free(owned);
+    clmd_free(fr);
     if (rc) return rc;
 
     c->gs = (c->nsettle + WG - 1) / WG;
@@ -587,4 +602,42 @@ int clmd_constraints_enqueue_velocities(clmd_constraints *c, double dt, clmd_err
     if (!c->nsettle && !c->nclusters) return CLMD_OK;
     MIXED_ARG(c, c->k_vel, 8, c->tol / dt);
     return clmd_ocl_launch(c->b.ocl, c->k_vel, both(c), WG, P_CONSTRAINTS, err);
+}
+
+void clmd_constraints_defines(char *buf, size_t size)
+{
+    snprintf(buf, size, "#define MAX_ITER %d\n", MAX_ITER);
+}
+
+static int groups_of(int items) { return (items + WG - 1) / WG; }
+
+size_t clmd_constraints_unit_items(const clmd_constraints *c)
+{
+    return (size_t)(c->gs + groups_of(c->nclusters) + groups_of(c->nfree)) * WG;
+}
+
+int clmd_constraints_unit_wg(void) { return WG; }
+
+int clmd_constraints_bind_units(const clmd_constraints *c, cl_kernel k, cl_uint first, double dt,
+                                clmd_err *err)
+{
+    cl_uint a = first;
+    CLMD_ARG(k, a++, c->nsettle, err);
+    CLMD_ARG(k, a++, c->d_water, err);
+    CLMD_ARG(k, a++, c->d_wdist, err);
+    CLMD_ARG(k, a++, c->nclusters, err);
+    CLMD_ARG(k, a++, c->d_cstart, err);
+    CLMD_ARG(k, a++, c->d_cij, err);
+    CLMD_ARG(k, a++, c->d_cd2, err);
+    CLMD_ARG(k, a++, c->d_astart, err);
+    CLMD_ARG(k, a++, c->d_atoms, err);
+    CLMD_ARG(k, a++, c->nfree, err);
+    CLMD_ARG(k, a++, c->d_free, err);
+    CLMD_ARG(k, a++, c->gs, err);
+    const int gc = groups_of(c->nclusters);
+    CLMD_ARG(k, a++, gc, err);
+    MIXED_ARG(c, k, a++, c->tol);
+    MIXED_ARG(c, k, a++, c->tol / dt);
+    MIXED_ARG(c, k, a++, 1 / dt);
+    return CLMD_OK;
 }

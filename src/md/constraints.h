@@ -74,4 +74,15 @@ int clmd_constraints_enqueue_positions(clmd_constraints *c, double dt, clmd_err 
 /* RATTLE on b->vel at positions b->pos. */
 int clmd_constraints_enqueue_velocities(clmd_constraints *c, double dt, clmd_err *err);
 
+/* An integrator's step in one launch (cl/units.cl, built after integrate.cl and
+ * constraints.cl): binds the unit tables and constants from argument `first` on (UNIT_ARGS,
+ * for time step dt); the launch takes clmd_constraints_unit_items work-items in work-groups of
+ * clmd_constraints_unit_wg. */
+int clmd_constraints_bind_units(const clmd_constraints *c, cl_kernel k, cl_uint first, double dt,
+                                clmd_err *err);
+size_t clmd_constraints_unit_items(const clmd_constraints *c);
+int clmd_constraints_unit_wg(void);
+/* "#define MAX_ITER ..." for programs that include constraints.cl. */
+void clmd_constraints_defines(char *buf, size_t size);
+
 #endif

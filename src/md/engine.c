@@ -113,6 +113,12 @@ int clmd_bind_done(const clmd_binder *b, clmd_err *err)
 
 /* ---- host <-> device ---- */
 
+int clmd_engine_step_units(const clmd_engine *e)
+{
+    const char *v = getenv("CLMD_STEP_UNITS");
+    return e->cons && !(v && strcmp(v, "0") == 0);
+}
+
 void clmd_engine_step_defines(const clmd_engine *e, char *buf, size_t size)
 {
     snprintf(buf, size, "#define HAVE_FP64 %d\n#define WG %d\n#define NSEG %d\n#define SEG_LEN %d\n"

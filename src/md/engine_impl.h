@@ -127,6 +127,9 @@ struct clmd_engine {
 /* The defines of the step-side programs built from cl/integrate.cl: HAVE_FP64, WG and the
  * batched copies' NSEG, SEG_LEN, E_STRIDE. */
 void clmd_engine_step_defines(const clmd_engine *e, char *buf, size_t size);
+/* Nonzero when an integrator with constraints takes its step in one launch per half
+ * (cl/units.cl); CLMD_STEP_UNITS=0 selects the split kernels (tests compare the two). */
+int clmd_engine_step_units(const clmd_engine *e);
 
 /* Forces (and energies with want_energy) at the current positions, unless already valid. */
 int clmd_engine_forces(clmd_engine *e, int want_energy, clmd_err *err);

@@ -4,7 +4,9 @@
  * with a = exp(-friction dt). The bath temperature and friction are the state's, read at every
  * step (replica exchange swaps them); the noise R is Philox keyed by the state's seed with the
  * step as counter, the same numbers on the device and the host. Device kernels: langevin_middle
- * (no constraints), verlet_kick + langevin_drift (constraints) in cl/integrate.cl. */
+ * (no constraints) in cl/integrate.cl; with constraints langevin_units (cl/units.cl), the step
+ * in one launch, or (clmd_engine_step_units off) verlet_kick, constrain_velocities,
+ * langevin_drift and constrain_positions. */
 #include <math.h>
 #include <string.h>
 
@@ -18,6 +20,7 @@
 
 typedef struct langevin {
     cl_kernel k_middle, k_kick, k_drift;
+    cl_kernel k_units;             /* with constraints: the whole step in one launch */
     cl_mem seg_bkt, seg_key;       /* batched copies: each one's b_kt (mixed) and key (uint2) */
     long seg_version;              /* the engine's seg_bath_version uploaded */
     cl_uint middle_arg, drift_arg; /* first per-step argument (a, b_kt, key, step_lo, step_hi) */
@@ -79,6 +82,18 @@ static int lm_setup_device(clmd_integrator *it, clmd_engine *e, clmd_err *err)
         const int clear = 1; /* the step's last reader of the forces */
         CLMD_ARG(l->k_middle, b.next, clear, err);
         return CLMD_OK;
+    }
+    if (clmd_engine_step_units(e)) {
+        /* one launch: kick, velocity constraints, drift, position constraints (cl/units.cl) */
+        clmd_constraints_defines(defs + strlen(defs), sizeof defs - strlen(defs));
+        if ((rc = clmd_ocl_program(m->ocl, "integrate.cl constraints.cl units.cl", defs, &prog, err)) ||
+            (rc = clmd_ocl_kernel(m->ocl, prog, "langevin_units", &l->k_units, err)))
+            return rc;
+        clmd_binder b = bind_front(l->k_units, e, 1);
+        l->middle_arg = b.next;
+        if ((rc = bind_back(&b, e, l, err))) return rc;
+        CLMD_ARG(l->k_units, b.next, m->pos_old, err);
+        return clmd_constraints_bind_units(e->cons, l->k_units, b.next + 1, e->eo.dt_ps, err);
     }
     if ((rc = clmd_ocl_kernel(m->ocl, prog, "verlet_kick", &l->k_kick, err)) ||
         (rc = clmd_ocl_kernel(m->ocl, prog, "langevin_drift", &l->k_drift, err)))
@@ -159,6 +174,10 @@ static int lm_before_device(langevin *l, clmd_engine *e, clmd_err *err)
     if (!e->cons) {
         if ((rc = bind_step(l->k_middle, l->middle_arg, e, err))) return rc;
         rc = clmd_ocl_launch(o, l->k_middle, groups(n), CLMD_ENGINE_WG, P_INTEGRATE, err);
+    } else if (l->k_units) {
+        if ((rc = bind_step(l->k_units, l->middle_arg, e, err))) return rc;
+        rc = clmd_ocl_launch(o, l->k_units, clmd_constraints_unit_items(e->cons),
+                             (size_t)clmd_constraints_unit_wg(), P_INTEGRATE, err);
     } else {
         clmd_binder b = clmd_bind(l->k_kick, e->fp64);
         b.next = l->kick_step;
@@ -236,7 +255,7 @@ static void lm_describe(const clmd_integrator *it, const clmd_engine *e, FILE *o
 static void lm_destroy(clmd_integrator *it)
 {
     langevin *l = it->impl;
-    cl_kernel ks[] = {l->k_middle, l->k_kick, l->k_drift};
+    cl_kernel ks[] = {l->k_middle, l->k_kick, l->k_drift, l->k_units};
     for (size_t i = 0; i < sizeof ks / sizeof ks[0]; i++)
         if (ks[i]) clReleaseKernel(ks[i]);
     clmd_ocl_release(&l->seg_bkt);

@@ -1,7 +1,9 @@
 /* Velocity Verlet (NVE), as OpenMM's VerletIntegrator with constraints:
  *   v += dt/2 F/m; x += dt v; SHAKE x (directions of the old x), v += shift/dt; sites;
  *   [forces]; v += dt/2 F/m; RATTLE v.
- * Device kernels: verlet_kick_drift and verlet_kick in cl/integrate.cl. */
+ * Device kernels: verlet_kick_drift and verlet_kick in cl/integrate.cl; with constraints
+ * verlet_units_drift and verlet_units_kick (cl/units.cl), each half with its constraints in one
+ * launch (or, clmd_engine_step_units off, the split kernels and constraints.cl's). */
 #include <string.h>
 
 #include "core/mem.h"
@@ -15,11 +17,67 @@
 typedef struct verlet {
     cl_kernel k_kick_drift, k_kick;
     cl_uint kick_drift_step, kick_step; /* the step argument (the overflow record) */
+    int units;                          /* with constraints: each half in one launch */
 } verlet;
 
 static size_t groups(int items)
 {
     return (size_t)(items + CLMD_ENGINE_WG - 1) / CLMD_ENGINE_WG * CLMD_ENGINE_WG;
+}
+
+/* With constraints: verlet_units_drift and verlet_units_kick (cl/units.cl), the kick, drift
+ * and constraints of each half in one launch. */
+static int setup_units(verlet *v, clmd_engine *e, char *defs, size_t size, clmd_err *err)
+{
+    const clmd_mdbuf *m = &e->mb;
+    const double dt = e->eo.dt_ps;
+    cl_program prog;
+    int rc;
+    clmd_constraints_defines(defs + strlen(defs), size - strlen(defs));
+    if ((rc = clmd_ocl_program(m->ocl, "integrate.cl constraints.cl units.cl", defs, &prog, err)) ||
+        (rc = clmd_ocl_kernel(m->ocl, prog, "verlet_units_drift", &v->k_kick_drift, err)) ||
+        (rc = clmd_ocl_kernel(m->ocl, prog, "verlet_units_kick", &v->k_kick, err)))
+        return rc;
+    v->units = 1;
+    clmd_binder b = clmd_bind(v->k_kick_drift, e->fp64);
+    clmd_bind_mem(&b, m->posq);
+    clmd_bind_mem(&b, m->posq_lo);
+    clmd_bind_mem(&b, m->pos);
+    clmd_bind_mem(&b, m->vel);
+    clmd_bind_mem(&b, m->force);
+    clmd_bind_int(&b, m->n);
+    clmd_bind_int(&b, m->npad);
+    clmd_bind_mixed(&b, dt);
+    clmd_bind_mem(&b, m->posq_ref);
+    clmd_bind_mem(&b, m->flags);
+    clmd_bind_mem(&b, m->pos_shift);
+    v->kick_drift_step = b.next;
+    clmd_bind_uint(&b, 0);
+    clmd_bind_mem(&b, m->pos_old);
+    if ((rc = clmd_bind_done(&b, err)) ||
+        (rc = clmd_constraints_bind_units(e->cons, v->k_kick_drift, b.next, dt, err)))
+        return rc;
+    b = clmd_bind(v->k_kick, e->fp64);
+    clmd_bind_mem(&b, m->pos);
+    clmd_bind_mem(&b, m->vel);
+    clmd_bind_mem(&b, m->force);
+    clmd_bind_int(&b, m->n);
+    clmd_bind_int(&b, m->npad);
+    clmd_bind_mixed(&b, dt);
+    clmd_bind_mem(&b, m->flags);
+    v->kick_step = b.next;
+    clmd_bind_uint(&b, 0);
+    if ((rc = clmd_bind_done(&b, err))) return rc;
+    return clmd_constraints_bind_units(e->cons, v->k_kick, b.next, dt, err);
+}
+
+/* One launch of a kernel over the particles, or over the constraint units. */
+static int launch(const verlet *v, clmd_engine *e, cl_kernel k, clmd_err *err)
+{
+    if (v->units)
+        return clmd_ocl_launch(e->dev.ocl, k, clmd_constraints_unit_items(e->cons),
+                               (size_t)clmd_constraints_unit_wg(), P_INTEGRATE, err);
+    return clmd_ocl_launch(e->dev.ocl, k, groups(e->sys->n), CLMD_ENGINE_WG, P_INTEGRATE, err);
 }
 
 static int vv_setup_device(clmd_integrator *it, clmd_engine *e, clmd_err *err)
@@ -28,6 +86,7 @@ static int vv_setup_device(clmd_integrator *it, clmd_engine *e, clmd_err *err)
     const clmd_mdbuf *m = &e->mb;
     char defs[256];
     clmd_engine_step_defines(e, defs, sizeof defs);
+    if (clmd_engine_step_units(e)) return setup_units(v, e, defs, sizeof defs, err);
     cl_program prog;
     int rc;
     if ((rc = clmd_ocl_program(m->ocl, "integrate.cl", defs, &prog, err)) ||
@@ -82,14 +141,13 @@ static int vv_before(clmd_integrator *it, clmd_engine *e, clmd_err *err)
     double *x = e->st->x, *vel = e->st->v;
     int rc;
     if (!e->reference) {
-        if (e->cons) CL_CHECK(clEnqueueCopyBuffer(clmd_ocl_queue(e->dev.ocl), e->pos, e->pos_old,
-                                                  0, 0, e->mixed_size * (size_t)n, 0, NULL, NULL),
-                              err);
+        if (e->cons && !v->units)
+            CL_CHECK(clEnqueueCopyBuffer(clmd_ocl_queue(e->dev.ocl), e->pos, e->pos_old, 0, 0,
+                                         e->mixed_size * (size_t)n, 0, NULL, NULL),
+                     err);
         rc = bind_step(v->k_kick_drift, v->kick_drift_step, e, err);
-        if (!rc)
-            rc = clmd_ocl_launch(e->dev.ocl, v->k_kick_drift, groups(n), CLMD_ENGINE_WG,
-                                 P_INTEGRATE, err);
-        if (!rc && e->cons) rc = clmd_constraints_enqueue_positions(e->cons, dt, err);
+        if (!rc) rc = launch(v, e, v->k_kick_drift, err);
+        if (!rc && e->cons && !v->units) rc = clmd_constraints_enqueue_positions(e->cons, dt, err);
         return rc ? rc : clmd_engine_build_vsites(e, err);
     }
     if (e->cons) memcpy(e->xold, x, sizeof(double) * 3 * (size_t)n);
@@ -117,8 +175,8 @@ static int vv_after(clmd_integrator *it, clmd_engine *e, clmd_err *err)
     int rc;
     if (!e->reference) {
         rc = bind_step(v->k_kick, v->kick_step, e, err);
-        if (!rc) rc = clmd_ocl_launch(e->dev.ocl, v->k_kick, groups(n), CLMD_ENGINE_WG, P_INTEGRATE, err);
-        if (!rc && e->cons) rc = clmd_constraints_enqueue_velocities(e->cons, dt, err);
+        if (!rc) rc = launch(v, e, v->k_kick, err);
+        if (!rc && e->cons && !v->units) rc = clmd_constraints_enqueue_velocities(e->cons, dt, err);
         return rc;
     }
     double *vel = e->st->v;

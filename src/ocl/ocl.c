@@ -320,6 +320,34 @@ static char *kernel_source(const char *file)
     return e ? clmd_strdup(e) : NULL;
 }
 
+/* The sources of a program: the files of a space-separated list in order, each after a #line
+ * naming it, so that compiler messages point into the right file. NULL (and *missing, the
+ * file's name, to free) when one is not found. */
+static char *program_body(const char *files, char **missing)
+{
+    char *list = clmd_strdup(files), *save = NULL, *out = clmd_strdup("");
+    int nth = 0;
+    for (char *f = strtok_r(list, " ", &save); f; f = strtok_r(NULL, " ", &save), nth++) {
+        char *src = kernel_source(f);
+        if (!src) {
+            *missing = clmd_strdup(f);
+            clmd_free(list);
+            clmd_free(out);
+            return NULL;
+        }
+        size_t len = strlen(out) + strlen(src) + strlen(f) + 64;
+        char *cat = clmd_alloc(len);
+        /* the first file keeps the plain "#line 1" of a single-file program (cached binaries) */
+        if (nth == 0) snprintf(cat, len, "%s", src);
+        else snprintf(cat, len, "%s\n#line 1 \"%s\"\n%s", out, f, src);
+        clmd_free(out);
+        clmd_free(src);
+        out = cat;
+    }
+    clmd_free(list);
+    return out;
+}
+
 static uint64_t fnv1a(const void *data, size_t n, uint64_t h)
 {
     const unsigned char *p = data;
@@ -419,13 +447,16 @@ int clmd_ocl_program(clmd_ocl *o, const char *file, const char *defines, cl_prog
     if (o->nprograms == MAX_PROGRAMS)
         return clmd_err_set(err, CLMD_ERUNTIME, "too many OpenCL programs");
 
-    char *common = kernel_source("common.cl"), *body = kernel_source(file);
+    char *common = kernel_source("common.cl"), *body = NULL, *missing = NULL;
+    if (common) body = program_body(file, &missing);
     if (!common || !body) {
         clmd_free(common);
         clmd_free(body);
-        return clmd_err_set(err, CLMD_ERUNTIME, "kernel source %s not found (CLMD_CL_DIR=%s)",
-                            common ? file : "common.cl",
-                            getenv("CLMD_CL_DIR") ? getenv("CLMD_CL_DIR") : "unset");
+        clmd_err_set(err, CLMD_ERUNTIME, "kernel source %s not found (CLMD_CL_DIR=%s)",
+                     common ? missing : "common.cl",
+                     getenv("CLMD_CL_DIR") ? getenv("CLMD_CL_DIR") : "unset");
+        clmd_free(missing);
+        return err ? err->code : CLMD_ERUNTIME;
     }
     char head[2048];
     snprintf(head, sizeof head,

@@ -46,7 +46,8 @@ const char *clmd_ocl_driver_version(const clmd_ocl *o);
 /* "PLATFORM / DEVICE (driver X)" for logs and JSON. */
 const char *clmd_ocl_description(const clmd_ocl *o);
 
-/* Builds cl/<file> after common.cl with the given extra "#define ..." lines (may be NULL).
+/* Builds cl/<file> after common.cl with the given extra "#define ..." lines (may be NULL);
+ * `file` may name several files, separated by spaces, which are joined in that order.
  * A failed build returns an error carrying the compiler's log. Programs are cached in the
  * handle (same file+defines -> same program) and on disk as binaries. */
 int clmd_ocl_program(clmd_ocl *o, const char *file, const char *defines, cl_program *out,
