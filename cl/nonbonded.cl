@@ -7,8 +7,9 @@
  *   LJ_SWITCH (0/1), SWITCH_START, SWITCH_INV_WIDTH
  * Per-atom LJ parameters are (sigma/2, 2 sqrt(eps)) so that a pair's sigma is a sum and its
  * 4 eps a product (Lorentz-Berthelot without a square root in the loop).
- * The list is full (each pair seen from both sides), so each work-item writes only its own
- * atoms' forces, without atomics; energies are halved. In periodic boxes positions are wrapped
+ * The list is full (each pair seen from both sides), so each work-item sums only its own
+ * atoms' forces; energies are halved. Those sums go in with atomics all the same: the 1-4
+ * records of the same launch (PAIRS14_ARGS) add to the same atoms. In periodic boxes positions are wrapped
  * as at the last list build and each entry carries j's image (jshift: index into the 27
  * lattice shifts, high parts then low parts in `shifts`; 27 = take the minimum image pair by
  * pair), so the inner loop needs no rounding. */
@@ -16,6 +17,33 @@
 #define TWO_OVER_SQRT_PI 1.1283791670955126f
 /* A force overflow here is flagged for both components (the kernels sum them per atom). */
 #define NB_TERMS (TERM_BIT(E_LJ) | TERM_BIT(E_COULOMB))
+
+/* The 1-4 exceptions ride on the pair kernel's launch (one launch less per evaluation): the
+ * CPU kernels (one work-item per cluster, no barriers) take one record per work-item from
+ * work-item nb_first on; the GPU kernels' work-items take them in turn after their own work
+ * (pair14, at the end of this file). */
+#define PAIRS14_ARGS                                                                  \
+    , __global const int4 *restrict p14_ij, __global const real4 *restrict p14_par,   \
+        const int np14, const int nb_first
+inline void pair14(const int k, __global const real4 *restrict posq,
+                   __global const real4 *restrict posq_lo, __global const int4 *restrict ij,
+                   __global const real4 *restrict par, __global long *restrict force,
+                   const int npad, __global long *restrict energy, const int want_energy,
+                   BOX_PARAMS, __global const float4 *restrict seg_scale);
+#define PAIRS14_CALL(k14, seg_scale)                                                         \
+    if ((k14) < np14)                                                                        \
+        pair14(k14, posq, posq_lo, p14_ij, p14_par, force, npad, energy, want_energy, box,   \
+               inv_box, box_b, box_c, box_lo, box_b_lo, box_c_lo, seg_scale)
+#define PAIRS14_TAIL_ITEMS(seg_scale)                                                        \
+    if ((int)get_global_id(0) >= nb_first) {                                                 \
+        PAIRS14_CALL((int)get_global_id(0) - nb_first, seg_scale);                           \
+        return;                                                                              \
+    }
+/* GPU kernels: the records strided over the pair kernel's work-items after its own work (no
+ * work-group of its own that would leave the barriers early) */
+#define PAIRS14_STRIDED(seg_scale)                                                           \
+    for (int k14 = (int)get_global_id(0); k14 < np14; k14 += (int)get_global_size(0))        \
+        PAIRS14_CALL(k14, seg_scale);
 
 #if !CLMD_GPU
 /* exp(x) for -87 < x <= 0 (the Ewald exp(-(alpha r)^2) at r <= cutoff): Cephes expf (range
@@ -44,8 +72,9 @@ __kernel void nonbonded(__global const real4 *restrict posq, __global const real
                         const int nclusters, __global long *restrict force, const int npad,
                         __global long *restrict energy, const int want_energy, const long e_const,
                         BOX_PARAMS, __global const uchar *restrict jshift,
-                        __global const real4 *restrict shifts)
+                        __global const real4 *restrict shifts PAIRS14_ARGS)
 {
+    PAIRS14_TAIL_ITEMS((__global const float4 *)0)
     const int c = get_global_id(0);
     if (c >= nclusters) return;
     real xa[8], ya[8], za[8], xl[8], yl[8], zl[8], qa[8], sa[8], ea[8];
@@ -167,7 +196,7 @@ __kernel void nonbonded(__global const real4 *restrict posq, __global const real
     for (int l = 0; l < 8; l++) {
         const int a = atom[l];
         if (a < 0) continue;
-        add_force(force, npad, a, fxa[l], fya[l], fza[l], NB_TERMS);
+        add_force_atomic(force, npad, a, fxa[l], fya[l], fza[l], NB_TERMS);
     }
     if (want_energy) {
         real el = 0.5f * (elj.s0 + elj.s1 + elj.s2 + elj.s3 + elj.s4 + elj.s5 + elj.s6 + elj.s7);
@@ -252,7 +281,7 @@ void nonbonded(__global const real4 *restrict posq, __global const real4 *restri
                __global long *restrict force, const int npad, __global long *restrict energy,
                const int want_energy, const long e_const, BOX_PARAMS,
                __global const uchar *restrict jshift, __global const real4 *restrict shifts
-               PRUNE_ARG)
+               PRUNE_ARG PAIRS14_ARGS)
 {
     const int c = get_group_id(0);
     const int lid = get_local_id(0);
@@ -297,7 +326,7 @@ void nonbonded(__global const real4 *restrict posq, __global const real4 *restri
     if (slice == 0) {
         real4 t = red[lane];
         for (int k = 1; k < 8; k++) t += red[lane + 8 * k];
-        if (a >= 0) add_force(force, npad, a, t.x, t.y, t.z, NB_TERMS);
+        if (a >= 0) add_force_atomic(force, npad, a, t.x, t.y, t.z, NB_TERMS);
     }
     if (want_energy && lid == 0) {
         real2 t = 0;
@@ -307,6 +336,7 @@ void nonbonded(__global const real4 *restrict posq, __global const real4 *restri
         add_energy(eseg, E_COULOMB, 0.5f * t.y);
         if (c < NSEG) atom_add(&energy[c * E_STRIDE + E_DISP], e_const);
     }
+    PAIRS14_STRIDED((__global const float4 *)0)
 }
 
 /* GPUs, the half list of cluster pairs (nlist.h tiles): a work-group of 64 per i-cluster takes
@@ -325,7 +355,7 @@ void nonbonded_tiles(__global const real4 *restrict posq, __global const real4 *
                      __global long *restrict force, const int npad, __global long *restrict energy,
                      const int want_energy, const long e_const, BOX_PARAMS,
                      __global const uchar *restrict jshift, __global const real4 *restrict shifts
-                     PRUNE_ARG)
+                     PRUNE_ARG PAIRS14_ARGS)
 {
     const int g = get_group_id(0);
 #if TILE_TASKS /* a piece of a cluster's tiles: (cluster, first, end) in the place of tstart */
@@ -426,6 +456,7 @@ void nonbonded_tiles(__global const real4 *restrict posq, __global const real4 *
         /* each copy's constant once (there are at least as many work-groups as copies) */
         if (g < NSEG) atom_add(&energy[g * E_STRIDE + E_DISP], e_const);
     }
+    PAIRS14_STRIDED((__global const float4 *)0)
 }
 #endif
 
@@ -461,8 +492,9 @@ __kernel void nonbonded_region(__global const real4 *restrict posq,
                                __global const long *restrict e_disp, BOX_PARAMS,
                                __global const uchar *restrict jshift,
                                __global const real4 *restrict shifts,
-                               __global const float4 *restrict seg_scale)
+                               __global const float4 *restrict seg_scale PAIRS14_ARGS)
 {
+    PAIRS14_TAIL_ITEMS(seg_scale)
     const int c = get_global_id(0);
     if (c >= nclusters) return;
     const int a0 = cluster_atoms[8 * c];
@@ -624,7 +656,7 @@ __kernel void nonbonded_region(__global const real4 *restrict posq,
     for (int l = 0; l < 8; l++) {
         const int a = atom[l];
         if (a < 0) continue;
-        add_force(force, npad, a, fxa[l], fya[l], fza[l], NB_TERMS);
+        add_force_atomic(force, npad, a, fxa[l], fya[l], fza[l], NB_TERMS);
     }
     if (want_energy) {
         real t[5] = {0, 0, 0, 0, 0}, v[5 * 8];
@@ -657,7 +689,7 @@ void nonbonded_region(__global const real4 *restrict posq, __global const real4 
                       __global long *restrict force, const int npad, __global long *restrict energy,
                       const int want_energy, __global const long *restrict e_disp, BOX_PARAMS,
                       __global const uchar *restrict jshift, __global const real4 *restrict shifts,
-                      __global const float4 *restrict seg_scale PRUNE_ARG)
+                      __global const float4 *restrict seg_scale PRUNE_ARG PAIRS14_ARGS)
 {
     const int c = get_group_id(0);
     const int lid = get_local_id(0);
@@ -766,7 +798,7 @@ void nonbonded_region(__global const real4 *restrict posq, __global const real4 
     if (slice == 0) {
         real4 t = red[lane];
         for (int k = 1; k < 8; k++) t += red[lane + 8 * k];
-        if (a >= 0) add_force(force, npad, a, t.x, t.y, t.z, NB_TERMS);
+        if (a >= 0) add_force_atomic(force, npad, a, t.x, t.y, t.z, NB_TERMS);
     }
     if (want_energy && lid == 0) {
         real4 t = 0;
@@ -786,6 +818,7 @@ void nonbonded_region(__global const real4 *restrict posq, __global const real4 
             atom_add(&energy[c * E_STRIDE + E_DUDL_S], e_disp[NSEG + c]);
         }
     }
+    PAIRS14_STRIDED(seg_scale)
 }
 #endif /* CLMD_GPU */
 #endif /* REGION */
@@ -793,15 +826,12 @@ void nonbonded_region(__global const real4 *restrict posq, __global const real4 
 /* 1-4 exceptions and exclusion corrections, one work-item per record.
  * par = (4 pi eps0-scaled charge product of the exception, sigma, 4 eps, charge product for
  * the Ewald erf correction). Exceptions have no cutoff, as in OpenMM. */
-__kernel void pairs14(__global const real4 *restrict posq, __global const real4 *restrict posq_lo,
-                      __global const int4 *restrict ij,
-                      __global const real4 *restrict par, const int npairs,
-                      __global long *restrict force, const int npad,
-                      __global long *restrict energy, const int want_energy, BOX_PARAMS,
-                      __global const float4 *restrict seg_scale)
+inline void pair14(const int k, __global const real4 *restrict posq,
+                   __global const real4 *restrict posq_lo, __global const int4 *restrict ij,
+                   __global const real4 *restrict par, __global long *restrict force,
+                   const int npad, __global long *restrict energy, const int want_energy,
+                   BOX_PARAMS, __global const float4 *restrict seg_scale)
 {
-    const int k = get_global_id(0);
-    if (k >= npairs) return;
     const int i = ij[k].x, j = ij[k].y;
     real4 p = par[k];
 #if REGION

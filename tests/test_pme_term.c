@@ -621,8 +621,6 @@ static void every_pme_stage_is_timed(void)
             }
             printf("\n    %-16s %4ld calls %9.3f ms", clmd_probe_name(P_NONBONDED),
                    clmd_probe_calls(pr, P_NONBONDED), clmd_probe_total_ms(pr, P_NONBONDED) / NEVAL);
-            printf("\n    %-16s %4ld calls %9.3f ms", clmd_probe_name(P_PAIRS14),
-                   clmd_probe_calls(pr, P_PAIRS14), clmd_probe_total_ms(pr, P_PAIRS14) / NEVAL);
             clmd_probe_destroy(&pr);
         }
         env_restore("CLMD_PME_FFT", saved);

@@ -58,7 +58,8 @@ def openmm():
 
 NB_SPLIT = ("nlist_build", "nonbonded")
 PME = ("pme_spread", "pme_fft_forward", "pme_convolve", "pme_fft_inverse", "pme_gather")
-BONDED = ("bonded", "pairs14")
+# the 1-4 exceptions run in the nonbonded launch (cl/nonbonded.cl PAIRS14_TAIL)
+BONDED = ("bonded",)
 # the ACE surface term is computed inside gb_force (no launch of its own, no probe phase)
 GB = ("gb_radii", "gb_force")
 ALA2 = ("alanine-dipeptide-explicit.prmtop", "alanine-dipeptide-explicit.inpcrd")
