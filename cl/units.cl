@@ -1,7 +1,8 @@
 /* An integrator's step with constraints in one launch: one work-item owns one unit, a rigid
  * water (SETTLE), a cluster of coupled constraints (SHAKE/RATTLE) or one particle in no
  * constraint, and takes it through the whole of its part of the step: kick, velocity
- * constraints, drift, position constraints. A unit's constraints touch only its own particles,
+ * constraints, drift, position constraints (and a water places the virtual site built from
+ * it, TIP4P's M). A unit's constraints touch only its own particles,
  * so this equals the kernels of the split step run one after another (integrate.cl, then
  * constraints.cl) with one launch instead of three or four: on GPUs a launch costs more than
  * this work for small systems.
@@ -16,7 +17,8 @@
         __global const mixed *restrict cd2, __global const int *restrict astart,               \
         __global const int *restrict atoms, const int nfree,                                   \
         __global const int *restrict free_at, const int gw, const int gc, const mixed tol,     \
-        const mixed vtol, const mixed inv_dt
+        const mixed vtol, const mixed inv_dt, __global const int *restrict wsite,              \
+        __global const int4 *restrict vs_atoms, __global const mixed4 *restrict vs_w
 
 /* The unit of this work-item: 0 water, 1 cluster, 2 free particle, -1 none; *u its index. */
 inline int unit_of(const int nw, const int ncl, const int nfree, const int gw, const int gc,
@@ -65,6 +67,36 @@ inline float unstored_disp2(__global const mixed4 *pshift, int i, mixed3 x,
     return dx * dx + dy * dy + dz * dz;
 }
 
+/* The virtual site water w owns (wsite[w], -1: none; src/md/constraints.c units_prepare),
+ * placed from the water's new positions as vsite.cl's vsite_build does; returns its squared
+ * displacement since the list build. */
+inline float water_site(int w, __global const int *wsite, __global const int4 *vs_atoms,
+                        __global const mixed4 *vs_w, __global mixed4 *pos,
+                        __global real4 *posq, __global real4 *posq_lo,
+                        __global const mixed4 *pshift, __global const real4 *ref)
+{
+    const int k = wsite[w];
+    if (k < 0) return 0;
+    const int4 at = vs_atoms[k];
+    const mixed4 wk = vs_w[k];
+    const mixed3 x = wk.x * pos[at.y].xyz + wk.y * pos[at.z].xyz + wk.z * pos[at.w].xyz;
+    pos[at.x] = (mixed4)(x, 0);
+    return store_position(posq, posq_lo, pshift, at.x, x, ref);
+}
+
+/* Its force entries are the water's to clear, as a free particle's are its own (the spread
+ * leaves them 0; an evaluation stopped by an overflow may not). */
+inline void water_site_clear(int w, __global const int *wsite, __global const int4 *vs_atoms,
+                             __global long *force, int npad)
+{
+    const int k = wsite[w];
+    if (k < 0) return;
+    const int i = vs_atoms[k].x;
+    force[i] = 0;
+    force[i + npad] = 0;
+    force[i + 2 * npad] = 0;
+}
+
 /* v += h F/m for particle i (not past n, not massless) unless an overflow froze the step; its
  * forces are cleared when `clear` (the step's last reader). */
 inline void unit_kick(int i, int n, __global mixed4 *vel, __global long *force, int npad,
@@ -108,6 +140,7 @@ void langevin_units(__global real4 *restrict posq, __global real4 *restrict posq
         for (int k = 0; k < m; k++)
             unit_kick(unit_atom(kind, u, k, water, astart, atoms, free_at), n, vel, force, npad, dt,
                       ovf, 1);
+        if (kind == 0) water_site_clear(u, wsite, vs_atoms, force, npad);
         if (!ovf) {
             if (kind == 0) settle_water_velocities(u, water, pos, vel, flags);
             else if (kind == 1) rattle_cluster(u, cstart, cij, cd2, pos, vel, vtol, flags);
@@ -129,9 +162,11 @@ void langevin_units(__global real4 *restrict posq, __global real4 *restrict posq
                                                              step_hi),
                                                  ref));
             }
-            if (kind == 0)
+            if (kind == 0) {
                 d2 = fmax(d2, settle_water(u, water, wdist, pos, pos_old, vel, inv_dt, posq,
                                            posq_lo, ref, flags, pshift));
+                d2 = fmax(d2, water_site(u, wsite, vs_atoms, vs_w, pos, posq, posq_lo, pshift, ref));
+            }
             else if (kind == 1)
                 d2 = fmax(d2, shake_cluster(u, cstart, cij, cd2, astart, atoms, pos, pos_old, vel,
                                             inv_dt, tol, posq, posq_lo, ref, flags, pshift));
@@ -170,10 +205,13 @@ void verlet_units_drift(__global real4 *restrict posq, __global real4 *restrict 
             d2 = fmax(d2, kind == 2 ? store_position(posq, posq_lo, pshift, i, x.xyz, ref)
                                     : unstored_disp2(pshift, i, x.xyz, ref));
         }
+        if (kind == 0) water_site_clear(u, wsite, vs_atoms, force, npad);
         if (!ovf) {
-            if (kind == 0)
+            if (kind == 0) {
                 d2 = fmax(d2, settle_water(u, water, wdist, pos, pos_old, vel, inv_dt, posq,
                                            posq_lo, ref, flags, pshift));
+                d2 = fmax(d2, water_site(u, wsite, vs_atoms, vs_w, pos, posq, posq_lo, pshift, ref));
+            }
             else if (kind == 1)
                 d2 = fmax(d2, shake_cluster(u, cstart, cij, cd2, astart, atoms, pos, pos_old, vel,
                                             inv_dt, tol, posq, posq_lo, ref, flags, pshift));

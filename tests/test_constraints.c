@@ -466,10 +466,10 @@ static void cleared_forces_equal_a_fresh_clearing(void)
 
 /* With constraints each integrator half is one launch over units (cl/units.cl: a water, a
  * cluster or a free particle takes its kick, constraints and drift in one work-item). It must
- * give the bits of the split kernels (integrate.cl, then constraints.cl) it replaces, with one
- * integrator launch per half and no constraint launch during the steps: Langevin (noise on) and
- * Verlet on alanine dipeptide in water (waters, hbonds clusters and free atoms), Langevin on
- * TIP4P-Ew (massless sites among the free particles). */
+ * give the bits of the split kernels (integrate.cl, constraints.cl, vsite.cl) it replaces, with
+ * one integrator launch per half and no constraint or site launch during the steps: Langevin
+ * (noise on) and Verlet on alanine dipeptide in water (waters, hbonds clusters and free atoms),
+ * Langevin on TIP4P-Ew (each M site placed by its water). */
 static void rf_options(clmd_ffopts *o);
 
 static void one_launch_per_half_equals_the_split_kernels(void)
@@ -488,7 +488,7 @@ static void one_launch_per_half_equals_the_split_kernels(void)
         rf_options(&o);
         const int steps = 30, n3 = 3 * s->n, halves = cases[c].integ == CLMD_VERLET ? 2 : 1;
         double *x[2], *v[2];
-        long integ_calls[2], cons_calls[2];
+        long integ_calls[2], cons_calls[2], site_calls[2];
         for (int run = 0; run < 2; run++) {
             x[run] = clmd_calloc(n3, sizeof(double));
             v[run] = clmd_calloc(n3, sizeof(double));
@@ -505,7 +505,8 @@ static void one_launch_per_half_equals_the_split_kernels(void)
             int rc = clmd_engine_create(s, &o, &eo, p, &e, &err);
             unsetenv("CLMD_STEP_UNITS");
             if (!rc) rc = start(e, s, 300, 7);
-            const long i0 = clmd_probe_calls(p, P_INTEGRATE), c0 = clmd_probe_calls(p, P_CONSTRAINTS);
+            const long i0 = clmd_probe_calls(p, P_INTEGRATE), c0 = clmd_probe_calls(p, P_CONSTRAINTS),
+                       s0 = clmd_probe_calls(p, P_VSITE_BUILD);
             if (!rc) rc = clmd_engine_step(e, steps, 0, &err);
             if (rc) printf("\n  %s: %s\n", cases[c].label, err.msg);
             CU_ASSERT_EQUAL_FATAL(rc, CLMD_OK);
@@ -514,6 +515,7 @@ static void one_launch_per_half_equals_the_split_kernels(void)
             clmd_engine_destroy(&e); /* every event harvested */
             integ_calls[run] = clmd_probe_calls(p, P_INTEGRATE) - i0;
             cons_calls[run] = clmd_probe_calls(p, P_CONSTRAINTS) - c0;
+            site_calls[run] = clmd_probe_calls(p, P_VSITE_BUILD) - s0;
             clmd_probe_destroy(&p);
         }
         double dx = 0, dv = 0;
@@ -521,14 +523,18 @@ static void one_launch_per_half_equals_the_split_kernels(void)
             dx = fmax(dx, fabs(x[0][i] - x[1][i]));
             dv = fmax(dv, fabs(v[0][i] - v[1][i]));
         }
-        printf("\n  %s, %d steps: units %ld integrator + %ld constraint launches, split %ld + %ld; "
-               "max |dx| %.3g nm, |dv| %.3g nm/ps", cases[c].label, steps, integ_calls[0],
-               cons_calls[0], integ_calls[1], cons_calls[1], dx, dv);
+        printf("\n  %s, %d steps: units %ld integrator + %ld constraint + %ld site launches, split "
+               "%ld + %ld + %ld; max |dx| %.3g nm, |dv| %.3g nm/ps", cases[c].label, steps,
+               integ_calls[0], cons_calls[0], site_calls[0], integ_calls[1], cons_calls[1],
+               site_calls[1], dx, dv);
         CU_ASSERT_EQUAL(memcmp(x[0], x[1], sizeof(double) * (size_t)n3), 0);
         CU_ASSERT_EQUAL(memcmp(v[0], v[1], sizeof(double) * (size_t)n3), 0);
         CU_ASSERT_EQUAL(integ_calls[0], (long)halves * steps);
         CU_ASSERT_EQUAL(cons_calls[0], 0);
         CU_ASSERT_EQUAL(cons_calls[1], 2L * steps);
+        /* TIP4P-Ew's M sites: each placed by its water's unit, with no launch of their own */
+        CU_ASSERT_EQUAL(site_calls[0], 0);
+        CU_ASSERT_EQUAL(site_calls[1], cases[c].water ? (long)steps : 0);
         for (int r = 0; r < 2; r++) {
             clmd_free(x[r]);
             clmd_free(v[r]);

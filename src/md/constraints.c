@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "core/mem.h"
+#include "md/vsite.h"
 #include "system/system.h"
 
 /* Enough for hbonds stars and small rings; a cluster still unconverged after this many sweeps
@@ -29,8 +30,10 @@ struct clmd_constraints {
     cl_mem d_water, d_wdist, d_cstart, d_cij, d_cd2, d_astart, d_atoms;
     cl_kernel k_pos, k_vel;  /* cl/constraints.cl: waters and clusters in one launch each */
     int gs;                  /* work-groups of waters (clusters take the rest) */
-    cl_mem d_free;           /* the indices below npad in no water or cluster (cl/units.cl) */
-    int nfree;
+    /* cl/units.cl, made by units_prepare: the indices below npad in no water, cluster or
+     * water-owned site; each water's site (-1: none), the site tables (borrowed) */
+    int units_ready, nfree, sites_left;
+    cl_mem d_free, d_wsite, vs_atoms, vs_w;
 };
 
 static int uf_find(int *parent, int i)
@@ -184,7 +187,7 @@ void clmd_constraints_destroy(clmd_constraints **pc)
     cl_kernel ks[] = {c->k_pos, c->k_vel};
     for (size_t i = 0; i < sizeof ks / sizeof ks[0]; i++)
         if (ks[i]) clReleaseKernel(ks[i]);
-    cl_mem *ms[] = {&c->d_free, &c->d_water, &c->d_wdist, &c->d_cstart, &c->d_cij,
+    cl_mem *ms[] = {&c->d_free, &c->d_wsite, &c->d_water, &c->d_wdist, &c->d_cstart, &c->d_cij,
                     &c->d_cd2,   &c->d_astart, &c->d_atoms};
     for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++) clmd_ocl_release(ms[i]);
     clmd_free(c->invmass);
@@ -534,19 +537,6 @@ int clmd_constraints_setup_device(clmd_constraints *c, const clmd_mdbuf *b, clmd
     clmd_free(cd2);
     if (rc) return rc;
 
-    /* the free units of cl/units.cl: every index below npad that no water or cluster owns */
-    char *owned = clmd_calloc((size_t)b->npad, 1);
-    for (int k = 0; k < 3 * c->nsettle; k++) owned[c->water[k]] = 1;
-    for (int k = 0; c->nclusters && k < c->astart[c->nclusters]; k++) owned[c->atoms[k]] = 1;
-    int *fr = clmd_calloc((size_t)b->npad + 1, sizeof *fr);
-    c->nfree = 0;
-    for (int i = 0; i < b->npad; i++)
-        if (!owned[i]) fr[c->nfree++] = i;
-    rc = upload(o, fr, sizeof *fr * (size_t)c->nfree, &c->d_free, err);
-    clmd_free(owned);
-    clmd_free(fr);
-    if (rc) return rc;
-
     c->gs = (c->nsettle + WG - 1) / WG;
     cl_kernel k = c->k_pos;
     CLMD_ARG(k, 0, c->nsettle, err);
@@ -618,9 +608,54 @@ size_t clmd_constraints_unit_items(const clmd_constraints *c)
 
 int clmd_constraints_unit_wg(void) { return WG; }
 
-int clmd_constraints_bind_units(const clmd_constraints *c, cl_kernel k, cl_uint first, double dt,
-                                clmd_err *err)
+/* The units' tables, once: a site whose three parents are one SETTLE water is placed by that
+ * water's work-item after SETTLE (one site per water; the rest stay with vsite_build), and
+ * every index below npad that no water, cluster or such site owns is a free unit. */
+static int units_prepare(clmd_constraints *c, const clmd_vsites *vs, clmd_err *err)
 {
+    if (c->units_ready) return CLMD_OK;
+    const int npad = c->b.npad;
+    char *owned = clmd_calloc((size_t)npad, 1);
+    int *water_of = clmd_alloc(sizeof(int) * (size_t)npad);
+    for (int i = 0; i < npad; i++) water_of[i] = -1;
+    for (int k = 0; k < 3 * c->nsettle; k++) {
+        owned[c->water[k]] = 1;
+        water_of[c->water[k]] = k / 3;
+    }
+    for (int k = 0; c->nclusters && k < c->astart[c->nclusters]; k++) owned[c->atoms[k]] = 1;
+    int *wsite = clmd_alloc(sizeof(int) * ((size_t)c->nsettle + 1));
+    for (int w = 0; w < c->nsettle; w++) wsite[w] = -1;
+    const clmd_vsite *site = NULL;
+    int nsites = vs ? clmd_vsites_tables(vs, &site, &c->vs_atoms, &c->vs_w) : 0;
+    c->sites_left = nsites;
+    for (int k = 0; k < nsites; k++) {
+        const int w = water_of[site[k].a];
+        if (w < 0 || water_of[site[k].b] != w || water_of[site[k].c] != w || wsite[w] >= 0) continue;
+        wsite[w] = k;
+        owned[site[k].site] = 1;
+        c->sites_left--;
+    }
+    int *fr = clmd_calloc((size_t)npad + 1, sizeof *fr);
+    c->nfree = 0;
+    for (int i = 0; i < npad; i++)
+        if (!owned[i]) fr[c->nfree++] = i;
+    int rc = upload(c->b.ocl, fr, sizeof *fr * (size_t)c->nfree, &c->d_free, err);
+    if (!rc) rc = upload(c->b.ocl, wsite, sizeof *wsite * (size_t)c->nsettle, &c->d_wsite, err);
+    if (!nsites) c->vs_atoms = c->vs_w = c->d_free; /* unread: any buffer will do */
+    clmd_free(owned);
+    clmd_free(water_of);
+    clmd_free(wsite);
+    clmd_free(fr);
+    if (!rc) c->units_ready = 1;
+    return rc;
+}
+
+int clmd_constraints_bind_units(clmd_constraints *c, const clmd_vsites *vs, cl_kernel k,
+                                cl_uint first, double dt, int *sites_left, clmd_err *err)
+{
+    int rc;
+    if ((rc = units_prepare(c, vs, err))) return rc;
+    *sites_left = c->sites_left;
     cl_uint a = first;
     CLMD_ARG(k, a++, c->nsettle, err);
     CLMD_ARG(k, a++, c->d_water, err);
@@ -639,5 +674,8 @@ int clmd_constraints_bind_units(const clmd_constraints *c, cl_kernel k, cl_uint 
     MIXED_ARG(c, k, a++, c->tol);
     MIXED_ARG(c, k, a++, c->tol / dt);
     MIXED_ARG(c, k, a++, 1 / dt);
+    CLMD_ARG(k, a++, c->d_wsite, err);
+    CLMD_ARG(k, a++, c->vs_atoms, err);
+    CLMD_ARG(k, a++, c->vs_w, err);
     return CLMD_OK;
 }

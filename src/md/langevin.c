@@ -21,6 +21,7 @@
 typedef struct langevin {
     cl_kernel k_middle, k_kick, k_drift;
     cl_kernel k_units;             /* with constraints: the whole step in one launch */
+    int sites_left;                /* virtual sites k_units leaves to vsite_build */
     cl_mem seg_bkt, seg_key;       /* batched copies: each one's b_kt (mixed) and key (uint2) */
     long seg_version;              /* the engine's seg_bath_version uploaded */
     cl_uint middle_arg, drift_arg; /* first per-step argument (a, b_kt, key, step_lo, step_hi) */
@@ -93,7 +94,8 @@ static int lm_setup_device(clmd_integrator *it, clmd_engine *e, clmd_err *err)
         l->middle_arg = b.next;
         if ((rc = bind_back(&b, e, l, err))) return rc;
         CLMD_ARG(l->k_units, b.next, m->pos_old, err);
-        return clmd_constraints_bind_units(e->cons, l->k_units, b.next + 1, e->eo.dt_ps, err);
+        return clmd_constraints_bind_units(e->cons, e->vs, l->k_units, b.next + 1, e->eo.dt_ps,
+                                           &l->sites_left, err);
     }
     if ((rc = clmd_ocl_kernel(m->ocl, prog, "verlet_kick", &l->k_kick, err)) ||
         (rc = clmd_ocl_kernel(m->ocl, prog, "langevin_drift", &l->k_drift, err)))
@@ -178,6 +180,8 @@ static int lm_before_device(langevin *l, clmd_engine *e, clmd_err *err)
         if ((rc = bind_step(l->k_units, l->middle_arg, e, err))) return rc;
         rc = clmd_ocl_launch(o, l->k_units, clmd_constraints_unit_items(e->cons),
                              (size_t)clmd_constraints_unit_wg(), P_INTEGRATE, err);
+        /* the waters placed their sites */
+        if (rc || !l->sites_left) return rc;
     } else {
         clmd_binder b = clmd_bind(l->k_kick, e->fp64);
         b.next = l->kick_step;

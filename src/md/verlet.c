@@ -18,6 +18,7 @@ typedef struct verlet {
     cl_kernel k_kick_drift, k_kick;
     cl_uint kick_drift_step, kick_step; /* the step argument (the overflow record) */
     int units;                          /* with constraints: each half in one launch */
+    int sites_left;                     /* virtual sites the units leave to vsite_build */
 } verlet;
 
 static size_t groups(int items)
@@ -55,7 +56,8 @@ static int setup_units(verlet *v, clmd_engine *e, char *defs, size_t size, clmd_
     clmd_bind_uint(&b, 0);
     clmd_bind_mem(&b, m->pos_old);
     if ((rc = clmd_bind_done(&b, err)) ||
-        (rc = clmd_constraints_bind_units(e->cons, v->k_kick_drift, b.next, dt, err)))
+        (rc = clmd_constraints_bind_units(e->cons, e->vs, v->k_kick_drift, b.next, dt,
+                                          &v->sites_left, err)))
         return rc;
     b = clmd_bind(v->k_kick, e->fp64);
     clmd_bind_mem(&b, m->pos);
@@ -68,7 +70,7 @@ static int setup_units(verlet *v, clmd_engine *e, char *defs, size_t size, clmd_
     v->kick_step = b.next;
     clmd_bind_uint(&b, 0);
     if ((rc = clmd_bind_done(&b, err))) return rc;
-    return clmd_constraints_bind_units(e->cons, v->k_kick, b.next, dt, err);
+    return clmd_constraints_bind_units(e->cons, e->vs, v->k_kick, b.next, dt, &v->sites_left, err);
 }
 
 /* One launch of a kernel over the particles, or over the constraint units. */
@@ -148,7 +150,9 @@ static int vv_before(clmd_integrator *it, clmd_engine *e, clmd_err *err)
         rc = bind_step(v->k_kick_drift, v->kick_drift_step, e, err);
         if (!rc) rc = launch(v, e, v->k_kick_drift, err);
         if (!rc && e->cons && !v->units) rc = clmd_constraints_enqueue_positions(e->cons, dt, err);
-        return rc ? rc : clmd_engine_build_vsites(e, err);
+        /* units: the waters placed their sites */
+        if (rc || (v->units && !v->sites_left)) return rc;
+        return clmd_engine_build_vsites(e, err);
     }
     if (e->cons) memcpy(e->xold, x, sizeof(double) * 3 * (size_t)n);
     PROBE_START(e->probe, P_INTEGRATE);

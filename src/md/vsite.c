@@ -156,3 +156,11 @@ int clmd_vsites_enqueue_spread(clmd_vsites *v, clmd_err *err)
 {
     return clmd_ocl_launch(v->b.ocl, v->k_spread, groups(v->nsites), WG, P_VSITE_SPREAD, err);
 }
+
+int clmd_vsites_tables(const clmd_vsites *v, const clmd_vsite **sites, cl_mem *d_atoms, cl_mem *d_w)
+{
+    *sites = v->site;
+    *d_atoms = v->d_atoms;
+    *d_w = v->d_w;
+    return v->nsites;
+}

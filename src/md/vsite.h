@@ -19,6 +19,7 @@
 #include "md/mdbuf.h"
 
 struct clmd_system;
+struct clmd_vsite;
 typedef struct clmd_vsites clmd_vsites;
 
 /* *out = NULL (and CLMD_OK) when the system has no virtual sites. */
@@ -37,5 +38,9 @@ int clmd_vsites_setup_device(clmd_vsites *v, const clmd_mdbuf *b, clmd_err *err)
 int clmd_vsites_enqueue_build(clmd_vsites *v, clmd_err *err);
 /* Spreads the sites' fixed-point forces in b->force onto their parents. */
 int clmd_vsites_enqueue_spread(clmd_vsites *v, clmd_err *err);
+/* The site table (after setup_device): the sites, and on the device int4 (site, a, b, c) and
+ * mixed4 weights, as vsite_build reads them; returns the number of sites. */
+int clmd_vsites_tables(const clmd_vsites *v, const struct clmd_vsite **sites, cl_mem *d_atoms,
+                       cl_mem *d_w);
 
 #endif
