@@ -330,6 +330,25 @@ static void each_kind_is_timed_under_its_own_probe(void)
            evals, clmd_probe_calls(p, P_BONDED), clmd_probe_total_ms(p, P_BONDED));
     CU_ASSERT_EQUAL(evals, 11);
     CU_ASSERT_EQUAL(clmd_probe_calls(p, P_BONDED), evals);
+    CU_ASSERT_EQUAL(clmd_probe_timed_calls(p, P_BONDED), evals);
+    CU_ASSERT(clmd_probe_total_ms(p, P_BONDED) > 0);
+    clmd_probe_destroy(&p);
+
+    /* sampled device timings (CLMD_PROBE_SAMPLE=4): every call counted, launches 0, 4 and 8
+     * of each kernel timed, the phase's time scaled to all its calls */
+    setenv("CLMD_PROBE_SAMPLE", "4", 1);
+    p = clmd_probe_create(1);
+    rc = clmd_engine_create(s, &o, &eo, p, &eng, &err);
+    unsetenv("CLMD_PROBE_SAMPLE");
+    if (!rc) rc = clmd_engine_evaluate(eng, NULL, NULL, &err);
+    if (!rc) rc = clmd_engine_step(eng, 10, 1, &err);
+    CU_ASSERT_EQUAL(rc, CLMD_OK);
+    clmd_engine_destroy(&eng);
+    printf("\n  sampled 1 in 4: bonded %ld calls, %ld timed, %.3f ms", clmd_probe_calls(p, P_BONDED),
+           clmd_probe_timed_calls(p, P_BONDED), clmd_probe_total_ms(p, P_BONDED));
+    CU_ASSERT_EQUAL(clmd_probe_calls(p, P_BONDED), 11);
+    CU_ASSERT_EQUAL(clmd_probe_timed_calls(p, P_BONDED), 3);
+    CU_ASSERT_EQUAL(clmd_probe_calls(p, P_NONBONDED), 11);
     CU_ASSERT(clmd_probe_total_ms(p, P_BONDED) > 0);
     clmd_probe_destroy(&p);
     clmd_system_destroy(&s);

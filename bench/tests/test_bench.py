@@ -506,8 +506,8 @@ class HarnessTest(unittest.TestCase):
         rows = {r["name"]: r for r in self.cap("e")["rows"]}
         self.assertEqual(rows["tip4pew-pme/clmd"]["status"], "ok")
         self.assertEqual(rows["tip4pew-pme/clmd/pme_spread"]["status"], "ok")
-        self.assertEqual(rows["tip4pew-pme/clmd/vsite_build"]["status"], "blocked")
-        self.assertIn("not in clmd's probe report", rows["tip4pew-pme/clmd/vsite_build"]["reason"])
+        self.assertEqual(rows["tip4pew-pme/clmd/vsite_spread"]["status"], "blocked")
+        self.assertIn("not in clmd's probe report", rows["tip4pew-pme/clmd/vsite_spread"]["reason"])
 
     def test_npt_rows_report_their_step_cost_over_the_nvt_twin(self):
         data = os.path.join(self.tmp, "data", "systems")

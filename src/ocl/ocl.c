@@ -13,7 +13,7 @@
 
 const char *clmd_cl_embedded(const char *name); /* generated from the cl folder */
 
-enum { MAX_PROGRAMS = 64, MAX_EVENTS = 512 };
+enum { MAX_PROGRAMS = 64, MAX_EVENTS = 512, MAX_KERNEL_COUNTS = 64 };
 
 struct clmd_ocl {
     cl_platform_id platform;
@@ -32,6 +32,14 @@ struct clmd_ocl {
     cl_event events[MAX_EVENTS];
     clmd_probe_id event_probe[MAX_EVENTS];
     int nevents;
+    /* device timings: launch k of a kernel is timed when k % sample_every == 0
+     * (CLMD_PROBE_SAMPLE; the probes scale a phase's total by its calls over its timed calls);
+     * counted per kernel, as one phase may take several kernels in turn */
+    int sample_every, nkernel_counts;
+    struct {
+        cl_kernel k;
+        long launches;
+    } kernel_counts[MAX_KERNEL_COUNTS];
     long launches;          /* kernel launches so far (the probes' launches per step) */
 };
 
@@ -192,6 +200,8 @@ int clmd_ocl_open(const char *spec, clmd_probe *probe, clmd_ocl **out, clmd_err 
     o->device = chosen_d;
     o->probe = probe;
     o->profiling = clmd_probe_enabled(probe);
+    const char *every = getenv("CLMD_PROBE_SAMPLE");
+    o->sample_every = every && atoi(every) > 0 ? atoi(every) : 1;
     cl_device_type type = 0;
     cl_uint cu = 1;
     clGetDeviceInfo(o->device, CL_DEVICE_TYPE, sizeof type, &type, NULL);
@@ -225,9 +235,10 @@ int clmd_ocl_open(const char *spec, clmd_probe *probe, clmd_ocl **out, clmd_err 
     return CLMD_OK;
 }
 
-static void harvest(clmd_ocl *o)
+/* The samples of the first `count` events (in the order enqueued), handed to the probes. */
+static void harvest_first(clmd_ocl *o, int count)
 {
-    for (int i = 0; i < o->nevents; i++) {
+    for (int i = 0; i < count; i++) {
         cl_ulong t0 = 0, t1 = 0;
         if (clGetEventProfilingInfo(o->events[i], CL_PROFILING_COMMAND_START, sizeof t0, &t0,
                                     NULL) == CL_SUCCESS &&
@@ -238,7 +249,36 @@ static void harvest(clmd_ocl *o)
         }
         clReleaseEvent(o->events[i]);
     }
-    o->nevents = 0;
+    memmove(o->events, o->events + count, sizeof o->events[0] * (size_t)(o->nevents - count));
+    memmove(o->event_probe, o->event_probe + count, sizeof o->event_probe[0] * (size_t)(o->nevents - count));
+    o->nevents -= count;
+}
+
+static void harvest(clmd_ocl *o) { harvest_first(o, o->nevents); }
+
+/* A full event list, without draining the queue: the commands of the in-order queue finish in
+ * order, so the events that completed are a prefix; they are harvested (after waiting for the
+ * oldest when none has), and the device keeps the rest of its work. */
+static int harvest_completed(clmd_ocl *o, clmd_err *err)
+{
+    int done = 0;
+    while (done < o->nevents) {
+        cl_int st = CL_QUEUED;
+        CL_CHECK(clGetEventInfo(o->events[done], CL_EVENT_COMMAND_EXECUTION_STATUS, sizeof st, &st,
+                                NULL),
+                 err);
+        if (st < 0)
+            return clmd_err_set(err, CLMD_ERUNTIME, "a kernel on %s failed: %s", o->device_name,
+                                clmd_ocl_errstr(st));
+        if (st != CL_COMPLETE) break;
+        done++;
+    }
+    if (done == 0) {
+        CL_CHECK(clWaitForEvents(1, &o->events[0]), err);
+        done = 1;
+    }
+    harvest_first(o, done);
+    return CLMD_OK;
 }
 
 void clmd_ocl_close(clmd_ocl **po)
@@ -656,6 +696,20 @@ int clmd_ocl_launch(clmd_ocl *o, cl_kernel k, size_t global, size_t local, clmd_
     return clmd_ocl_launch_batch(o, k, global, local, 1, pid, err);
 }
 
+/* Launches of kernel k so far (before this one); kernels past the table's size share its last
+ * slot. */
+static long kernel_launch_count(clmd_ocl *o, cl_kernel k)
+{
+    int i = 0;
+    while (i < o->nkernel_counts && o->kernel_counts[i].k != k) i++;
+    if (i == o->nkernel_counts) {
+        if (i == MAX_KERNEL_COUNTS) i--;
+        else o->nkernel_counts++;
+        o->kernel_counts[i].k = k;
+    }
+    return o->kernel_counts[i].launches++;
+}
+
 int clmd_ocl_launch_batch(clmd_ocl *o, cl_kernel k, size_t global, size_t local, size_t batch,
                           clmd_probe_id pid, clmd_err *err)
 {
@@ -664,11 +718,12 @@ int clmd_ocl_launch_batch(clmd_ocl *o, cl_kernel k, size_t global, size_t local,
     const size_t g2[2] = {global, batch}, l2[2] = {local, 1};
     const cl_uint dims = batch > 1 ? 2 : 1;
     cl_event ev = NULL;
-    cl_event *pev = o->profiling ? &ev : NULL;
-    if (o->profiling && o->nevents == MAX_EVENTS) {
-        /* batch full: wait for the queue once and hand the samples to the probes */
-        CL_CHECK(clFinish(o->queue), err);
-        harvest(o);
+    const int timed = o->profiling && (o->sample_every == 1 || kernel_launch_count(o, k) % o->sample_every == 0);
+    cl_event *pev = timed ? &ev : NULL;
+    if (o->profiling && !timed) clmd_probe_add_untimed(o->probe, pid);
+    if (timed && o->nevents == MAX_EVENTS) {
+        int rc = harvest_completed(o, err);
+        if (rc) return rc;
     }
     cl_int e = clEnqueueNDRangeKernel(o->queue, k, dims, NULL, g2, local ? l2 : NULL, 0, NULL, pev);
     o->launches++;

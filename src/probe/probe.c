@@ -39,6 +39,7 @@ enum { MAX_SAMPLES = 200000, MAX_COUNTERS = 32, MAX_INFO = 48 };
 
 typedef struct phase {
     long calls;
+    long untimed;   /* device calls counted without a timing (sampled launches) */
     double total_ns;
     double t0;
     int device;
@@ -119,6 +120,7 @@ void clmd_probe_begin_loop(clmd_probe *p)
         if (before_loop(i)) continue;
         phase *ph = &p->ph[i];
         ph->calls = 0;
+        ph->untimed = 0;
         ph->total_ns = 0;
         ph->nsamples = 0;
     }
@@ -128,6 +130,22 @@ void clmd_probe_begin_loop(clmd_probe *p)
 void clmd_probe_set_device(clmd_probe *p, clmd_probe_id id)
 {
     if (p) p->ph[id].device = 1;
+}
+
+void clmd_probe_add_untimed(clmd_probe *p, clmd_probe_id id)
+{
+    if (!p || !p->enabled) return;
+    p->ph[id].calls++;
+    p->ph[id].untimed++;
+    p->ph[id].device = 1;
+}
+
+/* The phase's time: the sum of its timings, scaled by calls over timed calls when only some
+ * were timed. */
+static double phase_ns(const struct phase *ph)
+{
+    const long timed = ph->calls - ph->untimed;
+    return ph->untimed > 0 && timed > 0 ? ph->total_ns * (double)ph->calls / (double)timed : ph->total_ns;
 }
 
 static int counter_slot(clmd_probe *p, const char *name, int create)
@@ -154,10 +172,14 @@ long clmd_probe_counter(const clmd_probe *p, const char *name)
 }
 
 long clmd_probe_calls(const clmd_probe *p, clmd_probe_id id) { return p ? p->ph[id].calls : 0; }
+long clmd_probe_timed_calls(const clmd_probe *p, clmd_probe_id id)
+{
+    return p ? p->ph[id].calls - p->ph[id].untimed : 0;
+}
 
 double clmd_probe_total_ms(const clmd_probe *p, clmd_probe_id id)
 {
-    return p ? p->ph[id].total_ns * 1e-6 : 0;
+    return p ? phase_ns(&p->ph[id]) * 1e-6 : 0;
 }
 
 const char *clmd_probe_name(clmd_probe_id id) { return table[id].name; }
@@ -184,10 +206,10 @@ void clmd_probe_report(const clmd_probe *p, long steps, FILE *out)
         char label[64];
         snprintf(label, sizeof label, "%*s%s%s", 2 * table[i].level, "", table[i].name,
                  ph->device ? " [dev]" : "");
-        double ms = ph->total_ns * 1e-6;
+        double ms = phase_ns(ph) * 1e-6;
         fprintf(out, "%-26s %10ld %12.3f %10.4f", label, ph->calls, ms,
                 steps > 0 ? ms / (double)steps : 0.0);
-        if (loop > 0 && !before_loop(i)) fprintf(out, " %6.1f%%\n", 100.0 * ph->total_ns / loop);
+        if (loop > 0 && !before_loop(i)) fprintf(out, " %6.1f%%\n", 100.0 * phase_ns(ph) / loop);
         else fprintf(out, " %7s\n", "");
     }
     fprintf(out, "share: of md_loop's wall time. Indented rows are part of the row above them;\n"
@@ -234,9 +256,10 @@ int clmd_probe_write_json(const clmd_probe *p, long steps, const char *path, clm
         clmd_json_int(&j, "level", table[i].level);
         clmd_json_bool(&j, "device", ph->device);
         clmd_json_int(&j, "calls", ph->calls);
-        clmd_json_number(&j, "total_ms", ph->total_ns * 1e-6);
-        clmd_json_number(&j, "ms_per_step", steps > 0 ? ph->total_ns * 1e-6 / steps : 0.0);
-        clmd_json_number(&j, "share", loop > 0 && !before_loop(i) ? ph->total_ns / loop : 0.0);
+        if (ph->untimed) clmd_json_int(&j, "timed_calls", ph->calls - ph->untimed);
+        clmd_json_number(&j, "total_ms", phase_ns(ph) * 1e-6);
+        clmd_json_number(&j, "ms_per_step", steps > 0 ? phase_ns(ph) * 1e-6 / steps : 0.0);
+        clmd_json_number(&j, "share", loop > 0 && !before_loop(i) ? phase_ns(ph) / loop : 0.0);
         clmd_json_begin_array(&j, "samples_ns");
         for (int s = 0; s < ph->nsamples; s++) {
             if (s) fputc(',', f);

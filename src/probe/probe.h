@@ -68,6 +68,10 @@ double clmd_probe_clock_ns(void);
 void clmd_probe_add_sample(clmd_probe *p, clmd_probe_id id, double ns);
 /* Marks a phase as measured on the device (shown as such in the report). */
 void clmd_probe_set_device(clmd_probe *p, clmd_probe_id id);
+/* A device call of phase id that was not timed (the OpenCL layer times one launch in
+ * CLMD_PROBE_SAMPLE of each phase): counted, and the phase's time is its timed calls' scaled
+ * to all its calls. */
+void clmd_probe_add_untimed(clmd_probe *p, clmd_probe_id id);
 
 /* Starts the MD loop's accounting: drops what the phases inside the loop and the counters
  * recorded before it (minimization, the first list build and evaluation), so the per-step
@@ -81,6 +85,8 @@ long clmd_probe_counter(const clmd_probe *p, const char *name);
 
 /* Totals for a phase. */
 long clmd_probe_calls(const clmd_probe *p, clmd_probe_id id);
+/* Of those, the calls that were timed (all but sampled device launches). */
+long clmd_probe_timed_calls(const clmd_probe *p, clmd_probe_id id);
 double clmd_probe_total_ms(const clmd_probe *p, clmd_probe_id id);
 const char *clmd_probe_name(clmd_probe_id id);
 
