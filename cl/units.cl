@@ -84,6 +84,29 @@ inline float water_site(int w, __global const int *wsite, __global const int4 *v
     return store_position(posq, posq_lo, pshift, at.x, x, ref);
 }
 
+/* The site's force moved onto its water's atoms, with vsite.cl's vsite_spread arithmetic (the
+ * same fixed-point parts; this work-item owns the atoms, so plain adds give the bits of that
+ * kernel's atomics), and zeroed: with the site placed here, force evaluations leave the
+ * spreading to this launch (src/md/engine.c spread_in_step). Spreading twice changes nothing. */
+inline void water_site_spread(int w, __global const int *wsite, __global const int4 *vs_atoms,
+                              __global const mixed4 *vs_w, __global long *force, int npad)
+{
+    const int k = wsite[w];
+    if (k < 0) return;
+    const int4 at = vs_atoms[k];
+    const mixed4 wk = vs_w[k];
+    for (int d = 0; d < 3; d++) {
+        const long f = force[at.x + d * npad];
+        if (f == 0) continue;
+        const long fa = (long)rint(wk.x * (mixed)f), fb = (long)rint(wk.y * (mixed)f);
+        const long fc = wk.w != 0 ? f - fa - fb : (long)rint(wk.z * (mixed)f);
+        force[at.y + d * npad] += fa;
+        force[at.z + d * npad] += fb;
+        force[at.w + d * npad] += fc;
+        force[at.x + d * npad] = 0;
+    }
+}
+
 /* Its force entries are the water's to clear, as a free particle's are its own (the spread
  * leaves them 0; an evaluation stopped by an overflow may not). */
 inline void water_site_clear(int w, __global const int *wsite, __global const int4 *vs_atoms,
@@ -137,6 +160,7 @@ void langevin_units(__global real4 *restrict posq, __global real4 *restrict posq
     const uint ovf = overflow_seen(force, npad, flags, step_lo);
     if (kind >= 0) {
         const int m = unit_size(kind, u, astart);
+        if (kind == 0) water_site_spread(u, wsite, vs_atoms, vs_w, force, npad);
         for (int k = 0; k < m; k++)
             unit_kick(unit_atom(kind, u, k, water, astart, atoms, free_at), n, vel, force, npad, dt,
                       ovf, 1);
@@ -192,6 +216,7 @@ void verlet_units_drift(__global real4 *restrict posq, __global real4 *restrict 
     const uint ovf = overflow_seen(force, npad, flags, step);
     if (kind >= 0) {
         const int m = unit_size(kind, u, astart);
+        if (kind == 0) water_site_spread(u, wsite, vs_atoms, vs_w, force, npad);
         for (int k = 0; k < m; k++) {
             const int i = unit_atom(kind, u, k, water, astart, atoms, free_at);
             if (kind != 2 && i < n) pos_old[i] = pos[i];
@@ -232,6 +257,7 @@ void verlet_units_kick(__global mixed4 *restrict pos, __global mixed4 *restrict 
     const uint ovf = overflow_seen(force, npad, flags, step);
     if (kind < 0 || ovf) return;
     const int m = unit_size(kind, u, astart);
+    if (kind == 0) water_site_spread(u, wsite, vs_atoms, vs_w, force, npad);
     for (int k = 0; k < m; k++)
         unit_kick(unit_atom(kind, u, k, water, astart, atoms, free_at), n, vel, force, npad,
                   (mixed)0.5 * dt, 0, 0);

@@ -469,7 +469,7 @@ static void cleared_forces_equal_a_fresh_clearing(void)
  * give the bits of the split kernels (integrate.cl, constraints.cl, vsite.cl) it replaces, with
  * one integrator launch per half and no constraint or site launch during the steps: Langevin
  * (noise on) and Verlet on alanine dipeptide in water (waters, hbonds clusters and free atoms),
- * Langevin on TIP4P-Ew (each M site placed by its water). */
+ * Langevin and Verlet on TIP4P-Ew (each M site placed by its water, its force spread there). */
 static void rf_options(clmd_ffopts *o);
 
 static void one_launch_per_half_equals_the_split_kernels(void)
@@ -478,17 +478,18 @@ static void one_launch_per_half_equals_the_split_kernels(void)
         int water;
         clmd_engine_integrator integ;
         const char *label;
-    } cases[3] = {{0, CLMD_LANGEVIN, "ala2 + TIP3P, Langevin"},
+    } cases[4] = {{0, CLMD_LANGEVIN, "ala2 + TIP3P, Langevin"},
                   {0, CLMD_VERLET, "ala2 + TIP3P, Verlet"},
-                  {1, CLMD_LANGEVIN, "TIP4P-Ew, Langevin"}};
-    for (int c = 0; c < 3; c++) {
+                  {1, CLMD_LANGEVIN, "TIP4P-Ew, Langevin"},
+                  {1, CLMD_VERLET, "TIP4P-Ew, Verlet"}};
+    for (int c = 0; c < 4; c++) {
         clmd_system *s = cases[c].water ? water_box("tip4pew", 1.8) : ala2("explicit", "hbonds");
         if (!s) CLMD_SKIP_DATA("alanine dipeptide Amber files not found under CLMD_TEST_DATA");
         clmd_ffopts o;
         rf_options(&o);
         const int steps = 30, n3 = 3 * s->n, halves = cases[c].integ == CLMD_VERLET ? 2 : 1;
         double *x[2], *v[2];
-        long integ_calls[2], cons_calls[2], site_calls[2];
+        long integ_calls[2], cons_calls[2], site_calls[2], spread_calls[2];
         for (int run = 0; run < 2; run++) {
             x[run] = clmd_calloc(n3, sizeof(double));
             v[run] = clmd_calloc(n3, sizeof(double));
@@ -506,7 +507,8 @@ static void one_launch_per_half_equals_the_split_kernels(void)
             unsetenv("CLMD_STEP_UNITS");
             if (!rc) rc = start(e, s, 300, 7);
             const long i0 = clmd_probe_calls(p, P_INTEGRATE), c0 = clmd_probe_calls(p, P_CONSTRAINTS),
-                       s0 = clmd_probe_calls(p, P_VSITE_BUILD);
+                       s0 = clmd_probe_calls(p, P_VSITE_BUILD),
+                       p0 = clmd_probe_calls(p, P_VSITE_SPREAD);
             if (!rc) rc = clmd_engine_step(e, steps, 0, &err);
             if (rc) printf("\n  %s: %s\n", cases[c].label, err.msg);
             CU_ASSERT_EQUAL_FATAL(rc, CLMD_OK);
@@ -516,6 +518,7 @@ static void one_launch_per_half_equals_the_split_kernels(void)
             integ_calls[run] = clmd_probe_calls(p, P_INTEGRATE) - i0;
             cons_calls[run] = clmd_probe_calls(p, P_CONSTRAINTS) - c0;
             site_calls[run] = clmd_probe_calls(p, P_VSITE_BUILD) - s0;
+            spread_calls[run] = clmd_probe_calls(p, P_VSITE_SPREAD) - p0;
             clmd_probe_destroy(&p);
         }
         double dx = 0, dv = 0;
@@ -523,18 +526,22 @@ static void one_launch_per_half_equals_the_split_kernels(void)
             dx = fmax(dx, fabs(x[0][i] - x[1][i]));
             dv = fmax(dv, fabs(v[0][i] - v[1][i]));
         }
-        printf("\n  %s, %d steps: units %ld integrator + %ld constraint + %ld site launches, split "
-               "%ld + %ld + %ld; max |dx| %.3g nm, |dv| %.3g nm/ps", cases[c].label, steps,
-               integ_calls[0], cons_calls[0], site_calls[0], integ_calls[1], cons_calls[1],
-               site_calls[1], dx, dv);
+        printf("\n  %s, %d steps: units %ld integrator + %ld constraint + %ld + %ld site launches, "
+               "split %ld + %ld + %ld + %ld; max |dx| %.3g nm, |dv| %.3g nm/ps", cases[c].label,
+               steps, integ_calls[0], cons_calls[0], site_calls[0], spread_calls[0],
+               integ_calls[1], cons_calls[1], site_calls[1], spread_calls[1], dx, dv);
         CU_ASSERT_EQUAL(memcmp(x[0], x[1], sizeof(double) * (size_t)n3), 0);
         CU_ASSERT_EQUAL(memcmp(v[0], v[1], sizeof(double) * (size_t)n3), 0);
         CU_ASSERT_EQUAL(integ_calls[0], (long)halves * steps);
         CU_ASSERT_EQUAL(cons_calls[0], 0);
         CU_ASSERT_EQUAL(cons_calls[1], 2L * steps);
-        /* TIP4P-Ew's M sites: each placed by its water's unit, with no launch of their own */
+        /* TIP4P-Ew's M sites: each placed by its water's unit, and its force spread there, with
+         * no launch of their own */
         CU_ASSERT_EQUAL(site_calls[0], 0);
         CU_ASSERT_EQUAL(site_calls[1], cases[c].water ? (long)steps : 0);
+        CU_ASSERT_EQUAL(spread_calls[0], 0);
+        /* the split path spreads at every evaluation (one a step, and the run's energy row) */
+        CU_ASSERT(cases[c].water ? spread_calls[1] >= steps : spread_calls[1] == 0);
         for (int r = 0; r < 2; r++) {
             clmd_free(x[r]);
             clmd_free(v[r]);

@@ -60,7 +60,7 @@ NB_SPLIT = ("nlist_build", "nonbonded")
 PME = ("pme_spread", "pme_fft_forward", "pme_convolve", "pme_fft_inverse", "pme_gather")
 # the 1-4 exceptions run in the nonbonded launch (cl/nonbonded.cl PAIRS14_TAIL)
 BONDED = ("bonded",)
-# TIP4P-Ew's M sites are placed in the integrator's launch (cl/units.cl), spread on their own
+# TIP4P-Ew's M sites are placed, and their forces spread, in the integrator's launch (cl/units.cl)
 # the ACE surface term is computed inside gb_force (no launch of its own, no probe phase)
 GB = ("gb_radii", "gb_force")
 ALA2 = ("alanine-dipeptide-explicit.prmtop", "alanine-dipeptide-explicit.inpcrd")
@@ -99,16 +99,16 @@ def md_benches():
               note="the input structure is not equilibrated: every engine minimizes it (200 steps, untimed) before the 2 fs steps"),
         Bench("tip4pew-pme", WaterPdb("tip4pew_box.pdb", "tip4pew", label="TIP4P-Ew water box (886 waters), PME 0.9 nm",
                                       particles=3544, molecules=886),
-              3544, peers=openmm() + [Gromacs()], phases=NB_SPLIT + PME + ("integrate", "vsite_spread"),
+              3544, peers=openmm() + [Gromacs()], phases=NB_SPLIT + PME + ("integrate",),
               steps=Steps(30, 1000)),
         # the same box repeated 2 and 3 times along each edge (out/bench-cache/): the GPU sizes
         Bench("tip4pew-pme-28k", TiledWaterPdb("tip4pew_box.pdb", 2, "tip4pew", particles=28352, molecules=7088,
                                                label="TIP4P-Ew water box (7,088 waters: the 886 tiled 2x2x2), PME 0.9 nm"),
-              28352, peers=openmm(), phases=NB_SPLIT + PME + ("integrate", "vsite_spread"),
+              28352, peers=openmm(), phases=NB_SPLIT + PME + ("integrate",),
               steps=Steps(None, 500)),
         Bench("tip4pew-pme-96k", TiledWaterPdb("tip4pew_box.pdb", 3, "tip4pew", particles=95688, molecules=23922,
                                                label="TIP4P-Ew water box (23,922 waters: the 886 tiled 3x3x3), PME 0.9 nm"),
-              95688, peers=openmm(), phases=NB_SPLIT + PME + ("integrate", "vsite_spread"),
+              95688, peers=openmm(), phases=NB_SPLIT + PME + ("integrate",),
               steps=Steps(None, 500)),
         # the same box at constant pressure: a Monte Carlo volume move every 25 steps (steps are a
         # multiple of 25, so every sample holds whole barostat periods); relative_cost is the NPT

@@ -1068,7 +1068,7 @@ static int forces_device(clmd_engine *e, int want_energy, clmd_err *err)
         if (e->terms[t]->ops->finish &&
             (rc = e->terms[t]->ops->finish(e->terms[t], &env, want_energy, err)))
             return rc;
-    return e->vs ? clmd_vsites_enqueue_spread(e->vs, err) : CLMD_OK;
+    return e->vs && !e->spread_in_step ? clmd_vsites_enqueue_spread(e->vs, err) : CLMD_OK;
 }
 
 /* The double-precision terms on the host at the state's positions, into e->f and e->energy,
@@ -1253,7 +1253,8 @@ int clmd_engine_step(clmd_engine *e, long nsteps, int want_energy, clmd_err *err
 int clmd_engine_read_forces(clmd_engine *e, double *forces, unsigned *word, clmd_err *err)
 {
     int np = e->dev.npad, n = e->sys->n;
-    int rc = clmd_ocl_read(e->dev.ocl, e->dev.force, 0, force_bytes(e), e->force_host, err);
+    int rc = e->spread_in_step ? clmd_vsites_enqueue_spread(e->vs, err) : CLMD_OK;
+    if (!rc) rc = clmd_ocl_read(e->dev.ocl, e->dev.force, 0, force_bytes(e), e->force_host, err);
     if (rc) return rc;
     for (int i = 0; i < n; i++)
         for (int k = 0; k < 3; k++)

@@ -47,6 +47,10 @@ struct clmd_engine {
     struct clmd_constraints *cons; /* NULL without constraints */
     struct clmd_vsites *vs;        /* NULL without virtual sites */
     int forces_valid;              /* forces belong to the current positions */
+    int spread_in_step;            /* device: the integrator's kernels spread the virtual sites'
+                                    * forces before they read them (cl/units.cl), so force
+                                    * evaluations leave it to them; clmd_engine_read_forces
+                                    * spreads first (spreading twice changes nothing) */
     int force_cleared;             /* device: an integrator kernel left the force blocks zero
                                     * (the next evaluation skips clearing them) */
     int energy_valid;              /* energy[] belongs to the current positions */

@@ -94,8 +94,12 @@ static int lm_setup_device(clmd_integrator *it, clmd_engine *e, clmd_err *err)
         l->middle_arg = b.next;
         if ((rc = bind_back(&b, e, l, err))) return rc;
         CLMD_ARG(l->k_units, b.next, m->pos_old, err);
-        return clmd_constraints_bind_units(e->cons, e->vs, l->k_units, b.next + 1, e->eo.dt_ps,
-                                           &l->sites_left, err);
+        if ((rc = clmd_constraints_bind_units(e->cons, e->vs, l->k_units, b.next + 1, e->eo.dt_ps,
+                                              &l->sites_left, err)))
+            return rc;
+        /* the waters place their sites and spread the sites' forces */
+        e->spread_in_step = e->vs && !l->sites_left;
+        return CLMD_OK;
     }
     if ((rc = clmd_ocl_kernel(m->ocl, prog, "verlet_kick", &l->k_kick, err)) ||
         (rc = clmd_ocl_kernel(m->ocl, prog, "langevin_drift", &l->k_drift, err)))

@@ -69,8 +69,12 @@ static int setup_units(verlet *v, clmd_engine *e, char *defs, size_t size, clmd_
     clmd_bind_mem(&b, m->flags);
     v->kick_step = b.next;
     clmd_bind_uint(&b, 0);
-    if ((rc = clmd_bind_done(&b, err))) return rc;
-    return clmd_constraints_bind_units(e->cons, e->vs, v->k_kick, b.next, dt, &v->sites_left, err);
+    if ((rc = clmd_bind_done(&b, err)) ||
+        (rc = clmd_constraints_bind_units(e->cons, e->vs, v->k_kick, b.next, dt, &v->sites_left, err)))
+        return rc;
+    /* the waters place their sites and spread the sites' forces (both halves) */
+    e->spread_in_step = e->vs && !v->sites_left;
+    return CLMD_OK;
 }
 
 /* One launch of a kernel over the particles, or over the constraint units. */
