@@ -499,15 +499,17 @@ class HarnessTest(unittest.TestCase):
     def test_missing_phase_blocks_only_that_row(self):
         data = os.path.join(self.tmp, "data", "systems")
         os.makedirs(data)
-        open(os.path.join(data, "tip4pew_box.pdb"), "w").close()  # the fake clmd does not read it
+        for f in ("alanine-dipeptide-explicit.prmtop", "alanine-dipeptide-explicit.inpcrd"):
+            open(os.path.join(data, f), "w").close()  # the fake clmd does not read them
         with Env(CLMD_BIN=FAKE, FAKE_CLMD_MODE="ok", FAKE_CLMD_SPEED="100", CLMD_BENCH_DATA=os.path.dirname(data)):
-            run_harness(["--quick", "--repeats", "1", "--no-fidelity", "--only", "^tip4pew-pme/clmd", "--out",
+            run_harness(["--quick", "--repeats", "1", "--no-fidelity", "--only", "^ala2-pme/clmd", "--out",
                          os.path.join(self.tmp, "e")])
         rows = {r["name"]: r for r in self.cap("e")["rows"]}
-        self.assertEqual(rows["tip4pew-pme/clmd"]["status"], "ok")
-        self.assertEqual(rows["tip4pew-pme/clmd/pme_spread"]["status"], "ok")
-        self.assertEqual(rows["tip4pew-pme/clmd/vsite_spread"]["status"], "blocked")
-        self.assertIn("not in clmd's probe report", rows["tip4pew-pme/clmd/vsite_spread"]["reason"])
+        self.assertEqual(rows["ala2-pme/clmd"]["status"], "ok")
+        self.assertEqual(rows["ala2-pme/clmd/pme_spread"]["status"], "ok")
+        # the fake clmd reports no bonded phase
+        self.assertEqual(rows["ala2-pme/clmd/bonded"]["status"], "blocked")
+        self.assertIn("not in clmd's probe report", rows["ala2-pme/clmd/bonded"]["reason"])
 
     def test_npt_rows_report_their_step_cost_over_the_nvt_twin(self):
         data = os.path.join(self.tmp, "data", "systems")
