@@ -8,8 +8,8 @@
  * Per-atom LJ parameters are (sigma/2, 2 sqrt(eps)) so that a pair's sigma is a sum and its
  * 4 eps a product (Lorentz-Berthelot without a square root in the loop).
  * The list is full (each pair seen from both sides), so each work-item sums only its own
- * atoms' forces; energies are halved. Those sums go in with atomics all the same: the 1-4
- * records of the same launch (PAIRS14_ARGS) add to the same atoms. In periodic boxes positions are wrapped
+ * atoms' forces; energies are halved. The GPU kernels add those sums with atomics all the
+ * same: the 1-4 records of the same launch (PAIRS14_ARGS) add to the same atoms. In periodic boxes positions are wrapped
  * as at the last list build and each entry carries j's image (jshift: index into the 27
  * lattice shifts, high parts then low parts in `shifts`; 27 = take the minimum image pair by
  * pair), so the inner loop needs no rounding. */
@@ -18,13 +18,13 @@
 /* A force overflow here is flagged for both components (the kernels sum them per atom). */
 #define NB_TERMS (TERM_BIT(E_LJ) | TERM_BIT(E_COULOMB))
 
-/* The 1-4 exceptions ride on the pair kernel's launch (one launch less per evaluation): the
- * CPU kernels (one work-item per cluster, no barriers) take one record per work-item from
- * work-item nb_first on; the GPU kernels' work-items take them in turn after their own work
- * (pair14, at the end of this file). */
+/* The 1-4 exceptions ride on the GPU pair kernels' launch (one launch less per evaluation):
+ * their work-items take the records in turn after their own work (pair14, at the end of this
+ * file). CPU devices launch them on their own (pairs14), a launch there costing less than the
+ * atomics the sharing needs; their pair kernels take the same arguments and leave them. */
 #define PAIRS14_ARGS                                                                  \
     , __global const int4 *restrict p14_ij, __global const real4 *restrict p14_par,   \
-        const int np14, const int nb_first
+        const int np14
 inline void pair14(const int k, __global const real4 *restrict posq,
                    __global const real4 *restrict posq_lo, __global const int4 *restrict ij,
                    __global const real4 *restrict par, __global long *restrict force,
@@ -34,11 +34,6 @@ inline void pair14(const int k, __global const real4 *restrict posq,
     if ((k14) < np14)                                                                        \
         pair14(k14, posq, posq_lo, p14_ij, p14_par, force, npad, energy, want_energy, box,   \
                inv_box, box_b, box_c, box_lo, box_b_lo, box_c_lo, seg_scale)
-#define PAIRS14_TAIL_ITEMS(seg_scale)                                                        \
-    if ((int)get_global_id(0) >= nb_first) {                                                 \
-        PAIRS14_CALL((int)get_global_id(0) - nb_first, seg_scale);                           \
-        return;                                                                              \
-    }
 /* GPU kernels: the records strided over the pair kernel's work-items after its own work (no
  * work-group of its own that would leave the barriers early) */
 #define PAIRS14_STRIDED(seg_scale)                                                           \
@@ -74,7 +69,6 @@ __kernel void nonbonded(__global const real4 *restrict posq, __global const real
                         BOX_PARAMS, __global const uchar *restrict jshift,
                         __global const real4 *restrict shifts PAIRS14_ARGS)
 {
-    PAIRS14_TAIL_ITEMS((__global const float4 *)0)
     const int c = get_global_id(0);
     if (c >= nclusters) return;
     real xa[8], ya[8], za[8], xl[8], yl[8], zl[8], qa[8], sa[8], ea[8];
@@ -196,7 +190,7 @@ __kernel void nonbonded(__global const real4 *restrict posq, __global const real
     for (int l = 0; l < 8; l++) {
         const int a = atom[l];
         if (a < 0) continue;
-        add_force_atomic(force, npad, a, fxa[l], fya[l], fza[l], NB_TERMS);
+        add_force(force, npad, a, fxa[l], fya[l], fza[l], NB_TERMS);
     }
     if (want_energy) {
         real el = 0.5f * (elj.s0 + elj.s1 + elj.s2 + elj.s3 + elj.s4 + elj.s5 + elj.s6 + elj.s7);
@@ -494,7 +488,6 @@ __kernel void nonbonded_region(__global const real4 *restrict posq,
                                __global const real4 *restrict shifts,
                                __global const float4 *restrict seg_scale PAIRS14_ARGS)
 {
-    PAIRS14_TAIL_ITEMS(seg_scale)
     const int c = get_global_id(0);
     if (c >= nclusters) return;
     const int a0 = cluster_atoms[8 * c];
@@ -656,7 +649,7 @@ __kernel void nonbonded_region(__global const real4 *restrict posq,
     for (int l = 0; l < 8; l++) {
         const int a = atom[l];
         if (a < 0) continue;
-        add_force_atomic(force, npad, a, fxa[l], fya[l], fza[l], NB_TERMS);
+        add_force(force, npad, a, fxa[l], fya[l], fza[l], NB_TERMS);
     }
     if (want_energy) {
         real t[5] = {0, 0, 0, 0, 0}, v[5 * 8];
@@ -908,4 +901,17 @@ inline void pair14(const int k, __global const real4 *restrict posq,
         }
 #endif
     }
+}
+
+/* CPU devices: the records in a launch of their own, one work-item each. */
+__kernel void pairs14(__global const real4 *restrict posq, __global const real4 *restrict posq_lo,
+                      __global const int4 *restrict ij, __global const real4 *restrict par,
+                      const int npairs, __global long *restrict force, const int npad,
+                      __global long *restrict energy, const int want_energy, BOX_PARAMS,
+                      __global const float4 *restrict seg_scale)
+{
+    const int k = get_global_id(0);
+    if (k < npairs)
+        pair14(k, posq, posq_lo, ij, par, force, npad, energy, want_energy, box, inv_box, box_b,
+               box_c, box_lo, box_b_lo, box_c_lo, seg_scale);
 }

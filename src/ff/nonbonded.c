@@ -48,7 +48,8 @@ typedef struct nonbonded {
     nb_pair *pairs;
     /* device */
     cl_kernel k_nb;
-    cl_uint p14_arg; /* the pair kernel's first 1-4 argument (cl/nonbonded.cl PAIRS14_ARGS) */
+    cl_kernel k_pairs; /* CPU devices: the 1-4 records in a launch of their own */
+    cl_uint p14_arg;   /* the pair kernel's first 1-4 argument (cl/nonbonded.cl PAIRS14_ARGS) */
     cl_mem ljp, pair_ij, pair_par, e_disp;
     long nl_version, box_version, scale_version;
 } nonbonded;
@@ -655,17 +656,32 @@ static int nb_setup_device(clmd_term *t, const clmd_fenv *env, clmd_err *err)
     CLMD_ARG(k, 8, dev->npad, err);
     CLMD_ARG(k, 9, dev->energy, err);
     CLMD_ARG(k, 20, dev->shift_table, err);
-    /* the 1-4 records ride on the same launch: the last four arguments */
+    /* on GPUs the 1-4 records ride on the same launch: the last three arguments (CPU kernels
+     * take them too and leave them to pairs14) */
     cl_uint nargs = 0;
     CL_CHECK(clGetKernelInfo(k, CL_KERNEL_NUM_ARGS, sizeof nargs, &nargs, NULL), err);
-    nb->p14_arg = nargs - 4;
+    nb->p14_arg = nargs - 3;
+    const int gpu = clmd_ocl_is_gpu(dev->ocl), np_in = gpu ? np : 0;
     CLMD_ARG(k, nb->p14_arg, nb->pair_ij, err);
     CLMD_ARG(k, nb->p14_arg + 1, nb->pair_par, err);
-    CLMD_ARG(k, nb->p14_arg + 2, np, err);
+    CLMD_ARG(k, nb->p14_arg + 2, np_in, err);
     /* each copy's region factors (a dummy without a region) and dispersion constants */
     const int G = dev->nseg > 1 ? dev->nseg : 1;
     if ((rc = clmd_ocl_alloc(dev->ocl, sizeof(cl_long) * 2 * (size_t)G, &nb->e_disp, err))) return rc;
     cl_mem scale = dev->seg_scale ? dev->seg_scale : nb->e_disp;
+    if (!gpu) {
+        if ((rc = clmd_ocl_kernel(dev->ocl, prog, "pairs14", &nb->k_pairs, err))) return rc;
+        k = nb->k_pairs;
+        CLMD_ARG(k, 0, dev->posq, err);
+        CLMD_ARG(k, 1, dev->posq_lo, err);
+        CLMD_ARG(k, 2, nb->pair_ij, err);
+        CLMD_ARG(k, 3, nb->pair_par, err);
+        CLMD_ARG(k, 4, np, err);
+        CLMD_ARG(k, 5, dev->force, err);
+        CLMD_ARG(k, 6, dev->npad, err);
+        CLMD_ARG(k, 7, dev->energy, err);
+        CLMD_ARG(k, 9 + CLMD_BOX_NARGS, scale, err);
+    }
     if (nb->region) {
         CLMD_ARG(nb->k_nb, 11, nb->e_disp, err);
         CLMD_ARG(nb->k_nb, 21, scale, err);
@@ -701,7 +717,9 @@ static int set_box_args(nonbonded *nb, const clmd_fenv *env, clmd_err *err)
         cl_long e_disp = nb->disp_coef != 0 ? (cl_long)llround(nb->disp_coef / V * CLMD_FIXED_SCALE) : 0;
         CLMD_ARG(nb->k_nb, 11, e_disp, err);
     }
-    if ((rc = clmd_dev_box_args(dev, nb->k_nb, 12, err))) return rc;
+    if ((rc = clmd_dev_box_args(dev, nb->k_nb, 12, err)) ||
+        (nb->k_pairs && (rc = clmd_dev_box_args(dev, nb->k_pairs, 9, err))))
+        return rc;
     nb->box_version = dev->box_version;
     return CLMD_OK;
 }
@@ -728,19 +746,21 @@ static int nb_enqueue(clmd_term *t, const clmd_fenv *env, int want_energy, clmd_
     /* the kernels' layout (with a region too) is the device's: cl/nonbonded.cl's CLMD_GPU */
     int gpu = clmd_ocl_is_gpu(dev->ocl);
     const size_t groups = dev->nl_tiles && dev->nl_split > 0 ? (size_t)dev->nl_ntasks : (size_t)dev->nl_nclusters;
-    /* the 1-4 records: CPU kernels (one work-item per cluster) take them from work-item
-     * `groups` on; the GPU ones' work-items take them in turn after their clusters */
-    const cl_int first = (cl_int)groups;
-    const size_t global = gpu ? groups * 64 : groups + (size_t)nb->npairs;
-    CLMD_ARG(k, nb->p14_arg + 3, first, err);
+    size_t global = gpu ? groups * 64 : groups;
     /* CPU devices: the driver picks the work-group size (measured: no effect on PoCL) */
-    return clmd_ocl_launch(dev->ocl, k, global, gpu ? 64 : 0, P_NONBONDED, err);
+    if ((rc = clmd_ocl_launch(dev->ocl, k, global, gpu ? 64 : 0, P_NONBONDED, err))) return rc;
+    if (nb->k_pairs && nb->npairs) {
+        CLMD_ARG(nb->k_pairs, 8, want_energy, err);
+        rc = clmd_ocl_launch(dev->ocl, nb->k_pairs, (size_t)nb->npairs, 0, P_PAIRS14, err);
+    }
+    return rc;
 }
 
 static void nb_destroy(clmd_term *t)
 {
     nonbonded *nb = t->impl;
     if (nb->k_nb) clReleaseKernel(nb->k_nb);
+    if (nb->k_pairs) clReleaseKernel(nb->k_pairs);
     clmd_ocl_release(&nb->ljp);
     clmd_ocl_release(&nb->pair_ij);
     clmd_ocl_release(&nb->pair_par);

@@ -17,7 +17,7 @@ static const struct {
     [P_NLIST_PRUNE] = {"nlist_prune", 1},
     [P_UPLOAD] = {"upload", 1},          [P_DOWNLOAD] = {"download", 1},
     [P_FORCE_CLEAR] = {"force_clear", 1}, [P_NONBONDED] = {"nonbonded", 1},
-    [P_BONDED] = {"bonded", 1},
+    [P_PAIRS14] = {"pairs14", 1},        [P_BONDED] = {"bonded", 1},
     [P_CMAP] = {"cmap", 1},
     [P_PME_SPREAD] = {"pme_spread", 2},  [P_PME_GRID_COPY] = {"pme_grid_copy", 2},
     [P_PME_FFT_FWD] = {"pme_fft_forward", 2}, [P_PME_CONVOLVE] = {"pme_convolve", 2},

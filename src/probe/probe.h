@@ -20,8 +20,9 @@ typedef enum clmd_probe_id {
     P_UPLOAD,         /* host -> device copies */
     P_DOWNLOAD,       /* device -> host copies */
     P_FORCE_CLEAR,    /* zeroing force/energy accumulators */
-    P_NONBONDED,      /* LJ + Coulomb pair kernel, with the 1-4 exceptions and exclusion
-                       * corrections in the same launch */
+    P_NONBONDED,      /* LJ + Coulomb pair kernel (on GPUs with the 1-4 exceptions and
+                       * exclusion corrections in the same launch) */
+    P_PAIRS14,        /* 1-4 exceptions and exclusion corrections (CPU devices) */
     P_BONDED,         /* bonds, angles and torsions (one launch) */
     P_CMAP,           /* CMAP correction-map torsion pairs */
     P_PME_SPREAD,
