@@ -319,7 +319,9 @@ static void each_kind_is_timed_under_its_own_probe(void)
     clmd_probe *p = clmd_probe_create(1);
     clmd_engine *eng = NULL;
     clmd_err err = {0};
+    setenv("CLMD_PROBE_SAMPLE", "1", 1); /* every launch timed (GPUs time one in 16 by default) */
     int rc = clmd_engine_create(s, &o, &eo, p, &eng, &err);
+    unsetenv("CLMD_PROBE_SAMPLE");
     if (!rc) rc = clmd_engine_evaluate(eng, NULL, NULL, &err);
     if (!rc) rc = clmd_engine_step(eng, 10, 1, &err);
     if (rc) printf("\n  %s\n", err.msg);

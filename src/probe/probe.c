@@ -49,6 +49,8 @@ typedef struct phase {
 
 struct clmd_probe {
     int enabled;
+    int loop_id; /* begin_loop calls so far (the OpenCL layer times each phase's first launch
+                  * of a loop) */
     phase ph[P_NPROBES];
     char counter_name[MAX_COUNTERS][48];
     long counter[MAX_COUNTERS];
@@ -116,6 +118,7 @@ static int before_loop(int i) { return i == P_SETUP || i == P_MINIMIZE; }
 void clmd_probe_begin_loop(clmd_probe *p)
 {
     if (!p) return;
+    p->loop_id++;
     for (int i = 0; i < P_NPROBES; i++) {
         if (before_loop(i)) continue;
         phase *ph = &p->ph[i];
@@ -172,6 +175,8 @@ long clmd_probe_counter(const clmd_probe *p, const char *name)
 }
 
 long clmd_probe_calls(const clmd_probe *p, clmd_probe_id id) { return p ? p->ph[id].calls : 0; }
+int clmd_probe_loop_id(const clmd_probe *p) { return p ? p->loop_id : 0; }
+
 long clmd_probe_timed_calls(const clmd_probe *p, clmd_probe_id id)
 {
     return p ? p->ph[id].calls - p->ph[id].untimed : 0;

@@ -86,6 +86,8 @@ long clmd_probe_counter(const clmd_probe *p, const char *name);
 
 /* Totals for a phase. */
 long clmd_probe_calls(const clmd_probe *p, clmd_probe_id id);
+/* How many times the loop's counts were reset (clmd_probe_begin_loop). */
+int clmd_probe_loop_id(const clmd_probe *p);
 /* Of those, the calls that were timed (all but sampled device launches). */
 long clmd_probe_timed_calls(const clmd_probe *p, clmd_probe_id id);
 double clmd_probe_total_ms(const clmd_probe *p, clmd_probe_id id);
