@@ -33,9 +33,9 @@ struct clmd_ocl {
     clmd_probe_id event_probe[MAX_EVENTS];
     int nevents;
     /* device timings: launch k of a kernel is timed when k % sample_every == 0 (16 on GPUs, 1
-     * on CPU devices, CLMD_PROBE_SAMPLE to choose; the probes scale a phase's total by its
-     * calls over its timed calls);
-     * counted per kernel, as one phase may take several kernels in turn */
+     * on CPU devices, CLMD_PROBE_SAMPLE to choose), counted per kernel as one phase may take
+     * several kernels in turn; the probes scale a phase's total by its calls over its timed
+     * calls */
     int sample_every, nkernel_counts;
     int pid_loop[P_NPROBES]; /* 1 + the probes' loop id when the phase last had a launch timed */
     struct {
