@@ -6,7 +6,7 @@
  * so this equals the kernels of the split step run one after another (integrate.cl, then
  * constraints.cl) with one launch instead of three or four: on GPUs a launch costs more than
  * this work for small systems.
- * Built after integrate.cl and constraints.cl (one program, src/md/constraints.c
+ * Built after integrate.cl, constraints.cl and vsite.cl (one program, src/md/constraints.c
  * clmd_constraints_bind_units); every index below npad lies in exactly one unit, so the units
  * that read the forces also leave them zero (integrate.cl clear_force). Work-groups: [0, gw)
  * waters, [gw, gw + gc) clusters, the rest free particles (padding included). */
@@ -19,6 +19,10 @@
         __global const int *restrict free_at, const int gw, const int gc, const mixed tol,     \
         const mixed vtol, const mixed inv_dt, __global const int *restrict wsite,              \
         __global const int4 *restrict vs_atoms, __global const mixed4 *restrict vs_w
+
+#define UNIT_PASS                                                                              \
+    nw, water, wdist, ncl, cstart, cij, cd2, astart, atoms, nfree, free_at, gw, gc, tol, vtol,  \
+        inv_dt, wsite, vs_atoms, vs_w
 
 /* The unit of this work-item: 0 water, 1 cluster, 2 free particle, -1 none; *u its index. */
 inline int unit_of(const int nw, const int ncl, const int nfree, const int gw, const int gc,
@@ -67,57 +71,37 @@ inline float unstored_disp2(__global const mixed4 *pshift, int i, mixed3 x,
     return dx * dx + dy * dy + dz * dz;
 }
 
-/* The virtual site water w owns (wsite[w], -1: none; src/md/constraints.c units_prepare),
- * placed from the water's new positions as vsite.cl's vsite_build does; returns its squared
- * displacement since the list build. */
-inline float water_site(int w, __global const int *wsite, __global const int4 *vs_atoms,
-                        __global const mixed4 *vs_w, __global mixed4 *pos,
-                        __global real4 *posq, __global real4 *posq_lo,
-                        __global const mixed4 *pshift, __global const real4 *ref)
-{
-    const int k = wsite[w];
-    if (k < 0) return 0;
-    const int4 at = vs_atoms[k];
-    const mixed4 wk = vs_w[k];
-    const mixed3 x = wk.x * pos[at.y].xyz + wk.y * pos[at.z].xyz + wk.z * pos[at.w].xyz;
-    pos[at.x] = (mixed4)(x, 0);
-    return store_position(posq, posq_lo, pshift, at.x, x, ref);
-}
-
-/* The site's force moved onto its water's atoms, with vsite.cl's vsite_spread arithmetic (the
- * same fixed-point parts; this work-item owns the atoms, so plain adds give the bits of that
- * kernel's atomics), and zeroed: with the site placed here, force evaluations leave the
- * spreading to this launch (src/md/engine.c spread_in_step). Spreading twice changes nothing. */
+/* The virtual site water w owns (wsite[w], -1: none; src/md/constraints.c units_prepare): its
+ * force spread onto the water's atoms (this work-item owns them: plain adds) and zeroed, or the
+ * site placed from the water's new positions, with vsite.cl's arithmetic. Force evaluations
+ * leave the spreading to this launch (src/md/engine.c spread_in_step); spreading twice changes
+ * nothing. */
 inline void water_site_spread(int w, __global const int *wsite, __global const int4 *vs_atoms,
                               __global const mixed4 *vs_w, __global long *force, int npad)
 {
     const int k = wsite[w];
-    if (k < 0) return;
-    const int4 at = vs_atoms[k];
-    const mixed4 wk = vs_w[k];
-    for (int d = 0; d < 3; d++) {
-        const long f = force[at.x + d * npad];
-        if (f == 0) continue;
-        const long fa = (long)rint(wk.x * (mixed)f), fb = (long)rint(wk.y * (mixed)f);
-        const long fc = wk.w != 0 ? f - fa - fb : (long)rint(wk.z * (mixed)f);
-        force[at.y + d * npad] += fa;
-        force[at.z + d * npad] += fb;
-        force[at.w + d * npad] += fc;
-        force[at.x + d * npad] = 0;
-    }
+    if (k >= 0) site_spread(vs_atoms[k], vs_w[k], force, npad, 0);
 }
 
-/* Its force entries are the water's to clear, as a free particle's are its own (the spread
- * leaves them 0; an evaluation stopped by an overflow may not). */
-inline void water_site_clear(int w, __global const int *wsite, __global const int4 *vs_atoms,
-                             __global long *force, int npad)
+/* The position constraints of water or cluster u along pos_old (v += shift/dt), and the
+ * water's site placed; returns the largest squared displacement they leave. */
+inline float unit_constrain(int kind, int u, UNIT_ARGS, __global mixed4 *pos,
+                            __global const mixed4 *pos_old, __global mixed4 *vel,
+                            __global real4 *posq, __global real4 *posq_lo,
+                            __global const real4 *ref, __global uint *flags,
+                            __global const mixed4 *pshift)
 {
-    const int k = wsite[w];
-    if (k < 0) return;
-    const int i = vs_atoms[k].x;
-    force[i] = 0;
-    force[i + npad] = 0;
-    force[i + 2 * npad] = 0;
+    if (kind == 0) {
+        float d2 = settle_water(u, water, wdist, pos, pos_old, vel, inv_dt, posq, posq_lo, ref,
+                                flags, pshift);
+        const int k = wsite[u];
+        if (k >= 0) d2 = fmax(d2, site_place(vs_atoms[k], vs_w[k], pos, posq, posq_lo, pshift, ref));
+        return d2;
+    }
+    if (kind == 1)
+        return shake_cluster(u, cstart, cij, cd2, astart, atoms, pos, pos_old, vel, inv_dt, tol,
+                             posq, posq_lo, ref, flags, pshift);
+    return 0;
 }
 
 /* v += h F/m for particle i (not past n, not massless) unless an overflow froze the step; its
@@ -164,7 +148,6 @@ void langevin_units(__global real4 *restrict posq, __global real4 *restrict posq
         for (int k = 0; k < m; k++)
             unit_kick(unit_atom(kind, u, k, water, astart, atoms, free_at), n, vel, force, npad, dt,
                       ovf, 1);
-        if (kind == 0) water_site_clear(u, wsite, vs_atoms, force, npad);
         if (!ovf) {
             if (kind == 0) settle_water_velocities(u, water, pos, vel, flags);
             else if (kind == 1) rattle_cluster(u, cstart, cij, cd2, pos, vel, vtol, flags);
@@ -186,14 +169,8 @@ void langevin_units(__global real4 *restrict posq, __global real4 *restrict posq
                                                              step_hi),
                                                  ref));
             }
-            if (kind == 0) {
-                d2 = fmax(d2, settle_water(u, water, wdist, pos, pos_old, vel, inv_dt, posq,
-                                           posq_lo, ref, flags, pshift));
-                d2 = fmax(d2, water_site(u, wsite, vs_atoms, vs_w, pos, posq, posq_lo, pshift, ref));
-            }
-            else if (kind == 1)
-                d2 = fmax(d2, shake_cluster(u, cstart, cij, cd2, astart, atoms, pos, pos_old, vel,
-                                            inv_dt, tol, posq, posq_lo, ref, flags, pshift));
+            d2 = fmax(d2, unit_constrain(kind, u, UNIT_PASS, pos, pos_old, vel, posq, posq_lo, ref,
+                                         flags, pshift));
         }
     }
     reduce_max_disp(d2, red, flags);
@@ -230,16 +207,9 @@ void verlet_units_drift(__global real4 *restrict posq, __global real4 *restrict 
             d2 = fmax(d2, kind == 2 ? store_position(posq, posq_lo, pshift, i, x.xyz, ref)
                                     : unstored_disp2(pshift, i, x.xyz, ref));
         }
-        if (kind == 0) water_site_clear(u, wsite, vs_atoms, force, npad);
         if (!ovf) {
-            if (kind == 0) {
-                d2 = fmax(d2, settle_water(u, water, wdist, pos, pos_old, vel, inv_dt, posq,
-                                           posq_lo, ref, flags, pshift));
-                d2 = fmax(d2, water_site(u, wsite, vs_atoms, vs_w, pos, posq, posq_lo, pshift, ref));
-            }
-            else if (kind == 1)
-                d2 = fmax(d2, shake_cluster(u, cstart, cij, cd2, astart, atoms, pos, pos_old, vel,
-                                            inv_dt, tol, posq, posq_lo, ref, flags, pshift));
+            d2 = fmax(d2, unit_constrain(kind, u, UNIT_PASS, pos, pos_old, vel, posq, posq_lo, ref,
+                                         flags, pshift));
         }
     }
     reduce_max_disp(d2, red, flags);

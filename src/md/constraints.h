@@ -74,13 +74,13 @@ int clmd_constraints_enqueue_positions(clmd_constraints *c, double dt, clmd_err 
 /* RATTLE on b->vel at positions b->pos. */
 int clmd_constraints_enqueue_velocities(clmd_constraints *c, double dt, clmd_err *err);
 
-/* An integrator's step in one launch (cl/units.cl, built after integrate.cl and
- * constraints.cl): binds the unit tables and constants from argument `first` on (UNIT_ARGS,
+/* An integrator's step in one launch (cl/units.cl, the program CLMD_UNITS_PROGRAM): binds the unit tables and constants from argument `first` on (UNIT_ARGS,
  * for time step dt); the launch takes clmd_constraints_unit_items work-items in work-groups of
  * clmd_constraints_unit_wg. A virtual site of vs (NULL: none; set up on the device) whose
  * parents are one SETTLE water is placed by that water's unit; *sites_left counts the others
  * (0: the step needs no vsite_build). */
 struct clmd_vsites;
+#define CLMD_UNITS_PROGRAM "integrate.cl constraints.cl vsite.cl units.cl"
 int clmd_constraints_bind_units(clmd_constraints *c, const struct clmd_vsites *vs, cl_kernel k,
                                 cl_uint first, double dt, int *sites_left, clmd_err *err);
 size_t clmd_constraints_unit_items(const clmd_constraints *c);

@@ -87,7 +87,7 @@ static int lm_setup_device(clmd_integrator *it, clmd_engine *e, clmd_err *err)
     if (clmd_engine_step_units(e)) {
         /* one launch: kick, velocity constraints, drift, position constraints (cl/units.cl) */
         clmd_constraints_defines(defs + strlen(defs), sizeof defs - strlen(defs));
-        if ((rc = clmd_ocl_program(m->ocl, "integrate.cl constraints.cl units.cl", defs, &prog, err)) ||
+        if ((rc = clmd_ocl_program(m->ocl, CLMD_UNITS_PROGRAM, defs, &prog, err)) ||
             (rc = clmd_ocl_kernel(m->ocl, prog, "langevin_units", &l->k_units, err)))
             return rc;
         clmd_binder b = bind_front(l->k_units, e, 1);

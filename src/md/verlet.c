@@ -26,6 +26,22 @@ static size_t groups(int items)
     return (size_t)(items + CLMD_ENGINE_WG - 1) / CLMD_ENGINE_WG * CLMD_ENGINE_WG;
 }
 
+/* The first arguments of the first half's kernels (verlet_kick_drift, verlet_units_drift). */
+static void bind_drift_front(clmd_binder *b, const clmd_mdbuf *m, double dt)
+{
+    clmd_bind_mem(b, m->posq);
+    clmd_bind_mem(b, m->posq_lo);
+    clmd_bind_mem(b, m->pos);
+    clmd_bind_mem(b, m->vel);
+    clmd_bind_mem(b, m->force);
+    clmd_bind_int(b, m->n);
+    clmd_bind_int(b, m->npad);
+    clmd_bind_mixed(b, dt);
+    clmd_bind_mem(b, m->posq_ref);
+    clmd_bind_mem(b, m->flags);
+    clmd_bind_mem(b, m->pos_shift);
+}
+
 /* With constraints: verlet_units_drift and verlet_units_kick (cl/units.cl), the kick, drift
  * and constraints of each half in one launch. */
 static int setup_units(verlet *v, clmd_engine *e, char *defs, size_t size, clmd_err *err)
@@ -35,23 +51,13 @@ static int setup_units(verlet *v, clmd_engine *e, char *defs, size_t size, clmd_
     cl_program prog;
     int rc;
     clmd_constraints_defines(defs + strlen(defs), size - strlen(defs));
-    if ((rc = clmd_ocl_program(m->ocl, "integrate.cl constraints.cl units.cl", defs, &prog, err)) ||
+    if ((rc = clmd_ocl_program(m->ocl, CLMD_UNITS_PROGRAM, defs, &prog, err)) ||
         (rc = clmd_ocl_kernel(m->ocl, prog, "verlet_units_drift", &v->k_kick_drift, err)) ||
         (rc = clmd_ocl_kernel(m->ocl, prog, "verlet_units_kick", &v->k_kick, err)))
         return rc;
     v->units = 1;
     clmd_binder b = clmd_bind(v->k_kick_drift, e->fp64);
-    clmd_bind_mem(&b, m->posq);
-    clmd_bind_mem(&b, m->posq_lo);
-    clmd_bind_mem(&b, m->pos);
-    clmd_bind_mem(&b, m->vel);
-    clmd_bind_mem(&b, m->force);
-    clmd_bind_int(&b, m->n);
-    clmd_bind_int(&b, m->npad);
-    clmd_bind_mixed(&b, dt);
-    clmd_bind_mem(&b, m->posq_ref);
-    clmd_bind_mem(&b, m->flags);
-    clmd_bind_mem(&b, m->pos_shift);
+    bind_drift_front(&b, m, dt);
     v->kick_drift_step = b.next;
     clmd_bind_uint(&b, 0);
     clmd_bind_mem(&b, m->pos_old);
@@ -101,17 +107,7 @@ static int vv_setup_device(clmd_integrator *it, clmd_engine *e, clmd_err *err)
         return rc;
     const double dt = e->eo.dt_ps;
     clmd_binder b = clmd_bind(v->k_kick_drift, e->fp64);
-    clmd_bind_mem(&b, m->posq);
-    clmd_bind_mem(&b, m->posq_lo);
-    clmd_bind_mem(&b, m->pos);
-    clmd_bind_mem(&b, m->vel);
-    clmd_bind_mem(&b, m->force);
-    clmd_bind_int(&b, m->n);
-    clmd_bind_int(&b, m->npad);
-    clmd_bind_mixed(&b, dt);
-    clmd_bind_mem(&b, m->posq_ref);
-    clmd_bind_mem(&b, m->flags);
-    clmd_bind_mem(&b, m->pos_shift);
+    bind_drift_front(&b, m, dt);
     v->kick_drift_step = b.next;
     clmd_bind_uint(&b, 0);
     clmd_bind_int(&b, 1); /* the second reader of the forces clears them */
